@@ -1,0 +1,212 @@
+#include "client.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "paths.h"
+
+int client_connect(struct dashi_client *c, const char *path, struct dashi_error *err)
+{
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+    frame_reader_init(&c->fr);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof a.sun_path)
+        return dashi_fail(err, DASHI_E_CONNECT, "socket", "socket path too long: %s", path);
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return dashi_fail(err, DASHI_E_CONNECT, "socket", "socket: %s", strerror(errno));
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        int e = errno;
+        close(fd);
+        return dashi_fail(err, DASHI_E_CONNECT, "socket", "no daemon at %s: %s", path, strerror(e));
+    }
+    c->fd = fd;
+    snprintf(c->socket_path, sizeof c->socket_path, "%s", path);
+    return 0;
+}
+
+void client_close(struct dashi_client *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    frame_reader_free(&c->fr);
+}
+
+/* The dashid next to this dashi binary (a build tree or an install), else PATH's. */
+static void dashid_path(char *out, size_t cap)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf(out, cap, "%s/dashid", self);
+            if (access(out, X_OK) == 0)
+                return;
+        }
+    }
+    snprintf(out, cap, "dashid");
+}
+
+static int autostart(const char *socket_path, struct dashi_error *err)
+{
+    char exe[PATH_MAX + 16], state[4096];
+    dashid_path(exe, sizeof exe);
+    const char *env_state = getenv("DASHI_STATE_DIR");
+    if (env_state && env_state[0])
+        snprintf(state, sizeof state, "%s", env_state);
+    else
+        default_state_dir(state, sizeof state);
+    fprintf(stderr, "dashi: no daemon answered; starting a per-user dashid on %s (state %s)\n", socket_path, state);
+    pid_t pid = fork();
+    if (pid < 0)
+        return dashi_fail(err, DASHI_E_CONNECT, "", "fork: %s", strerror(errno));
+    if (pid == 0) {
+        execlp(exe, exe, "--socket", socket_path, "--state-dir", state, (char *)NULL);
+        fprintf(stderr, "dashi: cannot run %s: %s\n", exe, strerror(errno));
+        _exit(127);
+    }
+    /* dashid (not --foreground) exits once it listens, or with its startup error. */
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return dashi_fail(err, DASHI_E_CONNECT, "", "waitpid: %s", strerror(errno));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return dashi_fail(err, DASHI_E_CONNECT, "", "the daemon could not start (see the message above)");
+    return 0;
+}
+
+int client_open(struct dashi_client *c, bool autostart_ok, struct dashi_error *err)
+{
+    const char *env = getenv("DASHI_SOCKET");
+    char user_sock[108];
+    default_socket_path(user_sock, sizeof user_sock);
+    if (env && env[0]) {
+        if (client_connect(c, env, err) == 0)
+            return 0;
+        if (!autostart_ok)
+            return -1;
+        if (autostart(env, err) != 0)
+            return -1;
+        return client_connect(c, env, err);
+    }
+    if (client_connect(c, DASHI_SYSTEM_SOCKET, err) == 0)
+        return 0;
+    if (client_connect(c, user_sock, err) == 0)
+        return 0;
+    if (!autostart_ok)
+        return dashi_fail(err, DASHI_E_CONNECT, "", "no daemon answers on %s or %s (and --no-autostart was given)",
+                          DASHI_SYSTEM_SOCKET, user_sock);
+    if (autostart(user_sock, err) != 0)
+        return -1;
+    return client_connect(c, user_sock, err);
+}
+
+static int write_all(int fd, const void *buf, size_t n, struct dashi_error *err)
+{
+    const char *p = buf;
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return dashi_fail(err, DASHI_E_CONNECT, "", "sending to the daemon: %s", strerror(errno));
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Reads until one complete frame is available. */
+static int read_frame(struct dashi_client *c, const uint8_t **payload, size_t *len, struct dashi_error *err)
+{
+    for (;;) {
+        int r = frame_reader_next(&c->fr, payload, len, err);
+        if (r != 0)
+            return r > 0 ? 0 : -1;
+        char buf[65536];
+        ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return dashi_fail(err, DASHI_E_CONNECT, "", "the daemon closed the connection%s%s", n < 0 ? ": " : "",
+                              n < 0 ? strerror(errno) : "");
+        if (frame_reader_feed(&c->fr, buf, (size_t)n, err) != 0)
+            return -1;
+    }
+}
+
+int client_call(struct dashi_client *c, const char *op, pack_args_fn pack, void *ctx, event_fn on_event,
+                void *event_ctx, msgpack_unpacked *resp, const msgpack_object **result, struct dashi_error *err)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    frame_begin(&sb);
+    uint64_t id = ++c->last_id;
+    pack_request_begin(&pk, id, op);
+    if (pack)
+        pack(&pk, ctx);
+    else
+        msgpack_pack_map(&pk, 0);
+    frame_finish(&sb);
+    int rc = write_all(c->fd, sb.data, sb.size, err);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc != 0)
+        return -1;
+    for (;;) {
+        const uint8_t *payload;
+        size_t len;
+        if (read_frame(c, &payload, &len, err) != 0)
+            return -1;
+        msgpack_unpacked_destroy(resp);
+        msgpack_unpacked_init(resp);
+        uint64_t rid;
+        bool ok;
+        const msgpack_object *event = NULL;
+        struct dashi_error remote;
+        dashi_error_clear(&remote);
+        if (response_decode(payload, len, resp, &rid, &ok, result, &event, &remote, err) != 0)
+            return -1;
+        if (event) {
+            if (rid == id && on_event && on_event(event, event_ctx) != 0)
+                return dashi_fail(err, DASHI_E_CANCELLED, "", "stopped waiting");
+            continue;
+        }
+        if (rid != id && rid != 0)
+            continue; /* a late answer to an earlier request */
+        if (!ok) {
+            *err = remote;
+            return -1;
+        }
+        return 0;
+    }
+}
+
+const msgpack_object *map_get(const msgpack_object *map, const char *key)
+{
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    size_t n = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, key, n) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}

@@ -1,0 +1,509 @@
+/* Content-addressed .npy blobs. Every blob is written to <blobs>/tmp/, hashed
+ * (BLAKE2b-256) and checked while it streams in, fsync'd, then renamed to
+ * <blobs>/<h[0:2]>/<hash>.npy: a file under its final name is always complete, and
+ * identical content lands on the same name once. */
+#include "blobstore.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* .npy data is little-endian and checked for NaN by reinterpreting the bytes in place. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "dashid assumes a little-endian host");
+
+#define HASH_BYTES 32
+#define PATH_CAP (sizeof(((struct blobstore *)0)->dir) + 96)
+
+/* ---- finiteness of float data, fed in arbitrary chunks ---- */
+
+struct finite_scan {
+    enum npy_dtype dtype;
+    size_t item;
+    uint8_t carry[8]; /* an item split across chunks */
+    size_t carry_n;
+    bool all_finite;
+};
+
+static void scan_init(struct finite_scan *s, enum npy_dtype dtype)
+{
+    s->dtype = dtype;
+    s->item = npy_item_size(dtype);
+    s->carry_n = 0;
+    s->all_finite = true;
+}
+
+static bool item_finite(enum npy_dtype dtype, const uint8_t *p)
+{
+    if (dtype == NPY_F8) {
+        double d;
+        memcpy(&d, p, sizeof d);
+        return isfinite(d);
+    }
+    float f;
+    memcpy(&f, p, sizeof f);
+    return isfinite(f);
+}
+
+static void scan_feed(struct finite_scan *s, const uint8_t *p, size_t n)
+{
+    if ((s->dtype != NPY_F8 && s->dtype != NPY_F4) || !s->all_finite)
+        return;
+    if (s->carry_n > 0) {
+        size_t take = s->item - s->carry_n < n ? s->item - s->carry_n : n;
+        memcpy(s->carry + s->carry_n, p, take);
+        s->carry_n += take;
+        p += take;
+        n -= take;
+        if (s->carry_n < s->item)
+            return;
+        s->carry_n = 0;
+        if (!item_finite(s->dtype, s->carry)) {
+            s->all_finite = false;
+            return;
+        }
+    }
+    for (; n >= s->item; p += s->item, n -= s->item)
+        if (!item_finite(s->dtype, p)) {
+            s->all_finite = false;
+            return;
+        }
+    memcpy(s->carry, p, n);
+    s->carry_n = n;
+}
+
+/* ---- a temporary file being hashed, then published under its hash ---- */
+
+struct blob_sink {
+    crypto_generichash_state hash; /* first: libsodium wants it 64-byte aligned */
+    struct blobstore *bs;
+    int fd;
+    char tmp[PATH_CAP];
+    uint64_t written;
+    struct finite_scan scan;
+};
+
+static bool is_hash(const char *h)
+{
+    if (!h)
+        return false;
+    for (int i = 0; i < DASHI_HASH_HEX; i++)
+        if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+            return false;
+    return h[DASHI_HASH_HEX] == '\0';
+}
+
+int blobstore_path(const struct blobstore *bs, const char *hash, char *out, size_t cap)
+{
+    if (!is_hash(hash))
+        return -1;
+    int len = snprintf(out, cap, "%s/%.2s/%s.npy", bs->dir, hash, hash);
+    return len < 0 || (size_t)len >= cap ? -1 : 0;
+}
+
+bool blobstore_exists(const struct blobstore *bs, const char *hash)
+{
+    char path[PATH_CAP];
+    struct stat sb;
+    return blobstore_path(bs, hash, path, sizeof path) == 0 && stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static int make_dir(const char *path, struct dashi_error *err)
+{
+    if (mkdir(path, 0700) < 0 && errno != EEXIST)
+        return dashi_fail(err, DASHI_E_IO, "state_dir", "cannot create %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Temporaries left by a daemon that stopped mid-upload are garbage: open runs once at
+ * daemon start, before any upload of this process begins. */
+static int remove_temporaries(const char *tmpdir, struct dashi_error *err)
+{
+    DIR *d = opendir(tmpdir);
+    if (!d)
+        return dashi_fail(err, DASHI_E_IO, "state_dir", "cannot open %s: %s", tmpdir, strerror(errno));
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, "up-", 3) == 0 || strncmp(e->d_name, "wr-", 3) == 0)
+            unlinkat(dirfd(d), e->d_name, 0); /* best effort: a leftover costs only space */
+    closedir(d);
+    return 0;
+}
+
+int blobstore_open(struct blobstore *bs, const char *state_dir, struct dashi_error *err)
+{
+    if (sodium_init() < 0)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "libsodium failed to initialise");
+    int len = snprintf(bs->dir, sizeof bs->dir, "%s/blobs", state_dir);
+    if (len < 0 || (size_t)len >= sizeof bs->dir - 80)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "state_dir", "state directory path is too long");
+    char tmpdir[PATH_CAP];
+    snprintf(tmpdir, sizeof tmpdir, "%s/tmp", bs->dir);
+    if (make_dir(bs->dir, err) < 0 || make_dir(tmpdir, err) < 0)
+        return -1;
+    return remove_temporaries(tmpdir, err);
+}
+
+static int sink_open(struct blob_sink *s, struct blobstore *bs, const char *prefix, struct dashi_error *err)
+{
+    s->bs = bs;
+    s->written = 0;
+    snprintf(s->tmp, sizeof s->tmp, "%s/tmp/%s-XXXXXX", bs->dir, prefix);
+    s->fd = mkostemp(s->tmp, O_CLOEXEC);
+    if (s->fd < 0)
+        return dashi_fail(err, DASHI_E_IO, "", "cannot create a temporary blob in %s/tmp: %s", bs->dir,
+                          strerror(errno));
+    crypto_generichash_init(&s->hash, NULL, 0, HASH_BYTES);
+    scan_init(&s->scan, NPY_U1); /* no checking until the dtype is known */
+    return 0;
+}
+
+static void sink_discard(struct blob_sink *s)
+{
+    if (s->fd >= 0) {
+        close(s->fd);
+        unlink(s->tmp);
+        s->fd = -1;
+    }
+}
+
+static int sink_write(struct blob_sink *s, const void *data, size_t n, struct dashi_error *err)
+{
+    const uint8_t *p = data;
+    crypto_generichash_update(&s->hash, p, n);
+    s->written += n;
+    while (n > 0) {
+        ssize_t w = write(s->fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return dashi_fail(err, DASHI_E_IO, "", "cannot write blob: %s", strerror(errno));
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* Finishes the hash, makes the data durable and gives it its final name; the sink
+ * is closed whatever happens. meta->info must be set by the caller. */
+static int sink_publish(struct blob_sink *s, struct blob_meta *meta, struct dashi_error *err)
+{
+    uint8_t digest[HASH_BYTES];
+    crypto_generichash_final(&s->hash, digest, sizeof digest);
+    sodium_bin2hex(meta->hash, sizeof meta->hash, digest, sizeof digest);
+    meta->size = s->written;
+    meta->all_finite = s->scan.all_finite;
+
+    if (fsync(s->fd) < 0 || fchmod(s->fd, 0640) < 0) {
+        dashi_fail(err, DASHI_E_IO, "", "cannot flush blob %s: %s", s->tmp, strerror(errno));
+        sink_discard(s);
+        return -1;
+    }
+    if (close(s->fd) < 0) {
+        s->fd = -1;
+        unlink(s->tmp);
+        return dashi_fail(err, DASHI_E_IO, "", "cannot write blob: %s", strerror(errno));
+    }
+    s->fd = -1;
+
+    char sub[PATH_CAP], path[PATH_CAP];
+    snprintf(sub, sizeof sub, "%s/%.2s", s->bs->dir, meta->hash);
+    blobstore_path(s->bs, meta->hash, path, sizeof path);
+    if (make_dir(sub, err) < 0) {
+        unlink(s->tmp);
+        return -1;
+    }
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        unlink(s->tmp); /* same content already stored */
+        return 0;
+    }
+    if (rename(s->tmp, path) < 0) {
+        int e = errno;
+        unlink(s->tmp);
+        return dashi_fail(err, DASHI_E_IO, "", "cannot publish blob %s: %s", path, strerror(e));
+    }
+    if (fsync_dir(sub) < 0)
+        return dashi_fail(err, DASHI_E_IO, "", "cannot flush directory %s: %s", sub, strerror(errno));
+    return 0;
+}
+
+/* ---- uploads: bytes from a client, header checked as soon as it is complete ---- */
+
+struct blob_upload {
+    struct blob_sink sink; /* first: carries the alignment */
+    uint64_t size;
+    uint8_t *head; /* the first bytes, until the header is complete */
+    size_t head_n;
+    bool parsed, failed;
+    struct dashi_error failure; /* why, repeated by end */
+    struct npy_info info;
+};
+
+static void *alloc_aligned(size_t size)
+{
+    size_t rounded = (size + 63) / 64 * 64;
+    void *p = aligned_alloc(64, rounded);
+    if (p)
+        memset(p, 0, rounded);
+    return p;
+}
+
+int blob_upload_begin(struct blobstore *bs, uint64_t size, uint64_t max_size, struct blob_upload **up,
+                      struct dashi_error *err)
+{
+    *up = NULL;
+    if (size > max_size)
+        return dashi_fail(err, DASHI_E_TOO_LARGE, "size", "blob of %llu bytes exceeds the limit of %llu",
+                          (unsigned long long)size, (unsigned long long)max_size);
+    struct blob_upload *u = alloc_aligned(sizeof *u);
+    if (!u || !(u->head = malloc(NPY_HEADER_MAX))) {
+        free(u);
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    }
+    u->size = size;
+    if (sink_open(&u->sink, bs, "up", err) < 0) {
+        free(u->head);
+        free(u);
+        return -1;
+    }
+    *up = u;
+    return 0;
+}
+
+/* Buffers header bytes; parses once they are all there. Returns how many bytes of
+ * data went into the header buffer. */
+static int upload_track_header(struct blob_upload *u, const uint8_t *p, size_t n, size_t *used,
+                               struct dashi_error *err)
+{
+    size_t take = NPY_HEADER_MAX - u->head_n < n ? NPY_HEADER_MAX - u->head_n : n;
+    memcpy(u->head + u->head_n, p, take);
+    u->head_n += take;
+    *used = take;
+    size_t total;
+    if (npy_header_length(u->head, u->head_n, &total, err) < 0)
+        return -1;
+    if (total == 0 || u->head_n < total)
+        return 0;
+    if (npy_parse_header(u->head, total, &u->info, err) < 0)
+        return -1;
+    if (u->size != u->info.header_len + u->info.nbytes)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "npy",
+                          "upload size %llu does not match its .npy header (%llu header + %llu data bytes)",
+                          (unsigned long long)u->size, (unsigned long long)u->info.header_len,
+                          (unsigned long long)u->info.nbytes);
+    u->parsed = true;
+    scan_init(&u->sink.scan, u->info.dtype);
+    scan_feed(&u->sink.scan, u->head + total, u->head_n - total);
+    return 0;
+}
+
+int blob_upload_write(struct blob_upload *up, uint64_t offset, const void *data, size_t n,
+                      struct dashi_error *err)
+{
+    if (up->failed)
+        return dashi_fail(err, up->failure.code, up->failure.field, "%s", up->failure.message);
+    if (offset != up->sink.written)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "offset", "chunk at offset %llu, expected %llu",
+                          (unsigned long long)offset, (unsigned long long)up->sink.written);
+    if (n > up->size - up->sink.written)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "data", "chunk runs past the declared size of %llu bytes",
+                          (unsigned long long)up->size);
+    size_t used = 0;
+    if (sink_write(&up->sink, data, n, &up->failure) < 0 ||
+        (!up->parsed && upload_track_header(up, data, n, &used, &up->failure) < 0)) {
+        up->failed = true;
+        return dashi_fail(err, up->failure.code, up->failure.field, "%s", up->failure.message);
+    }
+    if (up->parsed)
+        scan_feed(&up->sink.scan, (const uint8_t *)data + used, n - used);
+    return 0;
+}
+
+static void upload_free(struct blob_upload *up)
+{
+    sink_discard(&up->sink);
+    free(up->head);
+    free(up);
+}
+
+int blob_upload_end(struct blob_upload *up, struct blob_meta *meta, struct dashi_error *err)
+{
+    int rc = -1;
+    if (up->failed)
+        dashi_fail(err, up->failure.code, up->failure.field, "%s", up->failure.message);
+    else if (up->sink.written != up->size)
+        dashi_fail(err, DASHI_E_BAD_VALUE, "size", "upload incomplete: %llu of %llu bytes",
+                   (unsigned long long)up->sink.written, (unsigned long long)up->size);
+    else if (!up->parsed) {
+        struct npy_info scratch;
+        if (npy_parse_header(up->head, up->head_n, &scratch, err) == 0) /* cannot succeed: say why */
+            dashi_fail(err, DASHI_E_BAD_VALUE, "npy", "invalid .npy header");
+    } else {
+        meta->info = up->info;
+        rc = sink_publish(&up->sink, meta, err);
+    }
+    upload_free(up);
+    return rc;
+}
+
+void blob_upload_abort(struct blob_upload *up)
+{
+    if (up)
+        upload_free(up);
+}
+
+/* ---- outputs written by the daemon ---- */
+
+struct blob_writer {
+    struct blob_sink sink;
+    struct npy_info info;
+    uint64_t total;
+};
+
+int blob_writer_begin(struct blobstore *bs, enum npy_dtype dtype, int ndim, const uint64_t *shape,
+                      struct blob_writer **w, struct dashi_error *err)
+{
+    *w = NULL;
+    struct npy_info info = {.dtype = dtype, .ndim = ndim};
+    if ((unsigned)dtype >= NPY_DTYPE_COUNT || ndim < 0 || ndim > NPY_MAX_DIMS)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "bad dtype or ndim for a blob");
+    for (int i = 0; i < ndim; i++)
+        info.shape[i] = shape[i];
+    char head[256];
+    size_t hn = npy_make_header(head, sizeof head, &info);
+    if (hn == 0)
+        return dashi_fail(err, DASHI_E_TOO_LARGE, "shape", "array shape overflows");
+    struct blob_writer *bw = alloc_aligned(sizeof *bw);
+    if (!bw)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    bw->info = info;
+    bw->total = hn + info.nbytes;
+    if (sink_open(&bw->sink, bs, "wr", err) < 0) {
+        free(bw);
+        return -1;
+    }
+    if (sink_write(&bw->sink, head, hn, err) < 0) {
+        blob_writer_abort(bw);
+        return -1;
+    }
+    scan_init(&bw->sink.scan, dtype);
+    *w = bw;
+    return 0;
+}
+
+int blob_writer_append(struct blob_writer *w, const void *data, size_t n, struct dashi_error *err)
+{
+    if (n > w->total - w->sink.written)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "blob writer: %zu bytes past the declared shape", n);
+    if (sink_write(&w->sink, data, n, err) < 0)
+        return -1;
+    scan_feed(&w->sink.scan, data, n);
+    return 0;
+}
+
+int blob_writer_end(struct blob_writer *w, struct blob_meta *meta, struct dashi_error *err)
+{
+    int rc;
+    if (w->sink.written != w->total) {
+        rc = dashi_fail(err, DASHI_E_INTERNAL, "", "blob writer: %llu of %llu bytes written",
+                        (unsigned long long)w->sink.written, (unsigned long long)w->total);
+    } else {
+        meta->info = w->info;
+        rc = sink_publish(&w->sink, meta, err);
+    }
+    blob_writer_abort(w);
+    return rc;
+}
+
+void blob_writer_abort(struct blob_writer *w)
+{
+    if (!w)
+        return;
+    sink_discard(&w->sink);
+    free(w);
+}
+
+int blobstore_put_array(struct blobstore *bs, enum npy_dtype dtype, int ndim, const uint64_t *shape,
+                        const void *data, struct blob_meta *meta, struct dashi_error *err)
+{
+    struct blob_writer *w;
+    if (blob_writer_begin(bs, dtype, ndim, shape, &w, err) < 0)
+        return -1;
+    if (blob_writer_append(w, data, (size_t)w->info.nbytes, err) < 0) {
+        blob_writer_abort(w);
+        return -1;
+    }
+    return blob_writer_end(w, meta, err);
+}
+
+/* ---- reading ---- */
+
+int blobstore_read(const struct blobstore *bs, const char *hash, uint64_t offset, void *buf, size_t len,
+                   size_t *n, uint64_t *total, struct dashi_error *err)
+{
+    *n = 0;
+    char path[PATH_CAP];
+    if (blobstore_path(bs, hash, path, sizeof path) < 0)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "hash", "not a blob name (64 lowercase hex digits)");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return dashi_fail(err, errno == ENOENT ? DASHI_E_NOT_FOUND : DASHI_E_IO, "hash", "blob %s: %s", hash,
+                          errno == ENOENT ? "no such blob" : strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) < 0) {
+        close(fd);
+        return dashi_fail(err, DASHI_E_IO, "hash", "blob %s: %s", hash, strerror(errno));
+    }
+    *total = (uint64_t)sb.st_size;
+    if (offset > *total) {
+        close(fd);
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "offset", "offset %llu is past the end (%llu bytes)",
+                          (unsigned long long)offset, (unsigned long long)*total);
+    }
+    size_t want = *total - offset < len ? (size_t)(*total - offset) : len;
+    uint8_t *p = buf;
+    while (*n < want) {
+        ssize_t r = pread(fd, p + *n, want - *n, (off_t)(offset + *n));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            close(fd);
+            return dashi_fail(err, DASHI_E_IO, "hash", "blob %s: %s", hash, strerror(e));
+        }
+        if (r == 0)
+            break;
+        *n += (size_t)r;
+    }
+    close(fd);
+    return 0;
+}
+
+int blobstore_load(const struct blobstore *bs, const char *hash, struct npy_info *info, void **data,
+                   struct dashi_error *err)
+{
+    *data = NULL;
+    char path[PATH_CAP];
+    if (blobstore_path(bs, hash, path, sizeof path) < 0)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "hash", "not a blob name (64 lowercase hex digits)");
+    if (!blobstore_exists(bs, hash))
+        return dashi_fail(err, DASHI_E_NOT_FOUND, "hash", "blob %s: no such blob", hash);
+    return npy_load(path, info, data, err);
+}

@@ -1,0 +1,64 @@
+/* Content-addressed blob store: every input and output is an .npy file named by the
+ * BLAKE2b-256 hash (lowercase hex) of its bytes, under <state>/blobs/<h[0:2]>/<hash>.npy.
+ * Files are written to a temporary name and renamed, so a blob that exists is complete.
+ * The daemon never opens a path a client names; clients upload through the socket. */
+#ifndef DASHI_BLOBSTORE_H
+#define DASHI_BLOBSTORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+#include "npy.h"
+#include "wire.h"
+
+struct blobstore {
+    char dir[4096]; /* <state>/blobs */
+};
+
+/* Metadata computed when a blob is stored. */
+struct blob_meta {
+    char hash[DASHI_HASH_HEX + 1];
+    struct npy_info info;
+    uint64_t size;    /* file bytes */
+    bool all_finite;  /* float dtypes: no NaN/Inf; always true for integer dtypes */
+};
+
+int blobstore_open(struct blobstore *bs, const char *state_dir, struct dashi_error *err);
+
+/* Streaming upload: begin with the total size (<= max_size, else E_TOO_LARGE), write
+ * chunks strictly in order (offset must equal bytes written so far, else E_BAD_VALUE
+ * "offset"), end to verify the npy header/size, compute the hash and metadata and
+ * publish the file. abort removes the temporary file. */
+struct blob_upload;
+int blob_upload_begin(struct blobstore *bs, uint64_t size, uint64_t max_size, struct blob_upload **up,
+                      struct dashi_error *err);
+int blob_upload_write(struct blob_upload *up, uint64_t offset, const void *data, size_t n,
+                      struct dashi_error *err);
+int blob_upload_end(struct blob_upload *up, struct blob_meta *meta, struct dashi_error *err); /* frees up */
+void blob_upload_abort(struct blob_upload *up);                                             /* frees up */
+
+/* Stores an array produced by a job (header built here). */
+int blobstore_put_array(struct blobstore *bs, enum npy_dtype dtype, int ndim, const uint64_t *shape,
+                        const void *data, struct blob_meta *meta, struct dashi_error *err);
+
+/* Streaming writer for outputs too large to hold in memory (e.g. a trajectory written
+ * in chunks): shape known up front, data appended in order, exactly nbytes in total. */
+struct blob_writer;
+int blob_writer_begin(struct blobstore *bs, enum npy_dtype dtype, int ndim, const uint64_t *shape,
+                      struct blob_writer **w, struct dashi_error *err);
+int blob_writer_append(struct blob_writer *w, const void *data, size_t n, struct dashi_error *err);
+int blob_writer_end(struct blob_writer *w, struct blob_meta *meta, struct dashi_error *err); /* frees w */
+void blob_writer_abort(struct blob_writer *w);
+
+bool blobstore_exists(const struct blobstore *bs, const char *hash);
+int blobstore_path(const struct blobstore *bs, const char *hash, char *out, size_t cap);
+/* Reads up to len bytes at offset into buf; *n = bytes read, *total = file size. */
+int blobstore_read(const struct blobstore *bs, const char *hash, uint64_t offset, void *buf, size_t len,
+                   size_t *n, uint64_t *total, struct dashi_error *err);
+/* Loads a whole blob (header parsed; *data malloc'd, the caller frees). E_NOT_FOUND if absent. */
+int blobstore_load(const struct blobstore *bs, const char *hash, struct npy_info *info, void **data,
+                   struct dashi_error *err);
+
+#endif

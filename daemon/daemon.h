@@ -1,0 +1,45 @@
+/* The daemon's context: everything dashid owns, in one struct, passed to every part.
+ * Thread ownership: the loop thread owns the socket, connections, the store and the
+ * scheduler's bookkeeping under its mutex; the GPU thread owns the Vulkan runtime and
+ * job states after startup. Immutable after startup: cfg, vk's descriptive fields. */
+#ifndef DASHI_DAEMON_H
+#define DASHI_DAEMON_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "blobstore.h"
+#include "config.h"
+#include "scheduler.h"
+#include "store.h"
+#include "vk.h"
+
+#define DASHID_VERSION "0.1.0"
+
+struct conn;
+struct upload_slot;
+
+struct daemon {
+    struct daemon_config cfg;
+    uv_loop_t loop;
+    uv_pipe_t server;
+    bool server_open;
+    uv_signal_t sig_term, sig_int;
+    uv_async_t wake; /* the GPU thread posts results, then wakes the loop */
+    struct store store;
+    struct blobstore blobs;
+    struct vk_runtime vk;
+    struct scheduler sched;
+    uv_thread_t gpu_thread;
+    bool gpu_thread_started;
+    struct conn *conns; /* list of open connections */
+    bool stopping;
+    double started_at;
+    uint64_t last_upload_id; /* upload ids, unique for the daemon's life */
+};
+
+/* Begins an orderly stop: no new connections or jobs, the GPU thread finishes its
+ * slice and reports running jobs interrupted, then the loop ends. */
+void daemon_begin_stop(struct daemon *d, const char *why);
+
+#endif

@@ -1,0 +1,221 @@
+#include "gpu_worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- emitters: append to the slice's batch (GPU thread only) ---- */
+
+static struct job_msg *msg_new(enum job_msg_type type, int64_t job)
+{
+    struct job_msg *m = calloc(1, sizeof *m);
+    if (!m) {
+        fprintf(stderr, "dashid: out of memory for a job message\n");
+        abort(); /* cannot report results without memory; better a clear stop than lost data */
+    }
+    m->type = type;
+    m->job = job;
+    return m;
+}
+
+static void *grow(void *p, size_t *cap, size_t need, size_t item)
+{
+    if (need <= *cap)
+        return p;
+    size_t c = *cap ? *cap * 2 : 64;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(p, c * item);
+    if (!q) {
+        fprintf(stderr, "dashid: out of memory for job results\n");
+        abort();
+    }
+    *cap = c;
+    return q;
+}
+
+void job_emit_metric(struct job_exec *ex, const char *key, int64_t step, double value)
+{
+    struct job_msg *m = ex->batch;
+    m->metrics = grow(m->metrics, &m->cap_metrics, m->nmetrics + 1, sizeof *m->metrics);
+    struct metric_rec *r = &m->metrics[m->nmetrics++];
+    snprintf(r->key, sizeof r->key, "%s", key);
+    r->step = step;
+    r->value = value;
+}
+
+void job_emit_summary(struct job_exec *ex, const char *key, double value)
+{
+    job_emit_metric(ex, key, -1, value);
+}
+
+void job_emit_hash(struct job_exec *ex, uint32_t traj, uint64_t step, const char hex[33])
+{
+    struct job_msg *m = ex->batch;
+    m->hashes = grow(m->hashes, &m->cap_hashes, m->nhashes + 1, sizeof *m->hashes);
+    struct zhash *h = &m->hashes[m->nhashes++];
+    h->traj = traj;
+    h->step = step;
+    memcpy(h->hex, hex, 33);
+}
+
+void job_emit_output(struct job_exec *ex, const char *name, const char *hash)
+{
+    struct job_msg *m = ex->batch;
+    if (m->noutputs == MSG_MAX_OUTPUTS) {
+        /* Each kind has a small fixed set of outputs; more is a bug in the kind. */
+        fprintf(stderr, "dashid: job %lld reports more than %d outputs; '%s' dropped\n", (long long)m->job,
+                MSG_MAX_OUTPUTS, name);
+        return;
+    }
+    snprintf(m->outputs[m->noutputs].name, sizeof m->outputs[0].name, "%s", name);
+    snprintf(m->outputs[m->noutputs].hash, sizeof m->outputs[0].hash, "%s", hash);
+    m->noutputs++;
+}
+
+void job_emit_progress(struct job_exec *ex, uint64_t step, uint64_t total)
+{
+    ex->batch->has_progress = true;
+    ex->batch->step = step;
+    ex->batch->total = total;
+}
+
+void job_emit_checkpoint(struct job_exec *ex, const char *hash, uint64_t step)
+{
+    snprintf(ex->batch->checkpoint, sizeof ex->batch->checkpoint, "%s", hash);
+    ex->batch->checkpoint_step = step;
+}
+
+bool job_should_stop(const struct job_exec *ex)
+{
+    return atomic_load(&ex->job->cancel) || scheduler_stopping(&ex->d->sched);
+}
+
+struct vk_runtime *job_vk(struct job_exec *ex) { return &ex->d->vk; }
+struct blobstore *job_blobs(struct job_exec *ex) { return &ex->d->blobs; }
+double job_slice_target_ms(const struct job_exec *ex) { return ex->d->cfg.slice_ms; }
+
+const char *job_resume_checkpoint(const struct job_exec *ex, uint64_t *step)
+{
+    (void)ex;
+    *step = 0;
+    return ""; /* resume lands with the reliability work (issue 5) */
+}
+
+/* ---- the worker loop ---- */
+
+static void post(struct daemon *d, struct job_msg *m)
+{
+    scheduler_post(&d->sched, m);
+    uv_async_send(&d->wake);
+}
+
+static void end_job(struct job_exec *ex, enum job_state state, const struct dashi_error *error)
+{
+    struct sched_job *j = ex->job;
+    if (ex->batch) {
+        ex->batch->gpu_seconds = j->gpu_seconds;
+        post(ex->d, ex->batch);
+        ex->batch = NULL;
+    }
+    struct job_msg *m = msg_new(MSG_ENDED, j->id);
+    m->state = state;
+    m->gpu_seconds = j->gpu_seconds;
+    if (error)
+        m->error = *error;
+    if (j->state)
+        j->kind->destroy(j->state);
+    j->state = NULL;
+    int64_t id = j->id;
+    scheduler_remove(&ex->d->sched, j);
+    (void)id;
+    post(ex->d, m);
+}
+
+static void fail_stop(struct job_exec *ex)
+{
+    struct dashi_error e;
+    dashi_error_clear(&e);
+    if (atomic_load(&ex->job->cancel)) {
+        dashi_fail(&e, DASHI_E_CANCELLED, "", "cancelled by its owner");
+        end_job(ex, JOB_CANCELLED, &e);
+    } else {
+        dashi_fail(&e, DASHI_E_INTERRUPTED, "", "the daemon stopped while the job ran");
+        end_job(ex, JOB_INTERRUPTED, &e);
+    }
+}
+
+/* Runs one slice of job j (starting it first if needed). */
+static void run_slice(struct daemon *d, struct sched_job *j)
+{
+    struct job_exec ex = {.d = d, .job = j, .batch = msg_new(MSG_SLICE, j->id)};
+    struct dashi_error err;
+    dashi_error_clear(&err);
+
+    if (atomic_load(&j->cancel)) {
+        fail_stop(&ex);
+        return;
+    }
+    uint64_t t0 = uv_hrtime();
+    if (!j->state) {
+        post(d, msg_new(MSG_STARTED, j->id));
+        if (j->kind->start(&ex, j->params, &j->state, &err) != 0) {
+            j->state = NULL;
+            end_job(&ex, JOB_FAILED, &err);
+            return;
+        }
+    }
+    bool done = false;
+    int rc = j->kind->slice(&ex, j->state, &done, &err);
+    double secs = (double)(uv_hrtime() - t0) * 1e-9;
+    j->gpu_seconds += secs;
+    scheduler_charge(&d->sched, j, secs, now_seconds());
+    if (rc != 0) {
+        end_job(&ex, JOB_FAILED, &err);
+        return;
+    }
+    if (done) {
+        if (j->kind->finish(&ex, j->state, &err) != 0)
+            end_job(&ex, JOB_FAILED, &err);
+        else
+            end_job(&ex, JOB_SUCCEEDED, NULL);
+        return;
+    }
+    if (job_should_stop(&ex)) {
+        fail_stop(&ex);
+        return;
+    }
+    ex.batch->gpu_seconds = j->gpu_seconds;
+    post(d, ex.batch);
+}
+
+/* On stop: every started job is interrupted; queued ones stay queued in the database. */
+static void interrupt_started(struct daemon *d)
+{
+    for (;;) {
+        struct sched_job *found = NULL;
+        uv_mutex_lock(&d->sched.mu);
+        for (struct sched_job *j = d->sched.jobs; j; j = j->next)
+            if (j->started) {
+                found = j;
+                break;
+            }
+        uv_mutex_unlock(&d->sched.mu);
+        if (!found)
+            return;
+        struct job_exec ex = {.d = d, .job = found, .batch = NULL};
+        struct dashi_error e;
+        dashi_fail(&e, DASHI_E_INTERRUPTED, "", "the daemon stopped while the job ran");
+        end_job(&ex, JOB_INTERRUPTED, &e);
+    }
+}
+
+void gpu_worker_main(void *arg)
+{
+    struct daemon *d = arg;
+    struct sched_job *j;
+    while ((j = scheduler_next(&d->sched)) != NULL)
+        run_slice(d, j);
+    interrupt_started(d);
+    post(d, msg_new(MSG_WORKER_EXIT, 0));
+}

@@ -1,0 +1,19 @@
+/* The GPU thread: takes slices from the scheduler, runs them through the job kinds,
+ * and posts what they report to the loop thread (uv_async_send on d->wake). */
+#ifndef DASHI_GPU_WORKER_H
+#define DASHI_GPU_WORKER_H
+
+#include "daemon.h"
+#include "job.h"
+#include "scheduler.h"
+
+struct job_exec {
+    struct daemon *d;
+    struct sched_job *job;
+    struct job_msg *batch; /* what the current slice reported; posted after the slice */
+};
+
+/* Thread entry point; arg is the struct daemon. Returns after posting MSG_WORKER_EXIT. */
+void gpu_worker_main(void *arg);
+
+#endif

@@ -1,0 +1,88 @@
+/* The job-kind interface. A kind is: argument validation (loop thread, nothing queued
+ * on failure), a device-memory estimate, slice execution on the GPU thread, outputs
+ * and metrics. The daemon owns scheduling, state, storage and events; a kind only
+ * computes and reports through the job_exec emitters, which batch what it reports
+ * and hand it to the loop thread (the single SQLite writer) after each slice. */
+#ifndef DASHI_JOB_H
+#define DASHI_JOB_H
+
+#include <msgpack.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "blobstore.h"
+#include "errors.h"
+#include "store.h"
+#include "vk.h"
+
+#define JOB_MAX_INPUTS 8
+
+/* What validation learns about a job beyond its kind-specific parameters. */
+struct job_plan {
+    uint64_t mem_estimate;   /* device bytes */
+    uint64_t total_steps;    /* for progress */
+    char precision[8];       /* "f64" | "f32" */
+    char mode[16];
+    bool require_gpu;
+    int ninputs;
+    struct { char name[32]; char hash[DASHI_HASH_HEX + 1]; } inputs[JOB_MAX_INPUTS];
+};
+
+/* Loop-thread context for validation. */
+struct job_submit_ctx {
+    struct store *store;          /* blob metadata lookups */
+    struct blobstore *blobs;
+    const struct vk_runtime *vk;  /* device limits */
+    uid_t uid;
+};
+
+struct job_exec; /* GPU-thread context, defined in gpu_worker.h */
+
+struct job_kind {
+    const char *name;
+    /* Parses args (a msgpack map) into a kind-owned params struct, checking every field
+     * (unknown ones rejected) and the referenced blobs (exist, dtype, shape, finite),
+     * and fills the plan. Must not touch the GPU. */
+    int (*validate)(const struct job_submit_ctx *ctx, const msgpack_object *args, void **params,
+                    struct job_plan *plan, struct dashi_error *err);
+    /* Packs the resolved parameters (defaults included) as one msgpack map; what is
+     * stored, shown to users, and re-validated when a job is resumed. */
+    void (*pack_params)(const void *params, msgpack_packer *pk);
+    void (*free_params)(void *params);
+
+    /* GPU thread. start allocates and uploads (resuming from ex->resume_* when set);
+     * slice runs bounded work (target: ex->slice_ms of GPU time) and sets *done when
+     * finished; finish writes outputs and summary metrics; destroy frees the state
+     * (always called once start succeeded, whatever happened next). */
+    int (*start)(struct job_exec *ex, const void *params, void **state, struct dashi_error *err);
+    int (*slice)(struct job_exec *ex, void *state, bool *done, struct dashi_error *err);
+    int (*finish)(struct job_exec *ex, void *state, struct dashi_error *err);
+    void (*destroy)(void *state);
+};
+
+/* The registry of kinds (job_kinds.c). NULL if unknown. */
+const struct job_kind *job_kind_find(const char *name);
+/* Writes the kind names, space-separated, into buf (for error messages). */
+void job_kind_names(char *buf, size_t cap);
+
+/* ---- reporting from the GPU thread (implemented in gpu_worker.c) ---- */
+void job_emit_metric(struct job_exec *ex, const char *key, int64_t step, double value);
+void job_emit_summary(struct job_exec *ex, const char *key, double value); /* step -1 */
+void job_emit_hash(struct job_exec *ex, uint32_t traj, uint64_t step, const char hex[33]);
+void job_emit_output(struct job_exec *ex, const char *name, const char *hash);
+void job_emit_progress(struct job_exec *ex, uint64_t step, uint64_t total);
+void job_emit_checkpoint(struct job_exec *ex, const char *hash, uint64_t step);
+/* True once the owner cancelled the job or the daemon is stopping: slice should return
+ * promptly (the worker turns it into the right state). */
+bool job_should_stop(const struct job_exec *ex);
+
+/* Accessors a kind needs during execution. */
+struct vk_runtime *job_vk(struct job_exec *ex);
+struct blobstore *job_blobs(struct job_exec *ex);
+double job_slice_target_ms(const struct job_exec *ex);
+/* The checkpoint to resume from (empty hash when starting fresh). */
+const char *job_resume_checkpoint(const struct job_exec *ex, uint64_t *step);
+
+#endif

@@ -1,0 +1,27 @@
+/* The registry of job kinds. A new kind is one `struct job_kind` and one line here. */
+#include <stdio.h>
+#include <string.h>
+
+#include "job.h"
+
+extern const struct job_kind job_kind_rollout;
+
+static const struct job_kind *const kinds[] = {
+    &job_kind_rollout,
+};
+
+const struct job_kind *job_kind_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(kinds[i]->name, name) == 0)
+            return kinds[i];
+    return NULL;
+}
+
+void job_kind_names(char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && used < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%s", i ? " " : "", kinds[i]->name);
+}

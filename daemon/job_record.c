@@ -1,0 +1,189 @@
+/* The job record: what `submit`, `show`, `wait` and `list` return (docs/protocol.md). */
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+
+#define RECORD_MAX_BLOBS 32
+#define RECORD_MAX_SUMMARY 64
+
+struct named_hash {
+    char name[32];
+    char hash[DASHI_HASH_HEX + 1];
+};
+
+struct blob_list {
+    struct named_hash items[RECORD_MAX_BLOBS];
+    int n;
+};
+
+static int collect_blob(void *ctx, const char *name, const char *hash)
+{
+    struct blob_list *l = ctx;
+    if (l->n == RECORD_MAX_BLOBS)
+        return 1;
+    snprintf(l->items[l->n].name, sizeof l->items[0].name, "%s", name);
+    snprintf(l->items[l->n].hash, sizeof l->items[0].hash, "%s", hash);
+    l->n++;
+    return 0;
+}
+
+static void pack_blob_list(msgpack_packer *pk, const char *key, const struct blob_list *l)
+{
+    pk_key(pk, key);
+    msgpack_pack_map(pk, (size_t)l->n);
+    for (int i = 0; i < l->n; i++)
+        pk_kv_str(pk, l->items[i].name, l->items[i].hash);
+}
+
+struct summary {
+    char key[RECORD_MAX_SUMMARY][48];
+    double value[RECORD_MAX_SUMMARY];
+    int n;
+};
+
+/* Summary scalars are the metrics stored with step -1. */
+static int load_summary(struct store *st, int64_t id, struct summary *s, struct dashi_error *err)
+{
+    sqlite3_stmt *q;
+    s->n = 0;
+    if (sqlite3_prepare_v2(st->db, "SELECT key, value FROM metrics WHERE job = ? AND step = -1 ORDER BY key", -1, &q,
+                           NULL) != SQLITE_OK)
+        return dashi_fail(err, DASHI_E_DB, "", "summary query: %s", sqlite3_errmsg(st->db));
+    sqlite3_bind_int64(q, 1, id);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW && s->n < RECORD_MAX_SUMMARY) {
+        snprintf(s->key[s->n], sizeof s->key[0], "%s", (const char *)sqlite3_column_text(q, 0));
+        s->value[s->n] = sqlite3_column_double(q, 1);
+        s->n++;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return dashi_fail(err, DASHI_E_DB, "", "summary query: %s", sqlite3_errmsg(st->db));
+    return 0;
+}
+
+struct event_packer {
+    msgpack_packer *pk;
+    size_t n;
+    bool counting;
+};
+
+static int event_cb(void *ctx, double at, const char *state, const char *detail)
+{
+    struct event_packer *e = ctx;
+    e->n++;
+    if (e->counting)
+        return 0;
+    msgpack_pack_map(e->pk, 3);
+    pk_kv_f64(e->pk, "at", at);
+    pk_kv_str(e->pk, "state", state);
+    pk_kv_str(e->pk, "detail", detail && detail[0] ? detail : NULL);
+    return 0;
+}
+
+int job_get_visible(struct store *st, int64_t id, uid_t viewer, struct job_row *row, struct dashi_error *err)
+{
+    if (store_job_get(st, id, row, err) != 0)
+        return -1;
+    if (row->is_private && viewer != 0 && viewer != row->uid) {
+        job_row_free(row);
+        return dashi_fail(err, DASHI_E_NOT_FOUND, "id", "no job %lld", (long long)id);
+    }
+    return 0;
+}
+
+static void pk_kv_time(msgpack_packer *pk, const char *k, double t)
+{
+    if (t > 0)
+        pk_kv_f64(pk, k, t);
+    else
+        pk_kv_nil(pk, k);
+}
+
+int pack_job_record(msgpack_packer *pk, struct store *st, int64_t id, uid_t viewer, bool with_events,
+                    struct dashi_error *err)
+{
+    struct job_row row;
+    if (job_get_visible(st, id, viewer, &row, err) != 0)
+        return -1;
+    struct blob_list *in = calloc(1, sizeof *in), *out = calloc(1, sizeof *out);
+    struct summary *sum = calloc(1, sizeof *sum);
+    struct event_packer ev = {.pk = pk, .counting = true};
+    int rc = -1;
+    if (!in || !out || !sum) {
+        dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+        goto done;
+    }
+    if (store_job_blobs(st, id, "input", collect_blob, in, err) || store_job_blobs(st, id, "output", collect_blob, out, err) ||
+        load_summary(st, id, sum, err) || (with_events && store_job_events(st, id, event_cb, &ev, err)))
+        goto done;
+
+    msgpack_pack_map(pk, 24 + (with_events ? 1 : 0));
+    pk_kv_i64(pk, "id", row.id);
+    pk_kv_str(pk, "kind", row.kind);
+    pk_kv_str(pk, "state", job_state_name(row.state));
+    pk_kv_str(pk, "user", row.user);
+    pk_kv_u64(pk, "uid", row.uid);
+    pk_kv_i64(pk, "priority", row.priority);
+    pk_kv_bool(pk, "private", row.is_private);
+    pk_kv_time(pk, "submitted_at", row.submitted_at);
+    pk_kv_time(pk, "started_at", row.started_at);
+    pk_kv_time(pk, "ended_at", row.ended_at);
+    pk_key(pk, "params");
+    if (row.params_mp && row.params_mp_len)
+        msgpack_sbuffer_write(pk->data, row.params_mp, row.params_mp_len); /* already one msgpack map */
+    else
+        msgpack_pack_map(pk, 0);
+    pk_kv_str(pk, "device", row.device[0] ? row.device : NULL);
+    pk_kv_str(pk, "driver", row.driver[0] ? row.driver : NULL);
+    pk_kv_str(pk, "precision", row.precision);
+    pk_kv_str(pk, "mode", row.mode);
+    pk_key(pk, "progress");
+    msgpack_pack_map(pk, 2);
+    pk_kv_u64(pk, "step", row.step);
+    pk_kv_u64(pk, "total", row.total_steps);
+    pk_kv_f64(pk, "gpu_seconds", row.gpu_seconds);
+    pk_kv_u64(pk, "mem_estimate", row.mem_estimate);
+    pack_blob_list(pk, "inputs", in);
+    pack_blob_list(pk, "outputs", out);
+    pk_key(pk, "metrics");
+    msgpack_pack_map(pk, (size_t)sum->n);
+    for (int i = 0; i < sum->n; i++)
+        pk_kv_f64(pk, sum->key[i], sum->value[i]);
+    pk_key(pk, "error");
+    if (row.error_code[0]) {
+        msgpack_pack_map(pk, 3);
+        pk_kv_str(pk, "code", row.error_code);
+        pk_kv_str(pk, "message", row.error_message);
+        pk_kv_str(pk, "field", row.error_field[0] ? row.error_field : NULL);
+    } else {
+        msgpack_pack_nil(pk);
+    }
+    pk_key(pk, "checkpoint");
+    if (row.checkpoint[0]) {
+        msgpack_pack_map(pk, 2);
+        pk_kv_str(pk, "hash", row.checkpoint);
+        pk_kv_u64(pk, "step", row.checkpoint_step);
+    } else {
+        msgpack_pack_nil(pk);
+    }
+    pk_kv_str(pk, "backend", row.device[0] ? (strstr(row.device, "llvmpipe") ? "vulkan-cpu (lavapipe)" : "vulkan-gpu")
+                                           : NULL);
+    if (with_events) {
+        pk_key(pk, "events");
+        msgpack_pack_array(pk, ev.n);
+        ev.counting = false;
+        ev.n = 0;
+        if (store_job_events(st, id, event_cb, &ev, err) != 0)
+            goto done; /* cannot happen twice in a row in practice; the frame is discarded on error */
+    }
+    rc = 0;
+done:
+    free(in);
+    free(out);
+    free(sum);
+    job_row_free(&row);
+    return rc;
+}

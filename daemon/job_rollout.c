@@ -1,0 +1,385 @@
+/* The rollout job (SPEC §5): z_{t+1} = z_t · A for `steps` steps from z0 (one state or
+ * a batch), hashing states every `hash_every` steps and optionally saving them. The
+ * numerics live in rollout_gpu.c; this file is validation, slicing and reporting. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "job.h"
+#include "rollout_gpu.h"
+
+#define ROLLOUT_MAX_STEPS 1000000000ull
+#define ROLLOUT_MAX_BATCH 65536
+#define ROLLOUT_MAX_HASHES 10000000ull
+#define ROLLOUT_MAX_SAVED_BYTES (8ull << 30)
+#define RING_BYTES (64ull << 20) /* device bytes for the states of one run */
+
+struct rollout_params {
+    char op[DASHI_HASH_HEX + 1], z0[DASHI_HASH_HEX + 1], truth[DASHI_HASH_HEX + 1];
+    uint64_t steps, hash_every, save_every;
+    int precision, mode; /* indexes into the choice lists below */
+    bool require_gpu;
+    uint32_t D, B;
+    bool batched; /* z0 was B×D rather than D */
+};
+
+static const char *const precisions[] = {"f64", "f32", NULL};
+static const char *const modes[] = {"exact", "fast", NULL};
+
+static uint64_t gcd_u64(uint64_t a, uint64_t b)
+{
+    while (b) {
+        uint64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static struct rollout_config config_of(const struct rollout_params *p)
+{
+    uint64_t state_bytes = (uint64_t)p->B * p->D * (p->precision == 0 ? 8 : 4);
+    uint64_t ring = RING_BYTES / state_bytes;
+    if (ring > 4096)
+        ring = 4096;
+    if (ring < 1)
+        ring = 1;
+    return (struct rollout_config){.D = p->D, .B = p->B,
+                                   .precision = p->precision == 0 ? ROLLOUT_F64 : ROLLOUT_F32,
+                                   .mode = p->mode == 0 ? ROLLOUT_EXACT : ROLLOUT_FAST,
+                                   .max_steps_per_run = (uint32_t)ring};
+}
+
+/* A blob argument that must be a finite f8 array; returns its metadata. */
+static int f8_blob(const struct job_submit_ctx *ctx, const char *field, const char *hash, struct blob_meta *m,
+                   struct dashi_error *err)
+{
+    struct dashi_error lookup;
+    if (store_blob_get(ctx->store, hash, m, &lookup) != 0)
+        return dashi_fail(err, DASHI_E_NOT_FOUND, field, "%s: no blob %s (upload it with `dashi put`)", field, hash);
+    if (m->info.dtype != NPY_F8)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, field, "%s must be a float64 array, got %s", field,
+                          npy_dtype_name(m->info.dtype));
+    if (!m->all_finite)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, field, "%s contains NaN or Inf", field);
+    return 0;
+}
+
+static int rollout_validate(const struct job_submit_ctx *ctx, const msgpack_object *args, void **out,
+                            struct job_plan *plan, struct dashi_error *err)
+{
+    static const char *const allowed[] = {"op", "z0", "truth", "steps", "hash_every", "save_every",
+                                          "precision", "mode", "require_gpu", NULL};
+    struct rollout_params *p = calloc(1, sizeof *p);
+    if (!p)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    *out = NULL;
+    struct blob_meta a, z, t;
+    if (args_only(args, allowed, err) || arg_hash(args, "op", true, p->op, err) ||
+        arg_hash(args, "z0", true, p->z0, err) || arg_u64(args, "steps", true, 0, 1, ROLLOUT_MAX_STEPS, &p->steps, err) ||
+        arg_u64(args, "hash_every", false, 1, 0, UINT64_MAX, &p->hash_every, err) ||
+        arg_u64(args, "save_every", false, 0, 0, UINT64_MAX, &p->save_every, err) ||
+        arg_enum(args, "precision", false, 0, precisions, &p->precision, err) ||
+        arg_enum(args, "mode", false, 0, modes, &p->mode, err) ||
+        arg_bool(args, "require_gpu", false, false, &p->require_gpu, err))
+        goto fail;
+    const msgpack_object *truth = args_find(args, "truth");
+    if (truth && truth->type != MSGPACK_OBJECT_NIL && arg_hash(args, "truth", true, p->truth, err))
+        goto fail;
+    if (f8_blob(ctx, "op", p->op, &a, err) || f8_blob(ctx, "z0", p->z0, &z, err))
+        goto fail;
+    if (a.info.ndim != 2 || a.info.shape[0] != a.info.shape[1] || a.info.shape[0] == 0 || a.info.shape[0] > 65536) {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "op", "op must be a square D×D array with 1 <= D <= 65536");
+        goto fail;
+    }
+    p->D = (uint32_t)a.info.shape[0];
+    if (z.info.ndim == 1 && z.info.shape[0] == p->D) {
+        p->B = 1;
+    } else if (z.info.ndim == 2 && z.info.shape[1] == p->D && z.info.shape[0] >= 1 &&
+               z.info.shape[0] <= ROLLOUT_MAX_BATCH) {
+        p->B = (uint32_t)z.info.shape[0];
+        p->batched = true;
+    } else {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "z0",
+                   "z0 must have shape (D,) or (B, D) with D = %u (the operator's size) and B <= %d", p->D,
+                   ROLLOUT_MAX_BATCH);
+        goto fail;
+    }
+    if (p->truth[0]) {
+        if (f8_blob(ctx, "truth", p->truth, &t, err))
+            goto fail;
+        if (t.info.count != (uint64_t)p->B * p->D) {
+            dashi_fail(err, DASHI_E_BAD_VALUE, "truth", "truth must have the shape of z0");
+            goto fail;
+        }
+    }
+    if (p->hash_every > p->steps) {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "hash_every", "hash_every must be between 0 (no hashes) and steps (%llu)",
+                   (unsigned long long)p->steps);
+        goto fail;
+    }
+    if (p->hash_every && (p->steps / p->hash_every) * p->B > ROLLOUT_MAX_HASHES) {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "hash_every",
+                   "hash_every = %llu would store %llu hashes; at most %llu: raise hash_every",
+                   (unsigned long long)p->hash_every, (unsigned long long)((p->steps / p->hash_every) * p->B),
+                   ROLLOUT_MAX_HASHES);
+        goto fail;
+    }
+    if (p->save_every > p->steps) {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "save_every", "save_every must be between 0 (no saved states) and steps");
+        goto fail;
+    }
+    if (p->save_every && (p->steps / p->save_every) * p->B * p->D * 8 > ROLLOUT_MAX_SAVED_BYTES) {
+        dashi_fail(err, DASHI_E_TOO_LARGE, "save_every", "the saved states would exceed %llu GiB: raise save_every",
+                   ROLLOUT_MAX_SAVED_BYTES >> 30);
+        goto fail;
+    }
+    struct rollout_config cfg = config_of(p);
+    plan->mem_estimate = rollout_gpu_memory_estimate(&cfg);
+    plan->total_steps = p->steps;
+    snprintf(plan->precision, sizeof plan->precision, "%s", precisions[p->precision]);
+    snprintf(plan->mode, sizeof plan->mode, "%s", modes[p->mode]);
+    plan->require_gpu = p->require_gpu;
+    plan->ninputs = 0;
+    const char *names[] = {"op", "z0", "truth"};
+    const char *hashes[] = {p->op, p->z0, p->truth};
+    for (int i = 0; i < 3; i++)
+        if (hashes[i][0]) {
+            snprintf(plan->inputs[plan->ninputs].name, sizeof plan->inputs[0].name, "%s", names[i]);
+            snprintf(plan->inputs[plan->ninputs].hash, sizeof plan->inputs[0].hash, "%s", hashes[i]);
+            plan->ninputs++;
+        }
+    *out = p;
+    return 0;
+fail:
+    free(p);
+    return -1;
+}
+
+static void rollout_pack_params(const void *params, msgpack_packer *pk)
+{
+    const struct rollout_params *p = params;
+    msgpack_pack_map(pk, 11);
+    pk_kv_str(pk, "op", p->op);
+    pk_kv_str(pk, "z0", p->z0);
+    pk_kv_str(pk, "truth", p->truth[0] ? p->truth : NULL);
+    pk_kv_u64(pk, "steps", p->steps);
+    pk_kv_u64(pk, "hash_every", p->hash_every);
+    pk_kv_u64(pk, "save_every", p->save_every);
+    pk_kv_str(pk, "precision", precisions[p->precision]);
+    pk_kv_str(pk, "mode", modes[p->mode]);
+    pk_kv_bool(pk, "require_gpu", p->require_gpu);
+    pk_kv_u64(pk, "D", p->D);
+    pk_kv_u64(pk, "B", p->B);
+}
+
+static void rollout_free_params(void *params)
+{
+    free(params);
+}
+
+/* ---- execution (GPU thread) ---- */
+
+struct rollout_state {
+    const struct rollout_params *p;
+    struct rollout_gpu *engine;
+    uint64_t record_every;
+    double *records;           /* room for one run's recorded states */
+    struct blob_writer *saved; /* the "states" output, when save_every > 0 */
+    uint32_t steps_per_run;    /* adapted to the slice target */
+    uint32_t max_run;
+    double gpu_ms, host_ms;    /* of the hot loop only */
+    bool gpu_timing;           /* all runs had timestamps */
+    uint64_t hashes;
+};
+
+static double host_ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int rollout_start(struct job_exec *ex, const void *params, void **out, struct dashi_error *err)
+{
+    const struct rollout_params *p = params;
+    struct rollout_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    s->p = p;
+    s->gpu_timing = true;
+    struct npy_info ai, zi;
+    double *A = NULL, *z0 = NULL;
+    struct rollout_config cfg = config_of(p);
+    if (blobstore_load(job_blobs(ex), p->op, &ai, (void **)&A, err) ||
+        blobstore_load(job_blobs(ex), p->z0, &zi, (void **)&z0, err) ||
+        rollout_gpu_create(job_vk(ex), &cfg, A, z0, &s->engine, err))
+        goto fail;
+    free(A);
+    free(z0);
+    A = z0 = NULL;
+    s->max_run = cfg.max_steps_per_run;
+    s->steps_per_run = s->max_run < 16 ? s->max_run : 16; /* first slice measures the step time */
+    if (p->hash_every && p->save_every)
+        s->record_every = gcd_u64(p->hash_every, p->save_every);
+    else
+        s->record_every = p->hash_every ? p->hash_every : p->save_every;
+    if (s->record_every) {
+        size_t room = (size_t)(s->max_run / s->record_every + 1) * p->B * p->D;
+        s->records = malloc(room * sizeof(double));
+        if (!s->records) {
+            dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory for recorded states");
+            goto fail;
+        }
+    }
+    if (p->save_every) {
+        uint64_t shape[3] = {p->steps / p->save_every, p->B, p->D};
+        if (!p->batched)
+            shape[1] = p->D;
+        if (blob_writer_begin(job_blobs(ex), NPY_F8, p->batched ? 3 : 2, shape, &s->saved, err) != 0)
+            goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    free(A);
+    free(z0);
+    if (s->engine)
+        rollout_gpu_destroy(s->engine);
+    free(s->records);
+    free(s);
+    return -1;
+}
+
+static int rollout_slice(struct job_exec *ex, void *state, bool *done, struct dashi_error *err)
+{
+    struct rollout_state *s = state;
+    const struct rollout_params *p = s->p;
+    double budget_ms = job_slice_target_ms(ex);
+    double slice_start = host_ms_now();
+    /* Several runs per slice until the GPU-time target is reached. */
+    while (rollout_gpu_steps(s->engine) < p->steps && host_ms_now() - slice_start < budget_ms) {
+        uint64_t doneSteps = rollout_gpu_steps(s->engine);
+        uint64_t left = p->steps - doneSteps;
+        uint32_t n = left < s->steps_per_run ? (uint32_t)left : s->steps_per_run;
+        uint32_t nrec = 0;
+        uint64_t bad = 0;
+        double gms = -1;
+        double t0 = host_ms_now();
+        if (rollout_gpu_run(s->engine, n, s->record_every, s->records, &nrec, &bad, &gms, err) != 0)
+            return -1;
+        double hms = host_ms_now() - t0;
+        s->host_ms += hms;
+        if (gms >= 0)
+            s->gpu_ms += gms;
+        else
+            s->gpu_timing = false;
+        if (bad)
+            return dashi_fail(err, DASHI_E_DIVERGED, "", "the state became non-finite (NaN or Inf) at step %llu",
+                              (unsigned long long)bad);
+        uint64_t t = (doneSteps / (s->record_every ? s->record_every : 1) + 1) * s->record_every;
+        for (uint32_t k = 0; k < nrec; k++, t += s->record_every) {
+            const double *rec = s->records + (size_t)k * p->B * p->D;
+            if (p->hash_every && t % p->hash_every == 0)
+                for (uint32_t b = 0; b < p->B; b++) {
+                    char hex[33];
+                    zhash_hex(rec + (size_t)b * p->D, p->D, hex);
+                    job_emit_hash(ex, b, t, hex);
+                    s->hashes++;
+                }
+            if (p->save_every && t % p->save_every == 0 &&
+                blob_writer_append(s->saved, rec, (size_t)p->B * p->D * sizeof(double), err) != 0)
+                return -1;
+        }
+        /* Size the next run to about a quarter of the slice so cancellation stays prompt. */
+        double per_step = (gms > 0 ? gms : hms) / n;
+        double want = per_step > 0 ? budget_ms / 4 / per_step : s->max_run;
+        s->steps_per_run = want < 1 ? 1 : want > s->max_run ? s->max_run : (uint32_t)want;
+        if (job_should_stop(ex))
+            break;
+    }
+    job_emit_progress(ex, rollout_gpu_steps(s->engine), p->steps);
+    *done = rollout_gpu_steps(s->engine) >= p->steps;
+    return 0;
+}
+
+static int rollout_finish(struct job_exec *ex, void *state, struct dashi_error *err)
+{
+    struct rollout_state *s = state;
+    const struct rollout_params *p = s->p;
+    size_t count = (size_t)p->B * p->D;
+    double *z = malloc(count * sizeof *z);
+    if (!z)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    struct blob_meta meta;
+    uint64_t shape[2] = {p->B, p->D};
+    if (!p->batched)
+        shape[0] = p->D;
+    if (rollout_gpu_read_state(s->engine, z, err) ||
+        blobstore_put_array(job_blobs(ex), NPY_F8, p->batched ? 2 : 1, shape, z, &meta, err)) {
+        free(z);
+        return -1;
+    }
+    job_emit_output(ex, "z_final", meta.hash);
+    if (p->truth[0]) {
+        struct npy_info ti;
+        double *truth;
+        if (blobstore_load(job_blobs(ex), p->truth, &ti, (void **)&truth, err) != 0) {
+            free(z);
+            return -1;
+        }
+        double num = 0, den = 0;
+        for (size_t i = 0; i < count; i++) {
+            num += (z[i] - truth[i]) * (z[i] - truth[i]);
+            den += truth[i] * truth[i];
+        }
+        free(truth);
+        job_emit_summary(ex, "proxy_error_final", sqrt(num) / (sqrt(den) + 1e-300));
+    }
+    free(z);
+    if (s->saved) {
+        int rc = blob_writer_end(s->saved, &meta, err);
+        s->saved = NULL;
+        if (rc != 0)
+            return -1;
+        job_emit_output(ex, "states", meta.hash);
+    }
+    /* Timing of the hot loop only (no hashing, no saving): GPU timestamps when every run
+     * had them, else the host's view of the runs. */
+    double loop_ms = s->gpu_timing ? s->gpu_ms : s->host_ms;
+    double steps = (double)p->steps;
+    job_emit_summary(ex, "steps", steps);
+    job_emit_summary(ex, "ns_per_step", loop_ms * 1e6 / steps);
+    job_emit_summary(ex, "steps_per_s", steps / (loop_ms * 1e-3));
+    job_emit_summary(ex, "trajectory_steps_per_s", steps * p->B / (loop_ms * 1e-3));
+    job_emit_summary(ex, "gpu_timestamps", s->gpu_timing ? 1 : 0);
+    if (s->gpu_timing)
+        job_emit_summary(ex, "gpu_ms", s->gpu_ms);
+    job_emit_summary(ex, "host_ms", s->host_ms);
+    job_emit_summary(ex, "hashes", (double)s->hashes);
+    return 0;
+}
+
+static void rollout_destroy(void *state)
+{
+    struct rollout_state *s = state;
+    if (!s)
+        return;
+    if (s->saved)
+        blob_writer_abort(s->saved);
+    rollout_gpu_destroy(s->engine);
+    free(s->records);
+    free(s);
+}
+
+const struct job_kind job_kind_rollout = {
+    .name = "rollout",
+    .validate = rollout_validate,
+    .pack_params = rollout_pack_params,
+    .free_params = rollout_free_params,
+    .start = rollout_start,
+    .slice = rollout_slice,
+    .finish = rollout_finish,
+    .destroy = rollout_destroy,
+};

@@ -1,0 +1,406 @@
+/* The LES engine of les_gpu.h. Buffers and the flow of one step:
+ *
+ *   omega --copy--> fwd.real          (once per run: plan buffers are shared scratch)
+ *   step:  fwd: real -> spectrum          spectral(7): fwd.spectrum -> inv7.spectrum
+ *          inv7 -> inv7.real (7 planes)   stage1: nu, k1, w2 -> fwd.real, partial sums
+ *          reduce: partials -> series[s]  fwd again (w2)   spectral(5) -> inv5.spectrum
+ *          inv5 -> inv5.real (5 planes)   stage2: omega += dt (k1+k2)/2, also -> fwd.real
+ *   after the last step one more stage-1 pass gives the series entry of the final field.
+ */
+#include "les_gpu.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#define WG 256u
+#define MAX_GROUPS_X 65535u
+
+struct spectral_push { uint32_t n, plane, nout, dealias, gx; };
+struct stage1_push { uint32_t nn, gx, pad0, pad1; double dt, nu0, c2; };
+struct stage2_push { uint32_t nn, gx, pad0, pad1; double dt; };
+struct reduce_push { uint32_t count, slot; double scale; };
+
+struct grid { uint32_t gx, gy; };
+
+struct les_gpu {
+    struct vk_runtime *vk;
+    struct fft_cache *fft;
+    struct les_config cfg;
+    uint64_t step;
+    size_t elem; /* bytes per real value on the GPU */
+
+    struct fft_plan *fwd, *inv7, *inv5;
+    struct vk_buffer omega, k1, nu, kvec, part, series, frames;
+
+    const struct vk_kernel *k_spectral, *k_stage1, *k_stage2, *k_reduce;
+    VkDescriptorSet ds_spec7, ds_spec5, ds_stage1, ds_stage2, ds_reduce;
+    bool have_sets;
+
+    struct grid pointwise, spectral;
+    struct vk_cmd cmd;
+    bool have_cmd;
+    void *host; /* staging for precision conversion: max(n*n, 2*(max_steps+1)) doubles */
+};
+
+static struct grid grid_for(uint64_t items)
+{
+    uint64_t groups = (items + WG - 1) / WG;
+    struct grid g;
+    g.gx = (uint32_t)(groups < MAX_GROUPS_X ? groups : MAX_GROUPS_X);
+    g.gy = (uint32_t)((groups + g.gx - 1) / g.gx);
+    return g;
+}
+
+static uint64_t field_bytes(const struct les_config *cfg)
+{
+    return (uint64_t)cfg->n * cfg->n * (cfg->f32 ? 4 : 8);
+}
+
+uint64_t les_gpu_memory_estimate(const struct les_config *cfg)
+{
+    enum fft_precision prec = cfg->f32 ? FFT_F32 : FFT_F64;
+    uint64_t n = cfg->n;
+    struct grid g = grid_for(n * n);
+    uint64_t bytes = fft_plan_bytes(cfg->n, 1, prec, FFT_R2C) + fft_plan_bytes(cfg->n, 7, prec, FFT_R2C) +
+                     fft_plan_bytes(cfg->n, 5, prec, FFT_R2C);
+    bytes += 3 * field_bytes(cfg);                          /* omega, k1, nu */
+    bytes += (n / 2 + 1 + n) * (cfg->f32 ? 4 : 8);          /* wavenumbers */
+    bytes += (uint64_t)g.gx * g.gy * 2 * sizeof(double);    /* partial sums */
+    bytes += ((uint64_t)cfg->max_steps + 1) * 2 * sizeof(double);
+    bytes += (uint64_t)cfg->max_frames * field_bytes(cfg);
+    return bytes;
+}
+
+int les_config_validate(const struct les_config *cfg, const struct vk_runtime *vk, struct dashi_error *err)
+{
+    if (cfg->n < LES_MIN_N || cfg->n > LES_MAX_N || cfg->n % 2 != 0)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "N", "N must be even and in [%u, %u], got %u", LES_MIN_N,
+                          LES_MAX_N, cfg->n);
+    if (!isfinite(cfg->dt) || cfg->dt <= 0)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "dt", "dt must be finite and > 0, got %g", cfg->dt);
+    if (!isfinite(cfg->nu0) || cfg->nu0 < 0)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "nu0", "nu0 must be finite and >= 0, got %g", cfg->nu0);
+    if (!isfinite(cfg->cs) || cfg->cs < 0)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "cs", "cs must be finite and >= 0, got %g", cfg->cs);
+    if (cfg->max_steps < 1 || cfg->max_steps > (1u << 24))
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "max_steps", "steps per run must be in [1, 2^24]");
+    if (vk) {
+        uint64_t need = les_gpu_memory_estimate(cfg);
+        uint64_t largest = fft_plan_bytes(cfg->n, 7, cfg->f32 ? FFT_F32 : FFT_F64, FFT_R2C) / 2;
+        if (need > vk->memory_budget)
+            return dashi_fail(err, DASHI_E_DEVICE_MEMORY, "N",
+                              "N=%u needs %.1f MiB of device memory, the budget of %s is %.1f MiB", cfg->n,
+                              need / 1048576.0, vk->device_name, vk->memory_budget / 1048576.0);
+        if (largest > vk->max_storage_range)
+            return dashi_fail(err, DASHI_E_DEVICE_MEMORY, "N",
+                              "N=%u needs a %.1f MiB buffer, %s allows %.1f MiB per buffer", cfg->n,
+                              largest / 1048576.0, vk->device_name, vk->max_storage_range / 1048576.0);
+    }
+    return 0;
+}
+
+/* Doubles -> the GPU's storage type, into les->host. */
+static const void *to_device_type(struct les_gpu *les, const double *src, size_t count)
+{
+    if (!les->cfg.f32)
+        return src;
+    float *dst = les->host;
+    for (size_t i = 0; i < count; i++)
+        dst[i] = (float)src[i];
+    return dst;
+}
+
+static int upload_wavenumbers(struct les_gpu *les, struct dashi_error *err)
+{
+    uint32_t n = les->cfg.n, h = n / 2 + 1;
+    double *k = malloc((size_t)(h + n) * sizeof *k);
+    if (!k)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
+    /* numpy's fftfreq(N, d=dx) * 2 pi, evaluated with exactly this formula (SPEC §1). */
+    double dx = (2.0 * M_PI) / (double)n;
+    double val = 1.0 / ((double)n * dx);
+    for (uint32_t m = 0; m < n; m++) {
+        double mm = m < n / 2 ? (double)m : (double)m - (double)n;
+        double km = mm * val * 2.0 * M_PI;
+        if (m < h)
+            k[m] = km; /* kx of the half spectrum: column N/2 is the negative Nyquist */
+        k[h + m] = km;
+    }
+    int rc = vk_upload(les->vk, &les->kvec, 0, to_device_type(les, k, h + n), (size_t)(h + n) * les->elem, err);
+    free(k);
+    return rc;
+}
+
+static int make_sets(struct les_gpu *les, struct dashi_error *err)
+{
+    const struct vk_buffer *spec7[] = {fft_plan_spectrum(les->fwd), fft_plan_spectrum(les->inv7), &les->kvec};
+    const struct vk_buffer *spec5[] = {fft_plan_spectrum(les->fwd), fft_plan_spectrum(les->inv5), &les->kvec};
+    const struct vk_buffer *st1[] = {fft_plan_real(les->inv7), &les->omega, &les->k1, &les->nu,
+                                     fft_plan_real(les->fwd), &les->part};
+    const struct vk_buffer *st2[] = {fft_plan_real(les->inv5), &les->omega, &les->k1, &les->nu,
+                                     fft_plan_real(les->fwd)};
+    const struct vk_buffer *red[] = {&les->part, &les->series};
+    if (vk_descriptor_set(les->vk, les->k_spectral, spec7, &les->ds_spec7, err) != 0)
+        return -1;
+    if (vk_descriptor_set(les->vk, les->k_spectral, spec5, &les->ds_spec5, err) != 0) {
+        vk_descriptor_set_free(les->vk, les->ds_spec7);
+        return -1;
+    }
+    if (vk_descriptor_set(les->vk, les->k_stage1, st1, &les->ds_stage1, err) != 0) {
+        vk_descriptor_set_free(les->vk, les->ds_spec7);
+        vk_descriptor_set_free(les->vk, les->ds_spec5);
+        return -1;
+    }
+    if (vk_descriptor_set(les->vk, les->k_stage2, st2, &les->ds_stage2, err) != 0) {
+        vk_descriptor_set_free(les->vk, les->ds_spec7);
+        vk_descriptor_set_free(les->vk, les->ds_spec5);
+        vk_descriptor_set_free(les->vk, les->ds_stage1);
+        return -1;
+    }
+    if (vk_descriptor_set(les->vk, les->k_reduce, red, &les->ds_reduce, err) != 0) {
+        vk_descriptor_set_free(les->vk, les->ds_spec7);
+        vk_descriptor_set_free(les->vk, les->ds_spec5);
+        vk_descriptor_set_free(les->vk, les->ds_stage1);
+        vk_descriptor_set_free(les->vk, les->ds_stage2);
+        return -1;
+    }
+    les->have_sets = true;
+    return 0;
+}
+
+static int get_kernels(struct les_gpu *les, struct dashi_error *err)
+{
+    const char *sfx = les->cfg.f32 ? "f32" : "f64";
+    char name[64];
+    snprintf(name, sizeof name, "les_spectral_%s", sfx);
+    if (vk_kernel_get(les->vk, name, 3, sizeof(struct spectral_push), NULL, 0, &les->k_spectral, err) != 0)
+        return -1;
+    snprintf(name, sizeof name, "les_stage1_%s", sfx);
+    if (vk_kernel_get(les->vk, name, 6, sizeof(struct stage1_push), NULL, 0, &les->k_stage1, err) != 0)
+        return -1;
+    snprintf(name, sizeof name, "les_stage2_%s", sfx);
+    if (vk_kernel_get(les->vk, name, 5, sizeof(struct stage2_push), NULL, 0, &les->k_stage2, err) != 0)
+        return -1;
+    return vk_kernel_get(les->vk, "les_reduce", 2, sizeof(struct reduce_push), NULL, 0, &les->k_reduce, err);
+}
+
+int les_gpu_create(struct vk_runtime *vk, struct fft_cache *fft, const struct les_config *cfg,
+                   const double *omega0, uint64_t step0, struct les_gpu **out, struct dashi_error *err)
+{
+    if (les_config_validate(cfg, vk, err) != 0)
+        return -1;
+    struct les_gpu *les = calloc(1, sizeof *les);
+    if (!les)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
+    les->vk = vk;
+    les->fft = fft;
+    les->cfg = *cfg;
+    les->step = step0;
+    les->elem = cfg->f32 ? 4 : 8;
+    struct vk_buffer *bufs[] = {&les->omega, &les->k1, &les->nu, &les->kvec, &les->part, &les->series, &les->frames};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        bufs[i]->block = -1;
+    uint64_t n = cfg->n, nn = n * n;
+    les->pointwise = grid_for(nn);
+    les->spectral = grid_for(n * (n / 2 + 1));
+    size_t host_doubles = nn > 2 * ((size_t)cfg->max_steps + 1) ? nn : 2 * ((size_t)cfg->max_steps + 1);
+    if (host_doubles < n / 2 + 1 + n)
+        host_doubles = n / 2 + 1 + n;
+    les->host = malloc(host_doubles * sizeof(double));
+    if (!les->host) {
+        free(les);
+        return dashi_fail(err, DASHI_E_TOO_LARGE, "N", "out of host memory");
+    }
+    enum fft_precision prec = cfg->f32 ? FFT_F32 : FFT_F64;
+    uint64_t fb = field_bytes(cfg);
+    if (fft_plan_get(fft, cfg->n, 1, prec, FFT_R2C, &les->fwd, err) != 0 ||
+        fft_plan_get(fft, cfg->n, 7, prec, FFT_R2C, &les->inv7, err) != 0 ||
+        fft_plan_get(fft, cfg->n, 5, prec, FFT_R2C, &les->inv5, err) != 0 ||
+        vk_buffer_alloc(vk, fb, VK_MEM_DEVICE, &les->omega, err) != 0 ||
+        vk_buffer_alloc(vk, fb, VK_MEM_DEVICE, &les->k1, err) != 0 ||
+        vk_buffer_alloc(vk, fb, VK_MEM_DEVICE, &les->nu, err) != 0 ||
+        vk_buffer_alloc(vk, (n / 2 + 1 + n) * les->elem, VK_MEM_DEVICE, &les->kvec, err) != 0 ||
+        vk_buffer_alloc(vk, (uint64_t)les->pointwise.gx * les->pointwise.gy * 2 * sizeof(double), VK_MEM_DEVICE,
+                        &les->part, err) != 0 ||
+        vk_buffer_alloc(vk, ((uint64_t)cfg->max_steps + 1) * 2 * sizeof(double), VK_MEM_DEVICE, &les->series,
+                        err) != 0 ||
+        (cfg->max_frames > 0 &&
+         vk_buffer_alloc(vk, (uint64_t)cfg->max_frames * fb, VK_MEM_DEVICE, &les->frames, err) != 0) ||
+        get_kernels(les, err) != 0 || make_sets(les, err) != 0 || upload_wavenumbers(les, err) != 0 ||
+        vk_upload(vk, &les->omega, 0, to_device_type(les, omega0, nn), fb, err) != 0) {
+        les_gpu_destroy(les);
+        return -1;
+    }
+    if (vk_cmd_create(vk, &les->cmd, err) != 0) {
+        les_gpu_destroy(les);
+        return -1;
+    }
+    les->have_cmd = true;
+    *out = les;
+    return 0;
+}
+
+void les_gpu_destroy(struct les_gpu *les)
+{
+    if (!les)
+        return;
+    if (les->have_cmd)
+        vk_cmd_destroy(les->vk, &les->cmd);
+    if (les->have_sets) {
+        vk_descriptor_set_free(les->vk, les->ds_spec7);
+        vk_descriptor_set_free(les->vk, les->ds_spec5);
+        vk_descriptor_set_free(les->vk, les->ds_stage1);
+        vk_descriptor_set_free(les->vk, les->ds_stage2);
+        vk_descriptor_set_free(les->vk, les->ds_reduce);
+    }
+    struct vk_buffer *bufs[] = {&les->omega, &les->k1, &les->nu, &les->kvec, &les->part, &les->series, &les->frames};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        vk_buffer_free(les->vk, bufs[i]);
+    if (les->fwd)
+        fft_plan_put(les->fft, les->fwd);
+    if (les->inv7)
+        fft_plan_put(les->fft, les->inv7);
+    if (les->inv5)
+        fft_plan_put(les->fft, les->inv5);
+    free(les->host);
+    free(les);
+}
+
+uint64_t les_gpu_step(const struct les_gpu *les) { return les->step; }
+
+uint32_t les_gpu_frames_in(const struct les_gpu *les, uint32_t nsteps, uint32_t save_every)
+{
+    if (save_every == 0)
+        return 0;
+    uint64_t s0 = les->step;
+    return (uint32_t)((s0 + nsteps) / save_every - s0 / save_every);
+}
+
+/* The stage-1 pass of the current forward input: u, v, ... and the series entry `slot`. */
+static int record_stage1(struct les_gpu *les, uint32_t slot, struct dashi_error *err)
+{
+    struct vk_cmd *c = &les->cmd;
+    const struct les_config *cfg = &les->cfg;
+    uint32_t nn = cfg->n * cfg->n;
+    double dx = (2.0 * M_PI) / (double)cfg->n, cdx = cfg->cs * dx;
+    struct spectral_push sp = {cfg->n, (uint32_t)fft_plan_spectrum_plane(les->fwd), 7, cfg->dealias ? 1u : 0u,
+                               les->spectral.gx};
+    struct stage1_push s1 = {nn, les->pointwise.gx, 0, 0, cfg->dt, cfg->nu0, cdx * cdx};
+    struct reduce_push rp = {les->pointwise.gx * les->pointwise.gy, slot, 0.5 / (double)nn};
+    if (fft_record_forward(les->fwd, c, err) != 0)
+        return -1;
+    vk_cmd_barrier(c);
+    vk_cmd_dispatch(c, les->k_spectral, les->ds_spec7, &sp, les->spectral.gx, les->spectral.gy, 1);
+    vk_cmd_barrier(c);
+    if (fft_record_inverse(les->inv7, c, err) != 0)
+        return -1;
+    vk_cmd_barrier(c);
+    vk_cmd_dispatch(c, les->k_stage1, les->ds_stage1, &s1, les->pointwise.gx, les->pointwise.gy, 1);
+    vk_cmd_barrier(c);
+    vk_cmd_dispatch(c, les->k_reduce, les->ds_reduce, &rp, 1, 1, 1);
+    vk_cmd_barrier(c);
+    return 0;
+}
+
+static int record_stage2(struct les_gpu *les, struct dashi_error *err)
+{
+    struct vk_cmd *c = &les->cmd;
+    const struct les_config *cfg = &les->cfg;
+    struct spectral_push sp = {cfg->n, (uint32_t)fft_plan_spectrum_plane(les->fwd), 5, cfg->dealias ? 1u : 0u,
+                               les->spectral.gx};
+    struct stage2_push s2 = {cfg->n * cfg->n, les->pointwise.gx, 0, 0, cfg->dt};
+    if (fft_record_forward(les->fwd, c, err) != 0)
+        return -1;
+    vk_cmd_barrier(c);
+    vk_cmd_dispatch(c, les->k_spectral, les->ds_spec5, &sp, les->spectral.gx, les->spectral.gy, 1);
+    vk_cmd_barrier(c);
+    if (fft_record_inverse(les->inv5, c, err) != 0)
+        return -1;
+    vk_cmd_barrier(c);
+    vk_cmd_dispatch(c, les->k_stage2, les->ds_stage2, &s2, les->pointwise.gx, les->pointwise.gy, 1);
+    vk_cmd_barrier(c);
+    return 0;
+}
+
+static int download_field(struct les_gpu *les, const struct vk_buffer *src, VkDeviceSize off, double *dst,
+                          struct dashi_error *err)
+{
+    size_t nn = (size_t)les->cfg.n * les->cfg.n;
+    if (!les->cfg.f32)
+        return vk_download(les->vk, src, off, dst, nn * sizeof(double), err);
+    float *tmp = les->host;
+    if (vk_download(les->vk, src, off, tmp, nn * sizeof(float), err) != 0)
+        return -1;
+    for (size_t i = 0; i < nn; i++)
+        dst[i] = (double)tmp[i];
+    return 0;
+}
+
+int les_gpu_run(struct les_gpu *les, uint32_t nsteps, uint32_t save_every, double *frames, double *energy,
+                double *enstrophy, struct les_run *run, struct dashi_error *err)
+{
+    memset(run, 0, sizeof *run);
+    run->nonfinite_step = -1;
+    if (nsteps < 1 || nsteps > les->cfg.max_steps)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "steps", "a run takes 1..%u steps, asked %u", les->cfg.max_steps,
+                          nsteps);
+    uint32_t nframes = les_gpu_frames_in(les, nsteps, save_every);
+    if (nframes > les->cfg.max_frames || (nframes > 0 && !frames))
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "save_every",
+                          "%u frames in a run of %u steps, room for %u", nframes, nsteps, les->cfg.max_frames);
+    struct vk_cmd *c = &les->cmd;
+    uint64_t fb = field_bytes(&les->cfg);
+    if (vk_cmd_begin(les->vk, c, err) != 0)
+        return -1;
+    int t0 = vk_cmd_timestamp(c);
+    vk_cmd_copy(c, &les->omega, 0, fft_plan_real(les->fwd), 0, fb);
+    vk_cmd_barrier(c);
+    uint32_t saved = 0;
+    for (uint32_t s = 0; s < nsteps; s++) {
+        if (record_stage1(les, s, err) != 0 || record_stage2(les, err) != 0)
+            goto fail;
+        uint64_t abs_step = les->step + s + 1;
+        if (save_every && abs_step % save_every == 0) {
+            vk_cmd_copy(c, &les->omega, 0, &les->frames, (VkDeviceSize)saved * fb, fb);
+            vk_cmd_barrier(c);
+            saved++;
+        }
+    }
+    if (record_stage1(les, nsteps, err) != 0) /* the series entry of the final field */
+        goto fail;
+    int t1 = vk_cmd_timestamp(c);
+    if (vk_cmd_submit_wait(les->vk, c, err) != 0)
+        return -1;
+    run->gpu_ms = (t0 >= 0 && t1 >= 0) ? vk_cmd_elapsed_ms(les->vk, c, t0, t1) : -1.0;
+
+    double *series = les->host;
+    if (vk_download(les->vk, &les->series, 0, series, ((size_t)nsteps + 1) * 2 * sizeof(double), err) != 0)
+        return -1;
+    for (uint32_t k = 0; k <= nsteps; k++) {
+        if (energy)
+            energy[k] = series[2 * k];
+        if (enstrophy)
+            enstrophy[k] = series[2 * k + 1];
+        if (run->nonfinite_step < 0 && (!isfinite(series[2 * k]) || !isfinite(series[2 * k + 1])))
+            run->nonfinite_step = (int64_t)(les->step + k);
+    }
+    size_t nn = (size_t)les->cfg.n * les->cfg.n;
+    for (uint32_t f = 0; f < saved; f++)
+        if (download_field(les, &les->frames, (VkDeviceSize)f * fb, frames + (size_t)f * nn, err) != 0)
+            return -1;
+    les->step += nsteps;
+    run->steps = nsteps;
+    run->frames = saved;
+    return 0;
+fail:
+    /* Nothing was submitted: the next vk_cmd_begin resets the partial recording. */
+    c->recording = false;
+    return -1;
+}
+
+int les_gpu_read_field(struct les_gpu *les, double *omega, struct dashi_error *err)
+{
+    return download_field(les, &les->omega, 0, omega, err);
+}

@@ -1,0 +1,68 @@
+/* The LES engine (SPEC.md §1-2): 2-D vorticity with a Smagorinsky eddy viscosity,
+ * pseudo-spectral with VkFFT R2C/C2R, RK2 (Heun) with nu frozen per step, entirely on
+ * the GPU. A run of many steps is recorded into one command buffer; the host sees the
+ * energy/enstrophy series, the saved frames and the field only when a run ends.
+ *
+ * Per step: 2 forward FFTs (omega, then the stage-2 field) and 12 inverse FFTs in two
+ * batched calls (7 planes: u v wx wy lap ux Sxy; 5 planes: u v wx wy lap). */
+#ifndef DASHI_LES_GPU_H
+#define DASHI_LES_GPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "errors.h"
+#include "fft_vkfft.h"
+#include "vk.h"
+
+#define LES_MIN_N 8u
+#define LES_MAX_N 65536u
+#define LES_FFTS_PER_STEP 14u
+
+struct les_config {
+    uint32_t n;          /* even, >= 8 */
+    double dt;           /* > 0, finite */
+    double nu0;          /* >= 0 */
+    double cs;           /* Smagorinsky constant, >= 0 */
+    bool f32;            /* float32 storage and FFTs (default float64) */
+    bool dealias;        /* 2/3 rule on the spectrum of each RHS (mode dashi only) */
+    uint32_t max_steps;  /* most steps one les_gpu_run may take (sizes the series buffer) */
+    uint32_t max_frames; /* most frames one run may save (sizes the frame buffer; may be 0) */
+};
+
+/* Checks every field (E_BAD_VALUE naming it: "N", "dt", "nu0", "cs", "max_steps") and,
+ * when vk is not NULL, that the estimate fits the device (E_DEVICE_MEMORY naming "N"). */
+int les_config_validate(const struct les_config *cfg, const struct vk_runtime *vk, struct dashi_error *err);
+/* Device bytes the engine needs, FFT plans included. */
+uint64_t les_gpu_memory_estimate(const struct les_config *cfg);
+
+struct les_gpu;
+
+/* Allocates, builds (or reuses) the FFT plans and uploads omega0 (n*n doubles, row-major).
+ * The engine keeps pointers to vk and fft: both must outlive it. */
+int les_gpu_create(struct vk_runtime *vk, struct fft_cache *fft, const struct les_config *cfg,
+                   const double *omega0, uint64_t step0, struct les_gpu **out, struct dashi_error *err);
+void les_gpu_destroy(struct les_gpu *les); /* NULL is fine */
+
+struct les_run {
+    uint32_t steps;           /* steps taken (== requested) */
+    uint32_t frames;          /* frames written */
+    int64_t nonfinite_step;   /* first step whose field is not finite, -1 if none */
+    double gpu_ms;            /* GPU time of the run (timestamps), negative if unavailable */
+};
+
+/* Takes nsteps (1..max_steps) steps from the current step s0.
+ * energy/enstrophy (may be NULL) receive nsteps+1 values: of the field at s0, then after
+ * each step. frames (may be NULL when save_every is 0) receives, row-major n*n doubles
+ * each, the field after every step s in (s0, s0+nsteps] with s % save_every == 0; at most
+ * max_frames of them (E_BAD_VALUE "save_every" otherwise). A non-finite field is not an
+ * error here: it is reported in run->nonfinite_step, the engine's state is then garbage. */
+int les_gpu_run(struct les_gpu *les, uint32_t nsteps, uint32_t save_every, double *frames, double *energy,
+                double *enstrophy, struct les_run *run, struct dashi_error *err);
+/* Frames a run of nsteps from the current step would save. */
+uint32_t les_gpu_frames_in(const struct les_gpu *les, uint32_t nsteps, uint32_t save_every);
+/* The current field (n*n doubles). */
+int les_gpu_read_field(struct les_gpu *les, double *omega, struct dashi_error *err);
+uint64_t les_gpu_step(const struct les_gpu *les);
+
+#endif

@@ -1,0 +1,112 @@
+#include "ops.h"
+
+#include <string.h>
+
+#include "vk.h"
+
+static int op_ping(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
+{
+    static const char *const allowed[] = {NULL};
+    if (args_only(req->args, allowed, err) != 0)
+        return -1;
+    const struct vk_runtime *vk = &c->d->vk;
+    pack_ok_begin(pk, req->id);
+    msgpack_pack_map(pk, 15);
+    pk_kv_str(pk, "daemon_version", DASHID_VERSION);
+    pk_kv_u64(pk, "protocol", DASHI_PROTO_VERSION);
+    pk_kv_str(pk, "device", vk->device_name);
+    pk_kv_str(pk, "driver", vk->driver_name);
+    pk_kv_str(pk, "driver_info", vk->driver_info);
+    pk_kv_str(pk, "vulkan_api", vk->api_version);
+    pk_kv_bool(pk, "is_cpu", vk->is_cpu);
+    pk_kv_str(pk, "backend", vk->is_cpu ? "vulkan-cpu (lavapipe)" : "vulkan-gpu");
+    pk_key(pk, "precisions");
+    msgpack_pack_array(pk, vk->fp64 ? 2 : 1);
+    if (vk->fp64)
+        pk_str(pk, "f64");
+    pk_str(pk, "f32");
+    pk_kv_u64(pk, "subgroup_size", vk->subgroup_size);
+    pk_kv_u64(pk, "memory_budget", vk->memory_budget);
+    pk_kv_u64(pk, "uid", c->uid);
+    pk_kv_str(pk, "user", c->user);
+    pk_kv_str(pk, "socket", c->d->cfg.socket_path);
+    pk_kv_f64(pk, "uptime_s", now_seconds() - c->d->started_at);
+    return 0;
+}
+
+/* Stops the daemon: allowed to root and to the user the daemon runs as. */
+static int op_shutdown(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
+{
+    static const char *const allowed[] = {NULL};
+    if (args_only(req->args, allowed, err) != 0)
+        return -1;
+    if (c->uid != 0 && c->uid != getuid())
+        return dashi_fail(err, DASHI_E_PERMISSION, "", "only root or the daemon's user may stop the daemon");
+    pack_ok_begin(pk, req->id);
+    msgpack_pack_map(pk, 1);
+    pk_kv_bool(pk, "stopping", true);
+    daemon_begin_stop(c->d, "shutdown requested");
+    return 0;
+}
+
+struct op_entry {
+    const char *name;
+    op_fn fn;
+    bool mutating; /* refused while the daemon stops */
+};
+
+static const struct op_entry ops[] = {
+    {"ping", op_ping, false},         {"shutdown", op_shutdown, false},
+    {"put_begin", op_put_begin, true}, {"put_chunk", op_put_chunk, true},
+    {"put_end", op_put_end, true},     {"get", op_get, false},
+    {"blob_info", op_blob_info, false}, {"submit", op_submit, true},
+    {"status", op_status, false},      {"show", op_show, false},
+    {"list", op_list, false},          {"wait", op_wait, false},
+    {"cancel", op_cancel, false},      {"metrics", op_metrics, false},
+    {"hashes", op_hashes, false},
+};
+
+void ops_dispatch(struct conn *c, const struct request *req)
+{
+    struct dashi_error err;
+    dashi_error_clear(&err);
+    const struct op_entry *op = NULL;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(ops[i].name, req->op) == 0)
+            op = &ops[i];
+
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    frame_begin(&sb);
+
+    int rc;
+    if (!op) {
+        rc = dashi_fail(&err, DASHI_E_UNKNOWN_OP, "op",
+                        "unknown op '%s' (ops: ping shutdown put_begin put_chunk put_end get blob_info submit "
+                        "status show list wait cancel metrics hashes)",
+                        req->op);
+    } else if (op->mutating && c->d->stopping) {
+        rc = dashi_fail(&err, DASHI_E_SHUTTING_DOWN, "", "the daemon is stopping and accepts no new work");
+    } else {
+        rc = op->fn(c, req, &pk, &err);
+    }
+    if (rc == OP_DEFERRED) {
+        msgpack_sbuffer_destroy(&sb);
+        return;
+    }
+    if (rc != 0) {
+        frame_begin(&sb);
+        pack_error(&pk, req->id, &err);
+    }
+    frame_finish(&sb);
+    conn_send(c, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+void ops_conn_released(struct conn *c)
+{
+    uploads_release(c);
+    waiters_release(c);
+}

@@ -1,0 +1,494 @@
+/* Job submission and the job queries. Submission validates everything up front
+ * (nothing is queued on bad input), then records and schedules the job. */
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "ops.h"
+
+static int arg_job_id(const struct request *req, int64_t *id, struct dashi_error *err)
+{
+    return arg_i64(req->args, "id", true, 0, 1, INT64_MAX, id, err);
+}
+
+/* ---- submit ---- */
+
+struct submit_tx {
+    struct store *st;
+    struct job_row *row;
+    const struct job_plan *plan;
+};
+
+static int submit_tx_fn(void *ctx, struct dashi_error *err)
+{
+    struct submit_tx *t = ctx;
+    if (store_job_insert(t->st, t->row, err) != 0)
+        return -1;
+    for (int i = 0; i < t->plan->ninputs; i++)
+        if (store_job_blob_add(t->st, t->row->id, "input", t->plan->inputs[i].name, t->plan->inputs[i].hash, err) != 0)
+            return -1;
+    return 0;
+}
+
+/* Validates args for kind and, if all is well, fills *job (not yet scheduled). Shared by
+ * submit and by the re-queueing of jobs at daemon start. */
+static int validate_job(struct daemon *d, const struct job_kind *kind, const msgpack_object *args, uid_t uid,
+                        struct sched_job **out, struct dashi_error *err)
+{
+    struct job_submit_ctx ctx = {.store = &d->store, .blobs = &d->blobs, .vk = &d->vk, .uid = uid};
+    struct sched_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    j->kind = kind;
+    j->uid = uid;
+    if (kind->validate(&ctx, args, &j->params, &j->plan, err) != 0) {
+        free(j);
+        return -1;
+    }
+    *out = j;
+    if (j->plan.require_gpu && d->vk.is_cpu)
+        return dashi_fail(err, DASHI_E_NO_GPU, "require_gpu",
+                          "the job requires a GPU but this daemon runs on %s, a CPU implementation of Vulkan "
+                          "(no GPU was found or --device selected it)",
+                          d->vk.device_name);
+    if (j->plan.mem_estimate > d->vk.memory_budget)
+        return dashi_fail(err, DASHI_E_DEVICE_MEMORY, "",
+                          "the job needs about %llu MiB of device memory; the device budget is %llu MiB",
+                          (unsigned long long)(j->plan.mem_estimate >> 20),
+                          (unsigned long long)(d->vk.memory_budget >> 20));
+    return 0;
+}
+
+static void sched_job_discard(struct sched_job *j)
+{
+    if (!j)
+        return;
+    if (j->params)
+        j->kind->free_params(j->params);
+    free(j);
+}
+
+int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
+{
+    static const char *const allowed[] = {"kind", "args", "priority", "private", NULL};
+    struct daemon *d = c->d;
+    char kind_name[16];
+    int64_t priority;
+    bool is_private;
+    if (args_only(req->args, allowed, err) || arg_str(req->args, "kind", true, NULL, kind_name, sizeof kind_name, err) ||
+        arg_i64(req->args, "priority", false, 0, -100, 100, &priority, err) ||
+        arg_bool(req->args, "private", false, false, &is_private, err))
+        return -1;
+    const struct job_kind *kind = job_kind_find(kind_name);
+    if (!kind) {
+        char names[256];
+        job_kind_names(names, sizeof names);
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "kind", "unknown job kind '%s' (kinds: %s)", kind_name, names);
+    }
+    const msgpack_object *args = args_find(req->args, "args");
+    msgpack_object empty = {.type = MSGPACK_OBJECT_MAP};
+    if (!args || args->type == MSGPACK_OBJECT_NIL)
+        args = &empty;
+    if (args->type != MSGPACK_OBJECT_MAP)
+        return dashi_fail(err, DASHI_E_BAD_TYPE, "args", "args must be a map of the job's parameters");
+    if (scheduler_count_user(&d->sched, c->uid) >= d->cfg.max_queued_per_user)
+        return dashi_fail(err, DASHI_E_TOO_LARGE, "", "you have %llu active jobs, the limit per user",
+                          (unsigned long long)d->cfg.max_queued_per_user);
+
+    struct sched_job *j = NULL;
+    if (validate_job(d, kind, args, c->uid, &j, err) != 0) {
+        sched_job_discard(j);
+        return -1;
+    }
+    j->priority = (int)priority;
+
+    /* The stored parameters are the resolved ones, defaults included. */
+    msgpack_sbuffer psb;
+    msgpack_sbuffer_init(&psb);
+    msgpack_packer ppk;
+    msgpack_packer_init(&ppk, &psb, msgpack_sbuffer_write);
+    kind->pack_params(j->params, &ppk);
+    msgpack_unpacked pu;
+    msgpack_unpacked_init(&pu);
+    char *pjson = NULL;
+    if (msgpack_unpack_next(&pu, psb.data, psb.size, NULL) == MSGPACK_UNPACK_SUCCESS)
+        pjson = json_string(&pu.data, -1);
+    msgpack_unpacked_destroy(&pu);
+
+    struct job_row row;
+    memset(&row, 0, sizeof row);
+    snprintf(row.kind, sizeof row.kind, "%s", kind->name);
+    row.state = JOB_QUEUED;
+    row.uid = c->uid;
+    snprintf(row.user, sizeof row.user, "%s", c->user);
+    row.priority = (int)priority;
+    row.is_private = is_private;
+    row.params_json = pjson;
+    row.params_mp = psb.data;
+    row.params_mp_len = psb.size;
+    row.submitted_at = now_seconds();
+    snprintf(row.precision, sizeof row.precision, "%s", j->plan.precision);
+    snprintf(row.mode, sizeof row.mode, "%s", j->plan.mode);
+    row.total_steps = j->plan.total_steps;
+    row.mem_estimate = j->plan.mem_estimate;
+    struct submit_tx tx = {.st = &d->store, .row = &row, .plan = &j->plan};
+    int rc = pjson ? store_transaction(&d->store, submit_tx_fn, &tx, err)
+                   : dashi_fail(err, DASHI_E_INTERNAL, "", "cannot encode the job's parameters");
+    free(pjson);
+    msgpack_sbuffer_destroy(&psb);
+    if (rc != 0) {
+        sched_job_discard(j);
+        return -1;
+    }
+    j->id = row.id;
+    scheduler_add(&d->sched, j);
+    pack_ok_begin(pk, req->id);
+    return pack_job_record(pk, &d->store, row.id, c->uid, false, err);
+}
+
+int jobs_requeue(struct daemon *d, struct dashi_error *err)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    if (store_jobs_in_state(&d->store, JOB_QUEUED, &ids, &n, err) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        struct job_row row;
+        if (store_job_get(&d->store, ids[i], &row, err) != 0) {
+            free(ids);
+            return -1;
+        }
+        struct dashi_error verr;
+        dashi_error_clear(&verr);
+        const struct job_kind *kind = job_kind_find(row.kind);
+        msgpack_unpacked pu;
+        msgpack_unpacked_init(&pu);
+        struct sched_job *j = NULL;
+        int ok = kind && row.params_mp &&
+                 msgpack_unpack_next(&pu, row.params_mp, row.params_mp_len, NULL) == MSGPACK_UNPACK_SUCCESS &&
+                 validate_job(d, kind, &pu.data, row.uid, &j, &verr) == 0;
+        msgpack_unpacked_destroy(&pu);
+        if (ok) {
+            j->id = row.id;
+            j->priority = row.priority;
+            scheduler_add(&d->sched, j);
+        } else {
+            sched_job_discard(j);
+            if (verr.code == DASHI_OK)
+                dashi_fail(&verr, DASHI_E_INTERNAL, "", "stored parameters of job %lld cannot be read",
+                           (long long)row.id);
+            /* What was valid when submitted may not be now (a blob removed, another device). */
+            if (store_job_set_state(&d->store, row.id, JOB_FAILED, now_seconds(), &verr, err) != 0) {
+                job_row_free(&row);
+                free(ids);
+                return -1;
+            }
+        }
+        job_row_free(&row);
+    }
+    free(ids);
+    return 0;
+}
+
+/* ---- queries ---- */
+
+int op_status(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
+{
+    static const char *const allowed[] = {"id", NULL};
+    int64_t id;
+    struct job_row row;
+    if (args_only(req->args, allowed, err) || arg_job_id(req, &id, err) ||
+        job_get_visible(&c->d->store, id, c->uid, &row, err))
+        return -1;
+    pack_ok_begin(pk, req->id);
+    msgpack_pack_map(pk, 6);
+    pk_kv_i64(pk, "id", row.id);
+    pk_kv_str(pk, "kind", row.kind);
+    pk_kv_str(pk, "state", job_state_name(row.state));
+    pk_kv_u64(pk, "step", row.step);
+    pk_kv_u64(pk, "total", row.total_steps);
+    pk_key(pk, "error");
+    if (row.error_code[0]) {
+        msgpack_pack_map(pk, 2);
+        pk_kv_str(pk, "code", row.error_code);
+        pk_kv_str(pk, "message", row.error_message);
+    } else {
+        msgpack_pack_nil(pk);
+    }
+    job_row_free(&row);
+    return 0;
+}
+
+int op_show(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
+{
+    static const char *const allowed[] = {"id", NULL};
+    int64_t id;
+    if (args_only(req->args, allowed, err) || arg_job_id(req, &id, err))
+        return -1;
+    pack_ok_begin(pk, req->id);
+    return pack_job_record(pk, &c->d->store, id, c->uid, true, err);
+}
+
+struct list_ctx {
+    int64_t ids[1000];
+    size_t n;
+};
+
+static int list_cb(void *ctx, const struct job_row *row)
+{
+    struct list_ctx *l = ctx;
+    if (l->n == sizeof l->ids / sizeof l->ids[0])
+        return 1;
+    l->ids[l->n++] = row->id;
+    return 0;
+}
+
+int op_list(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
+{
+    static const char *const allowed[] = {"state", "kind", "user", "limit", NULL};
+    static const char *const states[] = {"queued", "running", "succeeded", "failed", "cancelled", "interrupted", NULL};
+    int state;
+    char kind[16], user[64];
+    uint64_t limit;
+    if (args_only(req->args, allowed, err) || arg_enum(req->args, "state", false, -1, states, &state, err) ||
+        arg_str(req->args, "kind", false, "", kind, sizeof kind, err) ||
+        arg_str(req->args, "user", false, "", user, sizeof user, err) ||
+        arg_u64(req->args, "limit", false, 50, 1, 1000, &limit, err))
+        return -1;
+    struct job_filter f = {.state = state, .kind = kind[0] ? kind : NULL, .uid = -1, .viewer = c->uid, .limit = limit};
+    if (user[0]) {
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+        char *end;
+        unsigned long u = strtoul(user, &end, 10);
+        if (*end == 0)
+            f.uid = (int64_t)u;
+        else if (getpwnam_r(user, &pw, buf, sizeof buf, &res) == 0 && res)
+            f.uid = res->pw_uid;
+        else
+            return dashi_fail(err, DASHI_E_NOT_FOUND, "user", "no user '%s'", user);
+    }
+    struct list_ctx *l = calloc(1, sizeof *l);
+    if (!l)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    int rc = store_job_list(&c->d->store, &f, list_cb, l, err);
+    if (rc == 0) {
+        pack_ok_begin(pk, req->id);
+        msgpack_pack_map(pk, 1);
+        pk_key(pk, "jobs");
+        msgpack_pack_array(pk, l->n);
+        for (size_t i = 0; i < l->n && rc == 0; i++)
+            rc = pack_job_record(pk, &c->d->store, l->ids[i], c->uid, false, err);
+    }
+    free(l);
+    return rc;
+}
+
+int op_wait(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
+{
+    static const char *const allowed[] = {"id", NULL};
+    int64_t id;
+    struct job_row row;
+    if (args_only(req->args, allowed, err) || arg_job_id(req, &id, err) ||
+        job_get_visible(&c->d->store, id, c->uid, &row, err))
+        return -1;
+    bool active = row.state == JOB_QUEUED || row.state == JOB_RUNNING;
+    job_row_free(&row);
+    if (!active) {
+        pack_ok_begin(pk, req->id);
+        return pack_job_record(pk, &c->d->store, id, c->uid, false, err);
+    }
+    if (waiter_add(c, req->id, id) != 0)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    return OP_DEFERRED;
+}
+
+int op_cancel(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
+{
+    static const char *const allowed[] = {"id", NULL};
+    int64_t id;
+    struct job_row row;
+    if (args_only(req->args, allowed, err) || arg_job_id(req, &id, err) ||
+        job_get_visible(&c->d->store, id, c->uid, &row, err))
+        return -1;
+    uid_t owner = row.uid;
+    enum job_state state = row.state;
+    job_row_free(&row);
+    if (c->uid != 0 && c->uid != owner)
+        return dashi_fail(err, DASHI_E_PERMISSION, "id", "job %lld belongs to another user; only its owner or root "
+                          "may cancel it", (long long)id);
+    if (state != JOB_QUEUED && state != JOB_RUNNING)
+        return dashi_fail(err, DASHI_E_STATE, "id", "job %lld is %s and cannot be cancelled", (long long)id,
+                          job_state_name(state));
+    int rc = scheduler_cancel(&c->d->sched, id);
+    const char *result = "cancelling";
+    if (rc == 1) {
+        struct dashi_error why;
+        dashi_fail(&why, DASHI_E_CANCELLED, "", "cancelled by %s before it started", c->user);
+        if (store_job_set_state(&c->d->store, id, JOB_CANCELLED, now_seconds(), &why, err) != 0)
+            return -1;
+        results_job_ended(c->d, id);
+        result = "cancelled";
+    } else if (rc < 0) {
+        return dashi_fail(err, DASHI_E_STATE, "id", "job %lld is not active in the scheduler", (long long)id);
+    }
+    pack_ok_begin(pk, req->id);
+    msgpack_pack_map(pk, 2);
+    pk_kv_i64(pk, "id", id);
+    pk_kv_str(pk, "state", result);
+    return 0;
+}
+
+/* ---- metrics and hashes ---- */
+
+#define SERIES_MAX_ROWS 200000
+
+struct series {
+    char key[48];
+    int64_t *steps;
+    double *values;
+    size_t n, cap;
+};
+
+struct series_set {
+    struct series *s;
+    size_t n, cap;
+    size_t rows;
+    bool truncated;
+};
+
+static int series_cb(void *ctx, const char *key, int64_t step, double value)
+{
+    struct series_set *set = ctx;
+    if (set->rows == SERIES_MAX_ROWS) {
+        set->truncated = true;
+        return 1;
+    }
+    if (set->n == 0 || strcmp(set->s[set->n - 1].key, key) != 0) {
+        if (set->n == set->cap) {
+            size_t cap = set->cap ? set->cap * 2 : 16;
+            struct series *p = realloc(set->s, cap * sizeof *p);
+            if (!p)
+                return 1;
+            set->s = p;
+            set->cap = cap;
+        }
+        memset(&set->s[set->n], 0, sizeof set->s[0]);
+        snprintf(set->s[set->n].key, sizeof set->s[0].key, "%s", key);
+        set->n++;
+    }
+    struct series *s = &set->s[set->n - 1];
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 256;
+        int64_t *st = realloc(s->steps, cap * sizeof *st);
+        if (!st)
+            return 1;
+        s->steps = st;
+        double *v = realloc(s->values, cap * sizeof *v);
+        if (!v)
+            return 1;
+        s->values = v;
+        s->cap = cap;
+    }
+    s->steps[s->n] = step;
+    s->values[s->n] = value;
+    s->n++;
+    set->rows++;
+    return 0;
+}
+
+int op_metrics(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
+{
+    static const char *const allowed[] = {"id", "key", NULL};
+    int64_t id;
+    char key[48];
+    struct job_row row;
+    if (args_only(req->args, allowed, err) || arg_job_id(req, &id, err) ||
+        arg_str(req->args, "key", false, "", key, sizeof key, err) ||
+        job_get_visible(&c->d->store, id, c->uid, &row, err))
+        return -1;
+    job_row_free(&row);
+    struct series_set set = {0};
+    int rc = store_metrics(&c->d->store, id, key[0] ? key : NULL, series_cb, &set, err);
+    if (rc == 0) {
+        /* Series are sent as parallel arrays; summary scalars (step -1) come as "summary". */
+        pack_ok_begin(pk, req->id);
+        msgpack_pack_map(pk, 2);
+        pk_kv_bool(pk, "truncated", set.truncated);
+        pk_key(pk, "metrics");
+        msgpack_pack_map(pk, set.n);
+        for (size_t i = 0; i < set.n; i++) {
+            struct series *s = &set.s[i];
+            pk_key(pk, s->key);
+            msgpack_pack_map(pk, 2);
+            pk_key(pk, "steps");
+            msgpack_pack_array(pk, s->n);
+            for (size_t k = 0; k < s->n; k++)
+                msgpack_pack_int64(pk, s->steps[k]);
+            pk_key(pk, "values");
+            msgpack_pack_array(pk, s->n);
+            for (size_t k = 0; k < s->n; k++)
+                msgpack_pack_double(pk, s->values[k]);
+        }
+    }
+    for (size_t i = 0; i < set.n; i++) {
+        free(set.s[i].steps);
+        free(set.s[i].values);
+    }
+    free(set.s);
+    return rc;
+}
+
+struct hash_list {
+    struct zhash *h;
+    size_t n, cap;
+    bool truncated;
+};
+
+static int hash_cb(void *ctx, const struct zhash *h)
+{
+    struct hash_list *l = ctx;
+    if (l->n == SERIES_MAX_ROWS) {
+        l->truncated = true;
+        return 1;
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        struct zhash *p = realloc(l->h, cap * sizeof *p);
+        if (!p)
+            return 1;
+        l->h = p;
+        l->cap = cap;
+    }
+    l->h[l->n++] = *h;
+    return 0;
+}
+
+int op_hashes(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
+{
+    static const char *const allowed[] = {"id", NULL};
+    int64_t id;
+    struct job_row row;
+    if (args_only(req->args, allowed, err) || arg_job_id(req, &id, err) ||
+        job_get_visible(&c->d->store, id, c->uid, &row, err))
+        return -1;
+    job_row_free(&row);
+    struct hash_list l = {0};
+    int rc = store_hashes(&c->d->store, id, hash_cb, &l, err);
+    if (rc == 0) {
+        pack_ok_begin(pk, req->id);
+        msgpack_pack_map(pk, 2);
+        pk_kv_bool(pk, "truncated", l.truncated);
+        pk_key(pk, "hashes");
+        msgpack_pack_array(pk, l.n);
+        for (size_t i = 0; i < l.n; i++) {
+            msgpack_pack_map(pk, 3);
+            pk_kv_u64(pk, "traj", l.h[i].traj);
+            pk_kv_u64(pk, "step", l.h[i].step);
+            pk_kv_str(pk, "hash", l.h[i].hex);
+        }
+    }
+    free(l.h);
+    return rc;
+}

@@ -1,0 +1,202 @@
+/* The loop thread's side of the GPU thread's reports: each message is written to the
+ * database in one transaction (the single writer), then the connections waiting on
+ * that job get an event or, when it ended, its final record. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ops.h"
+
+struct waiter {
+    uint64_t req_id;
+    int64_t job;
+    struct waiter *next;
+};
+
+int waiter_add(struct conn *c, uint64_t req_id, int64_t job_id)
+{
+    struct waiter *w = calloc(1, sizeof *w);
+    if (!w)
+        return -1;
+    w->req_id = req_id;
+    w->job = job_id;
+    w->next = c->waiters;
+    c->waiters = w;
+    return 0;
+}
+
+void waiters_release(struct conn *c)
+{
+    for (struct waiter *w = c->waiters, *n; w; w = n) {
+        n = w->next;
+        free(w);
+    }
+    c->waiters = NULL;
+}
+
+static void send_event(struct conn *c, uint64_t req_id, int64_t job, const struct job_msg *m)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    frame_begin(&sb);
+    pack_event_begin(&pk, req_id);
+    msgpack_pack_map(&pk, 4);
+    pk_kv_i64(&pk, "job", job);
+    pk_kv_str(&pk, "state", m->type == MSG_STARTED ? "running" : "progress");
+    pk_kv_u64(&pk, "step", m->step);
+    pk_kv_u64(&pk, "total", m->total);
+    frame_finish(&sb);
+    conn_send(c, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void send_record(struct conn *c, uint64_t req_id, int64_t job)
+{
+    struct dashi_error err;
+    dashi_error_clear(&err);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    frame_begin(&sb);
+    pack_ok_begin(&pk, req_id);
+    if (pack_job_record(&pk, &c->d->store, job, c->uid, false, &err) != 0) {
+        frame_begin(&sb);
+        pack_error(&pk, req_id, &err);
+    }
+    frame_finish(&sb);
+    conn_send(c, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* ended: answer and drop the waiters of job; else send them an event for m. */
+static void notify(struct daemon *d, int64_t job, const struct job_msg *m, bool ended)
+{
+    for (struct conn *c = d->conns; c; c = c->next) {
+        if (c->closing)
+            continue;
+        for (struct waiter **p = &c->waiters; *p;) {
+            struct waiter *w = *p;
+            if (w->job != job) {
+                p = &w->next;
+                continue;
+            }
+            if (!ended) {
+                send_event(c, w->req_id, job, m);
+                p = &w->next;
+                continue;
+            }
+            send_record(c, w->req_id, job);
+            *p = w->next;
+            free(w);
+        }
+    }
+}
+
+void results_job_ended(struct daemon *d, int64_t job_id)
+{
+    notify(d, job_id, NULL, true);
+}
+
+struct apply_ctx {
+    struct daemon *d;
+    const struct job_msg *m;
+};
+
+static int apply_fn(void *ctx, struct dashi_error *err)
+{
+    struct apply_ctx *a = ctx;
+    struct store *st = &a->d->store;
+    const struct job_msg *m = a->m;
+    const struct vk_runtime *vk = &a->d->vk;
+
+    if (m->type == MSG_STARTED) {
+        struct job_row row;
+        if (store_job_get(st, m->job, &row, err) != 0)
+            return -1;
+        char precision[8];
+        snprintf(precision, sizeof precision, "%s", row.precision);
+        job_row_free(&row);
+        return store_job_set_state(st, m->job, JOB_RUNNING, now_seconds(), NULL, err) ||
+               store_job_set_device(st, m->job, vk->device_name, vk->driver_name, precision, err);
+    }
+    if (m->nmetrics) {
+        struct metric *ms = malloc(m->nmetrics * sizeof *ms);
+        if (!ms)
+            return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+        for (size_t i = 0; i < m->nmetrics; i++)
+            ms[i] = (struct metric){.key = m->metrics[i].key, .step = m->metrics[i].step, .value = m->metrics[i].value};
+        int rc = store_metrics_add(st, m->job, ms, m->nmetrics, err);
+        free(ms);
+        if (rc != 0)
+            return -1;
+    }
+    if (m->nhashes && store_hashes_add(st, m->job, m->hashes, m->nhashes, err) != 0)
+        return -1;
+    for (int i = 0; i < m->noutputs; i++)
+        if (store_job_blob_add(st, m->job, "output", m->outputs[i].name, m->outputs[i].hash, err) != 0)
+            return -1;
+    if (m->checkpoint[0] && store_job_set_checkpoint(st, m->job, m->checkpoint, m->checkpoint_step, err) != 0)
+        return -1;
+    if (m->type == MSG_SLICE && m->has_progress &&
+        store_job_set_progress(st, m->job, m->step, m->total, m->gpu_seconds, err) != 0)
+        return -1;
+    if (m->type == MSG_ENDED) {
+        struct job_row row;
+        if (store_job_get(st, m->job, &row, err) != 0)
+            return -1;
+        uint64_t step = row.step, total = row.total_steps;
+        job_row_free(&row);
+        if (store_job_set_progress(st, m->job, m->state == JOB_SUCCEEDED ? total : step, total, m->gpu_seconds,
+                                   err) != 0)
+            return -1;
+        return store_job_set_state(st, m->job, m->state, now_seconds(),
+                                   m->error.code != DASHI_OK ? &m->error : NULL, err);
+    }
+    return 0;
+}
+
+static void finish_stop(struct daemon *d)
+{
+    uv_thread_join(&d->gpu_thread);
+    d->gpu_thread_started = false;
+    /* Jobs still queued stay queued in the database for the next start; their waiters
+     * learn that this daemon will not run them. */
+    struct dashi_error e;
+    dashi_fail(&e, DASHI_E_SHUTTING_DOWN, "", "the daemon stopped; the job stays queued for its next start");
+    for (struct conn *c = d->conns; c; c = c->next) {
+        for (struct waiter *w = c->waiters; w; w = w->next)
+            conn_send_error(c, w->req_id, &e);
+        waiters_release(c);
+    }
+    server_close_all(d);
+    uv_close((uv_handle_t *)&d->wake, NULL);
+    uv_close((uv_handle_t *)&d->sig_term, NULL);
+    uv_close((uv_handle_t *)&d->sig_int, NULL);
+}
+
+void results_on_wake(uv_async_t *h)
+{
+    struct daemon *d = h->data;
+    struct job_msg *m = scheduler_take_msgs(&d->sched);
+    bool worker_exited = false;
+    while (m) {
+        struct job_msg *next = m->next;
+        if (m->type == MSG_WORKER_EXIT) {
+            worker_exited = true;
+        } else {
+            struct dashi_error err;
+            dashi_error_clear(&err);
+            struct apply_ctx a = {.d = d, .m = m};
+            if (store_transaction(&d->store, apply_fn, &a, &err) != 0)
+                fprintf(stderr, "dashid: recording results of job %lld failed: %s: %s\n", (long long)m->job,
+                        dashi_code_name(err.code), err.message);
+            notify(d, m->job, m, m->type == MSG_ENDED);
+        }
+        job_msg_free(m);
+        m = next;
+    }
+    if (worker_exited)
+        finish_stop(d);
+}

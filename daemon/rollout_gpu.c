@@ -1,0 +1,344 @@
+/* The rollout engine on the GPU. Device buffers: A (D×D), two state slots of B×D
+ * (step t reads slot (t-1)&1 and writes slot t&1) and a flag word; a host-visible
+ * readback buffer receives the flag and the recorded states. One run is one command
+ * buffer: reset the flag, then per step one dispatch and a barrier, plus a copy of the
+ * state for recorded steps, with timestamps around the steps. Recordings are cached by
+ * (n, record_every, phase of the step count) and resubmitted unchanged: push constants
+ * carry the step index within the run, so a recording fits any run with the same shape. */
+#include "rollout_gpu.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PLAN_SLOTS 4
+#define FLAG_BYTES 256                  /* readback bytes before the first record */
+#define RECORD_CAP_BYTES ((size_t)64 << 20) /* records per submission are limited to this */
+
+struct rollout_plan {
+    bool valid;
+    uint32_t n;
+    uint64_t record_every, phase; /* phase: steps done before the run, mod 2*record_every (or 2) */
+    uint32_t nrecords;
+    int ts_begin, ts_end;
+    struct vk_cmd cmd;
+};
+
+struct rollout_gpu {
+    struct vk_runtime *vk;
+    struct rollout_config cfg;
+    size_t elem;        /* 8 (f64) or 4 (f32) */
+    size_t state_elems; /* B*D */
+    struct vk_buffer a, states, flags, readback;
+    size_t readback_records; /* states the readback buffer holds */
+    const struct vk_kernel *kernel;
+    VkDescriptorSet set;
+    uint32_t groups_x, groups_y;
+    uint64_t steps;
+    struct rollout_plan plans[PLAN_SLOTS];
+    int next_plan;
+};
+
+struct rollout_push {
+    uint32_t step, src, dst;
+};
+
+static uint64_t round256(uint64_t x)
+{
+    return (x + 255) / 256 * 256;
+}
+
+uint64_t rollout_gpu_memory_estimate(const struct rollout_config *cfg)
+{
+    uint64_t elem = cfg->precision == ROLLOUT_F64 ? 8 : 4;
+    return round256((uint64_t)cfg->D * cfg->D * elem) + round256(2ull * cfg->B * cfg->D * elem) + 256;
+}
+
+/* Optional tuning knobs for benchmarks: DASHI_ROLLOUT_GEMV="OUT_WG,RB" and
+ * DASHI_ROLLOUT_GEMM="BM,BN,TM,TN" override the tile shapes (they do not change exact
+ * mode's results: its order is fixed per output element). */
+static void env_uints(const char *name, uint32_t *v, int n)
+{
+    const char *s = getenv(name);
+    if (!s)
+        return;
+    uint32_t tmp[4];
+    int got = 0;
+    while (got < n && *s) {
+        char *end;
+        unsigned long x = strtoul(s, &end, 10);
+        if (end == s || x == 0 || x > 1024)
+            return;
+        tmp[got++] = (uint32_t)x;
+        s = *end == ',' ? end + 1 : end;
+    }
+    if (got == n)
+        memcpy(v, tmp, (size_t)n * sizeof *v);
+}
+
+static int choose_kernel(struct rollout_gpu *r, struct dashi_error *err)
+{
+    struct vk_runtime *vk = r->vk;
+    const struct rollout_config *c = &r->cfg;
+    bool f64 = c->precision == ROLLOUT_F64;
+    bool gemm = c->mode == ROLLOUT_FAST && c->B >= 8;
+    if (!gemm) {
+        uint32_t t[2] = {8, c->B < 8 ? c->B : 8}; /* OUT_WG outputs × RB batch rows per workgroup */
+        env_uints("DASHI_ROLLOUT_GEMV", t, 2);
+        while (t[0] * 16 > vk->max_workgroup_size && t[0] > 1)
+            t[0] /= 2;
+        while ((size_t)t[1] * 16 * t[0] * r->elem > vk->max_shared_bytes && t[1] > 1)
+            t[1] /= 2;
+        const char *name = c->mode == ROLLOUT_EXACT ? (f64 ? "rollout_exact_f64" : "rollout_exact_f32")
+                                                    : (f64 ? "rollout_gemv_f64" : "rollout_gemv_f32");
+        uint32_t spec[4] = {c->D, c->B, t[0], t[1]};
+        r->groups_x = (c->D + t[0] - 1) / t[0];
+        r->groups_y = (c->B + t[1] - 1) / t[1];
+        return vk_kernel_get(vk, name, 3, sizeof(struct rollout_push), spec, 4, &r->kernel, err);
+    }
+    uint32_t t[4] = {32, 64, 2, 4}; /* BM, BN, TM, TN */
+    env_uints("DASHI_ROLLOUT_GEMM", t, 4);
+    if (t[0] % t[2] || t[1] % t[3] || (t[0] / t[2]) * (t[1] / t[3]) > vk->max_workgroup_size ||
+        (size_t)8 * (t[0] + t[1]) * r->elem > vk->max_shared_bytes)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "rollout GEMM tile %ux%u/%ux%u does not fit this device", t[0],
+                          t[1], t[2], t[3]);
+    uint32_t spec[8] = {c->D, c->B, t[0], t[1], t[2], t[3], t[1] / t[3], t[0] / t[2]};
+    r->groups_x = (c->D + t[1] - 1) / t[1];
+    r->groups_y = (c->B + t[0] - 1) / t[0];
+    return vk_kernel_get(vk, f64 ? "rollout_gemm_f64" : "rollout_gemm_f32", 3, sizeof(struct rollout_push), spec, 8,
+                         &r->kernel, err);
+}
+
+/* Converts n doubles to the engine's precision into a malloc'ed buffer (NULL: f64, use src). */
+static void *to_device_precision(const struct rollout_gpu *r, const double *src, size_t n, bool *failed)
+{
+    *failed = false;
+    if (r->elem == 8)
+        return NULL;
+    float *f = malloc(n * sizeof *f);
+    if (!f) {
+        *failed = true;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        f[i] = (float)src[i];
+    return f;
+}
+
+static int upload_doubles(struct rollout_gpu *r, const struct vk_buffer *dst, const double *src, size_t n,
+                          struct dashi_error *err)
+{
+    bool failed;
+    void *conv = to_device_precision(r, src, n, &failed);
+    if (failed)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    int rc = vk_upload(r->vk, dst, 0, conv ? conv : (const void *)src, n * r->elem, err);
+    free(conv);
+    return rc;
+}
+
+int rollout_gpu_create(struct vk_runtime *vk, const struct rollout_config *cfg, const double *A, const double *z0,
+                       struct rollout_gpu **out, struct dashi_error *err)
+{
+    *out = NULL;
+    if (cfg->D == 0 || cfg->B == 0 || cfg->max_steps_per_run == 0)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "D", "rollout needs D, B and max_steps_per_run >= 1");
+    uint64_t elem = cfg->precision == ROLLOUT_F64 ? 8 : 4;
+    if (2ull * cfg->B * cfg->D >= UINT32_MAX || (uint64_t)cfg->D * cfg->D * elem > vk->max_storage_range ||
+        2ull * cfg->B * cfg->D * elem > vk->max_storage_range)
+        return dashi_fail(err, DASHI_E_DEVICE_MEMORY, "", "rollout of D=%u B=%u exceeds the device's buffer range",
+                          cfg->D, cfg->B);
+    struct rollout_gpu *r = calloc(1, sizeof *r);
+    if (!r)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    r->vk = vk;
+    r->cfg = *cfg;
+    r->elem = elem;
+    r->state_elems = (size_t)cfg->B * cfg->D;
+    r->a.block = r->states.block = r->flags.block = r->readback.block = -1;
+    if (vk_buffer_alloc(vk, (VkDeviceSize)cfg->D * cfg->D * elem, VK_MEM_DEVICE, &r->a, err) != 0 ||
+        vk_buffer_alloc(vk, 2 * r->state_elems * elem, VK_MEM_DEVICE, &r->states, err) != 0 ||
+        vk_buffer_alloc(vk, FLAG_BYTES, VK_MEM_DEVICE, &r->flags, err) != 0 ||
+        upload_doubles(r, &r->a, A, (size_t)cfg->D * cfg->D, err) != 0 ||
+        upload_doubles(r, &r->states, z0, r->state_elems, err) != 0 || choose_kernel(r, err) != 0)
+        goto fail;
+    const struct vk_buffer *bufs[3] = {&r->a, &r->states, &r->flags};
+    if (vk_descriptor_set(vk, r->kernel, bufs, &r->set, err) != 0)
+        goto fail;
+    *out = r;
+    return 0;
+fail:
+    rollout_gpu_destroy(r);
+    return -1;
+}
+
+void rollout_gpu_destroy(struct rollout_gpu *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < PLAN_SLOTS; i++)
+        if (r->plans[i].cmd.cb)
+            vk_cmd_destroy(r->vk, &r->plans[i].cmd);
+    vk_descriptor_set_free(r->vk, r->set);
+    vk_buffer_free(r->vk, &r->a);
+    vk_buffer_free(r->vk, &r->states);
+    vk_buffer_free(r->vk, &r->flags);
+    vk_buffer_free(r->vk, &r->readback);
+    free(r);
+}
+
+uint64_t rollout_gpu_steps(const struct rollout_gpu *r)
+{
+    return r->steps;
+}
+
+static uint32_t records_in(uint64_t done, uint32_t n, uint64_t every)
+{
+    if (every == 0)
+        return 0;
+    return (uint32_t)((done + n) / every - done / every);
+}
+
+static int ensure_readback(struct rollout_gpu *r, uint32_t nrecords, struct dashi_error *err)
+{
+    if (r->readback.buffer && r->readback_records >= nrecords)
+        return 0;
+    /* Recordings point at the old buffer. */
+    for (int i = 0; i < PLAN_SLOTS; i++)
+        r->plans[i].valid = false;
+    vk_buffer_free(r->vk, &r->readback);
+    r->readback_records = 0;
+    size_t bytes = FLAG_BYTES + (size_t)nrecords * r->state_elems * r->elem;
+    if (vk_buffer_alloc(r->vk, bytes, VK_MEM_HOST, &r->readback, err) != 0)
+        return -1;
+    r->readback_records = nrecords;
+    return 0;
+}
+
+static int record_plan(struct rollout_gpu *r, struct rollout_plan *pl, uint32_t n, uint64_t every,
+                       struct dashi_error *err)
+{
+    struct vk_cmd *c = &pl->cmd;
+    pl->valid = false;
+    if (!c->cb && vk_cmd_create(r->vk, c, err) != 0)
+        return -1;
+    if (vk_cmd_begin(r->vk, c, err) != 0)
+        return -1;
+    vkCmdFillBuffer(c->cb, r->flags.buffer, r->flags.offset, 4, 0xFFFFFFFFu);
+    vk_cmd_barrier(c);
+    pl->ts_begin = vk_cmd_timestamp(c);
+    VkDeviceSize state_bytes = r->state_elems * r->elem;
+    uint32_t k = 0;
+    for (uint32_t s = 1; s <= n; s++) {
+        uint64_t t = r->steps + s;
+        struct rollout_push push = {.step = s,
+                                    .src = (uint32_t)(((t - 1) & 1) * r->state_elems),
+                                    .dst = (uint32_t)((t & 1) * r->state_elems)};
+        vk_cmd_dispatch(c, r->kernel, r->set, &push, r->groups_x, r->groups_y, 1);
+        vk_cmd_barrier(c);
+        if (every && t % every == 0)
+            vk_cmd_copy(c, &r->states, (t & 1) * state_bytes, &r->readback, FLAG_BYTES + (k++) * state_bytes,
+                        state_bytes);
+    }
+    pl->ts_end = vk_cmd_timestamp(c);
+    vk_cmd_copy(c, &r->flags, 0, &r->readback, 0, 4);
+    pl->n = n;
+    pl->record_every = every;
+    pl->phase = r->steps % (every ? 2 * every : 2);
+    pl->nrecords = k;
+    pl->valid = true;
+    return 0;
+}
+
+/* One submission of n steps; records (if any) go to records[0..). */
+static int run_once(struct rollout_gpu *r, uint32_t n, uint64_t every, double *records, uint32_t *nrecords,
+                    uint64_t *nonfinite_step, double *gpu_ms, struct dashi_error *err)
+{
+    uint32_t want = records_in(r->steps, n, every);
+    if (ensure_readback(r, want, err) != 0)
+        return -1;
+    uint64_t phase = r->steps % (every ? 2 * every : 2);
+    struct rollout_plan *pl = NULL;
+    for (int i = 0; i < PLAN_SLOTS && !pl; i++)
+        if (r->plans[i].valid && r->plans[i].n == n && r->plans[i].record_every == every &&
+            r->plans[i].phase == phase)
+            pl = &r->plans[i];
+    if (!pl) {
+        pl = &r->plans[r->next_plan];
+        r->next_plan = (r->next_plan + 1) % PLAN_SLOTS;
+        if (record_plan(r, pl, n, every, err) != 0)
+            return -1;
+    }
+    if (vk_cmd_submit_wait(r->vk, &pl->cmd, err) != 0)
+        return -1;
+    uint32_t bad;
+    memcpy(&bad, r->readback.mapped, 4);
+    if (bad != 0xFFFFFFFFu && *nonfinite_step == 0)
+        *nonfinite_step = r->steps + bad;
+    double ms = vk_cmd_elapsed_ms(r->vk, &pl->cmd, pl->ts_begin, pl->ts_end);
+    if (ms < 0 || *gpu_ms < 0)
+        *gpu_ms = -1.0;
+    else
+        *gpu_ms += ms;
+    const char *src = (const char *)r->readback.mapped + FLAG_BYTES;
+    size_t count = (size_t)pl->nrecords * r->state_elems;
+    double *dst = records ? records + (size_t)*nrecords * r->state_elems : NULL;
+    if (count == 0) {
+        /* nothing recorded in this submission */
+    } else if (r->elem == 8) {
+        memcpy(dst, src, count * 8);
+    } else {
+        const float *f = (const float *)(const void *)src;
+        for (size_t i = 0; i < count; i++)
+            dst[i] = f[i];
+    }
+    *nrecords += pl->nrecords;
+    r->steps += n;
+    return 0;
+}
+
+int rollout_gpu_run(struct rollout_gpu *r, uint32_t n, uint64_t record_every, double *records, uint32_t *nrecords,
+                    uint64_t *nonfinite_step, double *gpu_ms, struct dashi_error *err)
+{
+    *nrecords = 0;
+    *nonfinite_step = 0;
+    *gpu_ms = 0;
+    if (n == 0 || n > r->cfg.max_steps_per_run)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "steps", "run of %u steps (1..%u allowed)", n,
+                          r->cfg.max_steps_per_run);
+    if (record_every && !records)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "rollout_gpu_run: records requested without a buffer");
+    /* Recorded states of one submission are limited to RECORD_CAP_BYTES of readback;
+     * more records split the run into several submissions. */
+    size_t state_bytes = r->state_elems * r->elem;
+    uint64_t max_records = RECORD_CAP_BYTES / state_bytes ? RECORD_CAP_BYTES / state_bytes : 1;
+    uint32_t left = n;
+    while (left > 0) {
+        uint32_t chunk = left;
+        if (record_every && records_in(r->steps, chunk, record_every) > max_records) {
+            /* Up to and including the max_records-th recorded step from here. */
+            uint64_t first = (r->steps / record_every + 1) * record_every;
+            uint64_t last = first + (max_records - 1) * record_every;
+            chunk = (uint32_t)(last - r->steps);
+        }
+        if (run_once(r, chunk, record_every, records, nrecords, nonfinite_step, gpu_ms, err) != 0)
+            return -1;
+        left -= chunk;
+    }
+    return 0;
+}
+
+int rollout_gpu_read_state(struct rollout_gpu *r, double *z, struct dashi_error *err)
+{
+    VkDeviceSize off = (r->steps & 1) * r->state_elems * r->elem;
+    if (r->elem == 8)
+        return vk_download(r->vk, &r->states, off, z, r->state_elems * 8, err);
+    float *f = malloc(r->state_elems * sizeof *f);
+    if (!f)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    int rc = vk_download(r->vk, &r->states, off, f, r->state_elems * 4, err);
+    for (size_t i = 0; rc == 0 && i < r->state_elems; i++)
+        z[i] = f[i];
+    free(f);
+    return rc;
+}

@@ -1,0 +1,59 @@
+/* The rollout engine: z_{t+1} = z_t · A for B trajectories at once (row vectors,
+ * A is D×D row-major), on the GPU, many steps per submission. Knows nothing of jobs;
+ * the rollout job (job_rollout.c) drives it slice by slice.
+ *
+ * Exact mode fixes the summation order of every output element (documented in
+ * docs/numerics.md and reproduced by rollout_ref_step) and marks the arithmetic
+ * `precise`, so results are bit-identical on every Vulkan device and to the C loop.
+ * Fast mode may use any order; it is still deterministic run to run on one device. */
+#ifndef DASHI_ROLLOUT_GPU_H
+#define DASHI_ROLLOUT_GPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "errors.h"
+#include "vk.h"
+
+enum rollout_precision { ROLLOUT_F64, ROLLOUT_F32 };
+enum rollout_mode { ROLLOUT_EXACT, ROLLOUT_FAST };
+
+struct rollout_config {
+    uint32_t D, B;
+    enum rollout_precision precision;
+    enum rollout_mode mode;
+    uint32_t max_steps_per_run; /* upper bound for rollout_gpu_run's n (sizes the state ring) */
+};
+
+struct rollout_gpu;
+
+/* Device bytes the engine will allocate for this configuration. */
+uint64_t rollout_gpu_memory_estimate(const struct rollout_config *cfg);
+
+/* A: D×D f64 row-major; z0: B×D f64 (converted to f32 on upload in f32 mode). */
+int rollout_gpu_create(struct vk_runtime *vk, const struct rollout_config *cfg, const double *A, const double *z0,
+                       struct rollout_gpu **out, struct dashi_error *err);
+void rollout_gpu_destroy(struct rollout_gpu *r);
+
+/* Advances n steps (1 <= n <= max_steps_per_run) in one submission. Steps are counted
+ * globally from 1. For every step t of this run with t % record_every == 0, the B×D
+ * state after step t is written, as f64, to `records` (in order; the caller provides
+ * room for n/record_every + 1 states; record_every 0 records nothing).
+ * *nrecords = states written. *nonfinite_step = the first global step whose state holds
+ * a NaN/Inf (0: none) — detected on the GPU for every step, not only recorded ones.
+ * *gpu_ms = GPU time of the steps from timestamps (negative if unsupported). */
+int rollout_gpu_run(struct rollout_gpu *r, uint32_t n, uint64_t record_every, double *records, uint32_t *nrecords,
+                    uint64_t *nonfinite_step, double *gpu_ms, struct dashi_error *err);
+/* Steps done so far. */
+uint64_t rollout_gpu_steps(const struct rollout_gpu *r);
+/* Current state, B×D f64. */
+int rollout_gpu_read_state(struct rollout_gpu *r, double *z, struct dashi_error *err);
+
+/* The plain C loop with exact mode's summation order: out = z · A for B rows. */
+void rollout_ref_step_f64(const double *A, const double *z, double *out, uint32_t D, uint32_t B);
+void rollout_ref_step_f32(const float *A, const float *z, float *out, uint32_t D, uint32_t B);
+
+/* BLAKE2b-128 of the D little-endian float64 bytes of z, as 32 lowercase hex digits. */
+void zhash_hex(const double *z, uint32_t D, char out[33]);
+
+#endif

@@ -1,0 +1,235 @@
+#include "scheduler.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int scheduler_init(struct scheduler *s, uint64_t mem_budget, double half_life_s)
+{
+    memset(s, 0, sizeof *s);
+    if (uv_mutex_init(&s->mu) != 0)
+        return -1;
+    if (uv_cond_init(&s->cv) != 0) {
+        uv_mutex_destroy(&s->mu);
+        return -1;
+    }
+    s->mem_budget = mem_budget;
+    s->half_life_s = half_life_s;
+    return 0;
+}
+
+static void sched_job_free(struct sched_job *j)
+{
+    if (j->params && j->kind->free_params)
+        j->kind->free_params(j->params);
+    free(j);
+}
+
+void job_msg_free(struct job_msg *m)
+{
+    if (!m)
+        return;
+    free(m->metrics);
+    free(m->hashes);
+    free(m);
+}
+
+void scheduler_destroy(struct scheduler *s)
+{
+    for (struct sched_job *j = s->jobs, *n; j; j = n) {
+        n = j->next;
+        sched_job_free(j);
+    }
+    for (struct job_msg *m = s->msgs, *n; m; m = n) {
+        n = m->next;
+        job_msg_free(m);
+    }
+    free(s->users);
+    uv_cond_destroy(&s->cv);
+    uv_mutex_destroy(&s->mu);
+    memset(s, 0, sizeof *s);
+}
+
+void scheduler_add(struct scheduler *s, struct sched_job *job)
+{
+    job->next = NULL;
+    uv_mutex_lock(&s->mu);
+    struct sched_job **p = &s->jobs;
+    while (*p)
+        p = &(*p)->next;
+    *p = job;
+    uv_cond_signal(&s->cv);
+    uv_mutex_unlock(&s->mu);
+}
+
+int scheduler_cancel(struct scheduler *s, int64_t id)
+{
+    int rc = -1;
+    uv_mutex_lock(&s->mu);
+    for (struct sched_job **p = &s->jobs; *p; p = &(*p)->next) {
+        struct sched_job *j = *p;
+        if (j->id != id)
+            continue;
+        if (j->started) {
+            atomic_store(&j->cancel, true);
+            rc = 0;
+        } else {
+            *p = j->next;
+            sched_job_free(j);
+            rc = 1;
+        }
+        break;
+    }
+    uv_mutex_unlock(&s->mu);
+    return rc;
+}
+
+size_t scheduler_count_user(struct scheduler *s, uid_t uid)
+{
+    size_t n = 0;
+    uv_mutex_lock(&s->mu);
+    for (struct sched_job *j = s->jobs; j; j = j->next)
+        n += j->uid == uid;
+    uv_mutex_unlock(&s->mu);
+    return n;
+}
+
+void scheduler_request_stop(struct scheduler *s)
+{
+    uv_mutex_lock(&s->mu);
+    s->stop = true;
+    uv_cond_broadcast(&s->cv);
+    uv_mutex_unlock(&s->mu);
+}
+
+bool scheduler_stopping(struct scheduler *s)
+{
+    uv_mutex_lock(&s->mu);
+    bool stop = s->stop;
+    uv_mutex_unlock(&s->mu);
+    return stop;
+}
+
+static struct user_usage *user_find(struct scheduler *s, uid_t uid, bool create)
+{
+    for (size_t i = 0; i < s->nusers; i++)
+        if (s->users[i].uid == uid)
+            return &s->users[i];
+    if (!create)
+        return NULL;
+    if (s->nusers == s->cap_users) {
+        size_t cap = s->cap_users ? 2 * s->cap_users : 8;
+        struct user_usage *u = realloc(s->users, cap * sizeof *u);
+        if (!u)
+            return NULL;
+        s->users = u;
+        s->cap_users = cap;
+    }
+    struct user_usage *u = &s->users[s->nusers++];
+    memset(u, 0, sizeof *u);
+    u->uid = uid;
+    return u;
+}
+
+static double decayed_usage(const struct scheduler *s, const struct user_usage *u, double now)
+{
+    if (!u)
+        return 0;
+    double dt = now - u->updated_at;
+    return dt > 0 ? u->usage * exp2(-dt / s->half_life_s) : u->usage;
+}
+
+/* True if a is preferred over b for the next slice. */
+static bool prefer(struct scheduler *s, const struct sched_job *a, const struct sched_job *b, double now)
+{
+    double ua = decayed_usage(s, user_find(s, a->uid, false), now);
+    double ub = decayed_usage(s, user_find(s, b->uid, false), now);
+    if (ua != ub)
+        return ua < ub;
+    if (a->priority != b->priority)
+        return a->priority > b->priority;
+    return a->id < b->id;
+}
+
+struct sched_job *scheduler_next(struct scheduler *s)
+{
+    uv_mutex_lock(&s->mu);
+    for (;;) {
+        if (s->stop) {
+            uv_mutex_unlock(&s->mu);
+            return NULL;
+        }
+        double now = now_seconds();
+        struct sched_job *best = NULL;
+        for (struct sched_job *j = s->jobs; j; j = j->next) {
+            bool fits = j->started || s->mem_started + j->plan.mem_estimate <= s->mem_budget;
+            if (fits && (!best || prefer(s, j, best, now)))
+                best = j;
+        }
+        if (best) {
+            if (!best->started) {
+                best->started = true;
+                s->mem_started += best->plan.mem_estimate;
+            }
+            uv_mutex_unlock(&s->mu);
+            return best;
+        }
+        uv_cond_wait(&s->cv, &s->mu);
+    }
+}
+
+void scheduler_charge(struct scheduler *s, struct sched_job *job, double seconds, double now)
+{
+    uv_mutex_lock(&s->mu);
+    struct user_usage *u = user_find(s, job->uid, true);
+    if (u) {
+        u->usage = decayed_usage(s, u, now) + seconds;
+        u->updated_at = now;
+    }
+    uv_mutex_unlock(&s->mu);
+}
+
+void scheduler_remove(struct scheduler *s, struct sched_job *job)
+{
+    uv_mutex_lock(&s->mu);
+    for (struct sched_job **p = &s->jobs; *p; p = &(*p)->next) {
+        if (*p == job) {
+            *p = job->next;
+            break;
+        }
+    }
+    if (job->started)
+        s->mem_started -= job->plan.mem_estimate;
+    uv_cond_broadcast(&s->cv); /* memory freed: a waiting job may fit now */
+    uv_mutex_unlock(&s->mu);
+    sched_job_free(job);
+}
+
+void scheduler_post(struct scheduler *s, struct job_msg *m)
+{
+    m->next = NULL;
+    uv_mutex_lock(&s->mu);
+    if (s->msgs_tail)
+        s->msgs_tail->next = m;
+    else
+        s->msgs = m;
+    s->msgs_tail = m;
+    uv_mutex_unlock(&s->mu);
+}
+
+struct job_msg *scheduler_take_msgs(struct scheduler *s)
+{
+    uv_mutex_lock(&s->mu);
+    struct job_msg *m = s->msgs;
+    s->msgs = s->msgs_tail = NULL;
+    uv_mutex_unlock(&s->mu);
+    return m;
+}
+
+double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}

@@ -1,0 +1,119 @@
+/* The scheduler: active jobs (queued or started) shared between the loop thread, which
+ * adds and cancels them, and the GPU thread, which picks the next slice by fair share;
+ * and the queue of messages the GPU thread sends back. Everything here is guarded by
+ * `mu`, except the fields marked GPU-thread-only.
+ *
+ * Fair share: the next slice goes to the user with the lowest decayed GPU usage
+ * (seconds, halved every usage_half_life_s), then the job with the highest priority,
+ * then the oldest job. A job is started only while the device-memory estimates of the
+ * started jobs plus its own fit the budget. */
+#ifndef DASHI_SCHEDULER_H
+#define DASHI_SCHEDULER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "job.h"
+#include "store.h"
+
+struct sched_job {
+    int64_t id;
+    const struct job_kind *kind;
+    void *params;           /* kind-owned */
+    struct job_plan plan;
+    uid_t uid;
+    int priority;
+    atomic_bool cancel;     /* set by the loop thread, read by the GPU thread */
+    bool started;           /* set under mu when the GPU thread takes the job */
+    void *state;            /* GPU-thread only */
+    double gpu_seconds;     /* GPU-thread only */
+    struct sched_job *next;
+};
+
+#define MSG_MAX_OUTPUTS 16
+
+struct metric_rec {
+    char key[48];
+    int64_t step;
+    double value;
+};
+
+enum job_msg_type {
+    MSG_STARTED,     /* the job is running on the device named */
+    MSG_SLICE,       /* what one slice reported */
+    MSG_ENDED,       /* final: state + error */
+    MSG_WORKER_EXIT, /* the GPU thread has stopped */
+};
+
+/* One message from the GPU thread to the loop thread (which frees it). */
+struct job_msg {
+    enum job_msg_type type;
+    int64_t job;
+    enum job_state state;      /* MSG_ENDED */
+    struct dashi_error error;  /* MSG_ENDED with a failure */
+    struct metric_rec *metrics;
+    size_t nmetrics, cap_metrics;
+    struct zhash *hashes;
+    size_t nhashes, cap_hashes;
+    struct { char name[32]; char hash[DASHI_HASH_HEX + 1]; } outputs[MSG_MAX_OUTPUTS];
+    int noutputs;
+    bool has_progress;
+    uint64_t step, total;
+    double gpu_seconds;        /* cumulative for the job */
+    char checkpoint[DASHI_HASH_HEX + 1];
+    uint64_t checkpoint_step;
+    struct job_msg *next;
+};
+
+struct user_usage {
+    uid_t uid;
+    double usage;      /* decayed GPU seconds */
+    double updated_at;
+};
+
+struct scheduler {
+    uv_mutex_t mu;
+    uv_cond_t cv;
+    struct sched_job *jobs;            /* active jobs, in submission order */
+    struct job_msg *msgs, *msgs_tail;  /* GPU -> loop */
+    bool stop;
+    uint64_t mem_started;              /* sum of estimates of started jobs */
+    uint64_t mem_budget;
+    double half_life_s;
+    struct user_usage *users;
+    size_t nusers, cap_users;
+};
+
+int scheduler_init(struct scheduler *s, uint64_t mem_budget, double half_life_s);
+void scheduler_destroy(struct scheduler *s); /* frees remaining jobs and messages */
+
+/* Loop thread: hands a validated job to the scheduler (which owns it from now on). */
+void scheduler_add(struct scheduler *s, struct sched_job *job);
+/* Loop thread: 1 if the job was queued and is now removed (caller records cancelled),
+ * 0 if it is running and was flagged (the GPU thread will end it), -1 if not active. */
+int scheduler_cancel(struct scheduler *s, int64_t id);
+/* Number of active jobs of a user (for the queued-jobs limit). */
+size_t scheduler_count_user(struct scheduler *s, uid_t uid);
+void scheduler_request_stop(struct scheduler *s);
+
+/* GPU thread: blocks until a job can get a slice (returns it, started marked) or stop
+ * is requested (returns NULL). */
+struct sched_job *scheduler_next(struct scheduler *s);
+/* GPU thread: charges a slice's GPU seconds to the job's user. */
+void scheduler_charge(struct scheduler *s, struct sched_job *job, double seconds, double now);
+/* GPU thread: removes an ended job and frees it (params via its kind). */
+void scheduler_remove(struct scheduler *s, struct sched_job *job);
+bool scheduler_stopping(struct scheduler *s);
+
+/* Messages: the GPU thread posts; the loop thread takes the whole list. */
+void scheduler_post(struct scheduler *s, struct job_msg *m);
+struct job_msg *scheduler_take_msgs(struct scheduler *s);
+void job_msg_free(struct job_msg *m);
+
+/* Seconds since the epoch (wall clock), as stored in the database. */
+double now_seconds(void);
+
+#endif

@@ -1,0 +1,139 @@
+/* The Vulkan runtime the daemon owns for its lifetime: one instance, one device, one
+ * compute queue, buffers sub-allocated from a few large memory blocks, kernels (compute
+ * pipelines from embedded SPIR-V) cached by name and specialisation, a pipeline cache
+ * persisted in the state directory, and command buffers with timestamp queries.
+ * Used from one thread at a time (the daemon's GPU thread; tests and benches directly). */
+#ifndef DASHI_VK_H
+#define DASHI_VK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <vulkan/vulkan.h>
+
+#include "errors.h"
+
+enum vk_mem_kind {
+    VK_MEM_DEVICE,   /* device-local; filled by vk_upload / kernels */
+    VK_MEM_HOST,     /* host-visible, coherent, persistently mapped (staging, readback) */
+};
+
+/* A range inside one of the runtime's memory blocks, bound to its own VkBuffer-sized
+ * window: (buffer, offset, size) is what descriptors and copies use. */
+struct vk_buffer {
+    VkBuffer buffer;      /* the block's VkBuffer */
+    VkDeviceSize offset;  /* of this range inside the block (aligned) */
+    VkDeviceSize size;
+    void *mapped;         /* host pointer to the range for VK_MEM_HOST, else NULL */
+    int block;            /* allocator bookkeeping; -1 when empty */
+    enum vk_mem_kind kind;
+};
+
+struct vk_kernel {
+    VkPipeline pipeline;
+    VkPipelineLayout layout;
+    VkDescriptorSetLayout set_layout;
+    uint32_t bindings;   /* storage buffers at bindings 0..bindings-1 of set 0 */
+    uint32_t push_bytes; /* push-constant range size (0: none) */
+};
+
+struct vk_block; /* private to vk_runtime.c */
+struct vk_kernel_entry;
+
+struct vk_runtime {
+    VkInstance instance;
+    VkPhysicalDevice phys;
+    VkDevice device;
+    VkQueue queue;
+    uint32_t queue_family;
+    VkCommandPool cmd_pool;
+    VkDescriptorPool desc_pool;
+    VkPipelineCache pipeline_cache;
+    char pipeline_cache_path[4096]; /* empty: not persisted */
+
+    /* What jobs record about the device. */
+    char device_name[256];
+    char driver_name[128];   /* e.g. "llvmpipe" / "NVIDIA" */
+    char driver_info[128];   /* driver version string */
+    char api_version[32];
+    bool is_cpu;             /* VK_PHYSICAL_DEVICE_TYPE_CPU (lavapipe) */
+    bool fp64, int64;
+    uint32_t subgroup_size;
+    uint32_t max_workgroup_size; /* x dimension */
+    uint32_t max_shared_bytes;
+    VkDeviceSize max_storage_range;
+    VkDeviceSize memory_budget;  /* bytes of device-local memory jobs may use */
+    VkDeviceSize memory_used;
+    float timestamp_period_ns;   /* 0 when timestamps are unsupported on the queue */
+
+    struct vk_block *blocks;
+    int nblocks, cap_blocks;
+    struct vk_kernel_entry *kernels;
+};
+
+/* device: "auto" (first discrete GPU, else integrated, else lavapipe), "lavapipe",
+ * a decimal index into vkEnumeratePhysicalDevices, or a substring of the device name.
+ * Fails with E_NO_GPU when the requested device is absent (never substitutes another)
+ * and when the chosen device lacks shaderFloat64/shaderInt64.
+ * state_dir may be NULL (no persisted pipeline cache). */
+int vk_runtime_open(struct vk_runtime *vk, const char *device, const char *state_dir, struct dashi_error *err);
+/* Waits idle, saves the pipeline cache, destroys everything. Safe on a zeroed struct. */
+void vk_runtime_close(struct vk_runtime *vk);
+/* Lists devices as "index: name (type)" lines into buf, for `dashid --list-devices`. */
+int vk_list_devices(char *buf, size_t cap, struct dashi_error *err);
+
+/* Sub-allocation: ranges are aligned for storage-buffer use; large requests get their
+ * own block. E_DEVICE_MEMORY when size exceeds the budget or maxStorageBufferRange. */
+int vk_buffer_alloc(struct vk_runtime *vk, VkDeviceSize size, enum vk_mem_kind kind, struct vk_buffer *out,
+                    struct dashi_error *err);
+void vk_buffer_free(struct vk_runtime *vk, struct vk_buffer *b); /* safe on an empty buffer */
+
+/* The compute kernel of an embedded shader module (see shaders.h) with `bindings`
+ * storage buffers, a push-constant block of push_bytes, and specialisation constants
+ * spec[0..nspec) as uint32 at constant_id 0..nspec-1. Built once and cached for the
+ * runtime's life; the pointer stays valid until vk_runtime_close. */
+int vk_kernel_get(struct vk_runtime *vk, const char *shader, uint32_t bindings, uint32_t push_bytes,
+                  const uint32_t *spec, uint32_t nspec, const struct vk_kernel **out, struct dashi_error *err);
+
+/* A descriptor set binding bufs[0..kernel->bindings) to bindings 0.. of set 0. */
+int vk_descriptor_set(struct vk_runtime *vk, const struct vk_kernel *k, const struct vk_buffer *const *bufs,
+                      VkDescriptorSet *out, struct dashi_error *err);
+void vk_descriptor_set_free(struct vk_runtime *vk, VkDescriptorSet set);
+
+/* A command buffer with a fence and a timestamp query pool. Record with the vk_cmd_*
+ * calls, then vk_cmd_submit_wait; it can be reset and reused with vk_cmd_begin. */
+#define VK_CMD_MAX_TIMESTAMPS 64
+struct vk_cmd {
+    VkCommandBuffer cb;
+    VkFence fence;
+    VkQueryPool queries;
+    uint32_t timestamps; /* written so far */
+    bool recording;
+};
+int vk_cmd_create(struct vk_runtime *vk, struct vk_cmd *c, struct dashi_error *err);
+void vk_cmd_destroy(struct vk_runtime *vk, struct vk_cmd *c);
+int vk_cmd_begin(struct vk_runtime *vk, struct vk_cmd *c, struct dashi_error *err);
+void vk_cmd_dispatch(struct vk_cmd *c, const struct vk_kernel *k, VkDescriptorSet set, const void *push,
+                     uint32_t gx, uint32_t gy, uint32_t gz);
+/* Makes every earlier shader/transfer write visible to every later shader/transfer access. */
+void vk_cmd_barrier(struct vk_cmd *c);
+void vk_cmd_copy(struct vk_cmd *c, const struct vk_buffer *src, VkDeviceSize src_off, const struct vk_buffer *dst,
+                 VkDeviceSize dst_off, VkDeviceSize size);
+void vk_cmd_fill_zero(struct vk_cmd *c, const struct vk_buffer *dst, VkDeviceSize off, VkDeviceSize size);
+/* Writes a timestamp (no-op when unsupported); returns its index or -1. */
+int vk_cmd_timestamp(struct vk_cmd *c);
+/* Ends, submits, waits for the fence (E_VULKAN, naming VK_ERROR_DEVICE_LOST etc.). */
+int vk_cmd_submit_wait(struct vk_runtime *vk, struct vk_cmd *c, struct dashi_error *err);
+/* Milliseconds between two timestamps of the last submission; negative if unavailable. */
+double vk_cmd_elapsed_ms(struct vk_runtime *vk, struct vk_cmd *c, int from, int to);
+
+/* Synchronous transfers through an internal staging buffer (chunked for any size). */
+int vk_upload(struct vk_runtime *vk, const struct vk_buffer *dst, VkDeviceSize off, const void *src, size_t n,
+              struct dashi_error *err);
+int vk_download(struct vk_runtime *vk, const struct vk_buffer *src, VkDeviceSize off, void *dst, size_t n,
+                struct dashi_error *err);
+
+/* Turns a VkResult into an E_VULKAN error naming the call; returns -1. */
+int vk_fail(struct dashi_error *err, VkResult r, const char *what);
+
+#endif

@@ -1,0 +1,442 @@
+/* The Vulkan runtime's life cycle: instance, physical-device selection, logical device
+ * with one compute queue, pools, the persisted pipeline cache, and error naming.
+ * Allocation, command buffers and kernels live in vk_alloc.c, vk_cmd.c, vk_kernel.c. */
+#include "vk_internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DESC_POOL_SETS 4096
+#define DESC_POOL_BUFFERS (DESC_POOL_SETS * 8)
+
+const char *vk_result_name(VkResult r)
+{
+    switch (r) {
+#define N(x) case x: return #x;
+    N(VK_SUCCESS) N(VK_NOT_READY) N(VK_TIMEOUT) N(VK_EVENT_SET) N(VK_EVENT_RESET) N(VK_INCOMPLETE)
+    N(VK_ERROR_OUT_OF_HOST_MEMORY) N(VK_ERROR_OUT_OF_DEVICE_MEMORY) N(VK_ERROR_INITIALIZATION_FAILED)
+    N(VK_ERROR_DEVICE_LOST) N(VK_ERROR_MEMORY_MAP_FAILED) N(VK_ERROR_LAYER_NOT_PRESENT)
+    N(VK_ERROR_EXTENSION_NOT_PRESENT) N(VK_ERROR_FEATURE_NOT_PRESENT) N(VK_ERROR_INCOMPATIBLE_DRIVER)
+    N(VK_ERROR_TOO_MANY_OBJECTS) N(VK_ERROR_FORMAT_NOT_SUPPORTED) N(VK_ERROR_FRAGMENTED_POOL)
+    N(VK_ERROR_UNKNOWN) N(VK_ERROR_OUT_OF_POOL_MEMORY) N(VK_ERROR_INVALID_EXTERNAL_HANDLE)
+    N(VK_ERROR_FRAGMENTATION) N(VK_ERROR_INVALID_OPAQUE_CAPTURE_ADDRESS) N(VK_PIPELINE_COMPILE_REQUIRED)
+    N(VK_ERROR_INVALID_SHADER_NV)
+#undef N
+    default: return "VK_RESULT_UNKNOWN";
+    }
+}
+
+int vk_fail(struct dashi_error *err, VkResult r, const char *what)
+{
+    dashi_code code = DASHI_E_VULKAN;
+    if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY)
+        code = DASHI_E_DEVICE_MEMORY;
+    return dashi_fail(err, code, "", "%s: %s (%d)", what, vk_result_name(r), (int)r);
+}
+
+static const char *device_type_name(VkPhysicalDeviceType t)
+{
+    switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
+    default: return "other";
+    }
+}
+
+/* Preference of "auto": smaller is better. */
+static int device_type_rank(VkPhysicalDeviceType t)
+{
+    switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 0;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 1;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 3;
+    default: return 4;
+    }
+}
+
+static int create_instance(VkInstance *out, struct dashi_error *err)
+{
+    uint32_t version = VK_API_VERSION_1_0;
+    VkResult r = vkEnumerateInstanceVersion(&version);
+    if (r != VK_SUCCESS)
+        return vk_fail(err, r, "vkEnumerateInstanceVersion");
+    if (version < VK_API_VERSION_1_2)
+        return dashi_fail(err, DASHI_E_NO_GPU, "device", "Vulkan loader supports only %u.%u, need 1.2",
+                          VK_API_VERSION_MAJOR(version), VK_API_VERSION_MINOR(version));
+    VkApplicationInfo app = {
+        .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
+        .pApplicationName = "dashid",
+        .pEngineName = "dashid",
+        .apiVersion = VK_API_VERSION_1_2,
+    };
+    /* Layers (validation) come from VK_INSTANCE_LAYERS through the loader. */
+    VkInstanceCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, .pApplicationInfo = &app};
+    r = vkCreateInstance(&ci, NULL, out);
+    if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
+        return dashi_fail(err, DASHI_E_NO_GPU, "device", "vkCreateInstance: no Vulkan driver (%s)",
+                          vk_result_name(r));
+    if (r != VK_SUCCESS)
+        return vk_fail(err, r, "vkCreateInstance");
+    return 0;
+}
+
+/* The physical devices (malloc'ed) of an instance; an empty list is not an error here. */
+static int enumerate_devices(VkInstance inst, VkPhysicalDevice **out, uint32_t *n, struct dashi_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    VkResult r = vkEnumeratePhysicalDevices(inst, n, NULL);
+    if (r != VK_SUCCESS)
+        return vk_fail(err, r, "vkEnumeratePhysicalDevices");
+    if (*n == 0)
+        return 0;
+    *out = calloc(*n, sizeof **out);
+    if (!*out)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    r = vkEnumeratePhysicalDevices(inst, n, *out);
+    if (r != VK_SUCCESS && r != VK_INCOMPLETE) {
+        free(*out);
+        *out = NULL;
+        return vk_fail(err, r, "vkEnumeratePhysicalDevices");
+    }
+    return 0;
+}
+
+static bool is_lavapipe(VkPhysicalDevice pd)
+{
+    VkPhysicalDeviceDriverProperties drv = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &drv};
+    vkGetPhysicalDeviceProperties2(pd, &p2);
+    return drv.driverID == VK_DRIVER_ID_MESA_LLVMPIPE || strstr(p2.properties.deviceName, "llvmpipe") != NULL;
+}
+
+static bool all_digits(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s))
+            return false;
+    return true;
+}
+
+/* Implements the selection rule documented in vk.h; never substitutes another device. */
+static int select_device(VkInstance inst, const char *want, VkPhysicalDevice *out, struct dashi_error *err)
+{
+    VkPhysicalDevice *devs;
+    uint32_t n;
+    if (enumerate_devices(inst, &devs, &n, err) != 0)
+        return -1;
+    int pick = -1;
+    if (!want || !*want || strcmp(want, "auto") == 0) {
+        int best_rank = 99;
+        for (uint32_t i = 0; i < n; i++) {
+            VkPhysicalDeviceProperties p;
+            vkGetPhysicalDeviceProperties(devs[i], &p);
+            int rank = device_type_rank(p.deviceType);
+            if (rank < best_rank) {
+                best_rank = rank;
+                pick = (int)i;
+            }
+        }
+    } else if (strcmp(want, "lavapipe") == 0) {
+        for (uint32_t i = 0; i < n && pick < 0; i++)
+            if (is_lavapipe(devs[i]))
+                pick = (int)i;
+    } else if (all_digits(want)) {
+        unsigned long idx = strtoul(want, NULL, 10);
+        if (idx < n)
+            pick = (int)idx;
+    } else {
+        for (uint32_t i = 0; i < n && pick < 0; i++) {
+            VkPhysicalDeviceProperties p;
+            vkGetPhysicalDeviceProperties(devs[i], &p);
+            if (strcasestr(p.deviceName, want))
+                pick = (int)i;
+        }
+    }
+    if (pick >= 0)
+        *out = devs[pick];
+    free(devs);
+    if (pick < 0)
+        return dashi_fail(err, DASHI_E_NO_GPU, "device", "no Vulkan device matches \"%s\" (%u devices present)",
+                          want ? want : "auto", n);
+    return 0;
+}
+
+int vk_list_devices(char *buf, size_t cap, struct dashi_error *err)
+{
+    if (cap == 0)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "vk_list_devices: empty buffer");
+    buf[0] = 0;
+    VkInstance inst;
+    if (create_instance(&inst, err) != 0)
+        return -1;
+    VkPhysicalDevice *devs;
+    uint32_t n;
+    if (enumerate_devices(inst, &devs, &n, err) != 0) {
+        vkDestroyInstance(inst, NULL);
+        return -1;
+    }
+    size_t len = 0;
+    for (uint32_t i = 0; i < n && len < cap; i++) {
+        VkPhysicalDeviceProperties p;
+        vkGetPhysicalDeviceProperties(devs[i], &p);
+        int w = snprintf(buf + len, cap - len, "%u: %s (%s)\n", i, p.deviceName, device_type_name(p.deviceType));
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
+    free(devs);
+    vkDestroyInstance(inst, NULL);
+    return 0;
+}
+
+static void describe_device(struct vk_runtime *vk)
+{
+    VkPhysicalDeviceSubgroupProperties sub = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceDriverProperties drv = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES,
+                                            .pNext = &sub};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &drv};
+    vkGetPhysicalDeviceProperties2(vk->phys, &p2);
+    const VkPhysicalDeviceProperties *p = &p2.properties;
+    snprintf(vk->device_name, sizeof vk->device_name, "%s", p->deviceName);
+    snprintf(vk->driver_name, sizeof vk->driver_name, "%.*s", (int)sizeof vk->driver_name - 1, drv.driverName);
+    snprintf(vk->driver_info, sizeof vk->driver_info, "%.*s", (int)sizeof vk->driver_info - 1, drv.driverInfo);
+    snprintf(vk->api_version, sizeof vk->api_version, "%u.%u.%u", VK_API_VERSION_MAJOR(p->apiVersion),
+             VK_API_VERSION_MINOR(p->apiVersion), VK_API_VERSION_PATCH(p->apiVersion));
+    vk->is_cpu = p->deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    vk->subgroup_size = sub.subgroupSize;
+    vk->max_workgroup_size = p->limits.maxComputeWorkGroupSize[0];
+    if (p->limits.maxComputeWorkGroupInvocations < vk->max_workgroup_size)
+        vk->max_workgroup_size = p->limits.maxComputeWorkGroupInvocations;
+    vk->max_shared_bytes = p->limits.maxComputeSharedMemorySize;
+    vk->max_storage_range = p->limits.maxStorageBufferRange;
+
+    /* Budget: 80% of the largest device-local heap (lavapipe has one heap, device-local). */
+    VkPhysicalDeviceMemoryProperties mp;
+    vkGetPhysicalDeviceMemoryProperties(vk->phys, &mp);
+    VkDeviceSize heap = 0;
+    for (uint32_t i = 0; i < mp.memoryHeapCount; i++)
+        if ((mp.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) && mp.memoryHeaps[i].size > heap)
+            heap = mp.memoryHeaps[i].size;
+    if (heap == 0)
+        for (uint32_t i = 0; i < mp.memoryHeapCount; i++)
+            if (mp.memoryHeaps[i].size > heap)
+                heap = mp.memoryHeaps[i].size;
+    vk->memory_budget = heap / 10 * 8;
+}
+
+/* The first compute-capable queue family, preferring one with timestamps. */
+static int pick_queue_family(struct vk_runtime *vk, struct dashi_error *err)
+{
+    uint32_t n = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(vk->phys, &n, NULL);
+    VkQueueFamilyProperties *q = calloc(n ? n : 1, sizeof *q);
+    if (!q)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    vkGetPhysicalDeviceQueueFamilyProperties(vk->phys, &n, q);
+    int pick = -1;
+    bool timestamps = false;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!(q[i].queueFlags & VK_QUEUE_COMPUTE_BIT))
+            continue;
+        bool ts = q[i].timestampValidBits > 0;
+        if (pick < 0 || (ts && !timestamps)) {
+            pick = (int)i;
+            timestamps = ts;
+        }
+    }
+    free(q);
+    if (pick < 0)
+        return dashi_fail(err, DASHI_E_NO_GPU, "device", "%s has no compute queue", vk->device_name);
+    vk->queue_family = (uint32_t)pick;
+    if (timestamps) {
+        VkPhysicalDeviceProperties p;
+        vkGetPhysicalDeviceProperties(vk->phys, &p);
+        vk->timestamp_period_ns = p.limits.timestampPeriod;
+    }
+    return 0;
+}
+
+/* Vulkan's pipeline-cache header (version one): reuse only a cache this device wrote. */
+static bool cache_header_matches(const struct vk_runtime *vk, const unsigned char *d, size_t n)
+{
+    if (n < 32)
+        return false;
+    uint32_t hdr_len, hdr_ver, vendor, device;
+    memcpy(&hdr_len, d, 4);
+    memcpy(&hdr_ver, d + 4, 4);
+    memcpy(&vendor, d + 8, 4);
+    memcpy(&device, d + 12, 4);
+    VkPhysicalDeviceProperties p;
+    vkGetPhysicalDeviceProperties(vk->phys, &p);
+    return hdr_len >= 32 && hdr_len <= n && hdr_ver == VK_PIPELINE_CACHE_HEADER_VERSION_ONE &&
+           vendor == p.vendorID && device == p.deviceID && memcmp(d + 16, p.pipelineCacheUUID, VK_UUID_SIZE) == 0;
+}
+
+static unsigned char *read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    unsigned char *data = NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long len = ftell(f);
+        if (len > 0 && len < (1L << 30) && fseek(f, 0, SEEK_SET) == 0 && (data = malloc((size_t)len))) {
+            if (fread(data, 1, (size_t)len, f) == (size_t)len) {
+                *n = (size_t)len;
+            } else {
+                free(data);
+                data = NULL;
+            }
+        }
+    }
+    fclose(f);
+    return data;
+}
+
+static int create_pipeline_cache(struct vk_runtime *vk, const char *state_dir, struct dashi_error *err)
+{
+    unsigned char *data = NULL;
+    size_t n = 0;
+    if (state_dir && *state_dir) {
+        int w = snprintf(vk->pipeline_cache_path, sizeof vk->pipeline_cache_path, "%s/pipeline_cache.bin",
+                         state_dir);
+        if (w < 0 || (size_t)w >= sizeof vk->pipeline_cache_path)
+            return dashi_fail(err, DASHI_E_IO, "state_dir", "state directory path too long");
+        data = read_file(vk->pipeline_cache_path, &n);
+        if (data && !cache_header_matches(vk, data, n)) { /* another device or driver: start empty */
+            free(data);
+            data = NULL;
+            n = 0;
+        }
+    }
+    VkPipelineCacheCreateInfo ci = {
+        .sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO, .initialDataSize = data ? n : 0, .pInitialData = data};
+    VkResult r = vkCreatePipelineCache(vk->device, &ci, NULL, &vk->pipeline_cache);
+    if (r != VK_SUCCESS && data) { /* a corrupt file must not stop the daemon */
+        ci.initialDataSize = 0;
+        ci.pInitialData = NULL;
+        r = vkCreatePipelineCache(vk->device, &ci, NULL, &vk->pipeline_cache);
+    }
+    free(data);
+    if (r != VK_SUCCESS)
+        return vk_fail(err, r, "vkCreatePipelineCache");
+    return 0;
+}
+
+/* Written to a temporary file and renamed, so a crash never leaves a torn cache. */
+static void save_pipeline_cache(struct vk_runtime *vk)
+{
+    if (!vk->pipeline_cache || !vk->pipeline_cache_path[0])
+        return;
+    size_t n = 0;
+    if (vkGetPipelineCacheData(vk->device, vk->pipeline_cache, &n, NULL) != VK_SUCCESS || n == 0)
+        return;
+    void *data = malloc(n);
+    if (!data)
+        return;
+    if (vkGetPipelineCacheData(vk->device, vk->pipeline_cache, &n, data) == VK_SUCCESS) {
+        char tmp[sizeof vk->pipeline_cache_path + 32];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", vk->pipeline_cache_path, (long)getpid());
+        FILE *f = fopen(tmp, "wb");
+        if (f) {
+            bool ok = fwrite(data, 1, n, f) == n;
+            ok = (fflush(f) == 0) && ok && fsync(fileno(f)) == 0;
+            ok = (fclose(f) == 0) && ok;
+            if (!ok || rename(tmp, vk->pipeline_cache_path) != 0)
+                unlink(tmp);
+        }
+    }
+    free(data);
+}
+
+static int create_device(struct vk_runtime *vk, struct dashi_error *err)
+{
+    VkPhysicalDeviceFeatures have;
+    vkGetPhysicalDeviceFeatures(vk->phys, &have);
+    vk->fp64 = have.shaderFloat64;
+    vk->int64 = have.shaderInt64;
+    if (!vk->fp64 || !vk->int64)
+        return dashi_fail(err, DASHI_E_NO_GPU, "device", "%s lacks shaderFloat64/shaderInt64", vk->device_name);
+    if (pick_queue_family(vk, err) != 0)
+        return -1;
+    float prio = 1.0f;
+    VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+                                   .queueFamilyIndex = vk->queue_family,
+                                   .queueCount = 1,
+                                   .pQueuePriorities = &prio};
+    VkPhysicalDeviceFeatures want = {.shaderFloat64 = VK_TRUE, .shaderInt64 = VK_TRUE};
+    VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+                              .queueCreateInfoCount = 1,
+                              .pQueueCreateInfos = &qci,
+                              .pEnabledFeatures = &want};
+    VkResult r = vkCreateDevice(vk->phys, &dci, NULL, &vk->device);
+    if (r != VK_SUCCESS)
+        return vk_fail(err, r, "vkCreateDevice");
+    vkGetDeviceQueue(vk->device, vk->queue_family, 0, &vk->queue);
+
+    VkCommandPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+                                   .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+                                   .queueFamilyIndex = vk->queue_family};
+    r = vkCreateCommandPool(vk->device, &pci, NULL, &vk->cmd_pool);
+    if (r != VK_SUCCESS)
+        return vk_fail(err, r, "vkCreateCommandPool");
+    VkDescriptorPoolSize size = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = DESC_POOL_BUFFERS};
+    VkDescriptorPoolCreateInfo dpci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                       .flags = VK_DESCRIPTOR_POOL_CREATE_FREE_DESCRIPTOR_SET_BIT,
+                                       .maxSets = DESC_POOL_SETS,
+                                       .poolSizeCount = 1,
+                                       .pPoolSizes = &size};
+    r = vkCreateDescriptorPool(vk->device, &dpci, NULL, &vk->desc_pool);
+    if (r != VK_SUCCESS)
+        return vk_fail(err, r, "vkCreateDescriptorPool");
+    return 0;
+}
+
+int vk_runtime_open(struct vk_runtime *vk, const char *device, const char *state_dir, struct dashi_error *err)
+{
+    memset(vk, 0, sizeof *vk);
+    if (create_instance(&vk->instance, err) != 0)
+        return -1;
+    if (select_device(vk->instance, device, &vk->phys, err) != 0)
+        goto fail;
+    describe_device(vk);
+    if (create_device(vk, err) != 0)
+        goto fail;
+    if (create_pipeline_cache(vk, state_dir, err) != 0)
+        goto fail;
+    return 0;
+fail:
+    vk->pipeline_cache_path[0] = 0; /* nothing worth saving */
+    vk_runtime_close(vk);
+    return -1;
+}
+
+void vk_runtime_close(struct vk_runtime *vk)
+{
+    if (vk->device) {
+        vkDeviceWaitIdle(vk->device); /* best effort: a lost device is closed anyway */
+        save_pipeline_cache(vk);
+        vk_kernels_destroy_all(vk);
+        vk_alloc_destroy_all(vk);
+        if (vk->pipeline_cache)
+            vkDestroyPipelineCache(vk->device, vk->pipeline_cache, NULL);
+        if (vk->desc_pool)
+            vkDestroyDescriptorPool(vk->device, vk->desc_pool, NULL);
+        if (vk->cmd_pool)
+            vkDestroyCommandPool(vk->device, vk->cmd_pool, NULL);
+        vkDestroyDevice(vk->device, NULL);
+    }
+    if (vk->instance)
+        vkDestroyInstance(vk->instance, NULL);
+    memset(vk, 0, sizeof *vk);
+}

@@ -1,0 +1,17 @@
+/* Where the daemon listens and keeps state (DESIGN.md "Embedded default"); shared by
+ * dashid and dashi so both derive the same per-user locations. */
+#ifndef DASHI_PATHS_H
+#define DASHI_PATHS_H
+
+#include <stddef.h>
+
+#define DASHI_SYSTEM_SOCKET "/run/dashid/dashid.sock"
+
+/* $XDG_RUNTIME_DIR/dashid.sock, else /tmp/dashid-UID/dashid.sock. */
+void default_socket_path(char *out, size_t cap);
+/* $XDG_STATE_HOME/dashid, else $HOME/.local/state/dashid, else /tmp/dashid-UID/state. */
+void default_state_dir(char *out, size_t cap);
+/* mkdir -p with the given mode for every created component; 0 or -1 (errno set). */
+int mkdir_p(const char *path, unsigned mode);
+
+#endif

@@ -1,0 +1,55 @@
+# Shared helpers of the end-to-end tests: a real dashid on a real socket in a scratch
+# directory, driven through the real dashi client. Sourced by tests/e2e/test_*.sh.
+set -eu
+BUILD=${1:-${DASHI_TEST_BUILD:-build/san}}
+DASHID="$(pwd)/$BUILD/dashid"
+DASHI="$(pwd)/$BUILD/dashi"
+PY=/usr/bin/python3
+WORK=$(mktemp -d /tmp/dashi-e2e.XXXXXX)
+chmod 755 "$WORK"
+export DASHI_SOCKET="$WORK/dashid.sock"
+export DASHI_STATE_DIR="$WORK/state"
+DAEMON_PID=
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok - $*"; }
+
+start_daemon() { # extra dashid args...
+  "$DASHID" --foreground --socket "$DASHI_SOCKET" --state-dir "$DASHI_STATE_DIR" "$@" >> "$WORK/dashid.log" 2>&1 &
+  DAEMON_PID=$!
+  i=0
+  while ! "$DASHI" --no-autostart ping > /dev/null 2>&1; do
+    i=$((i + 1))
+    [ $i -lt 300 ] || { cat "$WORK/dashid.log"; fail "daemon did not start"; }
+    kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/dashid.log"; fail "daemon exited during startup"; }
+    sleep 0.1
+  done
+}
+
+stop_daemon() { # SIGTERM and wait; fails if the daemon does not exit cleanly
+  [ -n "$DAEMON_PID" ] || return 0
+  kill -TERM "$DAEMON_PID"
+  rc=0; wait "$DAEMON_PID" || rc=$?
+  DAEMON_PID=
+  [ $rc -eq 0 ] || { tail -n 30 "$WORK/dashid.log"; fail "daemon exited with status $rc"; }
+}
+
+cleanup() {
+  if [ -n "$DAEMON_PID" ]; then kill -KILL "$DAEMON_PID" 2>/dev/null || true; wait "$DAEMON_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# json FILE EXPR: evaluates a Python expression over the parsed JSON document `d`.
+json() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# wait_state ID STATE: polls until the job is in STATE (at most ~60 s).
+wait_state() {
+  i=0
+  while :; do
+    "$DASHI" --json --no-autostart status "$1" > "$WORK/status.json"
+    [ "$(json "$WORK/status.json" "d['state']")" = "$2" ] && return 0
+    i=$((i + 1)); [ $i -lt 600 ] || fail "job $1 never became $2"
+    sleep 0.1
+  done
+}

@@ -1,0 +1,79 @@
+# End to end: daemon + client over a socket; upload, rollout, wait, show, get, hashes,
+# determinism across runs, and bad parameters rejected with nothing queued.
+. tests/e2e/lib.sh
+start_daemon
+
+"$DASHI" --json ping > "$WORK/ping.json"
+[ "$(json "$WORK/ping.json" "d['protocol']")" = 1 ] || fail "ping: protocol"
+[ -n "$(json "$WORK/ping.json" "d['device']")" ] || fail "ping: device"
+ok "ping"
+
+A=$("$DASHI" put tests/data/A.npy)
+Z=$("$DASHI" put tests/data/z_t0000.npy)
+T=$("$DASHI" --json put tests/data/zhat_T.npy | "$PY" -c "import json,sys; print(json.load(sys.stdin)['hash'])")
+[ ${#A} -eq 64 ] && [ ${#Z} -eq 64 ] && [ ${#T} -eq 64 ] || fail "put did not print 64-hex hashes"
+[ "$(b2sum -l 256 tests/data/A.npy | cut -d' ' -f1)" = "$A" ] || fail "blob name is not BLAKE2b-256 of the file"
+ok "put (content-addressed)"
+
+"$DASHI" --json submit rollout --op "$A" --z0 "$Z" --truth "$T" --steps 300 --wait > "$WORK/r1.json" \
+  || { cat "$WORK/r1.json"; fail "rollout job failed"; }
+json "$WORK/r1.json" "d['state']" | grep -qx succeeded || fail "state"
+json "$WORK/r1.json" "d['metrics']['proxy_error_final'] < 1e-10" | grep -qx True || fail "proxy error vs zhat_T"
+json "$WORK/r1.json" "d['device'] is not None and d['precision']=='f64' and d['mode']=='exact'" | grep -qx True \
+  || fail "record lacks device/precision/mode"
+json "$WORK/r1.json" "all(k in d for k in ['id','kind','state','user','submitted_at','started_at','ended_at','params','device','precision','mode','outputs','metrics','error'])" \
+  | grep -qx True || fail "record fields"
+ID1=$(json "$WORK/r1.json" "d['id']")
+ok "rollout 300 steps matches zhat_T"
+
+ZF=$(json "$WORK/r1.json" "d['outputs']['z_final']")
+"$DASHI" get "$ZF" -o "$WORK/zf.npy" > /dev/null
+"$PY" - "$WORK/zf.npy" tests/data/zhat_T.npy <<'PY' || fail "downloaded z_final differs from zhat_T"
+import sys, numpy as np
+a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
+assert a.shape == b.shape == (654,), a.shape
+rel = np.linalg.norm(a - b) / np.linalg.norm(b)
+assert rel < 1e-10, rel
+PY
+ok "get z_final"
+
+"$DASHI" --json show "$ID1" > "$WORK/show.json"
+json "$WORK/show.json" "[e['state'] for e in d['events']]" | grep -qx "\['queued', 'running', 'succeeded'\]" \
+  || fail "events: $(json "$WORK/show.json" "d['events']")"
+ok "show with state events"
+
+"$DASHI" --json hashes "$ID1" > "$WORK/h1.json"
+json "$WORK/h1.json" "len(d['hashes'])" | grep -qx 300 || fail "300 hashes expected"
+"$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 300 --wait > "$WORK/r2.json"
+ID2=$(json "$WORK/r2.json" "d['id']")
+"$DASHI" --json hashes "$ID2" > "$WORK/h2.json"
+json "$WORK/h1.json" "[h['hash'] for h in d['hashes']]" > "$WORK/h1.txt"
+json "$WORK/h2.json" "[h['hash'] for h in d['hashes']]" > "$WORK/h2.txt"
+cmp -s "$WORK/h1.txt" "$WORK/h2.txt" || fail "two identical rollouts gave different hashes"
+ok "hashes identical across runs"
+
+# Bad parameters: a clear error naming the field, nothing queued.
+"$DASHI" --json list --limit 1000 > "$WORK/before.json"
+"$PY" -c "import numpy as np; a=np.load('tests/data/A.npy'); a[3,5]=np.nan; np.save('$WORK/A_nan.npy', a); np.save('$WORK/z653.npy', np.zeros(653))"
+expect_error() { # code field args...
+  code=$1; field=$2; shift 2
+  rc=0; "$DASHI" --json submit rollout "$@" > "$WORK/err.json" 2>/dev/null || rc=$?
+  [ $rc -ne 0 ] || fail "submit $* should fail"
+  [ "$(json "$WORK/err.json" "d['error']['code']")" = "$code" ] || fail "expected $code for $*: $(cat "$WORK/err.json")"
+  [ "$(json "$WORK/err.json" "d['error']['field']")" = "$field" ] || fail "expected field $field for $*"
+}
+expect_error E_BAD_VALUE steps --op "$A" --z0 "$Z" --steps 0
+expect_error E_BAD_VALUE steps --op "$A" --z0 "$Z" --steps -5
+expect_error E_BAD_VALUE z0 --op "$A" --z0 "$WORK/z653.npy" --steps 10
+expect_error E_BAD_VALUE op --op "$WORK/A_nan.npy" --z0 "$Z" --steps 10
+expect_error E_MISSING_FIELD op --z0 "$Z" --steps 10
+expect_error E_UNKNOWN_FIELD stepz --op "$A" --z0 "$Z" --stepz 10
+expect_error E_NOT_FOUND op --op 0000000000000000000000000000000000000000000000000000000000000000 --z0 "$Z" --steps 1
+expect_error E_BAD_TYPE steps --op "$A" --z0 "$Z" --steps ten
+"$DASHI" --json list --limit 1000 > "$WORK/after.json"
+[ "$(json "$WORK/before.json" "len(d['jobs'])")" = "$(json "$WORK/after.json" "len(d['jobs'])")" ] \
+  || fail "a rejected submit queued a job"
+ok "bad parameters rejected, nothing queued"
+
+stop_daemon
+ok "clean shutdown"

@@ -1,0 +1,373 @@
+/* The rollout engine on lavapipe against the numpy reference (tests/data), the C loop of
+ * exact mode (bit for bit) and the BLAKE2b-128 vectors of SPEC §5. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "npy.h"
+#include "rollout_gpu.h"
+#include "vk.h"
+
+struct fixture {
+    struct vk_runtime vk;
+    double *A, *z0, *zT; /* the refdata case: D = 654 */
+    uint32_t D;
+};
+
+static void *load(const char *path, uint64_t expect_count)
+{
+    struct npy_info info;
+    void *data = NULL;
+    struct dashi_error err = {0};
+    if (npy_load(path, &info, &data, &err) != 0 || info.dtype != NPY_F8 || info.count != expect_count) {
+        fprintf(stderr, "%s: %s\n", path, err.message);
+        free(data);
+        return NULL;
+    }
+    return data;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    struct dashi_error err = {0};
+    if (!f || vk_runtime_open(&f->vk, "lavapipe", NULL, &err) != 0) {
+        fprintf(stderr, "setup: %s\n", err.message);
+        return -1;
+    }
+    f->D = 654;
+    f->A = load("tests/data/A.npy", 654 * 654);
+    f->z0 = load("tests/data/z_t0000.npy", 654);
+    f->zT = load("tests/data/zhat_T.npy", 654);
+    if (!f->A || !f->z0 || !f->zT)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    vk_runtime_close(&f->vk);
+    free(f->A);
+    free(f->z0);
+    free(f->zT);
+    free(f);
+    return 0;
+}
+
+static double rel_diff(const double *x, const double *ref, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num += (x[i] - ref[i]) * (x[i] - ref[i]);
+        den += ref[i] * ref[i];
+    }
+    return sqrt(num) / sqrt(den);
+}
+
+static struct rollout_gpu *make(struct fixture *f, uint32_t B, enum rollout_precision prec, enum rollout_mode mode,
+                                const double *A, const double *z0, uint32_t D, uint32_t max_steps)
+{
+    struct rollout_config cfg = {.D = D, .B = B, .precision = prec, .mode = mode, .max_steps_per_run = max_steps};
+    struct rollout_gpu *r = NULL;
+    struct dashi_error err = {0};
+    if (rollout_gpu_create(&f->vk, &cfg, A, z0, &r, &err) != 0)
+        fail_msg("rollout_gpu_create: %s", err.message);
+    return r;
+}
+
+/* B rows: z0, then z0 scaled by 0.5, -0.25, ... (distinct trajectories). */
+static double *batch_of(const double *z0, uint32_t D, uint32_t B)
+{
+    double *z = malloc((size_t)B * D * sizeof *z);
+    assert_non_null(z);
+    double scale = 1.0;
+    for (uint32_t b = 0; b < B; b++, scale *= -0.5)
+        for (uint32_t i = 0; i < D; i++)
+            z[(size_t)b * D + i] = z0[i] * scale + (double)b * 1e-3;
+    return z;
+}
+
+static void test_hash_vectors(void **state)
+{
+    (void)state;
+    char hex[33];
+    zhash_hex(NULL, 0, hex);
+    assert_string_equal(hex, "cae66941d9efbd404e4d88758ea67670");
+    double ar[4] = {0, 1, 2, 3};
+    zhash_hex(ar, 4, hex);
+    assert_string_equal(hex, "4a327343ec85d1cc40eb22ae0db7bd9b");
+    double *zeros = calloc(654, sizeof *zeros);
+    assert_non_null(zeros);
+    zhash_hex(zeros, 654, hex);
+    assert_string_equal(hex, "33cea45f83903ec80cef4e51690d69da");
+    free(zeros);
+}
+
+/* The refdata case: 300 steps of z0 reproduce numpy's zhat_T; every recorded state equals
+ * the C loop of exact mode bit for bit. */
+static void test_exact_matches_reference_and_c_loop(void **state)
+{
+    struct fixture *f = *state;
+    const uint32_t D = f->D, T = 300;
+    struct rollout_gpu *r = make(f, 1, ROLLOUT_F64, ROLLOUT_EXACT, f->A, f->z0, D, T);
+    double *rec = malloc((size_t)(T + 1) * D * sizeof *rec);
+    assert_non_null(rec);
+    uint32_t nrec;
+    uint64_t bad;
+    double ms;
+    struct dashi_error err = {0};
+    assert_int_equal(rollout_gpu_run(r, T, 1, rec, &nrec, &bad, &ms, &err), 0);
+    assert_int_equal(nrec, T);
+    assert_int_equal(bad, 0);
+    assert_int_equal(rollout_gpu_steps(r), T);
+    double *z = malloc(D * sizeof *z), *next = malloc(D * sizeof *next);
+    assert_non_null(z);
+    assert_non_null(next);
+    memcpy(z, f->z0, D * sizeof *z);
+    for (uint32_t t = 1; t <= T; t++) {
+        rollout_ref_step_f64(f->A, z, next, D, 1);
+        memcpy(z, next, D * sizeof *z);
+        char h_gpu[33], h_ref[33];
+        zhash_hex(rec + (size_t)(t - 1) * D, D, h_gpu);
+        zhash_hex(z, D, h_ref);
+        if (strcmp(h_gpu, h_ref) != 0)
+            fail_msg("step %u: GPU hash %s, C loop %s", t, h_gpu, h_ref);
+    }
+    assert_memory_equal(rec + (size_t)(T - 1) * D, z, D * sizeof *z);
+    double final[654];
+    assert_int_equal(rollout_gpu_read_state(r, final, &err), 0);
+    assert_memory_equal(final, z, D * sizeof *z);
+    double rel = rel_diff(final, f->zT, D);
+    assert_true(rel <= 1e-10);
+    free(z);
+    free(next);
+    free(rec);
+    rollout_gpu_destroy(r);
+}
+
+static void check_batch_exact(struct fixture *f, enum rollout_precision prec, uint32_t B, uint32_t T)
+{
+    const uint32_t D = f->D;
+    double *zb = batch_of(f->z0, D, B);
+    struct rollout_gpu *r = make(f, B, prec, ROLLOUT_EXACT, f->A, zb, D, T);
+    size_t n = (size_t)B * D;
+    double *rec = malloc((size_t)T * n * sizeof *rec);
+    assert_non_null(rec);
+    uint32_t nrec;
+    uint64_t bad;
+    double ms;
+    struct dashi_error err = {0};
+    assert_int_equal(rollout_gpu_run(r, T, 1, rec, &nrec, &bad, &ms, &err), 0);
+    assert_int_equal(nrec, T);
+    if (prec == ROLLOUT_F64) {
+        double *z = malloc(n * sizeof *z), *next = malloc(n * sizeof *next);
+        memcpy(z, zb, n * sizeof *z);
+        for (uint32_t t = 1; t <= T; t++) {
+            rollout_ref_step_f64(f->A, z, next, D, B);
+            memcpy(z, next, n * sizeof *z);
+            if (memcmp(rec + (size_t)(t - 1) * n, z, n * sizeof *z) != 0)
+                fail_msg("B=%u f64 step %u differs from the C loop", B, t);
+        }
+        free(z);
+        free(next);
+    } else {
+        float *A32 = malloc((size_t)D * D * sizeof *A32), *z = malloc(n * sizeof *z), *next = malloc(n * sizeof *z);
+        for (size_t i = 0; i < (size_t)D * D; i++)
+            A32[i] = (float)f->A[i];
+        for (size_t i = 0; i < n; i++)
+            z[i] = (float)zb[i];
+        for (uint32_t t = 1; t <= T; t++) {
+            rollout_ref_step_f32(A32, z, next, D, B);
+            memcpy(z, next, n * sizeof *z);
+            for (size_t i = 0; i < n; i++)
+                if (rec[(size_t)(t - 1) * n + i] != (double)z[i])
+                    fail_msg("B=%u f32 step %u element %zu differs from the C loop", B, t, i);
+        }
+        free(A32);
+        free(z);
+        free(next);
+    }
+    free(rec);
+    free(zb);
+    rollout_gpu_destroy(r);
+}
+
+static void test_exact_batch_bit_identical(void **state)
+{
+    check_batch_exact(*state, ROLLOUT_F64, 3, 40);
+    check_batch_exact(*state, ROLLOUT_F64, 11, 5); /* more rows than one workgroup's tile */
+}
+
+static void test_exact_f32_bit_identical(void **state)
+{
+    check_batch_exact(*state, ROLLOUT_F32, 1, 60);
+    check_batch_exact(*state, ROLLOUT_F32, 3, 10);
+}
+
+/* Two engines give the same hashes; 7 + 64 + 229 steps equal one run of 300, records
+ * (every 5th step) included. */
+static void test_deterministic_and_split_runs(void **state)
+{
+    struct fixture *f = *state;
+    const uint32_t D = f->D, T = 300, EVERY = 5;
+    struct dashi_error err = {0};
+    double *one = malloc((size_t)(T / EVERY + 1) * D * sizeof *one);
+    double *split = malloc((size_t)(T / EVERY + 3) * D * sizeof *split);
+    double *again = malloc((size_t)(T / EVERY + 1) * D * sizeof *again);
+    assert_non_null(one);
+    assert_non_null(split);
+    assert_non_null(again);
+    uint32_t nrec, got = 0;
+    uint64_t bad;
+    double ms;
+    struct rollout_gpu *r = make(f, 1, ROLLOUT_F64, ROLLOUT_EXACT, f->A, f->z0, D, T);
+    assert_int_equal(rollout_gpu_run(r, T, EVERY, one, &nrec, &bad, &ms, &err), 0);
+    assert_int_equal(nrec, T / EVERY);
+    rollout_gpu_destroy(r);
+
+    r = make(f, 1, ROLLOUT_F64, ROLLOUT_EXACT, f->A, f->z0, D, T);
+    assert_int_equal(rollout_gpu_run(r, T, EVERY, again, &nrec, &bad, &ms, &err), 0);
+    for (uint32_t k = 0; k < T / EVERY; k++) {
+        char h1[33], h2[33];
+        zhash_hex(one + (size_t)k * D, D, h1);
+        zhash_hex(again + (size_t)k * D, D, h2);
+        assert_string_equal(h1, h2);
+    }
+    rollout_gpu_destroy(r);
+
+    r = make(f, 1, ROLLOUT_F64, ROLLOUT_EXACT, f->A, f->z0, D, T);
+    const uint32_t parts[3] = {7, 64, 229};
+    for (int p = 0; p < 3; p++) {
+        assert_int_equal(rollout_gpu_run(r, parts[p], EVERY, split + (size_t)got * D, &nrec, &bad, &ms, &err), 0);
+        got += nrec;
+    }
+    assert_int_equal(got, T / EVERY);
+    assert_int_equal(rollout_gpu_steps(r), T);
+    assert_memory_equal(one, split, (size_t)got * D * sizeof *one);
+    /* A second sequence of the same shape replays the cached recordings. */
+    assert_int_equal(rollout_gpu_run(r, 7, EVERY, split, &nrec, &bad, &ms, &err), 0);
+    assert_int_equal(nrec, 1); /* step 305 */
+    assert_int_equal(rollout_gpu_run(r, T + 1, 0, NULL, &nrec, &bad, &ms, &err), -1);
+    assert_int_equal(err.code, DASHI_E_BAD_VALUE);
+    rollout_gpu_destroy(r);
+    free(one);
+    free(split);
+    free(again);
+}
+
+/* Fast modes: f64 (GEMV for B=1, GEMM for B=9) close to the exact C loop; f32 after 300
+ * steps within 1e-4 of f64. */
+static void test_fast_modes(void **state)
+{
+    struct fixture *f = *state;
+    const uint32_t D = f->D, T = 300;
+    struct dashi_error err = {0};
+    uint32_t nrec;
+    uint64_t bad;
+    double ms;
+    double fast[654];
+    struct rollout_gpu *r = make(f, 1, ROLLOUT_F64, ROLLOUT_FAST, f->A, f->z0, D, T);
+    assert_int_equal(rollout_gpu_run(r, T, 0, NULL, &nrec, &bad, &ms, &err), 0);
+    assert_int_equal(rollout_gpu_read_state(r, fast, &err), 0);
+    rollout_gpu_destroy(r);
+    assert_true(rel_diff(fast, f->zT, D) <= 1e-10);
+
+    r = make(f, 1, ROLLOUT_F32, ROLLOUT_FAST, f->A, f->z0, D, T);
+    assert_int_equal(rollout_gpu_run(r, T, 0, NULL, &nrec, &bad, &ms, &err), 0);
+    assert_int_equal(rollout_gpu_read_state(r, fast, &err), 0);
+    rollout_gpu_destroy(r);
+    double rel32 = rel_diff(fast, f->zT, D);
+    print_message("f32 fast after %u steps: %.3e relative to f64\n", T, rel32);
+    assert_true(rel32 <= 1e-4);
+
+    const uint32_t B = 9, TB = 20;
+    double *zb = batch_of(f->z0, D, B);
+    double *ref = malloc((size_t)B * D * sizeof *ref), *next = malloc((size_t)B * D * sizeof *next);
+    double *gpu = malloc((size_t)B * D * sizeof *gpu);
+    memcpy(ref, zb, (size_t)B * D * sizeof *ref);
+    for (uint32_t t = 0; t < TB; t++) {
+        rollout_ref_step_f64(f->A, ref, next, D, B);
+        memcpy(ref, next, (size_t)B * D * sizeof *ref);
+    }
+    for (int prec = 0; prec < 2; prec++) {
+        r = make(f, B, prec ? ROLLOUT_F32 : ROLLOUT_F64, ROLLOUT_FAST, f->A, zb, D, TB);
+        assert_int_equal(rollout_gpu_run(r, TB, 0, NULL, &nrec, &bad, &ms, &err), 0);
+        assert_int_equal(rollout_gpu_read_state(r, gpu, &err), 0);
+        rollout_gpu_destroy(r);
+        double rel = rel_diff(gpu, ref, (size_t)B * D);
+        print_message("fast B=%u %s after %u steps: %.3e relative to the C loop\n", B, prec ? "f32" : "f64", TB, rel);
+        assert_true(rel <= (prec ? 1e-4 : 1e-12));
+    }
+    free(zb);
+    free(ref);
+    free(next);
+    free(gpu);
+}
+
+/* A = 1e100·I (f64) or 1e10·I (f32), z0 = 1: the state overflows at step 4. Detected on
+ * the GPU in every mode, also when the run starts after earlier steps. */
+static void test_nonfinite_step(void **state)
+{
+    struct fixture *f = *state;
+    enum { D = 20 };
+    struct dashi_error err = {0};
+    for (int variant = 0; variant < 4; variant++) {
+        enum rollout_precision prec = variant & 1 ? ROLLOUT_F32 : ROLLOUT_F64;
+        enum rollout_mode mode = variant & 2 ? ROLLOUT_FAST : ROLLOUT_EXACT;
+        uint32_t B = mode == ROLLOUT_FAST ? 8 : 1; /* fast B=8 takes the GEMM kernel */
+        double A[D * D] = {0};
+        for (int i = 0; i < D; i++)
+            A[i * D + i] = prec == ROLLOUT_F64 ? 1e100 : 1e10;
+        double z0[8 * D];
+        for (int i = 0; i < 8 * D; i++)
+            z0[i] = 1.0;
+        struct rollout_gpu *r = make(f, B, prec, mode, A, z0, D, 10);
+        uint32_t nrec;
+        uint64_t bad;
+        double ms;
+        assert_int_equal(rollout_gpu_run(r, 2, 0, NULL, &nrec, &bad, &ms, &err), 0);
+        assert_int_equal(bad, 0);
+        assert_int_equal(rollout_gpu_run(r, 10, 0, NULL, &nrec, &bad, &ms, &err), 0);
+        assert_int_equal(bad, 4);
+        rollout_gpu_destroy(r);
+    }
+}
+
+static void test_memory_estimate(void **state)
+{
+    struct fixture *f = *state;
+    struct rollout_config cfg = {.D = 654, .B = 256, .precision = ROLLOUT_F64, .mode = ROLLOUT_FAST,
+                                 .max_steps_per_run = 100};
+    uint64_t est = rollout_gpu_memory_estimate(&cfg);
+    assert_true(est >= (654ull * 654 + 2ull * 256 * 654) * 8);
+    VkDeviceSize before = f->vk.memory_used;
+    double *zb = batch_of(f->z0, 654, 256);
+    struct rollout_gpu *r = make(f, 256, ROLLOUT_F64, ROLLOUT_FAST, f->A, zb, 654, 100);
+    assert_true(f->vk.memory_used - before <= est);
+    rollout_gpu_destroy(r);
+    free(zb);
+    assert_int_equal(f->vk.memory_used, before);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hash_vectors),
+        cmocka_unit_test(test_exact_matches_reference_and_c_loop),
+        cmocka_unit_test(test_exact_batch_bit_identical),
+        cmocka_unit_test(test_exact_f32_bit_identical),
+        cmocka_unit_test(test_deterministic_and_split_runs),
+        cmocka_unit_test(test_fast_modes),
+        cmocka_unit_test(test_nonfinite_step),
+        cmocka_unit_test(test_memory_estimate),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
