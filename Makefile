@@ -64,7 +64,8 @@ CFLAGS := $(CFLAGS_COMMON) $(OPT) $(EXTRA_CFLAGS)
 
 ifeq ($(STATIC),1)
   # Device builds: the lent GPU machine lacks these libraries, so link their archives.
-  DEP_LIBS := -Wl,-Bstatic -luv -lmsgpackc -lsqlite3 -lsodium -lpng16 -lz -lcmocka -Wl,-Bdynamic \
+  # (Debian names the static libuv libuv_a.a; cmocka has no archive, so no tests in such builds.)
+  DEP_LIBS := -Wl,-Bstatic -luv_a -lmsgpackc -lsqlite3 -lsodium -lpng16 -lz -Wl,-Bdynamic \
               -lvulkan -llapack -lblas -ldl -lpthread
 else
   DEP_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -llapack -lblas

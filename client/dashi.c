@@ -9,6 +9,7 @@
 
 #include "client.h"
 #include "output.h"
+#include "render.h"
 
 struct opts {
     bool json;
@@ -34,6 +35,8 @@ static void usage(FILE *f)
           "  list [--state S] [--kind K] [--user U] [--limit N]\n"
           "  metrics ID [--key K]                  time series and summary scalars\n"
           "  hashes ID                             state hashes of a rollout\n"
+          "  render HASH -o FILE.png [--frame K] [--cmap diverging]\n"
+          "                                        picture of an N×N field or one trajectory frame\n"
           "  shutdown                              stop the daemon (its user or root)\n"
           "see docs/cli.md\n",
           f);
@@ -83,7 +86,7 @@ static int parse(int argc, char **argv, struct opts *o)
 
 static int fail(const struct opts *o, const struct dashi_error *err)
 {
-    print_error(o->json, err);
+    print_dashi_error(o->json, err);
     return dashi_code_exit_status(err->code);
 }
 
@@ -427,6 +430,45 @@ static int cmd_get(struct dashi_client *c, const struct opts *o, struct dashi_er
     return 0;
 }
 
+/* Downloads the blob to a scratch file and draws it; the daemon only serves bytes. */
+static int cmd_render(struct dashi_client *c, const struct opts *o, struct dashi_error *err)
+{
+    const char *out = opt(o, "o"), *frame_s = opt(o, "frame"), *cmap = opt(o, "cmap");
+    if (o->npos < 1 || !out || !*out) {
+        dashi_fail(err, DASHI_E_MISSING_FIELD, o->npos < 1 ? "hash" : "o",
+                   "usage: dashi render HASH -o FILE.png [--frame K] [--cmap diverging]");
+        return fail(o, err);
+    }
+    int frame = 0;
+    if (frame_s) {
+        char *end;
+        long v = strtol(frame_s, &end, 10);
+        if (*frame_s == 0 || *end || v < 0 || v > 100000000) {
+            dashi_fail(err, DASHI_E_BAD_VALUE, "frame", "--frame must be a frame index >= 0, got '%s'", frame_s);
+            return fail(o, err);
+        }
+        frame = (int)v;
+    }
+    char tmp[] = "/tmp/dashi-render-XXXXXX";
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        dashi_fail(err, DASHI_E_IO, "", "mkstemp: %s", strerror(errno));
+        return fail(o, err);
+    }
+    close(fd);
+    int rc = client_get_file(c, o->pos[0], tmp, err);
+    if (rc == 0)
+        rc = render_png(tmp, out, frame, cmap && *cmap ? cmap : "diverging", err);
+    unlink(tmp);
+    if (rc != 0)
+        return fail(o, err);
+    if (o->json)
+        printf("{\"png\": \"%s\", \"frame\": %d}\n", out, frame);
+    else
+        printf("%s\n", out);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -437,7 +479,7 @@ int main(int argc, char **argv)
     struct dashi_error err;
     dashi_error_clear(&err);
     static const char *const known[] = {"ping", "put", "get", "submit", "status", "show", "wait", "cancel",
-                                        "list", "metrics", "hashes", "shutdown", NULL};
+                                        "list", "metrics", "hashes", "shutdown", "render", NULL};
     if (!in_list(known, o.cmd)) {
         dashi_fail(&err, DASHI_E_UNKNOWN_OP, "command", "unknown command '%s' (see dashi --help)", o.cmd);
         return fail(&o, &err);
@@ -458,6 +500,8 @@ int main(int argc, char **argv)
         status = cmd_get(&c, &o, &err);
     } else if (strcmp(cmd, "submit") == 0) {
         status = cmd_submit(&c, &o, &err);
+    } else if (strcmp(cmd, "render") == 0) {
+        status = cmd_render(&c, &o, &err);
     } else if (strcmp(cmd, "list") == 0) {
         status = print_list(&c, &o, &err);
     } else if (need_id(&o, &id, &err) != 0) {

@@ -71,7 +71,7 @@ void print_record_text(FILE *f, const msgpack_object *rec)
     field(f, rec, "error", "error");
 }
 
-void print_error(bool json, const struct dashi_error *err)
+void print_dashi_error(bool json, const struct dashi_error *err)
 {
     if (json) {
         fputs("{\"error\": {\"code\": ", stdout);

@@ -15,7 +15,7 @@ void print_record_text(FILE *f, const msgpack_object *rec);
 /* Any map as `key: value` lines (nested values as compact JSON). */
 void print_map_text(FILE *f, const msgpack_object *m);
 /* An error: text on stderr, or with --json a {"error": {...}} document on stdout. */
-void print_error(bool json, const struct dashi_error *err);
+void print_dashi_error(bool json, const struct dashi_error *err);
 /* A progress bar on stderr (only when stderr is a terminal). */
 void print_progress(const char *state, uint64_t step, uint64_t total);
 void end_progress(void);

@@ -29,6 +29,7 @@ struct daemon {
     struct store store;
     struct blobstore blobs;
     struct vk_runtime vk;
+    struct fft_cache *fft; /* VkFFT plans, kept for the daemon's life (GPU thread after start) */
     struct scheduler sched;
     uv_thread_t gpu_thread;
     bool gpu_thread_started;

@@ -12,11 +12,14 @@ struct fft_plan {
     enum fft_precision prec;
     enum fft_kind kind;
     int refs;
-    struct vk_buffer real, spectrum;
-    uint64_t real_size, spectrum_size; /* bytes VkFFT may touch, from each range's offset */
+    /* One allocation holds the spectrum, then the real planes: VkFFT binds every buffer
+     * from offset 0 of its VkBuffer and sizes some arrays by the spectrum buffer's size
+     * even where it addresses the real one, so both must lie in one VkBuffer and every
+     * size VkFFT is told must cover both. real and spectrum are views into `whole`. */
+    struct vk_buffer whole, real, spectrum;
     /* VkFFT keeps pointers to these: they live as long as the plan. */
-    VkBuffer real_handle, spectrum_handle;
-    uint64_t real_bytes_total, spectrum_bytes_total; /* offset + size: the descriptor ranges */
+    VkBuffer handle;
+    uint64_t bytes_total; /* whole.offset + whole.size: what VkFFT's descriptors span */
     VkFFTApplication app;
     bool app_ready;
     struct fft_plan *next;
@@ -41,10 +44,13 @@ static uint64_t spectrum_plane(uint32_t n, enum fft_kind kind)
     return kind == FFT_R2C ? (uint64_t)n * (n / 2 + 1) : (uint64_t)n * n;
 }
 
+/* Storage-buffer offsets must be aligned to minStorageBufferOffsetAlignment (<= 256). */
+static uint64_t align256(uint64_t x) { return (x + 255) & ~(uint64_t)255; }
+
 uint64_t fft_plan_bytes(uint32_t n, uint32_t batch, enum fft_precision prec, enum fft_kind kind)
 {
-    uint64_t spec = (uint64_t)batch * spectrum_plane(n, kind) * 2 * elem_bytes(prec);
-    /* The real buffer is sized like the spectrum (TOOLCHAIN trap 3). */
+    uint64_t spec = align256((uint64_t)batch * spectrum_plane(n, kind) * 2 * elem_bytes(prec));
+    /* The real planes get as much room as the spectrum (TOOLCHAIN trap 3). */
     return kind == FFT_R2C ? 2 * spec : spec;
 }
 
@@ -71,8 +77,7 @@ static void plan_free(struct fft_cache *c, struct fft_plan *p)
 {
     if (p->app_ready)
         deleteVkFFT(&p->app);
-    vk_buffer_free(c->vk, &p->real);
-    vk_buffer_free(c->vk, &p->spectrum);
+    vk_buffer_free(c->vk, &p->whole);
     free(p);
 }
 
@@ -107,15 +112,21 @@ void fft_cache_trim(struct fft_cache *c)
 static int plan_build(struct fft_cache *c, struct fft_plan *p, struct dashi_error *err)
 {
     struct vk_runtime *vk = c->vk;
-    uint64_t spec_bytes = (uint64_t)p->batch * spectrum_plane(p->n, p->kind) * 2 * elem_bytes(p->prec);
-    if (vk_buffer_alloc(vk, spec_bytes, VK_MEM_DEVICE, &p->spectrum, err) != 0)
+    uint64_t total = fft_plan_bytes(p->n, p->batch, p->prec, p->kind);
+    if (vk_buffer_alloc(vk, total, VK_MEM_DEVICE, &p->whole, err) != 0)
         return -1;
-    if (p->kind == FFT_R2C && vk_buffer_alloc(vk, spec_bytes, VK_MEM_DEVICE, &p->real, err) != 0)
-        return -1;
-    p->spectrum_handle = p->spectrum.buffer;
-    p->spectrum_bytes_total = p->spectrum.offset + spec_bytes;
-    p->real_handle = p->real.buffer;
-    p->real_bytes_total = p->real.offset + spec_bytes;
+    uint64_t spec_room = p->kind == FFT_R2C ? total / 2 : total;
+    p->spectrum = p->whole;
+    p->spectrum.size = spec_room;
+    p->spectrum.block = -1; /* a view: freed through `whole` */
+    if (p->kind == FFT_R2C) {
+        p->real = p->whole;
+        p->real.offset += spec_room;
+        p->real.size = spec_room;
+        p->real.block = -1;
+    }
+    p->handle = p->whole.buffer;
+    p->bytes_total = p->whole.offset + p->whole.size;
 
     VkFFTConfiguration cfg = {0};
     cfg.FFTdim = 2;
@@ -130,25 +141,20 @@ static int plan_build(struct fft_cache *c, struct fft_plan *p, struct dashi_erro
     cfg.isCompilerInitialized = 1;
     cfg.doublePrecision = p->prec == FFT_F64;
     cfg.normalize = 1;
-    cfg.specifyOffsetsAtLaunch = 0; cfg.bufferOffset = p->spectrum.offset; cfg.inputBufferOffset = p->real.offset; cfg.outputBufferOffset = p->real.offset; /* offsets become push constants: sub-allocated ranges */
+    cfg.specifyOffsetsAtLaunch = 1; /* offsets become push constants: sub-allocated ranges */
     cfg.bufferNum = 1;
-    cfg.buffer = &p->spectrum_handle;
-    cfg.bufferSize = &p->spectrum_bytes_total;
+    cfg.buffer = &p->handle;
+    cfg.bufferSize = &p->bytes_total;
     if (p->kind == FFT_R2C) {
         cfg.performR2C = 1;
         cfg.isInputFormatted = 1;
         cfg.inverseReturnToInputBuffer = 1;
         cfg.inputBufferNum = 1;
-        cfg.inputBuffer = &p->real_handle;
-        cfg.inputBufferSize = &p->real_bytes_total;
+        cfg.inputBuffer = &p->handle;
+        cfg.inputBufferSize = &p->bytes_total;
         cfg.inputBufferStride[0] = p->n;
         cfg.inputBufferStride[1] = (uint64_t)p->n * p->n;
         cfg.inputBufferStride[2] = (uint64_t)p->n * p->n;
-        /* VkFFT 1.2.26 takes the offset of the inverse's output from outputBufferOffset
-         * even when it returns to the input buffer: name the real buffer there too. */
-        cfg.outputBufferNum = 1;
-        cfg.outputBuffer = &p->real_handle;
-        cfg.outputBufferSize = &p->real_bytes_total;
     }
     VkFFTResult r = initializeVkFFT(&p->app, cfg);
     if (r != VKFFT_SUCCESS)
@@ -178,6 +184,7 @@ int fft_plan_get(struct fft_cache *c, uint32_t n, uint32_t batch, enum fft_preci
     p->batch = batch;
     p->prec = prec;
     p->kind = kind;
+    p->whole.block = -1;
     p->real.block = -1;
     p->spectrum.block = -1;
     if (plan_build(c, p, err) != 0) {
@@ -208,13 +215,11 @@ static int record(struct fft_plan *p, struct vk_cmd *c, int inverse, struct dash
         return dashi_fail(err, DASHI_E_INTERNAL, "fft", "command buffer is not recording");
     VkFFTLaunchParams lp = {0};
     lp.commandBuffer = &c->cb;
-    lp.buffer = &p->spectrum_handle;
+    lp.buffer = &p->handle;
     lp.bufferOffset = p->spectrum.offset;
     if (p->kind == FFT_R2C) {
-        lp.inputBuffer = &p->real_handle;
+        lp.inputBuffer = &p->handle;
         lp.inputBufferOffset = p->real.offset;
-        lp.outputBuffer = &p->real_handle;
-        lp.outputBufferOffset = p->real.offset;
     }
     VkFFTResult r = VkFFTAppend(&p->app, inverse ? 1 : -1, &lp);
     if (r != VKFFT_SUCCESS)

@@ -93,6 +93,7 @@ bool job_should_stop(const struct job_exec *ex)
 
 struct vk_runtime *job_vk(struct job_exec *ex) { return &ex->d->vk; }
 struct blobstore *job_blobs(struct job_exec *ex) { return &ex->d->blobs; }
+struct fft_cache *job_fft(struct job_exec *ex) { return ex->d->fft; }
 double job_slice_target_ms(const struct job_exec *ex) { return ex->d->cfg.slice_ms; }
 
 const char *job_resume_checkpoint(const struct job_exec *ex, uint64_t *step)

@@ -39,6 +39,7 @@ struct job_submit_ctx {
 };
 
 struct job_exec; /* GPU-thread context, defined in gpu_worker.h */
+struct fft_cache;
 
 struct job_kind {
     const char *name;
@@ -81,6 +82,8 @@ bool job_should_stop(const struct job_exec *ex);
 /* Accessors a kind needs during execution. */
 struct vk_runtime *job_vk(struct job_exec *ex);
 struct blobstore *job_blobs(struct job_exec *ex);
+/* The daemon-lifetime VkFFT plan cache (plans cost 0.1-0.6 s: never one per job). */
+struct fft_cache *job_fft(struct job_exec *ex);
 double job_slice_target_ms(const struct job_exec *ex);
 /* The checkpoint to resume from (empty hash when starting fresh). */
 const char *job_resume_checkpoint(const struct job_exec *ex, uint64_t *step);

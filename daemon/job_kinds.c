@@ -5,9 +5,11 @@
 #include "job.h"
 
 extern const struct job_kind job_kind_rollout;
+extern const struct job_kind job_kind_les;
 
 static const struct job_kind *const kinds[] = {
     &job_kind_rollout,
+    &job_kind_les,
 };
 
 const struct job_kind *job_kind_find(const char *name)

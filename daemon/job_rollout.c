@@ -160,7 +160,7 @@ fail:
 static void rollout_pack_params(const void *params, msgpack_packer *pk)
 {
     const struct rollout_params *p = params;
-    msgpack_pack_map(pk, 11);
+    msgpack_pack_map(pk, 9); /* exactly the arguments validate takes, so a resume re-validates them */
     pk_kv_str(pk, "op", p->op);
     pk_kv_str(pk, "z0", p->z0);
     pk_kv_str(pk, "truth", p->truth[0] ? p->truth : NULL);
@@ -170,8 +170,6 @@ static void rollout_pack_params(const void *params, msgpack_packer *pk)
     pk_kv_str(pk, "precision", precisions[p->precision]);
     pk_kv_str(pk, "mode", modes[p->mode]);
     pk_kv_bool(pk, "require_gpu", p->require_gpu);
-    pk_kv_u64(pk, "D", p->D);
-    pk_kv_u64(pk, "B", p->B);
 }
 
 static void rollout_free_params(void *params)

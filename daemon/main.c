@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "fft_vkfft.h"
 #include "ops.h"
 #include "gpu_worker.h"
 #include "server.h"
@@ -208,6 +209,8 @@ int main(int argc, char **argv)
     if (vk_runtime_open(&d->vk, d->cfg.device, d->cfg.state_dir, &err) != 0)
         goto fail;
     vk_ok = true;
+    if (fft_cache_create(&d->vk, &d->fft, &err) != 0)
+        goto fail;
     fprintf(stderr, "dashid %s: device %s (%s %s)%s\n", DASHID_VERSION, d->vk.device_name, d->vk.driver_name,
             d->vk.driver_info, d->vk.is_cpu ? " - a CPU implementation of Vulkan: no GPU in use" : "");
     if (scheduler_init(&d->sched, d->vk.memory_budget, d->cfg.usage_half_life_s) != 0) {
@@ -264,6 +267,7 @@ cleanup:
         fprintf(stderr, "dashid: event loop closed with handles still open\n");
     if (sched_ok)
         scheduler_destroy(&d->sched);
+    fft_cache_destroy(d->fft); /* before the runtime its plans live on */
     if (vk_ok)
         vk_runtime_close(&d->vk);
     if (store_ok)

@@ -149,6 +149,10 @@ static bool prefer(struct scheduler *s, const struct sched_job *a, const struct 
         return ua < ub;
     if (a->priority != b->priority)
         return a->priority > b->priority;
+    /* Within a user and priority, the job that has had the least GPU time goes next, so
+     * a short job is not stuck behind the same user's long one. */
+    if (a->gpu_seconds != b->gpu_seconds)
+        return a->gpu_seconds < b->gpu_seconds;
     return a->id < b->id;
 }
 

@@ -5,8 +5,9 @@
  *
  * Fair share: the next slice goes to the user with the lowest decayed GPU usage
  * (seconds, halved every usage_half_life_s), then the job with the highest priority,
- * then the oldest job. A job is started only while the device-memory estimates of the
- * started jobs plus its own fit the budget. */
+ * then the job with the least GPU time so far (round robin within a user), then the
+ * oldest. A job is started only while the device-memory estimates of the started jobs
+ * plus its own fit the budget. */
 #ifndef DASHI_SCHEDULER_H
 #define DASHI_SCHEDULER_H
 
@@ -29,7 +30,7 @@ struct sched_job {
     atomic_bool cancel;     /* set by the loop thread, read by the GPU thread */
     bool started;           /* set under mu when the GPU thread takes the job */
     void *state;            /* GPU-thread only */
-    double gpu_seconds;     /* GPU-thread only */
+    double gpu_seconds;     /* GPU-thread only (also read by scheduler_next, on that thread) */
     struct sched_job *next;
 };
 

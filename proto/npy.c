@@ -291,8 +291,16 @@ size_t npy_make_header(char *buf, size_t cap, struct npy_info *info)
                         (unsigned long long)info->shape[i]);
     len += snprintf(dict + len, sizeof dict - (size_t)len, "%s), }", info->ndim == 1 ? "," : "");
 
-    /* numpy pads with spaces so the data starts on a 64-byte boundary; the newline ends it. */
-    size_t total = (10 + (size_t)len + 1 + 63) / 64 * 64;
+    /* Exactly what numpy >= 1.23 writes, so the same array saved by numpy gets the same
+     * blob name: room for the first axis to grow to 21 digits, then spaces up to the next
+     * 64-byte boundary (a full 64 when already aligned), then the newline. */
+    size_t growth = 0;
+    if (info->ndim > 0) {
+        char digits[24];
+        growth = 21 - (size_t)snprintf(digits, sizeof digits, "%llu", (unsigned long long)info->shape[0]);
+    }
+    size_t unpadded = 10 + (size_t)len + growth + 1;
+    size_t total = unpadded + 64 - unpadded % 64;
     if (total > cap)
         return 0;
     size_t hlen = total - 10;

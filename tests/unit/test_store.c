@@ -413,6 +413,12 @@ static int collect_metric(void *ctx, const char *key, int64_t step, double value
     return 0;
 }
 
+static int count_commit(void *ctx)
+{
+    ++*(int *)ctx;
+    return 0; /* let it commit */
+}
+
 static void test_metrics_batch(void **state)
 {
     struct fixture *fx = *state;
@@ -429,12 +435,16 @@ static void test_metrics_batch(void **state)
     }
     struct dashi_error err = {0};
     struct timespec t0, t1;
+    int commits = 0;
+    sqlite3_commit_hook(fx->st.db, count_commit, &commits);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     assert_int_equal(store_metrics_add(&fx->st, id, m, N, &err), 0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    sqlite3_commit_hook(fx->st.db, NULL, NULL);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
-    /* one transaction: row-per-transaction would take tens of seconds with fsyncs */
-    assert_true(secs < 2.0);
+    assert_int_equal(commits, 1); /* the whole batch is one transaction */
+    /* ~0.15 s under ASan here; the bound only catches something pathological */
+    assert_true(secs < 10.0);
 
     struct metric_sum all = {.ordered = true};
     assert_int_equal(store_metrics(&fx->st, id, NULL, collect_metric, &all, &err), 0);

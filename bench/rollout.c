@@ -1,0 +1,281 @@
+/* dashi-bench-rollout: steps per second of the rollout engine (z_{t+1} = z_t · A) for
+ * f64 exact, f64 fast and f32 fast at B=1 and B=256, next to the plain C loop of exact
+ * mode (rollout_ref_step_*) measured in the same run.
+ *   --device NAME   Vulkan device (vk.h rules; default auto)
+ *   --steps N       steps per submission (default 2000 for B=1, 200 for B=256)
+ *   --D N           state size (default 654)
+ *   --quick         shorter measurements
+ *   --sweep         also time a few tile shapes (DASHI_ROLLOUT_GEMV / DASHI_ROLLOUT_GEMM) */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rollout_gpu.h"
+#include "vk.h"
+
+struct bench_opts {
+    const char *device;
+    uint32_t steps, D;
+    bool quick, sweep;
+    double seconds; /* measuring time per configuration */
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint64_t next_rand(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static double uniform(uint64_t *s) /* in [-1, 1) */
+{
+    return (double)(next_rand(s) >> 11) * 0x1.0p-52 - 1.0;
+}
+
+/* A random operator scaled so that its growth rate is about 1 per step: long rollouts
+ * then neither overflow (f32 included) nor sink into subnormals, which would distort
+ * the CPU timings. */
+static void make_operator(double *A, uint32_t D)
+{
+    uint64_t s = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < (size_t)D * D; i++)
+        A[i] = uniform(&s) * sqrt(3.0 / D);
+    double *z = malloc(D * sizeof *z), *n = malloc(D * sizeof *n);
+    for (uint32_t i = 0; i < D; i++)
+        z[i] = uniform(&s);
+    double log_growth = 0;
+    const int iters = 200;
+    for (int t = 0; t < iters; t++) {
+        rollout_ref_step_f64(A, z, n, D, 1);
+        double norm = 0;
+        for (uint32_t i = 0; i < D; i++)
+            norm += n[i] * n[i];
+        norm = sqrt(norm);
+        for (uint32_t i = 0; i < D; i++)
+            z[i] = n[i] / norm;
+        if (t >= iters / 2)
+            log_growth += log(norm);
+    }
+    double rate = exp(log_growth / (iters - iters / 2));
+    for (size_t i = 0; i < (size_t)D * D; i++)
+        A[i] /= rate;
+    free(z);
+    free(n);
+}
+
+static void make_states(double *z, uint32_t D, uint32_t B)
+{
+    uint64_t s = 12345;
+    for (size_t i = 0; i < (size_t)B * D; i++)
+        z[i] = uniform(&s);
+}
+
+/* Steps per second of the plain C loop (exact-mode order). */
+static double cpu_rate(const double *A, const double *z0, uint32_t D, uint32_t B, bool f32, double seconds)
+{
+    size_t n = (size_t)B * D;
+    void *a = malloc((size_t)D * D * (f32 ? 4 : 8)), *z = malloc(n * 8), *o = malloc(n * 8);
+    for (size_t i = 0; i < (size_t)D * D; i++) {
+        if (f32)
+            ((float *)a)[i] = (float)A[i];
+        else
+            ((double *)a)[i] = A[i];
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (f32)
+            ((float *)z)[i] = (float)z0[i];
+        else
+            ((double *)z)[i] = z0[i];
+    }
+    uint64_t steps = 0;
+    double t0 = now_s(), t;
+    do {
+        if (f32)
+            rollout_ref_step_f32(a, z, o, D, B);
+        else
+            rollout_ref_step_f64(a, z, o, D, B);
+        void *tmp = z;
+        z = o;
+        o = tmp;
+        steps++;
+        t = now_s() - t0;
+    } while (t < seconds);
+    free(a);
+    free(z);
+    free(o);
+    return (double)steps / t;
+}
+
+struct gpu_result {
+    double wall_rate, ts_rate; /* steps/s by wall clock and by GPU timestamps */
+    uint64_t nonfinite;
+};
+
+static int gpu_rate(struct vk_runtime *vk, const double *A, const double *z0, uint32_t D, uint32_t B,
+                    enum rollout_precision prec, enum rollout_mode mode, uint32_t steps, double seconds,
+                    struct gpu_result *res)
+{
+    struct rollout_config cfg = {.D = D, .B = B, .precision = prec, .mode = mode, .max_steps_per_run = steps};
+    struct rollout_gpu *r;
+    struct dashi_error err = {0};
+    if (rollout_gpu_create(vk, &cfg, A, z0, &r, &err) != 0) {
+        fprintf(stderr, "rollout_gpu_create: %s: %s\n", dashi_code_name(err.code), err.message);
+        return -1;
+    }
+    uint32_t nrec;
+    uint64_t bad = 0;
+    double ms, gpu_ms = 0;
+    /* Warm up: builds the kernel and records the command buffer. */
+    if (rollout_gpu_run(r, steps, 0, NULL, &nrec, &bad, &ms, &err) != 0)
+        goto fail;
+    uint64_t done = 0;
+    double t0 = now_s(), t;
+    do {
+        if (rollout_gpu_run(r, steps, 0, NULL, &nrec, &bad, &ms, &err) != 0)
+            goto fail;
+        done += steps;
+        gpu_ms = ms < 0 || gpu_ms < 0 ? -1 : gpu_ms + ms;
+        if (bad && !res->nonfinite)
+            res->nonfinite = bad;
+        t = now_s() - t0;
+    } while (t < seconds);
+    res->wall_rate = (double)done / t;
+    res->ts_rate = gpu_ms > 0 ? (double)done / (gpu_ms * 1e-3) : -1;
+    rollout_gpu_destroy(r);
+    return 0;
+fail:
+    fprintf(stderr, "rollout_gpu_run: %s: %s\n", dashi_code_name(err.code), err.message);
+    rollout_gpu_destroy(r);
+    return -1;
+}
+
+static const char *label(enum rollout_precision p, enum rollout_mode m)
+{
+    return p == ROLLOUT_F64 ? (m == ROLLOUT_EXACT ? "f64 exact" : "f64 fast") : (m == ROLLOUT_EXACT ? "f32 exact" : "f32 fast");
+}
+
+static void sweep(struct vk_runtime *vk, const double *A, const double *z1, const double *zb, const struct bench_opts *o)
+{
+    static const char *gemv[] = {"4,1", "8,1", "16,1", "32,1", "8,4", "8,8", "16,8", "32,8", "16,16"};
+    static const char *gemm[] = {"32,64,2,4", "64,64,4,4", "32,32,2,2", "64,32,4,2", "32,32,4,4", "64,64,8,4",
+                                 "128,64,8,4", "16,64,2,4"};
+    printf("\nsweep (env knob = value: steps/s wall, GPU-timestamp steps/s)\n");
+    for (size_t i = 0; i < sizeof gemv / sizeof *gemv; i++) {
+        setenv("DASHI_ROLLOUT_GEMV", gemv[i], 1);
+        bool batched = strcmp(gemv[i] + strcspn(gemv[i], ",") + 1, "1") != 0;
+        uint32_t B = batched ? 256 : 1;
+        struct gpu_result r = {0};
+        if (gpu_rate(vk, A, batched ? zb : z1, o->D, B, ROLLOUT_F64, ROLLOUT_EXACT, batched ? 100 : o->steps,
+                     o->seconds / 2, &r) == 0)
+            printf("  f64 exact B=%-3u DASHI_ROLLOUT_GEMV=%-6s %12.0f %12.0f\n", B, gemv[i], r.wall_rate, r.ts_rate);
+    }
+    unsetenv("DASHI_ROLLOUT_GEMV");
+    for (size_t i = 0; i < sizeof gemm / sizeof *gemm; i++) {
+        setenv("DASHI_ROLLOUT_GEMM", gemm[i], 1);
+        struct gpu_result r = {0};
+        if (gpu_rate(vk, A, zb, o->D, 256, ROLLOUT_F64, ROLLOUT_FAST, 100, o->seconds / 2, &r) == 0)
+            printf("  f64 fast  B=256 DASHI_ROLLOUT_GEMM=%-10s %12.0f %12.0f\n", gemm[i], r.wall_rate, r.ts_rate);
+    }
+    unsetenv("DASHI_ROLLOUT_GEMM");
+}
+
+static int parse(int argc, char **argv, struct bench_opts *o)
+{
+    *o = (struct bench_opts){.device = "auto", .D = 654, .seconds = 1.0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--quick") == 0) {
+            o->quick = true;
+            o->seconds = 0.25;
+        } else if (strcmp(a, "--sweep") == 0) {
+            o->sweep = true;
+        } else if (i + 1 < argc && strcmp(a, "--device") == 0) {
+            o->device = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--steps") == 0) {
+            o->steps = (uint32_t)strtoul(argv[++i], NULL, 10);
+        } else if (i + 1 < argc && strcmp(a, "--D") == 0) {
+            o->D = (uint32_t)strtoul(argv[++i], NULL, 10);
+        } else {
+            fprintf(stderr, "usage: %s [--device NAME] [--steps N] [--D N] [--quick] [--sweep]\n", argv[0]);
+            return -1;
+        }
+    }
+    if (o->D == 0) {
+        fprintf(stderr, "--D must be >= 1\n");
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct bench_opts o;
+    if (parse(argc, argv, &o) != 0)
+        return 2;
+    struct vk_runtime vk;
+    struct dashi_error err = {0};
+    if (vk_runtime_open(&vk, o.device, NULL, &err) != 0) {
+        fprintf(stderr, "dashi-bench-rollout: %s: %s\n", dashi_code_name(err.code), err.message);
+        return 1;
+    }
+    const uint32_t D = o.D, BB = 256;
+    double *A = malloc((size_t)D * D * sizeof *A), *z1 = malloc(D * sizeof *z1);
+    double *zb = malloc((size_t)BB * D * sizeof *zb);
+    if (!A || !z1 || !zb)
+        return 1;
+    make_operator(A, D);
+    make_states(zb, D, BB);
+    memcpy(z1, zb, D * sizeof *z1);
+
+    time_t now = time(NULL);
+    char date[32];
+    strftime(date, sizeof date, "%Y-%m-%d", gmtime(&now));
+    printf("dashi-bench-rollout  %s\n", date);
+    printf("device: %s (driver %s %s, Vulkan %s, subgroup %u)\n", vk.device_name, vk.driver_name, vk.driver_info,
+           vk.api_version, vk.subgroup_size);
+    printf("D=%u; GPU rate = steps/s by wall clock over whole submissions (timestamps in brackets);\n"
+           "CPU = plain C loop of exact mode (one core), ratio = GPU wall / CPU\n\n", D);
+    printf("| mode      |   B | steps/run | GPU steps/s (timestamps)    | traj-steps/s | CPU steps/s | ratio  |\n");
+    printf("|-----------|-----|-----------|-----------------------------|--------------|-------------|--------|\n");
+    const enum rollout_precision precs[3] = {ROLLOUT_F64, ROLLOUT_F64, ROLLOUT_F32};
+    const enum rollout_mode modes[3] = {ROLLOUT_EXACT, ROLLOUT_FAST, ROLLOUT_FAST};
+    const uint32_t Bs[2] = {1, BB};
+    int rc = 0;
+    for (int bi = 0; bi < 2; bi++) {
+        uint32_t B = Bs[bi];
+        uint32_t steps = o.steps ? o.steps : (B == 1 ? (o.quick ? 200 : 2000) : (o.quick ? 20 : 200));
+        double cpu64 = cpu_rate(A, zb, D, B, false, o.seconds / 2);
+        double cpu32 = cpu_rate(A, zb, D, B, true, o.seconds / 2);
+        for (int m = 0; m < 3; m++) {
+            struct gpu_result r = {0};
+            if (gpu_rate(&vk, A, B == 1 ? z1 : zb, D, B, precs[m], modes[m], steps, o.seconds, &r) != 0) {
+                rc = 1;
+                continue;
+            }
+            double cpu = precs[m] == ROLLOUT_F64 ? cpu64 : cpu32;
+            char ts[32] = "n/a";
+            if (r.ts_rate > 0)
+                snprintf(ts, sizeof ts, "%.0f", r.ts_rate);
+            printf("| %-9s | %3u | %9u | %12.0f (%12s) | %12.4g | %11.1f | %6.3gx |%s\n", label(precs[m], modes[m]), B,
+                   steps, r.wall_rate, ts, r.wall_rate * B, cpu, r.wall_rate / cpu,
+                   r.nonfinite ? " (non-finite!)" : "");
+        }
+    }
+    if (o.sweep)
+        sweep(&vk, A, z1, zb, &o);
+    free(A);
+    free(z1);
+    free(zb);
+    vk_runtime_close(&vk);
+    return rc;
+}

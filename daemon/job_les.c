@@ -1,0 +1,416 @@
+/* The LES job (SPEC §2, the truth lane): validation, slicing, outputs and checkpoints
+ * around the engine of les_gpu.c.
+ *
+ * Outputs: omega_final (N×N f8), trajectory (F×N×N f8: t=0 and every save_every-th
+ * step, streamed to the blob store a run at a time so the GPU never holds it all),
+ * energy and enstrophy (steps+1 f8, also streamed). Metrics energy/enstrophy per step.
+ * A checkpoint (the field as an N×N blob, plus its step) at most every
+ * CHECKPOINT_EVERY_MS of wall time. A resumed job continues from its checkpoint; its
+ * series and trajectory outputs then start at the checkpoint's step. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fft_vkfft.h"
+#include "ic.h"
+#include "job.h"
+#include "les_gpu.h"
+
+#define LES_MAX_STEPS 100000000ull
+#define LES_RUN_MAX_STEPS 4096u
+#define LES_FRAME_RING_BYTES (256ull << 20)   /* device bytes for one run's saved frames */
+#define LES_MAX_TRAJECTORY_BYTES (64ull << 30)
+#define CHECKPOINT_EVERY_MS 10000.0
+
+struct les_params {
+    uint64_t n, steps, save_every, seed;
+    double dt, nu0, cs;
+    char ic[DASHI_HASH_HEX + 1]; /* empty: generated from seed */
+    int precision, mode;
+    bool dealias, require_gpu;
+};
+
+static const char *const precisions[] = {"f64", "f32", NULL};
+static const char *const modes[] = {"dashi", "reference", NULL};
+
+static struct les_config config_of(const struct les_params *p)
+{
+    struct les_config c = {.n = (uint32_t)p->n, .dt = p->dt, .nu0 = p->nu0, .cs = p->cs,
+                           .f32 = p->precision == 1, .dealias = p->dealias, .max_steps = LES_RUN_MAX_STEPS};
+    if (p->save_every) {
+        uint64_t frame = p->n * p->n * (c.f32 ? 4 : 8);
+        uint64_t frames = LES_FRAME_RING_BYTES / frame;
+        c.max_frames = (uint32_t)(frames < 1 ? 1 : frames > LES_RUN_MAX_STEPS ? LES_RUN_MAX_STEPS : frames);
+    }
+    return c;
+}
+
+static int les_validate(const struct job_submit_ctx *ctx, const msgpack_object *args, void **out,
+                        struct job_plan *plan, struct dashi_error *err)
+{
+    static const char *const allowed[] = {"N", "steps", "dt", "nu0", "cs", "seed", "ic", "save_every",
+                                          "precision", "dealias", "mode", "require_gpu", NULL};
+    struct les_params *p = calloc(1, sizeof *p);
+    if (!p)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    *out = NULL;
+    if (args_only(args, allowed, err) ||
+        arg_u64(args, "N", false, 64, LES_MIN_N, LES_MAX_N, &p->n, err) ||
+        arg_u64(args, "steps", false, 300, 1, LES_MAX_STEPS, &p->steps, err) ||
+        arg_f64(args, "dt", false, 0.01, 0, HUGE_VAL, &p->dt, err) ||
+        arg_f64(args, "nu0", false, 1e-4, 0, HUGE_VAL, &p->nu0, err) ||
+        arg_f64(args, "cs", false, 0.17, 0, HUGE_VAL, &p->cs, err) ||
+        arg_u64(args, "seed", false, 0, 0, UINT32_MAX, &p->seed, err) ||
+        arg_u64(args, "save_every", false, 1, 0, UINT64_MAX, &p->save_every, err) ||
+        arg_enum(args, "precision", false, 0, precisions, &p->precision, err) ||
+        arg_enum(args, "mode", false, 0, modes, &p->mode, err) ||
+        arg_bool(args, "dealias", false, false, &p->dealias, err) ||
+        arg_bool(args, "require_gpu", false, false, &p->require_gpu, err))
+        goto fail;
+    if (p->dt <= 0) {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "dt", "dt must be > 0");
+        goto fail;
+    }
+    const msgpack_object *ic = args_find(args, "ic");
+    if (ic && ic->type != MSGPACK_OBJECT_NIL) {
+        const msgpack_object *seed = args_find(args, "seed");
+        if (seed && seed->type != MSGPACK_OBJECT_NIL) {
+            dashi_fail(err, DASHI_E_BAD_VALUE, "ic", "give either seed or ic, not both");
+            goto fail;
+        }
+        if (arg_hash(args, "ic", true, p->ic, err))
+            goto fail;
+        struct blob_meta m;
+        struct dashi_error lookup;
+        if (store_blob_get(ctx->store, p->ic, &m, &lookup) != 0) {
+            dashi_fail(err, DASHI_E_NOT_FOUND, "ic", "no blob %s (upload it with `dashi put`)", p->ic);
+            goto fail;
+        }
+        const msgpack_object *n_arg = args_find(args, "N");
+        if (!n_arg || n_arg->type == MSGPACK_OBJECT_NIL)
+            p->n = m.info.ndim == 2 ? m.info.shape[0] : 0;
+        if (m.info.dtype != NPY_F8 || m.info.ndim != 2 || m.info.shape[0] != p->n || m.info.shape[1] != p->n) {
+            dashi_fail(err, DASHI_E_BAD_VALUE, "ic", "ic must be an N×N float64 array (N = %llu)",
+                       (unsigned long long)p->n);
+            goto fail;
+        }
+        if (!m.all_finite) {
+            dashi_fail(err, DASHI_E_BAD_VALUE, "ic", "ic contains NaN or Inf");
+            goto fail;
+        }
+    }
+    if (p->dealias && p->mode == 1) {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "dealias", "dealias is a mode=dashi option: the reference has none");
+        goto fail;
+    }
+    if (p->save_every > p->steps) {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "save_every", "save_every must be between 0 (no trajectory) and steps");
+        goto fail;
+    }
+    if (p->save_every && (p->steps / p->save_every + 1) * p->n * p->n * 8 > LES_MAX_TRAJECTORY_BYTES) {
+        dashi_fail(err, DASHI_E_TOO_LARGE, "save_every", "the trajectory would exceed %llu GiB: raise save_every",
+                   LES_MAX_TRAJECTORY_BYTES >> 30);
+        goto fail;
+    }
+    struct les_config cfg = config_of(p);
+    if (les_config_validate(&cfg, ctx->vk, err) != 0)
+        goto fail;
+    plan->mem_estimate = les_gpu_memory_estimate(&cfg);
+    plan->total_steps = p->steps;
+    snprintf(plan->precision, sizeof plan->precision, "%s", precisions[p->precision]);
+    snprintf(plan->mode, sizeof plan->mode, "%s", modes[p->mode]);
+    plan->require_gpu = p->require_gpu;
+    plan->ninputs = 0;
+    if (p->ic[0]) {
+        snprintf(plan->inputs[0].name, sizeof plan->inputs[0].name, "ic");
+        snprintf(plan->inputs[0].hash, sizeof plan->inputs[0].hash, "%s", p->ic);
+        plan->ninputs = 1;
+    }
+    *out = p;
+    return 0;
+fail:
+    free(p);
+    return -1;
+}
+
+static void les_pack_params(const void *params, msgpack_packer *pk)
+{
+    const struct les_params *p = params;
+    msgpack_pack_map(pk, 11);
+    pk_kv_u64(pk, "N", p->n);
+    pk_kv_u64(pk, "steps", p->steps);
+    pk_kv_f64(pk, "dt", p->dt);
+    pk_kv_f64(pk, "nu0", p->nu0);
+    pk_kv_f64(pk, "cs", p->cs);
+    if (p->ic[0])
+        pk_kv_str(pk, "ic", p->ic);
+    else
+        pk_kv_u64(pk, "seed", p->seed);
+    pk_kv_u64(pk, "save_every", p->save_every);
+    pk_kv_str(pk, "precision", precisions[p->precision]);
+    pk_kv_bool(pk, "dealias", p->dealias);
+    pk_kv_str(pk, "mode", modes[p->mode]);
+    pk_kv_bool(pk, "require_gpu", p->require_gpu);
+}
+
+static void les_free_params(void *params) { free(params); }
+
+/* ---- execution (GPU thread) ---- */
+
+struct les_state {
+    const struct les_params *p;
+    struct les_config cfg;
+    struct les_gpu *engine;
+    uint64_t step0;        /* first step the outputs cover (0 unless resumed) */
+    struct blob_writer *traj, *energy, *enstrophy;
+    double *frames;        /* host room for one run's frames */
+    double *e, *z;         /* host room for one run's series */
+    uint32_t steps_per_run;
+    double gpu_ms, host_ms;
+    bool gpu_timing;
+    double energy_last, enstrophy_last;
+    double last_checkpoint_ms;
+};
+
+static double host_ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static void state_free(struct les_state *s)
+{
+    if (!s)
+        return;
+    if (s->traj)
+        blob_writer_abort(s->traj);
+    if (s->energy)
+        blob_writer_abort(s->energy);
+    if (s->enstrophy)
+        blob_writer_abort(s->enstrophy);
+    les_gpu_destroy(s->engine);
+    free(s->frames);
+    free(s->e);
+    free(s->z);
+    free(s);
+}
+
+/* The starting field: the checkpoint when resuming, else the uploaded ic, else the seed's. */
+static int initial_field(struct job_exec *ex, const struct les_params *p, double *w, uint64_t *step0,
+                         struct dashi_error *err)
+{
+    size_t nn = (size_t)p->n * p->n;
+    const char *ck = job_resume_checkpoint(ex, step0);
+    const char *hash = ck && ck[0] ? ck : p->ic[0] ? p->ic : NULL;
+    if (!(ck && ck[0]))
+        *step0 = 0;
+    if (!hash)
+        return les_initial_condition((uint32_t)p->seed, p->n, w, err);
+    struct npy_info info;
+    void *data = NULL;
+    if (blobstore_load(job_blobs(ex), hash, &info, &data, err) != 0)
+        return -1;
+    if (info.dtype != NPY_F8 || info.count != nn) {
+        free(data);
+        return dashi_fail(err, DASHI_E_BAD_VALUE, ck && ck[0] ? "checkpoint" : "ic", "not an N×N float64 field");
+    }
+    memcpy(w, data, nn * sizeof(double));
+    free(data);
+    return 0;
+}
+
+static int les_start(struct job_exec *ex, const void *params, void **out, struct dashi_error *err)
+{
+    const struct les_params *p = params;
+    struct les_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    s->p = p;
+    s->cfg = config_of(p);
+    s->gpu_timing = true;
+    size_t nn = (size_t)p->n * p->n;
+    double *w0 = malloc(nn * sizeof *w0);
+    s->e = malloc(((size_t)LES_RUN_MAX_STEPS + 1) * sizeof(double));
+    s->z = malloc(((size_t)LES_RUN_MAX_STEPS + 1) * sizeof(double));
+    if (s->cfg.max_frames)
+        s->frames = malloc((size_t)s->cfg.max_frames * nn * sizeof(double));
+    if (!w0 || !s->e || !s->z || (s->cfg.max_frames && !s->frames)) {
+        dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
+        goto fail;
+    }
+    if (initial_field(ex, p, w0, &s->step0, err) != 0 || 
+        les_gpu_create(job_vk(ex), job_fft(ex), &s->cfg, w0, s->step0, &s->engine, err) != 0)
+        goto fail;
+    uint64_t left = p->steps - s->step0;
+    uint64_t series_shape[1] = {left + 1};
+    if (blob_writer_begin(job_blobs(ex), NPY_F8, 1, series_shape, &s->energy, err) != 0 ||
+        blob_writer_begin(job_blobs(ex), NPY_F8, 1, series_shape, &s->enstrophy, err) != 0)
+        goto fail;
+    if (p->save_every) {
+        uint64_t frames = p->steps / p->save_every - s->step0 / p->save_every + 1;
+        uint64_t shape[3] = {frames, p->n, p->n};
+        if (blob_writer_begin(job_blobs(ex), NPY_F8, 3, shape, &s->traj, err) != 0 ||
+            blob_writer_append(s->traj, w0, nn * sizeof(double), err) != 0)
+            goto fail;
+    }
+    s->steps_per_run = 4; /* the first run measures the step time */
+    s->last_checkpoint_ms = host_ms_now();
+    free(w0);
+    *out = s;
+    return 0;
+fail:
+    free(w0);
+    state_free(s);
+    return -1;
+}
+
+/* Steps the next run may take without saving more frames than the device ring holds. */
+static uint32_t run_length(const struct les_state *s, uint64_t cur)
+{
+    const struct les_params *p = s->p;
+    uint64_t n = p->steps - cur;
+    if (n > s->steps_per_run)
+        n = s->steps_per_run;
+    if (p->save_every) {
+        uint64_t last_ok = (cur / p->save_every + s->cfg.max_frames + 1) * p->save_every - 1;
+        if (cur + n > last_ok)
+            n = last_ok - cur;
+    }
+    return n < 1 ? 1 : (uint32_t)n;
+}
+
+static int checkpoint(struct job_exec *ex, struct les_state *s, struct dashi_error *err)
+{
+    size_t nn = (size_t)s->p->n * s->p->n;
+    double *w = malloc(nn * sizeof *w);
+    if (!w)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
+    uint64_t shape[2] = {s->p->n, s->p->n};
+    struct blob_meta meta;
+    int rc = les_gpu_read_field(s->engine, w, err);
+    if (rc == 0)
+        rc = blobstore_put_array(job_blobs(ex), NPY_F8, 2, shape, w, &meta, err);
+    free(w);
+    if (rc == 0)
+        job_emit_checkpoint(ex, meta.hash, les_gpu_step(s->engine));
+    return rc;
+}
+
+static int les_slice(struct job_exec *ex, void *state, bool *done, struct dashi_error *err)
+{
+    struct les_state *s = state;
+    const struct les_params *p = s->p;
+    size_t nn = (size_t)p->n * p->n;
+    double budget_ms = job_slice_target_ms(ex);
+    double slice_start = host_ms_now();
+    while (les_gpu_step(s->engine) < p->steps && host_ms_now() - slice_start < budget_ms) {
+        uint64_t cur = les_gpu_step(s->engine);
+        uint32_t n = run_length(s, cur);
+        struct les_run run;
+        double t0 = host_ms_now();
+        if (les_gpu_run(s->engine, n, (uint32_t)(p->save_every > UINT32_MAX ? 0 : p->save_every), s->frames,
+                        s->e, s->z, &run, err) != 0)
+            return -1;
+        double hms = host_ms_now() - t0;
+        s->host_ms += hms;
+        if (run.gpu_ms >= 0)
+            s->gpu_ms += run.gpu_ms;
+        else
+            s->gpu_timing = false;
+        if (run.nonfinite_step >= 0)
+            return dashi_fail(err, DASHI_E_DIVERGED, "step",
+                              "the vorticity became non-finite (NaN or Inf) at step %lld: reduce dt",
+                              (long long)run.nonfinite_step);
+        /* Entry 0 of a run is the field it started from: written once, by the first run. */
+        uint32_t first = cur == s->step0 ? 0 : 1;
+        for (uint32_t k = first; k <= n; k++) {
+            job_emit_metric(ex, "energy", (int64_t)(cur + k), s->e[k]);
+            job_emit_metric(ex, "enstrophy", (int64_t)(cur + k), s->z[k]);
+        }
+        if (blob_writer_append(s->energy, s->e + first, (n + 1 - first) * sizeof(double), err) != 0 ||
+            blob_writer_append(s->enstrophy, s->z + first, (n + 1 - first) * sizeof(double), err) != 0)
+            return -1;
+        s->energy_last = s->e[n];
+        s->enstrophy_last = s->z[n];
+        if (s->traj && run.frames &&
+            blob_writer_append(s->traj, s->frames, (size_t)run.frames * nn * sizeof(double), err) != 0)
+            return -1;
+        /* Size the next run to about a quarter of the slice so cancellation stays prompt. */
+        double per_step = (run.gpu_ms > 0 ? run.gpu_ms : hms) / n;
+        double want = per_step > 0 ? budget_ms / 4 / per_step : LES_RUN_MAX_STEPS;
+        s->steps_per_run = want < 1 ? 1 : want > LES_RUN_MAX_STEPS ? LES_RUN_MAX_STEPS : (uint32_t)want;
+        if (job_should_stop(ex))
+            break;
+    }
+    uint64_t now_step = les_gpu_step(s->engine);
+    job_emit_progress(ex, now_step, p->steps);
+    *done = now_step >= p->steps;
+    if (!*done && host_ms_now() - s->last_checkpoint_ms >= CHECKPOINT_EVERY_MS) {
+        if (checkpoint(ex, s, err) != 0)
+            return -1;
+        s->last_checkpoint_ms = host_ms_now();
+    }
+    return 0;
+}
+
+static int finish_writer(struct job_exec *ex, struct blob_writer **w, const char *name, struct dashi_error *err)
+{
+    struct blob_meta meta;
+    int rc = blob_writer_end(*w, &meta, err);
+    *w = NULL;
+    if (rc != 0)
+        return -1;
+    job_emit_output(ex, name, meta.hash);
+    return 0;
+}
+
+static int les_finish(struct job_exec *ex, void *state, struct dashi_error *err)
+{
+    struct les_state *s = state;
+    const struct les_params *p = s->p;
+    size_t nn = (size_t)p->n * p->n;
+    double *w = malloc(nn * sizeof *w);
+    if (!w)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
+    uint64_t shape[2] = {p->n, p->n};
+    struct blob_meta meta;
+    if (les_gpu_read_field(s->engine, w, err) != 0 ||
+        blobstore_put_array(job_blobs(ex), NPY_F8, 2, shape, w, &meta, err) != 0) {
+        free(w);
+        return -1;
+    }
+    free(w);
+    job_emit_output(ex, "omega_final", meta.hash);
+    if (finish_writer(ex, &s->energy, "energy", err) != 0 || finish_writer(ex, &s->enstrophy, "enstrophy", err) != 0)
+        return -1;
+    if (s->traj && finish_writer(ex, &s->traj, "trajectory", err) != 0)
+        return -1;
+    double steps = (double)(p->steps - s->step0);
+    double loop_ms = s->gpu_timing ? s->gpu_ms : s->host_ms;
+    job_emit_summary(ex, "steps", steps);
+    job_emit_summary(ex, "steps_per_s", steps / (loop_ms * 1e-3));
+    job_emit_summary(ex, "gpu_timestamps", s->gpu_timing ? 1 : 0);
+    if (s->gpu_timing)
+        job_emit_summary(ex, "gpu_ms_per_step", s->gpu_ms / steps);
+    job_emit_summary(ex, "host_ms_per_step", s->host_ms / steps);
+    job_emit_summary(ex, "ffts_per_step", LES_FFTS_PER_STEP);
+    job_emit_summary(ex, "energy_final", s->energy_last);
+    job_emit_summary(ex, "enstrophy_final", s->enstrophy_last);
+    return 0;
+}
+
+static void les_destroy(void *state) { state_free(state); }
+
+const struct job_kind job_kind_les = {
+    .name = "les",
+    .validate = les_validate,
+    .pack_params = les_pack_params,
+    .free_params = les_free_params,
+    .start = les_start,
+    .slice = les_slice,
+    .finish = les_finish,
+    .destroy = les_destroy,
+};

@@ -1,0 +1,151 @@
+"""Attacks a running dashid over its real socket with malformed and hostile frames.
+Each attack must get an error (or a closed connection), never a crash, and a separate
+well-behaved client must keep being served throughout. Usage: hostile.py SOCKET"""
+import socket
+import struct
+import sys
+import threading
+import time
+
+import msgpack
+
+SOCK = sys.argv[1]
+
+
+def connect():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(SOCK)
+    return s
+
+
+def frame(payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + payload
+
+
+def request(op, args=None, rid=1, v=1):
+    return msgpack.packb({"v": v, "id": rid, "op": op, "args": args if args is not None else {}})
+
+
+def read_frame(s):
+    def exact(n):
+        buf = b""
+        while len(buf) < n:
+            chunk = s.recv(n - len(buf))
+            if not chunk:
+                return None
+            buf += chunk
+        return buf
+    hdr = exact(4)
+    if hdr is None:
+        return None
+    body = exact(struct.unpack(">I", hdr)[0])
+    return None if body is None else msgpack.unpackb(body, raw=False, strict_map_key=False)
+
+
+def call(op, args=None):
+    s = connect()
+    s.sendall(frame(request(op, args)))
+    r = read_frame(s)
+    s.close()
+    return r
+
+
+def expect_error(name, data, code, closes):
+    """Sends raw bytes; expects an error response with `code` and, if closes, EOF after it."""
+    s = connect()
+    s.sendall(data)
+    if code is None:  # a truncated frame: nothing to answer until the peer gives up
+        s.shutdown(socket.SHUT_WR)
+        r = read_frame(s)
+        assert r is None, f"{name}: expected no answer, got {r}"
+    else:
+        r = read_frame(s)
+        assert r is not None and r.get("ok") is False, f"{name}: expected an error, got {r}"
+        assert r["error"]["code"] == code, f"{name}: expected {code}, got {r['error']}"
+        if closes:
+            assert read_frame(s) is None, f"{name}: connection should be closed"
+        else:
+            s.sendall(frame(request("ping", rid=7)))
+            r2 = read_frame(s)
+            assert r2 and r2["ok"] and r2["id"] == 7, f"{name}: connection should stay usable"
+    s.close()
+    print(f"ok - {name}")
+
+
+# A well-behaved client pings continuously in the background while the attacks run.
+stop = threading.Event()
+served = [0]
+failures = []
+
+
+def good_client():
+    while not stop.is_set():
+        try:
+            r = call("ping")
+            assert r["ok"], r
+            served[0] += 1
+        except Exception as e:  # noqa: BLE001 - any failure of the good client is the test's failure
+            failures.append(repr(e))
+            return
+        time.sleep(0.01)
+
+
+t = threading.Thread(target=good_client, daemon=True)
+t.start()
+
+deep = {"a": 1}
+for _ in range(20):
+    deep = {"x": deep}
+huge_array_header = b"\xdd\xff\xff\xff\xff"  # array32 claiming 4 billion entries
+expect_error("truncated frame (header promises more)", struct.pack(">I", 100) + b"\x84", None, True)
+expect_error("truncated msgpack inside a frame", frame(request("ping")[:-3]), "E_BAD_FRAME", True)
+expect_error("oversized length header", struct.pack(">I", 0x7FFFFFFF), "E_TOO_LARGE", True)
+expect_error("zero length frame", struct.pack(">I", 0), "E_BAD_FRAME", True)
+expect_error("not msgpack", frame(b"\xc1\xc1\xc1\xc1"), "E_BAD_FRAME", True)
+expect_error("top level not a map", frame(msgpack.packb([1, 2, 3])), "E_BAD_REQUEST", True)
+expect_error("deep nesting", frame(msgpack.packb({"v": 1, "id": 1, "op": "ping", "args": deep})), "E_BAD_FRAME", True)
+expect_error("huge declared array", frame(b"\x84\xa1v\x01\xa2id\x01\xa2op\xa4ping\xa4args" + huge_array_header),
+             "E_BAD_FRAME", True)
+expect_error("wrong protocol version", frame(request("ping", v=99)), "E_VERSION", True)
+expect_error("missing op", frame(msgpack.packb({"v": 1, "id": 1, "args": {}})), "E_BAD_REQUEST", True)
+expect_error("extra envelope key", frame(msgpack.packb({"v": 1, "id": 1, "op": "ping", "args": {}, "x": 1})),
+             "E_BAD_REQUEST", True)
+expect_error("unknown op", frame(request("format_disk")), "E_UNKNOWN_OP", False)
+expect_error("unknown argument", frame(request("ping", {"verbose": True})), "E_UNKNOWN_FIELD", False)
+expect_error("wrong type", frame(request("status", {"id": "seven"})), "E_BAD_TYPE", False)
+expect_error("NaN parameter", frame(request("submit", {"kind": "les", "args": {"dt": float("nan")}})),
+             "E_BAD_VALUE", False)
+expect_error("Inf parameter", frame(request("submit", {"kind": "les", "args": {"nu0": float("inf")}})),
+             "E_BAD_VALUE", False)
+expect_error("absurd size", frame(request("put_begin", {"size": 2**62})), "E_TOO_LARGE", False)
+expect_error("unknown job kind", frame(request("submit", {"kind": "bitcoin", "args": {}})), "E_BAD_VALUE", False)
+
+# Slow loris: a frame dribbled one byte at a time is still answered; others are served meanwhile.
+s = connect()
+data = frame(request("ping", rid=42))
+for b in data:
+    s.sendall(bytes([b]))
+    time.sleep(0.005)
+r = read_frame(s)
+assert r and r["ok"] and r["id"] == 42, r
+s.close()
+print("ok - slow partial writes")
+
+# Many connections that send half a frame and hang: the daemon keeps serving.
+idle = []
+for _ in range(50):
+    c = connect()
+    c.sendall(struct.pack(">I", 64) + b"\x84\xa1")
+    idle.append(c)
+assert call("ping")["ok"]
+for c in idle:
+    c.close()
+print("ok - 50 stalled connections")
+
+stop.set()
+t.join()
+assert not failures, f"the well-behaved client failed: {failures}"
+assert served[0] > 0
+assert call("ping")["ok"], "daemon no longer answers"
+print(f"ok - well-behaved client served {served[0]} times during the attacks")
