@@ -36,11 +36,14 @@ ensure-deps:
 	   || ! command -v valgrind >/dev/null; then \
 	  echo "dashid: installing missing Debian packages (make deps)"; $(MAKE) --no-print-directory deps; fi
 
+# The release daemon is built too: the valgrind test runs it (ASan and valgrind do not mix).
 test: ensure-deps
+	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build build/dashid build/dashi
+	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build/san SAN=1 all fuzz
 	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 check
 
 demo: ensure-deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$$(nproc) all
 	@tests/e2e/demo.sh $(BUILD)
 
 bench: ensure-deps

@@ -166,16 +166,16 @@ static const char *label(enum rollout_precision p, enum rollout_mode m)
 
 static void sweep(struct vk_runtime *vk, const double *A, const double *z1, const double *zb, const struct bench_opts *o)
 {
-    static const char *gemv[] = {"4,1", "8,1", "16,1", "32,1", "8,4", "8,8", "16,8", "32,8", "16,16"};
-    static const char *gemm[] = {"32,64,2,4", "64,64,4,4", "32,32,2,2", "64,32,4,2", "32,32,4,4", "64,64,8,4",
-                                 "128,64,8,4", "16,64,2,4"};
+    static const char *gemv[] = {"2,1", "4,1", "8,1", "16,1", "32,1", "8,4", "16,4", "16,8", "32,4"};
+    static const char *gemm[] = {"32,32,2,2,32", "32,32,2,2,16", "32,32,2,2,8", "32,64,2,4,16", "16,64,2,4,32",
+                                 "32,32,2,4,32", "64,32,4,2,16", "16,32,1,2,32", "16,32,2,2,32", "32,16,2,2,32"};
     printf("\nsweep (env knob = value: steps/s wall, GPU-timestamp steps/s)\n");
     for (size_t i = 0; i < sizeof gemv / sizeof *gemv; i++) {
         setenv("DASHI_ROLLOUT_GEMV", gemv[i], 1);
         bool batched = strcmp(gemv[i] + strcspn(gemv[i], ",") + 1, "1") != 0;
         uint32_t B = batched ? 256 : 1;
         struct gpu_result r = {0};
-        if (gpu_rate(vk, A, batched ? zb : z1, o->D, B, ROLLOUT_F64, ROLLOUT_EXACT, batched ? 100 : o->steps,
+        if (gpu_rate(vk, A, batched ? zb : z1, o->D, B, ROLLOUT_F64, ROLLOUT_EXACT, batched ? 100 : 2000,
                      o->seconds / 2, &r) == 0)
             printf("  f64 exact B=%-3u DASHI_ROLLOUT_GEMV=%-6s %12.0f %12.0f\n", B, gemv[i], r.wall_rate, r.ts_rate);
     }

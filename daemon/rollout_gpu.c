@@ -55,14 +55,14 @@ uint64_t rollout_gpu_memory_estimate(const struct rollout_config *cfg)
 }
 
 /* Optional tuning knobs for benchmarks: DASHI_ROLLOUT_GEMV="OUT_WG,RB" and
- * DASHI_ROLLOUT_GEMM="BM,BN,TM,TN" override the tile shapes (they do not change exact
+ * DASHI_ROLLOUT_GEMM="BM,BN,TM,TN,BK" override the tile shapes (they do not change exact
  * mode's results: its order is fixed per output element). */
 static void env_uints(const char *name, uint32_t *v, int n)
 {
     const char *s = getenv(name);
     if (!s)
         return;
-    uint32_t tmp[4];
+    uint32_t tmp[8];
     int got = 0;
     while (got < n && *s) {
         char *end;
@@ -83,7 +83,13 @@ static int choose_kernel(struct rollout_gpu *r, struct dashi_error *err)
     bool f64 = c->precision == ROLLOUT_F64;
     bool gemm = c->mode == ROLLOUT_FAST && c->B >= 8;
     if (!gemm) {
-        uint32_t t[2] = {8, c->B < 8 ? c->B : 8}; /* OUT_WG outputs × RB batch rows per workgroup */
+        /* OUT_WG outputs × RB batch rows per workgroup; picked by sweeping on an H100
+         * (bench/README.md): small workgroups for few rows, wide ones for batches. */
+        uint32_t t[2] = {vk->is_cpu ? 8 : 2, c->B}; /* lavapipe prefers fewer, larger groups */
+        if (c->B >= 8) {
+            t[0] = 32;
+            t[1] = 4;
+        }
         env_uints("DASHI_ROLLOUT_GEMV", t, 2);
         while (t[0] * 16 > vk->max_workgroup_size && t[0] > 1)
             t[0] /= 2;
@@ -96,16 +102,16 @@ static int choose_kernel(struct rollout_gpu *r, struct dashi_error *err)
         r->groups_y = (c->B + t[1] - 1) / t[1];
         return vk_kernel_get(vk, name, 3, sizeof(struct rollout_push), spec, 4, &r->kernel, err);
     }
-    uint32_t t[4] = {32, 64, 2, 4}; /* BM, BN, TM, TN */
-    env_uints("DASHI_ROLLOUT_GEMM", t, 4);
+    uint32_t t[5] = {32, 64, 2, 4, 16}; /* BM, BN, TM, TN, BK: best of the H100 sweep */
+    env_uints("DASHI_ROLLOUT_GEMM", t, 5);
     if (t[0] % t[2] || t[1] % t[3] || (t[0] / t[2]) * (t[1] / t[3]) > vk->max_workgroup_size ||
-        (size_t)8 * (t[0] + t[1]) * r->elem > vk->max_shared_bytes)
-        return dashi_fail(err, DASHI_E_INTERNAL, "", "rollout GEMM tile %ux%u/%ux%u does not fit this device", t[0],
-                          t[1], t[2], t[3]);
-    uint32_t spec[8] = {c->D, c->B, t[0], t[1], t[2], t[3], t[1] / t[3], t[0] / t[2]};
+        (size_t)t[4] * (t[0] + t[1]) * r->elem > vk->max_shared_bytes)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "rollout GEMM tile %ux%u/%ux%u/%u does not fit this device",
+                          t[0], t[1], t[2], t[3], t[4]);
+    uint32_t spec[9] = {c->D, c->B, t[0], t[1], t[2], t[3], t[1] / t[3], t[0] / t[2], t[4]};
     r->groups_x = (c->D + t[1] - 1) / t[1];
     r->groups_y = (c->B + t[0] - 1) / t[0];
-    return vk_kernel_get(vk, f64 ? "rollout_gemm_f64" : "rollout_gemm_f32", 3, sizeof(struct rollout_push), spec, 8,
+    return vk_kernel_get(vk, f64 ? "rollout_gemm_f64" : "rollout_gemm_f32", 3, sizeof(struct rollout_push), spec, 9,
                          &r->kernel, err);
 }
 

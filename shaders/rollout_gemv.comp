@@ -17,6 +17,7 @@
 #endif
 
 #define P 16u
+#define U 8u
 layout(constant_id = 0) const uint D = 1;
 layout(constant_id = 1) const uint B = 1;
 layout(constant_id = 2) const uint OUT_WG = 8;
@@ -35,7 +36,26 @@ void main()
     for (uint r = 0; r < RB; r++)
         s[r] = REAL(0);
     if (j < D) {
-        for (uint i = p; i < D; i += P) {
+        // U terms of a partial per pass: their loads are all issued before the (ordered)
+        // additions, so the loop is not one memory latency per term.
+        uint i = p;
+        for (; i + (U - 1) * P < D; i += U * P) {
+            REAL av[U];
+            for (uint u = 0; u < U; u++)
+                av[u] = a[(i + u * P) * D + j];
+            for (uint r = 0; r < RB; r++) {
+                if (b0 + r < B) {
+                    REAL zv[U];
+                    for (uint u = 0; u < U; u++)
+                        zv[u] = z[pc.src + (b0 + r) * D + i + u * P];
+                    for (uint u = 0; u < U; u++) {
+                        PRECISE REAL prod = zv[u] * av[u];
+                        s[r] = s[r] + prod;
+                    }
+                }
+            }
+        }
+        for (; i < D; i += P) {
             REAL av = a[i * D + j];
             for (uint r = 0; r < RB; r++) {
                 if (b0 + r < B) {

@@ -15,7 +15,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok - $*"; }
 
 start_daemon() { # extra dashid args...
-  "$DASHID" --foreground --socket "$DASHI_SOCKET" --state-dir "$DASHI_STATE_DIR" "$@" >> "$WORK/dashid.log" 2>&1 &
+  env LD_PRELOAD="${DASHI_TEST_PRELOAD:-}" "$DASHID" --foreground --socket "$DASHI_SOCKET" --state-dir "$DASHI_STATE_DIR" "$@" >> "$WORK/dashid.log" 2>&1 &
   DAEMON_PID=$!
   i=0
   while ! "$DASHI" --no-autostart ping > /dev/null 2>&1; do
