@@ -507,3 +507,43 @@ int blobstore_load(const struct blobstore *bs, const char *hash, struct npy_info
         return dashi_fail(err, DASHI_E_NOT_FOUND, "hash", "blob %s: no such blob", hash);
     return npy_load(path, info, data, err);
 }
+
+int blobstore_meta(const struct blobstore *bs, const char *hash, struct blob_meta *meta, struct dashi_error *err)
+{
+    char path[PATH_CAP];
+    if (blobstore_path(bs, hash, path, sizeof path) < 0)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "hash", "not a blob name (64 lowercase hex digits)");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return dashi_fail(err, DASHI_E_NOT_FOUND, "hash", "blob %s: no such blob", hash);
+    enum { CHUNK = 1 << 20 };
+    uint8_t *buf = malloc(CHUNK);
+    int rc = -1;
+    if (!buf) {
+        dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+        goto done;
+    }
+    size_t n = fread(buf, 1, CHUNK, f);
+    if (npy_parse_header(buf, n, &meta->info, err) != 0)
+        goto done;
+    struct finite_scan scan;
+    scan_init(&scan, meta->info.dtype);
+    uint64_t size = n;
+    scan_feed(&scan, buf + meta->info.header_len, n - meta->info.header_len);
+    while ((n = fread(buf, 1, CHUNK, f)) > 0) {
+        scan_feed(&scan, buf, n);
+        size += n;
+    }
+    if (ferror(f) || size != meta->info.header_len + meta->info.nbytes) {
+        dashi_fail(err, DASHI_E_IO, "hash", "blob %s is unreadable or truncated", hash);
+        goto done;
+    }
+    snprintf(meta->hash, sizeof meta->hash, "%s", hash);
+    meta->size = size;
+    meta->all_finite = scan.all_finite;
+    rc = 0;
+done:
+    free(buf);
+    fclose(f);
+    return rc;
+}

@@ -53,6 +53,8 @@ int blob_writer_end(struct blob_writer *w, struct blob_meta *meta, struct dashi_
 void blob_writer_abort(struct blob_writer *w);
 
 bool blobstore_exists(const struct blobstore *bs, const char *hash);
+/* Metadata of a stored blob, read from its file (header parsed, data scanned for NaN/Inf). */
+int blobstore_meta(const struct blobstore *bs, const char *hash, struct blob_meta *meta, struct dashi_error *err);
 int blobstore_path(const struct blobstore *bs, const char *hash, char *out, size_t cap);
 /* Reads up to len bytes at offset into buf; *n = bytes read, *total = file size. */
 int blobstore_read(const struct blobstore *bs, const char *hash, uint64_t offset, void *buf, size_t len,

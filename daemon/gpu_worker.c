@@ -68,8 +68,11 @@ void job_emit_output(struct job_exec *ex, const char *name, const char *hash)
                 MSG_MAX_OUTPUTS, name);
         return;
     }
+    /* Outputs become inputs of other jobs, which validate them by their metadata: read it
+     * here, on the GPU thread, so the loop thread only records it. */
+    if (blobstore_meta(&ex->d->blobs, hash, &m->outputs[m->noutputs].meta, &ex->emit_error) != 0)
+        return;
     snprintf(m->outputs[m->noutputs].name, sizeof m->outputs[0].name, "%s", name);
-    snprintf(m->outputs[m->noutputs].hash, sizeof m->outputs[0].hash, "%s", hash);
     m->noutputs++;
 }
 
@@ -175,9 +178,15 @@ static void run_slice(struct daemon *d, struct sched_job *j)
         end_job(&ex, JOB_FAILED, &err);
         return;
     }
+    if (ex.emit_error.code != DASHI_OK) {
+        end_job(&ex, JOB_FAILED, &ex.emit_error);
+        return;
+    }
     if (done) {
         if (j->kind->finish(&ex, j->state, &err) != 0)
             end_job(&ex, JOB_FAILED, &err);
+        else if (ex.emit_error.code != DASHI_OK)
+            end_job(&ex, JOB_FAILED, &ex.emit_error);
         else
             end_job(&ex, JOB_SUCCEEDED, NULL);
         return;

@@ -11,6 +11,7 @@ struct job_exec {
     struct daemon *d;
     struct sched_job *job;
     struct job_msg *batch; /* what the current slice reported; posted after the slice */
+    struct dashi_error emit_error; /* a report that could not be made fails the job */
 };
 
 /* Thread entry point; arg is the struct daemon. Returns after posting MSG_WORKER_EXIT. */

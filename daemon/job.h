@@ -18,6 +18,7 @@
 #include "vk.h"
 
 #define JOB_MAX_INPUTS 8
+#define JOB_MAX_DEPS 8
 
 /* What validation learns about a job beyond its kind-specific parameters. */
 struct job_plan {
@@ -28,6 +29,11 @@ struct job_plan {
     bool require_gpu;
     int ninputs;
     struct { char name[32]; char hash[DASHI_HASH_HEX + 1]; } inputs[JOB_MAX_INPUTS];
+    /* Jobs whose outputs this one consumes and that have not succeeded yet. A job with
+     * deps waits; when they all succeed the daemon validates it again (now every
+     * reference resolves to a hash) and schedules it; if one fails, it fails. */
+    int ndeps;
+    int64_t deps[JOB_MAX_DEPS];
 };
 
 /* Loop-thread context for validation. */
@@ -62,6 +68,21 @@ struct job_kind {
     int (*finish)(struct job_exec *ex, void *state, struct dashi_error *err);
     void (*destroy)(void *state);
 };
+
+/* An input given either as a blob hash (64 hex digits) or as a job id (an integer) whose
+ * output `output` is meant (job_refs.c; `output` may list several names separated by
+ * commas: the first the job has is taken). Fills hash and returns 0 when it resolves (the
+ * blob or the succeeded job's output); when the job is queued or running, leaves hash
+ * empty, sets *job_id, adds it to plan->deps and returns 0: the kind must then skip the
+ * checks that need the blob and pack the job id (not a hash) in pack_params, so that
+ * validation can run again once the job has succeeded. Errors: E_NOT_FOUND (no such
+ * blob/job/output), E_STATE (the job failed, was cancelled or interrupted), E_BAD_TYPE.
+ * A missing key: E_MISSING_FIELD if required, else 0 with hash empty and *job_id 0. */
+int job_input_ref(const struct job_submit_ctx *ctx, const msgpack_object *args, const char *name,
+                  const char *output, bool required, char hash[DASHI_HASH_HEX + 1], int64_t *job_id,
+                  struct job_plan *plan, struct dashi_error *err);
+/* Records an input in the plan (for the job's `inputs` map); ignored when hash is empty. */
+void job_plan_input(struct job_plan *plan, const char *name, const char *hash);
 
 /* The registry of kinds (job_kinds.c). NULL if unknown. */
 const struct job_kind *job_kind_find(const char *name);

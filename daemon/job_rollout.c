@@ -17,6 +17,7 @@
 
 struct rollout_params {
     char op[DASHI_HASH_HEX + 1], z0[DASHI_HASH_HEX + 1], truth[DASHI_HASH_HEX + 1];
+    int64_t op_job, z0_job; /* producing jobs: a train job's "A"; its "z0" or a rollout's "z_final" */
     uint64_t steps, hash_every, save_every;
     int precision, mode; /* indexes into the choice lists below */
     bool require_gpu;
@@ -76,8 +77,9 @@ static int rollout_validate(const struct job_submit_ctx *ctx, const msgpack_obje
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     *out = NULL;
     struct blob_meta a, z, t;
-    if (args_only(args, allowed, err) || arg_hash(args, "op", true, p->op, err) ||
-        arg_hash(args, "z0", true, p->z0, err) || arg_u64(args, "steps", true, 0, 1, ROLLOUT_MAX_STEPS, &p->steps, err) ||
+    if (args_only(args, allowed, err) || job_input_ref(ctx, args, "op", "A", true, p->op, &p->op_job, plan, err) ||
+        job_input_ref(ctx, args, "z0", "z0,z_final", true, p->z0, &p->z0_job, plan, err) ||
+        arg_u64(args, "steps", true, 0, 1, ROLLOUT_MAX_STEPS, &p->steps, err) ||
         arg_u64(args, "hash_every", false, 1, 0, UINT64_MAX, &p->hash_every, err) ||
         arg_u64(args, "save_every", false, 0, 0, UINT64_MAX, &p->save_every, err) ||
         arg_enum(args, "precision", false, 0, precisions, &p->precision, err) ||
@@ -87,6 +89,14 @@ static int rollout_validate(const struct job_submit_ctx *ctx, const msgpack_obje
     const msgpack_object *truth = args_find(args, "truth");
     if (truth && truth->type != MSGPACK_OBJECT_NIL && arg_hash(args, "truth", true, p->truth, err))
         goto fail;
+    plan->total_steps = p->steps;
+    snprintf(plan->precision, sizeof plan->precision, "%s", precisions[p->precision]);
+    snprintf(plan->mode, sizeof plan->mode, "%s", modes[p->mode]);
+    plan->require_gpu = p->require_gpu;
+    if (plan->ndeps > 0) { /* shapes are checked when the producing jobs have succeeded */
+        *out = p;
+        return 0;
+    }
     if (f8_blob(ctx, "op", p->op, &a, err) || f8_blob(ctx, "z0", p->z0, &z, err))
         goto fail;
     if (a.info.ndim != 2 || a.info.shape[0] != a.info.shape[1] || a.info.shape[0] == 0 || a.info.shape[0] > 65536) {
@@ -137,19 +147,9 @@ static int rollout_validate(const struct job_submit_ctx *ctx, const msgpack_obje
     }
     struct rollout_config cfg = config_of(p);
     plan->mem_estimate = rollout_gpu_memory_estimate(&cfg);
-    plan->total_steps = p->steps;
-    snprintf(plan->precision, sizeof plan->precision, "%s", precisions[p->precision]);
-    snprintf(plan->mode, sizeof plan->mode, "%s", modes[p->mode]);
-    plan->require_gpu = p->require_gpu;
-    plan->ninputs = 0;
-    const char *names[] = {"op", "z0", "truth"};
-    const char *hashes[] = {p->op, p->z0, p->truth};
-    for (int i = 0; i < 3; i++)
-        if (hashes[i][0]) {
-            snprintf(plan->inputs[plan->ninputs].name, sizeof plan->inputs[0].name, "%s", names[i]);
-            snprintf(plan->inputs[plan->ninputs].hash, sizeof plan->inputs[0].hash, "%s", hashes[i]);
-            plan->ninputs++;
-        }
+    job_plan_input(plan, "op", p->op);
+    job_plan_input(plan, "z0", p->z0);
+    job_plan_input(plan, "truth", p->truth);
     *out = p;
     return 0;
 fail:
@@ -161,8 +161,15 @@ static void rollout_pack_params(const void *params, msgpack_packer *pk)
 {
     const struct rollout_params *p = params;
     msgpack_pack_map(pk, 9); /* exactly the arguments validate takes, so a resume re-validates them */
-    pk_kv_str(pk, "op", p->op);
-    pk_kv_str(pk, "z0", p->z0);
+    /* A producing job is kept as its id so validation can resolve it again. */
+    if (p->op_job)
+        pk_kv_i64(pk, "op", p->op_job);
+    else
+        pk_kv_str(pk, "op", p->op);
+    if (p->z0_job)
+        pk_kv_i64(pk, "z0", p->z0_job);
+    else
+        pk_kv_str(pk, "z0", p->z0);
     pk_kv_str(pk, "truth", p->truth[0] ? p->truth : NULL);
     pk_kv_u64(pk, "steps", p->steps);
     pk_kv_u64(pk, "hash_every", p->hash_every);

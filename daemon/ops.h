@@ -36,6 +36,8 @@ int op_wait(struct conn *c, const struct request *req, msgpack_packer *pk, struc
 int op_cancel(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 int op_metrics(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 int op_hashes(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
+/* A job ended: its waiting dependents become runnable (re-validated) or fail. */
+void jobs_dependency_ended(struct daemon *d, int64_t dep);
 /* Re-queues the jobs the database holds as queued (daemon start). */
 int jobs_requeue(struct daemon *d, struct dashi_error *err);
 

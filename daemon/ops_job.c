@@ -1,6 +1,7 @@
 /* Job submission and the job queries. Submission validates everything up front
  * (nothing is queued on bad input), then records and schedules the job. */
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,6 +143,7 @@ int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, str
         return -1;
     }
     j->id = row.id;
+    j->waiting = j->plan.ndeps > 0;
     scheduler_add(&d->sched, j);
     pack_ok_begin(pk, req->id);
     return pack_job_record(pk, &d->store, row.id, c->uid, false, err);
@@ -172,6 +174,7 @@ int jobs_requeue(struct daemon *d, struct dashi_error *err)
         if (ok) {
             j->id = row.id;
             j->priority = row.priority;
+            j->waiting = j->plan.ndeps > 0;
             scheduler_add(&d->sched, j);
         } else {
             sched_job_discard(j);
@@ -189,6 +192,78 @@ int jobs_requeue(struct daemon *d, struct dashi_error *err)
     }
     free(ids);
     return 0;
+}
+
+/* ---- dependencies ---- */
+
+static void fail_dependent(struct daemon *d, int64_t id, const struct dashi_error *why)
+{
+    struct dashi_error err;
+    if (scheduler_cancel(&d->sched, id) != 1)
+        return; /* already gone or started */
+    if (store_job_set_state(&d->store, id, JOB_FAILED, now_seconds(), why, &err) != 0)
+        fprintf(stderr, "dashid: recording the failure of job %lld: %s\n", (long long)id, err.message);
+    results_job_ended(d, id);
+    jobs_dependency_ended(d, id); /* its own dependents fail in turn */
+}
+
+/* Re-validates a waiting job whose dependency `dep` just succeeded. */
+static void revalidate(struct daemon *d, int64_t id)
+{
+    struct dashi_error err;
+    dashi_error_clear(&err);
+    struct job_row row;
+    if (store_job_get(&d->store, id, &row, &err) != 0)
+        return;
+    const struct job_kind *kind = job_kind_find(row.kind);
+    msgpack_unpacked pu;
+    msgpack_unpacked_init(&pu);
+    struct sched_job *j = NULL;
+    int rc = kind && row.params_mp &&
+                     msgpack_unpack_next(&pu, row.params_mp, row.params_mp_len, NULL) == MSGPACK_UNPACK_SUCCESS
+                 ? validate_job(d, kind, &pu.data, row.uid, &j, &err)
+                 : dashi_fail(&err, DASHI_E_INTERNAL, "", "stored parameters cannot be read");
+    msgpack_unpacked_destroy(&pu);
+    job_row_free(&row);
+    if (rc != 0) {
+        sched_job_discard(j);
+        fail_dependent(d, id, &err);
+        return;
+    }
+    if (j->plan.ndeps > 0) { /* other dependencies are still running */
+        sched_job_discard(j);
+        return;
+    }
+    for (int i = 0; i < j->plan.ninputs; i++)
+        if (store_job_blob_add(&d->store, id, "input", j->plan.inputs[i].name, j->plan.inputs[i].hash, &err) != 0)
+            fprintf(stderr, "dashid: recording inputs of job %lld: %s\n", (long long)id, err.message);
+    if (scheduler_make_ready(&d->sched, id, j->params, &j->plan) == 0)
+        j->params = NULL; /* the scheduler owns them now */
+    sched_job_discard(j);
+}
+
+void jobs_dependency_ended(struct daemon *d, int64_t dep)
+{
+    int64_t ids[64];
+    size_t n = scheduler_dependents(&d->sched, dep, ids, 64);
+    if (n == 0)
+        return;
+    struct job_row row;
+    struct dashi_error err;
+    if (store_job_get(&d->store, dep, &row, &err) != 0)
+        return;
+    enum job_state state = row.state;
+    job_row_free(&row);
+    for (size_t i = 0; i < n; i++) {
+        if (state == JOB_SUCCEEDED) {
+            revalidate(d, ids[i]);
+        } else {
+            struct dashi_error why;
+            dashi_fail(&why, DASHI_E_STATE, "", "job %lld, whose output it needs, %s", (long long)dep,
+                       job_state_name(state));
+            fail_dependent(d, ids[i], &why);
+        }
+    }
 }
 
 /* ---- queries ---- */
@@ -329,6 +404,7 @@ int op_cancel(struct conn *c, const struct request *req, msgpack_packer *pk, str
         if (store_job_set_state(&c->d->store, id, JOB_CANCELLED, now_seconds(), &why, err) != 0)
             return -1;
         results_job_ended(c->d, id);
+        jobs_dependency_ended(c->d, id);
         result = "cancelled";
     } else if (rc < 0) {
         return dashi_fail(err, DASHI_E_STATE, "id", "job %lld is not active in the scheduler", (long long)id);

@@ -99,6 +99,7 @@ void results_job_ended(struct daemon *d, int64_t job_id)
     notify(d, job_id, NULL, true);
 }
 
+
 struct apply_ctx {
     struct daemon *d;
     const struct job_msg *m;
@@ -134,9 +135,12 @@ static int apply_fn(void *ctx, struct dashi_error *err)
     }
     if (m->nhashes && store_hashes_add(st, m->job, m->hashes, m->nhashes, err) != 0)
         return -1;
-    for (int i = 0; i < m->noutputs; i++)
-        if (store_job_blob_add(st, m->job, "output", m->outputs[i].name, m->outputs[i].hash, err) != 0)
+    for (int i = 0; i < m->noutputs; i++) {
+        const struct blob_meta *meta = &m->outputs[i].meta;
+        if (store_blob_record(st, meta, 0, now_seconds(), err) != 0 ||
+            store_job_blob_add(st, m->job, "output", m->outputs[i].name, meta->hash, err) != 0)
             return -1;
+    }
     if (m->checkpoint[0] && store_job_set_checkpoint(st, m->job, m->checkpoint, m->checkpoint_step, err) != 0)
         return -1;
     if (m->type == MSG_SLICE && m->has_progress &&
@@ -193,6 +197,8 @@ void results_on_wake(uv_async_t *h)
                 fprintf(stderr, "dashid: recording results of job %lld failed: %s: %s\n", (long long)m->job,
                         dashi_code_name(err.code), err.message);
             notify(d, m->job, m, m->type == MSG_ENDED);
+            if (m->type == MSG_ENDED)
+                jobs_dependency_ended(d, m->job);
         }
         job_msg_free(m);
         m = next;

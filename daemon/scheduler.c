@@ -85,6 +85,43 @@ int scheduler_cancel(struct scheduler *s, int64_t id)
     return rc;
 }
 
+size_t scheduler_dependents(struct scheduler *s, int64_t dep, int64_t *ids, size_t cap)
+{
+    size_t n = 0;
+    uv_mutex_lock(&s->mu);
+    for (struct sched_job *j = s->jobs; j && n < cap; j = j->next) {
+        if (!j->waiting)
+            continue;
+        for (int k = 0; k < j->plan.ndeps; k++)
+            if (j->plan.deps[k] == dep) {
+                ids[n++] = j->id;
+                break;
+            }
+    }
+    uv_mutex_unlock(&s->mu);
+    return n;
+}
+
+int scheduler_make_ready(struct scheduler *s, int64_t id, void *params, const struct job_plan *plan)
+{
+    int rc = -1;
+    uv_mutex_lock(&s->mu);
+    for (struct sched_job *j = s->jobs; j; j = j->next) {
+        if (j->id != id || !j->waiting)
+            continue;
+        if (j->params)
+            j->kind->free_params(j->params);
+        j->params = params;
+        j->plan = *plan;
+        j->waiting = false;
+        rc = 0;
+        uv_cond_signal(&s->cv);
+        break;
+    }
+    uv_mutex_unlock(&s->mu);
+    return rc;
+}
+
 size_t scheduler_count_user(struct scheduler *s, uid_t uid)
 {
     size_t n = 0;
@@ -167,6 +204,8 @@ struct sched_job *scheduler_next(struct scheduler *s)
         double now = now_seconds();
         struct sched_job *best = NULL;
         for (struct sched_job *j = s->jobs; j; j = j->next) {
+            if (j->waiting)
+                continue;
             bool fits = j->started || s->mem_started + j->plan.mem_estimate <= s->mem_budget;
             if (fits && (!best || prefer(s, j, best, now)))
                 best = j;

@@ -29,6 +29,7 @@ struct sched_job {
     int priority;
     atomic_bool cancel;     /* set by the loop thread, read by the GPU thread */
     bool started;           /* set under mu when the GPU thread takes the job */
+    bool waiting;           /* its plan has deps that have not succeeded: not runnable */
     void *state;            /* GPU-thread only */
     double gpu_seconds;     /* GPU-thread only (also read by scheduler_next, on that thread) */
     struct sched_job *next;
@@ -59,7 +60,7 @@ struct job_msg {
     size_t nmetrics, cap_metrics;
     struct zhash *hashes;
     size_t nhashes, cap_hashes;
-    struct { char name[32]; char hash[DASHI_HASH_HEX + 1]; } outputs[MSG_MAX_OUTPUTS];
+    struct { char name[32]; struct blob_meta meta; } outputs[MSG_MAX_OUTPUTS];
     int noutputs;
     bool has_progress;
     uint64_t step, total;
@@ -96,6 +97,12 @@ void scheduler_add(struct scheduler *s, struct sched_job *job);
 /* Loop thread: 1 if the job was queued and is now removed (caller records cancelled),
  * 0 if it is running and was flagged (the GPU thread will end it), -1 if not active. */
 int scheduler_cancel(struct scheduler *s, int64_t id);
+/* Loop thread: the ids of waiting jobs that depend on job dep (at most cap). */
+size_t scheduler_dependents(struct scheduler *s, int64_t dep, int64_t *ids, size_t cap);
+/* Loop thread: a waiting job's dependencies have all succeeded; its re-validated params
+ * and plan replace the old ones (the scheduler takes them) and it becomes runnable.
+ * Returns -1 if the job is no longer waiting in the scheduler (the caller keeps params). */
+int scheduler_make_ready(struct scheduler *s, int64_t id, void *params, const struct job_plan *plan);
 /* Number of active jobs of a user (for the queued-jobs limit). */
 size_t scheduler_count_user(struct scheduler *s, uid_t uid);
 void scheduler_request_stop(struct scheduler *s);

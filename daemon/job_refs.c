@@ -1,0 +1,107 @@
+/* Inputs named either by blob hash or by the job that produces them (job.h). */
+#include <string.h>
+
+#include "job.h"
+
+void job_plan_input(struct job_plan *plan, const char *name, const char *hash)
+{
+    if (!hash || !hash[0] || plan->ninputs == JOB_MAX_INPUTS)
+        return;
+    snprintf(plan->inputs[plan->ninputs].name, sizeof plan->inputs[0].name, "%s", name);
+    snprintf(plan->inputs[plan->ninputs].hash, sizeof plan->inputs[0].hash, "%s", hash);
+    plan->ninputs++;
+}
+
+struct find_output {
+    const char *name;
+    char *hash;
+    bool found;
+};
+
+/* f->name is one output name or several separated by commas, the first one present wins
+ * (e.g. "z0,z_final": a train job's first state, or a rollout's final state). */
+static bool name_in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0)
+            return true;
+        p += len + (end ? 1 : 0);
+    }
+    return false;
+}
+
+static int find_output_cb(void *ctx, const char *name, const char *hash)
+{
+    struct find_output *f = ctx;
+    if (!name_in_list(f->name, name))
+        return 0;
+    snprintf(f->hash, DASHI_HASH_HEX + 1, "%s", hash);
+    f->found = true;
+    return 1;
+}
+
+static int add_dep(struct job_plan *plan, int64_t id, const char *name, struct dashi_error *err)
+{
+    for (int i = 0; i < plan->ndeps; i++)
+        if (plan->deps[i] == id)
+            return 0;
+    if (plan->ndeps == JOB_MAX_DEPS)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, name, "a job may depend on at most %d other jobs", JOB_MAX_DEPS);
+    plan->deps[plan->ndeps++] = id;
+    return 0;
+}
+
+int job_input_ref(const struct job_submit_ctx *ctx, const msgpack_object *args, const char *name,
+                  const char *output, bool required, char hash[DASHI_HASH_HEX + 1], int64_t *job_id,
+                  struct job_plan *plan, struct dashi_error *err)
+{
+    hash[0] = 0;
+    *job_id = 0;
+    const msgpack_object *v = args_find(args, name);
+    if (!v || v->type == MSGPACK_OBJECT_NIL) {
+        if (required)
+            return dashi_fail(err, DASHI_E_MISSING_FIELD, name, "%s is required (a blob hash or a job id)", name);
+        return 0;
+    }
+    if (v->type == MSGPACK_OBJECT_STR) {
+        if (arg_hash(args, name, true, hash, err) != 0)
+            return -1;
+        struct blob_meta meta;
+        struct dashi_error lookup;
+        if (store_blob_get(ctx->store, hash, &meta, &lookup) != 0)
+            return dashi_fail(err, DASHI_E_NOT_FOUND, name, "%s: no blob %s (upload it with `dashi put`)", name, hash);
+        return 0;
+    }
+    int64_t id;
+    if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        arg_i64(args, name, true, 0, 1, INT64_MAX, &id, err) != 0)
+        return dashi_fail(err, DASHI_E_BAD_TYPE, name, "%s must be a blob hash (64 hex digits) or a job id", name);
+    struct job_row row;
+    struct dashi_error lookup;
+    if (store_job_get(ctx->store, id, &row, &lookup) != 0)
+        return dashi_fail(err, DASHI_E_NOT_FOUND, name, "%s: no job %lld", name, (long long)id);
+    if (row.is_private && ctx->uid != 0 && ctx->uid != row.uid) {
+        job_row_free(&row); /* another user's private job: as if it did not exist */
+        return dashi_fail(err, DASHI_E_NOT_FOUND, name, "%s: no job %lld", name, (long long)id);
+    }
+    enum job_state state = row.state;
+    char kind[sizeof row.kind];
+    snprintf(kind, sizeof kind, "%s", row.kind);
+    job_row_free(&row);
+    *job_id = id;
+    if (state == JOB_QUEUED || state == JOB_RUNNING)
+        return add_dep(plan, id, name, err);
+    if (state != JOB_SUCCEEDED)
+        return dashi_fail(err, DASHI_E_STATE, name, "%s: job %lld is %s, so its %s will never exist", name,
+                          (long long)id, job_state_name(state), output);
+    struct find_output f = {.name = output, .hash = hash};
+    if (store_job_blobs(ctx->store, id, "output", find_output_cb, &f, err) != 0)
+        return -1;
+    if (!f.found)
+        return dashi_fail(err, DASHI_E_NOT_FOUND, name, "%s: job %lld (%s) has no output '%s'", name, (long long)id,
+                          kind, output);
+    return 0;
+}
