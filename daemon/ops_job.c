@@ -8,9 +8,14 @@
 #include "json.h"
 #include "ops.h"
 
-static int arg_job_id(const struct request *req, int64_t *id, struct dashi_error *err)
+/* The common start of the per-job ops: args limited to `allowed` (which includes "id"),
+ * the id, and the job's row if the caller may see it (the caller frees the row). */
+static int visible_job_arg(struct conn *c, const struct request *req, const char *const *allowed, int64_t *id,
+                           struct job_row *row, struct dashi_error *err)
 {
-    return arg_i64(req->args, "id", true, 0, 1, INT64_MAX, id, err);
+    if (args_only(req->args, allowed, err) || arg_i64(req->args, "id", true, 0, 1, INT64_MAX, id, err))
+        return -1;
+    return job_get_visible(&c->d->store, *id, c->uid, row, err);
 }
 
 /* ---- submit ---- */
@@ -273,8 +278,7 @@ int op_status(struct conn *c, const struct request *req, msgpack_packer *pk, str
     static const char *const allowed[] = {"id", NULL};
     int64_t id;
     struct job_row row;
-    if (args_only(req->args, allowed, err) || arg_job_id(req, &id, err) ||
-        job_get_visible(&c->d->store, id, c->uid, &row, err))
+    if (visible_job_arg(c, req, allowed, &id, &row, err) != 0)
         return -1;
     pack_ok_begin(pk, req->id);
     msgpack_pack_map(pk, 6);
@@ -299,7 +303,7 @@ int op_show(struct conn *c, const struct request *req, msgpack_packer *pk, struc
 {
     static const char *const allowed[] = {"id", NULL};
     int64_t id;
-    if (args_only(req->args, allowed, err) || arg_job_id(req, &id, err))
+    if (args_only(req->args, allowed, err) || arg_i64(req->args, "id", true, 0, 1, INT64_MAX, &id, err))
         return -1;
     pack_ok_begin(pk, req->id);
     return pack_job_record(pk, &c->d->store, id, c->uid, true, err);
@@ -365,8 +369,7 @@ int op_wait(struct conn *c, const struct request *req, msgpack_packer *pk, struc
     static const char *const allowed[] = {"id", NULL};
     int64_t id;
     struct job_row row;
-    if (args_only(req->args, allowed, err) || arg_job_id(req, &id, err) ||
-        job_get_visible(&c->d->store, id, c->uid, &row, err))
+    if (visible_job_arg(c, req, allowed, &id, &row, err) != 0)
         return -1;
     bool active = row.state == JOB_QUEUED || row.state == JOB_RUNNING;
     job_row_free(&row);
@@ -384,8 +387,7 @@ int op_cancel(struct conn *c, const struct request *req, msgpack_packer *pk, str
     static const char *const allowed[] = {"id", NULL};
     int64_t id;
     struct job_row row;
-    if (args_only(req->args, allowed, err) || arg_job_id(req, &id, err) ||
-        job_get_visible(&c->d->store, id, c->uid, &row, err))
+    if (visible_job_arg(c, req, allowed, &id, &row, err) != 0)
         return -1;
     uid_t owner = row.uid;
     enum job_state state = row.state;
@@ -480,9 +482,8 @@ int op_metrics(struct conn *c, const struct request *req, msgpack_packer *pk, st
     int64_t id;
     char key[48];
     struct job_row row;
-    if (args_only(req->args, allowed, err) || arg_job_id(req, &id, err) ||
-        arg_str(req->args, "key", false, "", key, sizeof key, err) ||
-        job_get_visible(&c->d->store, id, c->uid, &row, err))
+    if (arg_str(req->args, "key", false, "", key, sizeof key, err) ||
+        visible_job_arg(c, req, allowed, &id, &row, err) != 0)
         return -1;
     job_row_free(&row);
     struct series_set set = {0};
@@ -546,8 +547,7 @@ int op_hashes(struct conn *c, const struct request *req, msgpack_packer *pk, str
     static const char *const allowed[] = {"id", NULL};
     int64_t id;
     struct job_row row;
-    if (args_only(req->args, allowed, err) || arg_job_id(req, &id, err) ||
-        job_get_visible(&c->d->store, id, c->uid, &row, err))
+    if (visible_job_arg(c, req, allowed, &id, &row, err) != 0)
         return -1;
     job_row_free(&row);
     struct hash_list l = {0};

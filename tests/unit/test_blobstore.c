@@ -17,26 +17,20 @@
 #include <unistd.h>
 
 #include "blobstore.h"
+#include "scratch_dir.h"
 
 struct fixture {
     char dir[64];
     struct blobstore bs;
 };
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof *fx);
     if (!fx)
         return -1;
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/dashi-test-blob-XXXXXX");
     struct dashi_error err = {0};
-    if (!mkdtemp(fx->dir) || blobstore_open(&fx->bs, fx->dir, &err) < 0) {
+    if (scratch_dir_make(fx->dir, sizeof fx->dir, "blob") != 0 || blobstore_open(&fx->bs, fx->dir, &err) < 0) {
         free(fx);
         return -1;
     }
@@ -47,7 +41,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    scratch_dir_remove(fx->dir);
     free(fx);
     return 0;
 }

@@ -14,25 +14,22 @@
 #include <unistd.h>
 
 #include "npy.h"
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
+#include "scratch_dir.h"
 
 static int setup_dir(void **state)
 {
-    char *dir = strdup("/tmp/dashi-test-npy-XXXXXX");
-    if (!dir || !mkdtemp(dir))
+    char *dir = malloc(64);
+    if (!dir || scratch_dir_make(dir, 64, "npy") != 0) {
+        free(dir);
         return -1;
+    }
     *state = dir;
     return 0;
 }
 
 static int teardown_dir(void **state)
 {
-    nftw(*state, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    scratch_dir_remove(*state);
     free(*state);
     return 0;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "schema.h"
+#include "scratch_dir.h"
 #include "store.h"
 
 struct fixture {
@@ -23,19 +24,12 @@ struct fixture {
     struct store st;
 };
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof *fx);
     if (!fx)
         return -1;
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/dashi-test-store-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
+    if (scratch_dir_make(fx->dir, sizeof fx->dir, "store") != 0) {
         free(fx);
         return -1;
     }
@@ -54,7 +48,7 @@ static int teardown(void **state)
 {
     struct fixture *fx = *state;
     store_close(&fx->st);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    scratch_dir_remove(fx->dir);
     free(fx);
     return 0;
 }
