@@ -17,7 +17,8 @@ CC     ?= cc
 # Debian 12 packages the build and the tests need (see docs/build.md).
 APT_PACKAGES := pkg-config libvulkan-dev mesa-vulkan-drivers libvkfft-dev glslang-dev glslc \
   spirv-tools libuv1-dev libmsgpack-dev libsqlite3-dev libcmocka-dev libsodium-dev libpng-dev \
-  liblapack-dev libblas-dev valgrind clang libclang-rt-14-dev python3-msgpack python3-numpy
+  liblapack-dev libblas-dev valgrind clang libclang-rt-14-dev python3-msgpack python3-numpy \
+  debhelper systemd groff-base
 PKGS := vulkan libuv msgpack sqlite3 libsodium libpng cmocka
 
 .PHONY: all deps ensure-deps test check demo bench clean fuzz install
@@ -51,6 +52,11 @@ bench: ensure-deps
 
 clean:
 	rm -rf build
+
+# System install (packaging/install.sh says where each file goes): make install DESTDIR=/tmp/root PREFIX=/usr
+PREFIX ?= /usr/local
+install: $(BUILD)/dashid $(BUILD)/dashi
+	@sh packaging/install.sh "$(BUILD)" "$(DESTDIR)" "$(PREFIX)"
 
 # ---------------------------------------------------------------- flags
 WARN   := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
@@ -162,5 +168,7 @@ fuzz: $(FUZZ_BIN)
 
 check: all fuzz
 	@tests/run.sh $(BUILD)
+
+.SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

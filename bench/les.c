@@ -146,6 +146,8 @@ int main(int argc, char **argv)
     printf("| N | precision | ms/step | steps/s | FFT ms/step | FFT share | FFT GB/s | of copy BW |\n");
     printf("|---:|---|---:|---:|---:|---:|---:|---:|\n");
     fflush(stdout);
+    char profile[8192] = "";
+    size_t plen = 0;
     char *save = NULL;
     for (char *tok = strtok_r(sizes_arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         uint32_t n = (uint32_t)strtoul(tok, NULL, 10);
@@ -179,6 +181,14 @@ int main(int argc, char **argv)
             double ms = run.gpu_ms > 0 ? run.gpu_ms / steps : (now_ms() - h0) / steps;
             if (run.nonfinite_step >= 0)
                 printf("(warning: non-finite field at step %lld)\n", (long long)run.nonfinite_step);
+            double ph[LES_PROFILE_PHASES];
+            if (les_gpu_profile(les, 5, ph, &err) != 0)
+                die("profile", &err);
+            if (plen < sizeof profile)
+                plen += (size_t)snprintf(profile + plen, sizeof profile - plen,
+                                         "| %u | %s | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f |\n", n,
+                                         f32 ? "f32" : "f64", ph[0], ph[1], ph[2], ph[3], ph[4], ph[5], ph[6], ph[7],
+                                         ph[8]);
             les_gpu_destroy(les);
             int reps = (int)fmin(1000.0, fmax(3.0, target / 2 / ms));
             double fms = fft_ms_per_step(&vk, fc, n, f32, reps);
@@ -189,6 +199,10 @@ int main(int argc, char **argv)
             fflush(stdout);
         }
     }
+    printf("\nms per step by phase (les_gpu_profile, 5 steps):\n\n"
+           "| N | precision | fwd FFT | spectral 7 | inv FFT x7 | stage 1 | reduce | fwd FFT | spectral 5 | inv FFT x5 "
+           "| stage 2 |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n%s",
+           profile);
     fft_cache_destroy(fc);
     vk_runtime_close(&vk);
     return 0;

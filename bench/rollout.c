@@ -5,7 +5,10 @@
  *   --steps N       steps per submission (default 2000 for B=1, 200 for B=256)
  *   --D N           state size (default 654)
  *   --quick         shorter measurements
- *   --sweep         also time a few tile shapes (DASHI_ROLLOUT_GEMV / DASHI_ROLLOUT_GEMM) */
+ *   --sweep         also time a few tile shapes (DASHI_ROLLOUT_GEMV / DASHI_ROLLOUT_GEMM) and
+ *                   workgroup counts of the persistent kernel (DASHI_ROLLOUT_PERSIST)
+ * Before timing, exact mode is checked bit for bit against the C loop on this device
+ * (f64 and f32, B=1 and B=3, with records), so a fast kernel cannot be a wrong one. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +122,7 @@ static double cpu_rate(const double *A, const double *z0, uint32_t D, uint32_t B
 struct gpu_result {
     double wall_rate, ts_rate; /* steps/s by wall clock and by GPU timestamps */
     uint64_t nonfinite;
+    bool persistent; /* the engine ran many steps per dispatch */
 };
 
 static int gpu_rate(struct vk_runtime *vk, const double *A, const double *z0, uint32_t D, uint32_t B,
@@ -150,6 +154,7 @@ static int gpu_rate(struct vk_runtime *vk, const double *A, const double *z0, ui
         t = now_s() - t0;
     } while (t < seconds);
     res->wall_rate = (double)done / t;
+    res->persistent = rollout_gpu_persistent(r);
     res->ts_rate = gpu_ms > 0 ? (double)done / (gpu_ms * 1e-3) : -1;
     rollout_gpu_destroy(r);
     return 0;
@@ -157,6 +162,79 @@ fail:
     fprintf(stderr, "rollout_gpu_run: %s: %s\n", dashi_code_name(err.code), err.message);
     rollout_gpu_destroy(r);
     return -1;
+}
+
+/* Exact mode on this device against rollout_ref_step_*: 60 steps in runs of `run` with a
+ * record every `every`-th step (0: none), every recorded state and the final state of
+ * each run compared bit for bit. */
+static int check_exact(struct vk_runtime *vk, const double *A, const double *z0, uint32_t D, uint32_t B,
+                       enum rollout_precision prec, uint32_t run, uint32_t every)
+{
+    const uint32_t steps = 60;
+    struct rollout_config cfg = {.D = D, .B = B, .precision = prec, .mode = ROLLOUT_EXACT, .max_steps_per_run = run};
+    size_t n = (size_t)B * D;
+    bool f32 = prec == ROLLOUT_F32;
+    double *rec = malloc((every ? run / every + 1 : 1) * n * sizeof *rec), *got = malloc(n * sizeof *got);
+    void *a = malloc((size_t)D * D * 8), *z = malloc(n * 8), *o = malloc(n * 8);
+    struct rollout_gpu *r = NULL;
+    struct dashi_error err = {0};
+    int bad = -1;
+    if (!rec || !got || !a || !z || !o || rollout_gpu_create(vk, &cfg, A, z0, &r, &err) != 0)
+        goto out;
+    for (size_t i = 0; i < (size_t)D * D; i++) {
+        if (f32)
+            ((float *)a)[i] = (float)A[i];
+        else
+            ((double *)a)[i] = A[i];
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (f32)
+            ((float *)z)[i] = (float)z0[i];
+        else
+            ((double *)z)[i] = z0[i];
+    }
+    bad = 0;
+    for (uint32_t done = 0; done < steps && !bad;) {
+        uint32_t chunk = steps - done < run ? steps - done : run, nrec;
+        uint64_t nonfinite;
+        double ms;
+        if (rollout_gpu_run(r, chunk, every, every ? rec : NULL, &nrec, &nonfinite, &ms, &err) != 0 ||
+            rollout_gpu_read_state(r, got, &err) != 0) {
+            bad = -1;
+            break;
+        }
+        uint32_t k = 0;
+        for (uint32_t s = 1; s <= chunk && !bad; s++) {
+            if (f32)
+                rollout_ref_step_f32(a, z, o, D, B);
+            else
+                rollout_ref_step_f64(a, z, o, D, B);
+            void *tmp = z;
+            z = o;
+            o = tmp;
+            bool recorded = every && (done + s) % every == 0;
+            for (size_t i = 0; i < n && !bad; i++) {
+                double want = f32 ? (double)((float *)z)[i] : ((double *)z)[i];
+                if ((recorded && memcmp(&rec[k * n + i], &want, 8) != 0) ||
+                    (s == chunk && memcmp(&got[i], &want, 8) != 0))
+                    bad = 1;
+            }
+            k += recorded;
+        }
+        if (k != nrec)
+            bad = 1;
+        done += chunk;
+    }
+out:
+    if (bad < 0)
+        fprintf(stderr, "check_exact: %s: %s\n", dashi_code_name(err.code), err.message);
+    rollout_gpu_destroy(r);
+    free(rec);
+    free(got);
+    free(a);
+    free(z);
+    free(o);
+    return bad;
 }
 
 static const char *label(enum rollout_precision p, enum rollout_mode m)
@@ -187,6 +265,27 @@ static void sweep(struct vk_runtime *vk, const double *A, const double *z1, cons
             printf("  f64 fast  B=256 DASHI_ROLLOUT_GEMM=%-10s %12.0f %12.0f\n", gemm[i], r.wall_rate, r.ts_rate);
     }
     unsetenv("DASHI_ROLLOUT_GEMM");
+    static const char *persist[] = {"0", "33", "66", "100", "132"};
+    for (size_t i = 0; i < sizeof persist / sizeof *persist; i++) {
+        setenv("DASHI_ROLLOUT_PERSIST", persist[i], 1);
+        for (int m = 0; m < 2; m++) {
+            struct gpu_result r = {0};
+            enum rollout_precision prec = m ? ROLLOUT_F32 : ROLLOUT_F64;
+            if (gpu_rate(vk, A, z1, o->D, 1, prec, ROLLOUT_EXACT, 2000, o->seconds / 2, &r) == 0)
+                printf("  %s B=1   DASHI_ROLLOUT_PERSIST=%-4s %12.0f %12.0f\n", label(prec, ROLLOUT_EXACT), persist[i],
+                       r.wall_rate, r.ts_rate);
+        }
+    }
+    unsetenv("DASHI_ROLLOUT_PERSIST");
+    static const char *sync[] = {"0", "1"};
+    for (size_t i = 0; i < sizeof sync / sizeof *sync; i++) {
+        setenv("DASHI_ROLLOUT_PERSIST_SYNC", sync[i], 1);
+        struct gpu_result r = {0};
+        if (gpu_rate(vk, A, z1, o->D, 1, ROLLOUT_F64, ROLLOUT_EXACT, 2000, o->seconds / 2, &r) == 0)
+            printf("  f64 exact B=1   DASHI_ROLLOUT_PERSIST_SYNC=%s %12.0f %12.0f%s\n", sync[i], r.wall_rate,
+                   r.ts_rate, r.persistent ? "" : " (not persistent)");
+    }
+    unsetenv("DASHI_ROLLOUT_PERSIST_SYNC");
 }
 
 static int parse(int argc, char **argv, struct bench_opts *o)
@@ -245,6 +344,20 @@ int main(int argc, char **argv)
            vk.api_version, vk.subgroup_size);
     printf("D=%u; GPU rate = steps/s by wall clock over whole submissions (timestamps in brackets);\n"
            "CPU = plain C loop of exact mode (one core), ratio = GPU wall / CPU\n\n", D);
+    const uint32_t check_B[2] = {1, 3};
+    for (int bi = 0; bi < 2; bi++)
+        for (int pi = 0; pi < 2; pi++) {
+            enum rollout_precision prec = pi ? ROLLOUT_F32 : ROLLOUT_F64;
+            int bad = check_exact(&vk, A, zb, D, check_B[bi], prec, 25, 7);
+            if (!bad)
+                bad = check_exact(&vk, A, zb, D, check_B[bi], prec, 60, 0);
+            printf("exact check %s B=%u against the C loop (60 steps: runs of 25 recording every 7th, one run of 60): "
+                   "%s\n", label(prec, ROLLOUT_EXACT), check_B[bi],
+                   bad == 0 ? "bit-identical" : bad > 0 ? "MISMATCH" : "error");
+            if (bad)
+                return 1;
+        }
+    printf("\n");
     printf("| mode      |   B | steps/run | GPU steps/s (timestamps)    | traj-steps/s | CPU steps/s | ratio  |\n");
     printf("|-----------|-----|-----------|-----------------------------|--------------|-------------|--------|\n");
     const enum rollout_precision precs[3] = {ROLLOUT_F64, ROLLOUT_F64, ROLLOUT_F32};
@@ -266,9 +379,12 @@ int main(int argc, char **argv)
             char ts[32] = "n/a";
             if (r.ts_rate > 0)
                 snprintf(ts, sizeof ts, "%.0f", r.ts_rate);
-            printf("| %-9s | %3u | %9u | %12.0f (%12s) | %12.4g | %11.1f | %6.3gx |%s\n", label(precs[m], modes[m]), B,
-                   steps, r.wall_rate, ts, r.wall_rate * B, cpu, r.wall_rate / cpu,
-                   r.nonfinite ? " (non-finite!)" : "");
+            char note[64] = "";
+            if (r.nonfinite)
+                snprintf(note, sizeof note, " (non-finite from step %llu!)", (unsigned long long)r.nonfinite);
+            printf("| %-9s | %3u | %9u | %12.0f (%12s) | %12.4g | %11.1f | %6.3gx |%s%s\n", label(precs[m], modes[m]),
+                   B, steps, r.wall_rate, ts, r.wall_rate * B, cpu, r.wall_rate / cpu, r.persistent ? " persistent" : "",
+                   note);
         }
     }
     if (o.sweep)

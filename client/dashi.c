@@ -7,7 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acct.h"
 #include "client.h"
+#include "cmd_analysis.h"
+#include "cmd_atoms.h"
 #include "output.h"
 #include "render.h"
 
@@ -31,10 +34,18 @@ static void usage(FILE *f)
           "  get HASH -o FILE.npy                  download a blob\n"
           "  submit KIND [--ARG VALUE|--FLAG]... [--wait] [--priority N] [--private]\n"
           "                                        e.g. submit rollout --op HASH --z0 HASH --steps 300\n"
-          "  status ID | show ID | wait ID | cancel ID\n"
+          "  status ID | show ID | wait ID | cancel ID | resume ID\n"
           "  list [--state S] [--kind K] [--user U] [--limit N]\n"
           "  metrics ID [--key K]                  time series and summary scalars\n"
           "  hashes ID                             state hashes of a rollout\n"
+          "  plot ID [ID...] --key K [--key K]... -o FILE.png|FILE.svg   metric series as a chart\n"
+          "  compare ID1 ID2                       parameters, summary metrics and hashes side by side\n"
+          "  export ID -o DIR                      record.json, metrics.csv and outputs as .npy\n"
+          "  acct [--user U] [--since T]           per-user jobs by state and GPU seconds\n"
+          "  atoms ID [--step T]                   atoms of an atoms job (one step or all; paged)\n"
+          "  lineage ID --atom STEP:IDX [--ancestors|--descendants] [--depth N] [--dot]\n"
+          "  events ID [--kind split|merge|birth|death|continuation]\n"
+          "  audit ID                              conservation residuals per event\n"
           "  render HASH -o FILE.png [--frame K] [--cmap diverging]\n"
           "                                        picture of an N×N field or one trajectory frame\n"
           "  shutdown                              stop the daemon (its user or root)\n"
@@ -49,6 +60,9 @@ static const char *opt(const struct opts *o, const char *name)
             return o->values[i] ? o->values[i] : "";
     return NULL;
 }
+
+/* opt() for code outside this file (cmd_atoms.c). */
+static const char *opt_lookup(const void *o, const char *name) { return opt(o, name); }
 
 static int parse(int argc, char **argv, struct opts *o)
 {
@@ -318,6 +332,10 @@ static int cmd_submit(struct dashi_client *c, struct opts *o, struct dashi_error
         dashi_fail(err, DASHI_E_MISSING_FIELD, "kind", "submit needs a job kind (e.g. rollout)");
         return fail(o, err);
     }
+    if (strcmp(o->pos[0], "pipeline") == 0) {
+        struct cmd_args ca = {o->pos, o->npos, o->names, o->values, o->nopts, o->json};
+        return cmd_pipeline(c, &ca, err) != 0 ? fail(o, err) : 0;
+    }
     char(*hashes)[DASHI_HASH_HEX + 1] = calloc(64, DASHI_HASH_HEX + 1);
     if (!hashes)
         return 7;
@@ -479,7 +497,8 @@ int main(int argc, char **argv)
     struct dashi_error err;
     dashi_error_clear(&err);
     static const char *const known[] = {"ping", "put", "get", "submit", "status", "show", "wait", "cancel",
-                                        "list", "metrics", "hashes", "shutdown", "render", NULL};
+                                        "list", "metrics", "hashes", "shutdown", "render", "acct", "resume",
+                                        "atoms", "lineage", "events", "audit", "plot", "compare", "export", NULL};
     if (!in_list(known, o.cmd)) {
         dashi_fail(&err, DASHI_E_UNKNOWN_OP, "command", "unknown command '%s' (see dashi --help)", o.cmd);
         return fail(&o, &err);
@@ -504,8 +523,17 @@ int main(int argc, char **argv)
         status = cmd_render(&c, &o, &err);
     } else if (strcmp(cmd, "list") == 0) {
         status = print_list(&c, &o, &err);
+    } else if (strcmp(cmd, "acct") == 0) {
+        status = acct_run(&c, o.json, opt(&o, "user"), opt(&o, "since"), &err) != 0 ? fail(&o, &err) : 0;
+    } else if (strcmp(cmd, "plot") == 0 || strcmp(cmd, "compare") == 0 || strcmp(cmd, "export") == 0) {
+        struct cmd_args ca = {o.pos, o.npos, o.names, o.values, o.nopts, o.json};
+        int rc = cmd[0] == 'p' ? cmd_plot(&c, &ca, &err) : cmd[0] == 'c' ? cmd_compare(&c, &ca, &err)
+                                                                         : cmd_export(&c, &ca, &err);
+        status = rc != 0 ? fail(&o, &err) : 0;
     } else if (need_id(&o, &id, &err) != 0) {
         status = fail(&o, &err);
+    } else if (cmd_atoms_handles(cmd)) {
+        status = cmd_atoms_run(&c, cmd, id, o.json, opt_lookup, &o, &err) != 0 ? fail(&o, &err) : 0;
     } else if (strcmp(cmd, "wait") == 0) {
         status = wait_job(&c, &o, id, &err);
     } else {

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@ void config_defaults(struct daemon_config *cfg)
     cfg->max_upload_bytes = 16ull << 30;
     cfg->max_queued_per_user = 1000;
     cfg->usage_half_life_s = 300.0;
+    cfg->checkpoint_every_s = 5.0;
+    cfg->limits.share = 1.0;
 }
 
 static char *trim(char *s)
@@ -51,12 +54,123 @@ static int parse_positive_double(const char *v, double *out)
     return 0;
 }
 
+/* Bytes: an integer with an optional K, M, G or T suffix (powers of 1024; "GiB" and
+ * "G" alike). */
+static int parse_bytes(const char *v, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || end == v || v[0] == '-')
+        return -1;
+    unsigned shift = 0;
+    switch (toupper((unsigned char)*end)) {
+    case 0: break;
+    case 'K': shift = 10; end++; break;
+    case 'M': shift = 20; end++; break;
+    case 'G': shift = 30; end++; break;
+    case 'T': shift = 40; end++; break;
+    default: return -1;
+    }
+    if (shift && (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0))
+        end += strlen(end);
+    if (*end || (shift && x > (UINT64_MAX >> shift)))
+        return -1;
+    *out = (uint64_t)x << shift;
+    return 0;
+}
+
 static int copy_str(char *dst, size_t cap, const char *v)
 {
     if (strlen(v) >= cap || v[0] == 0)
         return -1;
     memcpy(dst, v, strlen(v) + 1);
     return 0;
+}
+
+/* The entry of the user named (a login name or a decimal uid), created when new. NULL
+ * with *expect set when the user does not exist or the table is full. */
+static struct user_limits *user_entry(struct daemon_config *cfg, const char *name, const char **expect)
+{
+    uid_t uid;
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(name, &end, 10);
+    if (name[0] && !*end && !errno && name[0] != '-' && n <= 0xFFFFFFFEul) {
+        uid = (uid_t)n;
+    } else {
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+        if (getpwnam_r(name, &pw, buf, sizeof buf, &res) != 0 || !res) {
+            *expect = "a key naming an existing user (login name or uid)";
+            return NULL;
+        }
+        uid = res->pw_uid;
+    }
+    for (int i = 0; i < cfg->nusers; i++)
+        if (cfg->users[i].uid == uid)
+            return &cfg->users[i];
+    if (cfg->nusers == CONFIG_MAX_USERS) {
+        *expect = "one of at most 64 users with their own limits";
+        return NULL;
+    }
+    struct user_limits *u = &cfg->users[cfg->nusers++];
+    memset(u, 0, sizeof *u);
+    u->uid = uid;
+    return u;
+}
+
+/* A limit key (max_queued_jobs, max_gpu_memory, max_steps) into l; 1 if key is none of them. */
+static int limit_set(struct user_limits *l, const char *key, const char *val, const char **expect)
+{
+    uint64_t u;
+    if (strcmp(key, "max_gpu_memory") == 0) {
+        *expect = "a number of bytes (suffix K, M, G or T allowed), 0 for no limit";
+        if (parse_bytes(val, &u))
+            return -1;
+        l->max_gpu_memory = u;
+        return 0;
+    }
+    uint64_t *dst = strcmp(key, "max_steps") == 0 ? &l->max_steps
+                  : strcmp(key, "max_queued_jobs") == 0 ? &l->max_queued_jobs : NULL;
+    if (!dst)
+        return 1;
+    *expect = "a positive integer";
+    if (parse_u64(val, &u) || u == 0)
+        return -1;
+    *dst = u;
+    return 0;
+}
+
+/* `limit.USER.KEY` and `share.USER`; 1 if key has neither form. */
+static int user_key_set(struct daemon_config *cfg, const char *key, const char *val, const char **expect)
+{
+    char name[64];
+    if (strncmp(key, "share.", 6) == 0) {
+        *expect = "a user name or uid after `share.`";
+        if (copy_str(name, sizeof name, key + 6) != 0)
+            return -1;
+        struct user_limits *u = user_entry(cfg, name, expect);
+        if (!u)
+            return -1;
+        *expect = "a positive number (the user's weight; 1 is everyone's default)";
+        return parse_positive_double(val, &u->share);
+    }
+    if (strncmp(key, "limit.", 6) != 0)
+        return 1;
+    const char *dot = strrchr(key + 6, '.');
+    *expect = "a key of the form limit.USER.max_queued_jobs|max_gpu_memory|max_steps";
+    if (!dot || dot == key + 6 || (size_t)(dot - (key + 6)) >= sizeof name)
+        return -1;
+    memcpy(name, key + 6, (size_t)(dot - (key + 6)));
+    name[dot - (key + 6)] = 0;
+    struct user_limits probe = {0};
+    if (limit_set(&probe, dot + 1, "1", expect) == 1) /* check the key before creating the entry */
+        return -1;
+    struct user_limits *u = user_entry(cfg, name, expect);
+    if (!u)
+        return -1;
+    return limit_set(u, dot + 1, val, expect);
 }
 
 /* One `key = value` assignment; -1 with a message naming what is expected. */
@@ -97,15 +211,52 @@ static int config_set(struct daemon_config *cfg, const char *key, const char *va
         cfg->max_upload_bytes = u;
         return 0;
     }
-    if (strcmp(key, "max_queued_per_user") == 0) {
+    if (strcmp(key, "max_queued_per_user") == 0 || strcmp(key, "max_queued_jobs") == 0) {
         *expect = "a positive integer";
         if (parse_u64(val, &u) || u == 0)
             return -1;
         cfg->max_queued_per_user = u;
         return 0;
     }
+    if (strcmp(key, "device_memory_budget") == 0) {
+        *expect = "a number of bytes (suffix K, M, G or T allowed), 0 for the device's own budget";
+        return parse_bytes(val, &cfg->device_memory_budget);
+    }
+    if (strcmp(key, "checkpoint_every_s") == 0) {
+        *expect = "a positive number of seconds";
+        return parse_positive_double(val, &cfg->checkpoint_every_s);
+    }
+    int rc = limit_set(&cfg->limits, key, val, expect);
+    if (rc != 1)
+        return rc;
+    rc = user_key_set(cfg, key, val, expect);
+    if (rc != 1)
+        return rc;
     *expect = NULL;
     return -1;
+}
+
+struct user_limits config_user_limits(const struct daemon_config *cfg, uid_t uid)
+{
+    struct user_limits l = cfg->limits;
+    l.uid = uid;
+    l.max_queued_jobs = cfg->max_queued_per_user;
+    if (l.share <= 0)
+        l.share = 1.0;
+    for (int i = 0; i < cfg->nusers; i++) {
+        const struct user_limits *u = &cfg->users[i];
+        if (u->uid != uid)
+            continue;
+        if (u->max_queued_jobs)
+            l.max_queued_jobs = u->max_queued_jobs;
+        if (u->max_gpu_memory)
+            l.max_gpu_memory = u->max_gpu_memory;
+        if (u->max_steps)
+            l.max_steps = u->max_steps;
+        if (u->share > 0)
+            l.share = u->share;
+    }
+    return l;
 }
 
 int config_load_file(struct daemon_config *cfg, const char *path, struct dashi_error *err)

@@ -4,9 +4,22 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "errors.h"
 #include "paths.h"
+
+/* Per-user limits and fair-share weight. A limit of 0 means "no limit" in the defaults
+ * and "as the defaults" in a user's entry; a share of 0 likewise means "as the default". */
+struct user_limits {
+    uid_t uid;                /* resolved from the name (or number) in the config file */
+    uint64_t max_queued_jobs; /* active (queued, waiting or running) jobs */
+    uint64_t max_gpu_memory;  /* device bytes of the user's active jobs' estimates together */
+    uint64_t max_steps;       /* steps of one job */
+    double share;             /* fair-share weight: usage is divided by it */
+};
+
+#define CONFIG_MAX_USERS 64
 
 struct daemon_config {
     char socket_path[108];    /* sun_path limit */
@@ -16,8 +29,13 @@ struct daemon_config {
     bool foreground;
     double slice_ms;          /* target GPU time of one slice */
     uint64_t max_upload_bytes;
-    uint64_t max_queued_per_user;
+    uint64_t max_queued_per_user; /* = limits.max_queued_jobs (both keys set it) */
     double usage_half_life_s; /* decay of per-user GPU usage for fair share */
+    uint64_t device_memory_budget; /* caps the device's budget (0: the device's own) */
+    double checkpoint_every_s;     /* shortest wall time between two checkpoints of a job */
+    struct user_limits limits;     /* defaults for every user (uid unused) */
+    struct user_limits users[CONFIG_MAX_USERS]; /* `limit.USER.KEY` / `share.USER` entries */
+    int nusers;
     char config_path[4096];   /* empty when none */
 };
 
@@ -26,5 +44,7 @@ void config_defaults(struct daemon_config *cfg);
 /* Reads `key = value` lines (# comments). Unknown keys and bad values are errors naming
  * the key and line (field "config"). */
 int config_load_file(struct daemon_config *cfg, const char *path, struct dashi_error *err);
+/* The limits and share that apply to uid: its entry over the defaults (share 1 unless set). */
+struct user_limits config_user_limits(const struct daemon_config *cfg, uid_t uid);
 
 #endif

@@ -99,11 +99,12 @@ struct blobstore *job_blobs(struct job_exec *ex) { return &ex->d->blobs; }
 struct fft_cache *job_fft(struct job_exec *ex) { return ex->d->fft; }
 double job_slice_target_ms(const struct job_exec *ex) { return ex->d->cfg.slice_ms; }
 
+double job_checkpoint_interval_ms(const struct job_exec *ex) { return ex->d->cfg.checkpoint_every_s * 1e3; }
+
 const char *job_resume_checkpoint(const struct job_exec *ex, uint64_t *step)
 {
-    (void)ex;
-    *step = 0;
-    return ""; /* resume lands with the reliability work (issue 5) */
+    *step = ex->job->resume_checkpoint[0] ? ex->job->resume_step : 0;
+    return ex->job->resume_checkpoint;
 }
 
 /* ---- the worker loop ---- */

@@ -106,6 +106,8 @@ struct blobstore *job_blobs(struct job_exec *ex);
 /* The daemon-lifetime VkFFT plan cache (plans cost 0.1-0.6 s: never one per job). */
 struct fft_cache *job_fft(struct job_exec *ex);
 double job_slice_target_ms(const struct job_exec *ex);
+/* Shortest wall time between two checkpoints of a job (config checkpoint_every_s). */
+double job_checkpoint_interval_ms(const struct job_exec *ex);
 /* The checkpoint to resume from (empty hash when starting fresh). */
 const char *job_resume_checkpoint(const struct job_exec *ex, uint64_t *step);
 

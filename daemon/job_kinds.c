@@ -6,10 +6,16 @@
 
 extern const struct job_kind job_kind_rollout;
 extern const struct job_kind job_kind_les;
+extern const struct job_kind job_kind_train;
+extern const struct job_kind job_kind_atoms;
+extern const struct job_kind job_kind_decode;
 
 static const struct job_kind *const kinds[] = {
     &job_kind_rollout,
     &job_kind_les,
+    &job_kind_train,
+    &job_kind_atoms,
+    &job_kind_decode,
 };
 
 const struct job_kind *job_kind_find(const char *name)

@@ -12,35 +12,42 @@ void job_plan_input(struct job_plan *plan, const char *name, const char *hash)
     plan->ninputs++;
 }
 
-struct find_output {
-    const char *name;
-    char *hash;
-    bool found;
+/* The outputs of one job, collected so that a list of wanted names can be tried in order. */
+struct output_list {
+    struct {
+        char name[32];
+        char hash[DASHI_HASH_HEX + 1];
+    } items[32];
+    int n;
 };
 
-/* f->name is one output name or several separated by commas, the first one present wins
- * (e.g. "z0,z_final": a train job's first state, or a rollout's final state). */
-static bool name_in_list(const char *list, const char *name)
+static int collect_output(void *ctx, const char *name, const char *hash)
 {
-    size_t n = strlen(name);
-    for (const char *p = list; *p;) {
+    struct output_list *l = ctx;
+    if (l->n == (int)(sizeof l->items / sizeof l->items[0]))
+        return 1;
+    snprintf(l->items[l->n].name, sizeof l->items[0].name, "%s", name);
+    snprintf(l->items[l->n].hash, sizeof l->items[0].hash, "%s", hash);
+    l->n++;
+    return 0;
+}
+
+/* `wanted` is one output name or several separated by commas; the first of them that
+ * the job has wins (e.g. "z0,z_final": a train job's first state, else a rollout's
+ * final state). */
+static bool pick_output(const struct output_list *l, const char *wanted, char hash[DASHI_HASH_HEX + 1])
+{
+    for (const char *p = wanted; *p;) {
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && strncmp(p, name, n) == 0)
-            return true;
+        for (int i = 0; i < l->n; i++)
+            if (strlen(l->items[i].name) == len && strncmp(l->items[i].name, p, len) == 0) {
+                memcpy(hash, l->items[i].hash, DASHI_HASH_HEX + 1);
+                return true;
+            }
         p += len + (end ? 1 : 0);
     }
     return false;
-}
-
-static int find_output_cb(void *ctx, const char *name, const char *hash)
-{
-    struct find_output *f = ctx;
-    if (!name_in_list(f->name, name))
-        return 0;
-    snprintf(f->hash, DASHI_HASH_HEX + 1, "%s", hash);
-    f->found = true;
-    return 1;
 }
 
 static int add_dep(struct job_plan *plan, int64_t id, const char *name, struct dashi_error *err)
@@ -97,10 +104,10 @@ int job_input_ref(const struct job_submit_ctx *ctx, const msgpack_object *args, 
     if (state != JOB_SUCCEEDED)
         return dashi_fail(err, DASHI_E_STATE, name, "%s: job %lld is %s, so its %s will never exist", name,
                           (long long)id, job_state_name(state), output);
-    struct find_output f = {.name = output, .hash = hash};
-    if (store_job_blobs(ctx->store, id, "output", find_output_cb, &f, err) != 0)
+    struct output_list outs = {.n = 0};
+    if (store_job_blobs(ctx->store, id, "output", collect_output, &outs, err) != 0)
         return -1;
-    if (!f.found)
+    if (!pick_output(&outs, output, hash))
         return dashi_fail(err, DASHI_E_NOT_FOUND, name, "%s: job %lld (%s) has no output '%s'", name, (long long)id,
                           kind, output);
     return 0;

@@ -197,6 +197,8 @@ struct rollout_state {
     double gpu_ms, host_ms;    /* of the hot loop only */
     bool gpu_timing;           /* all runs had timestamps */
     uint64_t hashes;
+    uint64_t step0;            /* the checkpoint's step when resumed, else 0 */
+    double last_checkpoint_ms;
 };
 
 static double host_ms_now(void)
@@ -217,10 +219,23 @@ static int rollout_start(struct job_exec *ex, const void *params, void **out, st
     struct npy_info ai, zi;
     double *A = NULL, *z0 = NULL;
     struct rollout_config cfg = config_of(p);
+    /* A resumed job starts from its checkpoint (the B×D state after step0 steps). */
+    const char *ck = job_resume_checkpoint(ex, &s->step0);
+    if (!ck[0])
+        s->step0 = 0;
     if (blobstore_load(job_blobs(ex), p->op, &ai, (void **)&A, err) ||
-        blobstore_load(job_blobs(ex), p->z0, &zi, (void **)&z0, err) ||
-        rollout_gpu_create(job_vk(ex), &cfg, A, z0, &s->engine, err))
+        blobstore_load(job_blobs(ex), ck[0] ? ck : p->z0, &zi, (void **)&z0, err))
         goto fail;
+    if (ck[0] && (zi.dtype != NPY_F8 || zi.count != (uint64_t)p->B * p->D || s->step0 > p->steps)) {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "checkpoint", "checkpoint %s is not a %u×%u float64 state of this job", ck,
+                   p->B, p->D);
+        goto fail;
+    }
+    if (rollout_gpu_create_at(job_vk(ex), &cfg, A, z0, s->step0, &s->engine, err))
+        goto fail;
+    s->last_checkpoint_ms = host_ms_now();
+    if (p->hash_every) /* the hashes before the checkpoint were reported by the first run */
+        s->hashes = s->step0 / p->hash_every * p->B;
     free(A);
     free(z0);
     A = z0 = NULL;
@@ -255,6 +270,26 @@ fail:
     free(s->records);
     free(s);
     return -1;
+}
+
+/* Writes the current state as a blob (the shape of z0) and reports it with its step. */
+static int rollout_checkpoint(struct job_exec *ex, struct rollout_state *s, struct dashi_error *err)
+{
+    const struct rollout_params *p = s->p;
+    double *z = malloc((size_t)p->B * p->D * sizeof *z);
+    if (!z)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory for a checkpoint");
+    uint64_t shape[2] = {p->B, p->D};
+    if (!p->batched)
+        shape[0] = p->D;
+    struct blob_meta meta;
+    int rc = rollout_gpu_read_state(s->engine, z, err);
+    if (rc == 0)
+        rc = blobstore_put_array(job_blobs(ex), NPY_F8, p->batched ? 2 : 1, shape, z, &meta, err);
+    free(z);
+    if (rc == 0)
+        job_emit_checkpoint(ex, meta.hash, rollout_gpu_steps(s->engine));
+    return rc;
 }
 
 static int rollout_slice(struct job_exec *ex, void *state, bool *done, struct dashi_error *err)
@@ -306,6 +341,16 @@ static int rollout_slice(struct job_exec *ex, void *state, bool *done, struct da
     }
     job_emit_progress(ex, rollout_gpu_steps(s->engine), p->steps);
     *done = rollout_gpu_steps(s->engine) >= p->steps;
+    /* Checkpoint at most every checkpoint_every_s, and when the job is told to stop (the
+     * daemon stopping or a cancel), so `dashi resume` loses little. A rollout saving its
+     * states keeps them in one output file that a resumed run could not continue, so it
+     * is not checkpointed. */
+    if (!*done && !p->save_every &&
+        (job_should_stop(ex) || host_ms_now() - s->last_checkpoint_ms >= job_checkpoint_interval_ms(ex))) {
+        if (rollout_checkpoint(ex, s, err) != 0)
+            return -1;
+        s->last_checkpoint_ms = host_ms_now();
+    }
     return 0;
 }
 
@@ -353,8 +398,8 @@ static int rollout_finish(struct job_exec *ex, void *state, struct dashi_error *
     /* Timing of the hot loop only (no hashing, no saving): GPU timestamps when every run
      * had them, else the host's view of the runs. */
     double loop_ms = s->gpu_timing ? s->gpu_ms : s->host_ms;
-    double steps = (double)p->steps;
-    job_emit_summary(ex, "steps", steps);
+    double steps = (double)(p->steps - s->step0); /* the steps this run made (all unless resumed) */
+    job_emit_summary(ex, "steps", (double)p->steps);
     job_emit_summary(ex, "ns_per_step", loop_ms * 1e6 / steps);
     job_emit_summary(ex, "steps_per_s", steps / (loop_ms * 1e-3));
     job_emit_summary(ex, "trajectory_steps_per_s", steps * p->B / (loop_ms * 1e-3));

@@ -41,6 +41,8 @@ struct les_gpu {
     struct grid pointwise, spectral;
     struct vk_cmd cmd;
     bool have_cmd;
+    int *marks; /* les_gpu_profile: timestamp indices after each phase, NULL otherwise */
+    int nmarks;
     void *host; /* staging for precision conversion: max(n*n, 2*(max_steps+1)) doubles */
 };
 
@@ -278,6 +280,13 @@ uint32_t les_gpu_frames_in(const struct les_gpu *les, uint32_t nsteps, uint32_t 
     return (uint32_t)((s0 + nsteps) / save_every - s0 / save_every);
 }
 
+/* A timestamp after a phase, while profiling. */
+static void mark(struct les_gpu *les)
+{
+    if (les->marks)
+        les->marks[les->nmarks++] = vk_cmd_timestamp(&les->cmd);
+}
+
 /* The stage-1 pass of the current forward input: u, v, ... and the series entry `slot`. */
 static int record_stage1(struct les_gpu *les, uint32_t slot, struct dashi_error *err)
 {
@@ -292,15 +301,20 @@ static int record_stage1(struct les_gpu *les, uint32_t slot, struct dashi_error 
     if (fft_record_forward(les->fwd, c, err) != 0)
         return -1;
     vk_cmd_barrier(c);
+    mark(les);
     vk_cmd_dispatch(c, les->k_spectral, les->ds_spec7, &sp, les->spectral.gx, les->spectral.gy, 1);
     vk_cmd_barrier(c);
+    mark(les);
     if (fft_record_inverse(les->inv7, c, err) != 0)
         return -1;
     vk_cmd_barrier(c);
+    mark(les);
     vk_cmd_dispatch(c, les->k_stage1, les->ds_stage1, &s1, les->pointwise.gx, les->pointwise.gy, 1);
     vk_cmd_barrier(c);
+    mark(les);
     vk_cmd_dispatch(c, les->k_reduce, les->ds_reduce, &rp, 1, 1, 1);
     vk_cmd_barrier(c);
+    mark(les);
     return 0;
 }
 
@@ -314,13 +328,17 @@ static int record_stage2(struct les_gpu *les, struct dashi_error *err)
     if (fft_record_forward(les->fwd, c, err) != 0)
         return -1;
     vk_cmd_barrier(c);
+    mark(les);
     vk_cmd_dispatch(c, les->k_spectral, les->ds_spec5, &sp, les->spectral.gx, les->spectral.gy, 1);
     vk_cmd_barrier(c);
+    mark(les);
     if (fft_record_inverse(les->inv5, c, err) != 0)
         return -1;
     vk_cmd_barrier(c);
+    mark(les);
     vk_cmd_dispatch(c, les->k_stage2, les->ds_stage2, &s2, les->pointwise.gx, les->pointwise.gy, 1);
     vk_cmd_barrier(c);
+    mark(les);
     return 0;
 }
 
@@ -403,4 +421,39 @@ fail:
 int les_gpu_read_field(struct les_gpu *les, double *omega, struct dashi_error *err)
 {
     return download_field(les, &les->omega, 0, omega, err);
+}
+
+int les_gpu_profile(struct les_gpu *les, uint32_t nsteps, double ms[LES_PROFILE_PHASES], struct dashi_error *err)
+{
+    int marks[1 + LES_PROFILE_MAX_STEPS * LES_PROFILE_PHASES];
+    if (nsteps < 1 || nsteps > LES_PROFILE_MAX_STEPS || nsteps > les->cfg.max_steps)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "steps", "a profile takes 1..%d steps", LES_PROFILE_MAX_STEPS);
+    struct vk_cmd *c = &les->cmd;
+    if (vk_cmd_begin(les->vk, c, err) != 0)
+        return -1;
+    vk_cmd_copy(c, &les->omega, 0, fft_plan_real(les->fwd), 0, field_bytes(&les->cfg));
+    vk_cmd_barrier(c);
+    les->marks = marks;
+    les->nmarks = 0;
+    mark(les);
+    int rc = 0;
+    for (uint32_t s = 0; s < nsteps && rc == 0; s++)
+        rc = (record_stage1(les, s, err) != 0 || record_stage2(les, err) != 0) ? -1 : 0;
+    les->marks = NULL;
+    if (rc != 0) {
+        c->recording = false;
+        return -1;
+    }
+    if (vk_cmd_submit_wait(les->vk, c, err) != 0)
+        return -1;
+    for (int k = 0; k < LES_PROFILE_PHASES; k++)
+        ms[k] = 0;
+    for (uint32_t s = 0; s < nsteps; s++)
+        for (int k = 0; k < LES_PROFILE_PHASES; k++) {
+            int i = (int)s * LES_PROFILE_PHASES + k;
+            double d = vk_cmd_elapsed_ms(les->vk, c, marks[i], marks[i + 1]);
+            ms[k] = (ms[k] < 0 || d < 0) ? -1.0 : ms[k] + d / nsteps;
+        }
+    les->step += nsteps;
+    return 0;
 }

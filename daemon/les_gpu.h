@@ -65,4 +65,13 @@ uint32_t les_gpu_frames_in(const struct les_gpu *les, uint32_t nsteps, uint32_t 
 int les_gpu_read_field(struct les_gpu *les, double *omega, struct dashi_error *err);
 uint64_t les_gpu_step(const struct les_gpu *les);
 
+/* Where a step's GPU time goes (benchmarks): takes nsteps (1..LES_PROFILE_MAX_STEPS)
+ * steps like les_gpu_run, without series or frames, with a timestamp after each phase;
+ * ms[k] = mean milliseconds per step of phase k (negative without timestamps), in order:
+ * forward FFT, spectral(7), inverse FFT x7, stage 1, reduce, forward FFT, spectral(5),
+ * inverse FFT x5, stage 2. */
+#define LES_PROFILE_PHASES 9
+#define LES_PROFILE_MAX_STEPS 6
+int les_gpu_profile(struct les_gpu *les, uint32_t nsteps, double ms[LES_PROFILE_PHASES], struct dashi_error *err);
+
 #endif

@@ -209,6 +209,8 @@ int main(int argc, char **argv)
     if (vk_runtime_open(&d->vk, d->cfg.device, d->cfg.state_dir, &err) != 0)
         goto fail;
     vk_ok = true;
+    if (d->cfg.device_memory_budget && d->cfg.device_memory_budget < d->vk.memory_budget)
+        d->vk.memory_budget = d->cfg.device_memory_budget; /* leave the rest to others on the device */
     if (fft_cache_create(&d->vk, &d->fft, &err) != 0)
         goto fail;
     fprintf(stderr, "dashid %s: device %s (%s %s)%s\n", DASHID_VERSION, d->vk.device_name, d->vk.driver_name,
@@ -218,6 +220,7 @@ int main(int argc, char **argv)
         goto fail;
     }
     sched_ok = true;
+    d->sched.cfg = &d->cfg;
     if (jobs_requeue(d, &err) != 0)
         goto fail;
     if (uv_loop_init(&d->loop) != 0) {

@@ -63,7 +63,10 @@ static const struct op_entry ops[] = {
     {"status", op_status, false},      {"show", op_show, false},
     {"list", op_list, false},          {"wait", op_wait, false},
     {"cancel", op_cancel, false},      {"metrics", op_metrics, false},
-    {"hashes", op_hashes, false},
+    {"hashes", op_hashes, false},      {"acct", op_acct, false},
+    {"atoms", op_atoms, false},        {"lineage", op_lineage, false},
+    {"events", op_events, false},      {"audit", op_audit, false},
+    {"resume", op_resume, true},
 };
 
 void ops_dispatch(struct conn *c, const struct request *req)
@@ -85,7 +88,7 @@ void ops_dispatch(struct conn *c, const struct request *req)
     if (!op) {
         rc = dashi_fail(&err, DASHI_E_UNKNOWN_OP, "op",
                         "unknown op '%s' (ops: ping shutdown put_begin put_chunk put_end get blob_info submit "
-                        "status show list wait cancel metrics hashes)",
+                        "status show list wait cancel metrics hashes acct resume atoms lineage events audit)",
                         req->op);
     } else if (op->mutating && c->d->stopping) {
         rc = dashi_fail(&err, DASHI_E_SHUTTING_DOWN, "", "the daemon is stopping and accepts no new work");

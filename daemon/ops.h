@@ -38,8 +38,23 @@ int op_metrics(struct conn *c, const struct request *req, msgpack_packer *pk, st
 int op_hashes(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 /* A job ended: its waiting dependents become runnable (re-validated) or fail. */
 void jobs_dependency_ended(struct daemon *d, int64_t dep);
+/* Validates args for kind as submitted by uid and fills *out (not yet scheduled; on
+ * failure *out may hold a job to free). Shared by submit, re-queueing and resume. */
+int validate_job(struct daemon *d, const struct job_kind *kind, const msgpack_object *args, uid_t uid,
+                 struct sched_job **out, struct dashi_error *err);
 /* Re-queues the jobs the database holds as queued (daemon start). */
 int jobs_requeue(struct daemon *d, struct dashi_error *err);
+
+/* ops_acct.c: per-user accounting (jobs by state, GPU seconds) */
+int op_acct(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
+/* ops_resume.c: an interrupted job continues from its checkpoint */
+int op_resume(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
+
+/* ops_atoms.c: queries over atoms jobs (atoms, lineage, events, audit) */
+int op_atoms(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
+int op_lineage(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
+int op_events(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
+int op_audit(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 
 /* results.c */
 void results_on_wake(uv_async_t *h);

@@ -7,6 +7,7 @@
 
 #include "json.h"
 #include "ops.h"
+#include "quota.h"
 
 /* The common start of the per-job ops: args limited to `allowed` (which includes "id"),
  * the id, and the job's row if the caller may see it (the caller frees the row). */
@@ -39,7 +40,7 @@ static int submit_tx_fn(void *ctx, struct dashi_error *err)
 
 /* Validates args for kind and, if all is well, fills *job (not yet scheduled). Shared by
  * submit and by the re-queueing of jobs at daemon start. */
-static int validate_job(struct daemon *d, const struct job_kind *kind, const msgpack_object *args, uid_t uid,
+int validate_job(struct daemon *d, const struct job_kind *kind, const msgpack_object *args, uid_t uid,
                         struct sched_job **out, struct dashi_error *err)
 {
     struct job_submit_ctx ctx = {.store = &d->store, .blobs = &d->blobs, .vk = &d->vk, .uid = uid};
@@ -98,12 +99,9 @@ int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, str
         args = &empty;
     if (args->type != MSGPACK_OBJECT_MAP)
         return dashi_fail(err, DASHI_E_BAD_TYPE, "args", "args must be a map of the job's parameters");
-    if (scheduler_count_user(&d->sched, c->uid) >= d->cfg.max_queued_per_user)
-        return dashi_fail(err, DASHI_E_TOO_LARGE, "", "you have %llu active jobs, the limit per user",
-                          (unsigned long long)d->cfg.max_queued_per_user);
 
     struct sched_job *j = NULL;
-    if (validate_job(d, kind, args, c->uid, &j, err) != 0) {
+    if (validate_job(d, kind, args, c->uid, &j, err) != 0 || quota_check_submit(d, c->uid, &j->plan, err) != 0) {
         sched_job_discard(j);
         return -1;
     }

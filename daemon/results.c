@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "ops.h"
+#include "store_atoms.h"
 
 struct waiter {
     uint64_t req_id;
@@ -155,8 +156,17 @@ static int apply_fn(void *ctx, struct dashi_error *err)
         if (store_job_set_progress(st, m->job, m->state == JOB_SUCCEEDED ? total : step, total, m->gpu_seconds,
                                    err) != 0)
             return -1;
-        return store_job_set_state(st, m->job, m->state, now_seconds(),
-                                   m->error.code != DASHI_OK ? &m->error : NULL, err);
+        /* Atoms jobs hand their tables over as outputs; they enter the atoms tables here
+         * (store_atoms.h). A failed import fails the job instead of leaving it running. */
+        enum job_state state = m->state;
+        const struct dashi_error *why = m->error.code != DASHI_OK ? &m->error : NULL;
+        struct dashi_error import_err;
+        dashi_error_clear(&import_err);
+        if (state == JOB_SUCCEEDED && store_atoms_import(st, &a->d->blobs, m->job, &import_err) != 0) {
+            state = JOB_FAILED;
+            why = &import_err;
+        }
+        return store_job_set_state(st, m->job, state, now_seconds(), why, err);
     }
     return 0;
 }

@@ -1,10 +1,20 @@
-/* The rollout engine on the GPU. Device buffers: A (D×D), two state slots of B×D
- * (step t reads slot (t-1)&1 and writes slot t&1) and a flag word; a host-visible
- * readback buffer receives the flag and the recorded states. One run is one command
- * buffer: reset the flag, then per step one dispatch and a barrier, plus a copy of the
+/* The rollout engine on the GPU. Device buffers: A (D×D), three state slots of B×D
+ * (step t reads slot (t-1)&1 and writes slot t&1; slot 2 backs up a run's input) and a
+ * flag block; a host-visible readback buffer receives the flags and the recorded states.
+ * One run is one command buffer: reset the flags, then the steps, plus a copy of the
  * state for recorded steps, with timestamps around the steps. Recordings are cached by
  * (n, record_every, phase of the step count) and resubmitted unchanged: push constants
- * carry the step index within the run, so a recording fits any run with the same shape. */
+ * carry the step index within the run, so a recording fits any run with the same shape.
+ *
+ * Two ways to run the steps (same results bit for bit in exact mode):
+ *  - portable: one dispatch and one pipeline barrier per step (rollout_gemv/gemm.comp);
+ *  - persistent (small B, rollout_persist.comp): one dispatch runs all steps up to the
+ *    next recorded one, its workgroups synchronising through memory between steps. That
+ *    needs every workgroup resident at once, which Vulkan does not promise, so it is only
+ *    used where the device says how many it runs together (VK_NV_shader_sm_builtins: one
+ *    workgroup per multiprocessor), never on CPU devices such as lavapipe; and should a
+ *    wait still time out, the run is discarded, its input restored from slot 2 and
+ *    repeated with the portable kernel, which is then kept. */
 #include "rollout_gpu.h"
 
 #include <stdio.h>
@@ -14,6 +24,9 @@
 #define PLAN_SLOTS 4
 #define FLAG_BYTES 256                  /* readback bytes before the first record */
 #define RECORD_CAP_BYTES ((size_t)64 << 20) /* records per submission are limited to this */
+#define PERSIST_MAX_B 4                 /* the persistent kernel is for one or a few trajectories */
+#define STATE_SLOTS 3
+#define PERSIST_SYNC 1 /* rollout_persist.comp's SYNC: 1 (volatile + fences) measured 1.3x faster than 0 */
 
 struct rollout_plan {
     bool valid;
@@ -34,6 +47,8 @@ struct rollout_gpu {
     const struct vk_kernel *kernel;
     VkDescriptorSet set;
     uint32_t groups_x, groups_y;
+    bool persistent;    /* rollout_persist.comp: many steps per dispatch */
+    bool no_persistent; /* it timed out once on this device: portable kernels only */
     uint64_t steps;
     struct rollout_plan plans[PLAN_SLOTS];
     int next_plan;
@@ -43,6 +58,17 @@ struct rollout_push {
     uint32_t step, src, dst;
 };
 
+struct rollout_persist_push {
+    uint32_t step, src, dst, nsteps;
+};
+
+/* The device flag block: first_bad_step, timed_out, padding to FLAG_BYTES, then one
+ * `done` word per workgroup of the persistent kernel (at most D of them). */
+static uint64_t flags_bytes(uint32_t D)
+{
+    return FLAG_BYTES + 4ull * D;
+}
+
 static uint64_t round256(uint64_t x)
 {
     return (x + 255) / 256 * 256;
@@ -51,7 +77,8 @@ static uint64_t round256(uint64_t x)
 uint64_t rollout_gpu_memory_estimate(const struct rollout_config *cfg)
 {
     uint64_t elem = cfg->precision == ROLLOUT_F64 ? 8 : 4;
-    return round256((uint64_t)cfg->D * cfg->D * elem) + round256(2ull * cfg->B * cfg->D * elem) + 256;
+    return round256((uint64_t)cfg->D * cfg->D * elem) + round256((uint64_t)STATE_SLOTS * cfg->B * cfg->D * elem) +
+           round256(flags_bytes(cfg->D));
 }
 
 /* Optional tuning knobs for benchmarks: DASHI_ROLLOUT_GEMV="OUT_WG,RB" and
@@ -76,12 +103,84 @@ static void env_uints(const char *name, uint32_t *v, int n)
         memcpy(v, tmp, (size_t)n * sizeof *v);
 }
 
+/* Workgroups the device is known to run at the same time: one per multiprocessor, as
+ * VK_NV_shader_sm_builtins reports them (each persistent workgroup needs at most 1024
+ * invocations and 48 KiB of shared memory, which one multiprocessor always holds).
+ * 0 when unknown: CPU devices and devices without the extension. */
+static uint32_t resident_workgroups(const struct vk_runtime *vk)
+{
+    if (vk->is_cpu)
+        return 0;
+    uint32_t n = 0;
+    if (vkEnumerateDeviceExtensionProperties(vk->phys, NULL, &n, NULL) != VK_SUCCESS || n == 0)
+        return 0;
+    VkExtensionProperties *ext = calloc(n, sizeof *ext);
+    if (!ext)
+        return 0;
+    bool have = false;
+    if (vkEnumerateDeviceExtensionProperties(vk->phys, NULL, &n, ext) == VK_SUCCESS)
+        for (uint32_t i = 0; i < n && !have; i++)
+            have = strcmp(ext[i].extensionName, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME) == 0;
+    free(ext);
+    if (!have)
+        return 0;
+    VkPhysicalDeviceShaderSMBuiltinsPropertiesNV sm = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sm};
+    vkGetPhysicalDeviceProperties2(vk->phys, &p2);
+    return sm.shaderSMCount;
+}
+
+/* The persistent kernel where it applies: 0 chosen, 1 not applicable, -1 error.
+ * DASHI_ROLLOUT_PERSIST=0 switches it off; =N uses it with at most N workgroups even
+ * where residency is unknown (benchmarks, tests: a timeout then falls back safely). */
+static int choose_persistent(struct rollout_gpu *r, struct dashi_error *err)
+{
+    struct vk_runtime *vk = r->vk;
+    const struct rollout_config *c = &r->cfg;
+    if (r->no_persistent || c->B > PERSIST_MAX_B || (c->mode == ROLLOUT_FAST && c->B >= 8))
+        return 1;
+    uint32_t limit = resident_workgroups(vk);
+    const char *knob = getenv("DASHI_ROLLOUT_PERSIST");
+    if (knob) {
+        char *end;
+        unsigned long x = strtoul(knob, &end, 10);
+        if (end != knob && *end == 0 && x <= 4096)
+            limit = (uint32_t)x;
+    }
+    if (limit == 0)
+        return 1;
+    uint32_t nc = (c->D + limit - 1) / limit, nwg = (c->D + nc - 1) / nc;
+    uint32_t wgs = c->B * nc * 16 > nwg ? c->B * nc * 16 : nwg;
+    wgs = (wgs + 31) / 32 * 32;
+    size_t shared = ((size_t)c->D * nc + (size_t)c->B * c->D + (size_t)c->B * nc * 16) * r->elem;
+    if (wgs > vk->max_workgroup_size || shared > vk->max_shared_bytes)
+        return 1;
+    bool f64 = c->precision == ROLLOUT_F64;
+    const char *name = c->mode == ROLLOUT_EXACT ? (f64 ? "rollout_persist_exact_f64" : "rollout_persist_exact_f32")
+                                                : (f64 ? "rollout_persist_f64" : "rollout_persist_f32");
+    uint32_t spec[6] = {c->D, c->B, nc, nwg, wgs, PERSIST_SYNC};
+    const char *sync = getenv("DASHI_ROLLOUT_PERSIST_SYNC"); /* benchmarks: 0 or 1, see the shader */
+    if (sync && (sync[0] == '0' || sync[0] == '1') && sync[1] == 0)
+        spec[5] = (uint32_t)(sync[0] - '0');
+    if (vk_kernel_get(vk, name, 3, sizeof(struct rollout_persist_push), spec, 6, &r->kernel, err) != 0)
+        return -1;
+    r->persistent = true;
+    r->groups_x = nwg;
+    r->groups_y = 1;
+    return 0;
+}
+
 static int choose_kernel(struct rollout_gpu *r, struct dashi_error *err)
 {
     struct vk_runtime *vk = r->vk;
     const struct rollout_config *c = &r->cfg;
     bool f64 = c->precision == ROLLOUT_F64;
     bool gemm = c->mode == ROLLOUT_FAST && c->B >= 8;
+    r->persistent = false;
+    int pick = choose_persistent(r, err);
+    if (pick <= 0)
+        return pick;
     if (!gemm) {
         /* OUT_WG outputs × RB batch rows per workgroup; picked by sweeping on an H100
          * (bench/README.md): small workgroups for few rows, wide ones for batches. */
@@ -131,14 +230,15 @@ static void *to_device_precision(const struct rollout_gpu *r, const double *src,
     return f;
 }
 
-static int upload_doubles(struct rollout_gpu *r, const struct vk_buffer *dst, const double *src, size_t n,
+/* Uploads n doubles at element `at` of dst, in the engine's precision. */
+static int upload_doubles(struct rollout_gpu *r, const struct vk_buffer *dst, size_t at, const double *src, size_t n,
                           struct dashi_error *err)
 {
     bool failed;
     void *conv = to_device_precision(r, src, n, &failed);
     if (failed)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
-    int rc = vk_upload(r->vk, dst, 0, conv ? conv : (const void *)src, n * r->elem, err);
+    int rc = vk_upload(r->vk, dst, at * r->elem, conv ? conv : (const void *)src, n * r->elem, err);
     free(conv);
     return rc;
 }
@@ -146,12 +246,19 @@ static int upload_doubles(struct rollout_gpu *r, const struct vk_buffer *dst, co
 int rollout_gpu_create(struct vk_runtime *vk, const struct rollout_config *cfg, const double *A, const double *z0,
                        struct rollout_gpu **out, struct dashi_error *err)
 {
+    return rollout_gpu_create_at(vk, cfg, A, z0, 0, out, err);
+}
+
+int rollout_gpu_create_at(struct vk_runtime *vk, const struct rollout_config *cfg, const double *A, const double *z,
+                          uint64_t step, struct rollout_gpu **out, struct dashi_error *err)
+{
     *out = NULL;
     if (cfg->D == 0 || cfg->B == 0 || cfg->max_steps_per_run == 0)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "D", "rollout needs D, B and max_steps_per_run >= 1");
     uint64_t elem = cfg->precision == ROLLOUT_F64 ? 8 : 4;
-    if (2ull * cfg->B * cfg->D >= UINT32_MAX || (uint64_t)cfg->D * cfg->D * elem > vk->max_storage_range ||
-        2ull * cfg->B * cfg->D * elem > vk->max_storage_range)
+    if ((uint64_t)STATE_SLOTS * cfg->B * cfg->D >= UINT32_MAX ||
+        (uint64_t)cfg->D * cfg->D * elem > vk->max_storage_range ||
+        (uint64_t)STATE_SLOTS * cfg->B * cfg->D * elem > vk->max_storage_range)
         return dashi_fail(err, DASHI_E_DEVICE_MEMORY, "", "rollout of D=%u B=%u exceeds the device's buffer range",
                           cfg->D, cfg->B);
     struct rollout_gpu *r = calloc(1, sizeof *r);
@@ -163,11 +270,14 @@ int rollout_gpu_create(struct vk_runtime *vk, const struct rollout_config *cfg, 
     r->state_elems = (size_t)cfg->B * cfg->D;
     r->a.block = r->states.block = r->flags.block = r->readback.block = -1;
     if (vk_buffer_alloc(vk, (VkDeviceSize)cfg->D * cfg->D * elem, VK_MEM_DEVICE, &r->a, err) != 0 ||
-        vk_buffer_alloc(vk, 2 * r->state_elems * elem, VK_MEM_DEVICE, &r->states, err) != 0 ||
-        vk_buffer_alloc(vk, FLAG_BYTES, VK_MEM_DEVICE, &r->flags, err) != 0 ||
-        upload_doubles(r, &r->a, A, (size_t)cfg->D * cfg->D, err) != 0 ||
-        upload_doubles(r, &r->states, z0, r->state_elems, err) != 0 || choose_kernel(r, err) != 0)
+        vk_buffer_alloc(vk, STATE_SLOTS * r->state_elems * elem, VK_MEM_DEVICE, &r->states, err) != 0 ||
+        vk_buffer_alloc(vk, flags_bytes(cfg->D), VK_MEM_DEVICE, &r->flags, err) != 0 ||
+        upload_doubles(r, &r->a, 0, A, (size_t)cfg->D * cfg->D, err) != 0 ||
+        upload_doubles(r, &r->states, (step & 1) * r->state_elems, z, r->state_elems, err) != 0 ||
+        choose_kernel(r, err) != 0)
         goto fail;
+    /* Step t reads slot (t-1)&1: the state after `step` steps lives in slot step&1. */
+    r->steps = step;
     const struct vk_buffer *bufs[3] = {&r->a, &r->states, &r->flags};
     if (vk_descriptor_set(vk, r->kernel, bufs, &r->set, err) != 0)
         goto fail;
@@ -196,6 +306,11 @@ void rollout_gpu_destroy(struct rollout_gpu *r)
 uint64_t rollout_gpu_steps(const struct rollout_gpu *r)
 {
     return r->steps;
+}
+
+bool rollout_gpu_persistent(const struct rollout_gpu *r)
+{
+    return r->persistent;
 }
 
 static uint32_t records_in(uint64_t done, uint32_t n, uint64_t every)
@@ -230,12 +345,37 @@ static int record_plan(struct rollout_gpu *r, struct rollout_plan *pl, uint32_t 
         return -1;
     if (vk_cmd_begin(r->vk, c, err) != 0)
         return -1;
+    VkDeviceSize state_bytes = r->state_elems * r->elem;
     vkCmdFillBuffer(c->cb, r->flags.buffer, r->flags.offset, 4, 0xFFFFFFFFu);
+    if (r->persistent) {
+        vkCmdFillBuffer(c->cb, r->flags.buffer, r->flags.offset + 4, flags_bytes(r->cfg.D) - 4, 0);
+        vk_cmd_copy(c, &r->states, (r->steps & 1) * state_bytes, &r->states, 2 * state_bytes, state_bytes);
+    }
     vk_cmd_barrier(c);
     pl->ts_begin = vk_cmd_timestamp(c);
-    VkDeviceSize state_bytes = r->state_elems * r->elem;
     uint32_t k = 0;
-    for (uint32_t s = 1; s <= n; s++) {
+    /* Persistent: one dispatch per stretch of steps that ends at a recorded step or at n. */
+    for (uint32_t s = 1; r->persistent && s <= n;) {
+        uint64_t t = r->steps + s;
+        uint32_t e = n;
+        if (every) {
+            uint64_t rec = (t + every - 1) / every * every;
+            if (rec - r->steps < n)
+                e = (uint32_t)(rec - r->steps);
+        }
+        struct rollout_persist_push push = {.step = s,
+                                            .src = (uint32_t)(((t - 1) & 1) * r->state_elems),
+                                            .dst = (uint32_t)((t & 1) * r->state_elems),
+                                            .nsteps = e - s + 1};
+        vk_cmd_dispatch(c, r->kernel, r->set, &push, r->groups_x, 1, 1);
+        vk_cmd_barrier(c);
+        uint64_t te = r->steps + e;
+        if (every && te % every == 0)
+            vk_cmd_copy(c, &r->states, (te & 1) * state_bytes, &r->readback, FLAG_BYTES + (k++) * state_bytes,
+                        state_bytes);
+        s = e + 1;
+    }
+    for (uint32_t s = 1; !r->persistent && s <= n; s++) {
         uint64_t t = r->steps + s;
         struct rollout_push push = {.step = s,
                                     .src = (uint32_t)(((t - 1) & 1) * r->state_elems),
@@ -247,12 +387,37 @@ static int record_plan(struct rollout_gpu *r, struct rollout_plan *pl, uint32_t 
                         state_bytes);
     }
     pl->ts_end = vk_cmd_timestamp(c);
-    vk_cmd_copy(c, &r->flags, 0, &r->readback, 0, 4);
+    vk_cmd_copy(c, &r->flags, 0, &r->readback, 0, 8);
     pl->n = n;
     pl->record_every = every;
     pl->phase = r->steps % (every ? 2 * every : 2);
     pl->nrecords = k;
     pl->valid = true;
+    return 0;
+}
+
+/* After a persistent run timed out: restore the run's input (slot 2) to its slot and
+ * switch to the portable kernel for good. */
+static int fall_back_to_portable(struct rollout_gpu *r, struct dashi_error *err)
+{
+    size_t bytes = r->state_elems * r->elem;
+    void *tmp = malloc(bytes);
+    if (!tmp)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    int rc = vk_download(r->vk, &r->states, 2 * bytes, tmp, bytes, err);
+    if (rc == 0)
+        rc = vk_upload(r->vk, &r->states, (r->steps & 1) * bytes, tmp, bytes, err);
+    free(tmp);
+    if (rc != 0)
+        return -1;
+    for (int i = 0; i < PLAN_SLOTS; i++)
+        r->plans[i].valid = false;
+    vk_descriptor_set_free(r->vk, r->set);
+    r->set = VK_NULL_HANDLE;
+    r->no_persistent = true;
+    const struct vk_buffer *bufs[3] = {&r->a, &r->states, &r->flags};
+    if (choose_kernel(r, err) != 0 || vk_descriptor_set(r->vk, r->kernel, bufs, &r->set, err) != 0)
+        return -1;
     return 0;
 }
 
@@ -277,8 +442,15 @@ static int run_once(struct rollout_gpu *r, uint32_t n, uint64_t every, double *r
     }
     if (vk_cmd_submit_wait(r->vk, &pl->cmd, err) != 0)
         return -1;
-    uint32_t bad;
+    uint32_t bad, timed_out = 0;
     memcpy(&bad, r->readback.mapped, 4);
+    if (r->persistent) /* only the persistent kernel's runs reset and write this word */
+        memcpy(&timed_out, (const char *)r->readback.mapped + 4, 4);
+    if (r->persistent && timed_out) {
+        if (fall_back_to_portable(r, err) != 0)
+            return -1;
+        return run_once(r, n, every, records, nrecords, nonfinite_step, gpu_ms, err);
+    }
     if (bad != 0xFFFFFFFFu && *nonfinite_step == 0)
         *nonfinite_step = r->steps + bad;
     double ms = vk_cmd_elapsed_ms(r->vk, &pl->cmd, pl->ts_begin, pl->ts_end);

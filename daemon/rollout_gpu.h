@@ -33,6 +33,10 @@ uint64_t rollout_gpu_memory_estimate(const struct rollout_config *cfg);
 /* A: D×D f64 row-major; z0: B×D f64 (converted to f32 on upload in f32 mode). */
 int rollout_gpu_create(struct vk_runtime *vk, const struct rollout_config *cfg, const double *A, const double *z0,
                        struct rollout_gpu **out, struct dashi_error *err);
+/* As rollout_gpu_create, but z is the state after `step` steps (a checkpoint): the step
+ * count, hashes and recordings continue from there exactly as in an unbroken run. */
+int rollout_gpu_create_at(struct vk_runtime *vk, const struct rollout_config *cfg, const double *A, const double *z,
+                          uint64_t step, struct rollout_gpu **out, struct dashi_error *err);
 void rollout_gpu_destroy(struct rollout_gpu *r);
 
 /* Advances n steps (1 <= n <= max_steps_per_run) in one submission. Steps are counted
@@ -46,6 +50,10 @@ int rollout_gpu_run(struct rollout_gpu *r, uint32_t n, uint64_t record_every, do
                     uint64_t *nonfinite_step, double *gpu_ms, struct dashi_error *err);
 /* Steps done so far. */
 uint64_t rollout_gpu_steps(const struct rollout_gpu *r);
+/* True while the engine runs many steps per dispatch (the persistent kernel; see
+ * rollout_gpu.c for when it is chosen and how it falls back), false for one dispatch
+ * per step. The results are the same either way. */
+bool rollout_gpu_persistent(const struct rollout_gpu *r);
 /* Current state, B×D f64. */
 int rollout_gpu_read_state(struct rollout_gpu *r, double *z, struct dashi_error *err);
 

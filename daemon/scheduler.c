@@ -177,11 +177,17 @@ static double decayed_usage(const struct scheduler *s, const struct user_usage *
     return dt > 0 ? u->usage * exp2(-dt / s->half_life_s) : u->usage;
 }
 
+static double user_share(const struct scheduler *s, uid_t uid)
+{
+    return s->cfg ? config_user_limits(s->cfg, uid).share : 1.0;
+}
+
 /* True if a is preferred over b for the next slice. */
 static bool prefer(struct scheduler *s, const struct sched_job *a, const struct sched_job *b, double now)
 {
-    double ua = decayed_usage(s, user_find(s, a->uid, false), now);
-    double ub = decayed_usage(s, user_find(s, b->uid, false), now);
+    /* Usage is weighed by the user's share: a user with share 2 gets twice the GPU time. */
+    double ua = decayed_usage(s, user_find(s, a->uid, false), now) / user_share(s, a->uid);
+    double ub = decayed_usage(s, user_find(s, b->uid, false), now) / user_share(s, b->uid);
     if (ua != ub)
         return ua < ub;
     if (a->priority != b->priority)

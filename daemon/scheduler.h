@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "config.h"
 #include "job.h"
 #include "store.h"
 
@@ -32,6 +33,11 @@ struct sched_job {
     bool waiting;           /* its plan has deps that have not succeeded: not runnable */
     void *state;            /* GPU-thread only */
     double gpu_seconds;     /* GPU-thread only (also read by scheduler_next, on that thread) */
+    /* A resumed job's checkpoint (blob hash, empty when starting fresh) and its step: set
+     * by the loop thread before scheduler_add, read by the kind's start on the GPU thread
+     * through job_resume_checkpoint (which must not touch SQLite). */
+    char resume_checkpoint[DASHI_HASH_HEX + 1];
+    uint64_t resume_step;
     struct sched_job *next;
 };
 
@@ -85,6 +91,7 @@ struct scheduler {
     uint64_t mem_started;              /* sum of estimates of started jobs */
     uint64_t mem_budget;
     double half_life_s;
+    const struct daemon_config *cfg; /* per-user shares (config_user_limits); NULL: all 1 */
     struct user_usage *users;
     size_t nusers, cap_users;
 };

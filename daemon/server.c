@@ -12,6 +12,7 @@
 
 #include "ops.h"
 #include "paths.h"
+#include "socket_activation.h"
 
 struct write_req {
     uv_write_t req;
@@ -220,6 +221,16 @@ static int socket_alive(const char *path)
 
 int server_start(struct daemon *d, struct dashi_error *err)
 {
+    /* Started by dashid.socket: listen on the inherited socket instead of binding. */
+    bool activated = false;
+    int rc = socket_activation_listen(&d->loop, &d->server, on_connection, d->cfg.socket_path,
+                                      sizeof d->cfg.socket_path, &activated, err);
+    if (activated) {
+        d->server.data = d;
+        d->server_open = true;
+    }
+    if (rc != 0 || activated)
+        return rc;
     const char *path = d->cfg.socket_path;
     char dir[sizeof d->cfg.socket_path];
     snprintf(dir, sizeof dir, "%s", path);
@@ -240,7 +251,7 @@ int server_start(struct daemon *d, struct dashi_error *err)
         if (unlink(path) != 0)
             return dashi_fail(err, DASHI_E_IO, "socket", "cannot remove stale socket %s: %s", path, strerror(errno));
     }
-    int rc = uv_pipe_init(&d->loop, &d->server, 0);
+    rc = uv_pipe_init(&d->loop, &d->server, 0);
     if (rc != 0)
         return dashi_fail(err, DASHI_E_IO, "socket", "uv_pipe_init: %s", uv_strerror(rc));
     d->server.data = d;
@@ -265,7 +276,8 @@ void server_stop_listening(struct daemon *d)
         return;
     d->server_open = false;
     uv_close((uv_handle_t *)&d->server, NULL);
-    unlink(d->cfg.socket_path);
+    if (!socket_activation_present()) /* systemd's socket outlives us, for the next activation */
+        unlink(d->cfg.socket_path);
 }
 
 void server_close_all(struct daemon *d)

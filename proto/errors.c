@@ -19,6 +19,7 @@ static const char *const code_names[DASHI_CODE_COUNT] = {
     [DASHI_E_STATE] = "E_STATE",
     [DASHI_E_NO_GPU] = "E_NO_GPU",
     [DASHI_E_DEVICE_MEMORY] = "E_DEVICE_MEMORY",
+    [DASHI_E_QUOTA] = "E_QUOTA",
     [DASHI_E_DIVERGED] = "E_DIVERGED",
     [DASHI_E_CANCELLED] = "E_CANCELLED",
     [DASHI_E_INTERRUPTED] = "E_INTERRUPTED",
@@ -64,7 +65,7 @@ int dashi_code_exit_status(dashi_code code)
         return 4;
     case DASHI_E_CONNECT:
         return 5;
-    case DASHI_E_NO_GPU: case DASHI_E_DEVICE_MEMORY: case DASHI_E_IO: case DASHI_E_DB: case DASHI_E_VULKAN:
+    case DASHI_E_NO_GPU: case DASHI_E_DEVICE_MEMORY: case DASHI_E_QUOTA: case DASHI_E_IO: case DASHI_E_DB: case DASHI_E_VULKAN:
         return 6;
     default:
         return 7;

@@ -22,6 +22,7 @@ typedef enum dashi_code {
     DASHI_E_STATE,         /* the job is in a state that does not allow the operation */
     DASHI_E_NO_GPU,        /* a GPU was required and the daemon has none */
     DASHI_E_DEVICE_MEMORY, /* the job does not fit the device memory budget */
+    DASHI_E_QUOTA,         /* a per-user limit of the daemon's configuration (field: the limit) */
     DASHI_E_DIVERGED,      /* the computation produced a non-finite value */
     DASHI_E_CANCELLED,     /* the job was cancelled by its owner */
     DASHI_E_INTERRUPTED,   /* the daemon stopped while the job ran */

@@ -1,46 +1,54 @@
 #!/bin/sh
 # `make demo`: the main job on the embedded default. dashi finds no daemon on the demo
-# socket and starts a private one (lavapipe when the machine has no GPU); the refdata
-# proxy z_0 and operator A are uploaded and rolled out 300 steps (SPEC §5).
+# socket and starts a private one (lavapipe when the machine has no GPU), then runs the
+# DASHI pipeline at the defaults of SPEC.md: les (N=64, 300 steps, seed 0) -> train
+# (encode + ridge operator) -> rollout (300 steps) -> decode (signed-filament closure),
+# prints the summary and writes PNGs of the truth, the decoded field and their error at
+# the last step.
 set -eu
 BUILD=${1:-build}
-DASHI="$BUILD/dashi"
-DEMO="$BUILD/demo"
-export DASHI_SOCKET="$(pwd)/$DEMO/dashid.sock"
-export DASHI_STATE_DIR="$(pwd)/$DEMO/state"
+DASHI="$(pwd)/$BUILD/dashi"
+DEMO="$(pwd)/$BUILD/demo"
+PY=/usr/bin/python3
+export DASHI_SOCKET="$DEMO/dashid.sock"
+export DASHI_STATE_DIR="$DEMO/state"
 mkdir -p "$DEMO"
 trap '"$DASHI" --no-autostart shutdown > /dev/null 2>&1 || true' EXIT
 
 echo "== daemon"
-"$DASHI" ping
+"$DASHI" ping | sed -n 's/^\(device\|backend\|precisions\): /  \1: /p'
 echo
-echo "== upload refdata (tests/data: z_t0000.npy, A.npy, zhat_T.npy)"
-Z=$("$DASHI" put tests/data/z_t0000.npy); echo "z0     $Z"
-A=$("$DASHI" put tests/data/A.npy);       echo "A      $A"
-T=$("$DASHI" put tests/data/zhat_T.npy);  echo "zhat_T $T"
-echo
-echo "== rollout: 300 steps, f64, exact mode, hash every step"
-"$DASHI" submit rollout --op "$A" --z0 "$Z" --truth "$T" --steps 300 --hash-every 1 --wait > "$DEMO/record.txt"
-cat "$DEMO/record.txt"
-ID=$(sed -n 's/^job \([0-9]*\) .*/\1/p' "$DEMO/record.txt")
-echo
-echo "== result"
-"$DASHI" --json show "$ID" > "$DEMO/record.json"
-/usr/bin/python3 - "$DEMO/record.json" <<'PY'
+echo "== pipeline (mode dashi): les -> train -> rollout -> decode"
+"$DASHI" --json submit pipeline --observer snapshots --wait > "$DEMO/summary.json"
+"$PY" - "$DEMO/summary.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-m = d["metrics"]
-print(f"device      {d['device']}  ({d['backend']}, {d['precision']}, {d['mode']} mode)")
-print(f"proxy error ||z_300 - zhat_T|| / ||zhat_T|| = {m['proxy_error_final']:.3e}   (SPEC: parity to 1e-10)")
-print(f"timings     {m['steps_per_s']:.0f} steps/s, {m['ns_per_step']/1e3:.1f} us/step (hot loop, "
-      f"{'GPU timestamps' if m['gpu_timestamps'] else 'host clock'}); wall {d['ended_at']-d['started_at']:.2f} s")
+j = d["jobs"]
+print(f"jobs: les {j['les']} -> train {j['train']} -> rollout {j['rollout']} -> decode {j['decode']}   on {d['device']}")
+print(f"{'':8}{'t=0':>14}{'t=300':>14}{'mean':>14}")
+for k, v in d["v4"].items():
+    print(f"{k:8}{v['t0']:14.6g}{v['T']:14.6g}{v['mean']:14.6g}")
+for k, v in d["train"].items():
+    print(f"{k:32}{v:.6g}")
+c = d["closure_depth"]
+print(f"closure depth K: last {c['last']:.0f}, mean {c['mean']:.2f}, max {c['max']:.0f}")
+print("timings (s):  " + "  ".join(f"{k} {v['wall']:.2f}" for k, v in d["timings_s"].items()))
 PY
-echo "hashes      (BLAKE2b-128 of z_t after step t; first 3 and last)"
-"$DASHI" hashes "$ID" > "$DEMO/hashes.txt"
-/usr/bin/python3 -c "
-import json,subprocess,sys
-d=json.loads(subprocess.check_output(['$DASHI','--json','hashes','$ID']))
-h=d['hashes']
-for x in h[:3]+h[-1:]: print(f\"  t={x['step']:<4d} {x['hash']}\")"
+LES=$("$PY" -c "import json; print(json.load(open('$DEMO/summary.json'))['jobs']['les'])")
+DEC=$("$PY" -c "import json; print(json.load(open('$DEMO/summary.json'))['jobs']['decode'])")
+"$DASHI" --json show "$LES" > "$DEMO/les.json"
+"$DASHI" --json show "$DEC" > "$DEMO/decode.json"
+TRAJ=$("$PY" -c "import json; print(json.load(open('$DEMO/les.json'))['outputs']['trajectory'])")
+HAT=$("$PY" -c "import json; print(json.load(open('$DEMO/decode.json'))['outputs']['omega_hat'])")
+"$DASHI" get "$TRAJ" -o "$DEMO/truth.npy" > /dev/null
+"$DASHI" get "$HAT" -o "$DEMO/decoded.npy" > /dev/null
+"$PY" -c "
+import numpy as np
+t = np.load('$DEMO/truth.npy')[-1]; h = np.load('$DEMO/decoded.npy')[-1]
+np.save('$DEMO/truth_T.npy', t); np.save('$DEMO/decoded_T.npy', h); np.save('$DEMO/error_T.npy', h - t)"
+for f in truth decoded error; do
+  "$DASHI" render "$("$DASHI" put "$DEMO/${f}_T.npy")" -o "$DEMO/$f.png" > /dev/null
+done
 echo
+echo "pictures of the last step: $DEMO/truth.png $DEMO/decoded.png $DEMO/error.png"
 echo "state dir: $DASHI_STATE_DIR (database dashid.db, blobs/); the daemon is stopped on exit"

@@ -1,0 +1,57 @@
+/* `dashi plot`, `dashi compare` and `dashi export`: looking at finished jobs from the
+ * client side (the daemon only serves records, metrics, hashes and blobs). Each takes the
+ * command's words as dashi.c parsed them and returns 0, or -1 with err (dashi.c prints it
+ * and maps it to an exit status). With json set, each prints exactly one JSON document. */
+#ifndef DASHI_CMD_ANALYSIS_H
+#define DASHI_CMD_ANALYSIS_H
+
+#include <stdbool.h>
+
+#include "client.h"
+
+struct cmd_args {
+    const char *const *pos; /* positional words after the command */
+    int npos;
+    const char *const *names;  /* --name (or "o" for -o), in command-line order */
+    const char *const *values; /* each one's value, NULL for a bare flag */
+    int nopts;
+    bool json;
+};
+
+/* plot JOB [JOB...] --key K [--key K...] -o FILE.png|FILE.svg: one line per job and key,
+ * x = step. E_MISSING_FIELD/E_BAD_VALUE naming "id", "key" or "o"; E_NOT_FOUND when a job
+ * has no such metric series. */
+int cmd_plot(struct dashi_client *c, const struct cmd_args *a, struct dashi_error *err);
+/* compare JOB1 JOB2: parameters that differ, summary-metric deltas (b - a, and relative
+ * to |a|), and whether the state hashes both jobs recorded agree. */
+int cmd_compare(struct dashi_client *c, const struct cmd_args *a, struct dashi_error *err);
+/* export JOB -o DIR: DIR/record.json (the record with its events), DIR/metrics.csv
+ * (key,step,value; summary scalars at step -1) and DIR/NAME.npy for every output. */
+int cmd_export(struct dashi_client *c, const struct cmd_args *a, struct dashi_error *err);
+
+/* submit pipeline [--N 64] [--steps 300] [--dt] [--nu0] [--cs] [--seed 0] [--train-frames A:B]
+ * [--eval-steps K] [--rollout-steps R] [--decode-every E] [--observer none|metrics|snapshots]
+ * [--mode reference|dashi] [--wait]:
+ * les -> train -> rollout -> decode as dependent jobs; with --wait, one summary. */
+int cmd_pipeline(struct dashi_client *c, const struct cmd_args *a, struct dashi_error *err);
+
+/* Shared by the three: the job id in word s (E_BAD_VALUE "id") and the value of the
+ * first --name (NULL if absent). */
+int cmd_parse_id(const char *s, int64_t *id, struct dashi_error *err);
+const char *cmd_opt(const struct cmd_args *a, const char *name);
+
+/* An answer that stays valid across later calls: client_call's result points into the
+ * connection's read buffer, which the next call reuses, so it is copied here. */
+struct cmd_result {
+    msgpack_sbuffer bytes;
+    msgpack_unpacked unpacked;
+    const msgpack_object *obj; /* the result; NULL until a call succeeded */
+};
+/* Calls op with {id, key?} into r (initialised here, so an empty or unused r is fine);
+ * free r with cmd_result_free whatever the outcome. */
+void cmd_result_init(struct cmd_result *r);
+int cmd_call_id(struct dashi_client *c, const char *op, int64_t id, const char *key, struct cmd_result *r,
+                struct dashi_error *err);
+void cmd_result_free(struct cmd_result *r);
+
+#endif

@@ -1,0 +1,227 @@
+"""A small Python client for dashid (docs/protocol.md): connect, submit, wait, get, put,
+metrics. Needs only the standard library and msgpack (Debian: python3-msgpack); with
+numpy present, `get` and `metrics` return numpy arrays and `put`/`submit` accept them.
+
+    import dashi_client
+    c = dashi_client.connect()
+    rec = c.submit("rollout", op="A.npy", z0=z0_array, steps=300)   # files/arrays are uploaded
+    rec = c.wait(rec["id"], on_progress=print)
+    z = c.get(rec["outputs"]["z_final"])                               # numpy array
+"""
+import io
+import os
+import socket
+import struct
+
+import msgpack
+
+try:
+    import numpy
+except ImportError:  # numpy is optional: arrays then come back as .npy bytes
+    numpy = None
+
+FRAME_MAX = 8 << 20
+CHUNK = 4 << 20  # the largest bin the daemon accepts in one put_chunk
+SYSTEM_SOCKET = "/run/dashid/dashid.sock"
+
+__all__ = ["connect", "Client", "DashiError", "default_socket", "user_socket"]
+
+
+class DashiError(Exception):
+    """An error answered by the daemon (or E_CONNECT when none could be reached)."""
+
+    def __init__(self, code, message, field=None):
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.field = code, message, field
+
+
+def user_socket():
+    """The per-user socket: $XDG_RUNTIME_DIR/dashid.sock, else /tmp/dashid-UID/dashid.sock."""
+    run = os.environ.get("XDG_RUNTIME_DIR", "")
+    if run.startswith("/"):
+        return os.path.join(run, "dashid.sock")
+    return f"/tmp/dashid-{os.getuid()}/dashid.sock"
+
+
+def default_socket():
+    """The sockets dashi tries, in order (proto/paths.c, client/client.c)."""
+    if os.environ.get("DASHI_SOCKET"):
+        return [os.environ["DASHI_SOCKET"]]
+    return [SYSTEM_SOCKET, user_socket()]
+
+
+def connect(path=None):
+    """Connects as dashi does: `path`, else $DASHI_SOCKET, else the system socket, else
+    the per-user one. Unlike dashi it never starts a daemon."""
+    tried = []
+    for p in [path] if path else default_socket():
+        try:
+            return Client(p)
+        except OSError as e:
+            tried.append(f"{p}: {e.strerror or e}")
+    raise DashiError("E_CONNECT", "no daemon answers on " + "; ".join(tried), "socket")
+
+
+def _is_hash(s):
+    return isinstance(s, str) and len(s) == 64 and all(c in "0123456789abcdef" for c in s)
+
+
+class Client:
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.sock.connect(path)
+        except OSError:
+            self.sock.close()
+            raise
+        self.next_id = 1
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- framing: a big-endian uint32 length, then one msgpack map ----
+    def _send(self, obj):
+        payload = msgpack.packb(obj, use_bin_type=True)
+        if not 0 < len(payload) <= FRAME_MAX:
+            raise DashiError("E_TOO_LARGE", f"request of {len(payload)} bytes exceeds a frame")
+        self.sock.sendall(struct.pack(">I", len(payload)) + payload)
+
+    def _recv_exact(self, n):
+        buf = bytearray()
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise DashiError("E_CONNECT", "the daemon closed the connection")
+            buf += chunk
+        return bytes(buf)
+
+    def _recv(self):
+        (n,) = struct.unpack(">I", self._recv_exact(4))
+        if not 0 < n <= FRAME_MAX:
+            raise DashiError("E_BAD_FRAME", f"bad frame length {n}")
+        return msgpack.unpackb(self._recv_exact(n), raw=False, strict_map_key=True)
+
+    def call(self, op, args=None, on_event=None):
+        """Sends one request and returns its result; events go to on_event; an error
+        response raises DashiError."""
+        rid = self.next_id
+        self.next_id += 1
+        self._send({"v": 1, "id": rid, "op": op, "args": args or {}})
+        while True:
+            msg = self._recv()
+            if msg.get("id") not in (rid, 0):
+                continue  # a late answer to another request
+            if "event" in msg:
+                if on_event:
+                    on_event(msg["event"])
+                continue
+            if msg.get("ok"):
+                return msg.get("result")
+            e = msg.get("error") or {}
+            raise DashiError(e.get("code", "E_INTERNAL"), e.get("message", ""), e.get("field"))
+
+    # ---- blobs ----
+    def put(self, data):
+        """Uploads an array (numpy), a path to a .npy file, or the bytes of one; returns
+        the blob hash (BLAKE2b-256 of the file bytes)."""
+        if numpy is not None and isinstance(data, numpy.ndarray):
+            buf = io.BytesIO()
+            numpy.save(buf, numpy.ascontiguousarray(data), allow_pickle=False)
+            data = buf.getvalue()
+        elif isinstance(data, (str, os.PathLike)):
+            with open(data, "rb") as f:
+                data = f.read()
+        data = bytes(data)
+        upload = self.call("put_begin", {"size": len(data)})["upload"]
+        for off in range(0, len(data), CHUNK):
+            self.call("put_chunk", {"upload": upload, "offset": off, "data": data[off:off + CHUNK]})
+        return self.call("put_end", {"upload": upload})["hash"]
+
+    def get_bytes(self, blob):
+        """The bytes of a blob (a .npy file)."""
+        out = bytearray()
+        while True:
+            r = self.call("get", {"hash": blob, "offset": len(out)})
+            out += r["data"]
+            if len(out) >= r["total"] or not r["data"]:
+                return bytes(out)
+
+    def get(self, blob, path=None):
+        """Downloads a blob: with `path` writes the .npy file and returns path; else a
+        numpy array when numpy is present, the .npy bytes otherwise."""
+        data = self.get_bytes(blob)
+        if path is not None:
+            tmp = f"{path}.part{os.getpid()}"
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+            return path
+        if numpy is None:
+            return data
+        return numpy.load(io.BytesIO(data), allow_pickle=False)
+
+    # ---- jobs ----
+    def _arg(self, value):
+        """A job argument: arrays and existing .npy files are uploaded and become hashes."""
+        if numpy is not None and isinstance(value, numpy.ndarray):
+            return self.put(value)
+        if isinstance(value, (str, os.PathLike)) and str(value).endswith(".npy") and os.path.isfile(value):
+            return self.put(value)
+        return value
+
+    def submit(self, kind, priority=None, private=None, args=None, **kwargs):
+        """Submits a job; returns its record. Arguments come as `args` (a dict) and/or
+        keywords (op=..., steps=...)."""
+        job_args = dict(args or {})
+        job_args.update(kwargs)
+        req = {"kind": kind, "args": {k: self._arg(v) for k, v in job_args.items()}}
+        if priority is not None:
+            req["priority"] = priority
+        if private is not None:
+            req["private"] = bool(private)
+        return self.call("submit", req)
+
+    def wait(self, job_id, on_progress=None):
+        """Waits for the job to end and returns its final record (whatever the outcome:
+        check record["state"]). on_progress receives each event {state, step, total}."""
+        return self.call("wait", {"id": job_id}, on_event=on_progress)
+
+    def status(self, job_id):
+        return self.call("status", {"id": job_id})
+
+    def show(self, job_id):
+        return self.call("show", {"id": job_id})
+
+    def cancel(self, job_id):
+        return self.call("cancel", {"id": job_id})
+
+    def list(self, **filters):
+        return self.call("list", filters)["jobs"]
+
+    def ping(self):
+        return self.call("ping")
+
+    def hashes(self, job_id):
+        return self.call("hashes", {"id": job_id})["hashes"]
+
+    def metrics(self, job_id, key=None):
+        """{key: (steps, values)} of the job's metric series (numpy arrays when numpy is
+        present) and {key: value} of its summary scalars (stored at step -1)."""
+        r = self.call("metrics", {"id": job_id, **({"key": key} if key else {})})
+        series, summary = {}, {}
+        for name, s in r["metrics"].items():
+            pairs = [(st, v) for st, v in zip(s["steps"], s["values"]) if st >= 0]
+            summary.update({name: v for st, v in zip(s["steps"], s["values"]) if st < 0})
+            if pairs:
+                steps, values = [p[0] for p in pairs], [p[1] for p in pairs]
+                if numpy is not None:
+                    steps, values = numpy.asarray(steps, dtype=numpy.int64), numpy.asarray(values, dtype=numpy.float64)
+                series[name] = (steps, values)
+        return series, summary

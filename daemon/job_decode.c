@@ -1,0 +1,580 @@
+/* The decode job (SPEC §6-8): proxies (a rollout's states, or any F×D array) back to
+ * fields on the GPU, scored against the truth, with the closure statistics of §8. The
+ * numerics live in decode.c; this file is validation, batching and reporting.
+ *
+ * Arguments: op (a train job: its anchors, mask_low and encode configuration) or
+ * anchors + mask (+ k_cut, mid_cut, tau, smooth); states (hash or rollout job: F×D or
+ * D); z0 (optional: decoded first, as t = 0; hash or train job); truth (optional: hash
+ * or LES job: F'×N×N or N×N); t0/stride (the step of states[0] and between states:
+ * a rollout's save_every by default, else 0 and 1); truth_every (steps between truth
+ * frames: an LES job's save_every, else 1); every (decode every K-th state, the last
+ * one always); observer none|metrics|snapshots; residual_seed; mode; max_levels.
+ * Outputs: steps (the decoded t, i8), omega_hat (snapshots: frames×N×N). Metrics per
+ * decoded step: rel_l2 corr dE dZ (with truth), energy enstrophy closure_depth;
+ * closure.{active,killed,balance,mean_abs,coherence} per level of the last frame. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "decode.h"
+#include "job.h"
+
+#define DECODE_MAX_FRAMES 10000000ull
+#define DECODE_MAX_SNAPSHOT_BYTES (64ull << 30)
+#define BATCH_BYTES (64ull << 20)
+
+struct decode_params {
+    char op_anchors[DASHI_HASH_HEX + 1], op_mask[DASHI_HASH_HEX + 1];
+    int64_t op_job;
+    char anchors[DASHI_HASH_HEX + 1], mask[DASHI_HASH_HEX + 1];
+    char states[DASHI_HASH_HEX + 1], z0[DASHI_HASH_HEX + 1], truth[DASHI_HASH_HEX + 1];
+    int64_t states_job, z0_job, truth_job;
+    double k_cut, mid_cut, tau;
+    uint64_t smooth, every, t0, stride, truth_every, residual_seed, max_levels;
+    int observer, mode;
+    bool require_gpu;
+    /* Known once every input resolved (no deps left). */
+    uint32_t n, M, topk, D;
+    uint64_t F, F_truth; /* states (plus z0) and truth frames */
+};
+
+static const char *const observers[] = {"none", "metrics", "snapshots", NULL};
+static const char *const modes[] = {"dashi", "reference", NULL};
+
+/* The stored parameters of a job (a msgpack map) for reading its configuration. The
+ * unpacked strings point into the row's buffer: both live until params_view_close. */
+struct params_view {
+    struct job_row row;
+    msgpack_unpacked u;
+};
+
+static int params_view_open(const struct job_submit_ctx *ctx, int64_t id, struct params_view *v,
+                            const msgpack_object **map, struct dashi_error *err)
+{
+    if (store_job_get(ctx->store, id, &v->row, err) != 0)
+        return -1;
+    msgpack_unpacked_init(&v->u);
+    size_t off = 0;
+    if (!v->row.params_mp ||
+        msgpack_unpack_next(&v->u, v->row.params_mp, v->row.params_mp_len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        v->u.data.type != MSGPACK_OBJECT_MAP) {
+        msgpack_unpacked_destroy(&v->u);
+        job_row_free(&v->row);
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "job %lld has unreadable parameters", (long long)id);
+    }
+    *map = &v->u.data;
+    return 0;
+}
+
+static void params_view_close(struct params_view *v)
+{
+    msgpack_unpacked_destroy(&v->u);
+    job_row_free(&v->row);
+}
+
+/* A blob's metadata, which must exist; dtype checked by the caller. */
+static int blob_of(const struct job_submit_ctx *ctx, const char *field, const char *hash, struct blob_meta *m,
+                   struct dashi_error *err)
+{
+    struct dashi_error lookup;
+    if (store_blob_get(ctx->store, hash, m, &lookup) != 0)
+        return dashi_fail(err, DASHI_E_NOT_FOUND, field, "%s: no blob %s", field, hash);
+    if (m->info.dtype == NPY_F8 && !m->all_finite)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, field, "%s contains NaN or Inf", field);
+    return 0;
+}
+
+/* Reads a small blob (anchors, mask) at validation to learn N, M and topk. */
+static int load_small(const struct job_submit_ctx *ctx, const char *field, const char *hash, enum npy_dtype dtype,
+                      struct npy_info *info, void **data, struct dashi_error *err)
+{
+    struct blob_meta m;
+    if (blob_of(ctx, field, hash, &m, err) != 0)
+        return -1;
+    if (m.info.dtype != dtype)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, field, "%s must be a %s array, got %s", field,
+                          npy_dtype_name(dtype), npy_dtype_name(m.info.dtype));
+    return blobstore_load(ctx->blobs, hash, info, data, err);
+}
+
+/* The train job's encode configuration (its defaults when a key is absent). */
+static int config_from_train(const struct job_submit_ctx *ctx, struct decode_params *p, const msgpack_object *args,
+                             struct dashi_error *err)
+{
+    struct params_view v;
+    const msgpack_object *tp;
+    if (params_view_open(ctx, p->op_job, &v, &tp, err) != 0)
+        return -1;
+    int mode = 0;
+    static const char *const train_modes[] = {"dashi", "reference", NULL};
+    int rc = arg_f64(tp, "k_cut", false, 8, 0, 1e9, &p->k_cut, err) ||
+             arg_f64(tp, "mid_cut", false, 12, 0, 1e9, &p->mid_cut, err) ||
+             arg_f64(tp, "tau", false, 0.35, 0, 1, &p->tau, err) ||
+             arg_u64(tp, "smooth", false, 11, 1, 1u << 20, &p->smooth, err) ||
+             arg_enum(tp, "mode", false, 0, train_modes, &mode, err);
+    params_view_close(&v);
+    if (rc)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "op", "train job %lld has an unusable configuration",
+                          (long long)p->op_job);
+    const msgpack_object *m = args_find(args, "mode");
+    if (!m || m->type == MSGPACK_OBJECT_NIL)
+        p->mode = mode; /* decode as the operator was trained unless told otherwise */
+    return 0;
+}
+
+/* t0/stride default from a rollout job's save_every, truth_every from an LES job's. */
+static int save_every_of(const struct job_submit_ctx *ctx, int64_t id, uint64_t *out, struct dashi_error *err)
+{
+    struct params_view v;
+    const msgpack_object *jp;
+    if (params_view_open(ctx, id, &v, &jp, err) != 0)
+        return -1;
+    int rc = arg_u64(jp, "save_every", false, 1, 0, UINT64_MAX, out, err);
+    params_view_close(&v);
+    return rc;
+}
+
+static int decode_validate(const struct job_submit_ctx *ctx, const msgpack_object *args, void **out,
+                           struct job_plan *plan, struct dashi_error *err)
+{
+    static const char *const allowed[] = {"op", "anchors", "mask", "states", "z0", "truth", "k_cut", "mid_cut", "tau",
+                                          "smooth", "every", "t0", "stride", "truth_every", "observer",
+                                          "residual_seed", "mode", "max_levels", "require_gpu", NULL};
+    struct decode_params *p = calloc(1, sizeof *p);
+    if (!p)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    *out = NULL;
+    int64_t unused;
+    void *anchors = NULL, *mask = NULL;
+    if (args_only(args, allowed, err) ||
+        job_input_ref(ctx, args, "op", "anchors", false, p->op_anchors, &p->op_job, plan, err) ||
+        job_input_ref(ctx, args, "op", "mask_low", false, p->op_mask, &unused, plan, err) ||
+        job_input_ref(ctx, args, "states", "states", true, p->states, &p->states_job, plan, err) ||
+        job_input_ref(ctx, args, "z0", "z0", false, p->z0, &p->z0_job, plan, err) ||
+        job_input_ref(ctx, args, "truth", "trajectory", false, p->truth, &p->truth_job, plan, err) ||
+        arg_u64(args, "every", false, 1, 1, UINT64_MAX, &p->every, err) ||
+        arg_enum(args, "observer", false, 1, observers, &p->observer, err) ||
+        arg_u64(args, "residual_seed", false, 12345, 0, UINT64_MAX / 2, &p->residual_seed, err) ||
+        arg_enum(args, "mode", false, 0, modes, &p->mode, err) ||
+        arg_u64(args, "max_levels", false, 32, 1, DECODE_MAX_LEVELS, &p->max_levels, err) ||
+        arg_bool(args, "require_gpu", false, false, &p->require_gpu, err))
+        goto fail;
+    bool have_op = args_find(args, "op") && args_find(args, "op")->type != MSGPACK_OBJECT_NIL;
+    const char *cfg_keys[] = {"anchors", "mask", "k_cut", "mid_cut", "tau", "smooth"};
+    for (size_t i = 0; i < sizeof cfg_keys / sizeof cfg_keys[0]; i++) {
+        const msgpack_object *v = args_find(args, cfg_keys[i]);
+        if (have_op && v && v->type != MSGPACK_OBJECT_NIL) {
+            dashi_fail(err, DASHI_E_BAD_VALUE, cfg_keys[i], "%s comes from the train job (op): give op or %s",
+                       cfg_keys[i], cfg_keys[i]);
+            goto fail;
+        }
+    }
+    if (have_op) {
+        if (config_from_train(ctx, p, args, err))
+            goto fail;
+    } else {
+        if (arg_hash(args, "anchors", true, p->anchors, err) || arg_hash(args, "mask", true, p->mask, err) ||
+            arg_f64(args, "k_cut", false, 8, 0, 1e9, &p->k_cut, err) ||
+            arg_f64(args, "mid_cut", false, 12, 0, 1e9, &p->mid_cut, err) ||
+            arg_f64(args, "tau", false, 0.35, 0, 1, &p->tau, err) ||
+            arg_u64(args, "smooth", false, 11, 1, 1u << 20, &p->smooth, err))
+            goto fail;
+        if (p->tau <= 0) {
+            dashi_fail(err, DASHI_E_BAD_VALUE, "tau", "tau must be in (0, 1]");
+            goto fail;
+        }
+    }
+    /* Step bookkeeping: a rollout's states start at save_every, every save_every. */
+    uint64_t rollout_every = 1, les_every = 1;
+    if (p->states_job && save_every_of(ctx, p->states_job, &rollout_every, err))
+        goto fail;
+    if (p->truth_job && save_every_of(ctx, p->truth_job, &les_every, err))
+        goto fail;
+    if (arg_u64(args, "t0", false, p->states_job ? rollout_every : 0, 0, UINT64_MAX / 4, &p->t0, err) ||
+        arg_u64(args, "stride", false, p->states_job ? rollout_every : 1, 1, UINT64_MAX / 4, &p->stride, err) ||
+        arg_u64(args, "truth_every", false, les_every ? les_every : 1, 1, UINT64_MAX / 4, &p->truth_every, err))
+        goto fail;
+    snprintf(plan->precision, sizeof plan->precision, "f64");
+    snprintf(plan->mode, sizeof plan->mode, "%s", modes[p->mode]);
+    plan->require_gpu = p->require_gpu;
+    if (plan->ndeps > 0) { /* shapes are checked when the producing jobs have succeeded */
+        *out = p;
+        return 0;
+    }
+    /* Everything resolved: learn N, M, topk, D and check every shape. */
+    const char *ah = have_op ? p->op_anchors : p->anchors, *mh = have_op ? p->op_mask : p->mask;
+    struct npy_info ai, mi;
+    if (load_small(ctx, "anchors", ah, NPY_I8, &ai, &anchors, err) || load_small(ctx, "mask", mh, NPY_U1, &mi, &mask, err))
+        goto fail;
+    if (mi.ndim != 2 || mi.shape[0] != mi.shape[1] || ai.ndim != 1) {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "mask", "mask must be N×N u1 and anchors a vector of i8");
+        goto fail;
+    }
+    p->n = (uint32_t)mi.shape[0];
+    p->topk = (uint32_t)ai.shape[0];
+    for (uint64_t i = 0; i < mi.count; i++)
+        p->M += ((uint8_t *)mask)[i] != 0;
+    struct decode_config cfg = {.n = p->n, .dashi = p->mode == 0, .M = p->M, .topk = p->topk, .mask_low = mask,
+                                .anchors = anchors, .k_cut = p->k_cut, .mid_cut = p->mid_cut, .tau = p->tau,
+                                .box = (uint32_t)p->smooth, .eta = CLOSURE_ETA, .max_levels = (uint32_t)p->max_levels,
+                                .residual_seed = p->residual_seed, .max_batch = 1};
+    if (decode_config_validate(&cfg, err))
+        goto fail;
+    p->D = decode_dim(&cfg);
+    struct blob_meta sm, zm, tm;
+    if (blob_of(ctx, "states", p->states, &sm, err))
+        goto fail;
+    if (sm.info.dtype != NPY_F8 || !((sm.info.ndim == 1 && sm.info.shape[0] == p->D) ||
+                                     (sm.info.ndim == 2 && sm.info.shape[1] == p->D && sm.info.shape[0] >= 1))) {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "states", "states must be float64 of shape (F, D) or (D,), D = %u", p->D);
+        goto fail;
+    }
+    p->F = sm.info.ndim == 1 ? 1 : sm.info.shape[0];
+    if (p->z0[0]) {
+        if (blob_of(ctx, "z0", p->z0, &zm, err))
+            goto fail;
+        if (zm.info.dtype != NPY_F8 || zm.info.count != p->D) {
+            dashi_fail(err, DASHI_E_BAD_VALUE, "z0", "z0 must be float64 with D = %u values", p->D);
+            goto fail;
+        }
+    }
+    if (p->truth[0]) {
+        if (blob_of(ctx, "truth", p->truth, &tm, err))
+            goto fail;
+        bool one = tm.info.ndim == 2 && tm.info.shape[0] == p->n && tm.info.shape[1] == p->n;
+        bool traj = tm.info.ndim == 3 && tm.info.shape[1] == p->n && tm.info.shape[2] == p->n;
+        if (tm.info.dtype != NPY_F8 || !(one || traj)) {
+            dashi_fail(err, DASHI_E_BAD_VALUE, "truth", "truth must be float64 N×N or F×N×N with N = %u", p->n);
+            goto fail;
+        }
+        p->F_truth = one ? 1 : tm.info.shape[0];
+        /* Every decoded step needs its truth frame. */
+        uint64_t last_t = p->t0 + (p->F - 1) * p->stride;
+        if (last_t % p->truth_every || last_t / p->truth_every >= p->F_truth ||
+            (p->every * p->stride) % p->truth_every || p->t0 % p->truth_every) {
+            dashi_fail(err, DASHI_E_BAD_VALUE, "truth",
+                       "truth has %llu frames every %llu steps; it does not cover the decoded steps (t0 %llu, stride %llu, %llu states)",
+                       (unsigned long long)p->F_truth, (unsigned long long)p->truth_every,
+                       (unsigned long long)p->t0, (unsigned long long)p->stride, (unsigned long long)p->F);
+            goto fail;
+        }
+    }
+    uint64_t frames = (p->F - 1) / p->every + 1 + ((p->F - 1) % p->every ? 1 : 0) + (p->z0[0] ? 1 : 0);
+    if (frames > DECODE_MAX_FRAMES ||
+        (p->observer == 2 && frames * p->n * p->n * 8 > DECODE_MAX_SNAPSHOT_BYTES)) {
+        dashi_fail(err, DASHI_E_TOO_LARGE, "every", "%llu decoded frames are too many: raise every",
+                   (unsigned long long)frames);
+        goto fail;
+    }
+    cfg.truth = p->truth[0] != 0;
+    cfg.snapshots = p->observer == 2;
+    cfg.max_batch = DECODE_MAX_BATCH;
+    plan->mem_estimate = decode_gpu_memory_estimate(&cfg);
+    plan->total_steps = frames;
+    job_plan_input(plan, "anchors", ah);
+    job_plan_input(plan, "mask", mh);
+    job_plan_input(plan, "states", p->states);
+    job_plan_input(plan, "z0", p->z0);
+    job_plan_input(plan, "truth", p->truth);
+    free(anchors);
+    free(mask);
+    *out = p;
+    return 0;
+fail:
+    free(anchors);
+    free(mask);
+    free(p);
+    return -1;
+}
+
+static void pk_ref(msgpack_packer *pk, const char *key, int64_t job, const char *hash)
+{
+    if (job)
+        pk_kv_i64(pk, key, job);
+    else
+        pk_kv_str(pk, key, hash[0] ? hash : NULL);
+}
+
+static void decode_pack_params(const void *params, msgpack_packer *pk)
+{
+    const struct decode_params *p = params;
+    bool op = p->op_job != 0;
+    msgpack_pack_map(pk, op ? 13 : 18); /* exactly what validate takes */
+    if (op) {
+        pk_kv_i64(pk, "op", p->op_job);
+    } else {
+        pk_kv_str(pk, "anchors", p->anchors);
+        pk_kv_str(pk, "mask", p->mask);
+        pk_kv_f64(pk, "k_cut", p->k_cut);
+        pk_kv_f64(pk, "mid_cut", p->mid_cut);
+        pk_kv_f64(pk, "tau", p->tau);
+        pk_kv_u64(pk, "smooth", p->smooth);
+    }
+    pk_ref(pk, "states", p->states_job, p->states);
+    pk_ref(pk, "z0", p->z0_job, p->z0);
+    pk_ref(pk, "truth", p->truth_job, p->truth);
+    pk_kv_u64(pk, "every", p->every);
+    pk_kv_u64(pk, "t0", p->t0);
+    pk_kv_u64(pk, "stride", p->stride);
+    pk_kv_u64(pk, "truth_every", p->truth_every);
+    pk_kv_str(pk, "observer", observers[p->observer]);
+    pk_kv_u64(pk, "residual_seed", p->residual_seed);
+    pk_kv_str(pk, "mode", modes[p->mode]);
+    pk_kv_u64(pk, "max_levels", p->max_levels);
+    pk_kv_bool(pk, "require_gpu", p->require_gpu);
+}
+
+static void decode_free_params(void *params) { free(params); }
+
+/* ---- execution (GPU thread) ---- */
+
+struct decode_state {
+    const struct decode_params *p;
+    struct decode_gpu *engine;
+    double *states, *z0, *truth;    /* whole inputs */
+    uint64_t *order;                /* state index per decoded frame (UINT64_MAX: z0) */
+    uint64_t nframes, next;
+    uint32_t batch;
+    double *zb, *tb, *fields;       /* one batch */
+    uint64_t *tsteps;
+    struct decode_result *res;
+    struct blob_writer *snap;
+    int64_t *steps_out;
+    double gpu_ms, host_ms;
+    bool gpu_timing;
+    /* v4 table */
+    double rel_first, rel_last, corr_first, corr_last, dE_last, dZ_last, dE_first, dZ_first;
+    double rel_sum, corr_sum, dE_sum, dZ_sum, depth_sum;
+    int depth_max, depth_last;
+    struct decode_result last;
+};
+
+static double host_ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static void state_free(struct decode_state *s)
+{
+    if (!s)
+        return;
+    if (s->snap)
+        blob_writer_abort(s->snap);
+    decode_gpu_destroy(s->engine);
+    free(s->states), free(s->z0), free(s->truth), free(s->order), free(s->zb), free(s->tb);
+    free(s->fields), free(s->tsteps), free(s->res), free(s->steps_out);
+    free(s);
+}
+
+static uint64_t step_of(const struct decode_params *p, uint64_t state_index)
+{
+    return state_index == UINT64_MAX ? 0 : p->t0 + state_index * p->stride;
+}
+
+static int decode_start(struct job_exec *ex, const void *params, void **out, struct dashi_error *err)
+{
+    const struct decode_params *p = params;
+    struct decode_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    s->p = p;
+    s->gpu_timing = true;
+    s->depth_max = -1;
+    struct npy_info info;
+    void *anchors = NULL, *mask = NULL;
+    const char *ah = p->op_job ? p->op_anchors : p->anchors, *mh = p->op_job ? p->op_mask : p->mask;
+    size_t nn = (size_t)p->n * p->n;
+    if (blobstore_load(job_blobs(ex), ah, &info, &anchors, err) || blobstore_load(job_blobs(ex), mh, &info, &mask, err) ||
+        blobstore_load(job_blobs(ex), p->states, &info, (void **)&s->states, err) ||
+        (p->z0[0] && blobstore_load(job_blobs(ex), p->z0, &info, (void **)&s->z0, err)) ||
+        (p->truth[0] && blobstore_load(job_blobs(ex), p->truth, &info, (void **)&s->truth, err)))
+        goto fail;
+    /* The frames: z0 first, then every `every`-th state and the last one. */
+    s->order = malloc((p->F + 2) * sizeof *s->order);
+    if (!s->order) {
+        dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+        goto fail;
+    }
+    if (p->z0[0])
+        s->order[s->nframes++] = UINT64_MAX;
+    for (uint64_t i = 0; i < p->F; i++)
+        if (i % p->every == 0 || i == p->F - 1)
+            s->order[s->nframes++] = i;
+    uint64_t per_frame = (uint64_t)p->D * 8 + (p->truth[0] ? nn * 8 : 0) + (p->observer == 2 ? nn * 8 : 0) +
+                         (p->mode == 1 ? 2 * nn * 16 : 0) + 1;
+    uint64_t b = BATCH_BYTES / per_frame;
+    s->batch = (uint32_t)(b < 1 ? 1 : b > DECODE_MAX_BATCH ? DECODE_MAX_BATCH : b);
+    if (s->batch > s->nframes)
+        s->batch = (uint32_t)s->nframes;
+    struct decode_config cfg = {.n = p->n, .dashi = p->mode == 0, .M = p->M, .topk = p->topk, .mask_low = mask,
+                                .anchors = anchors, .k_cut = p->k_cut, .mid_cut = p->mid_cut, .tau = p->tau,
+                                .box = (uint32_t)p->smooth, .eta = CLOSURE_ETA, .max_levels = (uint32_t)p->max_levels,
+                                .residual_seed = p->residual_seed, .max_batch = s->batch,
+                                .truth = p->truth[0] != 0, .snapshots = p->observer == 2};
+    s->zb = malloc((size_t)s->batch * p->D * 8);
+    s->tb = p->truth[0] ? malloc((size_t)s->batch * nn * 8) : NULL;
+    s->fields = p->observer == 2 ? malloc((size_t)s->batch * nn * 8) : NULL;
+    s->tsteps = malloc(s->batch * sizeof *s->tsteps);
+    s->res = calloc(s->batch, sizeof *s->res);
+    s->steps_out = malloc(s->nframes * sizeof *s->steps_out);
+    if (!s->zb || (p->truth[0] && !s->tb) || (p->observer == 2 && !s->fields) || !s->tsteps || !s->res ||
+        !s->steps_out) {
+        dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
+        goto fail;
+    }
+    if (decode_gpu_create(job_vk(ex), job_fft(ex), &cfg, &s->engine, err))
+        goto fail;
+    if (p->observer == 2) {
+        uint64_t shape[3] = {s->nframes, p->n, p->n};
+        if (blob_writer_begin(job_blobs(ex), NPY_F8, 3, shape, &s->snap, err))
+            goto fail;
+    }
+    free(anchors);
+    free(mask);
+    *out = s;
+    return 0;
+fail:
+    free(anchors);
+    free(mask);
+    state_free(s);
+    return -1;
+}
+
+static void report_frame(struct job_exec *ex, struct decode_state *s, uint64_t frame, uint64_t t,
+                         const struct decode_result *r)
+{
+    bool truth = s->p->truth[0] != 0;
+    job_emit_metric(ex, "energy", (int64_t)t, r->energy);
+    job_emit_metric(ex, "enstrophy", (int64_t)t, r->enstrophy);
+    job_emit_metric(ex, "closure_depth", (int64_t)t, r->closure_depth);
+    s->depth_sum += r->closure_depth;
+    s->depth_max = r->closure_depth > s->depth_max ? r->closure_depth : s->depth_max;
+    s->depth_last = r->closure_depth;
+    s->last = *r;
+    if (!truth)
+        return;
+    double dE = r->energy - r->energy_truth, dZ = r->enstrophy - r->enstrophy_truth;
+    job_emit_metric(ex, "rel_l2", (int64_t)t, r->rel_l2);
+    job_emit_metric(ex, "corr", (int64_t)t, r->corr);
+    job_emit_metric(ex, "dE", (int64_t)t, dE);
+    job_emit_metric(ex, "dZ", (int64_t)t, dZ);
+    if (frame == 0) {
+        s->rel_first = r->rel_l2, s->corr_first = r->corr, s->dE_first = dE, s->dZ_first = dZ;
+    }
+    s->rel_last = r->rel_l2, s->corr_last = r->corr, s->dE_last = dE, s->dZ_last = dZ;
+    s->rel_sum += r->rel_l2, s->corr_sum += r->corr, s->dE_sum += dE, s->dZ_sum += dZ;
+}
+
+static int decode_slice(struct job_exec *ex, void *state, bool *done, struct dashi_error *err)
+{
+    struct decode_state *s = state;
+    const struct decode_params *p = s->p;
+    size_t nn = (size_t)p->n * p->n;
+    double budget_ms = job_slice_target_ms(ex), slice_start = host_ms_now();
+    enum decode_observer obs = (enum decode_observer)p->observer;
+    while (s->next < s->nframes && host_ms_now() - slice_start < budget_ms) {
+        uint32_t nb = (uint32_t)(s->nframes - s->next < s->batch ? s->nframes - s->next : s->batch);
+        for (uint32_t f = 0; f < nb; f++) {
+            uint64_t idx = s->order[s->next + f];
+            uint64_t t = step_of(p, idx);
+            s->tsteps[f] = t;
+            s->steps_out[s->next + f] = (int64_t)t;
+            memcpy(s->zb + (size_t)f * p->D, idx == UINT64_MAX ? s->z0 : s->states + idx * p->D, p->D * 8);
+            if (s->tb)
+                memcpy(s->tb + f * nn, s->truth + (t / p->truth_every) * nn, nn * 8);
+        }
+        double gms = -1, t0 = host_ms_now();
+        if (decode_gpu_run(s->engine, nb, s->tsteps, s->zb, s->tb, obs, s->res, s->fields, &gms, err))
+            return -1;
+        s->host_ms += host_ms_now() - t0;
+        if (gms >= 0)
+            s->gpu_ms += gms;
+        else
+            s->gpu_timing = false;
+        if (obs != DECODE_OBSERVE_NONE)
+            for (uint32_t f = 0; f < nb; f++) {
+                if (s->truth && !(isfinite(s->res[f].rel_l2) && isfinite(s->res[f].energy)))
+                    return dashi_fail(err, DASHI_E_DIVERGED, "states", "the decoded field at step %llu is not finite",
+                                      (unsigned long long)s->tsteps[f]);
+                report_frame(ex, s, s->next + f, s->tsteps[f], &s->res[f]);
+            }
+        if (s->snap && blob_writer_append(s->snap, s->fields, (size_t)nb * nn * 8, err))
+            return -1;
+        s->next += nb;
+        if (job_should_stop(ex))
+            break;
+    }
+    job_emit_progress(ex, s->next, s->nframes);
+    *done = s->next >= s->nframes;
+    return 0;
+}
+
+static int decode_finish(struct job_exec *ex, void *state, struct dashi_error *err)
+{
+    struct decode_state *s = state;
+    const struct decode_params *p = s->p;
+    struct blob_meta meta;
+    uint64_t shape[1] = {s->nframes};
+    if (blobstore_put_array(job_blobs(ex), NPY_I8, 1, shape, s->steps_out, &meta, err))
+        return -1;
+    job_emit_output(ex, "steps", meta.hash);
+    if (s->snap) {
+        int rc = blob_writer_end(s->snap, &meta, err);
+        s->snap = NULL;
+        if (rc)
+            return -1;
+        job_emit_output(ex, "omega_hat", meta.hash);
+    }
+    double n = (double)s->nframes;
+    job_emit_summary(ex, "decodes", n);
+    double loop_ms = s->gpu_timing ? s->gpu_ms : s->host_ms;
+    job_emit_summary(ex, "decodes_per_s", n / (loop_ms * 1e-3));
+    job_emit_summary(ex, "ms_per_decode", loop_ms / n);
+    job_emit_summary(ex, "gpu_timestamps", s->gpu_timing ? 1 : 0);
+    if (p->observer == 0)
+        return 0;
+    job_emit_summary(ex, "closure_depth", s->depth_last);
+    job_emit_summary(ex, "closure_depth_mean", s->depth_sum / n);
+    job_emit_summary(ex, "closure_depth_max", s->depth_max);
+    job_emit_summary(ex, "closure_converged", s->depth_max <= (int)p->max_levels ? 1 : 0);
+    for (uint32_t k = 0; k < s->last.nlevels; k++) {
+        const struct closure_level *l = &s->last.level[k];
+        job_emit_metric(ex, "closure.active", k, (double)l->active);
+        job_emit_metric(ex, "closure.killed", k, (double)l->killed);
+        job_emit_metric(ex, "closure.balance", k, (double)l->balance);
+        job_emit_metric(ex, "closure.mean_abs", k, closure_level_mean_abs(l));
+        job_emit_metric(ex, "closure.coherence", k, closure_level_coherence(l));
+    }
+    if (!p->truth[0])
+        return 0;
+    job_emit_summary(ex, "relL2_0", s->rel_first);
+    job_emit_summary(ex, "corr_0", s->corr_first);
+    job_emit_summary(ex, "dE_0", s->dE_first);
+    job_emit_summary(ex, "dZ_0", s->dZ_first);
+    job_emit_summary(ex, "relL2_T", s->rel_last);
+    job_emit_summary(ex, "corr_T", s->corr_last);
+    job_emit_summary(ex, "dE_T", s->dE_last);
+    job_emit_summary(ex, "dZ_T", s->dZ_last);
+    job_emit_summary(ex, "relL2_mean", s->rel_sum / n);
+    job_emit_summary(ex, "corr_mean", s->corr_sum / n);
+    job_emit_summary(ex, "dE_mean", s->dE_sum / n);
+    job_emit_summary(ex, "dZ_mean", s->dZ_sum / n);
+    return 0;
+}
+
+static void decode_destroy(void *state) { state_free(state); }
+
+const struct job_kind job_kind_decode = {
+    .name = "decode",
+    .validate = decode_validate,
+    .pack_params = decode_pack_params,
+    .free_params = decode_free_params,
+    .start = decode_start,
+    .slice = decode_slice,
+    .finish = decode_finish,
+    .destroy = decode_destroy,
+};

@@ -1,0 +1,609 @@
+/* The train job (SPEC §3-4, §7): encode a trajectory's frames into proxies on the GPU
+ * (encode.c), fit the operator by ridge regression (ridge.c), and evaluate it honestly:
+ * train.* metrics on the training span, eval.* on later frames of the same trajectory
+ * and eval.trajK.* on other trajectories, all encoded with the training anchors.
+ *
+ * Slices: 0 encode the training (and same-trajectory eval) frames, 1 fit and score the
+ * training span, 2.. one other evaluation trajectory each. No checkpoints: a resumed
+ * train job starts over (it takes seconds).
+ *
+ * Outputs: A (D×D f8), Z (T×D f8), z0 (D f8, the first training proxy: what a rollout
+ * starts from), anchors (topk i8, ascending flat indices), mask_low (N×N u1), Z_eval
+ * (same trajectory) and Z_eval_trajK (others) when asked. The encode configuration is
+ * in the params (N, k_cut, mid_cut, topk, tau, smooth, mode), so rollout and decode
+ * need nothing else. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "encode.h"
+#include "job.h"
+#include "ridge.h"
+#include "rollout_gpu.h"
+
+#define TRAIN_MAX_EVAL 4
+#define TRAIN_MAX_FRAMES 100000ull
+#define RANGE_END UINT64_MAX
+
+struct frame_range { uint64_t a, b; bool given; }; /* [a, b); b = RANGE_END: to the end */
+
+struct train_params {
+    char traj[DASHI_HASH_HEX + 1];
+    int64_t traj_job;
+    int n_eval;
+    char eval_traj[TRAIN_MAX_EVAL][DASHI_HASH_HEX + 1];
+    int64_t eval_job[TRAIN_MAX_EVAL];
+    struct frame_range frames, eval_frames;
+    double ridge, k_cut, mid_cut, tau;
+    uint64_t topk, smooth, rank;
+    int mode;
+    bool require_gpu;
+    /* known once the trajectory resolves */
+    uint32_t n;
+    uint64_t traj_frames;
+    uint64_t eval_len[TRAIN_MAX_EVAL];
+};
+
+static const char *const modes[] = {"dashi", "reference", NULL};
+
+static struct encode_config config_of(const struct train_params *p)
+{
+    return (struct encode_config){.n = p->n, .k_cut = p->k_cut, .mid_cut = p->mid_cut, .topk = (uint32_t)p->topk,
+                                  .tau = p->tau, .smooth = (uint32_t)p->smooth,
+                                  .mode = p->mode == 1 ? ENCODE_REFERENCE : ENCODE_DASHI};
+}
+
+/* "A:B", "A:" or ":B" (Python slice without step; no negatives). */
+static int parse_range(const msgpack_object *args, const char *name, struct frame_range *r, struct dashi_error *err)
+{
+    char s[64];
+    r->a = 0;
+    r->b = RANGE_END;
+    r->given = false;
+    if (arg_str(args, name, false, "", s, sizeof s, err) != 0)
+        return -1;
+    if (!s[0])
+        return 0;
+    char *colon = strchr(s, ':');
+    if (!colon)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, name, "%s must read A:B (frames A to B-1), got '%s'", name, s);
+    *colon = 0;
+    char *end;
+    if (s[0]) {
+        r->a = strtoull(s, &end, 10);
+        if (*end || s[0] == '-')
+            return dashi_fail(err, DASHI_E_BAD_VALUE, name, "%s: '%s' is not a frame index", name, s);
+    }
+    if (colon[1]) {
+        r->b = strtoull(colon + 1, &end, 10);
+        if (*end || colon[1] == '-')
+            return dashi_fail(err, DASHI_E_BAD_VALUE, name, "%s: '%s' is not a frame index", name, colon + 1);
+    }
+    r->given = true;
+    return 0;
+}
+
+static void pack_range(msgpack_packer *pk, const char *key, const struct frame_range *r)
+{
+    if (!r->given) {
+        pk_kv_nil(pk, key);
+        return;
+    }
+    char s[48];
+    if (r->b == RANGE_END)
+        snprintf(s, sizeof s, "%llu:", (unsigned long long)r->a);
+    else
+        snprintf(s, sizeof s, "%llu:%llu", (unsigned long long)r->a, (unsigned long long)r->b);
+    pk_kv_str(pk, key, s);
+}
+
+/* A trajectory blob: F×N×N f8, finite, N even >= 8. */
+static int check_traj(const struct job_submit_ctx *ctx, const char *field, const char *hash, uint64_t *frames,
+                      uint64_t *n, struct dashi_error *err)
+{
+    struct blob_meta m;
+    struct dashi_error lookup;
+    if (store_blob_get(ctx->store, hash, &m, &lookup) != 0)
+        return dashi_fail(err, DASHI_E_NOT_FOUND, field, "%s: no blob %s", field, hash);
+    if (m.info.dtype != NPY_F8 || m.info.ndim != 3 || m.info.shape[1] != m.info.shape[2] || m.info.shape[1] < 8 ||
+        m.info.shape[1] % 2 != 0 || m.info.shape[1] > 65536)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, field,
+                          "%s must be a trajectory: an F×N×N float64 array with N even and >= 8", field);
+    if (!m.all_finite)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, field, "%s contains NaN or Inf", field);
+    if (m.info.shape[0] > TRAIN_MAX_FRAMES)
+        return dashi_fail(err, DASHI_E_TOO_LARGE, field, "%s has more than %llu frames", field, TRAIN_MAX_FRAMES);
+    *frames = m.info.shape[0];
+    *n = m.info.shape[1];
+    return 0;
+}
+
+/* eval_traj: one hash or job id, an array of them, or a comma-separated string. Each
+ * element is resolved through job_input_ref with a one-entry map of its own. */
+static int resolve_eval(const struct job_submit_ctx *ctx, const msgpack_object *args, struct train_params *p,
+                        struct job_plan *plan, struct dashi_error *err)
+{
+    const msgpack_object *v = args_find(args, "eval_traj");
+    if (!v || v->type == MSGPACK_OBJECT_NIL)
+        return 0;
+    msgpack_object items[TRAIN_MAX_EVAL];
+    char texts[TRAIN_MAX_EVAL][DASHI_HASH_HEX + 24];
+    int count = 0;
+    if (v->type == MSGPACK_OBJECT_ARRAY) {
+        if (v->via.array.size > TRAIN_MAX_EVAL)
+            return dashi_fail(err, DASHI_E_BAD_VALUE, "eval_traj", "at most %d evaluation trajectories",
+                              TRAIN_MAX_EVAL);
+        for (uint32_t i = 0; i < v->via.array.size; i++)
+            items[count++] = v->via.array.ptr[i];
+    } else if (v->type == MSGPACK_OBJECT_STR) {
+        const char *s = v->via.str.ptr, *end = s + v->via.str.size;
+        while (s < end) {
+            const char *comma = memchr(s, ',', (size_t)(end - s));
+            size_t len = (size_t)((comma ? comma : end) - s);
+            if (count == TRAIN_MAX_EVAL || len == 0 || len >= sizeof texts[0])
+                return dashi_fail(err, DASHI_E_BAD_VALUE, "eval_traj",
+                                  "eval_traj: up to %d hashes or job ids separated by commas", TRAIN_MAX_EVAL);
+            memcpy(texts[count], s, len);
+            texts[count][len] = 0;
+            char *e;
+            unsigned long long id = strtoull(texts[count], &e, 10);
+            msgpack_object o = {0};
+            if (len < 20 && !*e && texts[count][0] != '-') {
+                o.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+                o.via.u64 = id;
+            } else {
+                o.type = MSGPACK_OBJECT_STR;
+                o.via.str.ptr = texts[count];
+                o.via.str.size = (uint32_t)len;
+            }
+            items[count++] = o;
+            s += len + (comma ? 1 : 0);
+        }
+    } else {
+        items[count++] = *v;
+    }
+    for (int i = 0; i < count; i++) {
+        msgpack_object_kv kv = {.key = {.type = MSGPACK_OBJECT_STR, .via.str = {9, "eval_traj"}}, .val = items[i]};
+        msgpack_object one = {.type = MSGPACK_OBJECT_MAP, .via.map = {1, &kv}};
+        if (job_input_ref(ctx, &one, "eval_traj", "trajectory", true, p->eval_traj[i], &p->eval_job[i], plan, err))
+            return -1;
+    }
+    p->n_eval = count;
+    return 0;
+}
+
+static int train_validate(const struct job_submit_ctx *ctx, const msgpack_object *args, void **out,
+                          struct job_plan *plan, struct dashi_error *err)
+{
+    static const char *const allowed[] = {"traj", "frames", "eval_frames", "eval_traj", "ridge", "k_cut", "mid_cut",
+                                          "topk", "tau", "smooth", "rank", "mode", "require_gpu", "N", NULL};
+    struct train_params *p = calloc(1, sizeof *p);
+    if (!p)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    *out = NULL;
+    uint64_t n_given = 0; /* packed by pack_params for readers; when present it must agree */
+    if (args_only(args, allowed, err) ||
+        job_input_ref(ctx, args, "traj", "trajectory", true, p->traj, &p->traj_job, plan, err) ||
+        parse_range(args, "frames", &p->frames, err) || parse_range(args, "eval_frames", &p->eval_frames, err) ||
+        arg_f64(args, "ridge", false, 1e-3, 0, HUGE_VAL, &p->ridge, err) ||
+        arg_f64(args, "k_cut", false, 8, 0, HUGE_VAL, &p->k_cut, err) ||
+        arg_f64(args, "mid_cut", false, 12, 0, HUGE_VAL, &p->mid_cut, err) ||
+        arg_u64(args, "topk", false, 128, 0, 1u << 24, &p->topk, err) ||
+        arg_f64(args, "tau", false, 0.35, 0, 1, &p->tau, err) ||
+        arg_u64(args, "smooth", false, 11, 1, 65536, &p->smooth, err) ||
+        arg_u64(args, "rank", false, 0, 0, 1u << 24, &p->rank, err) ||
+        arg_enum(args, "mode", false, 0, modes, &p->mode, err) ||
+        arg_bool(args, "require_gpu", false, false, &p->require_gpu, err) ||
+        arg_u64(args, "N", false, 0, 0, 65536, &n_given, err) || resolve_eval(ctx, args, p, plan, err))
+        goto fail;
+    plan->total_steps = 2 + (uint64_t)p->n_eval;
+    snprintf(plan->precision, sizeof plan->precision, "f64");
+    snprintf(plan->mode, sizeof plan->mode, "%s", modes[p->mode]);
+    plan->require_gpu = p->require_gpu;
+    if (plan->ndeps > 0) { /* shapes are checked once the producing jobs have succeeded */
+        *out = p;
+        return 0;
+    }
+    uint64_t n;
+    if (check_traj(ctx, "traj", p->traj, &p->traj_frames, &n, err) != 0)
+        goto fail;
+    p->n = (uint32_t)n;
+    if (n_given && n_given != n) {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "N", "N = %llu, but the trajectory has N = %llu",
+                   (unsigned long long)n_given, (unsigned long long)n);
+        goto fail;
+    }
+    struct frame_range *fr = &p->frames, *ev = &p->eval_frames;
+    uint64_t fb = fr->b == RANGE_END ? p->traj_frames : fr->b;
+    if (fr->a >= fb || fb > p->traj_frames || fb - fr->a < 2) {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "frames", "frames must hold at least 2 of the trajectory's %llu frames",
+                   (unsigned long long)p->traj_frames);
+        goto fail;
+    }
+    if (ev->given) {
+        uint64_t eb = ev->b == RANGE_END ? p->traj_frames : ev->b;
+        if (ev->a >= eb || eb > p->traj_frames || eb - ev->a < 2) {
+            dashi_fail(err, DASHI_E_BAD_VALUE, "eval_frames",
+                       "eval_frames must hold at least 2 of the trajectory's %llu frames",
+                       (unsigned long long)p->traj_frames);
+            goto fail;
+        }
+    }
+    for (int i = 0; i < p->n_eval; i++) {
+        uint64_t en;
+        if (check_traj(ctx, "eval_traj", p->eval_traj[i], &p->eval_len[i], &en, err) != 0)
+            goto fail;
+        if (en != n || p->eval_len[i] < 2) {
+            dashi_fail(err, DASHI_E_BAD_VALUE, "eval_traj",
+                       "eval_traj %d must be a trajectory of at least 2 frames at N = %llu", i + 1,
+                       (unsigned long long)n);
+            goto fail;
+        }
+    }
+    struct encode_config cfg = config_of(p);
+    struct encode_bands bands;
+    if (encode_bands_make(&cfg, &bands, err) != 0)
+        goto fail;
+    uint32_t d = bands.d;
+    encode_bands_free(&bands);
+    uint64_t t = fb - fr->a - 1;
+    if (p->rank > (t < d ? t : d)) {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "rank", "rank must be 0 (full) or at most min(T, D) = %llu",
+                   (unsigned long long)(t < d ? t : d));
+        goto fail;
+    }
+    if ((uint64_t)d * d > (1ull << 28)) {
+        dashi_fail(err, DASHI_E_TOO_LARGE, "k_cut", "the proxy dimension D = %u is too large to fit", d);
+        goto fail;
+    }
+    plan->mem_estimate = encoder_memory_estimate(&cfg);
+    if (ctx->vk && plan->mem_estimate > ctx->vk->memory_budget) {
+        dashi_fail(err, DASHI_E_DEVICE_MEMORY, "traj", "the encoder needs %.1f MiB, the budget is %.1f MiB",
+                   plan->mem_estimate / 1048576.0, ctx->vk->memory_budget / 1048576.0);
+        goto fail;
+    }
+    job_plan_input(plan, "traj", p->traj);
+    for (int i = 0; i < p->n_eval; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "eval_traj%d", i + 1);
+        job_plan_input(plan, name, p->eval_traj[i]);
+    }
+    *out = p;
+    return 0;
+fail:
+    free(p);
+    return -1;
+}
+
+static void train_pack_params(const void *params, msgpack_packer *pk)
+{
+    const struct train_params *p = params;
+    msgpack_pack_map(pk, 14);
+    if (p->traj_job)
+        pk_kv_i64(pk, "traj", p->traj_job);
+    else
+        pk_kv_str(pk, "traj", p->traj);
+    pack_range(pk, "frames", &p->frames);
+    pack_range(pk, "eval_frames", &p->eval_frames);
+    pk_key(pk, "eval_traj");
+    msgpack_pack_array(pk, (size_t)p->n_eval);
+    for (int i = 0; i < p->n_eval; i++) {
+        if (p->eval_job[i])
+            msgpack_pack_int64(pk, p->eval_job[i]);
+        else
+            pk_str(pk, p->eval_traj[i]);
+    }
+    pk_kv_f64(pk, "ridge", p->ridge);
+    pk_kv_f64(pk, "k_cut", p->k_cut);
+    pk_kv_f64(pk, "mid_cut", p->mid_cut);
+    pk_kv_u64(pk, "topk", p->topk);
+    pk_kv_f64(pk, "tau", p->tau);
+    pk_kv_u64(pk, "smooth", p->smooth);
+    pk_kv_u64(pk, "rank", p->rank);
+    pk_kv_str(pk, "mode", modes[p->mode]);
+    pk_kv_bool(pk, "require_gpu", p->require_gpu);
+    /* The grid size the encode configuration applies to (0 until the trajectory exists). */
+    pk_kv_u64(pk, "N", p->n);
+}
+
+static void train_free_params(void *params) { free(params); }
+
+/* ---- execution (GPU thread) ---- */
+
+struct train_state {
+    const struct train_params *p;
+    struct encoder *enc;
+    uint32_t d, t;      /* proxy size; training frames */
+    int64_t *anchors;
+    double *Z, *Zeval, *A;
+    uint64_t n_eval_frames;
+    int stage;
+    double encode_ms, encode_gpu_ms, fit_ms, eval_ms;
+    bool gpu_timing;
+};
+
+static double host_ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static void state_free(struct train_state *s)
+{
+    if (!s)
+        return;
+    encoder_destroy(s->enc);
+    free(s->anchors);
+    free(s->Z);
+    free(s->Zeval);
+    free(s->A);
+    free(s);
+}
+
+static int train_start(struct job_exec *ex, const void *params, void **out, struct dashi_error *err)
+{
+    const struct train_params *p = params;
+    struct train_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    s->p = p;
+    s->gpu_timing = true;
+    struct encode_config cfg = config_of(p);
+    if (encoder_create(job_vk(ex), job_fft(ex), &cfg, &s->enc, err) != 0) {
+        state_free(s);
+        return -1;
+    }
+    s->d = encoder_bands(s->enc)->d;
+    s->anchors = malloc(p->topk ? p->topk * sizeof(int64_t) : 1);
+    if (!s->anchors) {
+        state_free(s);
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    }
+    *out = s;
+    return 0;
+}
+
+static int put_f8(struct job_exec *ex, const char *name, int ndim, const uint64_t *shape, const void *data,
+                  enum npy_dtype dtype, struct dashi_error *err)
+{
+    struct blob_meta meta;
+    if (blobstore_put_array(job_blobs(ex), dtype, ndim, shape, data, &meta, err) != 0)
+        return -1;
+    job_emit_output(ex, name, meta.hash);
+    return 0;
+}
+
+/* Encodes frames [a, b) of a loaded trajectory. */
+static int encode_span(struct train_state *s, const double *traj, uint64_t a, uint64_t b, double *z,
+                       struct dashi_error *err)
+{
+    uint64_t nn = (uint64_t)s->p->n * s->p->n;
+    double gms = -1, t0 = host_ms_now();
+    if (encoder_run(s->enc, traj + a * nn, b - a, s->anchors, z, &gms, err) != 0)
+        return -1;
+    s->encode_ms += host_ms_now() - t0;
+    if (gms >= 0)
+        s->encode_gpu_ms += gms;
+    else
+        s->gpu_timing = false;
+    return 0;
+}
+
+/* Stage 0: anchors from the first training frame, proxies of the training span (and of
+ * the same trajectory's eval span), outputs Z, z0, anchors, mask_low, Z_eval. */
+static int stage_encode(struct job_exec *ex, struct train_state *s, struct dashi_error *err)
+{
+    const struct train_params *p = s->p;
+    struct npy_info info;
+    double *traj = NULL;
+    if (blobstore_load(job_blobs(ex), p->traj, &info, (void **)&traj, err) != 0)
+        return -1;
+    uint64_t F = info.shape[0], nn = (uint64_t)p->n * p->n;
+    uint64_t a = p->frames.a, b = p->frames.b == RANGE_END ? F : p->frames.b;
+    s->t = (uint32_t)(b - a);
+    s->Z = malloc((size_t)s->t * s->d * sizeof(double));
+    int rc = -1;
+    if (!s->Z) {
+        dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+        goto out;
+    }
+    double t0 = host_ms_now();
+    if (encoder_select_anchors(s->enc, traj + a * nn, s->anchors, err) != 0)
+        goto out;
+    s->encode_ms += host_ms_now() - t0;
+    if (encode_span(s, traj, a, b, s->Z, err) != 0)
+        goto out;
+    if (p->eval_frames.given) {
+        uint64_t ea = p->eval_frames.a, eb = p->eval_frames.b == RANGE_END ? F : p->eval_frames.b;
+        s->n_eval_frames = eb - ea;
+        s->Zeval = malloc((size_t)s->n_eval_frames * s->d * sizeof(double));
+        if (!s->Zeval) {
+            dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+            goto out;
+        }
+        if (encode_span(s, traj, ea, eb, s->Zeval, err) != 0)
+            goto out;
+    }
+    uint64_t zshape[2] = {s->t, s->d}, dshape[1] = {s->d}, kshape[1] = {p->topk}, mshape[2] = {p->n, p->n};
+    uint8_t *mask = malloc(nn);
+    if (!mask) {
+        dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+        goto out;
+    }
+    encode_mask_low(encoder_bands(s->enc), mask);
+    rc = put_f8(ex, "Z", 2, zshape, s->Z, NPY_F8, err) || put_f8(ex, "z0", 1, dshape, s->Z, NPY_F8, err) ||
+                 put_f8(ex, "anchors", 1, kshape, s->anchors, NPY_I8, err) ||
+                 put_f8(ex, "mask_low", 2, mshape, mask, NPY_U1, err)
+             ? -1 : 0;
+    free(mask);
+    if (rc == 0 && s->Zeval) {
+        uint64_t eshape[2] = {s->n_eval_frames, s->d};
+        rc = put_f8(ex, "Z_eval", 2, eshape, s->Zeval, NPY_F8, err);
+    }
+out:
+    free(traj);
+    return rc;
+}
+
+/* Rolls A from z[0] over `count` proxies and reports ‖ẑ_t − z_t‖/‖z_t‖ per step t >= 1
+ * under `prefix`.proxy_error, with summaries of its mean and last value. */
+static int score_rollout(struct job_exec *ex, const struct train_state *s, const char *prefix, const double *z,
+                         uint64_t count, struct dashi_error *err)
+{
+    uint32_t d = s->d;
+    double *cur = malloc(2 * (size_t)d * sizeof *cur);
+    if (!cur)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    double *next = cur + d;
+    memcpy(cur, z, d * sizeof *cur);
+    char key[64];
+    snprintf(key, sizeof key, "%s.proxy_error", prefix);
+    double sum = 0, last = 0;
+    uint64_t diverged = 0;
+    for (uint64_t t = 1; t < count; t++) {
+        rollout_ref_step_f64(s->A, cur, next, d, 1);
+        memcpy(cur, next, d * sizeof *cur);
+        double num = 0, den = 0;
+        const double *truth = z + t * d;
+        for (uint32_t i = 0; i < d; i++) {
+            num += (cur[i] - truth[i]) * (cur[i] - truth[i]);
+            den += truth[i] * truth[i];
+        }
+        last = sqrt(num) / (sqrt(den) + 1e-300);
+        if (!isfinite(last)) {
+            diverged = t;
+            break;
+        }
+        sum += last;
+        job_emit_metric(ex, key, (int64_t)t, last);
+    }
+    free(cur);
+    snprintf(key, sizeof key, "%s.proxy_error_final", prefix);
+    job_emit_summary(ex, key, diverged ? INFINITY : last);
+    snprintf(key, sizeof key, "%s.proxy_error_mean", prefix);
+    job_emit_summary(ex, key, diverged ? INFINITY : sum / (double)(count - 1));
+    snprintf(key, sizeof key, "%s.steps", prefix);
+    job_emit_summary(ex, key, (double)(count - 1));
+    if (diverged) {
+        snprintf(key, sizeof key, "%s.diverged_step", prefix);
+        job_emit_summary(ex, key, (double)diverged);
+    }
+    return 0;
+}
+
+/* Stage 1: the fit, its diagnostics, train.* and the same-trajectory eval.* scores. */
+static int stage_fit(struct job_exec *ex, struct train_state *s, struct dashi_error *err)
+{
+    const struct train_params *p = s->p;
+    uint32_t d = s->d;
+    s->A = malloc((size_t)d * d * sizeof(double));
+    if (!s->A)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    struct ridge_report rep;
+    double t0 = host_ms_now();
+    if (ridge_fit(s->Z, s->Z + d, s->t - 1, d, p->ridge, (uint32_t)p->rank, s->A, &rep, err) != 0)
+        return -1;
+    s->fit_ms = host_ms_now() - t0;
+    uint64_t ashape[2] = {d, d};
+    if (put_f8(ex, "A", 2, ashape, s->A, NPY_F8, err) != 0)
+        return -1;
+    job_emit_summary(ex, "D", d);
+    job_emit_summary(ex, "M", encoder_bands(s->enc)->m);
+    job_emit_summary(ex, "train.frames", s->t);
+    job_emit_summary(ex, "train.fit_residual", rep.fit_residual);
+    job_emit_summary(ex, "train.cond", rep.cond);
+    job_emit_summary(ex, "train.sigma_max", rep.sigma_max);
+    job_emit_summary(ex, "train.sigma_min", rep.sigma_min);
+    job_emit_summary(ex, "train.numerical_rank", rep.numerical_rank);
+    job_emit_summary(ex, "rank", rep.rank_used);
+    job_emit_summary(ex, "train.spectral_radius", rep.spectral_radius);
+    job_emit_summary(ex, "train.unstable", rep.unstable ? 1 : 0);
+    job_emit_summary(ex, "solve_ms", rep.solve_ms);
+    job_emit_summary(ex, "diag_ms", rep.diag_ms);
+    job_emit_summary(ex, "train.support_frac_first", s->Z[2 * encoder_bands(s->enc)->m]);
+    t0 = host_ms_now();
+    if (score_rollout(ex, s, "train", s->Z, s->t, err) != 0)
+        return -1;
+    if (s->Zeval && score_rollout(ex, s, "eval", s->Zeval, s->n_eval_frames, err) != 0)
+        return -1;
+    s->eval_ms += host_ms_now() - t0;
+    return 0;
+}
+
+/* Stage 2 + i: another trajectory, all its frames, with the training anchors. */
+static int stage_eval_traj(struct job_exec *ex, struct train_state *s, int i, struct dashi_error *err)
+{
+    const struct train_params *p = s->p;
+    struct npy_info info;
+    double *traj = NULL;
+    if (blobstore_load(job_blobs(ex), p->eval_traj[i], &info, (void **)&traj, err) != 0)
+        return -1;
+    uint64_t F = info.shape[0];
+    double *z = malloc((size_t)F * s->d * sizeof *z);
+    int rc = -1;
+    if (!z) {
+        dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+        goto out;
+    }
+    if (encode_span(s, traj, 0, F, z, err) != 0)
+        goto out;
+    char name[32];
+    snprintf(name, sizeof name, "Z_eval_traj%d", i + 1);
+    uint64_t shape[2] = {F, s->d};
+    if (put_f8(ex, name, 2, shape, z, NPY_F8, err) != 0)
+        goto out;
+    snprintf(name, sizeof name, "eval.traj%d", i + 1);
+    double t0 = host_ms_now();
+    rc = score_rollout(ex, s, name, z, F, err);
+    s->eval_ms += host_ms_now() - t0;
+out:
+    free(traj);
+    free(z);
+    return rc;
+}
+
+static int train_slice(struct job_exec *ex, void *state, bool *done, struct dashi_error *err)
+{
+    struct train_state *s = state;
+    int rc;
+    if (s->stage == 0)
+        rc = stage_encode(ex, s, err);
+    else if (s->stage == 1)
+        rc = stage_fit(ex, s, err);
+    else
+        rc = stage_eval_traj(ex, s, s->stage - 2, err);
+    if (rc != 0)
+        return -1;
+    s->stage++;
+    job_emit_progress(ex, (uint64_t)s->stage, 2 + (uint64_t)s->p->n_eval);
+    *done = s->stage >= 2 + s->p->n_eval;
+    return 0;
+}
+
+static int train_finish(struct job_exec *ex, void *state, struct dashi_error *err)
+{
+    (void)err;
+    struct train_state *s = state;
+    job_emit_summary(ex, "encode_ms", s->encode_ms);
+    if (s->gpu_timing)
+        job_emit_summary(ex, "encode_gpu_ms", s->encode_gpu_ms);
+    job_emit_summary(ex, "fit_ms", s->fit_ms);
+    job_emit_summary(ex, "eval_ms", s->eval_ms);
+    return 0;
+}
+
+static void train_destroy(void *state) { state_free(state); }
+
+const struct job_kind job_kind_train = {
+    .name = "train",
+    .validate = train_validate,
+    .pack_params = train_pack_params,
+    .free_params = train_free_params,
+    .start = train_start,
+    .slice = train_slice,
+    .finish = train_finish,
+    .destroy = train_destroy,
+};

@@ -1,0 +1,15 @@
+/* Per-user limits at submission (docs/cli.md, "Limits"): the job is refused with
+ * E_QUOTA, naming the limit in the error's field, before anything is queued. */
+#ifndef DASHI_QUOTA_H
+#define DASHI_QUOTA_H
+
+#include <sys/types.h>
+
+#include "daemon.h"
+#include "job.h"
+
+/* Loop thread: 0 if a job of uid with this plan fits the user's limits beside the user's
+ * active jobs; -1 with E_QUOTA (field max_queued_jobs, max_steps or max_gpu_memory). */
+int quota_check_submit(struct daemon *d, uid_t uid, const struct job_plan *plan, struct dashi_error *err);
+
+#endif

@@ -1,0 +1,84 @@
+/* Atoms, lineage edges and the conservation audit in SQLite (schema/002_atoms.sql).
+ *
+ * How they get there: an atoms job (GPU thread) may not touch SQLite, so it writes its
+ * three tables as float64 .npy outputs with the column layouts below ("atoms", "lineage",
+ * "atom_audit"), and the loop thread (the single writer) imports them with
+ * store_atoms_import when the job ends successfully, inside the transaction that records
+ * the end (a savepoint: a failed import leaves no rows). The outputs also stay
+ * downloadable with `dashi get`. */
+#ifndef DASHI_STORE_ATOMS_H
+#define DASHI_STORE_ATOMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blobstore.h"
+#include "errors.h"
+#include "store.h"
+
+/* Column layouts of the outputs (rows × columns, float64). Kinds and events are coded
+ * by enum lineage_kind (threads.h): 0 continuation, 1 split, 2 merge, 3 birth, 4 death. */
+enum { ATOMS_COL_STEP, ATOMS_COL_IDX, ATOMS_COL_SIGMA, ATOMS_COL_GAMMA, ATOMS_COL_CX, ATOMS_COL_CY, ATOMS_COL_EPS,
+       ATOMS_COL_ORIENTATION, ATOMS_COL_ELONGATION, ATOMS_COL_CELLS, ATOMS_COLS };
+enum { LINEAGE_COL_PARENT_STEP, LINEAGE_COL_PARENT_IDX, LINEAGE_COL_CHILD_STEP, LINEAGE_COL_CHILD_IDX,
+       LINEAGE_COL_KIND, LINEAGE_COL_FRACTION, LINEAGE_COLS };
+enum { AUDIT_COL_STEP, AUDIT_COL_IDX, AUDIT_COL_EVENT, AUDIT_COL_RESIDUAL, AUDIT_COL_SIGNED, AUDIT_COLS };
+
+/* Imports the atoms/lineage/atom_audit outputs of job (when it has them; a job of another
+ * kind is left alone) in one savepoint. Call inside a transaction (store_transaction). */
+int store_atoms_import(struct store *st, const struct blobstore *bs, int64_t job, struct dashi_error *err);
+/* Inserts rows given in the layouts above (import uses it; so do tests and benches). */
+int store_atoms_insert(struct store *st, int64_t job, const double *atoms, size_t natoms, const double *lineage,
+                       size_t nedges, const double *audit, size_t naudit, struct dashi_error *err);
+
+struct atom_row {
+    int64_t step, idx;
+    int sigma;
+    double gamma, cx, cy, eps, orientation, elongation;
+    int64_t cells;
+};
+struct lineage_row {
+    int64_t parent_step, parent_idx, child_step, child_idx;
+    const char *kind;
+    double fraction;
+};
+struct audit_row {
+    int64_t step, idx;
+    const char *event;
+    double residual, signed_residual;
+};
+
+/* Callbacks return non-zero to stop. Strings live until the callback returns. */
+typedef int (*atom_row_fn)(void *ctx, const struct atom_row *r);
+typedef int (*lineage_row_fn)(void *ctx, const struct lineage_row *r);
+typedef int (*audit_row_fn)(void *ctx, const struct audit_row *r);
+
+/* Atoms of one step (step >= 0) or of all steps (step < 0), by (step, idx). */
+int store_atoms_query(struct store *st, int64_t job, int64_t step, uint64_t offset, uint64_t limit, atom_row_fn cb,
+                      void *ctx, struct dashi_error *err);
+/* Number of atom rows and of distinct steps of a job. */
+int store_atoms_count(struct store *st, int64_t job, int64_t *atoms, int64_t *steps, struct dashi_error *err);
+/* Edges of one kind (NULL: all), by (child_step, parent_idx, child_idx). */
+int store_lineage_query(struct store *st, int64_t job, const char *kind, uint64_t offset, uint64_t limit,
+                        lineage_row_fn cb, void *ctx, struct dashi_error *err);
+/* Totals per kind: edges and events (a split counts once per parent, a merge once per
+ * child, the others once per edge). */
+int store_lineage_totals(struct store *st, int64_t job,
+                         int (*cb)(void *ctx, const char *kind, int64_t events, int64_t edges), void *ctx,
+                         struct dashi_error *err);
+/* The edges reachable from atom (step, idx) within depth edges, towards its descendants
+ * (edges leaving each reached node, deaths included) or its ancestors (edges entering,
+ * births included); ordered by distance, then step and indices. */
+int store_lineage_walk(struct store *st, int64_t job, int64_t step, int64_t idx, bool ancestors, int64_t depth,
+                       uint64_t limit, lineage_row_fn cb, void *ctx, struct dashi_error *err);
+/* Audit rows by (step, idx, event). */
+int store_audit_query(struct store *st, int64_t job, uint64_t offset, uint64_t limit, audit_row_fn cb, void *ctx,
+                      struct dashi_error *err);
+/* Per event: rows, Σ|residual|, max|residual|, Σ signed residual. */
+int store_audit_summary(struct store *st, int64_t job,
+                        int (*cb)(void *ctx, const char *event, int64_t rows, double sum_abs, double max_abs,
+                                  double sum_signed),
+                        void *ctx, struct dashi_error *err);
+
+#endif

@@ -1,0 +1,79 @@
+# End to end: les -> train through the daemon (SPEC §3-4, §7). A train job named by the
+# les job's id waits for it; trained on frames 0:200 and evaluated on 200:301 and on a
+# trajectory of another seed, it stores train.* and eval.* metrics apart and every output;
+# trained on all 301 frames in reference mode it reproduces the reference's anchors,
+# mask, proxies and operator (A.npy to 1e-7).
+. tests/e2e/lib.sh
+start_daemon
+"$DASHI" --json submit les --N 64 --steps 300 --seed 0 --mode reference > "$WORK/les0.json"
+L0=$(json "$WORK/les0.json" "d['id']")
+"$DASHI" --json submit les --N 64 --steps 300 --seed 1 --mode reference > "$WORK/les1.json"
+L1=$(json "$WORK/les1.json" "d['id']")
+"$DASHI" --json submit train --traj "$L0" --frames 0:200 --eval-frames 200:301 --eval-traj "$L1" \
+  --mode reference --wait > "$WORK/t.json" || fail "train job failed: $(cat "$WORK/t.json")"
+T=$(json "$WORK/t.json" "d['id']")
+json "$WORK/t.json" "d['state']=='succeeded' and d['params']['topk']==128 and d['params']['mode']=='reference'" \
+  | grep -qx True || fail "train record: $(cat "$WORK/t.json")"
+for o in A Z z0 anchors mask_low Z_eval Z_eval_traj1; do
+  "$DASHI" get "$(json "$WORK/t.json" "d['outputs']['$o']")" -o "$WORK/$o.npy" > /dev/null || fail "get $o"
+done
+cp "$WORK/t.json" "$WORK/show.json"
+"$PY" - "$WORK" <<'PY' || fail "held-out train outputs or metrics"
+import json, sys, numpy as np
+w = sys.argv[1]
+d = json.load(open(f"{w}/show.json"))
+s = d["metrics"]
+for k in ["train.fit_residual", "train.cond", "train.spectral_radius", "train.unstable", "rank",
+          "train.proxy_error_final", "eval.proxy_error_final", "eval.traj1.proxy_error_final",
+          "encode_ms", "fit_ms"]:
+    assert k in s, (k, sorted(s))
+assert s["train.frames"] == 200 and s["eval.steps"] == 100 and s["eval.traj1.steps"] == 300, s
+assert s["train.unstable"] == (1 if s["train.spectral_radius"] > 1 else 0)
+# train and eval are scored apart: different spans, different numbers
+assert s["eval.proxy_error_final"] != s["train.proxy_error_final"]
+assert np.load(f"{w}/A.npy").shape == (654, 654)
+Z = np.load(f"{w}/Z.npy"); assert Z.shape == (200, 654)
+assert np.array_equal(np.load(f"{w}/z0.npy"), Z[0])
+assert np.load(f"{w}/Z_eval.npy").shape == (101, 654)
+assert np.load(f"{w}/Z_eval_traj1.npy").shape == (301, 654)
+assert np.array_equal(np.load(f"{w}/mask_low.npy"), np.load("tests/data/mask_low.npy"))
+assert set(np.load(f"{w}/anchors.npy")) == set(np.load("tests/data/anchor_idx.npy"))
+PY
+ok "train 0:200, eval 200:301 and seed 1: train.* and eval.* metrics apart, all outputs"
+
+"$DASHI" --json metrics "$T" --key eval.proxy_error > "$WORK/m.json"
+json "$WORK/m.json" "len(d['metrics']['eval.proxy_error']['values'])" | grep -qx 100 || fail "eval.proxy_error series"
+ok "eval.proxy_error stored per step"
+
+"$DASHI" --json submit train --traj "$L0" --mode reference --wait > "$WORK/all.json" \
+  || fail "train on all frames: $(cat "$WORK/all.json")"
+# submitted after its trajectory existed: the params carry the grid size for decode
+json "$WORK/all.json" "d['params']['N']" | grep -qx 64 || fail "params N: $(cat "$WORK/all.json")"
+for o in A Z anchors; do
+  "$DASHI" get "$(json "$WORK/all.json" "d['outputs']['$o']")" -o "$WORK/all_$o.npy" > /dev/null || fail "get $o"
+done
+"$PY" - "$WORK" <<'PY' || fail "reference-mode train differs from the reference"
+import sys, numpy as np
+w = sys.argv[1]
+A = np.load(f"{w}/all_A.npy"); Aref = np.load("tests/data/A.npy")
+Z = np.load(f"{w}/all_Z.npy"); Zref = np.load("tests/data/Z_all.npy")
+anc = np.load(f"{w}/all_anchors.npy"); ref_anc = np.load("tests/data/anchor_idx.npy")
+M = 197; off = 2 * M + 4
+perm = np.argsort(ref_anc)              # reference anchor columns in ascending index order
+assert np.array_equal(anc, ref_anc[perm])
+cols = np.arange(654)                   # our column c holds the reference's column cols[c]
+cols[off:off + 128] = off + perm; cols[off + 128:] = off + 128 + perm
+zerr = np.max(np.abs(Z - Zref[:, cols])) / np.max(np.abs(Zref))
+aerr = np.max(np.abs(A - Aref[np.ix_(cols, cols)]))
+print("Z max rel", zerr, "A max abs", aerr)
+assert zerr < 1e-10, zerr
+assert aerr < 1e-7, aerr
+PY
+ok "reference train on all frames: anchors, Z_all and A.npy reproduced"
+
+rc=0; "$DASHI" --json submit train --traj "$L0" --frames 5:6 > "$WORK/bad.json" 2>/dev/null || rc=$?
+[ $rc -eq 1 ] && [ "$(json "$WORK/bad.json" "d['error']['field']")" = frames ] || fail "1-frame span accepted"
+rc=0; "$DASHI" --json submit train --traj "$L0" --topk 300 > "$WORK/bad2.json" 2>/dev/null || rc=$?
+[ $rc -eq 1 ] && [ "$(json "$WORK/bad2.json" "d['error']['field']")" = topk ] || fail "topk > mid band accepted"
+ok "bad spans and sizes are refused at submit"
+stop_daemon

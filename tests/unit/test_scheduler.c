@@ -1,0 +1,154 @@
+/* The fair-share scheduler weighed by per-user shares from the configuration, and the
+ * configuration's limit and share keys. Real scheduler and config code; no GPU. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "scheduler.h"
+
+static const struct job_kind test_kind = {.name = "test"};
+
+static struct sched_job *new_job(int64_t id, uid_t uid, int priority)
+{
+    struct sched_job *j = calloc(1, sizeof *j);
+    assert_non_null(j);
+    j->id = id;
+    j->kind = &test_kind;
+    j->uid = uid;
+    j->priority = priority;
+    j->plan.mem_estimate = 1;
+    return j;
+}
+
+/* Writes text to a temporary config file and loads it over the defaults. */
+static int load_config(struct daemon_config *cfg, const char *text, struct dashi_error *err)
+{
+    char path[] = "/tmp/dashi-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    config_defaults(cfg);
+    int rc = config_load_file(cfg, path, err);
+    unlink(path);
+    return rc;
+}
+
+/* User 1000 used 3 s, user 2000 2 s. Equal shares: 2000 goes next; with share 2, user
+ * 1000's weighed usage is 1.5 s and it goes next. */
+static void test_share_weighs_usage(void **state)
+{
+    (void)state;
+    struct daemon_config cfg;
+    struct dashi_error err = {0};
+    assert_int_equal(load_config(&cfg, "share.1000 = 2\n", &err), 0);
+    for (int with_share = 0; with_share < 2; with_share++) {
+        struct scheduler s;
+        assert_int_equal(scheduler_init(&s, 1 << 20, 1e9), 0);
+        s.cfg = with_share ? &cfg : NULL;
+        struct sched_job *a = new_job(1, 1000, 0), *b = new_job(2, 2000, 0);
+        scheduler_add(&s, a);
+        scheduler_add(&s, b);
+        double now = now_seconds();
+        scheduler_charge(&s, a, 3.0, now);
+        scheduler_charge(&s, b, 2.0, now);
+        struct sched_job *next = scheduler_next(&s);
+        assert_ptr_equal(next, with_share ? a : b);
+        scheduler_destroy(&s);
+    }
+}
+
+/* Usage decides before priority: a user who has used less goes first even with a lower
+ * priority job; within one user, priority, then the least GPU time. */
+static void test_order_usage_priority_gpu_time(void **state)
+{
+    (void)state;
+    struct scheduler s;
+    assert_int_equal(scheduler_init(&s, 1 << 20, 1e9), 0);
+    struct sched_job *busy = new_job(1, 1000, 10), *light = new_job(2, 2000, -10);
+    scheduler_add(&s, busy);
+    scheduler_add(&s, light);
+    double now = now_seconds();
+    scheduler_charge(&s, busy, 5.0, now);
+    assert_ptr_equal(scheduler_next(&s), light);
+    struct sched_job *hi = new_job(3, 2000, 5);
+    scheduler_add(&s, hi);
+    assert_ptr_equal(scheduler_next(&s), hi);
+    hi->priority = -10;   /* now equal priority with `light`: less GPU time goes first */
+    hi->gpu_seconds = 1.0;
+    assert_ptr_equal(scheduler_next(&s), light);
+    scheduler_destroy(&s);
+}
+
+static void test_config_limits(void **state)
+{
+    (void)state;
+    struct daemon_config cfg;
+    struct dashi_error err = {0};
+    assert_int_equal(load_config(&cfg,
+                                 "max_steps = 1000\n"
+                                 "max_gpu_memory = 1GiB\n"
+                                 "max_queued_jobs = 7\n"
+                                 "limit.root.max_steps = 5 # root's own\n"
+                                 "limit.65534.max_gpu_memory = 2M\n"
+                                 "share.65534 = 0.5\n"
+                                 "checkpoint_every_s = 2.5\n"
+                                 "device_memory_budget = 3K\n",
+                                 &err),
+                     0);
+    struct user_limits root = config_user_limits(&cfg, 0), nobody = config_user_limits(&cfg, 65534),
+                       other = config_user_limits(&cfg, 4242);
+    assert_int_equal(root.max_steps, 5);
+    assert_int_equal(root.max_gpu_memory, 1ull << 30);
+    assert_int_equal(root.max_queued_jobs, 7);
+    assert_true(root.share == 1.0);
+    assert_int_equal(nobody.max_steps, 1000);
+    assert_int_equal(nobody.max_gpu_memory, 2ull << 20);
+    assert_true(nobody.share == 0.5);
+    assert_int_equal(other.max_steps, 1000);
+    assert_int_equal(other.max_gpu_memory, 1ull << 30);
+    assert_true(cfg.checkpoint_every_s == 2.5);
+    assert_int_equal(cfg.device_memory_budget, 3072);
+}
+
+static void test_config_rejects_bad_limits(void **state)
+{
+    (void)state;
+    static const char *const bad[][2] = {
+        {"limit.root.max_bogus = 3\n", "limit.root.max_bogus"},
+        {"limit.no_such_user_q9.max_steps = 3\n", "limit.no_such_user_q9.max_steps"},
+        {"share.root = 0\n", "share.root"},
+        {"share.root = -1\n", "share.root"},
+        {"max_gpu_memory = 12X\n", "max_gpu_memory"},
+        {"max_steps = 0\n", "max_steps"},
+        {"limit..max_steps = 1\n", "limit..max_steps"},
+        {"checkpoint_every_s = nan\n", "checkpoint_every_s"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct daemon_config cfg;
+        struct dashi_error err = {0};
+        assert_int_equal(load_config(&cfg, bad[i][0], &err), -1);
+        assert_string_equal(err.field, "config");
+        if (!strstr(err.message, bad[i][1]))
+            fail_msg("message for '%s' should name the key: %s", bad[i][0], err.message);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_share_weighs_usage),
+        cmocka_unit_test(test_order_usage_priority_gpu_time),
+        cmocka_unit_test(test_config_limits),
+        cmocka_unit_test(test_config_rejects_bad_limits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
