@@ -1,5 +1,7 @@
 #include "plot.h"
 
+#include "png_write.h"
+
 #include <errno.h>
 #include <math.h>
 #include <png.h>
@@ -247,36 +249,6 @@ static void draw_png(struct canvas *c, const struct layout *l, const struct plot
     }
 }
 
-static int write_png_file(const char *path, const uint8_t *rgb, struct dashi_error *err)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return dashi_fail(err, DASHI_E_IO, "o", "cannot create %s: %s", path, strerror(errno));
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) {
-        png_destroy_write_struct(&png, &info);
-        fclose(f);
-        return dashi_fail(err, DASHI_E_INTERNAL, "", "libpng: out of memory");
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        fclose(f);
-        return dashi_fail(err, DASHI_E_IO, "o", "libpng failed writing %s", path);
-    }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, WIDTH, HEIGHT, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
-                 PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < HEIGHT; y++)
-        png_write_row(png, (png_const_bytep)(rgb + (size_t)y * WIDTH * 3));
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    if (fclose(f) != 0)
-        return dashi_fail(err, DASHI_E_IO, "o", "writing %s: %s", path, strerror(errno));
-    return 0;
-}
-
 /* ---- SVG ---- */
 
 static void svg_escaped(FILE *f, const char *s)
@@ -369,7 +341,7 @@ int plot_write(const char *path, const struct plot_series *series, size_t nserie
         if (!c.rgb)
             return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
         draw_png(&c, &l, series, nseries, x_label);
-        int rc = write_png_file(path, c.rgb, err);
+        int rc = png_write_rgb(path, c.rgb, WIDTH, HEIGHT, "o", err);
         free(c.rgb);
         return rc;
     }

@@ -1,5 +1,7 @@
 #include "render.h"
 
+#include "png_write.h"
+
 #include <errno.h>
 #include <math.h>
 #include <png.h>
@@ -21,35 +23,6 @@ static void diverging(double t, png_byte rgb[3])
     rgb[2] = (png_byte)lround(255 * b);
 }
 
-static int write_png(const char *path, const png_byte *rgb, size_t w, size_t h, struct dashi_error *err)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return dashi_fail(err, DASHI_E_IO, "output", "cannot create %s: %s", path, strerror(errno));
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) {
-        png_destroy_write_struct(&png, &info);
-        fclose(f);
-        return dashi_fail(err, DASHI_E_INTERNAL, "", "libpng: out of memory");
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        fclose(f);
-        return dashi_fail(err, DASHI_E_IO, "output", "libpng failed writing %s", path);
-    }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (size_t y = 0; y < h; y++)
-        png_write_row(png, (png_const_bytep)(rgb + y * w * 3));
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    if (fclose(f) != 0)
-        return dashi_fail(err, DASHI_E_IO, "output", "closing %s: %s", path, strerror(errno));
-    return 0;
-}
 
 int render_png(const char *npy_path, const char *png_path, int frame, const char *cmap, struct dashi_error *err)
 {
@@ -90,7 +63,7 @@ int render_png(const char *npy_path, const char *png_path, int frame, const char
     }
     for (size_t i = 0; i < w * h; i++)
         diverging(m > 0 ? field[i] / m : 0, rgb + 3 * i);
-    rc = write_png(png_path, rgb, w, h, err);
+    rc = png_write_rgb(png_path, rgb, w, h, "output", err);
 out:
     free(rgb);
     free(data);

@@ -2,6 +2,7 @@
  * change runs in one transaction (a savepoint when the caller already opened one), so a
  * crash leaves either all of it or none. Schema in schema/NNN_*.sql (docs/storage.md). */
 #include "store.h"
+#include "store_sql.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -46,12 +47,12 @@ void job_row_free(struct job_row *row)
 
 /* ---- small helpers ---- */
 
-static int db_fail(struct store *st, struct dashi_error *err, const char *what)
+int store_db_fail(struct store *st, struct dashi_error *err, const char *what)
 {
     return dashi_fail(err, DASHI_E_DB, "", "%s: %s", what, sqlite3_errmsg(st->db));
 }
 
-static int exec(struct store *st, const char *sql, struct dashi_error *err)
+int store_exec(struct store *st, const char *sql, struct dashi_error *err)
 {
     char *msg = NULL;
     if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -62,11 +63,11 @@ static int exec(struct store *st, const char *sql, struct dashi_error *err)
     return 0;
 }
 
-static int prepare(struct store *st, const char *sql, sqlite3_stmt **stmt, struct dashi_error *err)
+int store_prepare(struct store *st, const char *sql, sqlite3_stmt **stmt, struct dashi_error *err)
 {
     if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK) {
         *stmt = NULL;
-        return db_fail(st, err, "prepare");
+        return store_db_fail(st, err, "prepare");
     }
     return 0;
 }
@@ -75,7 +76,7 @@ static int prepare(struct store *st, const char *sql, sqlite3_stmt **stmt, struc
 static int step_done(struct store *st, sqlite3_stmt *stmt, struct dashi_error *err)
 {
     int rc = sqlite3_step(stmt);
-    int out = rc == SQLITE_DONE ? 0 : db_fail(st, err, "step");
+    int out = rc == SQLITE_DONE ? 0 : store_db_fail(st, err, "step");
     sqlite3_finalize(stmt);
     return out;
 }
@@ -110,12 +111,12 @@ struct txn {
 static int txn_begin(struct store *st, struct txn *t, struct dashi_error *err)
 {
     t->outer = sqlite3_get_autocommit(st->db) != 0;
-    return exec(st, t->outer ? "BEGIN IMMEDIATE" : "SAVEPOINT nested", err);
+    return store_exec(st, t->outer ? "BEGIN IMMEDIATE" : "SAVEPOINT nested", err);
 }
 
 static int txn_commit(struct store *st, struct txn *t, struct dashi_error *err)
 {
-    return exec(st, t->outer ? "COMMIT" : "RELEASE nested", err);
+    return store_exec(st, t->outer ? "COMMIT" : "RELEASE nested", err);
 }
 
 static void txn_rollback(struct store *st, struct txn *t)
@@ -155,7 +156,7 @@ int store_schema_version(struct store *st)
 static int set_journal_wal(struct store *st, struct dashi_error *err)
 {
     sqlite3_stmt *stmt;
-    if (prepare(st, "PRAGMA journal_mode=WAL", &stmt, err) < 0)
+    if (store_prepare(st, "PRAGMA journal_mode=WAL", &stmt, err) < 0)
         return -1;
     int rc = sqlite3_step(stmt);
     const unsigned char *mode = rc == SQLITE_ROW ? sqlite3_column_text(stmt, 0) : NULL;
@@ -170,7 +171,7 @@ static int migrate(struct store *st, struct dashi_error *err)
 {
     int current = store_schema_version(st);
     if (current < 0)
-        return db_fail(st, err, "cannot read the schema version");
+        return store_db_fail(st, err, "cannot read the schema version");
     int newest = 0;
     for (const struct schema_migration *m = schema_migrations; m->sql; m++)
         newest = m->version > newest ? m->version : newest;
@@ -185,7 +186,7 @@ static int migrate(struct store *st, struct dashi_error *err)
         char *msg = NULL;
         char pragma[48];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", m->version);
-        if (exec(st, "BEGIN IMMEDIATE", err) < 0)
+        if (store_exec(st, "BEGIN IMMEDIATE", err) < 0)
             return -1;
         if (sqlite3_exec(st->db, m->sql, NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(st->db, pragma, NULL, NULL, &msg) != SQLITE_OK) {
@@ -195,7 +196,7 @@ static int migrate(struct store *st, struct dashi_error *err)
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
             return -1;
         }
-        if (exec(st, "COMMIT", err) < 0) {
+        if (store_exec(st, "COMMIT", err) < 0) {
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
             return -1;
         }
@@ -217,12 +218,12 @@ int store_open(struct store *st, const char *path, struct dashi_error *err)
     }
     sqlite3_extended_result_codes(st->db, 1);
     if (sqlite3_busy_timeout(st->db, 5000) != SQLITE_OK) {
-        db_fail(st, err, "cannot set the busy timeout");
+        store_db_fail(st, err, "cannot set the busy timeout");
         store_close(st);
         return -1;
     }
-    if (set_journal_wal(st, err) < 0 || exec(st, "PRAGMA synchronous=NORMAL", err) < 0 ||
-        exec(st, "PRAGMA foreign_keys=ON", err) < 0 || migrate(st, err) < 0) {
+    if (set_journal_wal(st, err) < 0 || store_exec(st, "PRAGMA synchronous=NORMAL", err) < 0 ||
+        store_exec(st, "PRAGMA foreign_keys=ON", err) < 0 || migrate(st, err) < 0) {
         store_close(st);
         return -1;
     }
@@ -294,7 +295,7 @@ static int add_event(struct store *st, int64_t id, double at, enum job_state sta
                      struct dashi_error *err)
 {
     sqlite3_stmt *s;
-    if (prepare(st, "INSERT INTO job_events (job, at, state, detail) VALUES (?, ?, ?, ?)", &s, err) < 0)
+    if (store_prepare(st, "INSERT INTO job_events (job, at, state, detail) VALUES (?, ?, ?, ?)", &s, err) < 0)
         return -1;
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_double(s, 2, at);
@@ -306,7 +307,7 @@ static int add_event(struct store *st, int64_t id, double at, enum job_state sta
 static int insert_job(struct store *st, struct job_row *row, struct dashi_error *err)
 {
     sqlite3_stmt *s;
-    if (prepare(st,
+    if (store_prepare(st,
                 "INSERT INTO jobs (kind, state, uid, user, priority, private, params_json, params_mp, "
                 "submitted_at, started_at, ended_at, device, driver, precision, mode, step, total_steps, "
                 "gpu_seconds, mem_estimate, error_code, error_field, error_message, checkpoint, "
@@ -381,7 +382,7 @@ static int update_state(struct store *st, int64_t id, enum job_state state, doub
      * record cannot be rewritten. Entering queued/running clears the end of an earlier
      * attempt (a resumed job) and its error. */
     sqlite3_stmt *s;
-    if (prepare(st,
+    if (store_prepare(st,
                 "UPDATE jobs SET state = ?2, "
                 "started_at = CASE WHEN ?2 = 'running' THEN ?3 ELSE started_at END, "
                 "ended_at = CASE WHEN ?2 IN ('queued', 'running') THEN NULL "
@@ -436,7 +437,7 @@ int store_job_set_device(struct store *st, int64_t id, const char *device, const
                          const char *precision, struct dashi_error *err)
 {
     sqlite3_stmt *s;
-    if (prepare(st, "UPDATE jobs SET device = ?2, driver = ?3, precision = ?4 WHERE id = ?1", &s, err) < 0)
+    if (store_prepare(st, "UPDATE jobs SET device = ?2, driver = ?3, precision = ?4 WHERE id = ?1", &s, err) < 0)
         return -1;
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_text(s, 2, device ? device : "", -1, SQLITE_TRANSIENT);
@@ -449,7 +450,7 @@ int store_job_set_progress(struct store *st, int64_t id, uint64_t step, uint64_t
                            double gpu_seconds, struct dashi_error *err)
 {
     sqlite3_stmt *s;
-    if (prepare(st, "UPDATE jobs SET step = ?2, total_steps = ?3, gpu_seconds = ?4 WHERE id = ?1", &s, err) < 0)
+    if (store_prepare(st, "UPDATE jobs SET step = ?2, total_steps = ?3, gpu_seconds = ?4 WHERE id = ?1", &s, err) < 0)
         return -1;
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)step);
@@ -462,7 +463,7 @@ int store_job_set_checkpoint(struct store *st, int64_t id, const char *hash, uin
                              struct dashi_error *err)
 {
     sqlite3_stmt *s;
-    if (prepare(st, "UPDATE jobs SET checkpoint = ?2, checkpoint_step = ?3 WHERE id = ?1", &s, err) < 0)
+    if (store_prepare(st, "UPDATE jobs SET checkpoint = ?2, checkpoint_step = ?3 WHERE id = ?1", &s, err) < 0)
         return -1;
     sqlite3_bind_int64(s, 1, id);
     bind_text_or_null(s, 2, hash);
@@ -474,7 +475,7 @@ int store_job_get(struct store *st, int64_t id, struct job_row *row, struct dash
 {
     memset(row, 0, sizeof *row);
     sqlite3_stmt *s;
-    if (prepare(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?", &s, err) < 0)
+    if (store_prepare(st, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?", &s, err) < 0)
         return -1;
     sqlite3_bind_int64(s, 1, id);
     int rc = sqlite3_step(s);
@@ -484,7 +485,7 @@ int store_job_get(struct store *st, int64_t id, struct job_row *row, struct dash
     else if (rc == SQLITE_DONE)
         out = dashi_fail(err, DASHI_E_NOT_FOUND, "id", "no job %" PRId64, id);
     else
-        out = db_fail(st, err, "job lookup");
+        out = store_db_fail(st, err, "job lookup");
     sqlite3_finalize(s);
     return out;
 }
@@ -505,7 +506,7 @@ int store_job_list(struct store *st, const struct job_filter *f,
     snprintf(sql + len, sizeof sql - (size_t)len, " ORDER BY id DESC LIMIT ?5");
 
     sqlite3_stmt *s;
-    if (prepare(st, sql, &s, err) < 0)
+    if (store_prepare(st, sql, &s, err) < 0)
         return -1;
     if (f->state >= 0)
         sqlite3_bind_text(s, 1, job_state_name((enum job_state)f->state), -1, SQLITE_STATIC);
@@ -531,7 +532,7 @@ int store_job_list(struct store *st, const struct job_filter *f,
             break;
     }
     if (out == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
-        out = db_fail(st, err, "job list");
+        out = store_db_fail(st, err, "job list");
     sqlite3_finalize(s);
     return out;
 }
@@ -542,7 +543,7 @@ int store_jobs_in_state(struct store *st, enum job_state state, int64_t **ids, s
     *ids = NULL;
     *n = 0;
     sqlite3_stmt *s;
-    if (prepare(st, "SELECT id FROM jobs WHERE state = ? ORDER BY id", &s, err) < 0)
+    if (store_prepare(st, "SELECT id FROM jobs WHERE state = ? ORDER BY id", &s, err) < 0)
         return -1;
     sqlite3_bind_text(s, 1, job_state_name(state), -1, SQLITE_STATIC);
     size_t cap = 0;
@@ -567,7 +568,7 @@ int store_jobs_in_state(struct store *st, enum job_state state, int64_t **ids, s
         free(*ids);
         *ids = NULL;
         *n = 0;
-        return db_fail(st, err, "jobs in state");
+        return store_db_fail(st, err, "jobs in state");
     }
     return 0;
 }
@@ -577,7 +578,7 @@ int store_job_events(struct store *st, int64_t id,
                      struct dashi_error *err)
 {
     sqlite3_stmt *s;
-    if (prepare(st, "SELECT at, state, detail FROM job_events WHERE job = ? ORDER BY id", &s, err) < 0)
+    if (store_prepare(st, "SELECT at, state, detail FROM job_events WHERE job = ? ORDER BY id", &s, err) < 0)
         return -1;
     sqlite3_bind_int64(s, 1, id);
     int rc;
@@ -585,7 +586,7 @@ int store_job_events(struct store *st, int64_t id,
         if (cb(ctx, sqlite3_column_double(s, 0), (const char *)sqlite3_column_text(s, 1),
                (const char *)sqlite3_column_text(s, 2)))
             break;
-    int out = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, err, "job events");
+    int out = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_fail(st, err, "job events");
     sqlite3_finalize(s);
     return out;
 }
@@ -598,7 +599,7 @@ int store_job_blob_add(struct store *st, int64_t id, const char *role, const cha
     if (strcmp(role, "input") != 0 && strcmp(role, "output") != 0)
         return dashi_fail(err, DASHI_E_INTERNAL, "role", "blob role must be input or output, not %s", role);
     sqlite3_stmt *s;
-    if (prepare(st, "INSERT OR REPLACE INTO job_blobs (job, role, name, hash) VALUES (?, ?, ?, ?)", &s, err) < 0)
+    if (store_prepare(st, "INSERT OR REPLACE INTO job_blobs (job, role, name, hash) VALUES (?, ?, ?, ?)", &s, err) < 0)
         return -1;
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_text(s, 2, role, -1, SQLITE_TRANSIENT);
@@ -607,7 +608,7 @@ int store_job_blob_add(struct store *st, int64_t id, const char *role, const cha
     if (sqlite3_step(s) != SQLITE_DONE) {
         bool no_job = sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_FOREIGNKEY;
         int out = no_job ? dashi_fail(err, DASHI_E_NOT_FOUND, "id", "no job %" PRId64, id)
-                         : db_fail(st, err, "job blob");
+                         : store_db_fail(st, err, "job blob");
         sqlite3_finalize(s);
         return out;
     }
@@ -619,7 +620,7 @@ int store_job_blobs(struct store *st, int64_t id, const char *role,
                     int (*cb)(void *ctx, const char *name, const char *hash), void *ctx, struct dashi_error *err)
 {
     sqlite3_stmt *s;
-    if (prepare(st, "SELECT name, hash FROM job_blobs WHERE job = ? AND role = ? ORDER BY name", &s, err) < 0)
+    if (store_prepare(st, "SELECT name, hash FROM job_blobs WHERE job = ? AND role = ? ORDER BY name", &s, err) < 0)
         return -1;
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_text(s, 2, role, -1, SQLITE_TRANSIENT);
@@ -627,7 +628,7 @@ int store_job_blobs(struct store *st, int64_t id, const char *role,
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         if (cb(ctx, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1)))
             break;
-    int out = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, err, "job blobs");
+    int out = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_fail(st, err, "job blobs");
     sqlite3_finalize(s);
     return out;
 }
@@ -644,7 +645,7 @@ static int insert_batch(struct store *st, const char *sql, int64_t id, const voi
     sqlite3_stmt *s;
     if (txn_begin(st, &t, err) < 0)
         return -1;
-    if (prepare(st, sql, &s, err) < 0) {
+    if (store_prepare(st, sql, &s, err) < 0) {
         txn_rollback(st, &t);
         return -1;
     }
@@ -656,7 +657,7 @@ static int insert_batch(struct store *st, const char *sql, int64_t id, const voi
             if (no_job)
                 dashi_fail(err, DASHI_E_NOT_FOUND, "id", "no job %" PRId64, id);
             else
-                db_fail(st, err, "batch insert");
+                store_db_fail(st, err, "batch insert");
             sqlite3_finalize(s);
             txn_rollback(st, &t);
             return -1;
@@ -698,7 +699,7 @@ int store_metrics(struct store *st, int64_t id, const char *key,
     sqlite3_stmt *s;
     const char *sql = key ? "SELECT key, step, value FROM metrics WHERE job = ?1 AND key = ?2 ORDER BY key, step"
                           : "SELECT key, step, value FROM metrics WHERE job = ?1 ORDER BY key, step";
-    if (prepare(st, sql, &s, err) < 0)
+    if (store_prepare(st, sql, &s, err) < 0)
         return -1;
     sqlite3_bind_int64(s, 1, id);
     if (key)
@@ -709,7 +710,7 @@ int store_metrics(struct store *st, int64_t id, const char *key,
         if (cb(ctx, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1), v))
             break;
     }
-    int out = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, err, "metrics");
+    int out = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_fail(st, err, "metrics");
     sqlite3_finalize(s);
     return out;
 }
@@ -743,7 +744,7 @@ int store_hashes(struct store *st, int64_t id, int (*cb)(void *ctx, const struct
                  struct dashi_error *err)
 {
     sqlite3_stmt *s;
-    if (prepare(st, "SELECT traj, step, hash FROM hashes WHERE job = ? ORDER BY traj, step", &s, err) < 0)
+    if (store_prepare(st, "SELECT traj, step, hash FROM hashes WHERE job = ? ORDER BY traj, step", &s, err) < 0)
         return -1;
     sqlite3_bind_int64(s, 1, id);
     int rc;
@@ -754,7 +755,7 @@ int store_hashes(struct store *st, int64_t id, int (*cb)(void *ctx, const struct
         if (cb(ctx, &h))
             break;
     }
-    int out = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(st, err, "hashes");
+    int out = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_fail(st, err, "hashes");
     sqlite3_finalize(s);
     return out;
 }
@@ -773,7 +774,7 @@ int store_blob_record(struct store *st, const struct blob_meta *meta, uid_t uid,
     /* Content-addressed: the first record wins (its uploader and time); a second
      * upload of the same bytes has the same metadata. */
     sqlite3_stmt *s;
-    if (prepare(st,
+    if (store_prepare(st,
                 "INSERT OR IGNORE INTO blobs (hash, dtype, shape, nbytes, size, all_finite, uid, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 &s, err) < 0)
@@ -815,13 +816,13 @@ int store_blob_get(struct store *st, const char *hash, struct blob_meta *meta, s
 {
     memset(meta, 0, sizeof *meta);
     sqlite3_stmt *s;
-    if (prepare(st, "SELECT dtype, shape, nbytes, size, all_finite FROM blobs WHERE hash = ?", &s, err) < 0)
+    if (store_prepare(st, "SELECT dtype, shape, nbytes, size, all_finite FROM blobs WHERE hash = ?", &s, err) < 0)
         return -1;
     sqlite3_bind_text(s, 1, hash, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
         int out = rc == SQLITE_DONE ? dashi_fail(err, DASHI_E_NOT_FOUND, "hash", "no blob %.64s", hash)
-                                    : db_fail(st, err, "blob lookup");
+                                    : store_db_fail(st, err, "blob lookup");
         sqlite3_finalize(s);
         return out;
     }

@@ -7,32 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_sql.h"
 #include "threads.h"
-
-static int db_error(struct store *st, struct dashi_error *err, const char *what)
-{
-    return dashi_fail(err, DASHI_E_DB, "", "%s: %s", what, sqlite3_errmsg(st->db));
-}
-
-static int exec(struct store *st, const char *sql, struct dashi_error *err)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        dashi_fail(err, DASHI_E_DB, "", "%s: %s", sql, msg ? msg : sqlite3_errmsg(st->db));
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
-}
-
-static int prepare(struct store *st, const char *sql, sqlite3_stmt **s, struct dashi_error *err)
-{
-    if (sqlite3_prepare_v2(st->db, sql, -1, s, NULL) != SQLITE_OK) {
-        *s = NULL;
-        return db_error(st, err, "prepare");
-    }
-    return 0;
-}
 
 /* A value of a float64 table that must be an integer code or index. */
 static bool is_int(double v) { return isfinite(v) && v == floor(v) && fabs(v) < 9e15; }
@@ -50,7 +26,7 @@ static int step_reset(struct store *st, sqlite3_stmt *s, struct dashi_error *err
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
-    return rc == SQLITE_DONE ? 0 : db_error(st, err, "insert");
+    return rc == SQLITE_DONE ? 0 : store_db_fail(st, err, "insert");
 }
 
 int store_atoms_insert(struct store *st, int64_t job, const double *atoms, size_t natoms, const double *lineage,
@@ -58,15 +34,15 @@ int store_atoms_insert(struct store *st, int64_t job, const double *atoms, size_
 {
     sqlite3_stmt *sa = NULL, *sl = NULL, *su = NULL;
     int rc = -1;
-    if (prepare(st,
+    if (store_prepare(st,
                 "INSERT INTO atoms (job, step, idx, sigma, gamma, cx, cy, eps, orientation, elongation, cells) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 &sa, err) ||
-        prepare(st,
+        store_prepare(st,
                 "INSERT INTO lineage (job, parent_step, parent_idx, child_step, child_idx, kind, fraction) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 &sl, err) ||
-        prepare(st,
+        store_prepare(st,
                 "INSERT INTO atom_audit (job, step, idx, event, residual, signed_residual) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 &su, err))
@@ -180,15 +156,15 @@ int store_atoms_import(struct store *st, const struct blobstore *bs, int64_t job
         load_table(bs, o.lineage, "lineage", LINEAGE_COLS, &l, &nl, err) ||
         load_table(bs, o.audit, "atom_audit", AUDIT_COLS, &u, &nu, err))
         goto out;
-    if (exec(st, "SAVEPOINT atoms_import", err) != 0)
+    if (store_exec(st, "SAVEPOINT atoms_import", err) != 0)
         goto out;
     if (store_atoms_insert(st, job, a, na, l, nl, u, nu, err) != 0) {
         struct dashi_error ignored;
-        exec(st, "ROLLBACK TO atoms_import", &ignored);
-        exec(st, "RELEASE atoms_import", &ignored);
+        store_exec(st, "ROLLBACK TO atoms_import", &ignored);
+        store_exec(st, "RELEASE atoms_import", &ignored);
         goto out;
     }
-    rc = exec(st, "RELEASE atoms_import", err);
+    rc = store_exec(st, "RELEASE atoms_import", err);
 out:
     free(a);
     free(l);
@@ -210,7 +186,7 @@ static void read_lineage(sqlite3_stmt *s, struct lineage_row *r)
 
 static int finish(struct store *st, sqlite3_stmt *s, int rc, struct dashi_error *err)
 {
-    int out = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(st, err, "query");
+    int out = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_fail(st, err, "query");
     sqlite3_finalize(s);
     return out;
 }
@@ -221,7 +197,7 @@ int store_atoms_query(struct store *st, int64_t job, int64_t step, uint64_t offs
                       void *ctx, struct dashi_error *err)
 {
     sqlite3_stmt *s;
-    if (prepare(st,
+    if (store_prepare(st,
                 "SELECT step, idx, sigma, gamma, cx, cy, eps, orientation, elongation, cells FROM atoms "
                 "WHERE job = ?1 AND (?2 < 0 OR step = ?2) ORDER BY step, idx LIMIT ?3 OFFSET ?4",
                 &s, err))
@@ -246,7 +222,7 @@ int store_atoms_query(struct store *st, int64_t job, int64_t step, uint64_t offs
 int store_atoms_count(struct store *st, int64_t job, int64_t *atoms, int64_t *steps, struct dashi_error *err)
 {
     sqlite3_stmt *s;
-    if (prepare(st, "SELECT count(*), count(DISTINCT step) FROM atoms WHERE job = ?1", &s, err))
+    if (store_prepare(st, "SELECT count(*), count(DISTINCT step) FROM atoms WHERE job = ?1", &s, err))
         return -1;
     sqlite3_bind_int64(s, 1, job);
     int rc = sqlite3_step(s);
@@ -261,7 +237,7 @@ int store_lineage_query(struct store *st, int64_t job, const char *kind, uint64_
                         lineage_row_fn cb, void *ctx, struct dashi_error *err)
 {
     sqlite3_stmt *s;
-    if (prepare(st,
+    if (store_prepare(st,
                 "SELECT parent_step, parent_idx, child_step, child_idx, kind, fraction FROM lineage "
                 "WHERE job = ?1 AND (?2 IS NULL OR kind = ?2) "
                 "ORDER BY child_step, parent_idx, child_idx LIMIT ?3 OFFSET ?4",
@@ -287,7 +263,7 @@ int store_lineage_totals(struct store *st, int64_t job,
                          struct dashi_error *err)
 {
     sqlite3_stmt *s;
-    if (prepare(st,
+    if (store_prepare(st,
                 "SELECT kind, CASE kind "
                 "  WHEN 'split' THEN count(DISTINCT parent_step * 4294967296 + parent_idx) "
                 "  WHEN 'merge' THEN count(DISTINCT child_step * 4294967296 + child_idx) "
@@ -325,7 +301,7 @@ int store_lineage_walk(struct store *st, int64_t job, int64_t step, int64_t idx,
         "FROM lineage l JOIN reach r ON l.job = ?1 AND l.child_step = r.step AND l.child_idx = r.idx "
         "ORDER BY r.d, l.child_step DESC, l.child_idx, l.parent_idx LIMIT ?5";
     sqlite3_stmt *s;
-    if (prepare(st, ancestors ? up : down, &s, err))
+    if (store_prepare(st, ancestors ? up : down, &s, err))
         return -1;
     sqlite3_bind_int64(s, 1, job);
     sqlite3_bind_int64(s, 2, step);
@@ -346,7 +322,7 @@ int store_audit_query(struct store *st, int64_t job, uint64_t offset, uint64_t l
                       struct dashi_error *err)
 {
     sqlite3_stmt *s;
-    if (prepare(st,
+    if (store_prepare(st,
                 "SELECT step, idx, event, residual, signed_residual FROM atom_audit WHERE job = ?1 "
                 "ORDER BY step, idx, event LIMIT ?2 OFFSET ?3",
                 &s, err))
@@ -371,7 +347,7 @@ int store_audit_summary(struct store *st, int64_t job,
                         void *ctx, struct dashi_error *err)
 {
     sqlite3_stmt *s;
-    if (prepare(st,
+    if (store_prepare(st,
                 "SELECT event, count(*), total(abs(residual)), max(abs(residual)), total(signed_residual) "
                 "FROM atom_audit WHERE job = ?1 GROUP BY event ORDER BY event",
                 &s, err))
