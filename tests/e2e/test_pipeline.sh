@@ -26,6 +26,15 @@ assert all(k in d["timings_s"] for k in ["les", "train", "rollout", "decode"])
 PY
 ok "reference pipeline reproduces summary.json"
 
+"$DASHI" --json submit pipeline --wait > "$WORK/dashi300.json" || fail "dashi pipeline at the defaults"
+"$PY" - "$WORK/dashi300.json" tests/data/summary.json <<'PY' || fail "dashi mode should beat the reference's relL2"
+import json, sys
+d, ref = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+v = d["v4"]["relL2"]
+assert v["t0"] < ref["relL2_0"] and v["T"] < ref["relL2_T"] and v["mean"] < ref["relL2_mean"], (v, ref)
+PY
+ok "dashi mode beats the reference's relL2 at t=0, t=300 and on average"
+
 "$DASHI" --json submit pipeline --steps 200 --eval-steps 100 --wait > "$WORK/dashi.json" || fail "dashi pipeline"
 "$PY" - "$WORK/dashi.json" "$WORK/ref.json" <<'PY' || fail "dashi pipeline summary"
 import json, sys
