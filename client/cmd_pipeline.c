@@ -211,7 +211,8 @@ static void print_summary(const char *const *stages, const int64_t *ids, struct 
                 first = 0;
             }
         }
-        printf("},\n  \"closure_depth\": {\"last\": %.17g, \"mean\": %.17g, \"max\": %.17g},\n",
+        printf("},\n  \"time_to_corr_below_0.95\": %.17g", metric(dec, "time_to_corr_below_0.95"));
+        printf(",\n  \"closure_depth\": {\"last\": %.17g, \"mean\": %.17g, \"max\": %.17g},\n",
                metric(dec, "closure_depth"), metric(dec, "closure_depth_mean"), metric(dec, "closure_depth_max"));
         printf("  \"timings_s\": {");
         for (int i = 0; i < 4; i++)
@@ -248,6 +249,7 @@ static void print_summary(const char *const *stages, const int64_t *ids, struct 
         if (!isnan(v))
             printf("  %-30s %.6g\n", train_keys[k], v);
     }
+    printf("time to corr < 0.95: %.0f steps (-1: never)\n", metric(dec, "time_to_corr_below_0.95"));
     printf("closure depth  last %.0f  mean %.2f  max %.0f\n", metric(dec, "closure_depth"),
            metric(dec, "closure_depth_mean"), metric(dec, "closure_depth_max"));
     printf("\ntimings (s)      wall        gpu\n");
