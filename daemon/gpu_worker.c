@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- emitters: append to the slice's batch (GPU thread only) ---- */
 
@@ -92,6 +93,13 @@ void job_emit_checkpoint(struct job_exec *ex, const char *hash, uint64_t step)
 bool job_should_stop(const struct job_exec *ex)
 {
     return atomic_load(&ex->job->cancel) || scheduler_stopping(&ex->d->sched);
+}
+
+double job_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
 struct vk_runtime *job_vk(struct job_exec *ex) { return &ex->d->vk; }

@@ -100,6 +100,9 @@ void job_emit_checkpoint(struct job_exec *ex, const char *hash, uint64_t step);
  * promptly (the worker turns it into the right state). */
 bool job_should_stop(const struct job_exec *ex);
 
+/* Milliseconds on the monotonic clock, for timing a kind's stages. */
+double job_clock_ms(void);
+
 /* Accessors a kind needs during execution. */
 struct vk_runtime *job_vk(struct job_exec *ex);
 struct blobstore *job_blobs(struct job_exec *ex);

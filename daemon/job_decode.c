@@ -353,13 +353,6 @@ struct decode_state {
     struct decode_result last;
 };
 
-static double host_ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
 static void state_free(struct decode_state *s)
 {
     if (!s)
@@ -480,9 +473,9 @@ static int decode_slice(struct job_exec *ex, void *state, bool *done, struct das
     struct decode_state *s = state;
     const struct decode_params *p = s->p;
     size_t nn = (size_t)p->n * p->n;
-    double budget_ms = job_slice_target_ms(ex), slice_start = host_ms_now();
+    double budget_ms = job_slice_target_ms(ex), slice_start = job_clock_ms();
     enum decode_observer obs = (enum decode_observer)p->observer;
-    while (s->next < s->nframes && host_ms_now() - slice_start < budget_ms) {
+    while (s->next < s->nframes && job_clock_ms() - slice_start < budget_ms) {
         uint32_t nb = (uint32_t)(s->nframes - s->next < s->batch ? s->nframes - s->next : s->batch);
         for (uint32_t f = 0; f < nb; f++) {
             uint64_t idx = s->order[s->next + f];
@@ -493,10 +486,10 @@ static int decode_slice(struct job_exec *ex, void *state, bool *done, struct das
             if (s->tb)
                 memcpy(s->tb + f * nn, s->truth + (t / p->truth_every) * nn, nn * 8);
         }
-        double gms = -1, t0 = host_ms_now();
+        double gms = -1, t0 = job_clock_ms();
         if (decode_gpu_run(s->engine, nb, s->tsteps, s->zb, s->tb, obs, s->res, s->fields, &gms, err))
             return -1;
-        s->host_ms += host_ms_now() - t0;
+        s->host_ms += job_clock_ms() - t0;
         if (gms >= 0)
             s->gpu_ms += gms;
         else

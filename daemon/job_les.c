@@ -174,13 +174,6 @@ struct les_state {
     double last_checkpoint_ms;
 };
 
-static double host_ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
 static void state_free(struct les_state *s)
 {
     if (!s)
@@ -257,7 +250,7 @@ static int les_start(struct job_exec *ex, const void *params, void **out, struct
             goto fail;
     }
     s->steps_per_run = 4; /* the first run measures the step time */
-    s->last_checkpoint_ms = host_ms_now();
+    s->last_checkpoint_ms = job_clock_ms();
     free(w0);
     *out = s;
     return 0;
@@ -305,16 +298,16 @@ static int les_slice(struct job_exec *ex, void *state, bool *done, struct dashi_
     const struct les_params *p = s->p;
     size_t nn = (size_t)p->n * p->n;
     double budget_ms = job_slice_target_ms(ex);
-    double slice_start = host_ms_now();
-    while (les_gpu_step(s->engine) < p->steps && host_ms_now() - slice_start < budget_ms) {
+    double slice_start = job_clock_ms();
+    while (les_gpu_step(s->engine) < p->steps && job_clock_ms() - slice_start < budget_ms) {
         uint64_t cur = les_gpu_step(s->engine);
         uint32_t n = run_length(s, cur);
         struct les_run run;
-        double t0 = host_ms_now();
+        double t0 = job_clock_ms();
         if (les_gpu_run(s->engine, n, (uint32_t)(p->save_every > UINT32_MAX ? 0 : p->save_every), s->frames,
                         s->e, s->z, &run, err) != 0)
             return -1;
-        double hms = host_ms_now() - t0;
+        double hms = job_clock_ms() - t0;
         s->host_ms += hms;
         if (run.gpu_ms >= 0)
             s->gpu_ms += run.gpu_ms;
@@ -348,10 +341,10 @@ static int les_slice(struct job_exec *ex, void *state, bool *done, struct dashi_
     uint64_t now_step = les_gpu_step(s->engine);
     job_emit_progress(ex, now_step, p->steps);
     *done = now_step >= p->steps;
-    if (!*done && host_ms_now() - s->last_checkpoint_ms >= CHECKPOINT_EVERY_MS) {
+    if (!*done && job_clock_ms() - s->last_checkpoint_ms >= CHECKPOINT_EVERY_MS) {
         if (checkpoint(ex, s, err) != 0)
             return -1;
-        s->last_checkpoint_ms = host_ms_now();
+        s->last_checkpoint_ms = job_clock_ms();
     }
     return 0;
 }

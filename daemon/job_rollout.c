@@ -201,13 +201,6 @@ struct rollout_state {
     double last_checkpoint_ms;
 };
 
-static double host_ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
 static int rollout_start(struct job_exec *ex, const void *params, void **out, struct dashi_error *err)
 {
     const struct rollout_params *p = params;
@@ -233,7 +226,7 @@ static int rollout_start(struct job_exec *ex, const void *params, void **out, st
     }
     if (rollout_gpu_create_at(job_vk(ex), &cfg, A, z0, s->step0, &s->engine, err))
         goto fail;
-    s->last_checkpoint_ms = host_ms_now();
+    s->last_checkpoint_ms = job_clock_ms();
     if (p->hash_every) /* the hashes before the checkpoint were reported by the first run */
         s->hashes = s->step0 / p->hash_every * p->B;
     free(A);
@@ -297,19 +290,19 @@ static int rollout_slice(struct job_exec *ex, void *state, bool *done, struct da
     struct rollout_state *s = state;
     const struct rollout_params *p = s->p;
     double budget_ms = job_slice_target_ms(ex);
-    double slice_start = host_ms_now();
+    double slice_start = job_clock_ms();
     /* Several runs per slice until the GPU-time target is reached. */
-    while (rollout_gpu_steps(s->engine) < p->steps && host_ms_now() - slice_start < budget_ms) {
+    while (rollout_gpu_steps(s->engine) < p->steps && job_clock_ms() - slice_start < budget_ms) {
         uint64_t doneSteps = rollout_gpu_steps(s->engine);
         uint64_t left = p->steps - doneSteps;
         uint32_t n = left < s->steps_per_run ? (uint32_t)left : s->steps_per_run;
         uint32_t nrec = 0;
         uint64_t bad = 0;
         double gms = -1;
-        double t0 = host_ms_now();
+        double t0 = job_clock_ms();
         if (rollout_gpu_run(s->engine, n, s->record_every, s->records, &nrec, &bad, &gms, err) != 0)
             return -1;
-        double hms = host_ms_now() - t0;
+        double hms = job_clock_ms() - t0;
         s->host_ms += hms;
         if (gms >= 0)
             s->gpu_ms += gms;
@@ -346,10 +339,10 @@ static int rollout_slice(struct job_exec *ex, void *state, bool *done, struct da
      * states keeps them in one output file that a resumed run could not continue, so it
      * is not checkpointed. */
     if (!*done && !p->save_every &&
-        (job_should_stop(ex) || host_ms_now() - s->last_checkpoint_ms >= job_checkpoint_interval_ms(ex))) {
+        (job_should_stop(ex) || job_clock_ms() - s->last_checkpoint_ms >= job_checkpoint_interval_ms(ex))) {
         if (rollout_checkpoint(ex, s, err) != 0)
             return -1;
-        s->last_checkpoint_ms = host_ms_now();
+        s->last_checkpoint_ms = job_clock_ms();
     }
     return 0;
 }

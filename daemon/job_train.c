@@ -324,13 +324,6 @@ struct train_state {
     bool gpu_timing;
 };
 
-static double host_ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
 static void state_free(struct train_state *s)
 {
     if (!s)
@@ -381,10 +374,10 @@ static int encode_span(struct train_state *s, const double *traj, uint64_t a, ui
                        struct dashi_error *err)
 {
     uint64_t nn = (uint64_t)s->p->n * s->p->n;
-    double gms = -1, t0 = host_ms_now();
+    double gms = -1, t0 = job_clock_ms();
     if (encoder_run(s->enc, traj + a * nn, b - a, s->anchors, z, &gms, err) != 0)
         return -1;
-    s->encode_ms += host_ms_now() - t0;
+    s->encode_ms += job_clock_ms() - t0;
     if (gms >= 0)
         s->encode_gpu_ms += gms;
     else
@@ -410,10 +403,10 @@ static int stage_encode(struct job_exec *ex, struct train_state *s, struct dashi
         dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
         goto out;
     }
-    double t0 = host_ms_now();
+    double t0 = job_clock_ms();
     if (encoder_select_anchors(s->enc, traj + a * nn, s->anchors, err) != 0)
         goto out;
-    s->encode_ms += host_ms_now() - t0;
+    s->encode_ms += job_clock_ms() - t0;
     if (encode_span(s, traj, a, b, s->Z, err) != 0)
         goto out;
     if (p->eval_frames.given) {
@@ -503,10 +496,10 @@ static int stage_fit(struct job_exec *ex, struct train_state *s, struct dashi_er
     if (!s->A)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     struct ridge_report rep;
-    double t0 = host_ms_now();
+    double t0 = job_clock_ms();
     if (ridge_fit(s->Z, s->Z + d, s->t - 1, d, p->ridge, (uint32_t)p->rank, s->A, &rep, err) != 0)
         return -1;
-    s->fit_ms = host_ms_now() - t0;
+    s->fit_ms = job_clock_ms() - t0;
     uint64_t ashape[2] = {d, d};
     if (put_f8(ex, "A", 2, ashape, s->A, NPY_F8, err) != 0)
         return -1;
@@ -524,12 +517,12 @@ static int stage_fit(struct job_exec *ex, struct train_state *s, struct dashi_er
     job_emit_summary(ex, "solve_ms", rep.solve_ms);
     job_emit_summary(ex, "diag_ms", rep.diag_ms);
     job_emit_summary(ex, "train.support_frac_first", s->Z[2 * encoder_bands(s->enc)->m]);
-    t0 = host_ms_now();
+    t0 = job_clock_ms();
     if (score_rollout(ex, s, "train", s->Z, s->t, err) != 0)
         return -1;
     if (s->Zeval && score_rollout(ex, s, "eval", s->Zeval, s->n_eval_frames, err) != 0)
         return -1;
-    s->eval_ms += host_ms_now() - t0;
+    s->eval_ms += job_clock_ms() - t0;
     return 0;
 }
 
@@ -556,9 +549,9 @@ static int stage_eval_traj(struct job_exec *ex, struct train_state *s, int i, st
     if (put_f8(ex, name, 2, shape, z, NPY_F8, err) != 0)
         goto out;
     snprintf(name, sizeof name, "eval.traj%d", i + 1);
-    double t0 = host_ms_now();
+    double t0 = job_clock_ms();
     rc = score_rollout(ex, s, name, z, F, err);
-    s->eval_ms += host_ms_now() - t0;
+    s->eval_ms += job_clock_ms() - t0;
 out:
     free(traj);
     free(z);

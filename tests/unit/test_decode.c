@@ -16,6 +16,7 @@
 #include "decode.h"
 #include "fft_vkfft.h"
 #include "npy.h"
+#include "test_data.h"
 #include "vk.h"
 
 #define N 64
@@ -33,21 +34,6 @@ struct fixture {
     double truth[2 * NN];  /* ω_0, ω_300 */
     char *summary;
 };
-
-static void *load(const char *name, enum npy_dtype dtype, uint64_t count)
-{
-    char path[256];
-    snprintf(path, sizeof path, "tests/data/%s", name);
-    struct npy_info info;
-    void *data = NULL;
-    struct dashi_error err = {0};
-    if (npy_load(path, &info, &data, &err) != 0 || info.dtype != dtype || info.count != count) {
-        fprintf(stderr, "%s: %s\n", path, err.message);
-        free(data);
-        return NULL;
-    }
-    return data;
-}
 
 static char *read_text(const char *path)
 {
@@ -80,10 +66,10 @@ static int setup(void **state)
         fprintf(stderr, "setup: %s\n", err.message);
         return -1;
     }
-    fx->mask = load("mask_low.npy", NPY_U1, NN);
-    fx->anchors = load("anchor_idx.npy", NPY_I8, TOPK);
-    double *z0 = load("z_t0000.npy", NPY_F8, DIM), *zT = load("zhat_T.npy", NPY_F8, DIM);
-    double *w0 = load("omega_t0000.npy", NPY_F8, NN), *wT = load("omega_t0300.npy", NPY_F8, NN);
+    fx->mask = test_data_load("mask_low.npy", NPY_U1, NN);
+    fx->anchors = test_data_load("anchor_idx.npy", NPY_I8, TOPK);
+    double *z0 = test_data_load("z_t0000.npy", NPY_F8, DIM), *zT = test_data_load("zhat_T.npy", NPY_F8, DIM);
+    double *w0 = test_data_load("omega_t0000.npy", NPY_F8, NN), *wT = test_data_load("omega_t0300.npy", NPY_F8, NN);
     fx->summary = read_text("tests/data/summary.json");
     if (!fx->mask || !fx->anchors || !z0 || !zT || !w0 || !wT || !fx->summary)
         return -1;
@@ -156,17 +142,17 @@ static void check_reference_frame(struct fixture *fx, int f, struct decode_resul
     char name[64];
     double scale;
     snprintf(name, sizeof name, "decode_omega_lp_t%s.npy", tag);
-    double *ref = load(name, NPY_F8, NN);
+    double *ref = test_data_load(name, NPY_F8, NN);
     assert_non_null(ref);
     assert_true(max_abs_diff(wlp, ref, NN, &scale) <= 1e-10 * scale);
     free(ref);
     snprintf(name, sizeof name, "decode_sign_t%s.npy", tag);
-    int8_t *sref = load(name, NPY_I1, NN);
+    int8_t *sref = test_data_load(name, NPY_I1, NN);
     assert_non_null(sref);
     assert_memory_equal(sign, sref, NN);
     free(sref);
     snprintf(name, sizeof name, "decode_omega_hat_t%s.npy", tag);
-    ref = load(name, NPY_F8, NN);
+    ref = test_data_load(name, NPY_F8, NN);
     assert_non_null(ref);
     double diff = max_abs_diff(what, ref, NN, &scale);
     if (!(diff <= 1e-9 * scale))
@@ -194,7 +180,7 @@ static void test_reference_parity(void **state)
     const char *series[] = {"energy_decoded.npy", "enstrophy_decoded.npy"};
     double got[2][2] = {{r0.energy, rT.energy}, {r0.enstrophy, rT.enstrophy}};
     for (int s = 0; s < 2; s++) {
-        double *ref = load(series[s], NPY_F8, 301);
+        double *ref = test_data_load(series[s], NPY_F8, 301);
         assert_non_null(ref);
         assert_rel(got[s][0], ref[0], 1e-9, series[s]);
         assert_rel(got[s][1], ref[300], 1e-9, series[s]);
@@ -217,7 +203,7 @@ static void test_batch_equals_single(void **state)
     double *what = malloc(2 * NN * sizeof *what);
     assert_non_null(what);
     assert_int_equal(decode_gpu_run(dec, 2, t, fx->z, fx->truth, DECODE_OBSERVE_SNAPSHOTS, r, what, NULL, &err), 0);
-    double *ref = load("decode_omega_hat_t0300.npy", NPY_F8, NN), scale;
+    double *ref = test_data_load("decode_omega_hat_t0300.npy", NPY_F8, NN), scale;
     assert_non_null(ref);
     assert_true(max_abs_diff(what + NN, ref, NN, &scale) <= 1e-9 * scale);
     assert_rel(r[0].rel_l2, summary_value(fx, "relL2_0"), 1e-9, "relL2_0 (batch)");

@@ -14,6 +14,7 @@
 #include "encode.h"
 #include "fft_vkfft.h"
 #include "npy.h"
+#include "test_data.h"
 #include "vk.h"
 
 #define N 64
@@ -30,21 +31,6 @@ struct fixture {
 
 static const int ref_rows[3] = {0, 1, 300};
 
-static void *load(const char *name, enum npy_dtype dtype, uint64_t count)
-{
-    char path[256];
-    snprintf(path, sizeof path, "tests/data/%s", name);
-    struct npy_info info;
-    void *data = NULL;
-    struct dashi_error err = {0};
-    if (npy_load(path, &info, &data, &err) != 0 || info.dtype != dtype || info.count != count) {
-        fprintf(stderr, "%s: %s\n", path, err.message);
-        free(data);
-        return NULL;
-    }
-    return data;
-}
-
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof *fx);
@@ -56,7 +42,7 @@ static int setup(void **state)
     }
     const char *names[3] = {"omega_t0000.npy", "omega_t0001.npy", "omega_t0300.npy"};
     for (int f = 0; f < 3; f++) {
-        double *w = load(names[f], NPY_F8, NN);
+        double *w = test_data_load(names[f], NPY_F8, NN);
         if (!w)
             return -1;
         memcpy(fx->frames + f * NN, w, sizeof(double) * NN);
@@ -86,7 +72,7 @@ static void test_bands_match_mask_low(void **state)
     assert_int_equal(b.n_mid, 244);
     assert_int_equal(b.n_high, NN - M - 244);
     assert_int_equal(b.d, D);
-    uint8_t *ref = load("mask_low.npy", NPY_U1, NN);
+    uint8_t *ref = test_data_load("mask_low.npy", NPY_U1, NN);
     assert_non_null(ref);
     uint8_t mask[NN];
     encode_mask_low(&b, mask);
@@ -129,8 +115,8 @@ static void test_reference_mode_matches_Z_all(void **state)
     assert_int_equal(encoder_create(&fx->vk, fx->fft, &cfg, &enc, &err), 0);
     int64_t anchors[TOPK];
     assert_int_equal(encoder_select_anchors(enc, fx->frames, anchors, &err), 0);
-    int64_t *ref_anchors = load("anchor_idx.npy", NPY_I8, TOPK);
-    double *Z_all = load("Z_all.npy", NPY_F8, 301 * D);
+    int64_t *ref_anchors = test_data_load("anchor_idx.npy", NPY_I8, TOPK);
+    double *Z_all = test_data_load("Z_all.npy", NPY_F8, 301 * D);
     assert_non_null(ref_anchors);
     assert_non_null(Z_all);
     int64_t sorted_ref[TOPK];
@@ -150,7 +136,7 @@ static void test_reference_mode_matches_Z_all(void **state)
     double worst = 0;
     for (int f = 0; f < 3; f++) {
         const double *ref = Z_all + (size_t)ref_rows[f] * D;
-        double *zf = load(single[f], NPY_F8, D);
+        double *zf = test_data_load(single[f], NPY_F8, D);
         assert_non_null(zf);
         double scale = 0;
         for (int c = 0; c < D; c++)

@@ -14,6 +14,7 @@
 #include "ic.h"
 #include "les_gpu.h"
 #include "npy.h"
+#include "test_data.h"
 #include "vk.h"
 
 struct fixture {
@@ -48,14 +49,8 @@ static int teardown(void **state)
 
 static double *load_ref(const char *name, size_t expect_count)
 {
-    char path[256];
-    snprintf(path, sizeof path, "tests/data/%s", name);
-    struct npy_info info;
-    void *data = NULL;
-    struct dashi_error err = {0};
-    assert_int_equal(npy_load(path, &info, &data, &err), 0);
-    assert_int_equal(info.dtype, NPY_F8);
-    assert_int_equal(info.count, expect_count);
+    double *data = test_data_load(name, NPY_F8, expect_count);
+    assert_non_null(data);
     return data;
 }
 

@@ -14,25 +14,11 @@
 #include <string.h>
 
 #include "npy.h"
+#include "test_data.h"
 #include "ridge.h"
 
 #define D 654
 #define T 300
-
-static double *load(const char *name, uint64_t count)
-{
-    char path[256];
-    snprintf(path, sizeof path, "tests/data/%s", name);
-    struct npy_info info;
-    void *data = NULL;
-    struct dashi_error err = {0};
-    if (npy_load(path, &info, &data, &err) != 0 || info.dtype != NPY_F8 || info.count != count) {
-        fprintf(stderr, "%s: %s\n", path, err.message);
-        free(data);
-        return NULL;
-    }
-    return data;
-}
 
 static double residual_of(const double *X, const double *Y, const double *A, uint32_t t, uint32_t d)
 {
@@ -52,8 +38,8 @@ static double residual_of(const double *X, const double *Y, const double *A, uin
 static void test_fit_on_Z_all_matches_A(void **state)
 {
     (void)state;
-    double *Z = load("Z_all.npy", (uint64_t)(T + 1) * D);
-    double *Aref = load("A.npy", (uint64_t)D * D);
+    double *Z = test_data_load("Z_all.npy", NPY_F8, (uint64_t)(T + 1) * D);
+    double *Aref = test_data_load("A.npy", NPY_F8, (uint64_t)D * D);
     assert_non_null(Z);
     assert_non_null(Aref);
     double *A = malloc(sizeof(double) * D * D);
