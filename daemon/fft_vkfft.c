@@ -157,6 +157,11 @@ static int plan_build(struct fft_cache *c, struct fft_plan *p, struct dashi_erro
         cfg.inputBufferStride[2] = (uint64_t)p->n * p->n;
     }
     VkFFTResult r = initializeVkFFT(&p->app, cfg);
+    if (r == VKFFT_ERROR_FAILED_TO_ALLOCATE_MEMORY || r == VKFFT_ERROR_FAILED_TO_CREATE_BUFFER ||
+        r == VKFFT_ERROR_FAILED_TO_BIND_BUFFER_MEMORY)
+        return dashi_fail(err, DASHI_E_DEVICE_MEMORY, "fft",
+                          "out of device memory building the VkFFT plan %ux%u batch %u (VkFFT error %d)", p->n,
+                          p->n, p->batch, (int)r);
     if (r != VKFFT_SUCCESS)
         return dashi_fail(err, DASHI_E_VULKAN, "fft", "VkFFT plan %ux%u batch %u (%s, %s) failed: VkFFT error %d",
                           p->n, p->n, p->batch, p->prec == FFT_F64 ? "f64" : "f32",

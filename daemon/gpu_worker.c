@@ -1,5 +1,7 @@
 #include "gpu_worker.h"
 
+#include "fft_vkfft.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +160,29 @@ static void fail_stop(struct job_exec *ex)
     }
 }
 
+/* Device memory the daemon keeps for reuse (idle FFT plans, empty sub-allocation blocks)
+ * must never be why a job fails: on E_DEVICE_MEMORY it is released and start() tried once
+ * more. What the job itself needs beyond the device is its own failure. */
+static int start_job(struct job_exec *ex, struct sched_job *j, struct dashi_error *err)
+{
+    if (j->kind->start(ex, j->params, &j->state, err) == 0)
+        return 0;
+    j->state = NULL;
+    if (err->code != DASHI_E_DEVICE_MEMORY)
+        return -1;
+    fft_cache_trim(ex->d->fft);
+    VkDeviceSize released = vk_alloc_trim(&ex->d->vk);
+    struct dashi_error first = *err;
+    dashi_error_clear(err);
+    if (j->kind->start(ex, j->params, &j->state, err) == 0)
+        return 0;
+    j->state = NULL;
+    if (err->code == DASHI_E_DEVICE_MEMORY)
+        dashi_fail(err, DASHI_E_DEVICE_MEMORY, first.field, "%s (also after releasing idle FFT plans and %llu "
+                   "bytes of cached blocks)", first.message, (unsigned long long)released);
+    return -1;
+}
+
 /* Runs one slice of job j (starting it first if needed). */
 static void run_slice(struct daemon *d, struct sched_job *j)
 {
@@ -172,8 +197,7 @@ static void run_slice(struct daemon *d, struct sched_job *j)
     uint64_t t0 = uv_hrtime();
     if (!j->state) {
         post(d, msg_new(MSG_STARTED, j->id));
-        if (j->kind->start(&ex, j->params, &j->state, &err) != 0) {
-            j->state = NULL;
+        if (start_job(&ex, j, &err) != 0) {
             end_job(&ex, JOB_FAILED, &err);
             return;
         }

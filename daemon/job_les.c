@@ -35,13 +35,20 @@ struct les_params {
 static const char *const precisions[] = {"f64", "f32", NULL};
 static const char *const modes[] = {"dashi", "reference", NULL};
 
-static struct les_config config_of(const struct les_params *p)
+/* The run configuration; the frame ring is also bounded by the device's largest storage
+ * buffer (lavapipe allows 128 MiB), so validation and start agree on what is allocated. */
+static struct les_config config_of(const struct les_params *p, const struct vk_runtime *vk)
 {
     struct les_config c = {.n = (uint32_t)p->n, .dt = p->dt, .nu0 = p->nu0, .cs = p->cs,
                            .f32 = p->precision == 1, .dealias = p->dealias, .max_steps = LES_RUN_MAX_STEPS};
     if (p->save_every) {
         uint64_t frame = p->n * p->n * (c.f32 ? 4 : 8);
-        uint64_t frames = LES_FRAME_RING_BYTES / frame;
+        uint64_t ring = LES_FRAME_RING_BYTES;
+        if (vk && vk->max_storage_range < ring)
+            ring = vk->max_storage_range;
+        uint64_t frames = ring / frame, saved = p->steps / p->save_every + 1;
+        if (frames > saved) /* a short run needs no bigger ring */
+            frames = saved;
         c.max_frames = (uint32_t)(frames < 1 ? 1 : frames > LES_RUN_MAX_STEPS ? LES_RUN_MAX_STEPS : frames);
     }
     return c;
@@ -114,7 +121,7 @@ static int les_validate(const struct job_submit_ctx *ctx, const msgpack_object *
                    LES_MAX_TRAJECTORY_BYTES >> 30);
         goto fail;
     }
-    struct les_config cfg = config_of(p);
+    struct les_config cfg = config_of(p, ctx->vk);
     if (les_config_validate(&cfg, ctx->vk, err) != 0)
         goto fail;
     plan->mem_estimate = les_gpu_memory_estimate(&cfg);
@@ -222,7 +229,7 @@ static int les_start(struct job_exec *ex, const void *params, void **out, struct
     if (!s)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     s->p = p;
-    s->cfg = config_of(p);
+    s->cfg = config_of(p, job_vk(ex));
     s->gpu_timing = true;
     size_t nn = (size_t)p->n * p->n;
     double *w0 = malloc(nn * sizeof *w0);

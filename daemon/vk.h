@@ -87,6 +87,10 @@ int vk_list_devices(char *buf, size_t cap, struct dashi_error *err);
 int vk_buffer_alloc(struct vk_runtime *vk, VkDeviceSize size, enum vk_mem_kind kind, struct vk_buffer *out,
                     struct dashi_error *err);
 void vk_buffer_free(struct vk_runtime *vk, struct vk_buffer *b); /* safe on an empty buffer */
+/* Gives every shared block with nothing handed out back to the driver (they are otherwise
+ * kept for reuse); returns the bytes released. The GPU thread calls it when an allocation
+ * ran out of device memory, so memory cached for earlier jobs never makes a job fail. */
+VkDeviceSize vk_alloc_trim(struct vk_runtime *vk);
 
 /* The compute kernel of an embedded shader module (see shaders.h) with `bindings`
  * storage buffers, a push-constant block of push_bytes, and specialisation constants

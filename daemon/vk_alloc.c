@@ -243,6 +243,21 @@ void vk_buffer_free(struct vk_runtime *vk, struct vk_buffer *buf)
     buf->block = -1;
 }
 
+VkDeviceSize vk_alloc_trim(struct vk_runtime *vk)
+{
+    VkDeviceSize released = 0;
+    for (int i = 0; i < vk->nblocks; i++) {
+        struct vk_block *b = &vk->blocks[i];
+        bool empty = b->memory && !b->dedicated && b->nfree == 1 && b->free[0].offset == 0 &&
+                     b->free[0].size == b->size;
+        if (empty) {
+            released += b->size;
+            block_release(vk, b);
+        }
+    }
+    return released;
+}
+
 void vk_alloc_destroy_all(struct vk_runtime *vk)
 {
     for (int i = 0; i < vk->nblocks; i++)

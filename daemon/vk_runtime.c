@@ -31,9 +31,10 @@ const char *vk_result_name(VkResult r)
 
 int vk_fail(struct dashi_error *err, VkResult r, const char *what)
 {
-    dashi_code code = DASHI_E_VULKAN;
     if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY)
-        code = DASHI_E_DEVICE_MEMORY;
+        return dashi_fail(err, DASHI_E_DEVICE_MEMORY, "", "out of device memory: %s: %s (%d)", what,
+                          vk_result_name(r), (int)r);
+    dashi_code code = DASHI_E_VULKAN;
     return dashi_fail(err, code, "", "%s: %s (%d)", what, vk_result_name(r), (int)r);
 }
 
