@@ -32,7 +32,7 @@ static void usage(FILE *f)
           "  ping                                  daemon, protocol and device\n"
           "  put FILE.npy                          upload; prints the blob hash\n"
           "  get HASH -o FILE.npy                  download a blob\n"
-          "  submit KIND [--ARG VALUE|--FLAG]... [--wait] [--priority N] [--private]\n"
+          "  submit KIND [--ARG VALUE|--FLAG]... [--wait] [--priority N] [--private] [--time-limit S]\n"
           "                                        e.g. submit rollout --op HASH --z0 HASH --steps 300\n"
           "  status ID | show ID | wait ID | cancel ID | resume ID\n"
           "  list [--state S] [--kind K] [--user U] [--limit N]\n"
@@ -306,14 +306,15 @@ struct submit_ctx {
     const char *kind;
 };
 
-static const char *const submit_envelope[] = {"wait", "priority", "private", NULL};
+static const char *const submit_envelope[] = {"wait", "priority", "private", "time-limit", NULL};
 
 static void pack_submit(msgpack_packer *pk, void *ctx)
 {
     const struct submit_ctx *s = ctx;
     const char *prio = opt(s->o, "priority");
     bool priv = opt(s->o, "private") != NULL;
-    msgpack_pack_map(pk, 2 + (prio ? 1 : 0) + (priv ? 1 : 0));
+    const char *limit = opt(s->o, "time-limit");
+    msgpack_pack_map(pk, 2 + (prio ? 1 : 0) + (priv ? 1 : 0) + (limit ? 1 : 0));
     pk_kv_str(pk, "kind", s->kind);
     pk_key(pk, "args");
     struct optmap m = {s->o, submit_envelope, NULL};
@@ -324,6 +325,10 @@ static void pack_submit(msgpack_packer *pk, void *ctx)
     }
     if (priv)
         pk_kv_bool(pk, "private", true);
+    if (limit) {
+        pk_key(pk, "time_limit");
+        pack_value(pk, limit);
+    }
 }
 
 static int cmd_submit(struct dashi_client *c, struct opts *o, struct dashi_error *err)

@@ -120,7 +120,7 @@ static struct user_limits *user_entry(struct daemon_config *cfg, const char *nam
     return u;
 }
 
-/* A limit key (max_queued_jobs, max_gpu_memory, max_steps) into l; 1 if key is none of them. */
+/* A limit key (max_queued_jobs, max_gpu_memory, max_steps, max_gpu_seconds) into l; 1 if key is none of them. */
 static int limit_set(struct user_limits *l, const char *key, const char *val, const char **expect)
 {
     uint64_t u;
@@ -132,6 +132,7 @@ static int limit_set(struct user_limits *l, const char *key, const char *val, co
         return 0;
     }
     uint64_t *dst = strcmp(key, "max_steps") == 0 ? &l->max_steps
+                  : strcmp(key, "max_gpu_seconds") == 0 ? &l->max_gpu_seconds
                   : strcmp(key, "max_queued_jobs") == 0 ? &l->max_queued_jobs : NULL;
     if (!dst)
         return 1;
@@ -159,7 +160,7 @@ static int user_key_set(struct daemon_config *cfg, const char *key, const char *
     if (strncmp(key, "limit.", 6) != 0)
         return 1;
     const char *dot = strrchr(key + 6, '.');
-    *expect = "a key of the form limit.USER.max_queued_jobs|max_gpu_memory|max_steps";
+    *expect = "a key of the form limit.USER.max_queued_jobs|max_gpu_memory|max_steps|max_gpu_seconds";
     if (!dot || dot == key + 6 || (size_t)(dot - (key + 6)) >= sizeof name)
         return -1;
     memcpy(name, key + 6, (size_t)(dot - (key + 6)));
@@ -253,6 +254,8 @@ struct user_limits config_user_limits(const struct daemon_config *cfg, uid_t uid
             l.max_gpu_memory = u->max_gpu_memory;
         if (u->max_steps)
             l.max_steps = u->max_steps;
+        if (u->max_gpu_seconds)
+            l.max_gpu_seconds = u->max_gpu_seconds;
         if (u->share > 0)
             l.share = u->share;
     }

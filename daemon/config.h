@@ -16,6 +16,7 @@ struct user_limits {
     uint64_t max_queued_jobs; /* active (queued, waiting or running) jobs */
     uint64_t max_gpu_memory;  /* device bytes of the user's active jobs' estimates together */
     uint64_t max_steps;       /* steps of one job */
+    uint64_t max_gpu_seconds; /* GPU seconds one job may use before it is stopped */
     double share;             /* fair-share weight: usage is divided by it */
 };
 

@@ -228,6 +228,15 @@ static void run_slice(struct daemon *d, struct sched_job *j)
         fail_stop(&ex);
         return;
     }
+    /* A job over its own limit is stopped here, between slices: the slice's results are
+     * kept, the daemon and the other jobs are not affected. */
+    if (j->time_limit > 0 && j->gpu_seconds > j->time_limit) {
+        dashi_fail(&err, DASHI_E_QUOTA, j->time_limit_key,
+                   "stopped after %.2f s of GPU time: the limit (%s) is %g s", j->gpu_seconds, j->time_limit_key,
+                   j->time_limit);
+        end_job(&ex, JOB_FAILED, &err);
+        return;
+    }
     ex.batch->gpu_seconds = j->gpu_seconds;
     post(d, ex.batch);
 }

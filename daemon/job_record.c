@@ -120,13 +120,14 @@ int pack_job_record(msgpack_packer *pk, struct store *st, int64_t id, uid_t view
         load_summary(st, id, sum, err) || (with_events && store_job_events(st, id, event_cb, &ev, err)))
         goto done;
 
-    msgpack_pack_map(pk, 24 + (with_events ? 1 : 0));
+    msgpack_pack_map(pk, 25 + (with_events ? 1 : 0));
     pk_kv_i64(pk, "id", row.id);
     pk_kv_str(pk, "kind", row.kind);
     pk_kv_str(pk, "state", job_state_name(row.state));
     pk_kv_str(pk, "user", row.user);
     pk_kv_u64(pk, "uid", row.uid);
     pk_kv_i64(pk, "priority", row.priority);
+    pk_kv_f64(pk, "time_limit", row.time_limit);
     pk_kv_bool(pk, "private", row.is_private);
     pk_kv_time(pk, "submitted_at", row.submitted_at);
     pk_kv_time(pk, "started_at", row.started_at);

@@ -78,14 +78,16 @@ static void sched_job_discard(struct sched_job *j)
 
 int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
-    static const char *const allowed[] = {"kind", "args", "priority", "private", NULL};
+    static const char *const allowed[] = {"kind", "args", "priority", "private", "time_limit", NULL};
     struct daemon *d = c->d;
     char kind_name[16];
     int64_t priority;
     bool is_private;
+    double time_limit;
     if (args_only(req->args, allowed, err) || arg_str(req->args, "kind", true, NULL, kind_name, sizeof kind_name, err) ||
         arg_i64(req->args, "priority", false, 0, -100, 100, &priority, err) ||
-        arg_bool(req->args, "private", false, false, &is_private, err))
+        arg_bool(req->args, "private", false, false, &is_private, err) ||
+        arg_f64(req->args, "time_limit", false, 0, 0, 1e9, &time_limit, err))
         return -1;
     const struct job_kind *kind = job_kind_find(kind_name);
     if (!kind) {
@@ -106,6 +108,7 @@ int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, str
         return -1;
     }
     j->priority = (int)priority;
+    quota_time_limit(d, j, time_limit);
 
     /* The stored parameters are the resolved ones, defaults included. */
     msgpack_sbuffer psb;
@@ -128,6 +131,7 @@ int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, str
     snprintf(row.user, sizeof row.user, "%s", c->user);
     row.priority = (int)priority;
     row.is_private = is_private;
+    row.time_limit = time_limit;
     row.params_json = pjson;
     row.params_mp = psb.data;
     row.params_mp_len = psb.size;
@@ -177,6 +181,7 @@ int jobs_requeue(struct daemon *d, struct dashi_error *err)
         if (ok) {
             j->id = row.id;
             j->priority = row.priority;
+            quota_time_limit(d, j, row.time_limit);
             j->waiting = j->plan.ndeps > 0;
             scheduler_add(&d->sched, j);
         } else {

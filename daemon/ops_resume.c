@@ -57,6 +57,7 @@ static int rebuild(struct daemon *d, const struct job_row *row, struct sched_job
                           (long long)row->id);
     j->id = row->id;
     j->priority = row->priority;
+    quota_time_limit(d, j, row->time_limit);
     j->gpu_seconds = row->gpu_seconds; /* accounting continues */
     memcpy(j->resume_checkpoint, row->checkpoint, sizeof j->resume_checkpoint);
     j->resume_step = row->checkpoint_step;

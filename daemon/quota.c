@@ -1,5 +1,7 @@
 #include "quota.h"
 
+#include <stdio.h>
+
 /* The user's active jobs (count and the sum of their device-memory estimates). */
 static void user_active(struct scheduler *s, uid_t uid, uint64_t *count, uint64_t *mem)
 {
@@ -31,4 +33,15 @@ int quota_check_submit(struct daemon *d, uid_t uid, const struct job_plan *plan,
                           "the limit (max_gpu_memory) is %.1f MiB",
                           plan->mem_estimate / 1048576.0, mem / 1048576.0, l.max_gpu_memory / 1048576.0);
     return 0;
+}
+
+void quota_time_limit(const struct daemon *d, struct sched_job *j, double own_limit)
+{
+    struct user_limits l = config_user_limits(&d->cfg, j->uid);
+    j->time_limit = own_limit;
+    snprintf(j->time_limit_key, sizeof j->time_limit_key, "time_limit");
+    if (l.max_gpu_seconds && (own_limit <= 0 || (double)l.max_gpu_seconds < own_limit)) {
+        j->time_limit = (double)l.max_gpu_seconds;
+        snprintf(j->time_limit_key, sizeof j->time_limit_key, "max_gpu_seconds");
+    }
 }

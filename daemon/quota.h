@@ -11,5 +11,8 @@
 /* Loop thread: 0 if a job of uid with this plan fits the user's limits beside the user's
  * active jobs; -1 with E_QUOTA (field max_queued_jobs, max_steps or max_gpu_memory). */
 int quota_check_submit(struct daemon *d, uid_t uid, const struct job_plan *plan, struct dashi_error *err);
+/* Sets j->time_limit (and its key) to the smaller of the job's own limit (seconds, 0 =
+ * none) and its user's max_gpu_seconds. */
+void quota_time_limit(const struct daemon *d, struct sched_job *j, double own_limit);
 
 #endif

@@ -33,6 +33,8 @@ struct sched_job {
     bool waiting;           /* its plan has deps that have not succeeded: not runnable */
     void *state;            /* GPU-thread only */
     double gpu_seconds;     /* GPU-thread only (also read by scheduler_next, on that thread) */
+    double time_limit;      /* GPU seconds after which the job is stopped (0: none), quota_time_limit */
+    char time_limit_key[24];/* which limit that is: "time_limit" or "max_gpu_seconds" */
     /* A resumed job's checkpoint (blob hash, empty when starting fresh) and its step: set
      * by the loop thread before scheduler_add, read by the kind's start on the GPU thread
      * through job_resume_checkpoint (which must not touch SQLite). */

@@ -242,7 +242,7 @@ void store_close(struct store *st)
 #define JOB_COLUMNS                                                                                      \
     "id, kind, state, uid, user, priority, private, params_json, params_mp, submitted_at, started_at, "  \
     "ended_at, device, driver, precision, mode, step, total_steps, gpu_seconds, mem_estimate, "         \
-    "error_code, error_field, error_message, checkpoint, checkpoint_step"
+    "error_code, error_field, error_message, checkpoint, checkpoint_step, time_limit"
 
 static int row_from_stmt(struct store *st, sqlite3_stmt *s, struct job_row *row, struct dashi_error *err)
 {
@@ -287,6 +287,7 @@ static int row_from_stmt(struct store *st, sqlite3_stmt *s, struct job_row *row,
     copy_text(row->error_message, sizeof row->error_message, s, 22);
     copy_text(row->checkpoint, sizeof row->checkpoint, s, 23);
     row->checkpoint_step = (uint64_t)sqlite3_column_int64(s, 24);
+    row->time_limit = sqlite3_column_double(s, 25);
     (void)st;
     return 0;
 }
@@ -311,8 +312,8 @@ static int insert_job(struct store *st, struct job_row *row, struct dashi_error 
                 "INSERT INTO jobs (kind, state, uid, user, priority, private, params_json, params_mp, "
                 "submitted_at, started_at, ended_at, device, driver, precision, mode, step, total_steps, "
                 "gpu_seconds, mem_estimate, error_code, error_field, error_message, checkpoint, "
-                "checkpoint_step) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "?, ?, ?)",
+                "checkpoint_step, time_limit) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, ?, ?, ?, ?, ?, ?)",
                 &s, err) < 0)
         return -1;
     int i = 1;
@@ -341,6 +342,7 @@ static int insert_job(struct store *st, struct job_row *row, struct dashi_error 
     bind_text_or_null(s, i++, row->error_message);
     bind_text_or_null(s, i++, row->checkpoint);
     sqlite3_bind_int64(s, i++, (sqlite3_int64)row->checkpoint_step);
+    sqlite3_bind_double(s, i++, row->time_limit);
     if (step_done(st, s, err) < 0)
         return -1;
     row->id = sqlite3_last_insert_rowid(st->db);

@@ -50,6 +50,7 @@ struct job_row {
     char error_message[256];
     char checkpoint[DASHI_HASH_HEX + 1]; /* blob with the last checkpoint; empty when none */
     uint64_t checkpoint_step;
+    double time_limit;      /* the job's own GPU-time limit in seconds (0: none) */
 };
 
 void job_row_free(struct job_row *row); /* frees params_json and params_mp */

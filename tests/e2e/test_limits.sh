@@ -1,6 +1,8 @@
 # End to end: per-user limits from the config file (E_QUOTA naming the limit, nothing
-# queued), the device-memory budget (E_DEVICE_MEMORY at submit), and a job that fails
-# in its start (its input vanished) failing alone while the daemon keeps serving.
+# queued), the device-memory budget (E_DEVICE_MEMORY at submit), a job that fails
+# in its start (its input vanished) failing alone while the daemon keeps serving, and
+# jobs over their GPU-time limit (their own time_limit or the user's max_gpu_seconds)
+# stopped between slices with E_QUOTA while the daemon and other jobs go on.
 . tests/e2e/lib.sh
 command -v setpriv > /dev/null || fail "setpriv (util-linux) is needed to act as a second user"
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
@@ -82,7 +84,7 @@ stop_daemon
 
 # The device-memory budget (device_memory_budget caps the device's): a job over it is
 # refused at submit with E_DEVICE_MEMORY.
-printf 'device_memory_budget = 1M\n' > "$WORK/small.conf"
+printf 'device_memory_budget = 1M\nmax_gpu_seconds = 2\n' > "$WORK/small.conf"
 start_daemon --config "$WORK/small.conf"
 "$DASHI" --json ping > "$WORK/ping.json"
 [ "$(json "$WORK/ping.json" "d['memory_budget']")" = 1048576 ] || fail "memory_budget should be 1 MiB"
@@ -92,6 +94,26 @@ rc=0; "$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 5 > "$WORK/dm.j
   || fail "expected E_DEVICE_MEMORY (exit 6), got $rc: $(cat "$WORK/dm.json")"
 [ "$(count_jobs)" = "$before" ] || fail "a job over the device budget was queued"
 ok "job over the device budget refused at submit (E_DEVICE_MEMORY)"
+
+# expect_stopped FILE FIELD LIMIT: the job in FILE ran, and was stopped by LIMIT (seconds).
+expect_stopped() {
+  [ "$(json "$1" "d['state']")" = failed ] || fail "job over its time limit not failed: $(cat "$1")"
+  [ "$(json "$1" "d['error']['code']")" = E_QUOTA ] || fail "expected E_QUOTA: $(json "$1" "d['error']")"
+  [ "$(json "$1" "d['error']['field']")" = "$2" ] || fail "field should be $2: $(json "$1" "d['error']")"
+  json "$1" "$3 <= d['gpu_seconds'] < $3 + 3 and d['progress']['step'] > 0" | grep -qx True \
+    || fail "the job should have run about $3 s: gpu_seconds $(json "$1" "d['gpu_seconds']"), step $(json "$1" "d['progress']['step']")"
+}
+"$DASHI" --json submit rollout --op "$A16" --z0 "$Z16" --steps 1000000000 --hash-every 1000000 > "$WORK/g1.json"
+G1=$(json "$WORK/g1.json" "d['id']")
+rc=0; "$DASHI" --json submit rollout --op "$A16" --z0 "$Z16" --steps 1000000000 --hash-every 1000000 \
+  --time-limit 0.5 --wait > "$WORK/tl.json" || rc=$?
+[ $rc -eq 6 ] || fail "a job over its time_limit should exit 6, got $rc"
+expect_stopped "$WORK/tl.json" time_limit 0.5
+[ "$(json "$WORK/tl.json" "d['time_limit']")" = 0.5 ] || fail "the record should keep time_limit"
+rc=0; "$DASHI" --json wait "$G1" > "$WORK/g1w.json" || rc=$?
+expect_stopped "$WORK/g1w.json" max_gpu_seconds 2
+"$DASHI" --json submit rollout --op "$A16" --z0 "$Z16" --steps 100 --wait > /dev/null || fail "a job within the limits"
+ok "GPU-time limits: time_limit 0.5 s and max_gpu_seconds 2 s stop their jobs alone ($(json "$WORK/g1w.json" "d['error']['message']"))"
 stop_daemon
 
 # A bad limit stops startup naming the key.
