@@ -21,6 +21,7 @@
 #include "encode.h"
 #include "job.h"
 #include "ridge.h"
+#include "train_eval.h"
 #include "rollout_gpu.h"
 
 #define TRAIN_MAX_EVAL 4
@@ -40,6 +41,7 @@ struct train_params {
     uint64_t topk, smooth, rank;
     int mode;
     bool require_gpu;
+    bool eval_decode;   /* decode the evaluation rollouts and score the fields (train_eval.h) */
     /* known once the trajectory resolves */
     uint32_t n;
     uint64_t traj_frames;
@@ -178,7 +180,8 @@ static int train_validate(const struct job_submit_ctx *ctx, const msgpack_object
                           struct job_plan *plan, struct dashi_error *err)
 {
     static const char *const allowed[] = {"traj", "frames", "eval_frames", "eval_traj", "ridge", "k_cut", "mid_cut",
-                                          "topk", "tau", "smooth", "rank", "mode", "require_gpu", "N", NULL};
+                                          "topk", "tau", "smooth", "rank", "mode", "require_gpu", "N",
+                                          "eval_decode", NULL};
     struct train_params *p = calloc(1, sizeof *p);
     if (!p)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
@@ -196,6 +199,7 @@ static int train_validate(const struct job_submit_ctx *ctx, const msgpack_object
         arg_u64(args, "rank", false, 0, 0, 1u << 24, &p->rank, err) ||
         arg_enum(args, "mode", false, 0, modes, &p->mode, err) ||
         arg_bool(args, "require_gpu", false, false, &p->require_gpu, err) ||
+        arg_bool(args, "eval_decode", false, true, &p->eval_decode, err) ||
         arg_u64(args, "N", false, 0, 0, 65536, &n_given, err) || resolve_eval(ctx, args, p, plan, err))
         goto fail;
     plan->total_steps = 2 + (uint64_t)p->n_eval;
@@ -247,6 +251,7 @@ static int train_validate(const struct job_submit_ctx *ctx, const msgpack_object
     if (encode_bands_make(&cfg, &bands, err) != 0)
         goto fail;
     uint32_t d = bands.d;
+    uint64_t decoder_bytes = train_decoder_memory_estimate(&cfg, &bands);
     encode_bands_free(&bands);
     uint64_t t = fb - fr->a - 1;
     if (p->rank > (t < d ? t : d)) {
@@ -259,6 +264,8 @@ static int train_validate(const struct job_submit_ctx *ctx, const msgpack_object
         goto fail;
     }
     plan->mem_estimate = encoder_memory_estimate(&cfg);
+    if (p->eval_decode && (p->eval_frames.given || p->n_eval > 0))
+        plan->mem_estimate += decoder_bytes;
     if (ctx->vk && plan->mem_estimate > ctx->vk->memory_budget) {
         dashi_fail(err, DASHI_E_DEVICE_MEMORY, "traj", "the encoder needs %.1f MiB, the budget is %.1f MiB",
                    plan->mem_estimate / 1048576.0, ctx->vk->memory_budget / 1048576.0);
@@ -280,7 +287,7 @@ fail:
 static void train_pack_params(const void *params, msgpack_packer *pk)
 {
     const struct train_params *p = params;
-    msgpack_pack_map(pk, 14);
+    msgpack_pack_map(pk, 15);
     if (p->traj_job)
         pk_kv_i64(pk, "traj", p->traj_job);
     else
@@ -304,6 +311,7 @@ static void train_pack_params(const void *params, msgpack_packer *pk)
     pk_kv_u64(pk, "rank", p->rank);
     pk_kv_str(pk, "mode", modes[p->mode]);
     pk_kv_bool(pk, "require_gpu", p->require_gpu);
+    pk_kv_bool(pk, "eval_decode", p->eval_decode);
     /* The grid size the encode configuration applies to (0 until the trajectory exists). */
     pk_kv_u64(pk, "N", p->n);
 }
@@ -322,6 +330,8 @@ struct train_state {
     int stage;
     double encode_ms, encode_gpu_ms, fit_ms, eval_ms;
     bool gpu_timing;
+    struct train_decoder *decoder; /* made at the first decoded evaluation */
+    double *zhat;                  /* the rollout being scored (frames × D) */
 };
 
 static void state_free(struct train_state *s)
@@ -329,6 +339,8 @@ static void state_free(struct train_state *s)
     if (!s)
         return;
     encoder_destroy(s->enc);
+    train_decoder_destroy(s->decoder);
+    free(s->zhat);
     free(s->anchors);
     free(s->Z);
     free(s->Zeval);
@@ -442,9 +454,11 @@ out:
 }
 
 /* Rolls A from z[0] over `count` proxies and reports ‖ẑ_t − z_t‖/‖z_t‖ per step t >= 1
- * under `prefix`.proxy_error, with summaries of its mean and last value. */
+ * under `prefix`.proxy_error, with summaries of its mean and last value. When zhat is not
+ * NULL it receives ẑ_0..ẑ_{count-1} (count × D); *diverged (if not NULL) the first step
+ * whose state is not finite, 0 when none. */
 static int score_rollout(struct job_exec *ex, const struct train_state *s, const char *prefix, const double *z,
-                         uint64_t count, struct dashi_error *err)
+                         uint64_t count, double *zhat, uint64_t *diverged_out, struct dashi_error *err)
 {
     uint32_t d = s->d;
     double *cur = malloc(2 * (size_t)d * sizeof *cur);
@@ -452,6 +466,8 @@ static int score_rollout(struct job_exec *ex, const struct train_state *s, const
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     double *next = cur + d;
     memcpy(cur, z, d * sizeof *cur);
+    if (zhat)
+        memcpy(zhat, z, d * sizeof *zhat);
     char key[64];
     snprintf(key, sizeof key, "%s.proxy_error", prefix);
     double sum = 0, last = 0;
@@ -459,6 +475,8 @@ static int score_rollout(struct job_exec *ex, const struct train_state *s, const
     for (uint64_t t = 1; t < count; t++) {
         rollout_ref_step_f64(s->A, cur, next, d, 1);
         memcpy(cur, next, d * sizeof *cur);
+        if (zhat)
+            memcpy(zhat + t * d, cur, d * sizeof *zhat);
         double num = 0, den = 0;
         const double *truth = z + t * d;
         for (uint32_t i = 0; i < d; i++) {
@@ -474,6 +492,8 @@ static int score_rollout(struct job_exec *ex, const struct train_state *s, const
         job_emit_metric(ex, key, (int64_t)t, last);
     }
     free(cur);
+    if (diverged_out)
+        *diverged_out = diverged;
     snprintf(key, sizeof key, "%s.proxy_error_final", prefix);
     job_emit_summary(ex, key, diverged ? INFINITY : last);
     snprintf(key, sizeof key, "%s.proxy_error_mean", prefix);
@@ -487,6 +507,30 @@ static int score_rollout(struct job_exec *ex, const struct train_state *s, const
     return 0;
 }
 
+/* An evaluation span: its proxy error and, unless eval_decode is off or the rollout
+ * diverged, the decoded fields against the span's frames (truth, count × N × N). */
+static int score_eval_span(struct job_exec *ex, struct train_state *s, const char *prefix, const double *z,
+                           uint64_t count, const double *truth, struct dashi_error *err)
+{
+    if (!s->p->eval_decode)
+        return score_rollout(ex, s, prefix, z, count, NULL, NULL, err);
+    free(s->zhat);
+    s->zhat = malloc((size_t)count * s->d * sizeof *s->zhat);
+    if (!s->zhat)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
+    uint64_t diverged = 0;
+    if (score_rollout(ex, s, prefix, z, count, s->zhat, &diverged, err) != 0)
+        return -1;
+    if (diverged)
+        return 0; /* nothing finite to decode; the proxy summaries say where it diverged */
+    if (!s->decoder) {
+        struct encode_config cfg = config_of(s->p);
+        if (train_decoder_create(ex, &cfg, encoder_bands(s->enc), s->anchors, &s->decoder, err) != 0)
+            return -1;
+    }
+    return train_decode_score(ex, s->decoder, prefix, s->zhat, truth, count, err);
+}
+
 /* Stage 1: the fit, its diagnostics, train.* and the same-trajectory eval.* scores. */
 static int stage_fit(struct job_exec *ex, struct train_state *s, struct dashi_error *err)
 {
@@ -497,7 +541,7 @@ static int stage_fit(struct job_exec *ex, struct train_state *s, struct dashi_er
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     struct ridge_report rep;
     double t0 = job_clock_ms();
-    if (ridge_fit(s->Z, s->Z + d, s->t - 1, d, p->ridge, (uint32_t)p->rank, s->A, &rep, err) != 0)
+    if (ridge_fit(s->Z, s->Z + d, s->t - 1, d, p->ridge, (uint32_t)p->rank, job_vk(ex), s->A, &rep, err) != 0)
         return -1;
     s->fit_ms = job_clock_ms() - t0;
     uint64_t ashape[2] = {d, d};
@@ -518,10 +562,19 @@ static int stage_fit(struct job_exec *ex, struct train_state *s, struct dashi_er
     job_emit_summary(ex, "diag_ms", rep.diag_ms);
     job_emit_summary(ex, "train.support_frac_first", s->Z[2 * encoder_bands(s->enc)->m]);
     t0 = job_clock_ms();
-    if (score_rollout(ex, s, "train", s->Z, s->t, err) != 0)
+    if (score_rollout(ex, s, "train", s->Z, s->t, NULL, NULL, err) != 0)
         return -1;
-    if (s->Zeval && score_rollout(ex, s, "eval", s->Zeval, s->n_eval_frames, err) != 0)
-        return -1;
+    if (s->Zeval) {
+        struct npy_info info;
+        double *traj = NULL;
+        if (p->eval_decode && blobstore_load(job_blobs(ex), p->traj, &info, (void **)&traj, err) != 0)
+            return -1;
+        uint64_t ea = p->eval_frames.a, nn = (uint64_t)p->n * p->n;
+        int rc = score_eval_span(ex, s, "eval", s->Zeval, s->n_eval_frames, traj ? traj + ea * nn : NULL, err);
+        free(traj);
+        if (rc != 0)
+            return -1;
+    }
     s->eval_ms += job_clock_ms() - t0;
     return 0;
 }
@@ -550,7 +603,7 @@ static int stage_eval_traj(struct job_exec *ex, struct train_state *s, int i, st
         goto out;
     snprintf(name, sizeof name, "eval.traj%d", i + 1);
     double t0 = job_clock_ms();
-    rc = score_rollout(ex, s, name, z, F, err);
+    rc = score_eval_span(ex, s, name, z, F, traj, err);
     s->eval_ms += job_clock_ms() - t0;
 out:
     free(traj);

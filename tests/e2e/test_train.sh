@@ -45,6 +45,43 @@ ok "train 0:200, eval 200:301 and seed 1: train.* and eval.* metrics apart, all 
 json "$WORK/m.json" "len(d['metrics']['eval.proxy_error']['values'])" | grep -qx 100 || fail "eval.proxy_error series"
 ok "eval.proxy_error stored per step"
 
+# The evaluation rollouts are decoded too (train_eval.h): eval.* and eval.traj1.* fields are
+# scored per step. Cross-check against the decode path run as jobs: roll the operator out
+# from seed 1's first proxy and decode it against seed 1's LES: the same numbers.
+"$DASHI" --json metrics "$T" > "$WORK/all_m.json"
+"$PY" -c "import numpy as np; np.save('$WORK/z1_0.npy', np.load('$WORK/Z_eval_traj1.npy')[0])"
+"$DASHI" --json submit rollout --op "$T" --z0 "$WORK/z1_0.npy" --steps 300 --save-every 1 --wait \
+  > "$WORK/r1.json" || fail "rollout of seed 1: $(cat "$WORK/r1.json")"
+R1=$(json "$WORK/r1.json" "d['id']")
+"$DASHI" --json submit decode --op "$T" --z0 "$WORK/z1_0.npy" --states "$R1" --truth "$L1" --mode reference \
+  --wait > "$WORK/d1.json" || fail "decode of seed 1: $(cat "$WORK/d1.json")"
+"$DASHI" --json metrics "$(json "$WORK/d1.json" "d['id']")" --key rel_l2 > "$WORK/d1m.json"
+"$PY" - "$WORK" <<'PY' || fail "decoded evaluation metrics"
+import json, sys, math
+w = sys.argv[1]
+s = json.load(open(f"{w}/show.json"))["metrics"]
+m = json.load(open(f"{w}/all_m.json"))["metrics"]
+for p, n in [("eval", 101), ("eval.traj1", 301)]:
+    for k in ["rel_l2_final", "rel_l2_mean", "corr_final", "corr_mean", "dE_final", "dZ_final",
+              "time_to_corr_below_0.95"]:
+        assert p + "." + k in s, (p, k, sorted(s))
+    assert s[p + ".decoded"] == n, (p, s[p + ".decoded"])
+    for k in ["rel_l2", "corr", "dE", "dZ"]:
+        v = m[p + "." + k]["values"]
+        assert len(v) == n and all(math.isfinite(x) for x in v), (p, k, len(v))
+    r, c = m[p + ".rel_l2"]["values"], m[p + ".corr"]["values"]
+    assert 0 < r[0] < 1 and c[0] > 0.5, (p, r[0], c[0])   # t = 0 decodes the encoded truth
+    assert r[-1] == s[p + ".rel_l2_final"] and abs(sum(r) / n - s[p + ".rel_l2_mean"]) < 1e-12
+d1 = json.load(open(f"{w}/d1m.json"))["metrics"]["rel_l2"]
+assert d1["steps"] == list(range(301)), d1["steps"][:5]
+diff = max(abs(x - y) for x, y in zip(d1["values"], m["eval.traj1.rel_l2"]["values"]))
+assert diff < 1e-9, diff   # the same decode engine on the same proxies: the same numbers
+print("eval.traj1 rel_l2 t=0 %.4f t=300 %.4f, corr t=300 %.4f; decode job differs by %.1e" % (
+      m["eval.traj1.rel_l2"]["values"][0], m["eval.traj1.rel_l2"]["values"][-1],
+      m["eval.traj1.corr"]["values"][-1], diff))
+PY
+ok "the evaluation rollouts are decoded and scored per step (eval.rel_l2, eval.traj1.rel_l2, ...)"
+
 "$DASHI" --json submit train --traj "$L0" --mode reference --wait > "$WORK/all.json" \
   || fail "train on all frames: $(cat "$WORK/all.json")"
 # submitted after its trajectory existed: the params carry the grid size for decode
