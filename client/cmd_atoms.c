@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd_lineage_png.h"
 #include "output.h"
 
 bool cmd_atoms_handles(const char *cmd)
@@ -241,6 +242,7 @@ int cmd_atoms_run(struct dashi_client *c, const char *cmd, int64_t id, bool json
 {
     struct req_args a = {.id = id};
     bool dot = false;
+    const char *png = NULL;
     if (opt_int(opt, ctx, "offset", 0, &a, err) || opt_int(opt, ctx, "limit", 1, &a, err))
         return -1;
     if (strcmp(cmd, "atoms") == 0) {
@@ -253,6 +255,11 @@ int cmd_atoms_run(struct dashi_client *c, const char *cmd, int64_t id, bool json
             return dashi_fail(err, DASHI_E_BAD_VALUE, "ancestors", "give --ancestors or --descendants, not both");
         add_str(&a, "direction", opt(ctx, "ancestors") ? "ancestors" : "descendants");
         dot = opt(ctx, "dot") != NULL;
+        png = opt(ctx, "png");
+        if (png && dot)
+            return dashi_fail(err, DASHI_E_BAD_VALUE, "png", "give --png FILE or --dot, not both");
+        if (png && !*png)
+            return dashi_fail(err, DASHI_E_MISSING_FIELD, "png", "--png needs a file name (e.g. --png lineage.png)");
     } else if (strcmp(cmd, "events") == 0) {
         const char *kind = opt(ctx, "kind");
         if (kind)
@@ -264,6 +271,11 @@ int cmd_atoms_run(struct dashi_client *c, const char *cmd, int64_t id, bool json
     if (client_call(c, cmd, pack_args, &a, NULL, NULL, &resp, &result, err) != 0) {
         msgpack_unpacked_destroy(&resp);
         return -1;
+    }
+    if (png) {
+        int rc = cmd_lineage_png(c, id, result, png, json, err);
+        msgpack_unpacked_destroy(&resp);
+        return rc;
     }
     if (json)
         print_json(result);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "acct.h"
+#include "atoms_fetch.h"
 #include "client.h"
 #include "cmd_analysis.h"
 #include "cmd_atoms.h"
@@ -43,11 +44,12 @@ static void usage(FILE *f)
           "  export ID -o DIR                      record.json, metrics.csv and outputs as .npy\n"
           "  acct [--user U] [--since T]           per-user jobs by state and GPU seconds\n"
           "  atoms ID [--step T]                   atoms of an atoms job (one step or all; paged)\n"
-          "  lineage ID --atom STEP:IDX [--ancestors|--descendants] [--depth N] [--dot]\n"
+          "  lineage ID --atom STEP:IDX [--ancestors|--descendants] [--depth N] [--dot | --png FILE.png]\n"
           "  events ID [--kind split|merge|birth|death|continuation]\n"
           "  audit ID                              conservation residuals per event\n"
-          "  render HASH -o FILE.png [--frame K] [--cmap diverging]\n"
-          "                                        picture of an N×N field or one trajectory frame\n"
+          "  render HASH -o FILE.png [--frame K] [--cmap diverging] [--atoms ID [--step T]]\n"
+          "                                        picture of an N×N field or one trajectory frame,\n"
+          "                                        with the atoms of an atoms job marked\n"
           "  shutdown                              stop the daemon (its user or root)\n"
           "see docs/cli.md\n",
           f);
@@ -453,13 +455,19 @@ static int cmd_get(struct dashi_client *c, const struct opts *o, struct dashi_er
     return 0;
 }
 
-/* Downloads the blob to a scratch file and draws it; the daemon only serves bytes. */
+/* Downloads the blob to a scratch file and draws it; the daemon only serves bytes (and,
+ * with --atoms, the atoms of one step to mark on it). */
 static int cmd_render(struct dashi_client *c, const struct opts *o, struct dashi_error *err)
 {
     const char *out = opt(o, "o"), *frame_s = opt(o, "frame"), *cmap = opt(o, "cmap");
+    const char *atoms_s = opt(o, "atoms"), *step_s = opt(o, "step");
     if (o->npos < 1 || !out || !*out) {
         dashi_fail(err, DASHI_E_MISSING_FIELD, o->npos < 1 ? "hash" : "o",
-                   "usage: dashi render HASH -o FILE.png [--frame K] [--cmap diverging]");
+                   "usage: dashi render HASH -o FILE.png [--frame K] [--cmap diverging] [--atoms ID [--step T]]");
+        return fail(o, err);
+    }
+    if (step_s && !atoms_s) {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "step", "--step picks the atoms' step: it needs --atoms ID");
         return fail(o, err);
     }
     int frame = 0;
@@ -472,20 +480,34 @@ static int cmd_render(struct dashi_client *c, const struct opts *o, struct dashi
         }
         frame = (int)v;
     }
+    struct atom_mark *marks = NULL;
+    size_t nmarks = 0;
+    int64_t atoms_job = 0, atoms_step = 0;
+    if (atoms_s) {
+        if (atoms_fetch_marks(c, atoms_s, step_s, frame, &atoms_job, &atoms_step, &marks, &nmarks, err) != 0)
+            return fail(o, err);
+        fprintf(stderr, "dashi: %zu atoms of job %lld at step %lld\n", nmarks, (long long)atoms_job,
+                (long long)atoms_step);
+    }
     char tmp[] = "/tmp/dashi-render-XXXXXX";
     int fd = mkstemp(tmp);
     if (fd < 0) {
+        free(marks);
         dashi_fail(err, DASHI_E_IO, "", "mkstemp: %s", strerror(errno));
         return fail(o, err);
     }
     close(fd);
     int rc = client_get_file(c, o->pos[0], tmp, err);
     if (rc == 0)
-        rc = render_png(tmp, out, frame, cmap && *cmap ? cmap : "diverging", err);
+        rc = render_png_marked(tmp, out, frame, cmap && *cmap ? cmap : "diverging", marks, nmarks, err);
     unlink(tmp);
+    free(marks);
     if (rc != 0)
         return fail(o, err);
-    if (o->json)
+    if (o->json && atoms_s)
+        printf("{\"png\": \"%s\", \"frame\": %d, \"atoms_job\": %lld, \"atoms_step\": %lld, \"atoms\": %zu}\n",
+               out, frame, (long long)atoms_job, (long long)atoms_step, nmarks);
+    else if (o->json)
         printf("{\"png\": \"%s\", \"frame\": %d}\n", out, frame);
     else
         printf("%s\n", out);

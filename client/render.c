@@ -26,6 +26,12 @@ static void diverging(double t, png_byte rgb[3])
 
 int render_png(const char *npy_path, const char *png_path, int frame, const char *cmap, struct dashi_error *err)
 {
+    return render_png_marked(npy_path, png_path, frame, cmap, NULL, 0, err);
+}
+
+int render_png_marked(const char *npy_path, const char *png_path, int frame, const char *cmap,
+                      const struct atom_mark *marks, size_t nmarks, struct dashi_error *err)
+{
     if (cmap && strcmp(cmap, "diverging") != 0)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "cmap", "unknown colour map '%s' (known: diverging)", cmap);
     struct npy_info info;
@@ -63,6 +69,10 @@ int render_png(const char *npy_path, const char *png_path, int frame, const char
     }
     for (size_t i = 0; i < w * h; i++)
         diverging(m > 0 ? field[i] / m : 0, rgb + 3 * i);
+    if (nmarks > 0) {
+        struct draw_canvas canvas = {rgb, (int)w, (int)h, true};
+        overlay_atoms(&canvas, marks, nmarks, 2 * M_PI);
+    }
     rc = png_write_rgb(png_path, rgb, w, h, "output", err);
 out:
     free(rgb);
