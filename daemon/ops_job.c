@@ -76,6 +76,23 @@ static void sched_job_discard(struct sched_job *j)
     free(j);
 }
 
+/* The resolved parameters as msgpack (into sb, initialised here) and as JSON (malloc'd,
+ * NULL when they cannot be encoded). */
+static char *pack_resolved_params(const struct job_kind *kind, const void *params, msgpack_sbuffer *sb)
+{
+    msgpack_sbuffer_init(sb);
+    msgpack_packer ppk;
+    msgpack_packer_init(&ppk, sb, msgpack_sbuffer_write);
+    kind->pack_params(params, &ppk);
+    msgpack_unpacked pu;
+    msgpack_unpacked_init(&pu);
+    char *json = NULL;
+    if (msgpack_unpack_next(&pu, sb->data, sb->size, NULL) == MSGPACK_UNPACK_SUCCESS)
+        json = json_string(&pu.data, -1);
+    msgpack_unpacked_destroy(&pu);
+    return json;
+}
+
 int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
     static const char *const allowed[] = {"kind", "args", "priority", "private", "time_limit", NULL};
@@ -112,16 +129,7 @@ int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, str
 
     /* The stored parameters are the resolved ones, defaults included. */
     msgpack_sbuffer psb;
-    msgpack_sbuffer_init(&psb);
-    msgpack_packer ppk;
-    msgpack_packer_init(&ppk, &psb, msgpack_sbuffer_write);
-    kind->pack_params(j->params, &ppk);
-    msgpack_unpacked pu;
-    msgpack_unpacked_init(&pu);
-    char *pjson = NULL;
-    if (msgpack_unpack_next(&pu, psb.data, psb.size, NULL) == MSGPACK_UNPACK_SUCCESS)
-        pjson = json_string(&pu.data, -1);
-    msgpack_unpacked_destroy(&pu);
+    char *pjson = pack_resolved_params(kind, j->params, &psb);
 
     struct job_row row;
     memset(&row, 0, sizeof row);
@@ -245,6 +253,16 @@ static void revalidate(struct daemon *d, int64_t id)
     for (int i = 0; i < j->plan.ninputs; i++)
         if (store_job_blob_add(&d->store, id, "input", j->plan.inputs[i].name, j->plan.inputs[i].hash, &err) != 0)
             fprintf(stderr, "dashid: recording inputs of job %lld: %s\n", (long long)id, err.message);
+    /* What validation learned from the inputs (a train job's N, a decode's frame count)
+     * belongs in the stored parameters too, as if the inputs had existed at submit. */
+    msgpack_sbuffer psb;
+    char *pjson = pack_resolved_params(kind, j->params, &psb);
+    if (!pjson || store_job_set_params(&d->store, id, pjson, psb.data, psb.size, j->plan.total_steps,
+                                       j->plan.mem_estimate, &err) != 0)
+        fprintf(stderr, "dashid: storing the resolved parameters of job %lld: %s\n", (long long)id,
+                pjson ? err.message : "cannot encode them");
+    free(pjson);
+    msgpack_sbuffer_destroy(&psb);
     if (scheduler_make_ready(&d->sched, id, j->params, &j->plan) == 0)
         j->params = NULL; /* the scheduler owns them now */
     sched_job_discard(j);

@@ -435,6 +435,21 @@ static int update_one(struct store *st, sqlite3_stmt *s, int64_t id, struct dash
     return 0;
 }
 
+int store_job_set_params(struct store *st, int64_t id, const char *params_json, const void *params_mp,
+                         size_t params_mp_len, uint64_t total_steps, uint64_t mem_estimate, struct dashi_error *err)
+{
+    sqlite3_stmt *s;
+    if (store_prepare(st, "UPDATE jobs SET params_json = ?2, params_mp = ?3, total_steps = ?4, mem_estimate = ?5 "
+                          "WHERE id = ?1", &s, err) < 0)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, params_json, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(s, 3, params_mp_len ? params_mp : "", (int)params_mp_len, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)total_steps);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)mem_estimate);
+    return update_one(st, s, id, err);
+}
+
 int store_job_set_device(struct store *st, int64_t id, const char *device, const char *driver,
                          const char *precision, struct dashi_error *err)
 {

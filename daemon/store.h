@@ -65,6 +65,10 @@ int store_job_insert(struct store *st, struct job_row *row, struct dashi_error *
  * interrupted), storing the error (NULL when none), and adding an event row. */
 int store_job_set_state(struct store *st, int64_t id, enum job_state state, double now,
                         const struct dashi_error *error, struct dashi_error *err);
+/* Replaces the resolved parameters and the plan's figures of a job (a waiting job whose
+ * dependencies resolved: its parameters now hold what validation learned from them). */
+int store_job_set_params(struct store *st, int64_t id, const char *params_json, const void *params_mp,
+                         size_t params_mp_len, uint64_t total_steps, uint64_t mem_estimate, struct dashi_error *err);
 int store_job_set_device(struct store *st, int64_t id, const char *device, const char *driver,
                          const char *precision, struct dashi_error *err);
 int store_job_set_progress(struct store *st, int64_t id, uint64_t step, uint64_t total_steps,

@@ -14,6 +14,10 @@ L1=$(json "$WORK/les1.json" "d['id']")
 T=$(json "$WORK/t.json" "d['id']")
 json "$WORK/t.json" "d['state']=='succeeded' and d['params']['topk']==128 and d['params']['mode']=='reference'" \
   | grep -qx True || fail "train record: $(cat "$WORK/t.json")"
+# It waited for its LES; once that succeeded, the re-validated parameters were stored:
+# the grid size is known, the trajectory is still named by its job.
+json "$WORK/t.json" "d['params']['N'] == 64 and d['params']['traj'] == $L0" | grep -qx True \
+  || fail "resolved params of a job that waited: $(json "$WORK/t.json" "d['params']")"
 for o in A Z z0 anchors mask_low Z_eval Z_eval_traj1; do
   "$DASHI" get "$(json "$WORK/t.json" "d['outputs']['$o']")" -o "$WORK/$o.npy" > /dev/null || fail "get $o"
 done
