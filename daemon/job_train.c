@@ -541,7 +541,7 @@ static int stage_fit(struct job_exec *ex, struct train_state *s, struct dashi_er
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     struct ridge_report rep;
     double t0 = job_clock_ms();
-    if (ridge_fit(s->Z, s->Z + d, s->t - 1, d, p->ridge, (uint32_t)p->rank, job_vk(ex), s->A, &rep, err) != 0)
+    if (ridge_fit(s->Z, s->Z + d, s->t - 1, d, p->ridge, (uint32_t)p->rank, s->A, &rep, err) != 0)
         return -1;
     s->fit_ms = job_clock_ms() - t0;
     uint64_t ashape[2] = {d, d};
