@@ -6,8 +6,9 @@
  *   dashi-bench-decode [--device auto|lavapipe|...] [--sizes 64,128,256,1024] [--batch B]
  *                      [--reference] [--reps R]
  *
- * Reported: GPU ms per field (timestamps over a batch recorded in one command buffer)
- * and wall ms per field (uploads, submit, readback included). */
+ * Reported: GPU ms per field (timestamps over a batch recorded in one command buffer;
+ * every pass is one dispatch over a group of frames, the whole batch up to 256 MiB of
+ * scratch) and wall ms per field (uploads, submit, readback included). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

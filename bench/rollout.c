@@ -5,8 +5,9 @@
  *   --steps N       steps per submission (default 2000 for B=1, 200 for B=256)
  *   --D N           state size (default 654)
  *   --quick         shorter measurements
- *   --sweep         also time a few tile shapes (DASHI_ROLLOUT_GEMV / DASHI_ROLLOUT_GEMM) and
- *                   workgroup counts of the persistent kernel (DASHI_ROLLOUT_PERSIST)
+ *   --sweep         also time the persistent kernel's workgroup counts and polling widths
+ *                   (DASHI_ROLLOUT_PERSIST, DASHI_ROLLOUT_PERSIST_EPT) and the batched GEMM's
+ *                   tile shapes (DASHI_ROLLOUT_GEMM, DASHI_ROLLOUT_GEMM_EXACT)
  * Before timing, exact mode is checked bit for bit against the C loop on this device
  * (f64 and f32, B=1 and B=3, with records), so a fast kernel cannot be a wrong one. */
 #include <math.h>
@@ -168,7 +169,7 @@ fail:
  * record every `every`-th step (0: none), every recorded state and the final state of
  * each run compared bit for bit. */
 static int check_exact(struct vk_runtime *vk, const double *A, const double *z0, uint32_t D, uint32_t B,
-                       enum rollout_precision prec, uint32_t run, uint32_t every)
+                       enum rollout_precision prec, uint32_t run, uint32_t every, bool *persistent)
 {
     const uint32_t steps = 60;
     struct rollout_config cfg = {.D = D, .B = B, .precision = prec, .mode = ROLLOUT_EXACT, .max_steps_per_run = run};
@@ -225,6 +226,7 @@ static int check_exact(struct vk_runtime *vk, const double *A, const double *z0,
             bad = 1;
         done += chunk;
     }
+    *persistent = rollout_gpu_persistent(r);
 out:
     if (bad < 0)
         fprintf(stderr, "check_exact: %s: %s\n", dashi_code_name(err.code), err.message);
@@ -242,50 +244,40 @@ static const char *label(enum rollout_precision p, enum rollout_mode m)
     return p == ROLLOUT_F64 ? (m == ROLLOUT_EXACT ? "f64 exact" : "f64 fast") : (m == ROLLOUT_EXACT ? "f32 exact" : "f32 fast");
 }
 
+/* One sweep line: the rate of (prec, mode, B) with env knob `name` set to `value`. */
+static void sweep_one(struct vk_runtime *vk, const double *A, const double *z, const struct bench_opts *o, uint32_t B,
+                      enum rollout_precision prec, enum rollout_mode mode, const char *name, const char *value)
+{
+    setenv(name, value, 1);
+    struct gpu_result r = {0};
+    if (gpu_rate(vk, A, z, o->D, B, prec, mode, B == 1 ? 2000 : 100, o->seconds / 2, &r) == 0)
+        printf("  %s B=%-3u %s=%-14s %12.0f %12.0f%s\n", label(prec, mode), B, name, value, r.wall_rate, r.ts_rate,
+               r.persistent ? " persistent" : "");
+    unsetenv(name);
+}
+
 static void sweep(struct vk_runtime *vk, const double *A, const double *z1, const double *zb, const struct bench_opts *o)
 {
-    static const char *gemv[] = {"2,1", "4,1", "8,1", "16,1", "32,1", "8,4", "16,4", "16,8", "32,4"};
-    static const char *gemm[] = {"32,32,2,2,32", "32,32,2,2,16", "32,32,2,2,8", "32,64,2,4,16", "16,64,2,4,32",
-                                 "32,32,2,4,32", "64,32,4,2,16", "16,32,1,2,32", "16,32,2,2,32", "32,16,2,2,32"};
+    static const char *persist[][2] = {{"0", "2"},  {"33", "2"}, {"44", "2"}, {"66", "1"},
+                                       {"66", "2"}, {"66", "4"}, {"132", "2"}};
+    static const char *gemm[] = {"32,48,4,6,16,4", "32,48,4,6,32,4", "32,48,4,6,64,4", "32,48,4,6,32,8",
+                                 "32,42,4,6,32,8", "16,48,4,6,32,8", "32,32,4,4,32,8", "16,32,4,4,32,16",
+                                 "32,48,2,6,16,4"};
+    static const char *gexact[] = {"16,32,4,4,32", "16,16,4,4,32", "16,48,4,6,32", "16,32,4,4,64",
+                                   "16,32,2,4,32", "8,32,2,4,32", "off"};
     printf("\nsweep (env knob = value: steps/s wall, GPU-timestamp steps/s)\n");
-    for (size_t i = 0; i < sizeof gemv / sizeof *gemv; i++) {
-        setenv("DASHI_ROLLOUT_GEMV", gemv[i], 1);
-        bool batched = strcmp(gemv[i] + strcspn(gemv[i], ",") + 1, "1") != 0;
-        uint32_t B = batched ? 256 : 1;
-        struct gpu_result r = {0};
-        if (gpu_rate(vk, A, batched ? zb : z1, o->D, B, ROLLOUT_F64, ROLLOUT_EXACT, batched ? 100 : 2000,
-                     o->seconds / 2, &r) == 0)
-            printf("  f64 exact B=%-3u DASHI_ROLLOUT_GEMV=%-6s %12.0f %12.0f\n", B, gemv[i], r.wall_rate, r.ts_rate);
-    }
-    unsetenv("DASHI_ROLLOUT_GEMV");
-    for (size_t i = 0; i < sizeof gemm / sizeof *gemm; i++) {
-        setenv("DASHI_ROLLOUT_GEMM", gemm[i], 1);
-        struct gpu_result r = {0};
-        if (gpu_rate(vk, A, zb, o->D, 256, ROLLOUT_F64, ROLLOUT_FAST, 100, o->seconds / 2, &r) == 0)
-            printf("  f64 fast  B=256 DASHI_ROLLOUT_GEMM=%-10s %12.0f %12.0f\n", gemm[i], r.wall_rate, r.ts_rate);
-    }
-    unsetenv("DASHI_ROLLOUT_GEMM");
-    static const char *persist[] = {"0", "33", "66", "100", "132"};
     for (size_t i = 0; i < sizeof persist / sizeof *persist; i++) {
-        setenv("DASHI_ROLLOUT_PERSIST", persist[i], 1);
-        for (int m = 0; m < 2; m++) {
-            struct gpu_result r = {0};
-            enum rollout_precision prec = m ? ROLLOUT_F32 : ROLLOUT_F64;
-            if (gpu_rate(vk, A, z1, o->D, 1, prec, ROLLOUT_EXACT, 2000, o->seconds / 2, &r) == 0)
-                printf("  %s B=1   DASHI_ROLLOUT_PERSIST=%-4s %12.0f %12.0f\n", label(prec, ROLLOUT_EXACT), persist[i],
-                       r.wall_rate, r.ts_rate);
-        }
+        setenv("DASHI_ROLLOUT_PERSIST_EPT", persist[i][1], 1);
+        printf("  (DASHI_ROLLOUT_PERSIST_EPT=%s)\n", persist[i][1]);
+        sweep_one(vk, A, z1, o, 1, ROLLOUT_F64, ROLLOUT_EXACT, "DASHI_ROLLOUT_PERSIST", persist[i][0]);
     }
-    unsetenv("DASHI_ROLLOUT_PERSIST");
-    static const char *sync[] = {"0", "1"};
-    for (size_t i = 0; i < sizeof sync / sizeof *sync; i++) {
-        setenv("DASHI_ROLLOUT_PERSIST_SYNC", sync[i], 1);
-        struct gpu_result r = {0};
-        if (gpu_rate(vk, A, z1, o->D, 1, ROLLOUT_F64, ROLLOUT_EXACT, 2000, o->seconds / 2, &r) == 0)
-            printf("  f64 exact B=1   DASHI_ROLLOUT_PERSIST_SYNC=%s %12.0f %12.0f%s\n", sync[i], r.wall_rate,
-                   r.ts_rate, r.persistent ? "" : " (not persistent)");
-    }
-    unsetenv("DASHI_ROLLOUT_PERSIST_SYNC");
+    unsetenv("DASHI_ROLLOUT_PERSIST_EPT");
+    for (size_t i = 0; i < sizeof gemm / sizeof *gemm; i++)
+        sweep_one(vk, A, zb, o, 256, ROLLOUT_F64, ROLLOUT_FAST, "DASHI_ROLLOUT_GEMM", gemm[i]);
+    for (size_t i = 0; i < sizeof gemm / sizeof *gemm && i < 4; i++)
+        sweep_one(vk, A, zb, o, 256, ROLLOUT_F32, ROLLOUT_FAST, "DASHI_ROLLOUT_GEMM", gemm[i]);
+    for (size_t i = 0; i < sizeof gexact / sizeof *gexact; i++)
+        sweep_one(vk, A, zb, o, 256, ROLLOUT_F64, ROLLOUT_EXACT, "DASHI_ROLLOUT_GEMM_EXACT", gexact[i]);
 }
 
 static int parse(int argc, char **argv, struct bench_opts *o)
@@ -348,12 +340,14 @@ int main(int argc, char **argv)
     for (int bi = 0; bi < 2; bi++)
         for (int pi = 0; pi < 2; pi++) {
             enum rollout_precision prec = pi ? ROLLOUT_F32 : ROLLOUT_F64;
-            int bad = check_exact(&vk, A, zb, D, check_B[bi], prec, 25, 7);
+            bool p1 = false, p2 = false;
+            int bad = check_exact(&vk, A, zb, D, check_B[bi], prec, 25, 7, &p1);
             if (!bad)
-                bad = check_exact(&vk, A, zb, D, check_B[bi], prec, 60, 0);
+                bad = check_exact(&vk, A, zb, D, check_B[bi], prec, 60, 0, &p2);
             printf("exact check %s B=%u against the C loop (60 steps: runs of 25 recording every 7th, one run of 60): "
-                   "%s\n", label(prec, ROLLOUT_EXACT), check_B[bi],
-                   bad == 0 ? "bit-identical" : bad > 0 ? "MISMATCH" : "error");
+                   "%s%s\n", label(prec, ROLLOUT_EXACT), check_B[bi],
+                   bad == 0 ? "bit-identical" : bad > 0 ? "MISMATCH" : "error",
+                   p1 && p2 ? " (persistent kernel)" : p1 || p2 ? " (persistent kernel in part)" : "");
             if (bad)
                 return 1;
         }

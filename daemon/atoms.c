@@ -40,6 +40,34 @@ void atom_frame_free(struct atom_frame *frame)
     frame->count = 0;
 }
 
+/* The one finishing step of the per-atom measures (the host walk below and the GPU
+ * reduction of atoms_gpu.c both end here). sxx, syy, sxy are the weighted central
+ * second-moment sums in cells², total the weight. */
+void atom_from_sums(struct atom *a, double sum_om, double total, double mu, double mv, double sxx, double syy,
+                    double sxy, double dx, double box)
+{
+    /* A cell is a unit square, not a point: its own second moment is 1/12 per axis. */
+    double cxx = sxx / total + 1.0 / 12;
+    double cyy = syy / total + 1.0 / 12;
+    double cxy = sxy / total;
+    double half_tr = (cxx + cyy) / 2, half_diff = (cxx - cyy) / 2;
+    double disc = sqrt(half_diff * half_diff + cxy * cxy);
+    double lmax = half_tr + disc, lmin = half_tr - disc;
+    if (lmin < 1e-300)
+        lmin = 1e-300;
+
+    a->gamma = fabs(sum_om * dx * dx);
+    a->cx = fmod(mu * dx, box);
+    if (a->cx < 0)
+        a->cx += box;
+    a->cy = fmod(mv * dx, box);
+    if (a->cy < 0)
+        a->cy += box;
+    a->eps = dx * sqrt(cxx + cyy);
+    a->orientation = 0.5 * atan2(2 * cxy, cxx - cyy);
+    a->elongation = sqrt(lmax / lmin);
+}
+
 /* Measures the component whose cells are queue[begin, end) with unwrapped coords u, v. */
 static void measure(const uint32_t *queue, size_t begin, size_t end, const int32_t *u, const int32_t *v,
                     const double *omega, double dx, double box, struct atom *a)
@@ -67,30 +95,11 @@ static void measure(const uint32_t *queue, size_t begin, size_t end, const int32
         cyy += w * dv * dv;
         cxy += w * du * dv;
     }
-    /* A cell is a unit square, not a point: its own second moment is 1/12 per axis. */
-    cxx = cxx / total + 1.0 / 12;
-    cyy = cyy / total + 1.0 / 12;
-    cxy /= total;
-    double half_tr = (cxx + cyy) / 2, half_diff = (cxx - cyy) / 2;
-    double disc = sqrt(half_diff * half_diff + cxy * cxy);
-    double lmax = half_tr + disc, lmin = half_tr - disc;
-    if (lmin < 1e-300)
-        lmin = 1e-300;
-
-    a->gamma = fabs(sum_om * dx * dx);
-    a->cx = fmod(mu * dx, box);
-    if (a->cx < 0)
-        a->cx += box;
-    a->cy = fmod(mv * dx, box);
-    if (a->cy < 0)
-        a->cy += box;
-    a->eps = dx * sqrt(cxx + cyy);
-    a->orientation = 0.5 * atan2(2 * cxy, cxx - cyy);
-    a->elongation = sqrt(lmax / lmin);
+    atom_from_sums(a, sum_om, total, mu, mv, cxx, cyy, cxy, dx, box);
     a->cells = (uint32_t)(end - begin);
 }
 
-static int atom_order(const void *pa, const void *pb)
+int atom_order(const void *pa, const void *pb)
 {
     const struct atom *a = pa, *b = pb;
     if (a->gamma != b->gamma)

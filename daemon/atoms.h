@@ -53,6 +53,16 @@ int atoms_extract(const int8_t *s, const double *omega, uint32_t n, double box, 
                   struct dashi_error *err);
 void atom_frame_free(struct atom_frame *frame);
 
+/* The atom order as a qsort comparator: Γ descending, ties by lower seed. */
+int atom_order(const void *a, const void *b);
+
+/* The finishing step every extraction shares: Γ, centroid, ε, orientation and
+ * elongation of *a from Σω (sum_om), the weight total Σw, the weighted centroid
+ * (mu, mv) in unwrapped cells and the weighted central second-moment sums sxx, syy, sxy
+ * (cells²). Leaves sigma, cells and seed alone. */
+void atom_from_sums(struct atom *a, double sum_om, double total, double mu, double mv, double sxx, double syy,
+                    double sxy, double dx, double box);
+
 /* The closed carrier of field omega (SPEC §8: detail, PDA threshold τ, annihilation and
  * persistence to a fixed point) written into s (n×n). A thin wrapper over the closure
  * kernel (closure.h) so atoms have one definition of the carrier; *depth receives the

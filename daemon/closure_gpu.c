@@ -7,9 +7,10 @@
 
 struct closure_push {
     uint32_t n, op, level, eta, in_off, out_off, cnt_base, part_off, field_off;
+    uint32_t f_carrier, f_cnt, f_part, f_field;
 };
 struct reduce_push {
-    uint32_t count, stride, base, dst, op;
+    uint32_t count, stride, base, dst, op, fpart, fres;
 };
 
 struct closure_gpu {
@@ -68,15 +69,17 @@ void closure_gpu_destroy(struct closure_gpu *cg)
 void closure_gpu_record(struct closure_gpu *cg, struct vk_cmd *c, const struct closure_record *r)
 {
     uint32_t n = cg->n, nn = n * n, g = (n + TILE - 1) / TILE, groups = g * g;
+    uint32_t frames = r->frames ? r->frames : 1;
     vk_cmd_barrier(c);
     for (uint32_t level = 0; level <= r->levels; level++) {
         uint32_t in = level == 0 ? 0 : (level - 1) % 2, outp = level % 2;
         struct closure_push p = {n, level == 0 ? CLOSURE_OP_STATS : (uint32_t)r->op, level, r->eta, in * nn,
-                                 outp * nn, r->cnt_base, r->part_off + level * groups, r->field_off};
-        vk_cmd_dispatch(c, cg->k_pass, cg->ds_pass, &p, g, g, 1);
+                                 outp * nn, r->cnt_base, r->part_off + level * groups, r->field_off,
+                                 r->f_carrier, r->f_cnt, r->f_part, r->f_field};
+        vk_cmd_dispatch(c, cg->k_pass, cg->ds_pass, &p, g, g, frames);
         vk_cmd_barrier(c);
     }
-    struct reduce_push rp = {groups, groups, r->part_off, r->res_off, 0};
-    vk_cmd_dispatch(c, cg->k_reduce, cg->ds_reduce, &rp, r->levels + 1, 1, 1);
+    struct reduce_push rp = {groups, groups, r->part_off, r->res_off, 0, r->f_part, r->f_res};
+    vk_cmd_dispatch(c, cg->k_reduce, cg->ds_reduce, &rp, r->levels + 1, frames, 1);
     vk_cmd_barrier(c);
 }

@@ -36,6 +36,10 @@ struct closure_record {
     uint32_t cnt_base;   /* element offset of level 0's counters */
     uint32_t part_off;   /* element offset of the partials: (levels+1) * groups of them */
     uint32_t res_off;    /* element offset of the |field| sums: levels+1 of them */
+    /* A batch of frames in the same dispatches (0 counts as 1): frame f's carrier planes,
+     * counters, partials, field and sums start at f times these strides past frame 0's. */
+    uint32_t frames;
+    uint32_t f_carrier, f_cnt, f_part, f_field, f_res;
 };
 
 /* Records level-0 statistics, the passes and the reduction of the |field| sums, with

@@ -1,10 +1,19 @@
-/* The decode engine of decode.h. Per frame, recorded into one command buffer:
+/* The decode engine of decode.h. Frames are decoded in groups: every pass below is one
+ * dispatch (and every FFT one batched transform) over all frames of a group, whose
+ * scratch planes lie side by side, so a run costs ~60 dispatches per group rather
+ * than per frame. Per group, recorded into one command buffer:
  *
  *   SCATTER z -> spec (low band; dashi: + anchors)      inverse C2C (plan1)
  *   REAL -> ω_lp   SMOOTH_X, SMOOTH_Y -> R, max|R|      reduce(max)
  *   THRESH -> carrier   saturate(8) | closure(L) with per-level statistics
- *   FILL -> spec2 (mid, high planes)                    inverse C2C (plan2, 2 planes)
+ *   FILL -> spec2 (mid, high planes)                    inverse C2C (plan2, 2 planes per frame)
  *   GATE -> r_mid, r_high, Σr²                          reduce(sum)
+ *     dashi: GATE -> spec2   forward C2C   BAND   inverse C2C   PROJECTED -> r_mid, r_high, Σr²
+ *     Gating by the carrier is a product in space, so it spreads each residual over every
+ *     band, the low band (known exactly from z) included; projecting the gated residual
+ *     back onto the band it was synthesised for keeps it where the encoder measured its
+ *     energy (the rescaling to n_band·E follows). On the refdata case this is what makes
+ *     dashi's error below the reference's at every step (docs/numerics.md "Decode").
  *   COMBINE -> ω̂ (and the snapshot)
  *   METRIC -> sums vs truth, spec2 = (ω̂, ω)             forward C2C (plan2)
  *   ENERGY -> spectral energy sums                      reduce(sum)
@@ -24,6 +33,9 @@
 #define WG 256u
 #define MAX_GROUPS_X 65535u
 #define NPLANES 6u
+/* Frames per group: as many as max_batch allows within this much scratch (field
+ * planes, carrier planes, both FFT plans' spectra). */
+#define GROUP_SCRATCH_BYTES (256ull << 20)
 /* Result slots per frame (shaders/decode.comp). */
 #define R_MAX 0u
 #define R_MSQ 1u
@@ -35,18 +47,19 @@
 #define C_HIGH 3u
 #define C_ANCHOR 4u
 
-enum { OP_SCATTER, OP_REAL, OP_SMOOTH_X, OP_SMOOTH_Y, OP_THRESH, OP_FILL, OP_GATE, OP_COMBINE, OP_METRIC, OP_ENERGY };
+enum { OP_SCATTER, OP_REAL, OP_SMOOTH_X, OP_SMOOTH_Y, OP_THRESH, OP_FILL, OP_GATE, OP_COMBINE, OP_METRIC, OP_ENERGY,
+       OP_BAND, OP_PROJECTED };
 
 struct decode_push {
     uint32_t n, op, slot, gx;
     uint32_t M, topk, D, box;
-    uint32_t seed_lo, seed_hi, t_lo, t_hi;
+    uint32_t seed_lo, seed_hi, pad2, pad3;
     uint32_t res_stride, groups, carrier_off, flags;
-    uint32_t n_mid, n_high, pad0, pad1;
+    uint32_t n_mid, n_high, part_frame, pad1;
     double tau;
 };
 struct reduce_push {
-    uint32_t count, stride, base, dst, op;
+    uint32_t count, stride, base, dst, op, fpart, fres;
 };
 
 struct decode_gpu {
@@ -54,14 +67,18 @@ struct decode_gpu {
     struct fft_cache *fft;
     struct decode_config cfg;
     uint32_t D, levels, res_stride, groups, gx, gy, n_mid, n_high, last_plane;
+    uint32_t group;    /* frames per group (dispatch) */
+    uint32_t part_frame; /* partials per frame: NQUANT*groups, then the closure's */
+    uint32_t last_fz;  /* group position of the last frame decoded */
     struct fft_plan *plan1, *plan2;
-    struct vk_buffer fields, truth, snap, z, meta, kv, phasor, carrier, part, res, counters;
+    struct vk_buffer fields, truth, snap, z, meta, kv, phasor, carrier, part, res, counters, steps;
     const struct vk_kernel *k_decode, *k_reduce;
     VkDescriptorSet ds_decode, ds_reduce;
     bool have_decode_set, have_reduce_set, have_cmd;
     struct closure_gpu *closure;
     struct vk_cmd cmd;
     double *phases;    /* reference: host phasors of one batch */
+    uint32_t *steps_host; /* t of each slot as (lo, hi), mapped */
     double *res_host;
     uint32_t *cnt_host;
 };
@@ -140,26 +157,36 @@ static struct grid grid_for(uint64_t items)
     return (struct grid){gx, (uint32_t)((groups + gx - 1) / gx)};
 }
 
+/* Frames per group (see GROUP_SCRATCH_BYTES): field planes, 2 carrier planes, the
+ * spectra of plan1 (1 plane) and plan2 (2 planes) per frame. */
+static uint32_t group_of(const struct decode_config *cfg)
+{
+    uint64_t nn = (uint64_t)cfg->n * cfg->n, per_frame = nn * (NPLANES * 8 + 2 * 4 + 3 * 16);
+    uint64_t g = GROUP_SCRATCH_BYTES / per_frame;
+    return g < 1 ? 1 : g > cfg->max_batch ? cfg->max_batch : (uint32_t)g;
+}
+
 /* Buffer sizes, shared by the estimate and the allocation. */
 struct sizes {
-    uint64_t fields, truth, snap, z, meta, kv, phasor, carrier, part, res, counters;
+    uint64_t fields, truth, snap, z, meta, kv, phasor, carrier, part, res, counters, steps;
 };
 
 static struct sizes sizes_of(const struct decode_config *cfg, uint32_t groups)
 {
-    uint64_t nn = (uint64_t)cfg->n * cfg->n, B = cfg->max_batch, L = levels_of(cfg);
+    uint64_t nn = (uint64_t)cfg->n * cfg->n, B = cfg->max_batch, L = levels_of(cfg), G = group_of(cfg);
     struct sizes s;
-    s.fields = NPLANES * nn * 8;
+    s.fields = G * NPLANES * nn * 8;
     s.truth = (cfg->truth ? B : 1) * nn * 8;
     s.snap = (cfg->snapshots ? B : 1) * nn * 8;
     s.z = B * (2ull * cfg->M + 4 + 2ull * cfg->topk) * 8;
     s.meta = 2 * nn * 4;
     s.kv = (uint64_t)cfg->n * 8;
     s.phasor = cfg->dashi ? 16 : B * 2 * nn * 16;
-    s.carrier = 2 * nn * 4;
-    s.part = ((uint64_t)NQUANT * groups + (L + 1) * closure_gpu_groups(cfg->n)) * 8;
+    s.carrier = G * 2 * nn * 4;
+    s.part = G * ((uint64_t)NQUANT * groups + (L + 1) * closure_gpu_groups(cfg->n)) * 8;
     s.res = B * (R_ABS + L + 1) * 8;
     s.counters = B * (L + 1) * 4 * 4;
+    s.steps = B * 2 * 4;
     return s;
 }
 
@@ -167,8 +194,9 @@ uint64_t decode_gpu_memory_estimate(const struct decode_config *cfg)
 {
     uint64_t nn = (uint64_t)cfg->n * cfg->n;
     struct sizes s = sizes_of(cfg, (uint32_t)((nn + WG - 1) / WG));
-    return fft_plan_bytes(cfg->n, 1, FFT_F64, FFT_C2C) + fft_plan_bytes(cfg->n, 2, FFT_F64, FFT_C2C) + s.fields +
-           s.truth + s.snap + s.z + s.meta + s.kv + s.phasor + s.carrier + s.part + s.res + s.counters;
+    uint32_t G = group_of(cfg);
+    return fft_plan_bytes(cfg->n, G, FFT_F64, FFT_C2C) + fft_plan_bytes(cfg->n, 2 * G, FFT_F64, FFT_C2C) + s.fields +
+           s.truth + s.snap + s.z + s.meta + s.kv + s.phasor + s.carrier + s.part + s.res + s.counters + s.steps;
 }
 
 /* Band codes and positions: low (position in z's low block), anchor (position in the
@@ -221,9 +249,9 @@ static int make_sets(struct decode_gpu *d, struct dashi_error *err)
 {
     const struct vk_buffer *dec[] = {fft_plan_spectrum(d->plan1), fft_plan_spectrum(d->plan2), &d->fields,
                                      &d->truth, &d->snap, &d->z, &d->meta, &d->kv, &d->phasor, &d->carrier,
-                                     &d->part, &d->res};
+                                     &d->part, &d->res, &d->steps};
     const struct vk_buffer *red[] = {&d->part, &d->res};
-    if (vk_kernel_get(d->vk, "decode", 12, sizeof(struct decode_push), NULL, 0, &d->k_decode, err) != 0 ||
+    if (vk_kernel_get(d->vk, "decode", 13, sizeof(struct decode_push), NULL, 0, &d->k_decode, err) != 0 ||
         vk_kernel_get(d->vk, "dashi_reduce", 2, sizeof(struct reduce_push), NULL, 0, &d->k_reduce, err) != 0 ||
         vk_descriptor_set(d->vk, d->k_decode, dec, &d->ds_decode, err) != 0)
         return -1;
@@ -256,12 +284,15 @@ int decode_gpu_create(struct vk_runtime *vk, struct fft_cache *fft, const struct
     d->gx = g.gx;
     d->gy = g.gy;
     d->groups = g.gx * g.gy;
+    d->group = group_of(cfg);
+    d->part_frame = NQUANT * d->groups + (d->levels + 1) * closure_gpu_groups(cfg->n);
     struct vk_buffer *bufs[] = {&d->fields, &d->truth, &d->snap, &d->z, &d->meta, &d->kv,
-                                &d->phasor, &d->carrier, &d->part, &d->res, &d->counters};
+                                &d->phasor, &d->carrier, &d->part, &d->res, &d->counters, &d->steps};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         bufs[i]->block = -1;
     struct sizes s = sizes_of(cfg, d->groups);
-    uint64_t want[] = {s.fields, s.truth, s.snap, s.z, s.meta, s.kv, s.phasor, s.carrier, s.part, s.res, s.counters};
+    uint64_t want[] = {s.fields, s.truth, s.snap, s.z, s.meta, s.kv, s.phasor, s.carrier, s.part, s.res, s.counters,
+                       s.steps};
     d->res_host = malloc(s.res);
     d->cnt_host = malloc(s.counters);
     if (!cfg->dashi)
@@ -270,12 +301,13 @@ int decode_gpu_create(struct vk_runtime *vk, struct fft_cache *fft, const struct
         decode_gpu_destroy(d);
         return dashi_fail(err, DASHI_E_TOO_LARGE, "N", "out of host memory");
     }
-    if (fft_plan_get(fft, cfg->n, 1, FFT_F64, FFT_C2C, &d->plan1, err) != 0 ||
-        fft_plan_get(fft, cfg->n, 2, FFT_F64, FFT_C2C, &d->plan2, err) != 0)
+    if (fft_plan_get(fft, cfg->n, d->group, FFT_F64, FFT_C2C, &d->plan1, err) != 0 ||
+        fft_plan_get(fft, cfg->n, 2 * d->group, FFT_F64, FFT_C2C, &d->plan2, err) != 0)
         goto fail;
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        if (vk_buffer_alloc(vk, want[i], VK_MEM_DEVICE, bufs[i], err) != 0)
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) /* steps: written by the host per run */
+        if (vk_buffer_alloc(vk, want[i], bufs[i] == &d->steps ? VK_MEM_HOST : VK_MEM_DEVICE, bufs[i], err) != 0)
             goto fail;
+    d->steps_host = d->steps.mapped;
     if (upload_meta(d, cfg, err) != 0 || make_sets(d, err) != 0 || vk_cmd_create(vk, &d->cmd, err) != 0)
         goto fail;
     d->have_cmd = true;
@@ -298,7 +330,7 @@ void decode_gpu_destroy(struct decode_gpu *d)
     if (d->have_reduce_set)
         vk_descriptor_set_free(d->vk, d->ds_reduce);
     struct vk_buffer *bufs[] = {&d->fields, &d->truth, &d->snap, &d->z, &d->meta, &d->kv,
-                                &d->phasor, &d->carrier, &d->part, &d->res, &d->counters};
+                                &d->phasor, &d->carrier, &d->part, &d->res, &d->counters, &d->steps};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         vk_buffer_free(d->vk, bufs[i]);
     if (d->plan1)
@@ -332,60 +364,74 @@ static void reference_phasors(struct decode_gpu *d, uint32_t slot, uint64_t t, c
     }
 }
 
-static void dispatch(struct decode_gpu *d, struct decode_push *p, uint32_t op)
+/* One pass over the `frames` frames of a group. */
+static void dispatch(struct decode_gpu *d, struct decode_push *p, uint32_t op, uint32_t frames)
 {
     p->op = op;
-    vk_cmd_dispatch(&d->cmd, d->k_decode, d->ds_decode, p, d->gx, d->gy, 1);
+    vk_cmd_dispatch(&d->cmd, d->k_decode, d->ds_decode, p, d->gx, d->gy, frames);
     vk_cmd_barrier(&d->cmd);
 }
 
-static void reduce(struct decode_gpu *d, uint32_t nq, uint32_t dst, uint32_t op)
+/* Quantities q < nq of each frame's partials -> res[dst + frame's row + q]. */
+static void reduce(struct decode_gpu *d, uint32_t nq, uint32_t dst, uint32_t op, uint32_t frames)
 {
-    struct reduce_push rp = {d->groups, d->groups, 0, dst, op};
-    vk_cmd_dispatch(&d->cmd, d->k_reduce, d->ds_reduce, &rp, nq, 1, 1);
+    struct reduce_push rp = {d->groups, d->groups, 0, dst, op, d->part_frame, d->res_stride};
+    vk_cmd_dispatch(&d->cmd, d->k_reduce, d->ds_reduce, &rp, nq, frames, 1);
     vk_cmd_barrier(&d->cmd);
 }
 
-static int record_frame(struct decode_gpu *d, uint32_t slot, uint64_t t, bool metrics, bool snapshots,
+/* Frames slot .. slot+frames-1 of the run, in group positions 0 .. frames-1. */
+static int record_group(struct decode_gpu *d, uint32_t slot, uint32_t frames, bool metrics, bool snapshots,
                         struct dashi_error *err)
 {
     const struct decode_config *cfg = &d->cfg;
     uint32_t nn = cfg->n * cfg->n, rb = slot * d->res_stride;
     uint64_t seed = cfg->residual_seed;
     struct decode_push p = {cfg->n, 0, slot, d->gx, cfg->M, cfg->topk, d->D, cfg->box,
-                            (uint32_t)seed, (uint32_t)(seed >> 32), (uint32_t)t, (uint32_t)(t >> 32),
+                            (uint32_t)seed, (uint32_t)(seed >> 32), 0, 0,
                             d->res_stride, d->groups, 0,
                             (cfg->dashi ? 1u : 0u) | (cfg->truth ? 2u : 0u) | (snapshots ? 4u : 0u),
-                            d->n_mid, d->n_high, 0, 0, cfg->tau};
-    dispatch(d, &p, OP_SCATTER);
+                            d->n_mid, d->n_high, d->part_frame, 0, cfg->tau};
+    dispatch(d, &p, OP_SCATTER, frames);
     if (fft_record_inverse(d->plan1, &d->cmd, err) != 0)
         return -1;
     vk_cmd_barrier(&d->cmd);
-    dispatch(d, &p, OP_REAL);
-    dispatch(d, &p, OP_SMOOTH_X);
-    dispatch(d, &p, OP_SMOOTH_Y);
-    reduce(d, 1, rb + R_MAX, 1);
-    dispatch(d, &p, OP_THRESH);
+    dispatch(d, &p, OP_REAL, frames);
+    dispatch(d, &p, OP_SMOOTH_X, frames);
+    dispatch(d, &p, OP_SMOOTH_Y, frames);
+    reduce(d, 1, rb + R_MAX, 1, frames);
+    dispatch(d, &p, OP_THRESH, frames);
     struct closure_record cr = {cfg->dashi ? CLOSURE_OP_CLOSURE : CLOSURE_OP_SATURATE, d->levels, cfg->eta,
-                                0 /* ω_lp plane */, slot * (d->levels + 1) * 4, NQUANT * d->groups, rb + R_ABS};
+                                0 /* ω_lp plane */, slot * (d->levels + 1) * 4, NQUANT * d->groups, rb + R_ABS,
+                                frames, 2 * nn, (d->levels + 1) * 4, d->part_frame, NPLANES * nn, d->res_stride};
     closure_gpu_record(d->closure, &d->cmd, &cr);
     d->last_plane = d->levels % 2;
     p.carrier_off = d->last_plane * nn;
-    dispatch(d, &p, OP_FILL);
+    dispatch(d, &p, OP_FILL, frames);
     if (fft_record_inverse(d->plan2, &d->cmd, err) != 0)
         return -1;
     vk_cmd_barrier(&d->cmd);
-    dispatch(d, &p, OP_GATE);
-    reduce(d, 2, rb + R_MSQ, 0);
-    dispatch(d, &p, OP_COMBINE);
+    dispatch(d, &p, OP_GATE, frames);
+    if (cfg->dashi) { /* the gated residual back onto its own band (see the file comment) */
+        if (fft_record_forward(d->plan2, &d->cmd, err) != 0)
+            return -1;
+        vk_cmd_barrier(&d->cmd);
+        dispatch(d, &p, OP_BAND, frames);
+        if (fft_record_inverse(d->plan2, &d->cmd, err) != 0)
+            return -1;
+        vk_cmd_barrier(&d->cmd);
+        dispatch(d, &p, OP_PROJECTED, frames);
+    }
+    reduce(d, 2, rb + R_MSQ, 0, frames);
+    dispatch(d, &p, OP_COMBINE, frames);
     if (!metrics)
         return 0;
-    dispatch(d, &p, OP_METRIC);
+    dispatch(d, &p, OP_METRIC, frames);
     if (fft_record_forward(d->plan2, &d->cmd, err) != 0)
         return -1;
     vk_cmd_barrier(&d->cmd);
-    dispatch(d, &p, OP_ENERGY);
-    reduce(d, NQUANT, rb + R_SUMS, 0);
+    dispatch(d, &p, OP_ENERGY, frames);
+    reduce(d, NQUANT, rb + R_SUMS, 0, frames);
     return 0;
 }
 
@@ -455,11 +501,18 @@ int decode_gpu_run(struct decode_gpu *d, uint32_t nframes, const uint64_t *steps
     int t0 = vk_cmd_timestamp(c);
     vk_cmd_fill_zero(c, &d->counters, 0, (VkDeviceSize)nframes * (d->levels + 1) * 16);
     vk_cmd_barrier(c);
-    for (uint32_t f = 0; f < nframes; f++)
-        if (record_frame(d, f, steps[f], metrics, obs == DECODE_OBSERVE_SNAPSHOTS, err) != 0) {
+    for (uint32_t f = 0; f < nframes; f++) {
+        d->steps_host[2 * f] = (uint32_t)steps[f];
+        d->steps_host[2 * f + 1] = (uint32_t)(steps[f] >> 32);
+    }
+    for (uint32_t f = 0; f < nframes; f += d->group) {
+        uint32_t frames = nframes - f < d->group ? nframes - f : d->group;
+        if (record_group(d, f, frames, metrics, obs == DECODE_OBSERVE_SNAPSHOTS, err) != 0) {
             c->recording = false;
             return -1;
         }
+        d->last_fz = frames - 1;
+    }
     int t1 = vk_cmd_timestamp(c);
     if (vk_cmd_submit_wait(d->vk, c, err) != 0)
         return -1;
@@ -481,7 +534,8 @@ int decode_gpu_run(struct decode_gpu *d, uint32_t nframes, const uint64_t *steps
 int decode_gpu_read_lowpass(struct decode_gpu *d, double *omega_lp, struct dashi_error *err)
 {
     size_t nn = (size_t)d->cfg.n * d->cfg.n;
-    return vk_download(d->vk, &d->fields, 0, omega_lp, nn * sizeof(double), err);
+    return vk_download(d->vk, &d->fields, (VkDeviceSize)d->last_fz * NPLANES * nn * sizeof(double), omega_lp,
+                       nn * sizeof(double), err);
 }
 
 int decode_gpu_read_carrier(struct decode_gpu *d, int8_t *carrier, struct dashi_error *err)
@@ -490,7 +544,8 @@ int decode_gpu_read_carrier(struct decode_gpu *d, int8_t *carrier, struct dashi_
     int32_t *tmp = malloc(nn * sizeof *tmp);
     if (!tmp)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
-    int rc = vk_download(d->vk, &d->carrier, (VkDeviceSize)d->last_plane * nn * 4, tmp, nn * 4, err);
+    int rc = vk_download(d->vk, &d->carrier, ((VkDeviceSize)d->last_fz * 2 + d->last_plane) * nn * 4, tmp, nn * 4,
+                         err);
     for (size_t i = 0; rc == 0 && i < nn; i++)
         carrier[i] = (int8_t)tmp[i];
     free(tmp);

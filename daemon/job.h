@@ -81,6 +81,16 @@ struct job_kind {
 int job_input_ref(const struct job_submit_ctx *ctx, const msgpack_object *args, const char *name,
                   const char *output, bool required, char hash[DASHI_HASH_HEX + 1], int64_t *job_id,
                   struct job_plan *plan, struct dashi_error *err);
+/* The stored parameters of job `id` (the msgpack map its kind's pack_params wrote), for
+ * reading another job's configuration at validation. Strings in the map point into the
+ * view: both live until job_params_close. E_NOT_FOUND for no such job. */
+struct job_params_view {
+    struct job_row row;
+    msgpack_unpacked u;
+};
+int job_params_open(const struct job_submit_ctx *ctx, int64_t id, struct job_params_view *v,
+                    const msgpack_object **map, struct dashi_error *err);
+void job_params_close(struct job_params_view *v);
 /* Records an input in the plan (for the job's `inputs` map); ignored when hash is empty. */
 void job_plan_input(struct job_plan *plan, const char *name, const char *hash);
 

@@ -43,37 +43,6 @@ struct decode_params {
 static const char *const observers[] = {"none", "metrics", "snapshots", NULL};
 static const char *const modes[] = {"dashi", "reference", NULL};
 
-/* The stored parameters of a job (a msgpack map) for reading its configuration. The
- * unpacked strings point into the row's buffer: both live until params_view_close. */
-struct params_view {
-    struct job_row row;
-    msgpack_unpacked u;
-};
-
-static int params_view_open(const struct job_submit_ctx *ctx, int64_t id, struct params_view *v,
-                            const msgpack_object **map, struct dashi_error *err)
-{
-    if (store_job_get(ctx->store, id, &v->row, err) != 0)
-        return -1;
-    msgpack_unpacked_init(&v->u);
-    size_t off = 0;
-    if (!v->row.params_mp ||
-        msgpack_unpack_next(&v->u, v->row.params_mp, v->row.params_mp_len, &off) != MSGPACK_UNPACK_SUCCESS ||
-        v->u.data.type != MSGPACK_OBJECT_MAP) {
-        msgpack_unpacked_destroy(&v->u);
-        job_row_free(&v->row);
-        return dashi_fail(err, DASHI_E_INTERNAL, "", "job %lld has unreadable parameters", (long long)id);
-    }
-    *map = &v->u.data;
-    return 0;
-}
-
-static void params_view_close(struct params_view *v)
-{
-    msgpack_unpacked_destroy(&v->u);
-    job_row_free(&v->row);
-}
-
 /* A blob's metadata, which must exist; dtype checked by the caller. */
 static int blob_of(const struct job_submit_ctx *ctx, const char *field, const char *hash, struct blob_meta *m,
                    struct dashi_error *err)
@@ -103,9 +72,9 @@ static int load_small(const struct job_submit_ctx *ctx, const char *field, const
 static int config_from_train(const struct job_submit_ctx *ctx, struct decode_params *p, const msgpack_object *args,
                              struct dashi_error *err)
 {
-    struct params_view v;
+    struct job_params_view v;
     const msgpack_object *tp;
-    if (params_view_open(ctx, p->op_job, &v, &tp, err) != 0)
+    if (job_params_open(ctx, p->op_job, &v, &tp, err) != 0)
         return -1;
     int mode = 0;
     static const char *const train_modes[] = {"dashi", "reference", NULL};
@@ -114,7 +83,7 @@ static int config_from_train(const struct job_submit_ctx *ctx, struct decode_par
              arg_f64(tp, "tau", false, 0.35, 0, 1, &p->tau, err) ||
              arg_u64(tp, "smooth", false, 11, 1, 1u << 20, &p->smooth, err) ||
              arg_enum(tp, "mode", false, 0, train_modes, &mode, err);
-    params_view_close(&v);
+    job_params_close(&v);
     if (rc)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "op", "train job %lld has an unusable configuration",
                           (long long)p->op_job);
@@ -127,12 +96,12 @@ static int config_from_train(const struct job_submit_ctx *ctx, struct decode_par
 /* t0/stride default from a rollout job's save_every, truth_every from an LES job's. */
 static int save_every_of(const struct job_submit_ctx *ctx, int64_t id, uint64_t *out, struct dashi_error *err)
 {
-    struct params_view v;
+    struct job_params_view v;
     const msgpack_object *jp;
-    if (params_view_open(ctx, id, &v, &jp, err) != 0)
+    if (job_params_open(ctx, id, &v, &jp, err) != 0)
         return -1;
     int rc = arg_u64(jp, "save_every", false, 1, 0, UINT64_MAX, out, err);
-    params_view_close(&v);
+    job_params_close(&v);
     return rc;
 }
 

@@ -12,6 +12,30 @@ void job_plan_input(struct job_plan *plan, const char *name, const char *hash)
     plan->ninputs++;
 }
 
+int job_params_open(const struct job_submit_ctx *ctx, int64_t id, struct job_params_view *v,
+                    const msgpack_object **map, struct dashi_error *err)
+{
+    if (store_job_get(ctx->store, id, &v->row, err) != 0)
+        return -1;
+    msgpack_unpacked_init(&v->u);
+    size_t off = 0;
+    if (!v->row.params_mp ||
+        msgpack_unpack_next(&v->u, v->row.params_mp, v->row.params_mp_len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        v->u.data.type != MSGPACK_OBJECT_MAP) {
+        msgpack_unpacked_destroy(&v->u);
+        job_row_free(&v->row);
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "job %lld has unreadable parameters", (long long)id);
+    }
+    *map = &v->u.data;
+    return 0;
+}
+
+void job_params_close(struct job_params_view *v)
+{
+    msgpack_unpacked_destroy(&v->u);
+    job_row_free(&v->row);
+}
+
 /* The outputs of one job, collected so that a list of wanted names can be tried in order. */
 struct output_list {
     struct {

@@ -541,7 +541,9 @@ static int stage_fit(struct job_exec *ex, struct train_state *s, struct dashi_er
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     struct ridge_report rep;
     double t0 = job_clock_ms();
-    if (ridge_fit(s->Z, s->Z + d, s->t - 1, d, p->ridge, (uint32_t)p->rank, s->A, &rep, err) != 0)
+    /* The fit's products on a real GPU; on lavapipe the host's BLAS is faster. */
+    struct vk_runtime *vk = job_vk(ex)->is_cpu ? NULL : job_vk(ex);
+    if (ridge_fit(s->Z, s->Z + d, s->t - 1, d, p->ridge, (uint32_t)p->rank, vk, s->A, &rep, err) != 0)
         return -1;
     s->fit_ms = job_clock_ms() - t0;
     uint64_t ashape[2] = {d, d};
@@ -560,6 +562,9 @@ static int stage_fit(struct job_exec *ex, struct train_state *s, struct dashi_er
     job_emit_summary(ex, "train.unstable", rep.unstable ? 1 : 0);
     job_emit_summary(ex, "solve_ms", rep.solve_ms);
     job_emit_summary(ex, "diag_ms", rep.diag_ms);
+    job_emit_summary(ex, "fit_on_gpu", rep.on_gpu ? 1 : 0);
+    if (rep.gpu_ms >= 0)
+        job_emit_summary(ex, "fit_gpu_ms", rep.gpu_ms);
     job_emit_summary(ex, "train.support_frac_first", s->Z[2 * encoder_bands(s->enc)->m]);
     t0 = job_clock_ms();
     if (score_rollout(ex, s, "train", s->Z, s->t, NULL, NULL, err) != 0)

@@ -5,9 +5,12 @@
 
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "ridge_gpu.h"
 
 /* No LAPACKE/CBLAS headers are installed: the Fortran symbols, with gfortran's hidden
  * string-length arguments. */
@@ -16,6 +19,7 @@ void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const in
             const int *ldc, size_t lta, size_t ltb);
 void dposv_(const char *uplo, const int *n, const int *nrhs, double *a, const int *lda, double *b, const int *ldb,
             int *info, size_t luplo);
+void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t luplo);
 void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int *lda, double *s, double *u,
              const int *ldu, double *vt, const int *ldvt, double *work, const int *lwork, int *iwork, int *info,
              size_t ljobz);
@@ -69,6 +73,22 @@ static int singular_values(const double *X, int T, int D, double *s, struct dash
     if (!work || info != 0)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "dgesdd failed (info %d)", info);
     return 0;
+}
+
+/* singular_values on a thread of its own, next to the fit. */
+struct sv_job {
+    const double *X;
+    int T, D;
+    double *s;
+    int rc;
+    struct dashi_error err;
+};
+
+static void *sv_thread(void *arg)
+{
+    struct sv_job *j = arg;
+    j->rc = singular_values(j->X, j->T, j->D, j->s, &j->err);
+    return NULL;
 }
 
 /* max |eigenvalue| of the n×n column-major matrix S (destroyed). */
@@ -160,6 +180,45 @@ static int fit_full(const double *X, const double *Y, int T, int D, double lambd
     return 0;
 }
 
+/* fit_full with the products and solves on the GPU (ridge_gpu.h) and the Cholesky
+ * factorisation here: the same operations (ridge_gpu.h), and X·A into XA. */
+static int fit_full_gpu(struct ridge_gpu *g, int T, int D, double lambda, double *A, double **S, int *sn,
+                        double *XA, struct dashi_error *err)
+{
+    bool dual = T < D;
+    int n = dual ? T : D, info = 0;
+    double *G = malloc((size_t)n * n * sizeof *G), *Sm = malloc((size_t)n * n * sizeof *Sm);
+    if (!G || !Sm) {
+        free(G), free(Sm);
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    }
+    if (ridge_gpu_normal(g, G, err) != 0) {
+        free(G), free(Sm);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        G[(size_t)i * n + i] += lambda;
+    dpotrf_("U", &n, G, &n, &info, 1);
+    if (info != 0) {
+        free(G), free(Sm);
+        return info > 0 ? dashi_fail(err, DASHI_E_BAD_VALUE, "ridge",
+                                     dual ? "XXᵀ + ridge·I is not positive definite: raise ridge or set rank"
+                                          : "XᵀX + ridge·I is not positive definite: raise ridge or set rank")
+                        : dashi_fail(err, DASHI_E_INTERNAL, "", "dpotrf failed (info %d)", info);
+    }
+    int rc = ridge_gpu_solve(g, G, A, dual ? Sm : NULL, XA, err);
+    free(G);
+    if (rc != 0) {
+        free(Sm);
+        return -1;
+    }
+    if (!dual) /* A's transpose, column-major: same spectrum */
+        memcpy(Sm, A, (size_t)D * D * sizeof *Sm);
+    *S = Sm;
+    *sn = n;
+    return 0;
+}
+
 /* Rank-r fit through the SVD X = U S Vᵀ: A = V_r diag(s/(s²+λ)) U_rᵀ Y. */
 static int fit_truncated(const double *X, const double *Y, int T, int D, double lambda, int r, double *A,
                          double **S, int *sn, struct dashi_error *err)
@@ -212,10 +271,11 @@ out:
     return rc;
 }
 
-int ridge_fit(const double *X, const double *Y, uint32_t T, uint32_t D, double lambda, uint32_t rank, double *A,
-              struct ridge_report *rep, struct dashi_error *err)
+int ridge_fit(const double *X, const double *Y, uint32_t T, uint32_t D, double lambda, uint32_t rank,
+              struct vk_runtime *vk, double *A, struct ridge_report *rep, struct dashi_error *err)
 {
     memset(rep, 0, sizeof *rep);
+    rep->gpu_ms = -1;
     uint32_t k = T < D ? T : D;
     if (T < 1 || D < 1 || T > 1000000 || D > 46340 || (uint64_t)T * D > INT32_MAX)
         return dashi_fail(err, DASHI_E_TOO_LARGE, "frames", "T = %u, D = %u is outside what the fit handles", T, D);
@@ -224,26 +284,54 @@ int ridge_fit(const double *X, const double *Y, uint32_t T, uint32_t D, double l
     if (rank > k)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "rank", "rank must be 0 (full) or at most min(T, D) = %u", k);
     double t0 = ms_now();
-    double *S = NULL;
-    int sn = 0;
-    int rc = rank ? fit_truncated(X, Y, (int)T, (int)D, lambda, (int)rank, A, &S, &sn, err)
-                  : fit_full(X, Y, (int)T, (int)D, lambda, A, &S, &sn, err);
-    if (rc != 0)
-        return -1;
-    double t1 = ms_now();
-    rep->solve_ms = t1 - t0;
-    rep->rank_used = rank ? rank : k;
     double *s = malloc((size_t)k * sizeof *s);
     double *XA = malloc((size_t)T * D * sizeof *XA);
     if (!s || !XA) {
-        free(S), free(s), free(XA);
+        free(s), free(XA);
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     }
-    if (spectral_radius(S, sn, &rep->spectral_radius, err) != 0 || singular_values(X, (int)T, (int)D, s, err) != 0) {
-        free(S), free(s), free(XA);
+    /* The singular values need only X: on a second thread while the fit runs. */
+    struct sv_job sv = {X, (int)T, (int)D, s, 0, {0}};
+    pthread_t sv_tid;
+    bool threaded = pthread_create(&sv_tid, NULL, sv_thread, &sv) == 0;
+    double *S = NULL;
+    int sn = 0, rc = 0;
+    bool done = false;
+    if (rank == 0 && vk) {
+        struct ridge_gpu *g = NULL;
+        struct dashi_error gerr = {0};
+        if (ridge_gpu_open(vk, X, Y, T, D, &g, &gerr) == 0) {
+            rc = fit_full_gpu(g, (int)T, (int)D, lambda, A, &S, &sn, XA, err);
+            rep->gpu_ms = ridge_gpu_ms(g);
+            ridge_gpu_close(g);
+            done = rep->on_gpu = true;
+        } else if (gerr.code != DASHI_E_DEVICE_MEMORY && gerr.code != DASHI_E_TOO_LARGE) {
+            *err = gerr; /* a Vulkan failure, not a size the host can still handle */
+            rc = -1;
+            done = true;
+        }
+    }
+    if (!done)
+        rc = rank ? fit_truncated(X, Y, (int)T, (int)D, lambda, (int)rank, A, &S, &sn, err)
+                  : fit_full(X, Y, (int)T, (int)D, lambda, A, &S, &sn, err);
+    double t1 = ms_now();
+    if (rc == 0)
+        rc = spectral_radius(S, sn, &rep->spectral_radius, err);
+    free(S);
+    if (threaded)
+        pthread_join(sv_tid, NULL);
+    else
+        sv_thread(&sv);
+    if (rc == 0 && sv.rc != 0) {
+        *err = sv.err;
+        rc = -1;
+    }
+    if (rc != 0) {
+        free(s), free(XA);
         return -1;
     }
-    free(S);
+    rep->solve_ms = t1 - t0;
+    rep->rank_used = rank ? rank : k;
     rep->unstable = rep->spectral_radius > 1.0;
     rep->sigma_max = s[0];
     double tol = s[0] * (double)(T > D ? T : D) * DBL_EPSILON;
@@ -254,8 +342,9 @@ int ridge_fit(const double *X, const double *Y, uint32_t T, uint32_t D, double l
     double smin = T >= D ? s[k - 1] : 0;
     rep->cond = (s[0] * s[0] + lambda) / (smin * smin + lambda);
     free(s);
-    /* (XA)ᵀ = Aᵀ Xᵀ: A's row-major buffer is Aᵀ column-major. */
-    gemm('N', 'N', (int)D, (int)T, (int)D, A, (int)D, X, (int)D, XA, (int)D);
+    /* (XA)ᵀ = Aᵀ Xᵀ: A's row-major buffer is Aᵀ column-major (the GPU fit computed it). */
+    if (!rep->on_gpu)
+        gemm('N', 'N', (int)D, (int)T, (int)D, A, (int)D, X, (int)D, XA, (int)D);
     double num = 0, den = 0;
     for (size_t i = 0; i < (size_t)T * D; i++) {
         num += (XA[i] - Y[i]) * (XA[i] - Y[i]);

@@ -7,7 +7,12 @@
  * ((XᵀX + λI)⁻¹Xᵀ = Xᵀ(XXᵀ + λI)⁻¹) at a fraction of the cost.
  * Rank r > 0: truncated SVD of X (dgesdd), A = V_r diag(s/(s² + λ)) U_rᵀ Y.
  * The spectral radius comes from the eigenvalues (dgeev) of the smallest matrix with the
- * same nonzero spectrum as A (W Xᵀ, T×T, in the dual form; C V_r, r×r, when truncated). */
+ * same nonzero spectrum as A (W Xᵀ, T×T, in the dual form; C V_r, r×r, when truncated).
+ *
+ * With a Vulkan runtime, the full-rank fit runs its products and triangular solves on the
+ * GPU (ridge_gpu.h: the same operations in the same order) and only the
+ * Cholesky factorisation of the normal matrix on the host; the singular values (dgesdd)
+ * are computed on a second host thread meanwhile. */
 #ifndef DASHI_RIDGE_H
 #define DASHI_RIDGE_H
 
@@ -15,6 +20,7 @@
 #include <stdint.h>
 
 #include "errors.h"
+#include "vk.h"
 
 struct ridge_report {
     double fit_residual;    /* ‖XA − Y‖_F / ‖Y‖_F */
@@ -25,14 +31,19 @@ struct ridge_report {
     uint32_t rank_used;     /* min(T, D) for a full fit, else the truncation rank */
     double spectral_radius; /* max |eigenvalue of A| */
     bool unstable;          /* spectral_radius > 1 */
-    double solve_ms, diag_ms; /* the fit itself; the diagnostics (SVD values, eigenvalues, residual) */
+    bool on_gpu;            /* the products and solves ran on the GPU */
+    double solve_ms, diag_ms; /* wall: the fit itself (A); the diagnostics after it (eigenvalues, the
+                               * singular values' thread, residual) */
+    double gpu_ms;          /* GPU time of the products and solves (timestamps), negative if none */
 };
 
 /* X, Y: T×D row-major (they may overlap, e.g. X = Z, Y = Z + D). lambda >= 0 (0 needs a
- * rank truncation or a nonsingular XᵀX); rank 0 = full, else 1..min(T, D). A: D×D out.
+ * rank truncation or a nonsingular XᵀX); rank 0 = full, else 1..min(T, D). vk: the GPU
+ * for a full-rank fit, or NULL for the host alone (also the fallback when the matrices
+ * do not fit the device). A: D×D out.
  * Errors: E_BAD_VALUE ("ridge" when the normal matrix is singular, "rank"), E_INTERNAL
- * (out of memory, a LAPACK failure). */
-int ridge_fit(const double *X, const double *Y, uint32_t T, uint32_t D, double lambda, uint32_t rank, double *A,
-              struct ridge_report *rep, struct dashi_error *err);
+ * (out of memory, a LAPACK failure), E_VULKAN. */
+int ridge_fit(const double *X, const double *Y, uint32_t T, uint32_t D, double lambda, uint32_t rank,
+              struct vk_runtime *vk, double *A, struct ridge_report *rep, struct dashi_error *err);
 
 #endif

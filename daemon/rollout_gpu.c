@@ -1,6 +1,7 @@
 /* The rollout engine on the GPU. Device buffers: A (D×D), three state slots of B×D
- * (step t reads slot (t-1)&1 and writes slot t&1; slot 2 backs up a run's input) and a
- * flag block; a host-visible readback buffer receives the flags and the recorded states.
+ * (step t reads slot (t-1)&1 and writes slot t&1; slot 2 backs up a run's input), a
+ * flag block, and for the persistent kernel a ring of per-step states; a host-visible
+ * readback buffer receives the flags and the recorded states.
  * One run is one command buffer: reset the flags, then the steps, plus a copy of the
  * state for recorded steps, with timestamps around the steps. Recordings are cached by
  * (n, record_every, phase of the step count) and resubmitted unchanged: push constants
@@ -9,10 +10,12 @@
  * Two ways to run the steps (same results bit for bit in exact mode):
  *  - portable: one dispatch and one pipeline barrier per step (rollout_gemv/gemm.comp);
  *  - persistent (small B, rollout_persist.comp): one dispatch runs all steps up to the
- *    next recorded one, its workgroups synchronising through memory between steps. That
+ *    next recorded one (at most one ring's worth), its workgroups exchanging each step's
+ *    state through its own ring slot, pre-filled with a sentinel they poll for. That
  *    needs every workgroup resident at once, which Vulkan does not promise, so it is only
- *    used where the device says how many it runs together (VK_NV_shader_sm_builtins: one
- *    workgroup per multiprocessor), never on CPU devices such as lavapipe; and should a
+ *    used where the device says how many it runs together (VK_NV_shader_sm_builtins: at
+ *    most one workgroup per multiprocessor), never on CPU devices such as lavapipe (forced
+ *    there it gives wrong results, cause unknown: docs/numerics.md); and should a
  *    wait still time out, the run is discarded, its input restored from slot 2 and
  *    repeated with the portable kernel, which is then kept. */
 #include "rollout_gpu.h"
@@ -22,11 +25,15 @@
 #include <string.h>
 
 #define PLAN_SLOTS 4
-#define FLAG_BYTES 256                  /* readback bytes before the first record */
+#define FLAG_BYTES 256                  /* readback bytes before the first record; flag block size */
 #define RECORD_CAP_BYTES ((size_t)64 << 20) /* records per submission are limited to this */
 #define PERSIST_MAX_B 4                 /* the persistent kernel is for one or a few trajectories */
+#define PERSIST_MAX_D 1024              /* it keeps ceil(D/16) terms of A per invocation in registers */
+#define PERSIST_EPT 2                   /* state elements each of its invocations polls (sweep) */
+#define RING_MAX_BYTES ((uint64_t)16 << 20) /* its ring of per-step states */
+#define RING_FILL 0x7FF4D45Cu           /* rollout_persist.comp's SENTINEL for f64 ... */
+#define RING_FILL_F32 0x7FA5D45Cu       /* ... and for f32: signalling NaNs */
 #define STATE_SLOTS 3
-#define PERSIST_SYNC 1 /* rollout_persist.comp's SYNC: 1 (volatile + fences) measured 1.3x faster than 0 */
 
 struct rollout_plan {
     bool valid;
@@ -43,6 +50,8 @@ struct rollout_gpu {
     size_t elem;        /* 8 (f64) or 4 (f32) */
     size_t state_elems; /* B*D */
     struct vk_buffer a, states, flags, readback;
+    struct vk_buffer ring;   /* persistent kernel only: ring_slots states of B×D */
+    uint32_t ring_slots;
     size_t readback_records; /* states the readback buffer holds */
     const struct vk_kernel *kernel;
     VkDescriptorSet set;
@@ -58,32 +67,42 @@ struct rollout_push {
     uint32_t step, src, dst;
 };
 
+/* dst: the slot that receives the state after the dispatch's last step. */
 struct rollout_persist_push {
     uint32_t step, src, dst, nsteps;
 };
-
-/* The device flag block: first_bad_step, timed_out, padding to FLAG_BYTES, then one
- * `done` word per workgroup of the persistent kernel (at most D of them). */
-static uint64_t flags_bytes(uint32_t D)
-{
-    return FLAG_BYTES + 4ull * D;
-}
 
 static uint64_t round256(uint64_t x)
 {
     return (x + 255) / 256 * 256;
 }
 
+static bool persist_shape(const struct rollout_config *c)
+{
+    return c->B <= PERSIST_MAX_B && c->D <= PERSIST_MAX_D;
+}
+
+/* Steps one persistent dispatch may run: its ring holds one state per step. */
+static uint32_t ring_slots(const struct rollout_config *c, uint64_t elem)
+{
+    uint64_t fit = RING_MAX_BYTES / ((uint64_t)c->B * c->D * elem);
+    if (fit == 0)
+        fit = 1;
+    return c->max_steps_per_run < fit ? c->max_steps_per_run : (uint32_t)fit;
+}
+
 uint64_t rollout_gpu_memory_estimate(const struct rollout_config *cfg)
 {
     uint64_t elem = cfg->precision == ROLLOUT_F64 ? 8 : 4;
+    uint64_t ring = persist_shape(cfg) ? round256((uint64_t)ring_slots(cfg, elem) * cfg->B * cfg->D * elem) : 0;
     return round256((uint64_t)cfg->D * cfg->D * elem) + round256((uint64_t)STATE_SLOTS * cfg->B * cfg->D * elem) +
-           round256(flags_bytes(cfg->D));
+           round256(FLAG_BYTES) + ring;
 }
 
-/* Optional tuning knobs for benchmarks: DASHI_ROLLOUT_GEMV="OUT_WG,RB" and
- * DASHI_ROLLOUT_GEMM="BM,BN,TM,TN,BK" override the tile shapes (they do not change exact
- * mode's results: its order is fixed per output element). */
+/* Optional tuning knobs for benchmarks: DASHI_ROLLOUT_GEMV="OUT_WG,RB",
+ * DASHI_ROLLOUT_GEMM="BM,BN,TM,TN,BK,SK" (fast batches) and
+ * DASHI_ROLLOUT_GEMM_EXACT="BM,BN,TM,TN,BK" (exact batches) override the tile shapes
+ * (they do not change exact mode's results: its order is fixed per output element). */
 static void env_uints(const char *name, uint32_t *v, int n)
 {
     const char *s = getenv(name);
@@ -133,14 +152,18 @@ static uint32_t resident_workgroups(const struct vk_runtime *vk)
 
 /* The persistent kernel where it applies: 0 chosen, 1 not applicable, -1 error.
  * DASHI_ROLLOUT_PERSIST=0 switches it off; =N uses it with at most N workgroups even
- * where residency is unknown (benchmarks, tests: a timeout then falls back safely). */
+ * where residency is unknown (benchmarks, tests: a timeout then falls back safely);
+ * DASHI_ROLLOUT_PERSIST_EPT=N sets the state elements each invocation polls. */
 static int choose_persistent(struct rollout_gpu *r, struct dashi_error *err)
 {
     struct vk_runtime *vk = r->vk;
     const struct rollout_config *c = &r->cfg;
-    if (r->no_persistent || c->B > PERSIST_MAX_B || (c->mode == ROLLOUT_FAST && c->B >= 8))
-        return 1;
-    uint32_t limit = resident_workgroups(vk);
+    if (r->no_persistent || !persist_shape(c) || (c->precision == ROLLOUT_F64 && !vk->int64_atomics))
+        return 1; /* f64: the ring is read and written with 64-bit atomics */
+    /* Half as many workgroups as multiprocessors (twice the columns each): fewer pollers,
+     * same latency chain per step; 1.16-1.23x faster than one per multiprocessor on the
+     * H100 (bench/README.md). */
+    uint32_t limit = (resident_workgroups(vk) + 1) / 2;
     const char *knob = getenv("DASHI_ROLLOUT_PERSIST");
     if (knob) {
         char *end;
@@ -150,20 +173,26 @@ static int choose_persistent(struct rollout_gpu *r, struct dashi_error *err)
     }
     if (limit == 0)
         return 1;
+    uint32_t ept = PERSIST_EPT;
+    env_uints("DASHI_ROLLOUT_PERSIST_EPT", &ept, 1);
     uint32_t nc = (c->D + limit - 1) / limit, nwg = (c->D + nc - 1) / nc;
-    uint32_t wgs = c->B * nc * 16 > nwg ? c->B * nc * 16 : nwg;
+    uint32_t bd = c->B * c->D, poll = (bd + ept - 1) / ept;
+    uint32_t wgs = nc * 16 > poll ? nc * 16 : poll;
     wgs = (wgs + 31) / 32 * 32;
-    size_t shared = ((size_t)c->D * nc + (size_t)c->B * c->D + (size_t)c->B * nc * 16) * r->elem;
-    if (wgs > vk->max_workgroup_size || shared > vk->max_shared_bytes)
+    if (wgs > vk->max_workgroup_size)
+        wgs = vk->max_workgroup_size / 32 * 32;
+    size_t shared = ((size_t)bd + (size_t)c->B * nc * 16) * r->elem;
+    if (nc * 16 > wgs || shared > vk->max_shared_bytes)
         return 1;
     bool f64 = c->precision == ROLLOUT_F64;
     const char *name = c->mode == ROLLOUT_EXACT ? (f64 ? "rollout_persist_exact_f64" : "rollout_persist_exact_f32")
                                                 : (f64 ? "rollout_persist_f64" : "rollout_persist_f32");
-    uint32_t spec[6] = {c->D, c->B, nc, nwg, wgs, PERSIST_SYNC};
-    const char *sync = getenv("DASHI_ROLLOUT_PERSIST_SYNC"); /* benchmarks: 0 or 1, see the shader */
-    if (sync && (sync[0] == '0' || sync[0] == '1') && sync[1] == 0)
-        spec[5] = (uint32_t)(sync[0] - '0');
-    if (vk_kernel_get(vk, name, 3, sizeof(struct rollout_persist_push), spec, 6, &r->kernel, err) != 0)
+    uint32_t spec[4] = {c->D, c->B, nc, wgs};
+    if (vk_kernel_get(vk, name, 4, sizeof(struct rollout_persist_push), spec, 4, &r->kernel, err) != 0)
+        return -1;
+    r->ring_slots = ring_slots(c, r->elem);
+    if (!r->ring.buffer &&
+        vk_buffer_alloc(vk, (VkDeviceSize)r->ring_slots * bd * r->elem, VK_MEM_DEVICE, &r->ring, err) != 0)
         return -1;
     r->persistent = true;
     r->groups_x = nwg;
@@ -171,47 +200,87 @@ static int choose_persistent(struct rollout_gpu *r, struct dashi_error *err)
     return 0;
 }
 
+/* The batched GEMM (rollout_gemm.comp) for B >= 8: tile t = BM, BN, TM, TN, BK, SK.
+ * Exact mode needs SK = 16 (slice p = partial p) and BK a multiple of 16. A tile that
+ * does not fit the device's workgroup or shared memory (lavapipe: 32 KiB) has its SK
+ * (fast), then BN, then BK halved. */
+static int choose_gemm(struct rollout_gpu *r, struct dashi_error *err)
+{
+    struct vk_runtime *vk = r->vk;
+    const struct rollout_config *c = &r->cfg;
+    bool exact = c->mode == ROLLOUT_EXACT, f64 = c->precision == ROLLOUT_F64;
+    /* Defaults: best of the H100 sweep (bench/README.md). */
+    uint32_t t[6] = {32, 48, 4, 6, 32, 8};
+    if (exact) {
+        uint32_t e[5] = {16, 48, 4, 6, 32};
+        env_uints("DASHI_ROLLOUT_GEMM_EXACT", e, 5);
+        memcpy(t, e, sizeof e);
+        t[5] = 16;
+    } else {
+        env_uints("DASHI_ROLLOUT_GEMM", t, 6);
+    }
+    for (;;) {
+        uint32_t bm = t[0], bn = t[1], tm = t[2], tn = t[3], bk = t[4], sk = t[5];
+        bool valid = bm % tm == 0 && bn % tn == 0 && (sk & (sk - 1)) == 0 && bk % sk == 0 &&
+                     (!exact || (sk == 16 && bk % 16 == 0));
+        if (!valid)
+            return dashi_fail(err, DASHI_E_INTERNAL, "", "rollout GEMM tile %u,%u,%u,%u,%u,%u is not valid", bm, bn,
+                              tm, tn, bk, sk);
+        size_t threads = (size_t)(bm / tm) * (bn / tn) * sk;
+        size_t stage = (size_t)bk * (bm + bn), red = (size_t)(sk + 1) / 2 * bm * bn;
+        size_t shared = (stage > red ? stage : red) * r->elem; /* one array, reused */
+        if (threads <= vk->max_workgroup_size && shared <= vk->max_shared_bytes)
+            break;
+        if (!exact && sk > 1)
+            t[5] /= 2;
+        else if (bn / tn >= 2 && (bn / 2) % tn == 0)
+            t[1] /= 2;
+        else if (bk > 16)
+            t[4] /= 2;
+        else
+            return dashi_fail(err, DASHI_E_INTERNAL, "", "rollout GEMM tile %u,%u,%u,%u,%u,%u does not fit this device",
+                              bm, bn, tm, tn, bk, sk);
+    }
+    uint32_t spec[10] = {c->D, c->B, t[0], t[1], t[2], t[3], t[1] / t[3], t[0] / t[2], t[4], t[5]};
+    r->groups_x = (c->D + t[1] - 1) / t[1];
+    r->groups_y = (c->B + t[0] - 1) / t[0];
+    const char *name = exact ? (f64 ? "rollout_gemm_exact_f64" : "rollout_gemm_exact_f32")
+                             : (f64 ? "rollout_gemm_f64" : "rollout_gemm_f32");
+    return vk_kernel_get(vk, name, 3, sizeof(struct rollout_push), spec, 10, &r->kernel, err);
+}
+
 static int choose_kernel(struct rollout_gpu *r, struct dashi_error *err)
 {
     struct vk_runtime *vk = r->vk;
     const struct rollout_config *c = &r->cfg;
     bool f64 = c->precision == ROLLOUT_F64;
-    bool gemm = c->mode == ROLLOUT_FAST && c->B >= 8;
+    /* DASHI_ROLLOUT_GEMM_EXACT=off keeps exact batches on the GEMV (benchmarks). */
+    const char *ge = getenv("DASHI_ROLLOUT_GEMM_EXACT");
+    bool gemm = c->B >= 8 && !(c->mode == ROLLOUT_EXACT && ge && strcmp(ge, "off") == 0);
     r->persistent = false;
     int pick = choose_persistent(r, err);
     if (pick <= 0)
         return pick;
-    if (!gemm) {
-        /* OUT_WG outputs × RB batch rows per workgroup; picked by sweeping on an H100
-         * (bench/README.md): small workgroups for few rows, wide ones for batches. */
-        uint32_t t[2] = {vk->is_cpu ? 8 : 2, c->B}; /* lavapipe prefers fewer, larger groups */
-        if (c->B >= 8) {
-            t[0] = 32;
-            t[1] = 4;
-        }
-        env_uints("DASHI_ROLLOUT_GEMV", t, 2);
-        while (t[0] * 16 > vk->max_workgroup_size && t[0] > 1)
-            t[0] /= 2;
-        while ((size_t)t[1] * 16 * t[0] * r->elem > vk->max_shared_bytes && t[1] > 1)
-            t[1] /= 2;
-        const char *name = c->mode == ROLLOUT_EXACT ? (f64 ? "rollout_exact_f64" : "rollout_exact_f32")
-                                                    : (f64 ? "rollout_gemv_f64" : "rollout_gemv_f32");
-        uint32_t spec[4] = {c->D, c->B, t[0], t[1]};
-        r->groups_x = (c->D + t[0] - 1) / t[0];
-        r->groups_y = (c->B + t[1] - 1) / t[1];
-        return vk_kernel_get(vk, name, 3, sizeof(struct rollout_push), spec, 4, &r->kernel, err);
+    if (gemm)
+        return choose_gemm(r, err);
+    /* OUT_WG outputs × RB batch rows per workgroup; picked by sweeping on an H100
+     * (bench/README.md): small workgroups for few rows, wide ones for batches. */
+    uint32_t t[2] = {vk->is_cpu ? 8 : 2, c->B}; /* lavapipe prefers fewer, larger groups */
+    if (c->B >= 8) {
+        t[0] = 32;
+        t[1] = 4;
     }
-    uint32_t t[5] = {32, 64, 2, 4, 16}; /* BM, BN, TM, TN, BK: best of the H100 sweep */
-    env_uints("DASHI_ROLLOUT_GEMM", t, 5);
-    if (t[0] % t[2] || t[1] % t[3] || (t[0] / t[2]) * (t[1] / t[3]) > vk->max_workgroup_size ||
-        (size_t)t[4] * (t[0] + t[1]) * r->elem > vk->max_shared_bytes)
-        return dashi_fail(err, DASHI_E_INTERNAL, "", "rollout GEMM tile %ux%u/%ux%u/%u does not fit this device",
-                          t[0], t[1], t[2], t[3], t[4]);
-    uint32_t spec[9] = {c->D, c->B, t[0], t[1], t[2], t[3], t[1] / t[3], t[0] / t[2], t[4]};
-    r->groups_x = (c->D + t[1] - 1) / t[1];
-    r->groups_y = (c->B + t[0] - 1) / t[0];
-    return vk_kernel_get(vk, f64 ? "rollout_gemm_f64" : "rollout_gemm_f32", 3, sizeof(struct rollout_push), spec, 9,
-                         &r->kernel, err);
+    env_uints("DASHI_ROLLOUT_GEMV", t, 2);
+    while (t[0] * 16 > vk->max_workgroup_size && t[0] > 1)
+        t[0] /= 2;
+    while ((size_t)t[1] * 16 * t[0] * r->elem > vk->max_shared_bytes && t[1] > 1)
+        t[1] /= 2;
+    const char *name = c->mode == ROLLOUT_EXACT ? (f64 ? "rollout_exact_f64" : "rollout_exact_f32")
+                                                : (f64 ? "rollout_gemv_f64" : "rollout_gemv_f32");
+    uint32_t spec[4] = {c->D, c->B, t[0], t[1]};
+    r->groups_x = (c->D + t[0] - 1) / t[0];
+    r->groups_y = (c->B + t[1] - 1) / t[1];
+    return vk_kernel_get(vk, name, 3, sizeof(struct rollout_push), spec, 4, &r->kernel, err);
 }
 
 /* Converts n doubles to the engine's precision into a malloc'ed buffer (NULL: f64, use src). */
@@ -268,17 +337,17 @@ int rollout_gpu_create_at(struct vk_runtime *vk, const struct rollout_config *cf
     r->cfg = *cfg;
     r->elem = elem;
     r->state_elems = (size_t)cfg->B * cfg->D;
-    r->a.block = r->states.block = r->flags.block = r->readback.block = -1;
+    r->a.block = r->states.block = r->flags.block = r->readback.block = r->ring.block = -1;
     if (vk_buffer_alloc(vk, (VkDeviceSize)cfg->D * cfg->D * elem, VK_MEM_DEVICE, &r->a, err) != 0 ||
         vk_buffer_alloc(vk, STATE_SLOTS * r->state_elems * elem, VK_MEM_DEVICE, &r->states, err) != 0 ||
-        vk_buffer_alloc(vk, flags_bytes(cfg->D), VK_MEM_DEVICE, &r->flags, err) != 0 ||
+        vk_buffer_alloc(vk, FLAG_BYTES, VK_MEM_DEVICE, &r->flags, err) != 0 ||
         upload_doubles(r, &r->a, 0, A, (size_t)cfg->D * cfg->D, err) != 0 ||
         upload_doubles(r, &r->states, (step & 1) * r->state_elems, z, r->state_elems, err) != 0 ||
         choose_kernel(r, err) != 0)
         goto fail;
     /* Step t reads slot (t-1)&1: the state after `step` steps lives in slot step&1. */
     r->steps = step;
-    const struct vk_buffer *bufs[3] = {&r->a, &r->states, &r->flags};
+    const struct vk_buffer *bufs[4] = {&r->a, &r->states, &r->flags, &r->ring};
     if (vk_descriptor_set(vk, r->kernel, bufs, &r->set, err) != 0)
         goto fail;
     *out = r;
@@ -300,6 +369,7 @@ void rollout_gpu_destroy(struct rollout_gpu *r)
     vk_buffer_free(r->vk, &r->states);
     vk_buffer_free(r->vk, &r->flags);
     vk_buffer_free(r->vk, &r->readback);
+    vk_buffer_free(r->vk, &r->ring);
     free(r);
 }
 
@@ -348,28 +418,32 @@ static int record_plan(struct rollout_gpu *r, struct rollout_plan *pl, uint32_t 
     VkDeviceSize state_bytes = r->state_elems * r->elem;
     vkCmdFillBuffer(c->cb, r->flags.buffer, r->flags.offset, 4, 0xFFFFFFFFu);
     if (r->persistent) {
-        vkCmdFillBuffer(c->cb, r->flags.buffer, r->flags.offset + 4, flags_bytes(r->cfg.D) - 4, 0);
+        vkCmdFillBuffer(c->cb, r->flags.buffer, r->flags.offset + 4, 4, 0);
         vk_cmd_copy(c, &r->states, (r->steps & 1) * state_bytes, &r->states, 2 * state_bytes, state_bytes);
     }
     vk_cmd_barrier(c);
     pl->ts_begin = vk_cmd_timestamp(c);
     uint32_t k = 0;
-    /* Persistent: one dispatch per stretch of steps that ends at a recorded step or at n. */
+    /* Persistent: one dispatch per stretch of steps that ends at a recorded step, at n or
+     * when the ring is full; the ring is refilled with the sentinel before each. */
     for (uint32_t s = 1; r->persistent && s <= n;) {
         uint64_t t = r->steps + s;
-        uint32_t e = n;
+        uint32_t e = n - s + 1 > r->ring_slots ? s + r->ring_slots - 1 : n;
         if (every) {
             uint64_t rec = (t + every - 1) / every * every;
-            if (rec - r->steps < n)
+            if (rec - r->steps < e)
                 e = (uint32_t)(rec - r->steps);
         }
+        uint64_t te = r->steps + e;
         struct rollout_persist_push push = {.step = s,
                                             .src = (uint32_t)(((t - 1) & 1) * r->state_elems),
-                                            .dst = (uint32_t)((t & 1) * r->state_elems),
+                                            .dst = (uint32_t)((te & 1) * r->state_elems),
                                             .nsteps = e - s + 1};
+        vkCmdFillBuffer(c->cb, r->ring.buffer, r->ring.offset, (VkDeviceSize)push.nsteps * state_bytes,
+                        r->elem == 8 ? RING_FILL : RING_FILL_F32);
+        vk_cmd_barrier(c);
         vk_cmd_dispatch(c, r->kernel, r->set, &push, r->groups_x, 1, 1);
         vk_cmd_barrier(c);
-        uint64_t te = r->steps + e;
         if (every && te % every == 0)
             vk_cmd_copy(c, &r->states, (te & 1) * state_bytes, &r->readback, FLAG_BYTES + (k++) * state_bytes,
                         state_bytes);
@@ -415,6 +489,7 @@ static int fall_back_to_portable(struct rollout_gpu *r, struct dashi_error *err)
     vk_descriptor_set_free(r->vk, r->set);
     r->set = VK_NULL_HANDLE;
     r->no_persistent = true;
+    vk_buffer_free(r->vk, &r->ring);
     const struct vk_buffer *bufs[3] = {&r->a, &r->states, &r->flags};
     if (choose_kernel(r, err) != 0 || vk_descriptor_set(r->vk, r->kernel, bufs, &r->set, err) != 0)
         return -1;

@@ -58,6 +58,7 @@ struct vk_runtime {
     char api_version[32];
     bool is_cpu;             /* VK_PHYSICAL_DEVICE_TYPE_CPU (lavapipe) */
     bool fp64, int64;
+    bool int64_atomics;      /* shaderBufferInt64Atomics, enabled when the device has it */
     uint32_t subgroup_size;
     uint32_t max_workgroup_size; /* x dimension */
     uint32_t max_shared_bytes;

@@ -375,7 +375,18 @@ static int create_device(struct vk_runtime *vk, struct dashi_error *err)
                                    .queueCount = 1,
                                    .pQueuePriorities = &prio};
     VkPhysicalDeviceFeatures want = {.shaderFloat64 = VK_TRUE, .shaderInt64 = VK_TRUE};
+    /* 64-bit integer atomics on buffers (the atoms reductions' fixed-point sums): optional,
+     * enabled when present; kernels that need them check vk->int64_atomics. */
+    VkPhysicalDeviceShaderAtomicInt64Features a64 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_ATOMIC_INT64_FEATURES};
+    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &a64};
+    vkGetPhysicalDeviceFeatures2(vk->phys, &f2);
+    vk->int64_atomics = a64.shaderBufferInt64Atomics;
+    VkPhysicalDeviceShaderAtomicInt64Features a64_want = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_ATOMIC_INT64_FEATURES,
+        .shaderBufferInt64Atomics = VK_TRUE};
     VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+                              .pNext = vk->int64_atomics ? &a64_want : NULL,
                               .queueCreateInfoCount = 1,
                               .pQueueCreateInfos = &qci,
                               .pEnabledFeatures = &want};

@@ -9,6 +9,8 @@
 // of |field| over the support (reduced later in a fixed order).
 // Once a level killed nothing (a fixed point), later levels only copy: recording more
 // levels than needed costs a dispatch each, never changes the result.
+// A dispatch covers a batch of frames: gl_WorkGroupID.z is the frame, whose carrier
+// planes, counters, partials and field start at the f_* strides from frame 0's.
 #extension GL_EXT_shader_explicit_arithmetic_types_float64 : enable
 layout(local_size_x = 16, local_size_y = 16) in;
 layout(std430, binding = 0) buffer Carrier { int s[]; };
@@ -21,6 +23,7 @@ layout(push_constant) uniform P {
     uint cnt_base;          // counters of level L at cnt_base + 4L
     uint part_off;          // this level's partials (one per workgroup)
     uint field_off;         // element offset of the field
+    uint f_carrier, f_cnt, f_part, f_field; // per-frame strides
 } p;
 
 const uint T = 16u;
@@ -39,10 +42,14 @@ void main()
     uint gi = gl_WorkGroupID.y * T + ti, gj = gl_WorkGroupID.x * T + tj;
     bool inside = gi < p.n && gj < p.n;
     uint idx = gi * p.n + gj;
+    uint fz = gl_WorkGroupID.z;
+    uint in_off = p.in_off + fz * p.f_carrier, out_off = p.out_off + fz * p.f_carrier;
+    uint cnt_base = p.cnt_base + fz * p.f_cnt, part_off = p.part_off + fz * p.f_part;
+    uint field_off = p.field_off + fz * p.f_field;
     // Past the fixed point (the previous level killed nothing): copy and stop.
-    if (p.op != 0u && p.level >= 2u && cnt[p.cnt_base + 4u * (p.level - 1u) + 1u] == 0u) {
+    if (p.op != 0u && p.level >= 2u && cnt[cnt_base + 4u * (p.level - 1u) + 1u] == 0u) {
         if (inside)
-            s[p.out_off + idx] = s[p.in_off + idx];
+            s[out_off + idx] = s[in_off + idx];
         return;
     }
     if (lid < 4u)
@@ -50,7 +57,7 @@ void main()
     const uint W = T + 4u;
     for (uint k = lid; k < W * W; k += 256u) {
         int i = int(gl_WorkGroupID.y * T + k / W) - 2, j = int(gl_WorkGroupID.x * T + k % W) - 2;
-        tile[k] = s[p.in_off + wrap(i) * p.n + wrap(j)];
+        tile[k] = s[in_off + wrap(i) * p.n + wrap(j)];
     }
     barrier();
     if (p.op == 1u) {
@@ -89,11 +96,11 @@ void main()
     double a = 0.0;
     if (inside) {
         if (p.op != 0u)
-            s[p.out_off + idx] = out_v;
+            s[out_off + idx] = out_v;
         if (out_v != 0) {
             atomicAdd(sc[0], 1u);
             atomicAdd(sc[out_v > 0 ? 2 : 3], 1u);
-            a = abs(w[p.field_off + idx]);
+            a = abs(w[field_off + idx]);
         }
         if (out_v != in_v)
             atomicAdd(sc[1], 1u);
@@ -106,9 +113,9 @@ void main()
         barrier();
     }
     if (lid == 0u) {
-        part[p.part_off + wg] = red[0];
+        part[part_off + wg] = red[0];
         for (uint q = 0u; q < 4u; q++)
             if (sc[q] != 0u)
-                atomicAdd(cnt[p.cnt_base + 4u * p.level + q], sc[q]);
+                atomicAdd(cnt[cnt_base + 4u * p.level + q], sc[q]);
     }
 }

@@ -94,7 +94,7 @@ ok "threading deterministic (identical outputs on a rerun)"
 
 rc=0; "$DASHI" --json atoms "$LES" > "$WORK/bad.json" 2>/dev/null || rc=$?
 [ "$(json "$WORK/bad.json" "d['error']['field']")" = id ] || fail "atoms on a non-atoms job accepted"
-rc=0; "$DASHI" --json submit atoms --from "$LES" --mode evolve > "$WORK/bad2.json" 2>/dev/null || rc=$?
-[ "$(json "$WORK/bad2.json" "d['error']['field']")" = mode ] || fail "evolve accepted"
+rc=0; "$DASHI" --json submit atoms --from "$LES" --mode sideways > "$WORK/bad2.json" 2>/dev/null || rc=$?
+[ "$(json "$WORK/bad2.json" "d['error']['field']")" = mode ] || fail "unknown mode accepted"
 ok "queries on other kinds and unknown modes refused"
 stop_daemon

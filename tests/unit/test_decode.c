@@ -215,6 +215,41 @@ static void test_batch_equals_single(void **state)
     decode_gpu_destroy(dec);
 }
 
+/* Dashi mode: frames decoded together in one group (each with its own step t, which
+ * keys its residual phases), in a run shorter than the engine's batch, give bit for
+ * bit what each gives alone. */
+static void test_dashi_group_equals_single(void **state)
+{
+    struct fixture *fx = *state;
+    struct dashi_error err = {0};
+    struct decode_config cfg3 = config(fx, true, 3), cfg1 = config(fx, true, 1);
+    struct decode_gpu *dec3 = NULL, *dec1 = NULL;
+    assert_int_equal(decode_gpu_create(&fx->vk, fx->fft, &cfg3, &dec3, &err), 0);
+    assert_int_equal(decode_gpu_create(&fx->vk, fx->fft, &cfg1, &dec1, &err), 0);
+    uint64_t t[2] = {0, 300};
+    struct decode_result r[2], one;
+    double *both = malloc(2 * NN * sizeof *both), *alone = malloc(NN * sizeof *alone);
+    assert_non_null(both && alone);
+    assert_int_equal(decode_gpu_run(dec3, 2, t, fx->z, fx->truth, DECODE_OBSERVE_SNAPSHOTS, r, both, NULL, &err), 0);
+    for (int f = 0; f < 2; f++) {
+        assert_int_equal(decode_gpu_run(dec1, 1, &t[f], fx->z + (size_t)f * DIM, fx->truth + (size_t)f * NN,
+                                        DECODE_OBSERVE_SNAPSHOTS, &one, alone, NULL, &err), 0);
+        assert_memory_equal(alone, both + (size_t)f * NN, NN * sizeof *alone);
+        assert_true(one.rel_l2 == r[f].rel_l2 && one.energy == r[f].energy && one.corr == r[f].corr);
+        assert_int_equal(one.closure_depth, r[f].closure_depth);
+        assert_int_equal(one.nlevels, r[f].nlevels);
+        for (uint32_t k = 0; k < one.nlevels; k++) {
+            assert_int_equal(one.level[k].active, r[f].level[k].active);
+            assert_int_equal(one.level[k].killed, r[f].level[k].killed);
+            assert_true(one.level[k].abs_sum == r[f].level[k].abs_sum);
+        }
+    }
+    free(both);
+    free(alone);
+    decode_gpu_destroy(dec3);
+    decode_gpu_destroy(dec1);
+}
+
 static void test_dashi_beats_reference(void **state)
 {
     struct fixture *fx = *state;
@@ -252,6 +287,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_parity),
         cmocka_unit_test(test_batch_equals_single),
+        cmocka_unit_test(test_dashi_group_equals_single),
         cmocka_unit_test(test_dashi_beats_reference),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

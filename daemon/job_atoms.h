@@ -1,0 +1,96 @@
+/* What the two modes of the atoms job share: track (job_atoms.c, which owns the job kind)
+ * and evolve (job_atoms_evolve.c, reached through the hooks below). */
+#ifndef DASHI_JOB_ATOMS_H
+#define DASHI_JOB_ATOMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "atoms.h"
+#include "job.h"
+#include "normal_form.h"
+#include "threads.h"
+
+#define ATOMS_MIN_N 4
+#define ATOMS_MAX_N 4096
+
+/* The pruning knobs both modes take (Π steps 1-3, normal_form.h). */
+struct atoms_knobs {
+    double gamma_min, lambda;
+    uint64_t min_cells, budget;
+};
+/* Reads gamma_min (0), min_cells (0), lambda (0), budget (0 = unlimited). */
+int atoms_knobs_parse(const msgpack_object *args, struct atoms_knobs *k, struct dashi_error *err);
+/* Packs the four as key/value pairs (ATOMS_KNOBS_KEYS of them). */
+#define ATOMS_KNOBS_KEYS 4
+void atoms_knobs_pack(msgpack_packer *pk, const struct atoms_knobs *k);
+/* Π parameters with the knobs set and merging/splitting off. */
+void atoms_knobs_nf(const struct atoms_knobs *k, uint64_t n, struct nf_params *p);
+
+/* Checks a resolved `from` blob (float64 F×N×N or N×N, finite, N in range): its N and
+ * frame count. */
+int atoms_input_shape(const struct job_submit_ctx *ctx, const char *hash, uint64_t *n, uint64_t *frames,
+                      struct dashi_error *err);
+
+/* Closed carrier and atoms of one frame of omega (n×n), Γ-descending, with Π steps 1-3
+ * applied when p prunes anything (pruned atoms' labels become -1, the kept ones keep
+ * their order). *depth receives the closure depth. */
+/* The frames of an atoms job's input blob, read one at a time (GPU thread). */
+struct atoms_input {
+    const char *hash;
+    uint64_t n, frames;
+    uint64_t data_offset;   /* where the frames start in the .npy file */
+};
+/* Checks that the blob still has the frames×n×n shape validation saw. */
+int atoms_input_open(struct job_exec *ex, const char *hash, uint64_t n, uint64_t frames, struct atoms_input *in,
+                     struct dashi_error *err);
+int atoms_input_read(struct job_exec *ex, const struct atoms_input *in, uint64_t frame, double *dst,
+                     struct dashi_error *err);
+
+int atoms_frame_of(const double *omega, uint32_t n, double tau, const struct nf_params *p, int8_t *carrier,
+                   struct atom_frame *frame, int *depth, struct dashi_error *err);
+/* Π steps 1-3 of p on a frame as atoms_extract (or atoms_gpu) gives it, as above; the
+ * frame is freed on failure. */
+int atoms_frame_prune(struct atom_frame *frame, uint32_t n, const struct nf_params *p, struct dashi_error *err);
+
+/* A growable float64 table of fixed width (the outputs atoms, lineage, atom_audit). */
+struct atom_table {
+    double *v;
+    size_t rows, cap, cols;
+};
+double *atom_table_row(struct atom_table *t); /* NULL when out of memory */
+/* Appends atoms[0..count) of `step` in the ATOMS_COL layout. */
+int atom_table_atoms(struct atom_table *t, int64_t step, const struct atom *atoms, size_t count);
+/* Appends edges (parents at parent_step, children at child_step) in the LINEAGE_COL layout. */
+int atom_table_edges(struct atom_table *t, int64_t parent_step, int64_t child_step, const struct lineage_edge *e,
+                     size_t count);
+/* Appends audit rows (deaths at parent_step, the others at child_step). */
+int atom_table_audit(struct atom_table *t, int64_t parent_step, int64_t child_step, const struct audit_rec *a,
+                     size_t count);
+/* Stores the table as an f8 output `name` of the job. */
+int atom_table_put(struct job_exec *ex, const struct atom_table *t, const char *name, struct dashi_error *err);
+
+/* Description length of one step, in bits (docs/numerics.md): Σ normal_form_atom_bits
+ * over the atoms, plus per edge into the step 1 for a continuation and 2 otherwise. */
+double atoms_description_length(const struct atom *atoms, size_t count, uint32_t n, const struct lineage_edge *e,
+                                size_t nedges);
+
+/* ---- evolve mode (job_atoms_evolve.c) ---- */
+struct atoms_evolve_params;
+struct atoms_evolve_state;
+/* Arguments that only evolve takes (track refuses them, naming the mode). */
+extern const char *const atoms_evolve_only_args[];
+/* Arguments that only track takes. */
+extern const char *const atoms_track_only_args[];
+int atoms_evolve_validate(const struct job_submit_ctx *ctx, const msgpack_object *args,
+                          struct atoms_evolve_params **out, struct job_plan *plan, struct dashi_error *err);
+void atoms_evolve_pack(const struct atoms_evolve_params *p, msgpack_packer *pk);
+void atoms_evolve_free(struct atoms_evolve_params *p);
+int atoms_evolve_start(struct job_exec *ex, const struct atoms_evolve_params *p, struct atoms_evolve_state **out,
+                       struct dashi_error *err);
+int atoms_evolve_slice(struct job_exec *ex, struct atoms_evolve_state *s, bool *done, struct dashi_error *err);
+int atoms_evolve_finish(struct job_exec *ex, struct atoms_evolve_state *s, struct dashi_error *err);
+void atoms_evolve_destroy(struct atoms_evolve_state *s);
+
+#endif

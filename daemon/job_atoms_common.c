@@ -1,0 +1,222 @@
+/* The parts of the atoms job both modes use (job_atoms.h): the pruning knobs, the input
+ * check, the atoms of one frame, and the output tables. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job_atoms.h"
+#include "store_atoms.h"
+
+int atoms_knobs_parse(const msgpack_object *args, struct atoms_knobs *k, struct dashi_error *err)
+{
+    return arg_f64(args, "gamma_min", false, 0, 0, HUGE_VAL, &k->gamma_min, err) ||
+           arg_u64(args, "min_cells", false, 0, 0, UINT32_MAX, &k->min_cells, err) ||
+           arg_f64(args, "lambda", false, 0, 0, HUGE_VAL, &k->lambda, err) ||
+           arg_u64(args, "budget", false, 0, 0, UINT32_MAX, &k->budget, err)
+               ? -1
+               : 0;
+}
+
+void atoms_knobs_pack(msgpack_packer *pk, const struct atoms_knobs *k)
+{
+    pk_kv_f64(pk, "gamma_min", k->gamma_min);
+    pk_kv_u64(pk, "min_cells", k->min_cells);
+    pk_kv_f64(pk, "lambda", k->lambda);
+    pk_kv_u64(pk, "budget", k->budget);
+}
+
+void atoms_knobs_nf(const struct atoms_knobs *k, uint64_t n, struct nf_params *p)
+{
+    nf_params_default(p);
+    p->gamma_min = k->gamma_min;
+    p->min_cells = (uint32_t)k->min_cells;
+    p->lambda = k->lambda;
+    p->budget = (uint32_t)k->budget;
+    p->n = (uint32_t)n;
+}
+
+int atoms_input_shape(const struct job_submit_ctx *ctx, const char *hash, uint64_t *n, uint64_t *frames,
+                      struct dashi_error *err)
+{
+    struct blob_meta m;
+    struct dashi_error lookup;
+    if (store_blob_get(ctx->store, hash, &m, &lookup) != 0)
+        return dashi_fail(err, DASHI_E_NOT_FOUND, "from", "no blob %s (upload it with `dashi put`)", hash);
+    bool square3 = m.info.ndim == 3 && m.info.shape[1] == m.info.shape[2];
+    bool square2 = m.info.ndim == 2 && m.info.shape[0] == m.info.shape[1];
+    if (m.info.dtype != NPY_F8 || !(square3 || square2))
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "from", "from must be a float64 F×N×N trajectory or an N×N field");
+    *n = square3 ? m.info.shape[1] : m.info.shape[0];
+    *frames = square3 ? m.info.shape[0] : 1;
+    if (*n < ATOMS_MIN_N || *n > ATOMS_MAX_N || *frames == 0)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "from", "N must be between %d and %d and there must be a frame",
+                          ATOMS_MIN_N, ATOMS_MAX_N);
+    if (!m.all_finite)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "from", "from contains NaN or Inf");
+    return 0;
+}
+
+static bool prunes(const struct nf_params *p)
+{
+    return p->gamma_min > 0 || p->min_cells > 0 || p->lambda > 0 || p->budget > 0;
+}
+
+int atoms_frame_of(const double *omega, uint32_t n, double tau, const struct nf_params *p, int8_t *carrier,
+                   struct atom_frame *frame, int *depth, struct dashi_error *err)
+{
+    memset(frame, 0, sizeof *frame);
+    if (atoms_closed_carrier(omega, n, tau, carrier, depth, err) != 0 ||
+        atoms_extract(carrier, omega, n, 2 * M_PI, frame, err) != 0)
+        return -1;
+    return atoms_frame_prune(frame, n, p, err);
+}
+
+int atoms_frame_prune(struct atom_frame *frame, uint32_t n, const struct nf_params *p, struct dashi_error *err)
+{
+    if (!prunes(p) || frame->count == 0)
+        return 0;
+    struct nf_params steps13 = *p; /* track mode: prune, score, budget only */
+    steps13.merge_dist = 0;
+    steps13.split_elong = 0;
+    struct nf_result r;
+    int32_t *remap = malloc(frame->count * sizeof *remap);
+    if (!remap) {
+        atom_frame_free(frame);
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory for the atoms");
+    }
+    if (normal_form_apply(frame->atoms, frame->count, &steps13, &r, err) != 0) {
+        free(remap);
+        atom_frame_free(frame);
+        return -1;
+    }
+    /* Survivors keep their relative order (Γ-descending, ties by seed = by index), so the
+     * continuation edges map old indices to new ones and everything else goes to -1. */
+    for (size_t k = 0; k < frame->count; k++)
+        remap[k] = -1;
+    for (size_t e = 0; e < r.nedges; e++)
+        if (r.edges[e].kind == LINEAGE_CONTINUATION)
+            remap[r.edges[e].parent] = r.edges[e].child;
+    size_t nn = (size_t)n * n;
+    for (size_t c = 0; c < nn; c++)
+        if (frame->labels[c] >= 0)
+            frame->labels[c] = remap[frame->labels[c]];
+    memcpy(frame->atoms, r.atoms, r.count * sizeof *r.atoms);
+    frame->count = r.count;
+    free(remap);
+    nf_result_free(&r);
+    return 0;
+}
+
+double *atom_table_row(struct atom_table *t)
+{
+    if (t->rows == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 1024;
+        double *p = realloc(t->v, cap * t->cols * sizeof *p);
+        if (!p)
+            return NULL;
+        t->v = p;
+        t->cap = cap;
+    }
+    return t->v + t->rows++ * t->cols;
+}
+
+int atom_table_atoms(struct atom_table *t, int64_t step, const struct atom *atoms, size_t count)
+{
+    for (size_t k = 0; k < count; k++) {
+        const struct atom *a = &atoms[k];
+        double *row = atom_table_row(t);
+        if (!row)
+            return -1;
+        row[ATOMS_COL_STEP] = (double)step;
+        row[ATOMS_COL_IDX] = (double)k;
+        row[ATOMS_COL_SIGMA] = a->sigma;
+        row[ATOMS_COL_GAMMA] = a->gamma;
+        row[ATOMS_COL_CX] = a->cx;
+        row[ATOMS_COL_CY] = a->cy;
+        row[ATOMS_COL_EPS] = a->eps;
+        row[ATOMS_COL_ORIENTATION] = a->orientation;
+        row[ATOMS_COL_ELONGATION] = a->elongation;
+        row[ATOMS_COL_CELLS] = a->cells;
+    }
+    return 0;
+}
+
+int atom_table_edges(struct atom_table *t, int64_t parent_step, int64_t child_step, const struct lineage_edge *e,
+                     size_t count)
+{
+    for (size_t k = 0; k < count; k++) {
+        double *row = atom_table_row(t);
+        if (!row)
+            return -1;
+        row[LINEAGE_COL_PARENT_STEP] = (double)parent_step;
+        row[LINEAGE_COL_PARENT_IDX] = e[k].parent;
+        row[LINEAGE_COL_CHILD_STEP] = (double)child_step;
+        row[LINEAGE_COL_CHILD_IDX] = e[k].child;
+        row[LINEAGE_COL_KIND] = e[k].kind;
+        row[LINEAGE_COL_FRACTION] = e[k].fraction;
+    }
+    return 0;
+}
+
+int atom_table_audit(struct atom_table *t, int64_t parent_step, int64_t child_step, const struct audit_rec *a,
+                     size_t count)
+{
+    for (size_t k = 0; k < count; k++) {
+        double *row = atom_table_row(t);
+        if (!row)
+            return -1;
+        row[AUDIT_COL_STEP] = (double)(a[k].at_parent ? parent_step : child_step);
+        row[AUDIT_COL_IDX] = a[k].idx;
+        row[AUDIT_COL_EVENT] = a[k].event;
+        row[AUDIT_COL_RESIDUAL] = a[k].residual;
+        row[AUDIT_COL_SIGNED] = a[k].signed_residual;
+    }
+    return 0;
+}
+
+int atom_table_put(struct job_exec *ex, const struct atom_table *t, const char *name, struct dashi_error *err)
+{
+    uint64_t shape[2] = {t->rows, t->cols};
+    struct blob_meta meta;
+    static const double none = 0;
+    if (blobstore_put_array(job_blobs(ex), NPY_F8, 2, shape, t->v ? t->v : &none, &meta, err) != 0)
+        return -1;
+    job_emit_output(ex, name, meta.hash);
+    return 0;
+}
+
+double atoms_description_length(const struct atom *atoms, size_t count, uint32_t n, const struct lineage_edge *e,
+                                size_t nedges)
+{
+    double bits = 0;
+    for (size_t k = 0; k < count; k++)
+        bits += normal_form_atom_bits(&atoms[k], n);
+    for (size_t k = 0; k < nedges; k++)
+        bits += e[k].kind == LINEAGE_CONTINUATION ? 1 : 2;
+    return bits;
+}
+
+int atoms_input_open(struct job_exec *ex, const char *hash, uint64_t n, uint64_t frames, struct atoms_input *in,
+                     struct dashi_error *err)
+{
+    struct blob_meta m;
+    if (blobstore_meta(job_blobs(ex), hash, &m, err) != 0)
+        return -1;
+    if (m.info.count != frames * n * n)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "from", "the input changed shape since validation");
+    *in = (struct atoms_input){.hash = hash, .n = n, .frames = frames, .data_offset = m.size - m.info.nbytes};
+    return 0;
+}
+
+int atoms_input_read(struct job_exec *ex, const struct atoms_input *in, uint64_t frame, double *dst,
+                     struct dashi_error *err)
+{
+    size_t bytes = (size_t)(in->n * in->n) * sizeof(double), got = 0;
+    uint64_t total = 0;
+    if (blobstore_read(job_blobs(ex), in->hash, in->data_offset + frame * bytes, dst, bytes, &got, &total, err) != 0)
+        return -1;
+    if (got != bytes)
+        return dashi_fail(err, DASHI_E_IO, "from", "short read of frame %llu", (unsigned long long)frame);
+    return 0;
+}
