@@ -80,7 +80,7 @@ static int atoms_validate(const struct job_submit_ctx *ctx, const msgpack_object
         return 0;
     }
     if (refuse_other_mode(args, atoms_evolve_only_args, "track", "evolve", err) || args_only(args, allowed, err) ||
-        job_input_ref(ctx, args, "from", "trajectory", true, p->from, &p->from_job, plan, err) ||
+        job_input_ref(ctx, args, "from", "trajectory,omega_hat", true, p->from, &p->from_job, plan, err) ||
         arg_u64(args, "every", false, 1, 1, UINT32_MAX, &p->every, err) ||
         arg_f64(args, "tau", false, 0.35, 0, 1, &p->tau, err) || atoms_knobs_parse(args, &p->knobs, err) ||
         arg_f64(args, "gate", false, tp.gate, 0, 1e6, &p->gate, err) ||

@@ -89,7 +89,7 @@ int atoms_evolve_validate(const struct job_submit_ctx *ctx, const msgpack_object
     double les_dt_frame = 0;
     bool from_les = false;
     if (args_only(args, allowed, err) ||
-        job_input_ref(ctx, args, "from", "trajectory", true, p->from, &p->from_job, plan, err))
+        job_input_ref(ctx, args, "from", "trajectory,omega_hat", true, p->from, &p->from_job, plan, err))
         goto fail;
     if (p->from_job) {
         int rc = les_geometry(ctx, p->from_job, &p->n, &p->frames, &les_dt_frame, err);

@@ -41,6 +41,13 @@ for k, t in enumerate(['0000', '0300']):
 PY
 ok "reference decode reproduces summary.json and decode_omega_hat"
 
+# The decoded fields of a decode job (observer snapshots: its omega_hat) are an atoms job's input too.
+"$DASHI" --json submit atoms --from "$(json "$WORK/ref.json" "d['id']")" --wait > "$WORK/at.json" \
+  || fail "atoms of a decode job: $(cat "$WORK/at.json")"
+json "$WORK/at.json" "d['inputs']['from'] == '$OH' and d['metrics']['frames'] == 2 and d['metrics']['atoms_total'] > 0" \
+  | grep -qx True || fail "atoms of the decoded frames: $(json "$WORK/at.json" "d['inputs'], d['metrics']")"
+ok "atoms --from a decode job tracks its decoded fields ($(json "$WORK/at.json" "d['metrics']['atoms_total']") atoms)"
+
 "$DASHI" --json submit decode --anchors "$ANCH" --mask "$MASK" --states "$STATES" --truth "$TRUTH" --stride 300 \
   --truth-every 300 --wait > "$WORK/dashi.json" || { cat "$WORK/dashi.json"; fail "dashi decode failed"; }
 "$PY" - "$WORK/dashi.json" <<'PY' || fail "dashi mode does not beat the reference"
