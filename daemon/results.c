@@ -1,8 +1,11 @@
 /* The loop thread's side of the GPU thread's reports: each message is written to the
  * database in one transaction (the single writer), then the connections waiting on
  * that job get an event or, when it ended, its final record. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "ops.h"
 #include "store_atoms.h"
@@ -104,7 +107,26 @@ void results_job_ended(struct daemon *d, int64_t job_id)
 struct apply_ctx {
     struct daemon *d;
     const struct job_msg *m;
+    char superseded[DASHI_HASH_HEX + 1]; /* the checkpoint a new one replaced (empty: none) */
 };
+
+/* A job keeps only its latest checkpoint: the one it replaced is removed from the blob
+ * store once the transaction that recorded the new one has committed, unless something
+ * else refers to the same content. */
+static void drop_superseded(struct daemon *d, const char *hash)
+{
+    struct dashi_error err;
+    dashi_error_clear(&err);
+    int referenced = store_blob_referenced(&d->store, hash, &err);
+    char path[4096];
+    if (referenced != 0 || blobstore_path(&d->blobs, hash, path, sizeof path) != 0) {
+        if (referenced < 0)
+            fprintf(stderr, "dashid: keeping checkpoint %s: %s\n", hash, err.message);
+        return;
+    }
+    if (unlink(path) != 0 && errno != ENOENT)
+        fprintf(stderr, "dashid: removing superseded checkpoint %s: %s\n", path, strerror(errno));
+}
 
 static int apply_fn(void *ctx, struct dashi_error *err)
 {
@@ -142,8 +164,16 @@ static int apply_fn(void *ctx, struct dashi_error *err)
             store_job_blob_add(st, m->job, "output", m->outputs[i].name, meta->hash, err) != 0)
             return -1;
     }
-    if (m->checkpoint[0] && store_job_set_checkpoint(st, m->job, m->checkpoint, m->checkpoint_step, err) != 0)
-        return -1;
+    if (m->checkpoint[0]) {
+        struct job_row row;
+        if (store_job_get(st, m->job, &row, err) != 0)
+            return -1;
+        if (row.checkpoint[0] && strcmp(row.checkpoint, m->checkpoint) != 0)
+            memcpy(a->superseded, row.checkpoint, sizeof a->superseded);
+        job_row_free(&row);
+        if (store_job_set_checkpoint(st, m->job, m->checkpoint, m->checkpoint_step, err) != 0)
+            return -1;
+    }
     if (m->type == MSG_SLICE && m->has_progress &&
         store_job_set_progress(st, m->job, m->step, m->total, m->gpu_seconds, err) != 0)
         return -1;
@@ -206,6 +236,8 @@ void results_on_wake(uv_async_t *h)
             if (store_transaction(&d->store, apply_fn, &a, &err) != 0)
                 fprintf(stderr, "dashid: recording results of job %lld failed: %s: %s\n", (long long)m->job,
                         dashi_code_name(err.code), err.message);
+            else if (a.superseded[0])
+                drop_superseded(d, a.superseded);
             notify(d, m->job, m, m->type == MSG_ENDED);
             if (m->type == MSG_ENDED)
                 jobs_dependency_ended(d, m->job);

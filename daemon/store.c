@@ -476,6 +476,19 @@ int store_job_set_progress(struct store *st, int64_t id, uint64_t step, uint64_t
     return update_one(st, s, id, err);
 }
 
+int store_blob_referenced(struct store *st, const char *hash, struct dashi_error *err)
+{
+    sqlite3_stmt *s;
+    if (store_prepare(st, "SELECT EXISTS (SELECT 1 FROM jobs WHERE checkpoint = ?1) "
+                          "OR EXISTS (SELECT 1 FROM job_blobs WHERE hash = ?1) "
+                          "OR EXISTS (SELECT 1 FROM blobs WHERE hash = ?1)", &s, err) < 0)
+        return -1;
+    sqlite3_bind_text(s, 1, hash, -1, SQLITE_TRANSIENT);
+    int referenced = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) != 0 : store_db_fail(st, err, "step");
+    sqlite3_finalize(s);
+    return referenced;
+}
+
 int store_job_set_checkpoint(struct store *st, int64_t id, const char *hash, uint64_t step,
                              struct dashi_error *err)
 {

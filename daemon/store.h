@@ -73,6 +73,9 @@ int store_job_set_device(struct store *st, int64_t id, const char *device, const
                          const char *precision, struct dashi_error *err);
 int store_job_set_progress(struct store *st, int64_t id, uint64_t step, uint64_t total_steps,
                            double gpu_seconds, struct dashi_error *err);
+/* 1 when a blob is still referenced: some job's checkpoint, input or output, or a recorded
+ * upload; 0 when nothing refers to it; -1 on error. */
+int store_blob_referenced(struct store *st, const char *hash, struct dashi_error *err);
 int store_job_set_checkpoint(struct store *st, int64_t id, const char *hash, uint64_t step,
                              struct dashi_error *err);
 /* E_NOT_FOUND if absent. */

@@ -32,6 +32,22 @@ REF=$(json "$WORK/ref.json" "d['id']")
 [ "$(json "$WORK/ref_h.json" "len(set(h['hash'] for h in d['hashes']))")" = $((STEPS / 10)) ] || fail "hashes repeat"
 ok "uninterrupted reference run"
 
+# A job keeps only its latest checkpoint (about 3 s of run at checkpoint_every_s = 0.3 wrote
+# ~10): every blob file on disk is referenced by the database (an upload, an input or
+# output, or some job's current checkpoint); superseded checkpoints are gone.
+"$PY" - "$DASHI_STATE_DIR" <<'PY' || fail "superseded checkpoints left in the blob store"
+import os, sqlite3, sys
+state = sys.argv[1]
+db = sqlite3.connect(f"file:{state}/dashid.db?mode=ro", uri=True)
+refs = {r[0] for r in db.execute("SELECT hash FROM blobs UNION SELECT hash FROM job_blobs "
+                                  "UNION SELECT checkpoint FROM jobs WHERE checkpoint IS NOT NULL")}
+files = {f[:-4] for _, _, fs in os.walk(f"{state}/blobs") for f in fs if f.endswith(".npy")}
+orphans = files - refs
+assert not orphans, f"{len(orphans)} unreferenced blob files: {sorted(orphans)[:3]}"
+print(f"# {len(files)} blob files, all referenced")
+PY
+ok "superseded checkpoints are removed from the blob store"
+
 # same_as_ref ID: the job's hashes and z_final equal the reference's.
 same_as_ref() {
   "$DASHI" --json show "$1" > "$WORK/s.json"
