@@ -15,10 +15,12 @@
  * atoms.description_length, and from the second frame on events.continuation/split/
  * merge/birth/death, audit.abs_residual, audit.signed_residual.
  *
- * The closed carrier, the labelling and the per-atom reductions run on the GPU
- * (atoms_gpu.h), a batch of frames per submission, with the same frames as the host
- * path; the threading is host code. A device without 64-bit buffer atomics, or a grid
- * too large for its storage-buffer range, gets the host path (atoms.c); the summary
+ * `carrier` says where the closed carrier, the labelling and the per-atom reductions run:
+ * `gpu` (atoms_gpu.h, a batch of frames per submission, the same frames as the host
+ * path; a device without 64-bit buffer atomics or too small a storage-buffer range fails
+ * the job), `host` (atoms.c), or `auto` (the default): the GPU path on a GPU, the host
+ * path on a CPU implementation of Vulkan (lavapipe runs the GPU path ~40× slower than the
+ * host code) or where the GPU path cannot run. The threading is host code. The summary
  * carrier_on_gpu says which ran. */
 #include <math.h>
 #include <stdio.h>
@@ -40,11 +42,20 @@ struct atoms_params {
     uint64_t every;
     double tau, gate, min_overlap;
     struct atoms_knobs knobs;
+    int carrier;        /* CARRIER_AUTO, CARRIER_GPU, CARRIER_HOST */
     uint64_t n, frames; /* from the input's shape (0 while it is still being produced) */
     struct atoms_evolve_params *evolve; /* mode evolve: everything is in there */
 };
 
 static const char *const modes[] = {"track", "evolve", NULL};
+enum { CARRIER_AUTO, CARRIER_GPU, CARRIER_HOST };
+static const char *const carriers[] = {"auto", "gpu", "host", NULL};
+
+/* Whether a track job with this choice runs the GPU path on vk (auto: on a real GPU). */
+static bool carrier_wants_gpu(int carrier, const struct vk_runtime *vk)
+{
+    return carrier == CARRIER_GPU || (carrier == CARRIER_AUTO && !(vk && vk->is_cpu));
+}
 
 /* Names the first of `names` that args holds, refusing it for `mode`. */
 static int refuse_other_mode(const msgpack_object *args, const char *const *names, const char *mode,
@@ -63,7 +74,7 @@ static int atoms_validate(const struct job_submit_ctx *ctx, const msgpack_object
                           struct job_plan *plan, struct dashi_error *err)
 {
     static const char *const allowed[] = {"from", "mode", "every", "tau", "gamma_min", "min_cells", "lambda", "budget",
-                                          "gate", "min_overlap", NULL};
+                                          "gate", "min_overlap", "carrier", NULL};
     struct atoms_params *p = calloc(1, sizeof *p);
     if (!p)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
@@ -84,7 +95,8 @@ static int atoms_validate(const struct job_submit_ctx *ctx, const msgpack_object
         arg_u64(args, "every", false, 1, 1, UINT32_MAX, &p->every, err) ||
         arg_f64(args, "tau", false, 0.35, 0, 1, &p->tau, err) || atoms_knobs_parse(args, &p->knobs, err) ||
         arg_f64(args, "gate", false, tp.gate, 0, 1e6, &p->gate, err) ||
-        arg_f64(args, "min_overlap", false, tp.min_overlap, 0, 1, &p->min_overlap, err))
+        arg_f64(args, "min_overlap", false, tp.min_overlap, 0, 1, &p->min_overlap, err) ||
+        arg_enum(args, "carrier", false, CARRIER_AUTO, carriers, &p->carrier, err))
         goto fail;
     if (p->tau <= 0) {
         dashi_fail(err, DASHI_E_BAD_VALUE, "tau", "tau must be in (0, 1]");
@@ -102,7 +114,13 @@ static int atoms_validate(const struct job_submit_ctx *ctx, const msgpack_object
     if (atoms_input_shape(ctx, p->from, &p->n, &p->frames, err))
         goto fail;
     plan->total_steps = (p->frames + p->every - 1) / p->every;
-    plan->mem_estimate = atoms_gpu_bytes_on(ctx->vk, (uint32_t)p->n); /* 0: the host path will run */
+    plan->mem_estimate = carrier_wants_gpu(p->carrier, ctx->vk) ? atoms_gpu_bytes_on(ctx->vk, (uint32_t)p->n) : 0;
+    if (p->carrier == CARRIER_GPU && ctx->vk && plan->mem_estimate == 0) {
+        dashi_fail(err, DASHI_E_NO_GPU, "carrier", "carrier gpu: %s cannot run the GPU path at N=%llu (it needs "
+                   "64-bit buffer atomics and a storage-buffer range for the frames); use carrier host or auto",
+                   ctx->vk->device_name, (unsigned long long)p->n);
+        goto fail;
+    }
     job_plan_input(plan, "from", p->from);
     *out = p;
     return 0;
@@ -118,7 +136,7 @@ static void atoms_pack_params(const void *params, msgpack_packer *pk)
         atoms_evolve_pack(p->evolve, pk);
         return;
     }
-    msgpack_pack_map(pk, 6 + ATOMS_KNOBS_KEYS); /* exactly the arguments validate takes */
+    msgpack_pack_map(pk, 7 + ATOMS_KNOBS_KEYS); /* exactly the arguments validate takes */
     if (p->from_job)
         pk_kv_i64(pk, "from", p->from_job);
     else
@@ -129,6 +147,7 @@ static void atoms_pack_params(const void *params, msgpack_packer *pk)
     atoms_knobs_pack(pk, &p->knobs);
     pk_kv_f64(pk, "gate", p->gate);
     pk_kv_f64(pk, "min_overlap", p->min_overlap);
+    pk_kv_str(pk, "carrier", carriers[p->carrier]);
 }
 
 static void atoms_free_params(void *params)
@@ -224,9 +243,11 @@ static int atoms_start(struct job_exec *ex, const void *params, void **out, stru
         return -1;
     }
     struct dashi_error gerr = {0};
-    if (atoms_gpu_create(job_vk(ex), (uint32_t)p->n, atoms_gpu_default_batch((uint32_t)p->n), p->tau, &s->gpu,
-                         &gerr) != 0) {
-        if (gerr.code != DASHI_E_NO_GPU && gerr.code != DASHI_E_DEVICE_MEMORY) {
+    if (!carrier_wants_gpu(p->carrier, job_vk(ex))) {
+        s->gpu = NULL; /* the host path, as asked (or auto on a CPU device) */
+    } else if (atoms_gpu_create(job_vk(ex), (uint32_t)p->n, atoms_gpu_default_batch((uint32_t)p->n), p->tau, &s->gpu,
+                                &gerr) != 0) {
+        if (p->carrier == CARRIER_GPU || (gerr.code != DASHI_E_NO_GPU && gerr.code != DASHI_E_DEVICE_MEMORY)) {
             *err = gerr;
             state_free(s);
             return -1;

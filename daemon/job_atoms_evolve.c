@@ -33,7 +33,7 @@
 
 const char *const atoms_evolve_only_args[] = {"start", "steps", "dt_frame", "substeps", "kmax", "merge_dist",
                                               "merge_angle", "split_elong", "background", NULL};
-const char *const atoms_track_only_args[] = {"gate", "min_overlap", NULL};
+const char *const atoms_track_only_args[] = {"gate", "min_overlap", "carrier", NULL};
 
 static const char *const backgrounds[] = {"none", "lowk", NULL};
 
