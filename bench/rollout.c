@@ -84,23 +84,24 @@ static void make_states(double *z, uint32_t D, uint32_t B)
         z[i] = uniform(&s);
 }
 
+/* The doubles src[0..count) as float (f32) or double into dst, as the C loop takes them. */
+static void store_as(void *dst, const double *src, size_t count, bool f32)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (f32)
+            ((float *)dst)[i] = (float)src[i];
+        else
+            ((double *)dst)[i] = src[i];
+    }
+}
+
 /* Steps per second of the plain C loop (exact-mode order). */
 static double cpu_rate(const double *A, const double *z0, uint32_t D, uint32_t B, bool f32, double seconds)
 {
     size_t n = (size_t)B * D;
     void *a = malloc((size_t)D * D * (f32 ? 4 : 8)), *z = malloc(n * 8), *o = malloc(n * 8);
-    for (size_t i = 0; i < (size_t)D * D; i++) {
-        if (f32)
-            ((float *)a)[i] = (float)A[i];
-        else
-            ((double *)a)[i] = A[i];
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (f32)
-            ((float *)z)[i] = (float)z0[i];
-        else
-            ((double *)z)[i] = z0[i];
-    }
+    store_as(a, A, (size_t)D * D, f32);
+    store_as(z, z0, n, f32);
     uint64_t steps = 0;
     double t0 = now_s(), t;
     do {
@@ -182,18 +183,8 @@ static int check_exact(struct vk_runtime *vk, const double *A, const double *z0,
     int bad = -1;
     if (!rec || !got || !a || !z || !o || rollout_gpu_create(vk, &cfg, A, z0, &r, &err) != 0)
         goto out;
-    for (size_t i = 0; i < (size_t)D * D; i++) {
-        if (f32)
-            ((float *)a)[i] = (float)A[i];
-        else
-            ((double *)a)[i] = A[i];
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (f32)
-            ((float *)z)[i] = (float)z0[i];
-        else
-            ((double *)z)[i] = z0[i];
-    }
+    store_as(a, A, (size_t)D * D, f32);
+    store_as(z, z0, n, f32);
     bad = 0;
     for (uint32_t done = 0; done < steps && !bad;) {
         uint32_t chunk = steps - done < run ? steps - done : run, nrec;

@@ -15,22 +15,6 @@ void atom_list_free(struct atom_list *l)
     l->n = l->cap = 0;
 }
 
-static int64_t as_i64(const msgpack_object *o)
-{
-    if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return (int64_t)o->via.u64;
-    if (o && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-        return o->via.i64;
-    return 0;
-}
-
-static double as_f64(const msgpack_object *o)
-{
-    if (o && (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32))
-        return o->via.f64;
-    return (double)as_i64(o);
-}
-
 static int push(struct atom_list *l, const struct atom_info *a, struct dashi_error *err)
 {
     if (l->n == l->cap) {
@@ -79,13 +63,13 @@ int atoms_fetch_step(struct dashi_client *c, int64_t job, int64_t step, int64_t 
         uint32_t got = list && list->type == MSGPACK_OBJECT_ARRAY ? list->via.array.size : 0;
         for (uint32_t i = 0; i < got; i++) {
             const msgpack_object *a = &list->via.array.ptr[i];
-            struct atom_info x = {.step = as_i64(map_get(a, "step")),
-                                  .idx = as_i64(map_get(a, "idx")),
-                                  .sigma = (int)as_i64(map_get(a, "sigma")),
-                                  .gamma = as_f64(map_get(a, "gamma")),
-                                  .cx = as_f64(map_get(a, "cx")),
-                                  .cy = as_f64(map_get(a, "cy")),
-                                  .eps = as_f64(map_get(a, "eps"))};
+            struct atom_info x = {.step = obj_i64(map_get(a, "step")),
+                                  .idx = obj_i64(map_get(a, "idx")),
+                                  .sigma = (int)obj_i64(map_get(a, "sigma")),
+                                  .gamma = obj_number(map_get(a, "gamma"), 0),
+                                  .cx = obj_number(map_get(a, "cx"), 0),
+                                  .cy = obj_number(map_get(a, "cy"), 0),
+                                  .eps = obj_number(map_get(a, "eps"), 0)};
             if (x.idx >= lo && x.idx <= hi && push(out, &x, err) != 0) {
                 msgpack_unpacked_destroy(&resp);
                 return -1;

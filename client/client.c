@@ -210,3 +210,23 @@ const msgpack_object *map_get(const msgpack_object *map, const char *key)
     }
     return NULL;
 }
+
+int64_t obj_i64(const msgpack_object *o)
+{
+    if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return (int64_t)o->via.u64;
+    if (o && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        return o->via.i64;
+    return 0;
+}
+
+double obj_number(const msgpack_object *o, double otherwise)
+{
+    if (o && (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32))
+        return o->via.f64;
+    if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return (double)o->via.u64;
+    if (o && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        return (double)o->via.i64;
+    return otherwise;
+}

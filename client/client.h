@@ -43,5 +43,9 @@ int client_get_file(struct dashi_client *c, const char *hash, const char *path, 
 
 /* Looks up key in a msgpack map; NULL if absent. */
 const msgpack_object *map_get(const msgpack_object *map, const char *key);
+/* An integer's value; 0 when o is NULL or not an integer. */
+int64_t obj_i64(const msgpack_object *o);
+/* Any number's value (integer or float); `otherwise` when o is NULL or not a number. */
+double obj_number(const msgpack_object *o, double otherwise);
 
 #endif

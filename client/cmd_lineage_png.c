@@ -8,15 +8,6 @@
 #include "lineage_png.h"
 #include "png_write.h"
 
-static int64_t as_i64(const msgpack_object *o)
-{
-    if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return (int64_t)o->via.u64;
-    if (o && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-        return o->via.i64;
-    return 0;
-}
-
 static bool is_true(const msgpack_object *o)
 {
     return o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
@@ -32,10 +23,10 @@ static int read_edges(const msgpack_object *list, struct lineage_edge **out, siz
     for (size_t k = 0; k < *n; k++) {
         const msgpack_object *e = &list->via.array.ptr[k], *kind = map_get(e, "kind");
         (*out)[k] = (struct lineage_edge){
-            .parent_step = as_i64(map_get(e, "parent_step")),
-            .parent_idx = as_i64(map_get(e, "parent_idx")),
-            .child_step = as_i64(map_get(e, "child_step")),
-            .child_idx = as_i64(map_get(e, "child_idx")),
+            .parent_step = obj_i64(map_get(e, "parent_step")),
+            .parent_idx = obj_i64(map_get(e, "parent_idx")),
+            .child_step = obj_i64(map_get(e, "child_step")),
+            .child_idx = obj_i64(map_get(e, "child_idx")),
             .kind = kind && kind->type == MSGPACK_OBJECT_STR ? lineage_kind_parse(kind->via.str.ptr, kind->via.str.size)
                                                              : LEK_OTHER,
         };
@@ -114,7 +105,7 @@ int cmd_lineage_png(struct dashi_client *c, int64_t job, const msgpack_object *r
     struct lineage_layout l;
     struct draw_canvas canvas = {0};
     int rc = -1;
-    if (lineage_collect(as_i64(map_get(atom, "step")), as_i64(map_get(atom, "idx")), edges, nedges, &l, err) != 0)
+    if (lineage_collect(obj_i64(map_get(atom, "step")), obj_i64(map_get(atom, "idx")), edges, nedges, &l, err) != 0)
         goto out;
     if (fill_atoms(c, job, &l, err) != 0)
         goto out;

@@ -115,26 +115,11 @@ static int opt_f64(const struct cmd_args *a, const char *name, double def, doubl
 
 static double metric(const msgpack_object *rec, const char *key)
 {
-    const msgpack_object *v = map_get(map_get(rec, "metrics"), key);
-    if (!v)
-        return NAN;
-    if (v->type == MSGPACK_OBJECT_FLOAT64 || v->type == MSGPACK_OBJECT_FLOAT32)
-        return v->via.f64;
-    if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return (double)v->via.u64;
-    if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-        return (double)v->via.i64;
-    return NAN;
+    return obj_number(map_get(map_get(rec, "metrics"), key), NAN);
 }
 
-static double number(const msgpack_object *v)
-{
-    if (v && (v->type == MSGPACK_OBJECT_FLOAT64 || v->type == MSGPACK_OBJECT_FLOAT32))
-        return v->via.f64;
-    if (v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return (double)v->via.u64;
-    return NAN;
-}
+/* A number field of a job record (NaN when absent). */
+static double field(const msgpack_object *rec, const char *key) { return obj_number(map_get(rec, key), NAN); }
 
 static int wait_event(const msgpack_object *ev, void *ctx)
 {
@@ -217,8 +202,8 @@ static void print_summary(const char *const *stages, const int64_t *ids, struct 
         printf("  \"timings_s\": {");
         for (int i = 0; i < 4; i++)
             printf("%s\"%s\": {\"wall\": %.6g, \"gpu\": %.6g}", i ? ", " : "", stages[i],
-                   number(map_get(recs[i].obj, "ended_at")) - number(map_get(recs[i].obj, "started_at")),
-                   number(map_get(recs[i].obj, "gpu_seconds")));
+                   field(recs[i].obj, "ended_at") - field(recs[i].obj, "started_at"),
+                   field(recs[i].obj, "gpu_seconds"));
         printf("},\n  \"device\": ");
         const msgpack_object *dev = map_get(les, "device");
         if (dev)
@@ -255,8 +240,8 @@ static void print_summary(const char *const *stages, const int64_t *ids, struct 
     printf("\ntimings (s)      wall        gpu\n");
     for (int i = 0; i < 4; i++)
         printf("  %-8s %10.3f %10.3f\n", stages[i],
-               number(map_get(recs[i].obj, "ended_at")) - number(map_get(recs[i].obj, "started_at")),
-               number(map_get(recs[i].obj, "gpu_seconds")));
+               field(recs[i].obj, "ended_at") - field(recs[i].obj, "started_at"),
+               field(recs[i].obj, "gpu_seconds"));
 }
 
 int cmd_pipeline(struct dashi_client *c, const struct cmd_args *a, struct dashi_error *err)

@@ -1,5 +1,6 @@
 #include "plot.h"
 
+#include "draw.h"
 #include "png_write.h"
 
 #include <errno.h>
@@ -16,7 +17,7 @@
 enum { WIDTH = 960, HEIGHT = 540, LEFT = 90, RIGHT = 690, TOP = 20, BOTTOM = 480, LEGEND_X = 710 };
 
 /* Ten well-separated colours (the usual categorical palette of plotting tools). */
-static const uint8_t PALETTE[10][3] = {
+static const struct draw_rgb PALETTE[10] = {
     {31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},  {148, 103, 189},
     {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207},
 };
@@ -102,48 +103,15 @@ static int fit_layout(struct layout *l, const struct plot_series *s, size_t ns, 
     return 0;
 }
 
-/* ---- PNG: a pixel canvas with lines, rectangles and a 3×5 font ---- */
+/* ---- PNG: lines and rectangles on a clipped canvas (draw.h) and a 3×5 font ---- */
 
-struct canvas {
-    uint8_t *rgb; /* WIDTH × HEIGHT × 3 */
-};
-
-static void put_pixel(struct canvas *c, int x, int y, const uint8_t col[3])
+/* A data line, thickened by the pixel below and the one to the right of each of its
+ * pixels so thin lines stay visible. */
+static void thick_line(const struct draw_canvas *c, int x0, int y0, int x1, int y1, struct draw_rgb col)
 {
-    if (x < 0 || y < 0 || x >= WIDTH || y >= HEIGHT)
-        return;
-    memcpy(c->rgb + ((size_t)y * WIDTH + (size_t)x) * 3, col, 3);
-}
-
-static void fill_rect(struct canvas *c, int x0, int y0, int x1, int y1, const uint8_t col[3])
-{
-    for (int y = y0; y <= y1; y++)
-        for (int x = x0; x <= x1; x++)
-            put_pixel(c, x, y, col);
-}
-
-/* Bresenham, two pixels thick (the pixel below as well) so thin lines stay visible. */
-static void draw_line(struct canvas *c, int x0, int y0, int x1, int y1, const uint8_t col[3], bool thick)
-{
-    int dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1, e = dx + dy;
-    for (;;) {
-        put_pixel(c, x0, y0, col);
-        if (thick) {
-            put_pixel(c, x0, y0 + 1, col);
-            put_pixel(c, x0 + 1, y0, col);
-        }
-        if (x0 == x1 && y0 == y1)
-            break;
-        int e2 = 2 * e;
-        if (e2 >= dy) {
-            e += dy;
-            x0 += sx;
-        }
-        if (e2 <= dx) {
-            e += dx;
-            y0 += sy;
-        }
-    }
+    draw_line(c, x0, y0, x1, y1, col);
+    draw_line(c, x0, y0 + 1, x1, y1 + 1, col);
+    draw_line(c, x0 + 1, y0, x1 + 1, y1, col);
 }
 
 /* 3×5 glyphs, rows top to bottom, '#' = ink. Letters are drawn in one case. */
@@ -187,46 +155,46 @@ static int text_width(const char *s)
 }
 
 /* Text with its top-left corner at (x, y). */
-static void draw_text(struct canvas *c, int x, int y, const char *s, const uint8_t col[3])
+static void draw_text(const struct draw_canvas *c, int x, int y, const char *s, struct draw_rgb col)
 {
     for (; *s; s++, x += GLYPH_ADVANCE) {
         const char *rows = glyph_rows(*s);
         for (int r = 0; rows && r < 5; r++)
             for (int k = 0; k < 3; k++)
                 if (rows[r * 4 + k] == '#')
-                    fill_rect(c, x + k * GLYPH_SCALE, y + r * GLYPH_SCALE, x + k * GLYPH_SCALE + GLYPH_SCALE - 1,
+                    draw_rect(c, x + k * GLYPH_SCALE, y + r * GLYPH_SCALE, x + k * GLYPH_SCALE + GLYPH_SCALE - 1,
                               y + r * GLYPH_SCALE + GLYPH_SCALE - 1, col);
     }
 }
 
-static const uint8_t BLACK[3] = {0, 0, 0}, GRID[3] = {225, 225, 225}, WHITE[3] = {255, 255, 255};
+static const struct draw_rgb BLACK = {0, 0, 0}, GRID = {225, 225, 225}, WHITE = {255, 255, 255};
 
-static void draw_png(struct canvas *c, const struct layout *l, const struct plot_series *s, size_t ns,
+/* On a WIDTH × HEIGHT canvas with a white background. */
+static void draw_png(const struct draw_canvas *c, const struct layout *l, const struct plot_series *s, size_t ns,
                      const char *x_label)
 {
-    fill_rect(c, 0, 0, WIDTH - 1, HEIGHT - 1, WHITE);
     char buf[32];
     for (double v = l->x.first; v <= l->x.hi + l->x.step * 1e-9; v += l->x.step) {
         int px = (int)lround(map_x(&l->x, v));
-        draw_line(c, px, TOP, px, BOTTOM, GRID, false);
-        draw_line(c, px, BOTTOM, px, BOTTOM + 5, BLACK, false);
+        draw_line(c, px, TOP, px, BOTTOM, GRID);
+        draw_line(c, px, BOTTOM, px, BOTTOM + 5, BLACK);
         tick_label(buf, sizeof buf, v, l->x.step);
         draw_text(c, px - text_width(buf) / 2, BOTTOM + 10, buf, BLACK);
     }
     for (double v = l->y.first; v <= l->y.hi + l->y.step * 1e-9; v += l->y.step) {
         int py = (int)lround(map_y(&l->y, v));
-        draw_line(c, LEFT, py, RIGHT, py, GRID, false);
-        draw_line(c, LEFT - 5, py, LEFT, py, BLACK, false);
+        draw_line(c, LEFT, py, RIGHT, py, GRID);
+        draw_line(c, LEFT - 5, py, LEFT, py, BLACK);
         tick_label(buf, sizeof buf, v, l->y.step);
         draw_text(c, LEFT - 10 - text_width(buf), py - GLYPH_HEIGHT / 2, buf, BLACK);
     }
-    draw_line(c, LEFT, TOP, LEFT, BOTTOM, BLACK, false);
-    draw_line(c, LEFT, BOTTOM, RIGHT, BOTTOM, BLACK, false);
-    draw_line(c, LEFT, TOP, RIGHT, TOP, BLACK, false);
-    draw_line(c, RIGHT, TOP, RIGHT, BOTTOM, BLACK, false);
+    draw_line(c, LEFT, TOP, LEFT, BOTTOM, BLACK);
+    draw_line(c, LEFT, BOTTOM, RIGHT, BOTTOM, BLACK);
+    draw_line(c, LEFT, TOP, RIGHT, TOP, BLACK);
+    draw_line(c, RIGHT, TOP, RIGHT, BOTTOM, BLACK);
     draw_text(c, (LEFT + RIGHT - text_width(x_label)) / 2, BOTTOM + 32, x_label, BLACK);
     for (size_t i = 0; i < ns; i++) {
-        const uint8_t *col = PALETTE[i % 10];
+        struct draw_rgb col = PALETTE[i % 10];
         bool have_prev = false;
         int px0 = 0, py0 = 0;
         for (size_t k = 0; k < s[i].n; k++) {
@@ -236,15 +204,15 @@ static void draw_png(struct canvas *c, const struct layout *l, const struct plot
             }
             int px = (int)lround(map_x(&l->x, s[i].x[k])), py = (int)lround(map_y(&l->y, s[i].y[k]));
             if (have_prev)
-                draw_line(c, px0, py0, px, py, col, true);
+                thick_line(c, px0, py0, px, py, col);
             else
-                fill_rect(c, px - 1, py - 1, px + 1, py + 1, col); /* a lone point stays visible */
+                draw_rect(c, px - 1, py - 1, px + 1, py + 1, col); /* a lone point stays visible */
             px0 = px;
             py0 = py;
             have_prev = true;
         }
         int ly = TOP + 10 + (int)i * 20;
-        fill_rect(c, LEGEND_X, ly + 3, LEGEND_X + 24, ly + 6, col);
+        draw_rect(c, LEGEND_X, ly + 3, LEGEND_X + 24, ly + 6, col);
         draw_text(c, LEGEND_X + 32, ly, s[i].label, BLACK);
     }
 }
@@ -294,9 +262,9 @@ static void write_svg(FILE *f, const struct layout *l, const struct plot_series 
     svg_escaped(f, x_label);
     fputs("</text>\n", f);
     for (size_t i = 0; i < ns; i++) {
-        const uint8_t *col = PALETTE[i % 10];
+        struct draw_rgb col = PALETTE[i % 10];
         char colour[8];
-        snprintf(colour, sizeof colour, "#%02x%02x%02x", col[0], col[1], col[2]);
+        snprintf(colour, sizeof colour, "#%02x%02x%02x", col.r, col.g, col.b);
         /* One polyline per finite run, so a non-finite point breaks the line. */
         bool open = false;
         for (size_t k = 0; k < s[i].n; k++) {
@@ -337,12 +305,12 @@ int plot_write(const char *path, const struct plot_series *series, size_t nserie
     if (fit_layout(&l, series, nseries, err) != 0)
         return -1;
     if (fmt == PLOT_PNG) {
-        struct canvas c = {calloc((size_t)WIDTH * HEIGHT, 3)};
-        if (!c.rgb)
-            return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+        struct draw_canvas c;
+        if (draw_canvas_init(&c, WIDTH, HEIGHT, WHITE, false, err) != 0)
+            return -1;
         draw_png(&c, &l, series, nseries, x_label);
-        int rc = png_write_rgb(path, c.rgb, WIDTH, HEIGHT, "o", err);
-        free(c.rgb);
+        int rc = png_write_rgb(path, c.px, WIDTH, HEIGHT, "o", err);
+        draw_canvas_free(&c);
         return rc;
     }
     FILE *f = fopen(path, "w");

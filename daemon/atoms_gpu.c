@@ -6,14 +6,13 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "atoms_gpu_finish.h"
 #include "closure.h"
 #include "closure_gpu.h"
+#include "job.h"
 
 #define WG 256u
-#define MAX_GROUPS_X 65535u
 #define TILE 16u
 #define SMOOTH 11u                 /* smooth2d width of the carrier's detail (atoms.c) */
 #define SCAN_BLOCK 1024u           /* cells per block of the id scan (atoms_scan.comp) */
@@ -64,24 +63,6 @@ struct atoms_gpu {
     int ts[8];
     int nts;
 };
-
-struct grid { uint32_t gx, gy; };
-
-static struct grid grid_for(uint64_t items)
-{
-    uint64_t groups = (items + WG - 1) / WG;
-    struct grid g;
-    g.gx = (uint32_t)(groups < MAX_GROUPS_X ? groups : MAX_GROUPS_X);
-    g.gy = (uint32_t)((groups + g.gx - 1) / g.gx);
-    return g;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
 
 /* Closed carriers have at most n²/8 atoms (each has ≥ 3 cells and no two are 8-adjacent,
  * so the 2×2 dilations of the atoms, ≥ 8 cells each, are disjoint). */
@@ -259,13 +240,13 @@ int atoms_gpu_create(struct vk_runtime *vk, uint32_t n, uint32_t batch, double t
 
 static void stamp(struct atoms_gpu *ag) { ag->ts[ag->nts++] = vk_cmd_timestamp(&ag->cmd); }
 
-static struct atoms_push push_of(const struct atoms_gpu *ag, uint32_t count, struct grid g)
+static struct atoms_push push_of(const struct atoms_gpu *ag, uint32_t count, struct vk_grid g)
 {
     struct atoms_push p = {ag->n, count, ag->cap, 0, 0, 0, META_STRIDE, g.gx, ag->tau};
     return p;
 }
 
-static void dispatch_cells(struct atoms_gpu *ag, enum kern k, const struct atoms_push *p, struct grid g)
+static void dispatch_cells(struct atoms_gpu *ag, enum kern k, const struct atoms_push *p, struct vk_grid g)
 {
     vk_cmd_dispatch(&ag->cmd, ag->k[k], ag->ds[k], p, g.gx, g.gy, 1);
     vk_cmd_barrier(&ag->cmd);
@@ -290,7 +271,7 @@ static void record_upload(struct atoms_gpu *ag, uint32_t count, bool carriers)
 static void record_detail(struct atoms_gpu *ag, uint32_t count, bool threshold)
 {
     uint32_t n = ag->n;
-    struct grid g = grid_for((uint64_t)count * n * n);
+    struct vk_grid g = vk_grid_for((uint64_t)count * n * n, WG);
     struct smooth_push sp = {n, count, 0, g.gx, SMOOTH};
     vk_cmd_dispatch(&ag->cmd, ag->k[K_SMOOTH_X], ag->ds[K_SMOOTH_X], &sp, g.gx, g.gy, 1);
     vk_cmd_barrier(&ag->cmd);
@@ -320,7 +301,7 @@ static void record_closure(struct atoms_gpu *ag, uint32_t count, uint32_t levels
 static void record_label(struct atoms_gpu *ag, uint32_t count, uint32_t from, uint32_t to)
 {
     uint32_t nn = ag->n * ag->n, tiles = (ag->n + TILE - 1) / TILE;
-    struct atoms_push p = push_of(ag, count, grid_for(1));
+    struct atoms_push p = push_of(ag, count, vk_grid_for(1, WG));
     for (uint32_t t = from; t < to; t++) {
         p.src = (t % 2) * ag->batch * nn;
         p.dst = ((t + 1) % 2) * ag->batch * nn;
@@ -334,7 +315,7 @@ static void record_label(struct atoms_gpu *ag, uint32_t count, uint32_t from, ui
 static void record_reduce(struct atoms_gpu *ag, uint32_t count, uint32_t iters)
 {
     uint32_t n = ag->n, nn = n * n, blocks = (nn + SCAN_BLOCK - 1) / SCAN_BLOCK;
-    struct grid g = grid_for((uint64_t)count * nn);
+    struct vk_grid g = vk_grid_for((uint64_t)count * nn, WG);
     struct atoms_push p = push_of(ag, count, g);
     p.src = (iters % 2) * ag->batch * nn;
     struct vk_cmd *c = &ag->cmd;
@@ -412,7 +393,7 @@ static int first_submission(struct atoms_gpu *ag, uint32_t count, uint32_t level
 static int run(struct atoms_gpu *ag, uint32_t count, bool from_omega, struct atom_frame *frames, int *depths,
                struct dashi_error *err)
 {
-    double t0 = now_ms();
+    double t0 = job_clock_ms();
     if (count > ag->batch)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "frames", "%u frames in a batch of %u", count, ag->batch);
     memset(&ag->stats, 0, sizeof ag->stats);
@@ -507,7 +488,7 @@ static int run(struct atoms_gpu *ag, uint32_t count, bool from_omega, struct ato
         ag->levels = l < FIRST_LEVELS ? FIRST_LEVELS : l > LEVELS_MAX ? LEVELS_MAX : l;
     }
 
-    double t1 = now_ms();
+    double t1 = job_clock_ms();
     const struct atoms_gpu_rec *recs = ag->buf[B_RECS_H].mapped;
     const int32_t *labels = ag->buf[B_LABELS_H].mapped;
     for (uint32_t b = 0; b < count; b++) {
@@ -522,8 +503,8 @@ static int run(struct atoms_gpu *ag, uint32_t count, bool from_omega, struct ato
         if (depths)
             depths[b] = depth[b];
     }
-    ag->stats.finish_ms = now_ms() - t1;
-    ag->stats.wall_ms = now_ms() - t0;
+    ag->stats.finish_ms = job_clock_ms() - t1;
+    ag->stats.wall_ms = job_clock_ms() - t0;
     return 0;
 }
 

@@ -31,7 +31,6 @@
 #include "pcg64.h"
 
 #define WG 256u
-#define MAX_GROUPS_X 65535u
 #define NPLANES 6u
 /* Frames per group: as many as max_batch allows within this much scratch (field
  * planes, carrier planes, both FFT plans' spectra). */
@@ -144,17 +143,6 @@ int decode_config_validate(const struct decode_config *cfg, struct dashi_error *
     }
     free(k);
     return 0;
-}
-
-struct grid {
-    uint32_t gx, gy;
-};
-
-static struct grid grid_for(uint64_t items)
-{
-    uint64_t groups = (items + WG - 1) / WG;
-    uint32_t gx = (uint32_t)(groups < MAX_GROUPS_X ? groups : MAX_GROUPS_X);
-    return (struct grid){gx, (uint32_t)((groups + gx - 1) / gx)};
 }
 
 /* Frames per group (see GROUP_SCRATCH_BYTES): field planes, 2 carrier planes, the
@@ -280,7 +268,7 @@ int decode_gpu_create(struct vk_runtime *vk, struct fft_cache *fft, const struct
     d->levels = levels_of(cfg);
     d->res_stride = R_ABS + d->levels + 1;
     uint64_t nn = (uint64_t)cfg->n * cfg->n;
-    struct grid g = grid_for(nn);
+    struct vk_grid g = vk_grid_for(nn, WG);
     d->gx = g.gx;
     d->gy = g.gy;
     d->groups = g.gx * g.gy;

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #define WG 256u
-#define MAX_GROUPS_X 65535u
 #define CHUNK_BYTES (32ull << 20)      /* B frames: the FFT plan holds 2B planes */
 #define MAX_CHUNK 64u
 #define FRAME_BUF_BYTES (64ull << 20)  /* frames uploaded per submission */
@@ -20,8 +19,6 @@ struct maxabs_push { uint32_t n; };
 struct carrier_push { uint32_t n, nb, gx, pad; double tau; };
 struct reduce_push { uint32_t n, plane, f0, m, d, topk, n_mid, n_high; };
 struct gather_push { uint32_t n, plane, f0, m, d, topk, nb, anchor_plane, gx; };
-
-struct grid { uint32_t gx, gy; };
 
 struct encoder {
     struct vk_runtime *vk;
@@ -40,15 +37,6 @@ struct encoder {
     uint32_t *band_host;  /* N×N table uploaded per run (anchors marked 3) */
     uint32_t *gidx_host;  /* low_idx then anchors */
 };
-
-static struct grid grid_for(uint64_t items)
-{
-    uint64_t groups = (items + WG - 1) / WG;
-    struct grid g;
-    g.gx = (uint32_t)(groups < MAX_GROUPS_X ? groups : MAX_GROUPS_X);
-    g.gy = (uint32_t)((groups + g.gx - 1) / g.gx);
-    return g;
-}
 
 /* ---- bands (host) ---- */
 
@@ -303,7 +291,7 @@ static void record_residual(struct encoder *e, uint32_t f0, uint32_t nb, bool ca
 {
     struct vk_cmd *c = &e->cmd;
     uint32_t n = e->cfg.n;
-    struct grid g = grid_for((uint64_t)nb * n * n);
+    struct vk_grid g = vk_grid_for((uint64_t)nb * n * n, WG);
     struct smooth_push sp = {n, nb, f0, g.gx, e->cfg.smooth};
     vk_cmd_dispatch(c, e->k_sx, e->ds_sx, &sp, g.gx, g.gy, 1);
     vk_cmd_barrier(c);
@@ -402,7 +390,7 @@ int encoder_run(struct encoder *e, const double *frames, uint64_t count, const i
             vk_cmd_barrier(c);
             struct reduce_push rp = {n, plane, f0, b->m, b->d, e->cfg.topk, b->n_mid, b->n_high};
             vk_cmd_dispatch(c, e->k_red, e->ds_red, &rp, nb, 1, 1);
-            struct grid g = grid_for((uint64_t)nb * (b->m + e->cfg.topk));
+            struct vk_grid g = vk_grid_for((uint64_t)nb * (b->m + e->cfg.topk), WG);
             struct gather_push gp = {n, plane, f0, b->m, b->d, e->cfg.topk, nb,
                                      e->cfg.mode == ENCODE_REFERENCE ? 1u : 0u, g.gx};
             vk_cmd_dispatch(c, e->k_gat, e->ds_gat, &gp, g.gx, g.gy, 1);

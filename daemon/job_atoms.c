@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "atoms.h"
 #include "atoms_gpu.h"
@@ -177,18 +176,11 @@ struct atoms_state {
     struct atom_frame *gpu_frames;  /* the GPU's batch, handed out in order */
     int *gpu_depths;
     uint32_t gpu_count, gpu_next;
-    struct atom_table atoms, lineage, audit;
+    struct atom_outputs out;
     double host_ms;
     double events[LINEAGE_KIND_COUNT];
     double abs_residual_total;
 };
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
 
 static void state_free(struct atoms_state *s)
 {
@@ -203,9 +195,7 @@ static void state_free(struct atoms_state *s)
     atoms_gpu_destroy(s->gpu);
     free(s->omega);
     free(s->carrier);
-    free(s->atoms.v);
-    free(s->lineage.v);
-    free(s->audit.v);
+    atom_outputs_free(&s->out);
     free(s);
 }
 
@@ -228,9 +218,7 @@ static int atoms_start(struct job_exec *ex, const void *params, void **out, stru
     thread_params_default(&s->tp);
     s->tp.gate = p->gate;
     s->tp.min_overlap = p->min_overlap;
-    s->atoms.cols = ATOMS_COLS;
-    s->lineage.cols = LINEAGE_COLS;
-    s->audit.cols = AUDIT_COLS;
+    atom_outputs_init(&s->out);
     size_t nn = (size_t)p->n * p->n;
     s->omega = malloc(nn * sizeof *s->omega);
     s->carrier = malloc(nn);
@@ -303,7 +291,7 @@ static int process_frame(struct job_exec *ex, struct atoms_state *s, struct dash
     double gamma_total = 0;
     for (size_t k = 0; k < cur.count; k++)
         gamma_total += cur.atoms[k].gamma;
-    if (atom_table_atoms(&s->atoms, step, cur.atoms, cur.count) != 0)
+    if (atom_table_atoms(&s->out.atoms, step, cur.atoms, cur.count) != 0)
         goto oom;
     struct thread_result r = {0};
     if (s->have_prev) {
@@ -311,8 +299,8 @@ static int process_frame(struct job_exec *ex, struct atoms_state *s, struct dash
             atom_frame_free(&cur);
             return -1;
         }
-        if (atom_table_edges(&s->lineage, s->prev_step, step, r.edges, r.nedges) != 0 ||
-            atom_table_audit(&s->audit, s->prev_step, step, r.audit, r.naudit) != 0)
+        if (atom_table_edges(&s->out.lineage, s->prev_step, step, r.edges, r.nedges) != 0 ||
+            atom_table_audit(&s->out.audit, s->prev_step, step, r.audit, r.naudit) != 0)
             goto oom_r;
         for (int k = 0; k < LINEAGE_KIND_COUNT; k++) {
             char key[48];
@@ -348,16 +336,16 @@ static int atoms_slice(struct job_exec *ex, void *state, bool *done, struct dash
     if (s->evolve)
         return atoms_evolve_slice(ex, s->evolve, done, err);
     const struct atoms_params *p = s->p;
-    double t0 = now_ms(), budget = job_slice_target_ms(ex);
+    double t0 = job_clock_ms(), budget = job_slice_target_ms(ex);
     while (s->next_frame < p->frames) {
         if (process_frame(ex, s, err) != 0)
             return -1;
         s->next_frame += p->every;
         s->processed++;
-        if (now_ms() - t0 >= budget || job_should_stop(ex))
+        if (job_clock_ms() - t0 >= budget || job_should_stop(ex))
             break;
     }
-    s->host_ms += now_ms() - t0;
+    s->host_ms += job_clock_ms() - t0;
     uint64_t total = (p->frames + p->every - 1) / p->every;
     job_emit_progress(ex, s->processed, total);
     *done = s->next_frame >= p->frames;
@@ -369,12 +357,11 @@ static int atoms_finish(struct job_exec *ex, void *state, struct dashi_error *er
     struct atoms_state *s = state;
     if (s->evolve)
         return atoms_evolve_finish(ex, s->evolve, err);
-    if (atom_table_put(ex, &s->atoms, "atoms", err) != 0 || atom_table_put(ex, &s->lineage, "lineage", err) != 0 ||
-        atom_table_put(ex, &s->audit, "atom_audit", err) != 0)
+    if (atom_outputs_put(ex, &s->out, err) != 0)
         return -1;
     job_emit_summary(ex, "frames", (double)s->processed);
-    job_emit_summary(ex, "atoms_total", (double)s->atoms.rows);
-    job_emit_summary(ex, "edges_total", (double)s->lineage.rows);
+    job_emit_summary(ex, "atoms_total", (double)s->out.atoms.rows);
+    job_emit_summary(ex, "edges_total", (double)s->out.lineage.rows);
     for (int k = 0; k < LINEAGE_KIND_COUNT; k++) {
         char key[48];
         snprintf(key, sizeof key, "events_total.%s", lineage_kind_name((enum lineage_kind)k));

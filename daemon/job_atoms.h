@@ -71,6 +71,14 @@ int atom_table_audit(struct atom_table *t, int64_t parent_step, int64_t child_st
 /* Stores the table as an f8 output `name` of the job. */
 int atom_table_put(struct job_exec *ex, const struct atom_table *t, const char *name, struct dashi_error *err);
 
+/* The three tables both modes produce: the outputs "atoms", "lineage", "atom_audit". */
+struct atom_outputs {
+    struct atom_table atoms, lineage, audit;
+};
+void atom_outputs_init(struct atom_outputs *o); /* empty tables of the store_atoms.h widths */
+void atom_outputs_free(struct atom_outputs *o);
+int atom_outputs_put(struct job_exec *ex, const struct atom_outputs *o, struct dashi_error *err);
+
 /* Description length of one step, in bits (docs/numerics.md): Σ normal_form_atom_bits
  * over the atoms, plus per edge into the step 1 for a continuation and 2 otherwise. */
 double atoms_description_length(const struct atom *atoms, size_t count, uint32_t n, const struct lineage_edge *e,

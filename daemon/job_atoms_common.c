@@ -220,3 +220,24 @@ int atoms_input_read(struct job_exec *ex, const struct atoms_input *in, uint64_t
         return dashi_fail(err, DASHI_E_IO, "from", "short read of frame %llu", (unsigned long long)frame);
     return 0;
 }
+
+void atom_outputs_init(struct atom_outputs *o)
+{
+    *o = (struct atom_outputs){.atoms = {.cols = ATOMS_COLS}, .lineage = {.cols = LINEAGE_COLS},
+                               .audit = {.cols = AUDIT_COLS}};
+}
+
+void atom_outputs_free(struct atom_outputs *o)
+{
+    free(o->atoms.v);
+    free(o->lineage.v);
+    free(o->audit.v);
+}
+
+int atom_outputs_put(struct job_exec *ex, const struct atom_outputs *o, struct dashi_error *err)
+{
+    return atom_table_put(ex, &o->atoms, "atoms", err) || atom_table_put(ex, &o->lineage, "lineage", err) ||
+                   atom_table_put(ex, &o->audit, "atom_audit", err)
+               ? -1
+               : 0;
+}

@@ -223,7 +223,7 @@ struct atoms_evolve_state {
     size_t gpu_cap;
     double *omega, *field, *background; /* n×n each; background NULL with background none */
     int8_t *carrier;
-    struct atom_table atoms, lineage, audit;
+    struct atom_outputs out;
     double events[LINEAGE_KIND_COUNT];
     double abs_residual_total;
     double rel_first, corr_first, rel_last, corr_last, rel_sum, corr_sum;
@@ -243,9 +243,7 @@ void atoms_evolve_destroy(struct atoms_evolve_state *s)
     free(s->field);
     free(s->background);
     free(s->carrier);
-    free(s->atoms.v);
-    free(s->lineage.v);
-    free(s->audit.v);
+    atom_outputs_free(&s->out);
     free(s);
 }
 
@@ -261,9 +259,7 @@ int atoms_evolve_start(struct job_exec *ex, const struct atoms_evolve_params *p,
     s->nf.merge_angle = p->merge_angle;
     s->nf.split_elong = p->split_elong;
     s->dt_step = (double)p->every * p->dt_frame;
-    s->atoms.cols = ATOMS_COLS;
-    s->lineage.cols = LINEAGE_COLS;
-    s->audit.cols = AUDIT_COLS;
+    atom_outputs_init(&s->out);
     size_t nn = (size_t)p->n * p->n;
     s->omega = malloc(nn * sizeof *s->omega);
     s->field = malloc(nn * sizeof *s->field);
@@ -404,7 +400,7 @@ static int step_zero(struct job_exec *ex, struct atoms_evolve_state *s, struct d
         return -1;
     adopt(s, &r);
     nf_result_free(&r);
-    if (atom_table_atoms(&s->atoms, step, s->cur, s->ncur) != 0)
+    if (atom_table_atoms(&s->out.atoms, step, s->cur, s->ncur) != 0)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory for the atom tables");
     if (render(s, err) != 0)
         return -1;
@@ -466,9 +462,9 @@ static int step_next(struct job_exec *ex, struct atoms_evolve_state *s, struct d
         return -1;
     /* Transport is a continuation of fraction 1 for every atom, so composing it with Π
      * leaves Π's edges and audit, parents at the previous step. */
-    if (atom_table_edges(&s->lineage, prev, step, r.edges, r.nedges) != 0 ||
-        atom_table_audit(&s->audit, prev, step, r.audit, r.naudit) != 0 ||
-        atom_table_atoms(&s->atoms, step, r.atoms, r.count) != 0) {
+    if (atom_table_edges(&s->out.lineage, prev, step, r.edges, r.nedges) != 0 ||
+        atom_table_audit(&s->out.audit, prev, step, r.audit, r.naudit) != 0 ||
+        atom_table_atoms(&s->out.atoms, step, r.atoms, r.count) != 0) {
         nf_result_free(&r);
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory for the atom tables");
     }
@@ -516,16 +512,15 @@ int atoms_evolve_finish(struct job_exec *ex, struct atoms_evolve_state *s, struc
     const struct atoms_evolve_params *p = s->p;
     uint64_t shape[2] = {p->n, p->n};
     struct blob_meta meta;
-    if (atom_table_put(ex, &s->atoms, "atoms", err) != 0 || atom_table_put(ex, &s->lineage, "lineage", err) != 0 ||
-        atom_table_put(ex, &s->audit, "atom_audit", err) != 0 ||
+    if (atom_outputs_put(ex, &s->out, err) != 0 ||
         blobstore_put_array(job_blobs(ex), NPY_F8, 2, shape, s->field, &meta, err) != 0)
         return -1;
     job_emit_output(ex, "field_final", meta.hash);
     job_emit_summary(ex, "steps", (double)p->steps);
     job_emit_summary(ex, "dt_step", s->dt_step);
-    job_emit_summary(ex, "atoms_total", (double)s->atoms.rows);
+    job_emit_summary(ex, "atoms_total", (double)s->out.atoms.rows);
     job_emit_summary(ex, "atoms_final", (double)s->ncur);
-    job_emit_summary(ex, "edges_total", (double)s->lineage.rows);
+    job_emit_summary(ex, "edges_total", (double)s->out.lineage.rows);
     for (int k = 0; k < LINEAGE_KIND_COUNT; k++) {
         char key[48];
         snprintf(key, sizeof key, "events_total.%s", lineage_kind_name((enum lineage_kind)k));

@@ -326,6 +326,7 @@ struct train_state {
     uint32_t d, t;      /* proxy size; training frames */
     int64_t *anchors;
     double *Z, *Zeval, *A;
+    double *eval_truth; /* the eval span's frames, kept from stage 0 for its decoded scores */
     uint64_t n_eval_frames;
     int stage;
     double encode_ms, encode_gpu_ms, fit_ms, eval_ms;
@@ -344,6 +345,7 @@ static void state_free(struct train_state *s)
     free(s->anchors);
     free(s->Z);
     free(s->Zeval);
+    free(s->eval_truth);
     free(s->A);
     free(s);
 }
@@ -431,6 +433,15 @@ static int stage_encode(struct job_exec *ex, struct train_state *s, struct dashi
         }
         if (encode_span(s, traj, ea, eb, s->Zeval, err) != 0)
             goto out;
+        if (p->eval_decode) {
+            size_t bytes = (size_t)s->n_eval_frames * nn * sizeof(double);
+            s->eval_truth = malloc(bytes);
+            if (!s->eval_truth) {
+                dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+                goto out;
+            }
+            memcpy(s->eval_truth, traj + ea * nn, bytes);
+        }
     }
     uint64_t zshape[2] = {s->t, s->d}, dshape[1] = {s->d}, kshape[1] = {p->topk}, mshape[2] = {p->n, p->n};
     uint8_t *mask = malloc(nn);
@@ -569,17 +580,8 @@ static int stage_fit(struct job_exec *ex, struct train_state *s, struct dashi_er
     t0 = job_clock_ms();
     if (score_rollout(ex, s, "train", s->Z, s->t, NULL, NULL, err) != 0)
         return -1;
-    if (s->Zeval) {
-        struct npy_info info;
-        double *traj = NULL;
-        if (p->eval_decode && blobstore_load(job_blobs(ex), p->traj, &info, (void **)&traj, err) != 0)
-            return -1;
-        uint64_t ea = p->eval_frames.a, nn = (uint64_t)p->n * p->n;
-        int rc = score_eval_span(ex, s, "eval", s->Zeval, s->n_eval_frames, traj ? traj + ea * nn : NULL, err);
-        free(traj);
-        if (rc != 0)
-            return -1;
-    }
+    if (s->Zeval && score_eval_span(ex, s, "eval", s->Zeval, s->n_eval_frames, s->eval_truth, err) != 0)
+        return -1;
     s->eval_ms += job_clock_ms() - t0;
     return 0;
 }

@@ -15,14 +15,11 @@
 #include <string.h>
 
 #define WG 256u
-#define MAX_GROUPS_X 65535u
 
 struct spectral_push { uint32_t n, plane, nout, dealias, gx; };
 struct stage1_push { uint32_t nn, gx, pad0, pad1; double dt, nu0, c2; };
 struct stage2_push { uint32_t nn, gx, pad0, pad1; double dt; };
 struct reduce_push { uint32_t count, slot; double scale; };
-
-struct grid { uint32_t gx, gy; };
 
 struct les_gpu {
     struct vk_runtime *vk;
@@ -38,22 +35,13 @@ struct les_gpu {
     VkDescriptorSet ds_spec7, ds_spec5, ds_stage1, ds_stage2, ds_reduce;
     bool have_sets;
 
-    struct grid pointwise, spectral;
+    struct vk_grid pointwise, spectral;
     struct vk_cmd cmd;
     bool have_cmd;
     int *marks; /* les_gpu_profile: timestamp indices after each phase, NULL otherwise */
     int nmarks;
     void *host; /* staging for precision conversion: max(n*n, 2*(max_steps+1)) doubles */
 };
-
-static struct grid grid_for(uint64_t items)
-{
-    uint64_t groups = (items + WG - 1) / WG;
-    struct grid g;
-    g.gx = (uint32_t)(groups < MAX_GROUPS_X ? groups : MAX_GROUPS_X);
-    g.gy = (uint32_t)((groups + g.gx - 1) / g.gx);
-    return g;
-}
 
 static uint64_t field_bytes(const struct les_config *cfg)
 {
@@ -64,7 +52,7 @@ uint64_t les_gpu_memory_estimate(const struct les_config *cfg)
 {
     enum fft_precision prec = cfg->f32 ? FFT_F32 : FFT_F64;
     uint64_t n = cfg->n;
-    struct grid g = grid_for(n * n);
+    struct vk_grid g = vk_grid_for(n * n, WG);
     uint64_t bytes = fft_plan_bytes(cfg->n, 1, prec, FFT_R2C) + fft_plan_bytes(cfg->n, 7, prec, FFT_R2C) +
                      fft_plan_bytes(cfg->n, 5, prec, FFT_R2C);
     bytes += 3 * field_bytes(cfg);                          /* omega, k1, nu */
@@ -205,8 +193,8 @@ int les_gpu_create(struct vk_runtime *vk, struct fft_cache *fft, const struct le
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         bufs[i]->block = -1;
     uint64_t n = cfg->n, nn = n * n;
-    les->pointwise = grid_for(nn);
-    les->spectral = grid_for(n * (n / 2 + 1));
+    les->pointwise = vk_grid_for(nn, WG);
+    les->spectral = vk_grid_for(n * (n / 2 + 1), WG);
     size_t host_doubles = nn > 2 * ((size_t)cfg->max_steps + 1) ? nn : 2 * ((size_t)cfg->max_steps + 1);
     if (host_doubles < n / 2 + 1 + n)
         host_doubles = n / 2 + 1 + n;

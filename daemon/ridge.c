@@ -8,8 +8,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "job.h"
 #include "ridge_gpu.h"
 
 /* No LAPACKE/CBLAS headers are installed: the Fortran symbols, with gfortran's hidden
@@ -26,13 +26,6 @@ void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int 
 void dgeev_(const char *jobvl, const char *jobvr, const int *n, double *a, const int *lda, double *wr, double *wi,
             double *vl, const int *ldvl, double *vr, const int *ldvr, double *work, const int *lwork, int *info,
             size_t ljobvl, size_t ljobvr);
-
-static double ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
 
 /* C = op(A)·op(B), column-major. */
 static void gemm(char ta, char tb, int m, int n, int k, const double *a, int lda, const double *b, int ldb,
@@ -283,7 +276,7 @@ int ridge_fit(const double *X, const double *Y, uint32_t T, uint32_t D, double l
         return dashi_fail(err, DASHI_E_BAD_VALUE, "ridge", "ridge must be finite and >= 0");
     if (rank > k)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "rank", "rank must be 0 (full) or at most min(T, D) = %u", k);
-    double t0 = ms_now();
+    double t0 = job_clock_ms();
     double *s = malloc((size_t)k * sizeof *s);
     double *XA = malloc((size_t)T * D * sizeof *XA);
     if (!s || !XA) {
@@ -314,7 +307,7 @@ int ridge_fit(const double *X, const double *Y, uint32_t T, uint32_t D, double l
     if (!done)
         rc = rank ? fit_truncated(X, Y, (int)T, (int)D, lambda, (int)rank, A, &S, &sn, err)
                   : fit_full(X, Y, (int)T, (int)D, lambda, A, &S, &sn, err);
-    double t1 = ms_now();
+    double t1 = job_clock_ms();
     if (rc == 0)
         rc = spectral_radius(S, sn, &rep->spectral_radius, err);
     free(S);
@@ -352,6 +345,6 @@ int ridge_fit(const double *X, const double *Y, uint32_t T, uint32_t D, double l
     }
     free(XA);
     rep->fit_residual = sqrt(num) / (sqrt(den) + 1e-300);
-    rep->diag_ms = ms_now() - t1;
+    rep->diag_ms = job_clock_ms() - t1;
     return 0;
 }

@@ -118,6 +118,13 @@ struct vk_cmd {
 int vk_cmd_create(struct vk_runtime *vk, struct vk_cmd *c, struct dashi_error *err);
 void vk_cmd_destroy(struct vk_runtime *vk, struct vk_cmd *c);
 int vk_cmd_begin(struct vk_runtime *vk, struct vk_cmd *c, struct dashi_error *err);
+/* Workgroups for `items` invocations in groups of wg, laid out as gx × gy with gx at most
+ * 65535 (the x count every device allows); kernels recover the index as
+ * (group.y·gx + group.x)·wg + local and skip indices ≥ items. */
+struct vk_grid {
+    uint32_t gx, gy;
+};
+struct vk_grid vk_grid_for(uint64_t items, uint32_t wg);
 void vk_cmd_dispatch(struct vk_cmd *c, const struct vk_kernel *k, VkDescriptorSet set, const void *push,
                      uint32_t gx, uint32_t gy, uint32_t gz);
 /* Makes every earlier shader/transfer write visible to every later shader/transfer access. */

@@ -207,3 +207,12 @@ int vk_download(struct vk_runtime *vk, const struct vk_buffer *src, VkDeviceSize
 {
     return transfer(vk, src, off, dst, n, false, err);
 }
+
+struct vk_grid vk_grid_for(uint64_t items, uint32_t wg)
+{
+    uint64_t groups = (items + wg - 1) / wg;
+    uint32_t gx = (uint32_t)(groups < 65535u ? groups : 65535u);
+    if (gx == 0)
+        return (struct vk_grid){0, 0};
+    return (struct vk_grid){gx, (uint32_t)((groups + gx - 1) / gx)};
+}

@@ -11,7 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,47 +20,11 @@
 #include "atoms_gpu.h"
 #include "closure.h"
 #include "ic.h"
+#include "lavapipe_fixture.h"
 #include "test_data.h"
 #include "vk.h"
 
 #define BOX (2 * M_PI)
-
-struct fixture {
-    struct vk_runtime vk;
-};
-
-/* Keeps lavapipe mapped past vkDestroyInstance (see test_rollout.c). */
-static int setup(void **state)
-{
-    (void)dlopen("libvulkan_lvp.so", RTLD_NOW | RTLD_NODELETE);
-    struct fixture *fx = calloc(1, sizeof *fx);
-    struct dashi_error err = {0};
-    if (!fx || vk_runtime_open(&fx->vk, "lavapipe", NULL, &err) != 0) {
-        fprintf(stderr, "vk_runtime_open: %s\n", err.message);
-        free(fx);
-        return -1;
-    }
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-    vk_runtime_close(&fx->vk);
-    free(fx);
-    return 0;
-}
-
-static uint64_t next_rand(uint64_t *x)
-{
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    return *x;
-}
-
-static double uniform(uint64_t *x) { return (double)(next_rand(x) >> 11) / 9007199254740992.0; }
 
 /* The largest differences seen, printed at the end (docs/numerics.md quotes them). */
 static double worst_gamma, worst_centroid, worst_eps, worst_elong, worst_orient;
@@ -344,12 +307,12 @@ static void random_closed_carriers(void **state)
             /* A smoothed random field thresholded and closed; weights of either sign, some 0. */
             struct dashi_error err = {0};
             for (size_t c = 0; c < nn; c++)
-                x[c] = uniform(&rng) - 0.5;
+                x[c] = unit_rand(&rng) - 0.5;
             assert_int_equal(smooth2d(x, x, n, n < 8 ? 2 : 3, &err), 0);
             double tau = 0.01 + 0.02 * b;
             for (size_t c = 0; c < nn; c++) {
                 s[b * nn + c] = (int8_t)(x[c] > tau ? 1 : x[c] < -tau ? -1 : 0);
-                double u = uniform(&rng);
+                double u = unit_rand(&rng);
                 w[b * nn + c] = u < 0.05 ? 0.0 : (u - 0.2) * 3.0;
             }
             closure_run(s + b * nn, n, CLOSURE_ETA, NULL, (int)nn + 1, NULL, tmp);
@@ -370,7 +333,7 @@ static void hard_shapes(void **state)
     double *w = malloc(3 * nn * sizeof *w);
     uint64_t rng = 7;
     for (uint32_t c = 0; c < 3 * nn; c++)
-        w[c] = uniform(&rng) * 2 - 0.3;
+        w[c] = unit_rand(&rng) * 2 - 0.3;
     int8_t *f0 = s, *f1 = s + nn, *f2 = s + 2 * nn;
     for (uint32_t r = 2, k = 0; r + 1 < 62; r += 4, k++) {
         for (uint32_t j = 2; j < 62; j++)

@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,46 +13,10 @@
 
 #include "closure.h"
 #include "closure_gpu.h"
+#include "lavapipe_fixture.h"
 #include "vk.h"
 
 #define MAX_LEVELS 64
-
-struct fixture {
-    struct vk_runtime vk;
-};
-
-/* Keeps lavapipe mapped past vkDestroyInstance (see test_rollout.c). */
-static int setup(void **state)
-{
-    (void)dlopen("libvulkan_lvp.so", RTLD_NOW | RTLD_NODELETE);
-    struct fixture *fx = calloc(1, sizeof *fx);
-    struct dashi_error err = {0};
-    if (!fx || vk_runtime_open(&fx->vk, "lavapipe", NULL, &err) != 0) {
-        fprintf(stderr, "vk_runtime_open: %s\n", err.message);
-        return -1;
-    }
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-    vk_runtime_close(&fx->vk);
-    free(fx);
-    return 0;
-}
-
-/* A deterministic xorshift so every run tests the same carriers. */
-static uint64_t next_rand(uint64_t *x)
-{
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    return *x;
-}
-
-static double unit_rand(uint64_t *x) { return (double)(next_rand(x) >> 11) * (1.0 / 9007199254740992.0); }
 
 /* Support with probability p, positive with probability q; a field to go with it. */
 static void random_carrier(uint64_t *rng, uint32_t n, double p, double q, int8_t *s, double *field)
