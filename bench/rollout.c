@@ -1,15 +1,19 @@
 /* dashi-bench-rollout: steps per second of the rollout engine (z_{t+1} = z_t · A) for
- * f64 exact, f64 fast and f32 fast at B=1 and B=256, next to the plain C loop of exact
- * mode (rollout_ref_step_*) measured in the same run.
+ * f64 exact, f64 fast and f32 fast at B=1 and B=256, and fast f64 on the split product
+ * (rollout_split.h) at B=256, next to the plain C loop of exact mode (rollout_ref_step_*)
+ * measured in the same run.
  *   --device NAME   Vulkan device (vk.h rules; default auto)
  *   --steps N       steps per submission (default 2000 for B=1, 200 for B=256)
  *   --D N           state size (default 654)
+ *   --B N           the batch of the batched rows and the sweep (default 256)
  *   --quick         shorter measurements
  *   --sweep         also time the persistent kernel's workgroup counts and polling widths
  *                   (DASHI_ROLLOUT_PERSIST, DASHI_ROLLOUT_PERSIST_EPT) and the batched GEMM's
- *                   tile shapes (DASHI_ROLLOUT_GEMM, DASHI_ROLLOUT_GEMM_EXACT)
+ *                   tile shapes (DASHI_ROLLOUT_GEMM, DASHI_ROLLOUT_GEMM_EXACT), and the
+ *                   split product's digits (DASHI_ROLLOUT_SPLIT_DIGITS)
  * Before timing, exact mode is checked bit for bit against the C loop on this device
- * (f64 and f32, B=1 and B=3, with records), so a fast kernel cannot be a wrong one. */
+ * (f64 and f32, B=1 and B=3, with records), so a fast kernel cannot be a wrong one; and
+ * the split product against its C loop (bit for bit) and the IEEE product (deviation). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +21,12 @@
 #include <time.h>
 
 #include "rollout_gpu.h"
+#include "rollout_split.h"
 #include "vk.h"
 
 struct bench_opts {
     const char *device;
-    uint32_t steps, D;
+    uint32_t steps, D, B;
     bool quick, sweep;
     double seconds; /* measuring time per configuration */
 };
@@ -125,6 +130,7 @@ struct gpu_result {
     double wall_rate, ts_rate; /* steps/s by wall clock and by GPU timestamps */
     uint64_t nonfinite;
     bool persistent; /* the engine ran many steps per dispatch */
+    const char *arithmetic; /* rollout_gpu_arithmetic */
 };
 
 static int gpu_rate(struct vk_runtime *vk, const double *A, const double *z0, uint32_t D, uint32_t B,
@@ -157,6 +163,7 @@ static int gpu_rate(struct vk_runtime *vk, const double *A, const double *z0, ui
     } while (t < seconds);
     res->wall_rate = (double)done / t;
     res->persistent = rollout_gpu_persistent(r);
+    res->arithmetic = rollout_gpu_arithmetic(r);
     res->ts_rate = gpu_ms > 0 ? (double)done / (gpu_ms * 1e-3) : -1;
     rollout_gpu_destroy(r);
     return 0;
@@ -230,6 +237,63 @@ out:
     return bad;
 }
 
+/* Fast f64 for a batch of B on this device, step by step against the C loops: bit for bit
+ * against rollout_split_ref_step when the engine uses the split product, and the largest
+ * deviation from the IEEE f64 product (exact order) relative to each output row's
+ * largest magnitude. Returns 0 (match or not split), 1 (mismatch), -1 (error). */
+static int check_split(struct vk_runtime *vk, const double *A, const double *z0, uint32_t D, uint32_t B,
+                       const char **arith, double *max_dev)
+{
+    struct rollout_config cfg = {.D = D, .B = B, .precision = ROLLOUT_F64, .mode = ROLLOUT_FAST, .max_steps_per_run = 1};
+    size_t n = (size_t)B * D;
+    double *z = malloc(n * 8), *got = malloc(n * 8), *ref = malloc(n * 8), *ieee = malloc(n * 8);
+    struct rollout_gpu *r = NULL;
+    struct dashi_error err = {0};
+    int bad = -1;
+    *max_dev = 0;
+    if (!z || !got || !ref || !ieee || rollout_gpu_create(vk, &cfg, A, z0, &r, &err) != 0)
+        goto out;
+    *arith = rollout_gpu_arithmetic(r);
+    bool split = strncmp(*arith, "split", 5) == 0;
+    memcpy(z, z0, n * 8);
+    bad = 0;
+    const char *digits = getenv("DASHI_ROLLOUT_SPLIT_DIGITS");
+    for (int step = 0; step < 3 && !bad; step++) {
+        uint32_t nrec;
+        uint64_t nonfinite;
+        double ms;
+        if (rollout_gpu_run(r, 1, 0, NULL, &nrec, &nonfinite, &ms, &err) != 0 || rollout_gpu_read_state(r, got, &err) != 0) {
+            bad = -1;
+            break;
+        }
+        rollout_ref_step_f64(A, z, ieee, D, B);
+        if (split)
+            rollout_split_ref_step(A, z, ref, D, B, digits ? (uint32_t)atoi(digits) : SPLIT_DIGITS);
+        for (uint32_t b = 0; b < B; b++) {
+            double top = 0;
+            for (uint32_t c = 0; c < D; c++)
+                top = fmax(top, fabs(ieee[(size_t)b * D + c]));
+            for (uint32_t c = 0; c < D; c++) {
+                size_t i = (size_t)b * D + c;
+                if (split && memcmp(&got[i], &ref[i], 8) != 0)
+                    bad = 1;
+                if (top > 0)
+                    *max_dev = fmax(*max_dev, fabs(got[i] - ieee[i]) / top);
+            }
+        }
+        memcpy(z, got, n * 8);
+    }
+out:
+    if (bad < 0)
+        fprintf(stderr, "check_split: %s: %s\n", dashi_code_name(err.code), err.message);
+    rollout_gpu_destroy(r);
+    free(z);
+    free(got);
+    free(ref);
+    free(ieee);
+    return bad;
+}
+
 static const char *label(enum rollout_precision p, enum rollout_mode m)
 {
     return p == ROLLOUT_F64 ? (m == ROLLOUT_EXACT ? "f64 exact" : "f64 fast") : (m == ROLLOUT_EXACT ? "f32 exact" : "f32 fast");
@@ -242,8 +306,8 @@ static void sweep_one(struct vk_runtime *vk, const double *A, const double *z, c
     setenv(name, value, 1);
     struct gpu_result r = {0};
     if (gpu_rate(vk, A, z, o->D, B, prec, mode, B == 1 ? 2000 : 100, o->seconds / 2, &r) == 0)
-        printf("  %s B=%-3u %s=%-14s %12.0f %12.0f%s\n", label(prec, mode), B, name, value, r.wall_rate, r.ts_rate,
-               r.persistent ? " persistent" : "");
+        printf("  %s B=%-3u %s=%-14s %12.0f %12.0f %s%s\n", label(prec, mode), B, name, value, r.wall_rate, r.ts_rate,
+               r.arithmetic, r.persistent ? " persistent" : "");
     unsetenv(name);
 }
 
@@ -264,16 +328,23 @@ static void sweep(struct vk_runtime *vk, const double *A, const double *z1, cons
     }
     unsetenv("DASHI_ROLLOUT_PERSIST_EPT");
     for (size_t i = 0; i < sizeof gemm / sizeof *gemm; i++)
-        sweep_one(vk, A, zb, o, 256, ROLLOUT_F64, ROLLOUT_FAST, "DASHI_ROLLOUT_GEMM", gemm[i]);
+        sweep_one(vk, A, zb, o, o->B, ROLLOUT_F64, ROLLOUT_FAST, "DASHI_ROLLOUT_GEMM", gemm[i]);
     for (size_t i = 0; i < sizeof gemm / sizeof *gemm && i < 4; i++)
-        sweep_one(vk, A, zb, o, 256, ROLLOUT_F32, ROLLOUT_FAST, "DASHI_ROLLOUT_GEMM", gemm[i]);
+        sweep_one(vk, A, zb, o, o->B, ROLLOUT_F32, ROLLOUT_FAST, "DASHI_ROLLOUT_GEMM", gemm[i]);
     for (size_t i = 0; i < sizeof gexact / sizeof *gexact; i++)
-        sweep_one(vk, A, zb, o, 256, ROLLOUT_F64, ROLLOUT_EXACT, "DASHI_ROLLOUT_GEMM_EXACT", gexact[i]);
+        sweep_one(vk, A, zb, o, o->B, ROLLOUT_F64, ROLLOUT_EXACT, "DASHI_ROLLOUT_GEMM_EXACT", gexact[i]);
+    if (!vk->int8_matrix || getenv("DASHI_ROLLOUT_SPLIT"))
+        return;
+    static const char *split_digits[] = {"8", "7"};
+    setenv("DASHI_ROLLOUT_SPLIT", "on", 1);
+    for (size_t i = 0; i < sizeof split_digits / sizeof *split_digits; i++)
+        sweep_one(vk, A, zb, o, o->B, ROLLOUT_F64, ROLLOUT_FAST, "DASHI_ROLLOUT_SPLIT_DIGITS", split_digits[i]);
+    unsetenv("DASHI_ROLLOUT_SPLIT");
 }
 
 static int parse(int argc, char **argv, struct bench_opts *o)
 {
-    *o = (struct bench_opts){.device = "auto", .D = 654, .seconds = 1.0};
+    *o = (struct bench_opts){.device = "auto", .D = 654, .B = 256, .seconds = 1.0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--quick") == 0) {
@@ -285,15 +356,17 @@ static int parse(int argc, char **argv, struct bench_opts *o)
             o->device = argv[++i];
         } else if (i + 1 < argc && strcmp(a, "--steps") == 0) {
             o->steps = (uint32_t)strtoul(argv[++i], NULL, 10);
+        } else if (i + 1 < argc && strcmp(a, "--B") == 0) {
+            o->B = (uint32_t)strtoul(argv[++i], NULL, 10);
         } else if (i + 1 < argc && strcmp(a, "--D") == 0) {
             o->D = (uint32_t)strtoul(argv[++i], NULL, 10);
         } else {
-            fprintf(stderr, "usage: %s [--device NAME] [--steps N] [--D N] [--quick] [--sweep]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--device NAME] [--steps N] [--D N] [--B N] [--quick] [--sweep]\n", argv[0]);
             return -1;
         }
     }
-    if (o->D == 0) {
-        fprintf(stderr, "--D must be >= 1\n");
+    if (o->D == 0 || o->B < 16) {
+        fprintf(stderr, "--D must be >= 1 and --B >= 16\n");
         return -1;
     }
     return 0;
@@ -310,7 +383,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "dashi-bench-rollout: %s: %s\n", dashi_code_name(err.code), err.message);
         return 1;
     }
-    const uint32_t D = o.D, BB = 256;
+    const uint32_t D = o.D, BB = o.B;
     double *A = malloc((size_t)D * D * sizeof *A), *z1 = malloc(D * sizeof *z1);
     double *zb = malloc((size_t)BB * D * sizeof *zb);
     if (!A || !z1 || !zb)
@@ -342,11 +415,28 @@ int main(int argc, char **argv)
             if (bad)
                 return 1;
         }
+    const char *arith = "";
+    double dev = 0;
+    /* The split product is only used when asked for (rollout_gpu.c): ask, for its check
+     * and its row of the table, unless the caller chose already. */
+    bool ask_split = getenv("DASHI_ROLLOUT_SPLIT") == NULL;
+    if (ask_split)
+        setenv("DASHI_ROLLOUT_SPLIT", "on", 1);
+    int sbad = check_split(&vk, A, zb, D, 16, &arith, &dev);
+    if (ask_split)
+        unsetenv("DASHI_ROLLOUT_SPLIT");
+    printf("fast f64 check B=16 (3 steps, each from the GPU's state): arithmetic %s; %s; largest deviation from the "
+           "IEEE f64 product %.3g of the row's largest magnitude\n", arith,
+           sbad < 0 ? "error" : strncmp(arith, "split", 5) != 0 ? "no split product on this device"
+                    : sbad ? "MISMATCH against the C split product" : "bit-identical to the C split product", dev);
+    if (sbad)
+        return 1;
     printf("\n");
     printf("| mode      |   B | steps/run | GPU steps/s (timestamps)    | traj-steps/s | CPU steps/s | ratio  |\n");
     printf("|-----------|-----|-----------|-----------------------------|--------------|-------------|--------|\n");
-    const enum rollout_precision precs[3] = {ROLLOUT_F64, ROLLOUT_F64, ROLLOUT_F32};
-    const enum rollout_mode modes[3] = {ROLLOUT_EXACT, ROLLOUT_FAST, ROLLOUT_FAST};
+    /* Row 4 (batches only): fast f64 on the split product. */
+    const enum rollout_precision precs[4] = {ROLLOUT_F64, ROLLOUT_F64, ROLLOUT_F32, ROLLOUT_F64};
+    const enum rollout_mode modes[4] = {ROLLOUT_EXACT, ROLLOUT_FAST, ROLLOUT_FAST, ROLLOUT_FAST};
     const uint32_t Bs[2] = {1, BB};
     int rc = 0;
     for (int bi = 0; bi < 2; bi++) {
@@ -354,9 +444,14 @@ int main(int argc, char **argv)
         uint32_t steps = o.steps ? o.steps : (B == 1 ? (o.quick ? 200 : 2000) : (o.quick ? 20 : 200));
         double cpu64 = cpu_rate(A, zb, D, B, false, o.seconds / 2);
         double cpu32 = cpu_rate(A, zb, D, B, true, o.seconds / 2);
-        for (int m = 0; m < 3; m++) {
+        for (int m = 0; m < (B == 1 ? 3 : 4); m++) {
             struct gpu_result r = {0};
-            if (gpu_rate(&vk, A, B == 1 ? z1 : zb, D, B, precs[m], modes[m], steps, o.seconds, &r) != 0) {
+            if (m == 3 && ask_split)
+                setenv("DASHI_ROLLOUT_SPLIT", "on", 1);
+            int failed = gpu_rate(&vk, A, B == 1 ? z1 : zb, D, B, precs[m], modes[m], steps, o.seconds, &r);
+            if (m == 3 && ask_split)
+                unsetenv("DASHI_ROLLOUT_SPLIT");
+            if (failed) {
                 rc = 1;
                 continue;
             }
@@ -367,9 +462,9 @@ int main(int argc, char **argv)
             char note[64] = "";
             if (r.nonfinite)
                 snprintf(note, sizeof note, " (non-finite from step %llu!)", (unsigned long long)r.nonfinite);
-            printf("| %-9s | %3u | %9u | %12.0f (%12s) | %12.4g | %11.1f | %6.3gx |%s%s\n", label(precs[m], modes[m]),
-                   B, steps, r.wall_rate, ts, r.wall_rate * B, cpu, r.wall_rate / cpu, r.persistent ? " persistent" : "",
-                   note);
+            printf("| %-9s | %3u | %9u | %12.0f (%12s) | %12.4g | %11.1f | %6.3gx | %s%s%s\n",
+                   label(precs[m], modes[m]), B, steps, r.wall_rate, ts, r.wall_rate * B, cpu, r.wall_rate / cpu,
+                   r.arithmetic, r.persistent ? " persistent" : "", note);
         }
     }
     if (o.sweep)

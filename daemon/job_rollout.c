@@ -401,6 +401,9 @@ static int rollout_finish(struct job_exec *ex, void *state, struct dashi_error *
         job_emit_summary(ex, "gpu_ms", s->gpu_ms);
     job_emit_summary(ex, "host_ms", s->host_ms);
     job_emit_summary(ex, "hashes", (double)s->hashes);
+    /* How the products were computed (the daemon's DASHI_ROLLOUT_SPLIT, docs/numerics.md):
+     * 0 for IEEE arithmetic in the job's precision, else the split product's digits. */
+    job_emit_summary(ex, "split_digits", rollout_gpu_split_digits(s->engine));
     return 0;
 }
 

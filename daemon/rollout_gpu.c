@@ -20,6 +20,8 @@
  *    repeated with the portable kernel, which is then kept. */
 #include "rollout_gpu.h"
 
+#include "rollout_split.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +59,7 @@ struct rollout_gpu {
     VkDescriptorSet set;
     uint32_t groups_x, groups_y;
     bool persistent;    /* rollout_persist.comp: many steps per dispatch */
+    struct rollout_split *split; /* fast f64 batches: the split product (rollout_split.h) */
     bool no_persistent; /* it timed out once on this device: portable kernels only */
     uint64_t steps;
     struct rollout_plan plans[PLAN_SLOTS];
@@ -91,12 +94,24 @@ static uint32_t ring_slots(const struct rollout_config *c, uint64_t elem)
     return c->max_steps_per_run < fit ? c->max_steps_per_run : (uint32_t)fit;
 }
 
+/* Whether fast f64 batches use the split product (rollout_split.h) instead of the f64
+ * GEMM: only when asked, DASHI_ROLLOUT_SPLIT=on (int8 cooperative matrices where the
+ * device has them, else the portable integer kernel) or =portable. It is not the default
+ * because on the H100 it is slower than the f64 GEMM (bench/README.md, "Split product"). */
+static bool split_wanted(const struct rollout_config *c)
+{
+    const char *knob = getenv("DASHI_ROLLOUT_SPLIT");
+    return c->B >= 8 && c->precision == ROLLOUT_F64 && c->mode == ROLLOUT_FAST && knob &&
+           (strcmp(knob, "on") == 0 || strcmp(knob, "portable") == 0);
+}
+
 uint64_t rollout_gpu_memory_estimate(const struct rollout_config *cfg)
 {
     uint64_t elem = cfg->precision == ROLLOUT_F64 ? 8 : 4;
     uint64_t ring = persist_shape(cfg) ? round256((uint64_t)ring_slots(cfg, elem) * cfg->B * cfg->D * elem) : 0;
+    uint64_t split = split_wanted(cfg) ? rollout_split_memory_estimate(cfg->D, cfg->B, SPLIT_DIGITS) : 0;
     return round256((uint64_t)cfg->D * cfg->D * elem) + round256((uint64_t)STATE_SLOTS * cfg->B * cfg->D * elem) +
-           round256(FLAG_BYTES) + ring;
+           round256(FLAG_BYTES) + ring + split;
 }
 
 /* Optional tuning knobs for benchmarks: DASHI_ROLLOUT_GEMV="OUT_WG,RB",
@@ -128,20 +143,7 @@ static void env_uints(const char *name, uint32_t *v, int n)
  * 0 when unknown: CPU devices and devices without the extension. */
 static uint32_t resident_workgroups(const struct vk_runtime *vk)
 {
-    if (vk->is_cpu)
-        return 0;
-    uint32_t n = 0;
-    if (vkEnumerateDeviceExtensionProperties(vk->phys, NULL, &n, NULL) != VK_SUCCESS || n == 0)
-        return 0;
-    VkExtensionProperties *ext = calloc(n, sizeof *ext);
-    if (!ext)
-        return 0;
-    bool have = false;
-    if (vkEnumerateDeviceExtensionProperties(vk->phys, NULL, &n, ext) == VK_SUCCESS)
-        for (uint32_t i = 0; i < n && !have; i++)
-            have = strcmp(ext[i].extensionName, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME) == 0;
-    free(ext);
-    if (!have)
+    if (vk->is_cpu || !vk_device_has_extension(vk->phys, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME))
         return 0;
     VkPhysicalDeviceShaderSMBuiltinsPropertiesNV sm = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV};
@@ -249,6 +251,22 @@ static int choose_gemm(struct rollout_gpu *r, struct dashi_error *err)
     return vk_kernel_get(vk, name, 3, sizeof(struct rollout_push), spec, 10, &r->kernel, err);
 }
 
+/* The split product where wanted: 0 chosen, 1 not, -1 error.
+ * DASHI_ROLLOUT_SPLIT_DIGITS=N (1..8) sets the digits per value. */
+static int choose_split(struct rollout_gpu *r, const double *A, struct dashi_error *err)
+{
+    const struct rollout_config *c = &r->cfg;
+    if (!split_wanted(c))
+        return 1;
+    uint32_t digits = SPLIT_DIGITS;
+    env_uints("DASHI_ROLLOUT_SPLIT_DIGITS", &digits, 1);
+    bool portable = strcmp(getenv("DASHI_ROLLOUT_SPLIT"), "portable") == 0;
+    if (rollout_split_create(r->vk, c->D, c->B, digits, portable, A, &r->states, &r->flags, &r->split, err) !=
+        0)
+        return -1;
+    return 0;
+}
+
 static int choose_kernel(struct rollout_gpu *r, struct dashi_error *err)
 {
     struct vk_runtime *vk = r->vk;
@@ -342,13 +360,15 @@ int rollout_gpu_create_at(struct vk_runtime *vk, const struct rollout_config *cf
         vk_buffer_alloc(vk, STATE_SLOTS * r->state_elems * elem, VK_MEM_DEVICE, &r->states, err) != 0 ||
         vk_buffer_alloc(vk, FLAG_BYTES, VK_MEM_DEVICE, &r->flags, err) != 0 ||
         upload_doubles(r, &r->a, 0, A, (size_t)cfg->D * cfg->D, err) != 0 ||
-        upload_doubles(r, &r->states, (step & 1) * r->state_elems, z, r->state_elems, err) != 0 ||
-        choose_kernel(r, err) != 0)
+        upload_doubles(r, &r->states, (step & 1) * r->state_elems, z, r->state_elems, err) != 0)
+        goto fail;
+    int split = choose_split(r, A, err);
+    if (split < 0 || (split == 1 && choose_kernel(r, err) != 0))
         goto fail;
     /* Step t reads slot (t-1)&1: the state after `step` steps lives in slot step&1. */
     r->steps = step;
     const struct vk_buffer *bufs[4] = {&r->a, &r->states, &r->flags, &r->ring};
-    if (vk_descriptor_set(vk, r->kernel, bufs, &r->set, err) != 0)
+    if (!r->split && vk_descriptor_set(vk, r->kernel, bufs, &r->set, err) != 0)
         goto fail;
     *out = r;
     return 0;
@@ -365,6 +385,7 @@ void rollout_gpu_destroy(struct rollout_gpu *r)
         if (r->plans[i].cmd.cb)
             vk_cmd_destroy(r->vk, &r->plans[i].cmd);
     vk_descriptor_set_free(r->vk, r->set);
+    rollout_split_destroy(r->split);
     vk_buffer_free(r->vk, &r->a);
     vk_buffer_free(r->vk, &r->states);
     vk_buffer_free(r->vk, &r->flags);
@@ -381,6 +402,18 @@ uint64_t rollout_gpu_steps(const struct rollout_gpu *r)
 bool rollout_gpu_persistent(const struct rollout_gpu *r)
 {
     return r->persistent;
+}
+
+uint32_t rollout_gpu_split_digits(const struct rollout_gpu *r)
+{
+    return r->split ? rollout_split_digits(r->split) : 0;
+}
+
+const char *rollout_gpu_arithmetic(const struct rollout_gpu *r)
+{
+    if (r->split)
+        return rollout_split_on_matrices(r->split) ? "split-int8-matrix" : "split-int8";
+    return r->elem == 8 ? "f64" : "f32";
 }
 
 static uint32_t records_in(uint64_t done, uint32_t n, uint64_t every)
@@ -454,8 +487,12 @@ static int record_plan(struct rollout_gpu *r, struct rollout_plan *pl, uint32_t 
         struct rollout_push push = {.step = s,
                                     .src = (uint32_t)(((t - 1) & 1) * r->state_elems),
                                     .dst = (uint32_t)((t & 1) * r->state_elems)};
-        vk_cmd_dispatch(c, r->kernel, r->set, &push, r->groups_x, r->groups_y, 1);
-        vk_cmd_barrier(c);
+        if (r->split) {
+            rollout_split_record_step(r->split, c, &push);
+        } else {
+            vk_cmd_dispatch(c, r->kernel, r->set, &push, r->groups_x, r->groups_y, 1);
+            vk_cmd_barrier(c);
+        }
         if (every && t % every == 0)
             vk_cmd_copy(c, &r->states, (t & 1) * state_bytes, &r->readback, FLAG_BYTES + (k++) * state_bytes,
                         state_bytes);

@@ -54,6 +54,13 @@ uint64_t rollout_gpu_steps(const struct rollout_gpu *r);
  * rollout_gpu.c for when it is chosen and how it falls back), false for one dispatch
  * per step. The results are the same either way. */
 bool rollout_gpu_persistent(const struct rollout_gpu *r);
+/* How the products are computed: "f64" or "f32" (IEEE arithmetic in the configured
+ * precision), "split-int8-matrix" (fast f64 batches: the split product on int8
+ * cooperative matrices, rollout_split.h) or "split-int8" (the same on the portable
+ * integer kernel). */
+const char *rollout_gpu_arithmetic(const struct rollout_gpu *r);
+/* Digits per value of the split product; 0 for IEEE arithmetic. */
+uint32_t rollout_gpu_split_digits(const struct rollout_gpu *r);
 /* Current state, B×D f64. */
 int rollout_gpu_read_state(struct rollout_gpu *r, double *z, struct dashi_error *err);
 

@@ -59,6 +59,11 @@ struct vk_runtime {
     bool is_cpu;             /* VK_PHYSICAL_DEVICE_TYPE_CPU (lavapipe) */
     bool fp64, int64;
     bool int64_atomics;      /* shaderBufferInt64Atomics, enabled when the device has it */
+    /* int8 × int8 → int32 subgroup matrices of 16×16×32 (VK_NV_cooperative_matrix with
+     * shaderInt8 and 8-bit storage buffers), enabled when the device has them: the tensor
+     * cores that the rollout's split product runs on (docs/numerics.md). */
+    bool int8_matrix;
+    bool float16; /* shaderFloat16, enabled with int8_matrix when the device has it */
     uint32_t subgroup_size;
     uint32_t max_workgroup_size; /* x dimension */
     uint32_t max_shared_bytes;
@@ -78,6 +83,8 @@ struct vk_runtime {
  * and when the chosen device lacks shaderFloat64/shaderInt64.
  * state_dir may be NULL (no persisted pipeline cache). */
 int vk_runtime_open(struct vk_runtime *vk, const char *device, const char *state_dir, struct dashi_error *err);
+/* Whether the physical device offers the named device extension. */
+bool vk_device_has_extension(VkPhysicalDevice phys, const char *name);
 /* Waits idle, saves the pipeline cache, destroys everything. Safe on a zeroed struct. */
 void vk_runtime_close(struct vk_runtime *vk);
 /* Lists devices as "index: name (type)" lines into buf, for `dashid --list-devices`. */

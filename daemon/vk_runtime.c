@@ -359,6 +359,61 @@ static void save_pipeline_cache(struct vk_runtime *vk)
     free(data);
 }
 
+bool vk_device_has_extension(VkPhysicalDevice phys, const char *name)
+{
+    uint32_t n = 0;
+    if (vkEnumerateDeviceExtensionProperties(phys, NULL, &n, NULL) != VK_SUCCESS || n == 0)
+        return false;
+    VkExtensionProperties *ext = calloc(n, sizeof *ext);
+    if (!ext)
+        return false;
+    bool have = false;
+    if (vkEnumerateDeviceExtensionProperties(phys, NULL, &n, ext) == VK_SUCCESS)
+        for (uint32_t i = 0; i < n && !have; i++)
+            have = strcmp(ext[i].extensionName, name) == 0;
+    free(ext);
+    return have;
+}
+
+/* Whether the device multiplies 16×32 by 32×16 int8 matrices into int32 within one
+ * subgroup of 32 (VK_NV_cooperative_matrix: the KHR extension is newer than Debian 12's
+ * glslang). Only the shape and types the split product's shader uses are accepted. */
+static bool has_int8_matrix(struct vk_runtime *vk)
+{
+    if (vk->is_cpu || vk->subgroup_size != 32 || !vk_device_has_extension(vk->phys, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME))
+        return false;
+    PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV get =
+        (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)vkGetInstanceProcAddr(
+            vk->instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
+    if (!get)
+        return false;
+    uint32_t n = 0;
+    if (get(vk->phys, &n, NULL) != VK_SUCCESS || n == 0)
+        return false;
+    VkCooperativeMatrixPropertiesNV *p = calloc(n, sizeof *p);
+    if (!p)
+        return false;
+    for (uint32_t i = 0; i < n; i++)
+        p[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
+    bool shape = false;
+    if (get(vk->phys, &n, p) == VK_SUCCESS)
+        for (uint32_t i = 0; i < n && !shape; i++)
+            shape = p[i].MSize == 16 && p[i].NSize == 16 && p[i].KSize == 32 && p[i].AType == VK_COMPONENT_TYPE_SINT8_NV &&
+                    p[i].BType == VK_COMPONENT_TYPE_SINT8_NV && p[i].CType == VK_COMPONENT_TYPE_SINT32_NV &&
+                    p[i].DType == VK_COMPONENT_TYPE_SINT32_NV && p[i].scope == VK_SCOPE_SUBGROUP_NV;
+    free(p);
+    if (!shape)
+        return false;
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV cm = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+    VkPhysicalDevice8BitStorageFeatures s8 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES, .pNext = &cm};
+    VkPhysicalDeviceShaderFloat16Int8Features i8 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES, .pNext = &s8};
+    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &i8};
+    vkGetPhysicalDeviceFeatures2(vk->phys, &f2);
+    vk->float16 = i8.shaderFloat16; /* for fp16 matrices (bench/matrix.c) */
+    return cm.cooperativeMatrix && s8.storageBuffer8BitAccess && i8.shaderInt8;
+}
+
 static int create_device(struct vk_runtime *vk, struct dashi_error *err)
 {
     VkPhysicalDeviceFeatures have;
@@ -385,10 +440,26 @@ static int create_device(struct vk_runtime *vk, struct dashi_error *err)
     VkPhysicalDeviceShaderAtomicInt64Features a64_want = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_ATOMIC_INT64_FEATURES,
         .shaderBufferInt64Atomics = VK_TRUE};
+    vk->int8_matrix = has_int8_matrix(vk);
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV cm_want = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV, .cooperativeMatrix = VK_TRUE};
+    VkPhysicalDevice8BitStorageFeatures s8_want = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES, .pNext = &cm_want, .storageBuffer8BitAccess = VK_TRUE};
+    VkPhysicalDeviceShaderFloat16Int8Features i8_want = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES, .pNext = &s8_want, .shaderInt8 = VK_TRUE,
+        .shaderFloat16 = vk->float16};
+    const char *matrix_ext[] = {VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME};
+    void *chain = vk->int8_matrix ? (void *)&i8_want : NULL;
+    if (vk->int64_atomics) {
+        a64_want.pNext = chain;
+        chain = &a64_want;
+    }
     VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
-                              .pNext = vk->int64_atomics ? &a64_want : NULL,
+                              .pNext = chain,
                               .queueCreateInfoCount = 1,
                               .pQueueCreateInfos = &qci,
+                              .enabledExtensionCount = vk->int8_matrix ? 1 : 0,
+                              .ppEnabledExtensionNames = matrix_ext,
                               .pEnabledFeatures = &want};
     VkResult r = vkCreateDevice(vk->phys, &dci, NULL, &vk->device);
     if (r != VK_SUCCESS)

@@ -6,7 +6,9 @@
 #define REAL float
 #endif
 
+#ifndef SPLIT // the split product reads A's digits at binding 0 instead (rollout_split.comp)
 layout(std430, binding = 0) readonly buffer Operator { REAL a[]; };
+#endif
 layout(std430, binding = 1) buffer States { REAL z[]; };
 // flags[0]: smallest step index (within the run, 1-based) whose state holds a NaN/Inf;
 // the host resets it to 0xFFFFFFFF before each run.
