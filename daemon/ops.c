@@ -11,7 +11,7 @@ static int op_ping(struct conn *c, const struct request *req, msgpack_packer *pk
         return -1;
     const struct vk_runtime *vk = &c->d->vk;
     pack_ok_begin(pk, req->id);
-    msgpack_pack_map(pk, 15);
+    msgpack_pack_map(pk, 16);
     pk_kv_str(pk, "daemon_version", DASHID_VERSION);
     pk_kv_u64(pk, "protocol", DASHI_PROTO_VERSION);
     pk_kv_str(pk, "device", vk->device_name);
@@ -25,6 +25,7 @@ static int op_ping(struct conn *c, const struct request *req, msgpack_packer *pk
     if (vk->fp64)
         pk_str(pk, "f64");
     pk_str(pk, "f32");
+    pk_kv_bool(pk, "int8_matrix", vk->int8_matrix); /* tensor cores for the split product */
     pk_kv_u64(pk, "subgroup_size", vk->subgroup_size);
     pk_kv_u64(pk, "memory_budget", vk->memory_budget);
     pk_kv_u64(pk, "uid", c->uid);

@@ -260,6 +260,8 @@ static int choose_split(struct rollout_gpu *r, const double *A, struct dashi_err
         return 1;
     uint32_t digits = SPLIT_DIGITS;
     env_uints("DASHI_ROLLOUT_SPLIT_DIGITS", &digits, 1);
+    if (!rollout_split_exact_for(c->D, digits))
+        return 1; /* too long a sum for int32 (or no such digit count): IEEE, recorded so */
     bool portable = strcmp(getenv("DASHI_ROLLOUT_SPLIT"), "portable") == 0;
     if (rollout_split_create(r->vk, c->D, c->B, digits, portable, A, &r->states, &r->flags, &r->split, err) !=
         0)

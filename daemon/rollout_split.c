@@ -32,6 +32,11 @@ static uint32_t padded_cols(uint32_t D)
     return round_up(D, 32);
 }
 
+bool rollout_split_exact_for(uint32_t D, uint32_t digits)
+{
+    return digits >= 1 && digits <= SPLIT_DIGITS && (uint64_t)digits * padded_cols(D) * 127 * 127 < ((uint64_t)1 << 31);
+}
+
 uint64_t rollout_split_memory_estimate(uint32_t D, uint32_t B, uint32_t digits)
 {
     uint64_t DP = padded_cols(D), BP = padded_rows(B);
@@ -142,8 +147,8 @@ int rollout_split_create(struct vk_runtime *vk, uint32_t D, uint32_t B, uint32_t
                          struct rollout_split **out, struct dashi_error *err)
 {
     *out = NULL;
-    if (digits < 1 || digits > SPLIT_DIGITS)
-        return dashi_fail(err, DASHI_E_INTERNAL, "", "split product with %u digits (1..%d)", digits, SPLIT_DIGITS);
+    if (!rollout_split_exact_for(D, digits))
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "split product with %u digits is not exact for D=%u", digits, D);
     struct rollout_split *s = calloc(1, sizeof *s);
     if (!s)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");

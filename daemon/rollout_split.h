@@ -16,6 +16,10 @@
 
 struct rollout_split;
 
+/* Whether the int32 sums stay exact for D and `digits` (digits · D_pad · 127² < 2^31,
+ * D_pad = D rounded up to 32: D up to 16,640 with 8 digits). */
+bool rollout_split_exact_for(uint32_t D, uint32_t digits);
+
 /* Bytes of device memory for D, B and `digits`. */
 uint64_t rollout_split_memory_estimate(uint32_t D, uint32_t B, uint32_t digits);
 

@@ -28,7 +28,7 @@
 layout(constant_id = 0) const uint D = 1;
 layout(constant_id = 1) const uint DP = 32; // D rounded up to 32
 layout(constant_id = 2) const uint B = 1;
-layout(constant_id = 3) const uint BP = 16; // B rounded up to the workgroup's rows
+layout(constant_id = 3) const uint BP = 32; // B rounded up to 32
 #ifndef MATRIX
 layout(constant_id = 4) const uint S = 8; // digits per value (1..8)
 #endif

@@ -6,6 +6,7 @@ start_daemon
 "$DASHI" --json ping > "$WORK/ping.json"
 [ "$(json "$WORK/ping.json" "d['protocol']")" = 1 ] || fail "ping: protocol"
 [ -n "$(json "$WORK/ping.json" "d['device']")" ] || fail "ping: device"
+json "$WORK/ping.json" "d['int8_matrix'] is False" | grep -qx True || fail "ping: lavapipe has no int8 matrices"
 ok "ping"
 
 A=$("$DASHI" put tests/data/A.npy)

@@ -161,6 +161,10 @@ static void test_default_and_memory(void **state)
     rollout_gpu_destroy(r);
     assert_int_equal(f->vk.memory_used, before);
     unsetenv("DASHI_ROLLOUT_SPLIT");
+    /* The int32 sums bound D: 8 · 16640 · 127² < 2^31 <= 8 · 16672 · 127². */
+    assert_true(rollout_split_exact_for(16640, 8));
+    assert_false(rollout_split_exact_for(16641, 8));
+    assert_false(rollout_split_exact_for(D, 9));
 }
 
 int main(void)
