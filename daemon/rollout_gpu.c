@@ -17,7 +17,9 @@
  *    most one workgroup per multiprocessor), never on CPU devices such as lavapipe (forced
  *    there it gives wrong results, cause unknown: docs/numerics.md); and should a
  *    wait still time out, the run is discarded, its input restored from slot 2 and
- *    repeated with the portable kernel, which is then kept. */
+ *    repeated with the portable kernel, which is then kept.
+ * Fast f64 batches can instead run on the split product (rollout_split.h: two dispatches
+ * per step, int8 digits on tensor cores) where the daemon is told to use it. */
 #include "rollout_gpu.h"
 
 #include "rollout_split.h"
