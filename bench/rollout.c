@@ -100,6 +100,18 @@ static void store_as(void *dst, const double *src, size_t count, bool f32)
     }
 }
 
+/* One step of the plain C loop in the given precision; *z and *o swap, so *z is the new state. */
+static void ref_step(const void *a, void **z, void **o, uint32_t D, uint32_t B, bool f32)
+{
+    if (f32)
+        rollout_ref_step_f32(a, *z, *o, D, B);
+    else
+        rollout_ref_step_f64(a, *z, *o, D, B);
+    void *tmp = *z;
+    *z = *o;
+    *o = tmp;
+}
+
 /* Steps per second of the plain C loop (exact-mode order). */
 static double cpu_rate(const double *A, const double *z0, uint32_t D, uint32_t B, bool f32, double seconds)
 {
@@ -110,13 +122,7 @@ static double cpu_rate(const double *A, const double *z0, uint32_t D, uint32_t B
     uint64_t steps = 0;
     double t0 = now_s(), t;
     do {
-        if (f32)
-            rollout_ref_step_f32(a, z, o, D, B);
-        else
-            rollout_ref_step_f64(a, z, o, D, B);
-        void *tmp = z;
-        z = o;
-        o = tmp;
+        ref_step(a, &z, &o, D, B, f32);
         steps++;
         t = now_s() - t0;
     } while (t < seconds);
@@ -204,13 +210,7 @@ static int check_exact(struct vk_runtime *vk, const double *A, const double *z0,
         }
         uint32_t k = 0;
         for (uint32_t s = 1; s <= chunk && !bad; s++) {
-            if (f32)
-                rollout_ref_step_f32(a, z, o, D, B);
-            else
-                rollout_ref_step_f64(a, z, o, D, B);
-            void *tmp = z;
-            z = o;
-            o = tmp;
+            ref_step(a, &z, &o, D, B, f32);
             bool recorded = every && (done + s) % every == 0;
             for (size_t i = 0; i < n && !bad; i++) {
                 double want = f32 ? (double)((float *)z)[i] : ((double *)z)[i];

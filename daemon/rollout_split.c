@@ -21,25 +21,20 @@ static uint32_t round_up(uint32_t x, uint32_t m)
     return (x + m - 1) / m * m;
 }
 
-/* Rows and columns padded to the matrix kernel's 32×32 tiles (and k-steps of 32). */
-static uint32_t padded_rows(uint32_t B)
+/* Rows and columns are padded to the matrix kernel's 32×32 tiles (and k-steps of 32). */
+static uint32_t padded(uint32_t n)
 {
-    return round_up(B, 32);
-}
-
-static uint32_t padded_cols(uint32_t D)
-{
-    return round_up(D, 32);
+    return round_up(n, 32);
 }
 
 bool rollout_split_exact_for(uint32_t D, uint32_t digits)
 {
-    return digits >= 1 && digits <= SPLIT_DIGITS && (uint64_t)digits * padded_cols(D) * 127 * 127 < ((uint64_t)1 << 31);
+    return digits >= 1 && digits <= SPLIT_DIGITS && (uint64_t)digits * padded(D) * 127 * 127 < ((uint64_t)1 << 31);
 }
 
 uint64_t rollout_split_memory_estimate(uint32_t D, uint32_t B, uint32_t digits)
 {
-    uint64_t DP = padded_cols(D), BP = padded_rows(B);
+    uint64_t DP = padded(D), BP = padded(B);
     return (uint64_t)digits * DP * DP + (uint64_t)digits * BP * DP + 4 * (DP + BP) + 3 * 256;
 }
 
@@ -84,7 +79,7 @@ static void split_operator(const double *A, uint32_t D, uint32_t DP, uint32_t S,
 
 void rollout_split_ref_step(const double *A, const double *z, double *out, uint32_t D, uint32_t B, uint32_t S)
 {
-    uint32_t DP = round_up(D, 32);
+    uint32_t DP = padded(D);
     int8_t *ad = malloc((size_t)S * DP * DP), *zd = malloc((size_t)S * DP);
     int *col_exp = malloc(DP * sizeof *col_exp);
     if (!ad || !zd || !col_exp) {
@@ -157,8 +152,8 @@ int rollout_split_create(struct vk_runtime *vk, uint32_t D, uint32_t B, uint32_t
     s->B = B;
     s->digits = digits;
     s->matrices = vk->int8_matrix && !portable && (digits == 7 || digits == 8);
-    s->DP = padded_cols(D);
-    s->BP = padded_rows(B);
+    s->DP = padded(D);
+    s->BP = padded(B);
     s->ad.block = s->zd.block = s->exps.block = -1;
     int8_t *ad = malloc((size_t)digits * s->DP * s->DP);
     int *exps = calloc((size_t)s->DP + s->BP, sizeof *exps);
