@@ -1,19 +1,21 @@
 /* dashi-bench-rollout: steps per second of the rollout engine (z_{t+1} = z_t · A) for
- * f64 exact, f64 fast and f32 fast at B=1 and B=256, and fast f64 on the split product
- * (rollout_split.h) at B=256, next to the plain C loop of exact mode (rollout_ref_step_*)
- * measured in the same run.
+ * f64 exact, f64 fast and f32 fast at B=1 and B=256 (fast batches in blocks of steps,
+ * rollout_block.h), and fast f64 on the split product (rollout_split.h) at B=256, next to
+ * the plain C loop of exact mode (rollout_ref_step_*) measured in the same run.
  *   --device NAME   Vulkan device (vk.h rules; default auto)
  *   --steps N       steps per submission (default 2000 for B=1, 200 for B=256)
  *   --D N           state size (default 654)
  *   --B N           the batch of the batched rows and the sweep (default 256)
  *   --quick         shorter measurements
  *   --sweep         also time the persistent kernel's workgroup counts and polling widths
- *                   (DASHI_ROLLOUT_PERSIST, DASHI_ROLLOUT_PERSIST_EPT) and the batched GEMM's
- *                   tile shapes (DASHI_ROLLOUT_GEMM, DASHI_ROLLOUT_GEMM_EXACT), and the
- *                   split product's digits (DASHI_ROLLOUT_SPLIT_DIGITS)
+ *                   (DASHI_ROLLOUT_PERSIST, DASHI_ROLLOUT_PERSIST_EPT), the batched GEMM's
+ *                   tile shapes (DASHI_ROLLOUT_GEMM, DASHI_ROLLOUT_GEMM_EXACT), the blocks
+ *                   of steps (DASHI_ROLLOUT_BLOCK, DASHI_ROLLOUT_TILE), and the split
+ *                   product's digits (DASHI_ROLLOUT_SPLIT_DIGITS)
  * Before timing, exact mode is checked bit for bit against the C loop on this device
- * (f64 and f32, B=1 and B=3, with records), so a fast kernel cannot be a wrong one; and
- * the split product against its C loop (bit for bit) and the IEEE product (deviation). */
+ * (f64 and f32, B=1 and B=3, with records), so a fast kernel cannot be a wrong one; fast
+ * f64 in blocks against the same loop (deviation); and the split product against its C
+ * loop (bit for bit) and the IEEE product (deviation). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +139,8 @@ struct gpu_result {
     uint64_t nonfinite;
     bool persistent; /* the engine ran many steps per dispatch */
     const char *arithmetic; /* rollout_gpu_arithmetic */
+    uint32_t block_steps;   /* rollout_gpu_block_steps */
+    uint32_t steps;         /* per submission: as asked, or whole blocks (as jobs do) */
 };
 
 static int gpu_rate(struct vk_runtime *vk, const double *A, const double *z0, uint32_t D, uint32_t B,
@@ -153,6 +157,10 @@ static int gpu_rate(struct vk_runtime *vk, const double *A, const double *z0, ui
     uint32_t nrec;
     uint64_t bad = 0;
     double ms, gpu_ms = 0;
+    uint32_t block = rollout_gpu_block_steps(r);
+    if (steps > block)
+        steps -= steps % block;
+    res->steps = steps;
     /* Warm up: builds the kernel and records the command buffer. */
     if (rollout_gpu_run(r, steps, 0, NULL, &nrec, &bad, &ms, &err) != 0)
         goto fail;
@@ -170,6 +178,7 @@ static int gpu_rate(struct vk_runtime *vk, const double *A, const double *z0, ui
     res->wall_rate = (double)done / t;
     res->persistent = rollout_gpu_persistent(r);
     res->arithmetic = rollout_gpu_arithmetic(r);
+    res->block_steps = rollout_gpu_block_steps(r);
     res->ts_rate = gpu_ms > 0 ? (double)done / (gpu_ms * 1e-3) : -1;
     rollout_gpu_destroy(r);
     return 0;
@@ -237,6 +246,72 @@ out:
     return bad;
 }
 
+static double rel_l2(const double *x, const double *ref, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num += (x[i] - ref[i]) * (x[i] - ref[i]);
+        den += ref[i] * ref[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* Fast f64 for a batch of B on this device against the C loop of exact mode, as
+ * check_exact does (60 steps, runs of 25 recording every 7th step), but by deviation:
+ * the largest relative L2 deviation of a recorded or final state. The engine takes
+ * blocks of steps here where it would in a job (*block_steps). 0: within 1e-12, 1: not
+ * (or records missing), -1: error. */
+static int check_fast(struct vk_runtime *vk, const double *A, const double *z0, uint32_t D, uint32_t B,
+                      uint32_t *block_steps, double *max_dev)
+{
+    const uint32_t steps = 60, run = 25, every = 7;
+    struct rollout_config cfg = {.D = D, .B = B, .precision = ROLLOUT_F64, .mode = ROLLOUT_FAST, .max_steps_per_run = run};
+    size_t n = (size_t)B * D;
+    double *rec = malloc((run / every + 1) * n * 8), *got = malloc(n * 8);
+    void *z = malloc(n * 8), *o = malloc(n * 8); /* ref_step swaps them */
+    struct rollout_gpu *r = NULL;
+    struct dashi_error err = {0};
+    int bad = -1;
+    *max_dev = 0;
+    if (!rec || !got || !z || !o || rollout_gpu_create(vk, &cfg, A, z0, &r, &err) != 0)
+        goto out;
+    *block_steps = rollout_gpu_block_steps(r);
+    memcpy(z, z0, n * 8);
+    bad = 0;
+    for (uint32_t done = 0; done < steps && bad >= 0;) {
+        uint32_t chunk = steps - done < run ? steps - done : run, nrec;
+        uint64_t nonfinite;
+        double ms;
+        if (rollout_gpu_run(r, chunk, every, rec, &nrec, &nonfinite, &ms, &err) != 0 ||
+            rollout_gpu_read_state(r, got, &err) != 0) {
+            bad = -1;
+            break;
+        }
+        uint32_t k = 0;
+        for (uint32_t s = 1; s <= chunk; s++) {
+            ref_step(A, &z, &o, D, B, false);
+            if ((done + s) % every == 0)
+                *max_dev = fmax(*max_dev, rel_l2(&rec[k++ * n], z, n));
+            if (s == chunk)
+                *max_dev = fmax(*max_dev, rel_l2(got, z, n));
+        }
+        if (k != nrec)
+            bad = 1;
+        done += chunk;
+    }
+    if (bad == 0 && !(*max_dev <= 1e-12))
+        bad = 1;
+out:
+    if (bad < 0)
+        fprintf(stderr, "check_fast: %s: %s\n", dashi_code_name(err.code), err.message);
+    rollout_gpu_destroy(r);
+    free(rec);
+    free(got);
+    free(z);
+    free(o);
+    return bad;
+}
+
 /* Fast f64 for a batch of B on this device, step by step against the C loops: bit for bit
  * against rollout_split_ref_step when the engine uses the split product, and the largest
  * deviation from the IEEE f64 product (exact order) relative to each output row's
@@ -294,6 +369,16 @@ out:
     return bad;
 }
 
+/* " blocks of N" where the engine computed N steps at once (rollout_block.h). */
+static const char *blocks_note(const struct gpu_result *r)
+{
+    static char buf[32];
+    if (r->block_steps <= 1)
+        return "";
+    snprintf(buf, sizeof buf, " blocks of %u", r->block_steps);
+    return buf;
+}
+
 static const char *label(enum rollout_precision p, enum rollout_mode m)
 {
     return p == ROLLOUT_F64 ? (m == ROLLOUT_EXACT ? "f64 exact" : "f64 fast") : (m == ROLLOUT_EXACT ? "f32 exact" : "f32 fast");
@@ -306,8 +391,8 @@ static void sweep_one(struct vk_runtime *vk, const double *A, const double *z, c
     setenv(name, value, 1);
     struct gpu_result r = {0};
     if (gpu_rate(vk, A, z, o->D, B, prec, mode, B == 1 ? 2000 : 100, o->seconds / 2, &r) == 0)
-        printf("  %s B=%-3u %s=%-14s %12.0f %12.0f %s%s\n", label(prec, mode), B, name, value, r.wall_rate, r.ts_rate,
-               r.arithmetic, r.persistent ? " persistent" : "");
+        printf("  %s B=%-3u %s=%-14s %12.0f %12.0f %s%s%s\n", label(prec, mode), B, name, value, r.wall_rate, r.ts_rate,
+               r.arithmetic, r.persistent ? " persistent" : "", blocks_note(&r));
     unsetenv(name);
 }
 
@@ -327,12 +412,22 @@ static void sweep(struct vk_runtime *vk, const double *A, const double *z1, cons
         sweep_one(vk, A, z1, o, 1, ROLLOUT_F64, ROLLOUT_EXACT, "DASHI_ROLLOUT_PERSIST", persist[i][0]);
     }
     unsetenv("DASHI_ROLLOUT_PERSIST_EPT");
+    setenv("DASHI_ROLLOUT_BLOCK", "1", 1); /* the GEMM of step-by-step batches */
     for (size_t i = 0; i < sizeof gemm / sizeof *gemm; i++)
         sweep_one(vk, A, zb, o, o->B, ROLLOUT_F64, ROLLOUT_FAST, "DASHI_ROLLOUT_GEMM", gemm[i]);
     for (size_t i = 0; i < sizeof gemm / sizeof *gemm && i < 4; i++)
         sweep_one(vk, A, zb, o, o->B, ROLLOUT_F32, ROLLOUT_FAST, "DASHI_ROLLOUT_GEMM", gemm[i]);
+    unsetenv("DASHI_ROLLOUT_BLOCK");
     for (size_t i = 0; i < sizeof gexact / sizeof *gexact; i++)
         sweep_one(vk, A, zb, o, o->B, ROLLOUT_F64, ROLLOUT_EXACT, "DASHI_ROLLOUT_GEMM_EXACT", gexact[i]);
+    /* Blocks of steps (rollout_block.h): their length (1: step by step, the GEMM above)
+     * and the tile of the wide GEMM. */
+    static const char *blocks[] = {"1", "16", "25", "32", "38"};
+    static const char *tiles[] = {"128,128,4,4,8", "64,64,2,2,8", "128,64,4,2,8", "64,128,2,4,8", "256,64,8,2,8"};
+    for (size_t i = 0; i < sizeof blocks / sizeof *blocks; i++)
+        sweep_one(vk, A, zb, o, o->B, ROLLOUT_F64, ROLLOUT_FAST, "DASHI_ROLLOUT_BLOCK", blocks[i]);
+    for (size_t i = 0; i < sizeof tiles / sizeof *tiles; i++)
+        sweep_one(vk, A, zb, o, o->B, ROLLOUT_F64, ROLLOUT_FAST, "DASHI_ROLLOUT_TILE", tiles[i]);
     if (!vk->int8_matrix || getenv("DASHI_ROLLOUT_SPLIT"))
         return;
     static const char *split_digits[] = {"8", "7"};
@@ -415,6 +510,13 @@ int main(int argc, char **argv)
             if (bad)
                 return 1;
         }
+    uint32_t fast_blocks = 1;
+    double fast_dev = 0;
+    int fbad = check_fast(&vk, A, zb, D, 16, &fast_blocks, &fast_dev);
+    printf("fast f64 check B=16 (60 steps: runs of 25 recording every 7th, blocks of %u): largest relative L2 "
+           "deviation from the C loop %.3g%s\n", fast_blocks, fast_dev, fbad < 0 ? ": error" : fbad ? ": TOO LARGE" : "");
+    if (fbad)
+        return 1;
     const char *arith = "";
     double dev = 0;
     /* The split product is only used when asked for (rollout_gpu.c): ask, for its check
@@ -462,9 +564,9 @@ int main(int argc, char **argv)
             char note[64] = "";
             if (r.nonfinite)
                 snprintf(note, sizeof note, " (non-finite from step %llu!)", (unsigned long long)r.nonfinite);
-            printf("| %-9s | %3u | %9u | %12.0f (%12s) | %12.4g | %11.1f | %6.3gx | %s%s%s\n",
-                   label(precs[m], modes[m]), B, steps, r.wall_rate, ts, r.wall_rate * B, cpu, r.wall_rate / cpu,
-                   r.arithmetic, r.persistent ? " persistent" : "", note);
+            printf("| %-9s | %3u | %9u | %12.0f (%12s) | %12.4g | %11.1f | %6.3gx | %s%s%s%s\n",
+                   label(precs[m], modes[m]), B, r.steps, r.wall_rate, ts, r.wall_rate * B, cpu, r.wall_rate / cpu,
+                   r.arithmetic, r.persistent ? " persistent" : "", blocks_note(&r), note);
         }
     }
     if (o.sweep)

@@ -49,7 +49,8 @@ static struct rollout_config config_of(const struct rollout_params *p)
     return (struct rollout_config){.D = p->D, .B = p->B,
                                    .precision = p->precision == 0 ? ROLLOUT_F64 : ROLLOUT_F32,
                                    .mode = p->mode == 0 ? ROLLOUT_EXACT : ROLLOUT_FAST,
-                                   .max_steps_per_run = (uint32_t)ring};
+                                   .max_steps_per_run = (uint32_t)ring,
+                                   .expected_steps = p->steps};
 }
 
 /* A blob argument that must be a finite f8 array; returns its metadata. */
@@ -329,6 +330,10 @@ static int rollout_slice(struct job_exec *ex, void *state, bool *done, struct da
         double per_step = (gms > 0 ? gms : hms) / n;
         double want = per_step > 0 ? budget_ms / 4 / per_step : s->max_run;
         s->steps_per_run = want < 1 ? 1 : want > s->max_run ? s->max_run : (uint32_t)want;
+        /* Whole blocks of steps (fast batches): a short last block fills the GPU poorly. */
+        uint32_t block = rollout_gpu_block_steps(s->engine);
+        if (s->steps_per_run > block)
+            s->steps_per_run -= s->steps_per_run % block;
         if (job_should_stop(ex))
             break;
     }
@@ -404,6 +409,9 @@ static int rollout_finish(struct job_exec *ex, void *state, struct dashi_error *
     /* How the products were computed (the daemon's DASHI_ROLLOUT_SPLIT, docs/numerics.md):
      * 0 for IEEE arithmetic in the job's precision, else the split product's digits. */
     job_emit_summary(ex, "split_digits", rollout_gpu_split_digits(s->engine));
+    /* Steps computed together from one state (fast batches, docs/numerics.md "Blocks of
+     * steps"); 1: step by step. */
+    job_emit_summary(ex, "block_steps", rollout_gpu_block_steps(s->engine));
     return 0;
 }
 

@@ -18,10 +18,13 @@
  *    there it gives wrong results, cause unknown: docs/numerics.md); and should a
  *    wait still time out, the run is discarded, its input restored from slot 2 and
  *    repeated with the portable kernel, which is then kept.
- * Fast f64 batches can instead run on the split product (rollout_split.h: two dispatches
- * per step, int8 digits on tensor cores) where the daemon is told to use it. */
+ * Fast batches run in blocks of steps where the run is long enough (rollout_block.h:
+ * one wide GEMM with the powers of A per block), or, fast f64 batches, on the split
+ * product (rollout_split.h: two dispatches per step, int8 digits on tensor cores) where
+ * the daemon is told to use it. */
 #include "rollout_gpu.h"
 
+#include "rollout_block.h"
 #include "rollout_split.h"
 
 #include <stdio.h>
@@ -62,6 +65,8 @@ struct rollout_gpu {
     uint32_t groups_x, groups_y;
     bool persistent;    /* rollout_persist.comp: many steps per dispatch */
     struct rollout_split *split; /* fast f64 batches: the split product (rollout_split.h) */
+    struct rollout_block *block; /* fast batches: blocks of steps (rollout_block.h) */
+    uint32_t block_steps;        /* steps per block the buffers are sized for (1: none) */
     bool no_persistent; /* it timed out once on this device: portable kernels only */
     uint64_t steps;
     struct rollout_plan plans[PLAN_SLOTS];
@@ -107,12 +112,24 @@ static bool split_wanted(const struct rollout_config *c)
            (strcmp(knob, "on") == 0 || strcmp(knob, "portable") == 0);
 }
 
+/* Steps per block of fast batches, 1 for none; never with the split product. */
+static uint32_t block_steps(const struct rollout_config *c)
+{
+    return split_wanted(c) ? 1 : rollout_block_steps(c);
+}
+
+/* State slots: 0 and 1 alternate, 2 backs up a run's input, then two areas of blocks. */
+static uint64_t state_slots(uint32_t block)
+{
+    return STATE_SLOTS + (block > 1 ? 2 * (uint64_t)block : 0);
+}
+
 uint64_t rollout_gpu_memory_estimate(const struct rollout_config *cfg)
 {
-    uint64_t elem = cfg->precision == ROLLOUT_F64 ? 8 : 4;
+    uint64_t elem = cfg->precision == ROLLOUT_F64 ? 8 : 4, block = block_steps(cfg);
     uint64_t ring = persist_shape(cfg) ? round256((uint64_t)ring_slots(cfg, elem) * cfg->B * cfg->D * elem) : 0;
     uint64_t split = split_wanted(cfg) ? rollout_split_memory_estimate(cfg->D, cfg->B, SPLIT_DIGITS) : 0;
-    return round256((uint64_t)cfg->D * cfg->D * elem) + round256((uint64_t)STATE_SLOTS * cfg->B * cfg->D * elem) +
+    return round256(block * cfg->D * cfg->D * elem) + round256(state_slots(block) * cfg->B * cfg->D * elem) +
            round256(FLAG_BYTES) + ring + split;
 }
 
@@ -120,7 +137,7 @@ uint64_t rollout_gpu_memory_estimate(const struct rollout_config *cfg)
  * DASHI_ROLLOUT_GEMM="BM,BN,TM,TN,BK,SK" (fast batches) and
  * DASHI_ROLLOUT_GEMM_EXACT="BM,BN,TM,TN,BK" (exact batches) override the tile shapes
  * (they do not change exact mode's results: its order is fixed per output element). */
-static void env_uints(const char *name, uint32_t *v, int n)
+void rollout_env_uints(const char *name, uint32_t *v, int n)
 {
     const char *s = getenv(name);
     if (!s)
@@ -178,7 +195,7 @@ static int choose_persistent(struct rollout_gpu *r, struct dashi_error *err)
     if (limit == 0)
         return 1;
     uint32_t ept = PERSIST_EPT;
-    env_uints("DASHI_ROLLOUT_PERSIST_EPT", &ept, 1);
+    rollout_env_uints("DASHI_ROLLOUT_PERSIST_EPT", &ept, 1);
     uint32_t nc = (c->D + limit - 1) / limit, nwg = (c->D + nc - 1) / nc;
     uint32_t bd = c->B * c->D, poll = (bd + ept - 1) / ept;
     uint32_t wgs = nc * 16 > poll ? nc * 16 : poll;
@@ -217,11 +234,11 @@ static int choose_gemm(struct rollout_gpu *r, struct dashi_error *err)
     uint32_t t[6] = {32, 48, 4, 6, 32, 8};
     if (exact) {
         uint32_t e[5] = {16, 48, 4, 6, 32};
-        env_uints("DASHI_ROLLOUT_GEMM_EXACT", e, 5);
+        rollout_env_uints("DASHI_ROLLOUT_GEMM_EXACT", e, 5);
         memcpy(t, e, sizeof e);
         t[5] = 16;
     } else {
-        env_uints("DASHI_ROLLOUT_GEMM", t, 6);
+        rollout_env_uints("DASHI_ROLLOUT_GEMM", t, 6);
     }
     for (;;) {
         uint32_t bm = t[0], bn = t[1], tm = t[2], tn = t[3], bk = t[4], sk = t[5];
@@ -261,7 +278,7 @@ static int choose_split(struct rollout_gpu *r, const double *A, struct dashi_err
     if (!split_wanted(c))
         return 1;
     uint32_t digits = SPLIT_DIGITS;
-    env_uints("DASHI_ROLLOUT_SPLIT_DIGITS", &digits, 1);
+    rollout_env_uints("DASHI_ROLLOUT_SPLIT_DIGITS", &digits, 1);
     if (!rollout_split_exact_for(c->D, digits))
         return 1; /* too long a sum for int32 (or no such digit count): IEEE, recorded so */
     bool portable = strcmp(getenv("DASHI_ROLLOUT_SPLIT"), "portable") == 0;
@@ -292,7 +309,7 @@ static int choose_kernel(struct rollout_gpu *r, struct dashi_error *err)
         t[0] = 32;
         t[1] = 4;
     }
-    env_uints("DASHI_ROLLOUT_GEMV", t, 2);
+    rollout_env_uints("DASHI_ROLLOUT_GEMV", t, 2);
     while (t[0] * 16 > vk->max_workgroup_size && t[0] > 1)
         t[0] /= 2;
     while ((size_t)t[1] * 16 * t[0] * r->elem > vk->max_shared_bytes && t[1] > 1)
@@ -347,9 +364,10 @@ int rollout_gpu_create_at(struct vk_runtime *vk, const struct rollout_config *cf
     if (cfg->D == 0 || cfg->B == 0 || cfg->max_steps_per_run == 0)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "D", "rollout needs D, B and max_steps_per_run >= 1");
     uint64_t elem = cfg->precision == ROLLOUT_F64 ? 8 : 4;
-    if ((uint64_t)STATE_SLOTS * cfg->B * cfg->D >= UINT32_MAX ||
-        (uint64_t)cfg->D * cfg->D * elem > vk->max_storage_range ||
-        (uint64_t)STATE_SLOTS * cfg->B * cfg->D * elem > vk->max_storage_range)
+    uint64_t block = rollout_block_fit(cfg, block_steps(cfg), resident_workgroups(vk), vk->max_storage_range);
+    uint64_t slots = state_slots(block);
+    if (slots * cfg->B * cfg->D >= UINT32_MAX || block * cfg->D * cfg->D * elem > vk->max_storage_range ||
+        slots * cfg->B * cfg->D * elem > vk->max_storage_range)
         return dashi_fail(err, DASHI_E_DEVICE_MEMORY, "", "rollout of D=%u B=%u exceeds the device's buffer range",
                           cfg->D, cfg->B);
     struct rollout_gpu *r = calloc(1, sizeof *r);
@@ -359,20 +377,32 @@ int rollout_gpu_create_at(struct vk_runtime *vk, const struct rollout_config *cf
     r->cfg = *cfg;
     r->elem = elem;
     r->state_elems = (size_t)cfg->B * cfg->D;
+    r->block_steps = (uint32_t)block;
     r->a.block = r->states.block = r->flags.block = r->readback.block = r->ring.block = -1;
-    if (vk_buffer_alloc(vk, (VkDeviceSize)cfg->D * cfg->D * elem, VK_MEM_DEVICE, &r->a, err) != 0 ||
-        vk_buffer_alloc(vk, STATE_SLOTS * r->state_elems * elem, VK_MEM_DEVICE, &r->states, err) != 0 ||
+    /* With blocks, the operator buffer holds the powers A..A^block, A first. */
+    if (vk_buffer_alloc(vk, block * cfg->D * cfg->D * elem, VK_MEM_DEVICE, &r->a, err) != 0 ||
+        vk_buffer_alloc(vk, slots * r->state_elems * elem, VK_MEM_DEVICE, &r->states, err) != 0 ||
         vk_buffer_alloc(vk, FLAG_BYTES, VK_MEM_DEVICE, &r->flags, err) != 0 ||
         upload_doubles(r, &r->a, 0, A, (size_t)cfg->D * cfg->D, err) != 0 ||
         upload_doubles(r, &r->states, (step & 1) * r->state_elems, z, r->state_elems, err) != 0)
         goto fail;
-    int split = choose_split(r, A, err);
-    if (split < 0 || (split == 1 && choose_kernel(r, err) != 0))
+    int split = choose_split(r, A, err), blocks = 1;
+    if (split < 0)
+        goto fail;
+    if (split == 1 && r->block_steps > 1) {
+        blocks = rollout_block_create(vk, cfg, r->block_steps, &r->a, &r->states, &r->flags, STATE_SLOTS, &r->block,
+                                      err);
+        if (blocks < 0)
+            goto fail;
+        if (blocks == 1) /* a power of A is not finite: step by step (the buffers stay) */
+            r->block_steps = 1;
+    }
+    if (split == 1 && blocks == 1 && choose_kernel(r, err) != 0)
         goto fail;
     /* Step t reads slot (t-1)&1: the state after `step` steps lives in slot step&1. */
     r->steps = step;
     const struct vk_buffer *bufs[4] = {&r->a, &r->states, &r->flags, &r->ring};
-    if (!r->split && vk_descriptor_set(vk, r->kernel, bufs, &r->set, err) != 0)
+    if (!r->split && !r->block && vk_descriptor_set(vk, r->kernel, bufs, &r->set, err) != 0)
         goto fail;
     *out = r;
     return 0;
@@ -390,6 +420,7 @@ void rollout_gpu_destroy(struct rollout_gpu *r)
             vk_cmd_destroy(r->vk, &r->plans[i].cmd);
     vk_descriptor_set_free(r->vk, r->set);
     rollout_split_destroy(r->split);
+    rollout_block_destroy(r->block);
     vk_buffer_free(r->vk, &r->a);
     vk_buffer_free(r->vk, &r->states);
     vk_buffer_free(r->vk, &r->flags);
@@ -406,6 +437,11 @@ uint64_t rollout_gpu_steps(const struct rollout_gpu *r)
 bool rollout_gpu_persistent(const struct rollout_gpu *r)
 {
     return r->persistent;
+}
+
+uint32_t rollout_gpu_block_steps(const struct rollout_gpu *r)
+{
+    return r->block ? r->block_steps : 1;
 }
 
 uint32_t rollout_gpu_split_digits(const struct rollout_gpu *r)
@@ -486,7 +522,9 @@ static int record_plan(struct rollout_gpu *r, struct rollout_plan *pl, uint32_t 
                         state_bytes);
         s = e + 1;
     }
-    for (uint32_t s = 1; !r->persistent && s <= n; s++) {
+    if (r->block)
+        k = rollout_block_record_run(r->block, c, r->steps, n, every, &r->readback, FLAG_BYTES);
+    for (uint32_t s = 1; !r->persistent && !r->block && s <= n; s++) {
         uint64_t t = r->steps + s;
         struct rollout_push push = {.step = s,
                                     .src = (uint32_t)(((t - 1) & 1) * r->state_elems),

@@ -23,6 +23,7 @@ struct rollout_config {
     enum rollout_precision precision;
     enum rollout_mode mode;
     uint32_t max_steps_per_run; /* upper bound for rollout_gpu_run's n (sizes the state ring) */
+    uint64_t expected_steps;    /* steps the engine will likely run, 0 if unknown (rollout_block.h) */
 };
 
 struct rollout_gpu;
@@ -59,6 +60,9 @@ bool rollout_gpu_persistent(const struct rollout_gpu *r);
  * cooperative matrices, rollout_split.h) or "split-int8" (the same on the portable
  * integer kernel). */
 const char *rollout_gpu_arithmetic(const struct rollout_gpu *r);
+/* Steps computed together from one state (blocks of steps, rollout_block.h); 1 when
+ * the engine goes step by step. */
+uint32_t rollout_gpu_block_steps(const struct rollout_gpu *r);
 /* Digits per value of the split product; 0 for IEEE arithmetic. */
 uint32_t rollout_gpu_split_digits(const struct rollout_gpu *r);
 /* Current state, B×D f64. */
@@ -67,6 +71,10 @@ int rollout_gpu_read_state(struct rollout_gpu *r, double *z, struct dashi_error 
 /* The plain C loop with exact mode's summation order: out = z · A for B rows. */
 void rollout_ref_step_f64(const double *A, const double *z, double *out, uint32_t D, uint32_t B);
 void rollout_ref_step_f32(const float *A, const float *z, float *out, uint32_t D, uint32_t B);
+
+/* For the engine's files: sets v[0..n) from the environment variable `name` when it
+ * holds n comma-separated values in 1..1024 (tuning knobs for benchmarks), else leaves v. */
+void rollout_env_uints(const char *name, uint32_t *v, int n);
 
 /* BLAKE2b-128 of the D little-endian float64 bytes of z, as 32 lowercase hex digits. */
 void zhash_hex(const double *z, uint32_t D, char out[33]);

@@ -64,6 +64,8 @@ struct vk_runtime {
      * cores that the rollout's split product runs on (docs/numerics.md). */
     bool int8_matrix;
     bool float16; /* shaderFloat16, enabled with int8_matrix when the device has it */
+    bool pipeline_stats; /* DASHI_VK_PIPELINE_STATS=1 where supported: kernels print the
+                          * driver's statistics (registers...) to stderr when built */
     uint32_t subgroup_size;
     uint32_t max_workgroup_size; /* x dimension */
     uint32_t max_shared_bytes;

@@ -20,6 +20,43 @@ static void kernel_release(struct vk_runtime *vk, struct vk_kernel *k)
     memset(k, 0, sizeof *k);
 }
 
+/* The driver's statistics of a new pipeline's executables (registers, shared memory,
+ * ...) on stderr: a tuning aid, asked for with DASHI_VK_PIPELINE_STATS=1. */
+static void print_statistics(struct vk_runtime *vk, const char *name, VkPipeline pipeline)
+{
+    PFN_vkGetPipelineExecutableStatisticsKHR get_stats =
+        (PFN_vkGetPipelineExecutableStatisticsKHR)vkGetDeviceProcAddr(vk->device, "vkGetPipelineExecutableStatisticsKHR");
+    if (!get_stats)
+        return;
+    VkPipelineExecutableInfoKHR info = {.sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR,
+                                        .pipeline = pipeline, .executableIndex = 0};
+    VkPipelineExecutableStatisticKHR stats[32];
+    uint32_t n = 32;
+    for (uint32_t i = 0; i < n; i++)
+        stats[i] = (VkPipelineExecutableStatisticKHR){.sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR};
+    VkResult r = get_stats(vk->device, &info, &n, stats);
+    if (r != VK_SUCCESS && r != VK_INCOMPLETE)
+        return;
+    fprintf(stderr, "kernel %s:", name);
+    for (uint32_t i = 0; i < n; i++) {
+        fprintf(stderr, " %s=", stats[i].name);
+        switch (stats[i].format) {
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR:
+            fprintf(stderr, "%u", (unsigned)stats[i].value.b32);
+            break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR:
+            fprintf(stderr, "%lld", (long long)stats[i].value.i64);
+            break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR:
+            fprintf(stderr, "%llu", (unsigned long long)stats[i].value.u64);
+            break;
+        default:
+            fprintf(stderr, "%g", stats[i].value.f64);
+        }
+    }
+    fprintf(stderr, "\n");
+}
+
 static int kernel_build(struct vk_runtime *vk, const struct embedded_shader *sh, struct vk_kernel_entry *e,
                         struct dashi_error *err)
 {
@@ -65,10 +102,14 @@ static int kernel_build(struct vk_runtime *vk, const struct embedded_shader *sh,
                   .pName = "main",
                   .pSpecializationInfo = e->nspec ? &si : NULL},
         .layout = k->layout};
+    if (vk->pipeline_stats)
+        ci.flags = VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
     r = vkCreateComputePipelines(vk->device, vk->pipeline_cache, 1, &ci, NULL, &k->pipeline);
     vkDestroyShaderModule(vk->device, module, NULL);
     if (r != VK_SUCCESS)
         return vk_fail(err, r, "vkCreateComputePipelines");
+    if (vk->pipeline_stats)
+        print_statistics(vk, e->name, k->pipeline);
     return 0;
 }
 

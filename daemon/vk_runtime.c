@@ -448,18 +448,32 @@ static int create_device(struct vk_runtime *vk, struct dashi_error *err)
     VkPhysicalDeviceShaderFloat16Int8Features i8_want = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES, .pNext = &s8_want, .shaderInt8 = VK_TRUE,
         .shaderFloat16 = vk->float16};
-    const char *matrix_ext[] = {VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME};
+    const char *exts[2];
+    uint32_t nexts = 0;
+    if (vk->int8_matrix)
+        exts[nexts++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
     void *chain = vk->int8_matrix ? (void *)&i8_want : NULL;
     if (vk->int64_atomics) {
         a64_want.pNext = chain;
         chain = &a64_want;
     }
+    /* Kernel statistics for tuning (bench/README.md), only when asked. */
+    VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR pe_want = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR,
+        .pipelineExecutableInfo = VK_TRUE};
+    vk->pipeline_stats = getenv("DASHI_VK_PIPELINE_STATS") &&
+                         vk_device_has_extension(vk->phys, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
+    if (vk->pipeline_stats) {
+        pe_want.pNext = chain;
+        chain = &pe_want;
+        exts[nexts++] = VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME;
+    }
     VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
                               .pNext = chain,
                               .queueCreateInfoCount = 1,
                               .pQueueCreateInfos = &qci,
-                              .enabledExtensionCount = vk->int8_matrix ? 1 : 0,
-                              .ppEnabledExtensionNames = matrix_ext,
+                              .enabledExtensionCount = nexts,
+                              .ppEnabledExtensionNames = exts,
                               .pEnabledFeatures = &want};
     VkResult r = vkCreateDevice(vk->phys, &dci, NULL, &vk->device);
     if (r != VK_SUCCESS)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "npy.h"
+#include "rollout_block.h"
 #include "rollout_gpu.h"
 #include "vk.h"
 
@@ -326,6 +327,85 @@ static void test_fast_modes(void **state)
     free(gpu);
 }
 
+/* Blocks of steps (rollout_block.h), 5 steps each: runs of 23 (blocks of 5, 5, 5, 5, 3,
+ * both areas in turn) recording every 3rd step, 69 steps in all. Every recorded and final
+ * state is within rounding of the C loop, two engines agree bit for bit, and runs that
+ * would not repay the powers go step by step. */
+static void test_blocks_of_steps(void **state)
+{
+    struct fixture *f = *state;
+    enum { D = 40, B = 8, RUN = 23, EVERY = 3, RUNS = 3 };
+    struct dashi_error err = {0};
+    double *A = malloc(D * D * sizeof *A), *z0 = malloc(B * D * sizeof *z0);
+    double *ref = malloc(B * D * sizeof *ref), *next = malloc(B * D * sizeof *next);
+    double *rec = malloc((RUN / EVERY + 1) * B * D * sizeof *rec), *got = malloc(B * D * sizeof *got);
+    double *rec2 = malloc((RUN / EVERY + 1) * B * D * sizeof *rec2);
+    assert_true(A && z0 && ref && next && rec && got && rec2);
+    /* A scaled rotation-like operator: entries of both signs, growth about 1 per step. */
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++)
+            A[i * D + j] = sin(1.0 + i * 0.37 + j * j * 0.11) * sqrt(3.0 / D) * 0.9;
+    for (int i = 0; i < B * D; i++)
+        z0[i] = cos(0.3 * i);
+    setenv("DASHI_ROLLOUT_BLOCK", "5", 1);
+    for (int prec = 0; prec < 2; prec++) {
+        enum rollout_precision p = prec ? ROLLOUT_F32 : ROLLOUT_F64;
+        struct rollout_gpu *r = make(f, B, p, ROLLOUT_FAST, A, z0, D, RUN);
+        struct rollout_gpu *twin = make(f, B, p, ROLLOUT_FAST, A, z0, D, RUN);
+        assert_int_equal(rollout_gpu_block_steps(r), 5);
+        memcpy(ref, z0, sizeof(double) * B * D);
+        double worst = 0;
+        for (int run = 0; run < RUNS; run++) {
+            uint32_t nrec, nrec2;
+            uint64_t bad;
+            double ms;
+            assert_int_equal(rollout_gpu_run(r, RUN, EVERY, rec, &nrec, &bad, &ms, &err), 0);
+            assert_int_equal(rollout_gpu_run(twin, RUN, EVERY, rec2, &nrec2, &bad, &ms, &err), 0);
+            assert_int_equal(bad, 0);
+            assert_int_equal(nrec, nrec2);
+            assert_memory_equal(rec, rec2, (size_t)nrec * B * D * sizeof *rec);
+            assert_int_equal(rollout_gpu_read_state(r, got, &err), 0);
+            uint32_t k = 0;
+            for (int s = 1; s <= RUN; s++) {
+                rollout_ref_step_f64(A, ref, next, D, B);
+                memcpy(ref, next, sizeof(double) * B * D);
+                int t = run * RUN + s;
+                if (t % EVERY == 0)
+                    worst = fmax(worst, rel_diff(rec + (size_t)k++ * B * D, ref, B * D));
+            }
+            assert_int_equal(k, nrec);
+            worst = fmax(worst, rel_diff(got, ref, B * D));
+        }
+        assert_int_equal(rollout_gpu_steps(r), RUNS * RUN);
+        print_message("blocks of 5, %s: largest deviation %.3e relative to the C loop\n", prec ? "f32" : "f64", worst);
+        assert_true(worst <= (prec ? 1e-4 : 1e-13));
+        rollout_gpu_destroy(r);
+        rollout_gpu_destroy(twin);
+    }
+    unsetenv("DASHI_ROLLOUT_BLOCK");
+    /* Powers cost (m-1)·D³ multiply-adds: a run expected to be shorter than 8 times that
+     * goes step by step; exact mode and B < 8 always do. */
+    struct rollout_config cfg = {.D = D, .B = B, .precision = ROLLOUT_F64, .mode = ROLLOUT_FAST,
+                                 .max_steps_per_run = RUN, .expected_steps = 10};
+    struct rollout_gpu *r = NULL;
+    assert_int_equal(rollout_gpu_create(&f->vk, &cfg, A, z0, &r, &err), 0);
+    assert_int_equal(rollout_gpu_block_steps(r), 1);
+    rollout_gpu_destroy(r);
+    cfg.expected_steps = 0;
+    cfg.mode = ROLLOUT_EXACT;
+    assert_int_equal(rollout_block_steps(&cfg), 1);
+    cfg.mode = ROLLOUT_FAST;
+    cfg.B = 4;
+    assert_int_equal(rollout_block_steps(&cfg), 1);
+    free(A);
+    free(z0);
+    free(ref);
+    free(next);
+    free(rec);
+    free(rec2);
+    free(got);
+}
+
 /* A = 1e100·I (f64) or 1e10·I (f32), z0 = 1: the state overflows at step 4. Detected on
  * the GPU in every mode, also when the run starts after earlier steps. */
 static void test_nonfinite_step(void **state)
@@ -344,6 +424,8 @@ static void test_nonfinite_step(void **state)
         for (int i = 0; i < 8 * D; i++)
             z0[i] = 1.0;
         struct rollout_gpu *r = make(f, B, prec, mode, A, z0, D, 10);
+        /* Fast batches would go in blocks, but A's powers overflow: step by step. */
+        assert_int_equal(rollout_gpu_block_steps(r), 1);
         uint32_t nrec;
         uint64_t bad;
         double ms;
@@ -380,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_exact_f32_bit_identical),
         cmocka_unit_test(test_deterministic_and_split_runs),
         cmocka_unit_test(test_fast_modes),
+        cmocka_unit_test(test_blocks_of_steps),
         cmocka_unit_test(test_nonfinite_step),
         cmocka_unit_test(test_memory_estimate),
     };
