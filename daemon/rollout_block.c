@@ -42,10 +42,12 @@ uint32_t rollout_block_steps(const struct rollout_config *cfg)
         m = (uint32_t)fit_powers;
     if (m > fit_areas)
         m = (uint32_t)fit_areas;
+    if (m < 2)
+        return 1;
     /* The powers cost (m-1)·D³ multiply-adds, a step B·D². */
     if (cfg->expected_steps && cfg->expected_steps * B < (uint64_t)POWERS_PAYBACK * (m - 1) * D)
         return 1;
-    return m < 2 ? 1 : m;
+    return m;
 }
 
 /* The tile (BM, BN, RP, CP, BK) asked for: 128×128 outputs, 8×8 per invocation, 8 k per
