@@ -188,22 +188,44 @@ fail:
     return -1;
 }
 
-/* Exact mode on this device against rollout_ref_step_*: 60 steps in runs of `run` with a
+static double rel_l2(const double *x, const double *ref, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num += (x[i] - ref[i]) * (x[i] - ref[i]);
+        den += ref[i] * ref[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* What check_against_loop found. */
+struct loop_check {
+    bool persistent;      /* the persistent kernel ran the check */
+    uint32_t block_steps; /* rollout_gpu_block_steps */
+    double max_dev;       /* fast mode: largest relative L2 deviation of a compared state */
+};
+
+/* The engine on this device against rollout_ref_step_*: 60 steps in runs of `run` with a
  * record every `every`-th step (0: none), every recorded state and the final state of
- * each run compared bit for bit. */
-static int check_exact(struct vk_runtime *vk, const double *A, const double *z0, uint32_t D, uint32_t B,
-                       enum rollout_precision prec, uint32_t run, uint32_t every, bool *persistent)
+ * each run compared: bit for bit in exact mode, by relative L2 deviation (at most 1e-12)
+ * in fast mode (f64 only; the engine takes blocks of steps where a job would). Returns
+ * 0 (match), 1 (mismatch or records missing), -1 (error). */
+static int check_against_loop(struct vk_runtime *vk, const double *A, const double *z0, uint32_t D, uint32_t B,
+                              enum rollout_precision prec, enum rollout_mode mode, uint32_t run, uint32_t every,
+                              struct loop_check *out)
 {
     const uint32_t steps = 60;
-    struct rollout_config cfg = {.D = D, .B = B, .precision = prec, .mode = ROLLOUT_EXACT, .max_steps_per_run = run};
+    struct rollout_config cfg = {.D = D, .B = B, .precision = prec, .mode = mode, .max_steps_per_run = run};
     size_t n = (size_t)B * D;
-    bool f32 = prec == ROLLOUT_F32;
+    bool f32 = prec == ROLLOUT_F32, exact = mode == ROLLOUT_EXACT;
     double *rec = malloc((every ? run / every + 1 : 1) * n * sizeof *rec), *got = malloc(n * sizeof *got);
     void *a = malloc((size_t)D * D * 8), *z = malloc(n * 8), *o = malloc(n * 8);
+    double *want = malloc(n * sizeof *want);
     struct rollout_gpu *r = NULL;
     struct dashi_error err = {0};
     int bad = -1;
-    if (!rec || !got || !a || !z || !o || rollout_gpu_create(vk, &cfg, A, z0, &r, &err) != 0)
+    *out = (struct loop_check){0};
+    if (!rec || !got || !a || !z || !o || !want || rollout_gpu_create(vk, &cfg, A, z0, &r, &err) != 0)
         goto out;
     store_as(a, A, (size_t)D * D, f32);
     store_as(z, z0, n, f32);
@@ -220,95 +242,39 @@ static int check_exact(struct vk_runtime *vk, const double *A, const double *z0,
         uint32_t k = 0;
         for (uint32_t s = 1; s <= chunk && !bad; s++) {
             ref_step(a, &z, &o, D, B, f32);
-            bool recorded = every && (done + s) % every == 0;
-            for (size_t i = 0; i < n && !bad; i++) {
-                double want = f32 ? (double)((float *)z)[i] : ((double *)z)[i];
-                if ((recorded && memcmp(&rec[k * n + i], &want, 8) != 0) ||
-                    (s == chunk && memcmp(&got[i], &want, 8) != 0))
-                    bad = 1;
+            for (size_t i = 0; i < n; i++)
+                want[i] = f32 ? (double)((float *)z)[i] : ((double *)z)[i];
+            const double *compared[2] = {every && (done + s) % every == 0 ? &rec[k++ * n] : NULL,
+                                         s == chunk ? got : NULL};
+            for (int c = 0; c < 2; c++) {
+                if (!compared[c])
+                    continue;
+                if (exact)
+                    bad = memcmp(compared[c], want, n * sizeof *want) != 0;
+                else
+                    out->max_dev = fmax(out->max_dev, rel_l2(compared[c], want, n));
+                if (bad)
+                    break;
             }
-            k += recorded;
         }
         if (k != nrec)
             bad = 1;
         done += chunk;
     }
-    *persistent = rollout_gpu_persistent(r);
+    if (bad == 0 && !exact && !(out->max_dev <= 1e-12))
+        bad = 1;
+    out->persistent = rollout_gpu_persistent(r);
+    out->block_steps = rollout_gpu_block_steps(r);
 out:
     if (bad < 0)
-        fprintf(stderr, "check_exact: %s: %s\n", dashi_code_name(err.code), err.message);
+        fprintf(stderr, "check_against_loop: %s: %s\n", dashi_code_name(err.code), err.message);
     rollout_gpu_destroy(r);
     free(rec);
     free(got);
     free(a);
     free(z);
     free(o);
-    return bad;
-}
-
-static double rel_l2(const double *x, const double *ref, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        num += (x[i] - ref[i]) * (x[i] - ref[i]);
-        den += ref[i] * ref[i];
-    }
-    return den > 0 ? sqrt(num / den) : sqrt(num);
-}
-
-/* Fast f64 for a batch of B on this device against the C loop of exact mode, as
- * check_exact does (60 steps, runs of 25 recording every 7th step), but by deviation:
- * the largest relative L2 deviation of a recorded or final state. The engine takes
- * blocks of steps here where it would in a job (*block_steps). 0: within 1e-12, 1: not
- * (or records missing), -1: error. */
-static int check_fast(struct vk_runtime *vk, const double *A, const double *z0, uint32_t D, uint32_t B,
-                      uint32_t *block_steps, double *max_dev)
-{
-    const uint32_t steps = 60, run = 25, every = 7;
-    struct rollout_config cfg = {.D = D, .B = B, .precision = ROLLOUT_F64, .mode = ROLLOUT_FAST, .max_steps_per_run = run};
-    size_t n = (size_t)B * D;
-    double *rec = malloc((run / every + 1) * n * 8), *got = malloc(n * 8);
-    void *z = malloc(n * 8), *o = malloc(n * 8); /* ref_step swaps them */
-    struct rollout_gpu *r = NULL;
-    struct dashi_error err = {0};
-    int bad = -1;
-    *max_dev = 0;
-    if (!rec || !got || !z || !o || rollout_gpu_create(vk, &cfg, A, z0, &r, &err) != 0)
-        goto out;
-    *block_steps = rollout_gpu_block_steps(r);
-    memcpy(z, z0, n * 8);
-    bad = 0;
-    for (uint32_t done = 0; done < steps && bad >= 0;) {
-        uint32_t chunk = steps - done < run ? steps - done : run, nrec;
-        uint64_t nonfinite;
-        double ms;
-        if (rollout_gpu_run(r, chunk, every, rec, &nrec, &nonfinite, &ms, &err) != 0 ||
-            rollout_gpu_read_state(r, got, &err) != 0) {
-            bad = -1;
-            break;
-        }
-        uint32_t k = 0;
-        for (uint32_t s = 1; s <= chunk; s++) {
-            ref_step(A, &z, &o, D, B, false);
-            if ((done + s) % every == 0)
-                *max_dev = fmax(*max_dev, rel_l2(&rec[k++ * n], z, n));
-            if (s == chunk)
-                *max_dev = fmax(*max_dev, rel_l2(got, z, n));
-        }
-        if (k != nrec)
-            bad = 1;
-        done += chunk;
-    }
-    if (bad == 0 && !(*max_dev <= 1e-12))
-        bad = 1;
-out:
-    if (bad < 0)
-        fprintf(stderr, "check_fast: %s: %s\n", dashi_code_name(err.code), err.message);
-    rollout_gpu_destroy(r);
-    free(rec);
-    free(got);
-    free(z);
-    free(o);
+    free(want);
     return bad;
 }
 
@@ -369,13 +335,12 @@ out:
     return bad;
 }
 
-/* " blocks of N" where the engine computed N steps at once (rollout_block.h). */
-static const char *blocks_note(const struct gpu_result *r)
+/* " blocks of N" into buf where the engine computed N steps at once (rollout_block.h). */
+static const char *blocks_note(const struct gpu_result *r, char buf[32])
 {
-    static char buf[32];
-    if (r->block_steps <= 1)
-        return "";
-    snprintf(buf, sizeof buf, " blocks of %u", r->block_steps);
+    buf[0] = 0;
+    if (r->block_steps > 1)
+        snprintf(buf, 32, " blocks of %u", r->block_steps);
     return buf;
 }
 
@@ -390,9 +355,10 @@ static void sweep_one(struct vk_runtime *vk, const double *A, const double *z, c
 {
     setenv(name, value, 1);
     struct gpu_result r = {0};
+    char blocks[32];
     if (gpu_rate(vk, A, z, o->D, B, prec, mode, B == 1 ? 2000 : 100, o->seconds / 2, &r) == 0)
         printf("  %s B=%-3u %s=%-14s %12.0f %12.0f %s%s%s\n", label(prec, mode), B, name, value, r.wall_rate, r.ts_rate,
-               r.arithmetic, r.persistent ? " persistent" : "", blocks_note(&r));
+               r.arithmetic, r.persistent ? " persistent" : "", blocks_note(&r, blocks));
     unsetenv(name);
 }
 
@@ -499,10 +465,11 @@ int main(int argc, char **argv)
     for (int bi = 0; bi < 2; bi++)
         for (int pi = 0; pi < 2; pi++) {
             enum rollout_precision prec = pi ? ROLLOUT_F32 : ROLLOUT_F64;
-            bool p1 = false, p2 = false;
-            int bad = check_exact(&vk, A, zb, D, check_B[bi], prec, 25, 7, &p1);
+            struct loop_check c1 = {0}, c2 = {0};
+            int bad = check_against_loop(&vk, A, zb, D, check_B[bi], prec, ROLLOUT_EXACT, 25, 7, &c1);
             if (!bad)
-                bad = check_exact(&vk, A, zb, D, check_B[bi], prec, 60, 0, &p2);
+                bad = check_against_loop(&vk, A, zb, D, check_B[bi], prec, ROLLOUT_EXACT, 60, 0, &c2);
+            bool p1 = c1.persistent, p2 = c2.persistent;
             printf("exact check %s B=%u against the C loop (60 steps: runs of 25 recording every 7th, one run of 60): "
                    "%s%s\n", label(prec, ROLLOUT_EXACT), check_B[bi],
                    bad == 0 ? "bit-identical" : bad > 0 ? "MISMATCH" : "error",
@@ -510,11 +477,11 @@ int main(int argc, char **argv)
             if (bad)
                 return 1;
         }
-    uint32_t fast_blocks = 1;
-    double fast_dev = 0;
-    int fbad = check_fast(&vk, A, zb, D, 16, &fast_blocks, &fast_dev);
+    struct loop_check fc = {0};
+    int fbad = check_against_loop(&vk, A, zb, D, 16, ROLLOUT_F64, ROLLOUT_FAST, 25, 7, &fc);
     printf("fast f64 check B=16 (60 steps: runs of 25 recording every 7th, blocks of %u): largest relative L2 "
-           "deviation from the C loop %.3g%s\n", fast_blocks, fast_dev, fbad < 0 ? ": error" : fbad ? ": TOO LARGE" : "");
+           "deviation from the C loop %.3g%s\n", fc.block_steps, fc.max_dev,
+           fbad < 0 ? ": error" : fbad ? ": TOO LARGE" : "");
     if (fbad)
         return 1;
     const char *arith = "";
@@ -561,12 +528,12 @@ int main(int argc, char **argv)
             char ts[32] = "n/a";
             if (r.ts_rate > 0)
                 snprintf(ts, sizeof ts, "%.0f", r.ts_rate);
-            char note[64] = "";
+            char note[64] = "", blocks[32];
             if (r.nonfinite)
                 snprintf(note, sizeof note, " (non-finite from step %llu!)", (unsigned long long)r.nonfinite);
             printf("| %-9s | %3u | %9u | %12.0f (%12s) | %12.4g | %11.1f | %6.3gx | %s%s%s%s\n",
                    label(precs[m], modes[m]), B, r.steps, r.wall_rate, ts, r.wall_rate * B, cpu, r.wall_rate / cpu,
-                   r.arithmetic, r.persistent ? " persistent" : "", blocks_note(&r), note);
+                   r.arithmetic, r.persistent ? " persistent" : "", blocks_note(&r, blocks), note);
         }
     }
     if (o.sweep)

@@ -1,6 +1,22 @@
 # End to end: daemon + client over a socket; upload, rollout, wait, show, get, hashes,
 # determinism across runs, and bad parameters rejected with nothing queued.
 . tests/e2e/lib.sh
+
+# z_final of two finished jobs (their JSON): the same shape, and a relative L2 distance
+# in [LOW, HIGH). usage: near JOB_JSON EXACT_JSON SHAPE LOW HIGH
+near() {
+  "$DASHI" get "$(json "$1" "d['outputs']['z_final']")" -o "$1.npy" > /dev/null
+  "$DASHI" get "$(json "$2" "d['outputs']['z_final']")" -o "$2.npy" > /dev/null
+  "$PY" - "$1.npy" "$2.npy" "$3" "$4" "$5" <<'PY'
+import sys, numpy as np
+a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
+assert list(a.shape) == list(b.shape) == [int(x) for x in sys.argv[3].split('x')], a.shape
+rel = np.linalg.norm(a - b) / np.linalg.norm(b)
+assert float(sys.argv[4]) <= rel < float(sys.argv[5]), rel
+print("%.3g relative to exact mode" % rel)
+PY
+}
+
 start_daemon
 
 "$DASHI" --json ping > "$WORK/ping.json"
@@ -93,15 +109,7 @@ unset DASHI_ROLLOUT_SPLIT
 "$DASHI" --json submit rollout --op "$A" --z0 "$Z8" --steps 20 --hash-every 0 --mode fast --wait > "$WORK/b_split.json" \
   || { cat "$WORK/b_split.json"; fail "batch on the split product"; }
 json "$WORK/b_split.json" "d['metrics']['split_digits'] == 8" | grep -qx True || fail "split product not recorded: $(cat "$WORK/b_split.json")"
-"$DASHI" get "$(json "$WORK/b_exact.json" "d['outputs']['z_final']")" -o "$WORK/b_exact.npy" > /dev/null
-"$DASHI" get "$(json "$WORK/b_split.json" "d['outputs']['z_final']")" -o "$WORK/b_split.npy" > /dev/null
-"$PY" - "$WORK/b_split.npy" "$WORK/b_exact.npy" <<'PY' || fail "split product far from exact mode"
-import sys, numpy as np
-a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
-assert a.shape == b.shape == (8, 654), a.shape
-rel = np.linalg.norm(a - b) / np.linalg.norm(b)
-assert 0 < rel < 1e-12, rel
-PY
+near "$WORK/b_split.json" "$WORK/b_exact.json" 8x654 1e-300 1e-12 || fail "split product far from exact mode"
 ok "fast f64 batch on the split product (recorded, within 1e-12 of exact)"
 stop_daemon
 ok "clean shutdown"
@@ -127,16 +135,7 @@ Z64=$("$DASHI" put "$WORK/z64.npy")
 json "$WORK/k_exact.json" "d['metrics']['block_steps'] == 1" | grep -qx True || fail "exact mode went in blocks"
 json "$WORK/k_fast.json" "d['metrics']['block_steps'] > 1" | grep -qx True \
   || fail "fast batch not in blocks: $(cat "$WORK/k_fast.json")"
-"$DASHI" get "$(json "$WORK/k_exact.json" "d['outputs']['z_final']")" -o "$WORK/k_exact.npy" > /dev/null
-"$DASHI" get "$(json "$WORK/k_fast.json" "d['outputs']['z_final']")" -o "$WORK/k_fast.npy" > /dev/null
-"$PY" - "$WORK/k_fast.npy" "$WORK/k_exact.npy" <<'PY' || fail "blocks of steps far from exact mode"
-import sys, numpy as np
-a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
-assert a.shape == b.shape == (8, 64), a.shape
-rel = np.linalg.norm(a - b) / np.linalg.norm(b)
-assert rel < 1e-12, rel
-print("blocks of steps: %.3g relative to exact mode after 2600 steps" % rel)
-PY
+near "$WORK/k_fast.json" "$WORK/k_exact.json" 8x64 0 1e-12 || fail "blocks of steps far from exact mode"
 "$DASHI" --json submit rollout --op "$A64" --z0 "$Z64" --steps 100 --hash-every 0 --mode fast --wait \
   > "$WORK/k_short.json" || fail "fast batch of 100 steps"
 json "$WORK/k_short.json" "d['metrics']['block_steps'] == 1" | grep -qx True \

@@ -424,7 +424,8 @@ static void test_nonfinite_step(void **state)
         for (int i = 0; i < 8 * D; i++)
             z0[i] = 1.0;
         struct rollout_gpu *r = make(f, B, prec, mode, A, z0, D, 10);
-        /* Fast batches would go in blocks, but A's powers overflow: step by step. */
+        /* Never in blocks: exact mode never is, and fast batches (which would be) find a
+         * power of A overflowing, so they go step by step. */
         assert_int_equal(rollout_gpu_block_steps(r), 1);
         uint32_t nrec;
         uint64_t bad;
