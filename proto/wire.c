@@ -10,10 +10,22 @@
 
 /* ---- helpers over msgpack objects ------------------------------------------------ */
 
+/* msgpack-c gives an empty str or bin a NULL pointer, and the mem* functions may not
+ * be passed NULL even for zero bytes; these two take n == 0 without touching p. */
+static bool bytes_equal(const char *a, const char *b, size_t n)
+{
+    return n == 0 || memcmp(a, b, n) == 0;
+}
+
+static bool has_nul(const char *p, size_t n)
+{
+    return n > 0 && memchr(p, 0, n) != NULL;
+}
+
 static bool str_is(const msgpack_object *o, const char *s)
 {
     size_t n = strlen(s);
-    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n && memcmp(o->via.str.ptr, s, n) == 0;
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n && bytes_equal(o->via.str.ptr, s, n);
 }
 
 /* Shortest %g text that reads back as v, for messages (0.1, not 0.10000000000000001). */
@@ -73,7 +85,7 @@ static int check_duplicate_keys(const msgpack_object *map, const char *where, st
     for (uint32_t i = 0; i < map->via.map.size; i++)
         for (uint32_t j = i + 1; j < map->via.map.size; j++)
             if (kv[i].key.via.str.size == kv[j].key.via.str.size &&
-                memcmp(kv[i].key.via.str.ptr, kv[j].key.via.str.ptr, kv[i].key.via.str.size) == 0)
+                bytes_equal(kv[i].key.via.str.ptr, kv[j].key.via.str.ptr, kv[i].key.via.str.size))
                 return dashi_fail(err, DASHI_E_BAD_REQUEST, "", "duplicate key \"%.*s\" in %s",
                                   (int)(kv[i].key.via.str.size < 64 ? kv[i].key.via.str.size : 64),
                                   kv[i].key.via.str.ptr, where);
@@ -132,7 +144,7 @@ int request_decode(const uint8_t *p, size_t n, struct request *req, struct dashi
         return dashi_fail(err, DASHI_E_BAD_REQUEST, "id", "id must be an unsigned integer, got %s",
                           describe(id, got, sizeof got));
     if (op->type != MSGPACK_OBJECT_STR || op->via.str.size == 0 || op->via.str.size >= sizeof req->op ||
-        memchr(op->via.str.ptr, 0, op->via.str.size))
+        has_nul(op->via.str.ptr, op->via.str.size))
         return dashi_fail(err, DASHI_E_BAD_REQUEST, "op",
                           "op must be a non-empty string of at most %zu bytes without NUL, got %s",
                           sizeof req->op - 1, describe(op, got, sizeof got));
@@ -356,9 +368,10 @@ int arg_str(const msgpack_object *args, const char *name, bool required, const c
     if (o->via.str.size >= cap)
         return dashi_fail(err, DASHI_E_BAD_VALUE, name, "%s must be at most %zu bytes long, got %u bytes", name,
                           cap - 1, o->via.str.size);
-    if (memchr(o->via.str.ptr, 0, o->via.str.size))
+    if (has_nul(o->via.str.ptr, o->via.str.size))
         return dashi_fail(err, DASHI_E_BAD_VALUE, name, "%s must not contain a NUL byte", name);
-    memcpy(out, o->via.str.ptr, o->via.str.size);
+    if (o->via.str.size > 0)
+        memcpy(out, o->via.str.ptr, o->via.str.size);
     out[o->via.str.size] = 0;
     return 0;
 }
@@ -539,7 +552,8 @@ void pack_request_begin(msgpack_packer *pk, uint64_t id, const char *op)
 static void copy_str(char *dst, size_t cap, const msgpack_object *o)
 {
     size_t n = o->via.str.size < cap - 1 ? o->via.str.size : cap - 1;
-    memcpy(dst, o->via.str.ptr, n);
+    if (n > 0)
+        memcpy(dst, o->via.str.ptr, n);
     dst[n] = 0;
 }
 

@@ -44,10 +44,12 @@ static void exercise_args(const msgpack_object *args)
     for (uint32_t i = 0; i < args->via.map.size; i++) {
         const msgpack_object *key = &args->via.map.ptr[i].key;
         char name[64];
+        /* an empty key has a NULL pointer (msgpack-c), which the mem* functions may not get */
         if (key->type != MSGPACK_OBJECT_STR || key->via.str.size >= sizeof name ||
-            memchr(key->via.str.ptr, 0, key->via.str.size))
+            (key->via.str.size > 0 && memchr(key->via.str.ptr, 0, key->via.str.size)))
             continue;
-        memcpy(name, key->via.str.ptr, key->via.str.size);
+        if (key->via.str.size > 0)
+            memcpy(name, key->via.str.ptr, key->via.str.size);
         name[key->via.str.size] = 0;
 
         uint64_t u;

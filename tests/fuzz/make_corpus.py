@@ -36,6 +36,9 @@ SEEDS = {
     "extra_key": frame(req("ping", {}, rid=5, trace=True)),
     "huge_array_claim": frame(b"\xdd\xff\xff\xff\xff\xc0"),
     "ext_and_int_key": frame(b"\x82\xa1a\xd4\x01\x00\x01\x02"),
+    # empty keys before any other string: msgpack-c gives those a NULL pointer (the
+    # duplicate-key check once passed it to memcmp)
+    "empty_keys": frame(b"\x86\xa0\x01\xa0\x02\xa1v\x01\xa2id\x01\xa2op\xa4ping\xa4args\x82\xa0\x01\xa0\x02"),
     "truncated_payload": frame(req("ping", {"x": "abcdef"})[:-3]),
     "truncated_stream": frame(req("ping", {"x": "abcdef"}))[:-3],
     "oversized_header": b"\x00\x80\x00\x01" + b"\x80",

@@ -579,6 +579,29 @@ static void test_envelope_types(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* Empty keys before any other string get a NULL pointer from msgpack-c; the decoder
+ * must name them as unknown or duplicate without handing NULL to memcmp (UBSan
+ * aborts this test if it does). */
+static void test_empty_keys(void **state)
+{
+    (void)state;
+    static const uint8_t two_empty_first[] = {0x86, 0xa0, 0x01, 0xa0, 0x02, 0xa1, 'v', 0x01, 0xa2, 'i', 'd', 0x07,
+                                              0xa2, 'o', 'p', 0xa4, 'p', 'i', 'n', 'g', 0xa4, 'a', 'r', 'g', 's', 0x80};
+    static const uint8_t one_empty_first[] = {0x85, 0xa0, 0x01, 0xa1, 'v', 0x01, 0xa2, 'i', 'd', 0x07,
+                                              0xa2, 'o', 'p', 0xa4, 'p', 'i', 'n', 'g', 0xa4, 'a', 'r', 'g', 's', 0x80};
+    struct request req;
+    struct dashi_error err;
+    assert_int_equal(request_decode(two_empty_first, sizeof two_empty_first, &req, &err), -1);
+    assert_int_equal(err.code, DASHI_E_BAD_REQUEST);
+    assert_non_null(strstr(err.message, "duplicate key \"\""));
+    assert_int_equal(req.id, 7);
+    request_free(&req);
+    assert_int_equal(request_decode(one_empty_first, sizeof one_empty_first, &req, &err), -1);
+    assert_int_equal(err.code, DASHI_E_BAD_REQUEST);
+    assert_non_null(strstr(err.message, "unknown request key \"\""));
+    request_free(&req);
+}
+
 /* ---- typed arguments --------------------------------------------------------------- */
 
 static void expect_arg_error(const struct dashi_error *err, int rc, dashi_code code, const char *field)
@@ -869,6 +892,7 @@ int main(void)
         cmocka_unit_test(test_rejected_types),
         cmocka_unit_test(test_envelope_keys),
         cmocka_unit_test(test_envelope_types),
+        cmocka_unit_test(test_empty_keys),
         cmocka_unit_test(test_arg_integers),
         cmocka_unit_test(test_arg_floats),
         cmocka_unit_test(test_arg_others),
