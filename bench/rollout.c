@@ -3,7 +3,7 @@
  * rollout_block.h), and fast f64 on the split product (rollout_split.h) at B=256, next to
  * the plain C loop of exact mode (rollout_ref_step_*) measured in the same run.
  *   --device NAME   Vulkan device (vk.h rules; default auto)
- *   --steps N       steps per submission (default 2000 for B=1, 200 for B=256)
+ *   --steps N       steps per submission (default: as a job sizes its runs, ~12.5 ms each)
  *   --D N           state size (default 654)
  *   --B N           the batch of the batched rows and the sweep (default 256)
  *   --quick         shorter measurements
@@ -12,6 +12,7 @@
  *                   tile shapes (DASHI_ROLLOUT_GEMM, DASHI_ROLLOUT_GEMM_EXACT), the blocks
  *                   of steps (DASHI_ROLLOUT_BLOCK, DASHI_ROLLOUT_TILE), and the split
  *                   product's digits (DASHI_ROLLOUT_SPLIT_DIGITS)
+ *   --sweep-blocks  only the blocks of steps' part of --sweep
  * Before timing, exact mode is checked bit for bit against the C loop on this device
  * (f64 and f32, B=1 and B=3, with records), so a fast kernel cannot be a wrong one; fast
  * f64 in blocks against the same loop (deviation); and the split product against its C
@@ -29,7 +30,7 @@
 struct bench_opts {
     const char *device;
     uint32_t steps, D, B;
-    bool quick, sweep;
+    bool quick, sweep, sweep_blocks;
     double seconds; /* measuring time per configuration */
 };
 
@@ -140,14 +141,19 @@ struct gpu_result {
     bool persistent; /* the engine ran many steps per dispatch */
     const char *arithmetic; /* rollout_gpu_arithmetic */
     uint32_t block_steps;   /* rollout_gpu_block_steps */
-    uint32_t steps;         /* per submission: as asked, or whole blocks (as jobs do) */
+    uint32_t steps;         /* per submission: as asked (in whole blocks), or as a job sizes its runs */
 };
+
+/* Runs of gpu_rate with steps 0 are sized as a job sizes them: a quarter of the daemon's
+ * default slice of 50 ms (daemon/config.c, job_rollout.c), by rollout_gpu_run_steps. */
+#define JOB_RUN_MS 12.5
 
 static int gpu_rate(struct vk_runtime *vk, const double *A, const double *z0, uint32_t D, uint32_t B,
                     enum rollout_precision prec, enum rollout_mode mode, uint32_t steps, double seconds,
                     struct gpu_result *res)
 {
-    struct rollout_config cfg = {.D = D, .B = B, .precision = prec, .mode = mode, .max_steps_per_run = steps};
+    struct rollout_config cfg = {.D = D, .B = B, .precision = prec, .mode = mode,
+                                 .max_steps_per_run = steps ? steps : ROLLOUT_MAX_RUN};
     struct rollout_gpu *r;
     struct dashi_error err = {0};
     if (rollout_gpu_create(vk, &cfg, A, z0, &r, &err) != 0) {
@@ -156,16 +162,27 @@ static int gpu_rate(struct vk_runtime *vk, const double *A, const double *z0, ui
     }
     uint32_t nrec;
     uint64_t bad = 0;
-    double ms, gpu_ms = 0;
+    double ms, gpu_ms = 0, t0, t;
     uint32_t block = rollout_gpu_block_steps(r);
-    if (steps > block)
+    if (!steps) {
+        /* Two short runs (the first builds the kernels), then the job's run length. */
+        uint32_t probe = block > 16 ? block : 16;
+        for (int i = 0; i < 2; i++) {
+            t0 = now_s();
+            if (rollout_gpu_run(r, probe, 0, NULL, &nrec, &bad, &ms, &err) != 0)
+                goto fail;
+        }
+        double per_step = (ms > 0 ? ms : 1e3 * (now_s() - t0)) / probe;
+        steps = rollout_gpu_run_steps(r, 0, per_step, JOB_RUN_MS);
+    } else if (steps > block) {
         steps -= steps % block;
+    }
     res->steps = steps;
-    /* Warm up: builds the kernel and records the command buffer. */
+    /* Warm up: records the command buffer of this run length. */
     if (rollout_gpu_run(r, steps, 0, NULL, &nrec, &bad, &ms, &err) != 0)
         goto fail;
     uint64_t done = 0;
-    double t0 = now_s(), t;
+    t0 = now_s();
     do {
         if (rollout_gpu_run(r, steps, 0, NULL, &nrec, &bad, &ms, &err) != 0)
             goto fail;
@@ -356,10 +373,25 @@ static void sweep_one(struct vk_runtime *vk, const double *A, const double *z, c
     setenv(name, value, 1);
     struct gpu_result r = {0};
     char blocks[32];
-    if (gpu_rate(vk, A, z, o->D, B, prec, mode, B == 1 ? 2000 : 100, o->seconds / 2, &r) == 0)
-        printf("  %s B=%-3u %s=%-14s %12.0f %12.0f %s%s%s\n", label(prec, mode), B, name, value, r.wall_rate, r.ts_rate,
-               r.arithmetic, r.persistent ? " persistent" : "", blocks_note(&r, blocks));
+    if (gpu_rate(vk, A, z, o->D, B, prec, mode, o->steps, o->seconds / 2, &r) == 0)
+        printf("  %s B=%-3u %s=%-14s %12.0f %12.0f %6u/run %s%s%s\n", label(prec, mode), B, name, value, r.wall_rate,
+               r.ts_rate, r.steps, r.arithmetic, r.persistent ? " persistent" : "", blocks_note(&r, blocks));
     unsetenv(name);
+}
+
+/* Blocks of steps (rollout_block.h): their length (1: step by step, the GEMM of the
+ * sweep) and the tile of the wide GEMM. */
+static void sweep_blocks(struct vk_runtime *vk, const double *A, const double *zb, const struct bench_opts *o)
+{
+    static const char *blocks[] = {"1", "16", "25", "32", "38"};
+    static const char *tiles[] = {"128,128,4,4,8,0",  "128,128,4,4,8,8",  "128,128,4,4,8,4",   "128,128,2,4,8,0",
+                                  "128,128,2,4,8,8",  "128,128,4,2,8,0",  "128,128,4,2,8,8",   "128,128,2,4,16,8",
+                                  "128,128,2,2,16,8", "64,64,2,2,8,8",    "256,64,8,2,8,0"};
+    printf("\nblocks of steps, B=%u f64 fast (env knob = value: steps/s wall, GPU-timestamp steps/s)\n", o->B);
+    for (size_t i = 0; i < sizeof blocks / sizeof *blocks; i++)
+        sweep_one(vk, A, zb, o, o->B, ROLLOUT_F64, ROLLOUT_FAST, "DASHI_ROLLOUT_BLOCK", blocks[i]);
+    for (size_t i = 0; i < sizeof tiles / sizeof *tiles; i++)
+        sweep_one(vk, A, zb, o, o->B, ROLLOUT_F64, ROLLOUT_FAST, "DASHI_ROLLOUT_TILE", tiles[i]);
 }
 
 static void sweep(struct vk_runtime *vk, const double *A, const double *z1, const double *zb, const struct bench_opts *o)
@@ -386,14 +418,7 @@ static void sweep(struct vk_runtime *vk, const double *A, const double *z1, cons
     unsetenv("DASHI_ROLLOUT_BLOCK");
     for (size_t i = 0; i < sizeof gexact / sizeof *gexact; i++)
         sweep_one(vk, A, zb, o, o->B, ROLLOUT_F64, ROLLOUT_EXACT, "DASHI_ROLLOUT_GEMM_EXACT", gexact[i]);
-    /* Blocks of steps (rollout_block.h): their length (1: step by step, the GEMM above)
-     * and the tile of the wide GEMM. */
-    static const char *blocks[] = {"1", "16", "25", "32", "38"};
-    static const char *tiles[] = {"128,128,4,4,8", "64,64,2,2,8", "128,64,4,2,8", "64,128,2,4,8", "256,64,8,2,8"};
-    for (size_t i = 0; i < sizeof blocks / sizeof *blocks; i++)
-        sweep_one(vk, A, zb, o, o->B, ROLLOUT_F64, ROLLOUT_FAST, "DASHI_ROLLOUT_BLOCK", blocks[i]);
-    for (size_t i = 0; i < sizeof tiles / sizeof *tiles; i++)
-        sweep_one(vk, A, zb, o, o->B, ROLLOUT_F64, ROLLOUT_FAST, "DASHI_ROLLOUT_TILE", tiles[i]);
+    sweep_blocks(vk, A, zb, o);
     if (!vk->int8_matrix || getenv("DASHI_ROLLOUT_SPLIT"))
         return;
     static const char *split_digits[] = {"8", "7"};
@@ -413,6 +438,8 @@ static int parse(int argc, char **argv, struct bench_opts *o)
             o->seconds = 0.25;
         } else if (strcmp(a, "--sweep") == 0) {
             o->sweep = true;
+        } else if (strcmp(a, "--sweep-blocks") == 0) {
+            o->sweep_blocks = true;
         } else if (i + 1 < argc && strcmp(a, "--device") == 0) {
             o->device = argv[++i];
         } else if (i + 1 < argc && strcmp(a, "--steps") == 0) {
@@ -422,7 +449,7 @@ static int parse(int argc, char **argv, struct bench_opts *o)
         } else if (i + 1 < argc && strcmp(a, "--D") == 0) {
             o->D = (uint32_t)strtoul(argv[++i], NULL, 10);
         } else {
-            fprintf(stderr, "usage: %s [--device NAME] [--steps N] [--D N] [--B N] [--quick] [--sweep]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--device NAME] [--steps N] [--D N] [--B N] [--quick] [--sweep] [--sweep-blocks]\n", argv[0]);
             return -1;
         }
     }
@@ -459,8 +486,9 @@ int main(int argc, char **argv)
     printf("dashi-bench-rollout  %s\n", date);
     printf("device: %s (driver %s %s, Vulkan %s, subgroup %u)\n", vk.device_name, vk.driver_name, vk.driver_info,
            vk.api_version, vk.subgroup_size);
-    printf("D=%u; GPU rate = steps/s by wall clock over whole submissions (timestamps in brackets);\n"
-           "CPU = plain C loop of exact mode (one core), ratio = GPU wall / CPU\n\n", D);
+    printf("D=%u; GPU rate = steps/s by wall clock over whole submissions (timestamps in brackets) of steps/run\n"
+           "steps (by default as a job sizes its runs: about %.1f ms each, whole blocks of steps);\n", D, JOB_RUN_MS);
+    printf("CPU = plain C loop of exact mode (one core), ratio = GPU wall / CPU\n\n");
     const uint32_t check_B[2] = {1, 3};
     for (int bi = 0; bi < 2; bi++)
         for (int pi = 0; pi < 2; pi++) {
@@ -510,7 +538,7 @@ int main(int argc, char **argv)
     int rc = 0;
     for (int bi = 0; bi < 2; bi++) {
         uint32_t B = Bs[bi];
-        uint32_t steps = o.steps ? o.steps : (B == 1 ? (o.quick ? 200 : 2000) : (o.quick ? 20 : 200));
+        uint32_t steps = o.steps;
         double cpu64 = cpu_rate(A, zb, D, B, false, o.seconds / 2);
         double cpu32 = cpu_rate(A, zb, D, B, true, o.seconds / 2);
         for (int m = 0; m < (B == 1 ? 3 : 4); m++) {
@@ -538,6 +566,8 @@ int main(int argc, char **argv)
     }
     if (o.sweep)
         sweep(&vk, A, z1, zb, &o);
+    else if (o.sweep_blocks)
+        sweep_blocks(&vk, A, zb, &o);
     free(A);
     free(z1);
     free(zb);

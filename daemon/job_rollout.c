@@ -13,7 +13,7 @@
 #define ROLLOUT_MAX_BATCH 65536
 #define ROLLOUT_MAX_HASHES 10000000ull
 #define ROLLOUT_MAX_SAVED_BYTES (8ull << 30)
-#define RING_BYTES (64ull << 20) /* device bytes for the states of one run */
+#define RECORD_BYTES (64ull << 20) /* host bytes for the recorded states of one run */
 
 struct rollout_params {
     char op[DASHI_HASH_HEX + 1], z0[DASHI_HASH_HEX + 1], truth[DASHI_HASH_HEX + 1];
@@ -38,18 +38,29 @@ static uint64_t gcd_u64(uint64_t a, uint64_t b)
     return a;
 }
 
+/* Steps between recorded states: every hashed and every saved step (0: none). */
+static uint64_t record_every_of(const struct rollout_params *p)
+{
+    if (p->hash_every && p->save_every)
+        return gcd_u64(p->hash_every, p->save_every);
+    return p->hash_every ? p->hash_every : p->save_every;
+}
+
+/* Runs are sized by time (rollout_slice); their longest keeps one run's recorded states
+ * within RECORD_BYTES on the host. */
 static struct rollout_config config_of(const struct rollout_params *p)
 {
-    uint64_t state_bytes = (uint64_t)p->B * p->D * (p->precision == 0 ? 8 : 4);
-    uint64_t ring = RING_BYTES / state_bytes;
-    if (ring > 4096)
-        ring = 4096;
-    if (ring < 1)
-        ring = 1;
+    uint64_t most = ROLLOUT_MAX_RUN, every = record_every_of(p);
+    if (every) {
+        uint64_t states = RECORD_BYTES / ((uint64_t)p->B * p->D * sizeof(double)); /* per run, at most */
+        uint64_t fit = states > 1 ? (states - 1) * every : every;
+        if (fit < most)
+            most = fit;
+    }
     return (struct rollout_config){.D = p->D, .B = p->B,
                                    .precision = p->precision == 0 ? ROLLOUT_F64 : ROLLOUT_F32,
                                    .mode = p->mode == 0 ? ROLLOUT_EXACT : ROLLOUT_FAST,
-                                   .max_steps_per_run = (uint32_t)ring,
+                                   .max_steps_per_run = (uint32_t)most,
                                    .expected_steps = p->steps};
 }
 
@@ -235,10 +246,7 @@ static int rollout_start(struct job_exec *ex, const void *params, void **out, st
     A = z0 = NULL;
     s->max_run = cfg.max_steps_per_run;
     s->steps_per_run = s->max_run < 16 ? s->max_run : 16; /* first slice measures the step time */
-    if (p->hash_every && p->save_every)
-        s->record_every = gcd_u64(p->hash_every, p->save_every);
-    else
-        s->record_every = p->hash_every ? p->hash_every : p->save_every;
+    s->record_every = record_every_of(p);
     if (s->record_every) {
         size_t room = (size_t)(s->max_run / s->record_every + 1) * p->B * p->D;
         s->records = malloc(room * sizeof(double));
@@ -326,14 +334,9 @@ static int rollout_slice(struct job_exec *ex, void *state, bool *done, struct da
                 blob_writer_append(s->saved, rec, (size_t)p->B * p->D * sizeof(double), err) != 0)
                 return -1;
         }
-        /* Size the next run to about a quarter of the slice so cancellation stays prompt. */
-        double per_step = (gms > 0 ? gms : hms) / n;
-        double want = per_step > 0 ? budget_ms / 4 / per_step : s->max_run;
-        s->steps_per_run = want < 1 ? 1 : want > s->max_run ? s->max_run : (uint32_t)want;
-        /* Whole blocks of steps (fast batches): a short last block fills the GPU poorly. */
-        uint32_t block = rollout_gpu_block_steps(s->engine);
-        if (s->steps_per_run > block)
-            s->steps_per_run -= s->steps_per_run % block;
+        /* Runs of about a quarter of the slice, so cancellation stays prompt. */
+        double ms_per_step = (gms > 0 ? gms : hms) / n;
+        s->steps_per_run = rollout_gpu_run_steps(s->engine, s->steps_per_run, ms_per_step, budget_ms / 4);
         if (job_should_stop(ex))
             break;
     }

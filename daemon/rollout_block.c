@@ -50,13 +50,16 @@ uint32_t rollout_block_steps(const struct rollout_config *cfg)
     return m;
 }
 
-/* The tile (BM, BN, RP, CP, BK) asked for: 128×128 outputs, 8×8 per invocation, 8 k per
- * stage (the best of the H100 sweep, bench/README.md), or DASHI_ROLLOUT_TILE. */
-static void tile_wanted(uint32_t t[5])
+/* The tile (BM, BN, RP, CP, BK, WX) asked for: 128×128 outputs, 8×8 per invocation, 8 k
+ * per stage, invocations in row-major order (the best of the H100 sweep,
+ * bench/README.md), or DASHI_ROLLOUT_TILE (WX 0: row-major; else subgroup patches WX
+ * wide, rollout_tile.comp). */
+#define TILE_PARAMS 6
+static void tile_wanted(uint32_t t[TILE_PARAMS])
 {
-    uint32_t def[5] = {128, 128, 4, 4, 8};
+    uint32_t def[TILE_PARAMS] = {128, 128, 4, 4, 8, 0};
     memcpy(t, def, sizeof def);
-    rollout_env_uints("DASHI_ROLLOUT_TILE", t, 5);
+    rollout_env_uints("DASHI_ROLLOUT_TILE", t, TILE_PARAMS);
 }
 
 uint32_t rollout_block_fit(const struct rollout_config *cfg, uint32_t most, uint32_t sms, uint64_t max_range)
@@ -68,7 +71,7 @@ uint32_t rollout_block_fit(const struct rollout_config *cfg, uint32_t most, uint
     rollout_env_uints("DASHI_ROLLOUT_BLOCK", &fixed, 1);
     if (most <= 1 || sms == 0 || fixed)
         return most;
-    uint32_t t[5];
+    uint32_t t[TILE_PARAMS];
     tile_wanted(t);
     uint64_t rows = (cfg->B + t[0] - 1) / t[0];
     uint32_t best = most;
@@ -87,37 +90,40 @@ uint32_t rollout_block_fit(const struct rollout_config *cfg, uint32_t most, uint
 
 /* The tile for this device: tile_wanted, if valid, with BK halved until the stages fit
  * in shared memory. */
-static int choose_tile(struct vk_runtime *vk, size_t elem, uint32_t t[5], struct dashi_error *err)
+static int choose_tile(struct vk_runtime *vk, size_t elem, uint32_t t[TILE_PARAMS], struct dashi_error *err)
 {
     tile_wanted(t);
     for (;;) {
-        uint32_t bm = t[0], bn = t[1], rp = t[2], cp = t[3], bk = t[4];
+        uint32_t bm = t[0], bn = t[1], rp = t[2], cp = t[3], bk = t[4], wx = t[5];
         bool shape = bm % (2 * rp) == 0 && bn % (2 * cp) == 0;
-        uint32_t nt = shape ? (bm / (2 * rp)) * (bn / (2 * cp)) : 0;
-        bool valid = shape && nt <= vk->max_workgroup_size && (bk * bm / 2) % nt == 0 && (bk * bn / 2) % nt == 0;
+        uint32_t nx = shape ? bn / (2 * cp) : 0, ny = shape ? bm / (2 * rp) : 0, nt = nx * ny;
+        bool patches = wx == 0 || (wx <= 32 && 32 % wx == 0 && nx % wx == 0 && ny % (32 / wx) == 0);
+        bool valid = shape && patches && nt <= vk->max_workgroup_size && (bk * bm / 2) % nt == 0 &&
+                     (bk * bn / 2) % nt == 0;
         if (!valid)
-            return dashi_fail(err, DASHI_E_INTERNAL, "", "rollout tile %u,%u,%u,%u,%u is not valid", bm, bn, rp, cp,
-                              bk);
+            return dashi_fail(err, DASHI_E_INTERNAL, "", "rollout tile %u,%u,%u,%u,%u,%u is not valid", bm, bn, rp,
+                              cp, bk, wx);
         size_t shared = ((size_t)2 * bk * (bm / 2 + 1) * 2 + (size_t)2 * bk * bn) * elem;
         if (shared <= vk->max_shared_bytes)
             return 0;
         if (bk == 1 || (bk / 2 * bm / 2) % nt != 0 || (bk / 2 * bn / 2) % nt != 0)
-            return dashi_fail(err, DASHI_E_INTERNAL, "", "rollout tile %u,%u,%u,%u,%u does not fit this device", bm,
-                              bn, rp, cp, bk);
+            return dashi_fail(err, DASHI_E_INTERNAL, "", "rollout tile %u,%u,%u,%u,%u,%u does not fit this device",
+                              bm, bn, rp, cp, bk, wx);
         t[4] /= 2;
     }
 }
 
-static int tile_kernel(struct vk_runtime *vk, uint32_t D, uint32_t rows, size_t elem, const uint32_t t[5],
+static int tile_kernel(struct vk_runtime *vk, uint32_t D, uint32_t rows, size_t elem, const uint32_t t[TILE_PARAMS],
                        const struct vk_kernel **out, struct dashi_error *err)
 {
-    uint32_t spec[9] = {D, rows, t[0], t[1], t[1] / (2 * t[3]), t[0] / (2 * t[2]), t[4], t[2], t[3]};
-    return vk_kernel_get(vk, elem == 8 ? "rollout_tile_f64" : "rollout_tile_f32", 3, sizeof(struct tile_push), spec, 9,
+    uint32_t nx = t[1] / (2 * t[3]), ny = t[0] / (2 * t[2]);
+    uint32_t spec[11] = {D, rows, t[0], t[1], nx, ny, t[4], t[2], t[3], t[5], nx * ny};
+    return vk_kernel_get(vk, elem == 8 ? "rollout_tile_f64" : "rollout_tile_f32", 3, sizeof(struct tile_push), spec, 11,
                          out, err);
 }
 
 /* Powers 2..m: block i+1 = block i · A, each a D-row product; 1 if one is not finite. */
-static int build_powers(struct vk_runtime *vk, uint32_t D, uint32_t m, size_t elem, const uint32_t t[5],
+static int build_powers(struct vk_runtime *vk, uint32_t D, uint32_t m, size_t elem, const uint32_t t[TILE_PARAMS],
                         const struct vk_buffer *powers, const struct vk_buffer *flags, struct dashi_error *err)
 {
     const struct vk_kernel *k;
@@ -162,7 +168,7 @@ int rollout_block_create(struct vk_runtime *vk, const struct rollout_config *cfg
 {
     *out = NULL;
     size_t elem = cfg->precision == ROLLOUT_F64 ? 8 : 4;
-    uint32_t t[5];
+    uint32_t t[TILE_PARAMS];
     if (choose_tile(vk, elem, t, err) != 0)
         return -1;
     int rc = build_powers(vk, cfg->D, m, elem, t, powers, flags, err);

@@ -37,7 +37,8 @@
 #define PERSIST_MAX_B 4                 /* the persistent kernel is for one or a few trajectories */
 #define PERSIST_MAX_D 1024              /* it keeps ceil(D/16) terms of A per invocation in registers */
 #define PERSIST_EPT 2                   /* state elements each of its invocations polls (sweep) */
-#define RING_MAX_BYTES ((uint64_t)16 << 20) /* its ring of per-step states */
+#define RING_MAX_BYTES ((uint64_t)16 << 20) /* its ring of per-step states ... */
+#define RING_MAX_SLOTS 4096u                /* ... one per step, a dispatch's most */
 #define RING_FILL 0x7FF4D45Cu           /* rollout_persist.comp's SENTINEL for f64 ... */
 #define RING_FILL_F32 0x7FA5D45Cu       /* ... and for f32: signalling NaNs */
 #define STATE_SLOTS 3
@@ -98,6 +99,8 @@ static uint32_t ring_slots(const struct rollout_config *c, uint64_t elem)
     uint64_t fit = RING_MAX_BYTES / ((uint64_t)c->B * c->D * elem);
     if (fit == 0)
         fit = 1;
+    if (fit > RING_MAX_SLOTS)
+        fit = RING_MAX_SLOTS;
     return c->max_steps_per_run < fit ? c->max_steps_per_run : (uint32_t)fit;
 }
 
@@ -361,8 +364,9 @@ int rollout_gpu_create_at(struct vk_runtime *vk, const struct rollout_config *cf
                           uint64_t step, struct rollout_gpu **out, struct dashi_error *err)
 {
     *out = NULL;
-    if (cfg->D == 0 || cfg->B == 0 || cfg->max_steps_per_run == 0)
-        return dashi_fail(err, DASHI_E_BAD_VALUE, "D", "rollout needs D, B and max_steps_per_run >= 1");
+    if (cfg->D == 0 || cfg->B == 0 || cfg->max_steps_per_run == 0 || cfg->max_steps_per_run > ROLLOUT_MAX_RUN)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "D", "rollout needs D, B >= 1 and max_steps_per_run in 1..%u",
+                          ROLLOUT_MAX_RUN);
     uint64_t elem = cfg->precision == ROLLOUT_F64 ? 8 : 4;
     uint64_t block = rollout_block_fit(cfg, block_steps(cfg), resident_workgroups(vk), vk->max_storage_range);
     uint64_t slots = state_slots(block);
@@ -442,6 +446,18 @@ bool rollout_gpu_persistent(const struct rollout_gpu *r)
 uint32_t rollout_gpu_block_steps(const struct rollout_gpu *r)
 {
     return r->block ? r->block_steps : 1;
+}
+
+uint32_t rollout_gpu_run_steps(const struct rollout_gpu *r, uint32_t current, double ms_per_step, double target_ms)
+{
+    double want = ms_per_step > 0 ? target_ms / ms_per_step : r->cfg.max_steps_per_run;
+    if (current >= 1 && current <= r->cfg.max_steps_per_run && current >= want / 2 && current <= want * 1.25)
+        return current;
+    uint32_t n = want < 1 ? 1 : want > r->cfg.max_steps_per_run ? r->cfg.max_steps_per_run : (uint32_t)want;
+    uint32_t block = rollout_gpu_block_steps(r);
+    if (n > block)
+        n -= n % block;
+    return n;
 }
 
 uint32_t rollout_gpu_split_digits(const struct rollout_gpu *r)

@@ -18,11 +18,14 @@
 enum rollout_precision { ROLLOUT_F64, ROLLOUT_F32 };
 enum rollout_mode { ROLLOUT_EXACT, ROLLOUT_FAST };
 
+/* The longest run: one command buffer records at most this many steps. */
+#define ROLLOUT_MAX_RUN 16384u
+
 struct rollout_config {
     uint32_t D, B;
     enum rollout_precision precision;
     enum rollout_mode mode;
-    uint32_t max_steps_per_run; /* upper bound for rollout_gpu_run's n (sizes the state ring) */
+    uint32_t max_steps_per_run; /* upper bound for rollout_gpu_run's n (at most ROLLOUT_MAX_RUN) */
     uint64_t expected_steps;    /* steps the engine will likely run, 0 if unknown (rollout_block.h) */
 };
 
@@ -63,6 +66,12 @@ const char *rollout_gpu_arithmetic(const struct rollout_gpu *r);
 /* Steps computed together from one state (blocks of steps, rollout_block.h); 1 when
  * the engine goes step by step. */
 uint32_t rollout_gpu_block_steps(const struct rollout_gpu *r);
+/* Steps for the next run to take about target_ms, runs so far having taken ms_per_step
+ * (> 0) each step: `current` while it is within [1/2, 5/4] of that (each distinct run
+ * length records its own command buffer, so it should not change with every small
+ * variation of the measured time), else the target; whole blocks where the engine
+ * computes blocks of steps, 1 <= steps <= max_steps_per_run. */
+uint32_t rollout_gpu_run_steps(const struct rollout_gpu *r, uint32_t current, double ms_per_step, double target_ms);
 /* Digits per value of the split product; 0 for IEEE arithmetic. */
 uint32_t rollout_gpu_split_digits(const struct rollout_gpu *r);
 /* Current state, B×D f64. */

@@ -12,7 +12,7 @@
 // memory, double-buffered (one barrier per stage), the next stage being fetched from
 // global memory while the current one is used. The order of every sum is fixed by the
 // tile shape (k increasing, contracted into FMA): deterministic run to run.
-// Dispatch: (ceil(B/BM), ceil(ncols/BN), 1) with local size (NX, NY, 1): the row tiles
+// Dispatch: (ceil(B/BM), ceil(ncols/BN), 1) with local size NX·NY: the row tiles
 // that share a column tile of the powers run together, so the powers (larger than the
 // L2 cache for long blocks) are read from memory about once.
 #extension GL_EXT_control_flow_attributes : require
@@ -31,12 +31,21 @@ layout(constant_id = 2) const uint BM = 128;
 layout(constant_id = 3) const uint BN = 128;
 layout(constant_id = 4) const uint NX = 16; // BN / (2 CP)
 layout(constant_id = 5) const uint NY = 16; // BM / (2 RP)
+layout(constant_id = 10) const uint NT = 256; // NX·NY, the local size
 layout(constant_id = 6) const uint BK = 8;
 layout(constant_id = 7) const uint RP = 4;
 layout(constant_id = 8) const uint CP = 4;
-layout(local_size_x_id = 4, local_size_y_id = 5) in;
+// Invocations are numbered tid = 0..NX·NY-1 (local size NX·NY, 1, 1). WX = 0: tid = ty·NX
+// + tx. Otherwise each 32 consecutive tid (one subgroup on NVIDIA) form a patch of WX
+// columns by 32/WX rows of invocations, so that a subgroup's shared-memory reads of a
+// k touch 32/WX row pairs and WX column pairs instead of 32/NX and NX.
+layout(constant_id = 9) const uint WX = 0;
+layout(local_size_x_id = 10) in;
 
 layout(std430, binding = 0) readonly buffer Powers { REAL p[]; };
+// The same buffer as pairs: with D even, the two columns of a fetched pair (even c) are
+// adjacent and aligned, one vector load.
+layout(std430, binding = 0) readonly buffer PowerPairs { REAL2 p2[]; };
 layout(std430, binding = 1) buffer States { REAL z[]; };
 // flags[0]: smallest step index (within the run, 1-based) whose state holds a NaN/Inf.
 layout(std430, binding = 2) buffer Flags { uint first_bad_step; };
@@ -49,7 +58,6 @@ layout(push_constant) uniform Push {
     uint ncols;
 } pc;
 
-const uint NT = NX * NY;
 const uint LZ = BK * BM / 2u / NT; // stage pairs each invocation loads (the host checks
 const uint LA = BK * BN / 2u / NT; // that they divide evenly)
 const uint ZW = BM / 2u + 1u; // row of the Z stage in pairs, padded against bank conflicts
@@ -72,6 +80,14 @@ REAL p_at(uint c, uint k)
     return (c < pc.ncols && k < D) ? p[i * D * D + k * D + (c - i * D)] : REAL(0);
 }
 
+REAL2 p_pair(uint c, uint k)
+{
+    if (D % 2u != 0u)
+        return REAL2(p_at(c, k), p_at(c + 1u, k));
+    uint i = c / D;
+    return (c < pc.ncols && k < D) ? p2[(i * D * D + k * D + (c - i * D)) / 2u] : REAL2(0);
+}
+
 void fetch(uint k0, uint tid, uint b0, uint c0, inout REAL2 rz[LZ], inout REAL2 ra[LA])
 {
     [[unroll]] for (uint q = 0u; q < LZ; q++) {
@@ -82,7 +98,7 @@ void fetch(uint k0, uint tid, uint b0, uint c0, inout REAL2 rz[LZ], inout REAL2 
     [[unroll]] for (uint q = 0u; q < LA; q++) {
         uint e = tid + q * NT;
         uint c = c0 + 2u * (e % AW), k = k0 + e / AW;
-        ra[q] = REAL2(p_at(c, k), p_at(c + 1u, k));
+        ra[q] = p_pair(c, k);
     }
 }
 
@@ -100,8 +116,16 @@ void stash(uint s, uint tid, REAL2 rz[LZ], REAL2 ra[LA])
 
 void main()
 {
-    uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y;
-    uint tid = ty * NX + tx;
+    uint tid = gl_LocalInvocationID.x, tx, ty;
+    if (WX == 0u) {
+        tx = tid % NX;
+        ty = tid / NX;
+    } else {
+        const uint WY = 32u / WX, patches_x = NX / WX;
+        uint group = tid / 32u, lane = tid % 32u;
+        tx = (group % patches_x) * WX + lane % WX;
+        ty = (group / patches_x) * WY + lane / WX;
+    }
     uint b0 = gl_WorkGroupID.x * BM, c0 = gl_WorkGroupID.y * BN;
     REAL acc[2u * RP * 2u * CP];
     [[unroll]] for (uint q = 0u; q < 4u * RP * CP; q++)

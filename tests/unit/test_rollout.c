@@ -330,25 +330,28 @@ static void test_fast_modes(void **state)
 /* Blocks of steps (rollout_block.h), 5 steps each: runs of 23 (blocks of 5, 5, 5, 5, 3,
  * both areas in turn) recording every 3rd step, 69 steps in all. Every recorded and final
  * state is within rounding of the C loop, two engines agree bit for bit, and runs that
- * would not repay the powers go step by step. */
+ * would not repay the powers go step by step. D = 40 and 41: the kernel fetches the
+ * powers two columns at a time where D is even, one at a time where it is odd. */
 static void test_blocks_of_steps(void **state)
 {
     struct fixture *f = *state;
-    enum { D = 40, B = 8, RUN = 23, EVERY = 3, RUNS = 3 };
+    enum { DMAX = 41, B = 8, RUN = 23, EVERY = 3, RUNS = 3 };
     struct dashi_error err = {0};
-    double *A = malloc(D * D * sizeof *A), *z0 = malloc(B * D * sizeof *z0);
-    double *ref = malloc(B * D * sizeof *ref), *next = malloc(B * D * sizeof *next);
-    double *rec = malloc((RUN / EVERY + 1) * B * D * sizeof *rec), *got = malloc(B * D * sizeof *got);
-    double *rec2 = malloc((RUN / EVERY + 1) * B * D * sizeof *rec2);
+    double *A = malloc(DMAX * DMAX * sizeof *A), *z0 = malloc(B * DMAX * sizeof *z0);
+    double *ref = malloc(B * DMAX * sizeof *ref), *next = malloc(B * DMAX * sizeof *next);
+    double *rec = malloc((RUN / EVERY + 1) * B * DMAX * sizeof *rec), *got = malloc(B * DMAX * sizeof *got);
+    double *rec2 = malloc((RUN / EVERY + 1) * B * DMAX * sizeof *rec2);
     assert_true(A && z0 && ref && next && rec && got && rec2);
-    /* A scaled rotation-like operator: entries of both signs, growth about 1 per step. */
-    for (int i = 0; i < D; i++)
-        for (int j = 0; j < D; j++)
-            A[i * D + j] = sin(1.0 + i * 0.37 + j * j * 0.11) * sqrt(3.0 / D) * 0.9;
-    for (int i = 0; i < B * D; i++)
-        z0[i] = cos(0.3 * i);
     setenv("DASHI_ROLLOUT_BLOCK", "5", 1);
-    for (int prec = 0; prec < 2; prec++) {
+    for (int c = 0; c < 4; c++) {
+        uint32_t D = DMAX - 1 + c / 2;
+        int prec = c % 2;
+        /* A scaled rotation-like operator: entries of both signs, growth about 1 per step. */
+        for (uint32_t i = 0; i < D; i++)
+            for (uint32_t j = 0; j < D; j++)
+                A[i * D + j] = sin(1.0 + i * 0.37 + j * j * 0.11) * sqrt(3.0 / D) * 0.9;
+        for (uint32_t i = 0; i < B * D; i++)
+            z0[i] = cos(0.3 * i);
         enum rollout_precision p = prec ? ROLLOUT_F32 : ROLLOUT_F64;
         struct rollout_gpu *r = make(f, B, p, ROLLOUT_FAST, A, z0, D, RUN);
         struct rollout_gpu *twin = make(f, B, p, ROLLOUT_FAST, A, z0, D, RUN);
@@ -377,7 +380,8 @@ static void test_blocks_of_steps(void **state)
             worst = fmax(worst, rel_diff(got, ref, B * D));
         }
         assert_int_equal(rollout_gpu_steps(r), RUNS * RUN);
-        print_message("blocks of 5, %s: largest deviation %.3e relative to the C loop\n", prec ? "f32" : "f64", worst);
+        print_message("blocks of 5, D=%u %s: largest deviation %.3e relative to the C loop\n", D, prec ? "f32" : "f64",
+                      worst);
         assert_true(worst <= (prec ? 1e-4 : 1e-13));
         rollout_gpu_destroy(r);
         rollout_gpu_destroy(twin);
@@ -385,6 +389,7 @@ static void test_blocks_of_steps(void **state)
     unsetenv("DASHI_ROLLOUT_BLOCK");
     /* Powers cost (m-1)·D³ multiply-adds: a run expected to be shorter than 8 times that
      * goes step by step; exact mode and B < 8 always do. */
+    const uint32_t D = DMAX;
     struct rollout_config cfg = {.D = D, .B = B, .precision = ROLLOUT_F64, .mode = ROLLOUT_FAST,
                                  .max_steps_per_run = RUN, .expected_steps = 10};
     struct rollout_gpu *r = NULL;
@@ -404,6 +409,32 @@ static void test_blocks_of_steps(void **state)
     free(rec);
     free(rec2);
     free(got);
+}
+
+/* Run lengths as jobs choose them (rollout_gpu_run_steps): about the target time, kept
+ * while within [1/2, 5/4] of it, in whole blocks of steps, within 1..max_steps_per_run. */
+static void test_run_steps(void **state)
+{
+    struct fixture *f = *state;
+    enum { D = 16, B = 8 };
+    double A[D * D], z0[B * D];
+    for (int i = 0; i < D * D; i++)
+        A[i] = (i % (D + 1) == 0) ? 0.5 : 0.01;
+    for (int i = 0; i < B * D; i++)
+        z0[i] = 1.0;
+    setenv("DASHI_ROLLOUT_BLOCK", "5", 1);
+    struct rollout_gpu *r = make(f, B, ROLLOUT_F64, ROLLOUT_FAST, A, z0, D, 100);
+    unsetenv("DASHI_ROLLOUT_BLOCK");
+    assert_int_equal(rollout_gpu_block_steps(r), 5);
+    assert_int_equal(rollout_gpu_run_steps(r, 0, 0.1, 12.5), 100);  /* 125 wanted, 100 at most */
+    assert_int_equal(rollout_gpu_run_steps(r, 0, 1.0, 12.5), 10);   /* 12 wanted: whole blocks */
+    assert_int_equal(rollout_gpu_run_steps(r, 10, 1.0, 12.5), 10);  /* kept */
+    assert_int_equal(rollout_gpu_run_steps(r, 10, 0.79, 12.5), 10); /* 15.8 wanted: still kept */
+    assert_int_equal(rollout_gpu_run_steps(r, 10, 0.5, 12.5), 25);  /* 25 wanted: 10 is too short */
+    assert_int_equal(rollout_gpu_run_steps(r, 10, 2.0, 12.5), 5);   /* 6.25 wanted: 10 is too long */
+    assert_int_equal(rollout_gpu_run_steps(r, 5, 20.0, 12.5), 1);   /* less than a step */
+    assert_int_equal(rollout_gpu_run_steps(r, 0, 4.0, 12.5), 3);    /* under a block: as is */
+    rollout_gpu_destroy(r);
 }
 
 /* A = 1e100·I (f64) or 1e10·I (f32), z0 = 1: the state overflows at step 4. Detected on
@@ -464,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_deterministic_and_split_runs),
         cmocka_unit_test(test_fast_modes),
         cmocka_unit_test(test_blocks_of_steps),
+        cmocka_unit_test(test_run_steps),
         cmocka_unit_test(test_nonfinite_step),
         cmocka_unit_test(test_memory_estimate),
     };
