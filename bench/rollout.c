@@ -384,9 +384,9 @@ static void sweep_one(struct vk_runtime *vk, const double *A, const double *z, c
 static void sweep_blocks(struct vk_runtime *vk, const double *A, const double *zb, const struct bench_opts *o)
 {
     static const char *blocks[] = {"1", "16", "25", "32", "38"};
-    static const char *tiles[] = {"128,128,4,4,8,0",  "128,128,4,4,8,8",  "128,128,4,4,8,4",   "128,128,2,4,8,0",
-                                  "128,128,2,4,8,8",  "128,128,4,2,8,0",  "128,128,4,2,8,8",   "128,128,2,4,16,8",
-                                  "128,128,2,2,16,8", "64,64,2,2,8,8",    "256,64,8,2,8,0"};
+    static const char *tiles[] = {"128,128,4,4,8",   "128,128,4,4,8,8", "128,128,4,4,8,4", "128,128,4,4,4",
+                                  "128,128,2,4,8",   "128,128,2,4,8,8", "128,128,4,2,8",   "128,128,4,2,8,8",
+                                  "128,128,2,4,16",  "128,64,2,4,8",    "64,64,2,2,8",     "256,64,8,2,8"};
     printf("\nblocks of steps, B=%u f64 fast (env knob = value: steps/s wall, GPU-timestamp steps/s)\n", o->B);
     for (size_t i = 0; i < sizeof blocks / sizeof *blocks; i++)
         sweep_one(vk, A, zb, o, o->B, ROLLOUT_F64, ROLLOUT_FAST, "DASHI_ROLLOUT_BLOCK", blocks[i]);
@@ -449,7 +449,8 @@ static int parse(int argc, char **argv, struct bench_opts *o)
         } else if (i + 1 < argc && strcmp(a, "--D") == 0) {
             o->D = (uint32_t)strtoul(argv[++i], NULL, 10);
         } else {
-            fprintf(stderr, "usage: %s [--device NAME] [--steps N] [--D N] [--B N] [--quick] [--sweep] [--sweep-blocks]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--device NAME] [--steps N] [--D N] [--B N] [--quick] [--sweep] "
+                            "[--sweep-blocks]\n", argv[0]);
             return -1;
         }
     }

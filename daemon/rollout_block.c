@@ -32,7 +32,7 @@ uint32_t rollout_block_steps(const struct rollout_config *cfg)
         return 1;
     uint64_t elem = cfg->precision == ROLLOUT_F64 ? 8 : 4, D = cfg->D, B = cfg->B;
     uint32_t m = BLOCK_DEFAULT;
-    rollout_env_uints("DASHI_ROLLOUT_BLOCK", &m, 1);
+    rollout_env_uints("DASHI_ROLLOUT_BLOCK", &m, 1, 1);
     if (m > BLOCK_MAX)
         m = BLOCK_MAX;
     if (m > cfg->max_steps_per_run)
@@ -52,14 +52,14 @@ uint32_t rollout_block_steps(const struct rollout_config *cfg)
 
 /* The tile (BM, BN, RP, CP, BK, WX) asked for: 128×128 outputs, 8×8 per invocation, 8 k
  * per stage, invocations in row-major order (the best of the H100 sweep,
- * bench/README.md), or DASHI_ROLLOUT_TILE (WX 0: row-major; else subgroup patches WX
- * wide, rollout_tile.comp). */
+ * bench/README.md), or DASHI_ROLLOUT_TILE (WX left out: row-major; else subgroup
+ * patches WX wide, rollout_tile.comp). */
 #define TILE_PARAMS 6
 static void tile_wanted(uint32_t t[TILE_PARAMS])
 {
     uint32_t def[TILE_PARAMS] = {128, 128, 4, 4, 8, 0};
     memcpy(t, def, sizeof def);
-    rollout_env_uints("DASHI_ROLLOUT_TILE", t, TILE_PARAMS);
+    rollout_env_uints("DASHI_ROLLOUT_TILE", t, TILE_PARAMS - 1, TILE_PARAMS);
 }
 
 uint32_t rollout_block_fit(const struct rollout_config *cfg, uint32_t most, uint32_t sms, uint64_t max_range)
@@ -68,7 +68,7 @@ uint32_t rollout_block_fit(const struct rollout_config *cfg, uint32_t most, uint
     while (most > 1 && (most * D * D * elem > max_range || (3 + 2 * (uint64_t)most) * B * D * elem > max_range))
         most--;
     uint32_t fixed = 0;
-    rollout_env_uints("DASHI_ROLLOUT_BLOCK", &fixed, 1);
+    rollout_env_uints("DASHI_ROLLOUT_BLOCK", &fixed, 1, 1);
     if (most <= 1 || sms == 0 || fixed)
         return most;
     uint32_t t[TILE_PARAMS];

@@ -41,7 +41,7 @@ uint32_t rollout_block_fit(const struct rollout_config *cfg, uint32_t most, uint
 /* Computes the powers into `powers` (block 0 must hold A) and prepares the kernel.
  * states: slots of B×D elements, areas from slot `first_area`. Returns 1, having built
  * nothing, when a power is not finite: blocks would then overflow where single steps
- * might not, so the engine goes step by step. Tuning: DASHI_ROLLOUT_TILE="BM,BN,RP,CP,BK,WX". */
+ * might not, so the engine goes step by step. Tuning: DASHI_ROLLOUT_TILE="BM,BN,RP,CP,BK[,WX]". */
 int rollout_block_create(struct vk_runtime *vk, const struct rollout_config *cfg, uint32_t m,
                          const struct vk_buffer *powers, const struct vk_buffer *states,
                          const struct vk_buffer *flags, uint32_t first_area, struct rollout_block **out,

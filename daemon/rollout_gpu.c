@@ -140,23 +140,30 @@ uint64_t rollout_gpu_memory_estimate(const struct rollout_config *cfg)
  * DASHI_ROLLOUT_GEMM="BM,BN,TM,TN,BK,SK" (fast batches) and
  * DASHI_ROLLOUT_GEMM_EXACT="BM,BN,TM,TN,BK" (exact batches) override the tile shapes
  * (they do not change exact mode's results: its order is fixed per output element). */
-void rollout_env_uints(const char *name, uint32_t *v, int n)
+int rollout_env_uints(const char *name, uint32_t *v, int least, int most)
 {
     const char *s = getenv(name);
     if (!s)
-        return;
+        return 0;
     uint32_t tmp[8];
     int got = 0;
-    while (got < n && *s) {
+    bool ok = most <= 8;
+    while (ok && *s) {
         char *end;
         unsigned long x = strtoul(s, &end, 10);
-        if (end == s || x == 0 || x > 1024)
-            return;
-        tmp[got++] = (uint32_t)x;
+        ok = got < most && end != s && x >= 1 && x <= 1024 && (*end == ',' || *end == 0);
+        if (ok)
+            tmp[got++] = (uint32_t)x;
         s = *end == ',' ? end + 1 : end;
     }
-    if (got == n)
-        memcpy(v, tmp, (size_t)n * sizeof *v);
+    if (!ok || got < least) {
+        /* A tuning run that silently measured the default would be misread. */
+        fprintf(stderr, "rollout: ignoring %s=%s: expected %d to %d comma-separated values in 1..1024\n", name,
+                getenv(name), least, most);
+        return 0;
+    }
+    memcpy(v, tmp, (size_t)got * sizeof *v);
+    return got;
 }
 
 /* Workgroups the device is known to run at the same time: one per multiprocessor, as
@@ -198,7 +205,7 @@ static int choose_persistent(struct rollout_gpu *r, struct dashi_error *err)
     if (limit == 0)
         return 1;
     uint32_t ept = PERSIST_EPT;
-    rollout_env_uints("DASHI_ROLLOUT_PERSIST_EPT", &ept, 1);
+    rollout_env_uints("DASHI_ROLLOUT_PERSIST_EPT", &ept, 1, 1);
     uint32_t nc = (c->D + limit - 1) / limit, nwg = (c->D + nc - 1) / nc;
     uint32_t bd = c->B * c->D, poll = (bd + ept - 1) / ept;
     uint32_t wgs = nc * 16 > poll ? nc * 16 : poll;
@@ -237,11 +244,11 @@ static int choose_gemm(struct rollout_gpu *r, struct dashi_error *err)
     uint32_t t[6] = {32, 48, 4, 6, 32, 8};
     if (exact) {
         uint32_t e[5] = {16, 48, 4, 6, 32};
-        rollout_env_uints("DASHI_ROLLOUT_GEMM_EXACT", e, 5);
+        rollout_env_uints("DASHI_ROLLOUT_GEMM_EXACT", e, 5, 5);
         memcpy(t, e, sizeof e);
         t[5] = 16;
     } else {
-        rollout_env_uints("DASHI_ROLLOUT_GEMM", t, 6);
+        rollout_env_uints("DASHI_ROLLOUT_GEMM", t, 6, 6);
     }
     for (;;) {
         uint32_t bm = t[0], bn = t[1], tm = t[2], tn = t[3], bk = t[4], sk = t[5];
@@ -281,7 +288,7 @@ static int choose_split(struct rollout_gpu *r, const double *A, struct dashi_err
     if (!split_wanted(c))
         return 1;
     uint32_t digits = SPLIT_DIGITS;
-    rollout_env_uints("DASHI_ROLLOUT_SPLIT_DIGITS", &digits, 1);
+    rollout_env_uints("DASHI_ROLLOUT_SPLIT_DIGITS", &digits, 1, 1);
     if (!rollout_split_exact_for(c->D, digits))
         return 1; /* too long a sum for int32 (or no such digit count): IEEE, recorded so */
     bool portable = strcmp(getenv("DASHI_ROLLOUT_SPLIT"), "portable") == 0;
@@ -312,7 +319,7 @@ static int choose_kernel(struct rollout_gpu *r, struct dashi_error *err)
         t[0] = 32;
         t[1] = 4;
     }
-    rollout_env_uints("DASHI_ROLLOUT_GEMV", t, 2);
+    rollout_env_uints("DASHI_ROLLOUT_GEMV", t, 2, 2);
     while (t[0] * 16 > vk->max_workgroup_size && t[0] > 1)
         t[0] /= 2;
     while ((size_t)t[1] * 16 * t[0] * r->elem > vk->max_shared_bytes && t[1] > 1)

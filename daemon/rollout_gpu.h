@@ -81,9 +81,11 @@ int rollout_gpu_read_state(struct rollout_gpu *r, double *z, struct dashi_error 
 void rollout_ref_step_f64(const double *A, const double *z, double *out, uint32_t D, uint32_t B);
 void rollout_ref_step_f32(const float *A, const float *z, float *out, uint32_t D, uint32_t B);
 
-/* For the engine's files: sets v[0..n) from the environment variable `name` when it
- * holds n comma-separated values in 1..1024 (tuning knobs for benchmarks), else leaves v. */
-void rollout_env_uints(const char *name, uint32_t *v, int n);
+/* For the engine's files (tuning knobs for benchmarks): sets v[0..k) from the environment
+ * variable `name` when it holds k comma-separated values in 1..1024, least <= k <= most
+ * (at most 8), and returns k; else leaves v, returns 0 and, when the variable is set but
+ * malformed, says so on stderr. */
+int rollout_env_uints(const char *name, uint32_t *v, int least, int most);
 
 /* BLAKE2b-128 of the D little-endian float64 bytes of z, as 32 lowercase hex digits. */
 void zhash_hex(const double *z, uint32_t D, char out[33]);

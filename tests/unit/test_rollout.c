@@ -411,6 +411,30 @@ static void test_blocks_of_steps(void **state)
     free(got);
 }
 
+/* Tuning knobs: least..most values in 1..1024, else untouched (and said on stderr). */
+static void test_env_knobs(void **state)
+{
+    (void)state;
+    uint32_t v[6] = {9, 9, 9, 9, 9, 9};
+    setenv("DASHI_TEST_KNOB", "128,64,4,2,8", 1);
+    assert_int_equal(rollout_env_uints("DASHI_TEST_KNOB", v, 5, 6), 5);
+    assert_int_equal(v[0], 128);
+    assert_int_equal(v[4], 8);
+    assert_int_equal(v[5], 9);
+    setenv("DASHI_TEST_KNOB", "1,2,3,4,5,6", 1);
+    assert_int_equal(rollout_env_uints("DASHI_TEST_KNOB", v, 5, 6), 6);
+    assert_int_equal(v[5], 6);
+    static const char *const bad[] = {"1,2,3,4,5,0", "1,2,3,4", "1,2,3,4,5,6,7", "1,2,x,4,5", "1,2,3,4,2000", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        uint32_t w[6] = {7, 7, 7, 7, 7, 7};
+        setenv("DASHI_TEST_KNOB", bad[i], 1);
+        if (rollout_env_uints("DASHI_TEST_KNOB", w, 5, 6) != 0 || w[0] != 7 || w[5] != 7)
+            fail_msg("knob \"%s\" was taken", bad[i]);
+    }
+    unsetenv("DASHI_TEST_KNOB");
+    assert_int_equal(rollout_env_uints("DASHI_TEST_KNOB", v, 1, 1), 0);
+}
+
 /* Run lengths as jobs choose them (rollout_gpu_run_steps): about the target time, kept
  * while within [1/2, 5/4] of it, in whole blocks of steps, within 1..max_steps_per_run. */
 static void test_run_steps(void **state)
@@ -496,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_fast_modes),
         cmocka_unit_test(test_blocks_of_steps),
         cmocka_unit_test(test_run_steps),
+        cmocka_unit_test(test_env_knobs),
         cmocka_unit_test(test_nonfinite_step),
         cmocka_unit_test(test_memory_estimate),
     };
