@@ -74,18 +74,23 @@ REAL z_at(uint b, uint k)
     return (b < B && k < D) ? z[pc.src + b * D + k] : REAL(0);
 }
 
-REAL p_at(uint c, uint k)
+// Index in p of output column c (= i·D + j: column j of power i+1) at row k.
+uint p_index(uint c, uint k)
 {
     uint i = c / D;
-    return (c < pc.ncols && k < D) ? p[i * D * D + k * D + (c - i * D)] : REAL(0);
+    return i * D * D + k * D + (c - i * D);
+}
+
+REAL p_at(uint c, uint k)
+{
+    return (c < pc.ncols && k < D) ? p[p_index(c, k)] : REAL(0);
 }
 
 REAL2 p_pair(uint c, uint k)
 {
     if (D % 2u != 0u)
         return REAL2(p_at(c, k), p_at(c + 1u, k));
-    uint i = c / D;
-    return (c < pc.ncols && k < D) ? p2[(i * D * D + k * D + (c - i * D)) / 2u] : REAL2(0);
+    return (c < pc.ncols && k < D) ? p2[p_index(c, k) / 2u] : REAL2(0);
 }
 
 void fetch(uint k0, uint tid, uint b0, uint c0, inout REAL2 rz[LZ], inout REAL2 ra[LA])
@@ -121,7 +126,7 @@ void main()
         tx = tid % NX;
         ty = tid / NX;
     } else {
-        const uint WY = 32u / WX, patches_x = NX / WX;
+        const uint WY = 32u / max(WX, 1u), patches_x = NX / max(WX, 1u); // WX > 0 here
         uint group = tid / 32u, lane = tid % 32u;
         tx = (group % patches_x) * WX + lane % WX;
         ty = (group / patches_x) * WY + lane / WX;
