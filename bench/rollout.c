@@ -13,6 +13,7 @@
  *                   of steps (DASHI_ROLLOUT_BLOCK, DASHI_ROLLOUT_TILE), and the split
  *                   product's digits (DASHI_ROLLOUT_SPLIT_DIGITS)
  *   --sweep-blocks  only the blocks of steps' part of --sweep
+ *   --tiles 'T;T'   only these values of DASHI_ROLLOUT_TILE (blocks of steps, f64 fast)
  * Before timing, exact mode is checked bit for bit against the C loop on this device
  * (f64 and f32, B=1 and B=3, with records), so a fast kernel cannot be a wrong one; fast
  * f64 in blocks against the same loop (deviation); and the split product against its C
@@ -31,6 +32,7 @@ struct bench_opts {
     const char *device;
     uint32_t steps, D, B;
     bool quick, sweep, sweep_blocks;
+    const char *tiles; /* --tiles: the tiles to sweep, ';'-separated (no block lengths) */
     double seconds; /* measuring time per configuration */
 };
 
@@ -388,6 +390,15 @@ static void sweep_blocks(struct vk_runtime *vk, const double *A, const double *z
                                   "128,128,2,4,8",   "128,128,2,4,8,8", "128,128,4,2,8",   "128,128,4,2,8,8",
                                   "128,128,2,4,16",  "128,64,2,4,8",    "64,64,2,2,8",     "256,64,8,2,8"};
     printf("\nblocks of steps, B=%u f64 fast (env knob = value: steps/s wall, GPU-timestamp steps/s)\n", o->B);
+    if (o->tiles) {
+        char *list = strdup(o->tiles), *save = NULL;
+        if (!list)
+            fprintf(stderr, "--tiles: out of memory\n");
+        for (char *t = list ? strtok_r(list, ";", &save) : NULL; t; t = strtok_r(NULL, ";", &save))
+            sweep_one(vk, A, zb, o, o->B, ROLLOUT_F64, ROLLOUT_FAST, "DASHI_ROLLOUT_TILE", t);
+        free(list);
+        return;
+    }
     for (size_t i = 0; i < sizeof blocks / sizeof *blocks; i++)
         sweep_one(vk, A, zb, o, o->B, ROLLOUT_F64, ROLLOUT_FAST, "DASHI_ROLLOUT_BLOCK", blocks[i]);
     for (size_t i = 0; i < sizeof tiles / sizeof *tiles; i++)
@@ -440,6 +451,9 @@ static int parse(int argc, char **argv, struct bench_opts *o)
             o->sweep = true;
         } else if (strcmp(a, "--sweep-blocks") == 0) {
             o->sweep_blocks = true;
+        } else if (i + 1 < argc && strcmp(a, "--tiles") == 0) {
+            o->tiles = argv[++i];
+            o->sweep_blocks = true;
         } else if (i + 1 < argc && strcmp(a, "--device") == 0) {
             o->device = argv[++i];
         } else if (i + 1 < argc && strcmp(a, "--steps") == 0) {
@@ -450,7 +464,7 @@ static int parse(int argc, char **argv, struct bench_opts *o)
             o->D = (uint32_t)strtoul(argv[++i], NULL, 10);
         } else {
             fprintf(stderr, "usage: %s [--device NAME] [--steps N] [--D N] [--B N] [--quick] [--sweep] "
-                            "[--sweep-blocks]\n", argv[0]);
+                            "[--sweep-blocks] [--tiles 'T;T;...']\n", argv[0]);
             return -1;
         }
     }

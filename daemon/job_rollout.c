@@ -46,11 +46,15 @@ static uint64_t record_every_of(const struct rollout_params *p)
     return p->hash_every ? p->hash_every : p->save_every;
 }
 
-/* Runs are sized by time (rollout_slice); their longest keeps one run's recorded states
- * within RECORD_BYTES on the host. */
+/* Runs are sized by time (rollout_slice); their longest is no longer than the job and
+ * keeps one run's recorded states within RECORD_BYTES on the host. The buffers for a run
+ * (host records, readback, the persistent kernel's ring) are sized by that longest run,
+ * so a short job does not reserve room for 16,384 steps. */
 static struct rollout_config config_of(const struct rollout_params *p)
 {
     uint64_t most = ROLLOUT_MAX_RUN, every = record_every_of(p);
+    if (p->steps >= 1 && p->steps < most) /* steps >= 1 once validated */
+        most = p->steps;
     if (every) {
         uint64_t states = RECORD_BYTES / ((uint64_t)p->B * p->D * sizeof(double)); /* per run, at most */
         uint64_t fit = states > 1 ? (states - 1) * every : every;
