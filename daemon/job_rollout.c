@@ -53,7 +53,7 @@ static uint64_t record_every_of(const struct rollout_params *p)
 static struct rollout_config config_of(const struct rollout_params *p)
 {
     uint64_t most = ROLLOUT_MAX_RUN, every = record_every_of(p);
-    if (p->steps >= 1 && p->steps < most) /* steps >= 1 once validated */
+    if (p->steps < most)
         most = p->steps;
     if (every) {
         uint64_t states = RECORD_BYTES / ((uint64_t)p->B * p->D * sizeof(double)); /* per run, at most */
