@@ -31,6 +31,7 @@ typedef enum dashi_code {
     DASHI_E_VULKAN,        /* a Vulkan error */
     DASHI_E_SHUTTING_DOWN, /* the daemon is stopping and accepts no new work */
     DASHI_E_CONNECT,       /* client side: no daemon could be reached */
+    DASHI_E_CORRUPT,       /* stored data does not match its hash or recorded size */
     DASHI_E_INTERNAL,      /* a bug: please report */
     DASHI_CODE_COUNT
 } dashi_code;
