@@ -3,6 +3,8 @@
 #   1. each cmocka unit test binary (BUILD/tests/test_*)
 #   2. each end-to-end script (tests/e2e/test_*.sh): a real daemon over a real socket
 #   3. the protocol fuzzer for a bounded time (FUZZ_SECONDS, default 60)
+# DASHI_TESTS='glob ...' runs only the tests whose names match one of the globs
+# (e.g. DASHI_TESTS='test_hostile test_store' tests/run.sh build/san).
 # Vulkan runs on whatever the machine has; CI has no GPU, so that is lavapipe.
 set -u
 BUILD=${1:-build/san}
@@ -22,8 +24,16 @@ if [ -f "$LVP" ] && ldd "$BUILD/dashid" 2>/dev/null | grep -q libasan; then
 fi
 export DASHI_TEST_PRELOAD
 pass=0; fail=0; failed=""
+selected() { # name: 0 if DASHI_TESTS is unset or one of its globs matches
+  [ -z "${DASHI_TESTS:-}" ] && return 0
+  for g in $DASHI_TESTS; do
+    case "$1" in $g) return 0 ;; esac
+  done
+  return 1
+}
 run() { # name command...
   name=$1; shift
+  selected "$name" || return 0
   start=$(date +%s)
   if "$@" > "$BUILD/test-logs/$name.log" 2>&1; then
     pass=$((pass + 1)); echo "PASS $name ($(( $(date +%s) - start ))s)"
