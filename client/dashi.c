@@ -12,6 +12,7 @@
 #include "client.h"
 #include "cmd_analysis.h"
 #include "cmd_atoms.h"
+#include "cmd_fsck.h"
 #include "output.h"
 #include "render.h"
 
@@ -50,6 +51,7 @@ static void usage(FILE *f)
           "  render HASH -o FILE.png [--frame K] [--cmap diverging] [--atoms ID [--step T]]\n"
           "                                        picture of an N×N field or one trajectory frame,\n"
           "                                        with the atoms of an atoms job marked\n"
+          "  fsck                                  check every blob and the database (its user or root)\n"
           "  shutdown                              stop the daemon (its user or root)\n"
           "see docs/cli.md\n",
           f);
@@ -525,7 +527,7 @@ int main(int argc, char **argv)
     dashi_error_clear(&err);
     static const char *const known[] = {"ping", "put", "get", "submit", "status", "show", "wait", "cancel",
                                         "list", "metrics", "hashes", "shutdown", "render", "acct", "resume",
-                                        "atoms", "lineage", "events", "audit", "plot", "compare", "export", NULL};
+                                        "atoms", "lineage", "events", "audit", "plot", "compare", "export", "fsck", NULL};
     if (!in_list(known, o.cmd)) {
         dashi_fail(&err, DASHI_E_UNKNOWN_OP, "command", "unknown command '%s' (see dashi --help)", o.cmd);
         return fail(&o, &err);
@@ -550,6 +552,11 @@ int main(int argc, char **argv)
         status = cmd_render(&c, &o, &err);
     } else if (strcmp(cmd, "list") == 0) {
         status = print_list(&c, &o, &err);
+    } else if (strcmp(cmd, "fsck") == 0) {
+        bool clean;
+        status = cmd_fsck(&c, o.json, &clean, &err) != 0 ? fail(&o, &err)
+                 : clean                                 ? 0
+                                                         : dashi_code_exit_status(DASHI_E_CORRUPT);
     } else if (strcmp(cmd, "acct") == 0) {
         status = acct_run(&c, o.json, opt(&o, "user"), opt(&o, "since"), &err) != 0 ? fail(&o, &err) : 0;
     } else if (strcmp(cmd, "plot") == 0 || strcmp(cmd, "compare") == 0 || strcmp(cmd, "export") == 0) {

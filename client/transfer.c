@@ -1,6 +1,10 @@
 /* Moving .npy files through the socket: chunked upload (put_begin/put_chunk/put_end)
- * and ranged download (get). */
+ * and download (get, in order). A download lands in PATH.part and is renamed to PATH only
+ * once the daemon answered the last chunk (it verifies the blob as it serves it) and the
+ * bytes received hash to the name asked for: a damaged blob never becomes a file. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,13 +118,34 @@ static void pack_get(msgpack_packer *pk, void *ctx)
     pk_kv_u64(pk, "offset", a->offset);
 }
 
+/* The received bytes against the name asked for: an independent check of the daemon's. */
+static int check_received(crypto_generichash_state *st, const char *hash, struct dashi_error *err)
+{
+    uint8_t digest[32];
+    char hex[DASHI_HASH_HEX + 1];
+    crypto_generichash_final(st, digest, sizeof digest);
+    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    if (strcmp(hex, hash) != 0)
+        return dashi_fail(err, DASHI_E_CORRUPT, "hash", "the bytes received for %s hash to %s: not written", hash,
+                          hex);
+    return 0;
+}
+
 int client_get_file(struct dashi_client *c, const char *hash, const char *path, struct dashi_error *err)
 {
+    if (sodium_init() < 0)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "libsodium failed to initialise");
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.part", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "wb");
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
         return dashi_fail(err, DASHI_E_IO, "output", "cannot create %s: %s", tmp, strerror(errno));
+    }
+    crypto_generichash_state received;
+    crypto_generichash_init(&received, NULL, 0, 32);
     msgpack_unpacked resp;
     msgpack_unpacked_init(&resp);
     const msgpack_object *result;
@@ -140,13 +165,14 @@ int client_get_file(struct dashi_client *c, const char *hash, const char *path, 
             dashi_fail(err, DASHI_E_IO, "data", "the blob ended early");
             goto done;
         }
+        crypto_generichash_update(&received, (const uint8_t *)data->via.bin.ptr, data->via.bin.size);
         if (fwrite(data->via.bin.ptr, 1, data->via.bin.size, f) != data->via.bin.size) {
             dashi_fail(err, DASHI_E_IO, "output", "writing %s: %s", tmp, strerror(errno));
             goto done;
         }
         a.offset += data->via.bin.size;
     }
-    rc = 0;
+    rc = check_received(&received, hash, err);
 done:
     msgpack_unpacked_destroy(&resp);
     if (fclose(f) != 0 && rc == 0)

@@ -78,15 +78,110 @@ static void scan_feed(struct finite_scan *s, const uint8_t *p, size_t n)
     s->carry_n = n;
 }
 
+/* ---- a blob's bytes checked as they stream: hash, .npy header, size, finiteness ---- */
+
+/* One pass over the bytes of a blob, wherever they come from (an upload, a job's output,
+ * a stored file being read back): the BLAKE2b-256 that names it, its .npy header, the
+ * total the header implies and whether float data is all finite. */
+struct blob_check {
+    crypto_generichash_state hash; /* first: libsodium wants it 64-byte aligned */
+    uint64_t size;                 /* the total the bytes must come to */
+    uint64_t seen;
+    uint8_t *head; /* the first bytes, until the header is complete */
+    size_t head_n;
+    bool parsed;
+    struct npy_info info;
+    struct finite_scan scan;
+};
+
+static int check_begin(struct blob_check *c, uint64_t size, struct dashi_error *err)
+{
+    crypto_generichash_init(&c->hash, NULL, 0, HASH_BYTES);
+    c->size = size;
+    c->seen = 0;
+    c->head_n = 0;
+    c->parsed = false;
+    scan_init(&c->scan, NPY_U1); /* no checking until the dtype is known */
+    c->head = malloc(NPY_HEADER_MAX);
+    return c->head ? 0 : dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+}
+
+static void check_free(struct blob_check *c)
+{
+    free(c->head);
+    c->head = NULL;
+}
+
+/* Buffers header bytes; parses once they are all there. *used: how many bytes of p went
+ * into the header buffer. */
+static int check_header(struct blob_check *c, const uint8_t *p, size_t n, size_t *used, struct dashi_error *err)
+{
+    size_t take = NPY_HEADER_MAX - c->head_n < n ? NPY_HEADER_MAX - c->head_n : n;
+    memcpy(c->head + c->head_n, p, take);
+    c->head_n += take;
+    *used = take;
+    size_t total;
+    if (npy_header_length(c->head, c->head_n, &total, err) < 0)
+        return -1;
+    if (total == 0 || c->head_n < total)
+        return 0;
+    if (npy_parse_header(c->head, total, &c->info, err) < 0)
+        return -1;
+    if (c->size != c->info.header_len + c->info.nbytes)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "npy",
+                          "%llu bytes do not match the .npy header (%llu header + %llu data bytes)",
+                          (unsigned long long)c->size, (unsigned long long)c->info.header_len,
+                          (unsigned long long)c->info.nbytes);
+    c->parsed = true;
+    scan_init(&c->scan, c->info.dtype);
+    scan_feed(&c->scan, c->head + total, c->head_n - total);
+    return 0;
+}
+
+static int check_feed(struct blob_check *c, const void *data, size_t n, struct dashi_error *err)
+{
+    const uint8_t *p = data;
+    if (n > c->size - c->seen)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "data", "bytes run past the declared size of %llu",
+                          (unsigned long long)c->size);
+    crypto_generichash_update(&c->hash, p, n);
+    c->seen += n;
+    size_t used = 0;
+    if (!c->parsed && check_header(c, p, n, &used, err) < 0)
+        return -1;
+    if (c->parsed)
+        scan_feed(&c->scan, p + used, n - used);
+    return 0;
+}
+
+/* All bytes seen: fills meta (hash, header, size, finiteness). */
+static int check_end(struct blob_check *c, struct blob_meta *meta, struct dashi_error *err)
+{
+    if (c->seen != c->size)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "size", "incomplete: %llu of %llu bytes",
+                          (unsigned long long)c->seen, (unsigned long long)c->size);
+    if (!c->parsed) {
+        struct npy_info scratch;
+        if (npy_parse_header(c->head, c->head_n, &scratch, err) == 0) /* cannot succeed: say why */
+            dashi_fail(err, DASHI_E_BAD_VALUE, "npy", "invalid .npy header");
+        return -1;
+    }
+    uint8_t digest[HASH_BYTES];
+    crypto_generichash_final(&c->hash, digest, sizeof digest);
+    sodium_bin2hex(meta->hash, sizeof meta->hash, digest, sizeof digest);
+    meta->info = c->info;
+    meta->size = c->seen;
+    meta->all_finite = c->scan.all_finite;
+    return 0;
+}
+
 /* ---- a temporary file being hashed, then published under its hash ---- */
 
 struct blob_sink {
-    crypto_generichash_state hash; /* first: libsodium wants it 64-byte aligned */
+    struct blob_check check; /* first: carries the alignment */
     struct blobstore *bs;
     int fd;
     char tmp[PATH_CAP];
-    uint64_t written;
-    struct finite_scan scan;
 };
 
 static bool is_hash(const char *h)
@@ -97,6 +192,11 @@ static bool is_hash(const char *h)
         if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
             return false;
     return h[DASHI_HASH_HEX] == '\0';
+}
+
+bool blobstore_is_hash(const char *name)
+{
+    return is_hash(name);
 }
 
 int blobstore_path(const struct blobstore *bs, const char *hash, char *out, size_t cap)
@@ -111,7 +211,7 @@ bool blobstore_exists(const struct blobstore *bs, const char *hash)
 {
     char path[PATH_CAP];
     struct stat sb;
-    return blobstore_path(bs, hash, path, sizeof path) == 0 && stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+    return blobstore_path(bs, hash, path, sizeof path) == 0 && lstat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
 static int make_dir(const char *path, struct dashi_error *err)
@@ -150,22 +250,25 @@ int blobstore_open(struct blobstore *bs, const char *state_dir, struct dashi_err
     return remove_temporaries(tmpdir, err);
 }
 
-static int sink_open(struct blob_sink *s, struct blobstore *bs, const char *prefix, struct dashi_error *err)
+static int sink_open(struct blob_sink *s, struct blobstore *bs, const char *prefix, uint64_t size,
+                     struct dashi_error *err)
 {
     s->bs = bs;
-    s->written = 0;
+    if (check_begin(&s->check, size, err) < 0)
+        return -1;
     snprintf(s->tmp, sizeof s->tmp, "%s/tmp/%s-XXXXXX", bs->dir, prefix);
     s->fd = mkostemp(s->tmp, O_CLOEXEC);
-    if (s->fd < 0)
+    if (s->fd < 0) {
+        check_free(&s->check);
         return dashi_fail(err, DASHI_E_IO, "", "cannot create a temporary blob in %s/tmp: %s", bs->dir,
                           strerror(errno));
-    crypto_generichash_init(&s->hash, NULL, 0, HASH_BYTES);
-    scan_init(&s->scan, NPY_U1); /* no checking until the dtype is known */
+    }
     return 0;
 }
 
 static void sink_discard(struct blob_sink *s)
 {
+    check_free(&s->check);
     if (s->fd >= 0) {
         close(s->fd);
         unlink(s->tmp);
@@ -175,9 +278,9 @@ static void sink_discard(struct blob_sink *s)
 
 static int sink_write(struct blob_sink *s, const void *data, size_t n, struct dashi_error *err)
 {
+    if (check_feed(&s->check, data, n, err) < 0)
+        return -1;
     const uint8_t *p = data;
-    crypto_generichash_update(&s->hash, p, n);
-    s->written += n;
     while (n > 0) {
         ssize_t w = write(s->fd, p, n);
         if (w < 0 && errno == EINTR)
@@ -200,16 +303,16 @@ static int fsync_dir(const char *dir)
     return rc;
 }
 
-/* Finishes the hash, makes the data durable and gives it its final name; the sink
- * is closed whatever happens. meta->info must be set by the caller. */
+/* Finishes the hash, makes the data durable and gives it its final name; the sink is
+ * closed whatever happens. The rename replaces whatever lies under that name: a file
+ * that was damaged, or a symlink planted there, is repaired by storing the content again. */
 static int sink_publish(struct blob_sink *s, struct blob_meta *meta, struct dashi_error *err)
 {
-    uint8_t digest[HASH_BYTES];
-    crypto_generichash_final(&s->hash, digest, sizeof digest);
-    sodium_bin2hex(meta->hash, sizeof meta->hash, digest, sizeof digest);
-    meta->size = s->written;
-    meta->all_finite = s->scan.all_finite;
-
+    if (check_end(&s->check, meta, err) < 0) {
+        sink_discard(s);
+        return -1;
+    }
+    check_free(&s->check);
     if (fsync(s->fd) < 0 || fchmod(s->fd, 0640) < 0) {
         dashi_fail(err, DASHI_E_IO, "", "cannot flush blob %s: %s", s->tmp, strerror(errno));
         sink_discard(s);
@@ -230,9 +333,9 @@ static int sink_publish(struct blob_sink *s, struct blob_meta *meta, struct dash
         return -1;
     }
     struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
-        unlink(s->tmp); /* same content already stored */
-        return 0;
+    if (lstat(sub, &sb) < 0 || !S_ISDIR(sb.st_mode)) { /* a symlink planted for the shard */
+        unlink(s->tmp);
+        return dashi_fail(err, DASHI_E_CORRUPT, "", "%s is not a directory: refused", sub);
     }
     if (rename(s->tmp, path) < 0) {
         int e = errno;
@@ -248,12 +351,8 @@ static int sink_publish(struct blob_sink *s, struct blob_meta *meta, struct dash
 
 struct blob_upload {
     struct blob_sink sink; /* first: carries the alignment */
-    uint64_t size;
-    uint8_t *head; /* the first bytes, until the header is complete */
-    size_t head_n;
-    bool parsed, failed;
+    bool failed;
     struct dashi_error failure; /* why, repeated by end */
-    struct npy_info info;
 };
 
 static void *alloc_aligned(size_t size)
@@ -273,44 +372,13 @@ int blob_upload_begin(struct blobstore *bs, uint64_t size, uint64_t max_size, st
         return dashi_fail(err, DASHI_E_TOO_LARGE, "size", "blob of %llu bytes exceeds the limit of %llu",
                           (unsigned long long)size, (unsigned long long)max_size);
     struct blob_upload *u = alloc_aligned(sizeof *u);
-    if (!u || !(u->head = malloc(NPY_HEADER_MAX))) {
-        free(u);
+    if (!u)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
-    }
-    u->size = size;
-    if (sink_open(&u->sink, bs, "up", err) < 0) {
-        free(u->head);
+    if (sink_open(&u->sink, bs, "up", size, err) < 0) {
         free(u);
         return -1;
     }
     *up = u;
-    return 0;
-}
-
-/* Buffers header bytes; parses once they are all there. Returns how many bytes of
- * data went into the header buffer. */
-static int upload_track_header(struct blob_upload *u, const uint8_t *p, size_t n, size_t *used,
-                               struct dashi_error *err)
-{
-    size_t take = NPY_HEADER_MAX - u->head_n < n ? NPY_HEADER_MAX - u->head_n : n;
-    memcpy(u->head + u->head_n, p, take);
-    u->head_n += take;
-    *used = take;
-    size_t total;
-    if (npy_header_length(u->head, u->head_n, &total, err) < 0)
-        return -1;
-    if (total == 0 || u->head_n < total)
-        return 0;
-    if (npy_parse_header(u->head, total, &u->info, err) < 0)
-        return -1;
-    if (u->size != u->info.header_len + u->info.nbytes)
-        return dashi_fail(err, DASHI_E_BAD_VALUE, "npy",
-                          "upload size %llu does not match its .npy header (%llu header + %llu data bytes)",
-                          (unsigned long long)u->size, (unsigned long long)u->info.header_len,
-                          (unsigned long long)u->info.nbytes);
-    u->parsed = true;
-    scan_init(&u->sink.scan, u->info.dtype);
-    scan_feed(&u->sink.scan, u->head + total, u->head_n - total);
     return 0;
 }
 
@@ -319,27 +387,22 @@ int blob_upload_write(struct blob_upload *up, uint64_t offset, const void *data,
 {
     if (up->failed)
         return dashi_fail(err, up->failure.code, up->failure.field, "%s", up->failure.message);
-    if (offset != up->sink.written)
+    if (offset != up->sink.check.seen)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "offset", "chunk at offset %llu, expected %llu",
-                          (unsigned long long)offset, (unsigned long long)up->sink.written);
-    if (n > up->size - up->sink.written)
+                          (unsigned long long)offset, (unsigned long long)up->sink.check.seen);
+    if (n > up->sink.check.size - up->sink.check.seen)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "data", "chunk runs past the declared size of %llu bytes",
-                          (unsigned long long)up->size);
-    size_t used = 0;
-    if (sink_write(&up->sink, data, n, &up->failure) < 0 ||
-        (!up->parsed && upload_track_header(up, data, n, &used, &up->failure) < 0)) {
+                          (unsigned long long)up->sink.check.size);
+    if (sink_write(&up->sink, data, n, &up->failure) < 0) {
         up->failed = true;
         return dashi_fail(err, up->failure.code, up->failure.field, "%s", up->failure.message);
     }
-    if (up->parsed)
-        scan_feed(&up->sink.scan, (const uint8_t *)data + used, n - used);
     return 0;
 }
 
 static void upload_free(struct blob_upload *up)
 {
     sink_discard(&up->sink);
-    free(up->head);
     free(up);
 }
 
@@ -348,17 +411,11 @@ int blob_upload_end(struct blob_upload *up, struct blob_meta *meta, struct dashi
     int rc = -1;
     if (up->failed)
         dashi_fail(err, up->failure.code, up->failure.field, "%s", up->failure.message);
-    else if (up->sink.written != up->size)
+    else if (up->sink.check.seen != up->sink.check.size)
         dashi_fail(err, DASHI_E_BAD_VALUE, "size", "upload incomplete: %llu of %llu bytes",
-                   (unsigned long long)up->sink.written, (unsigned long long)up->size);
-    else if (!up->parsed) {
-        struct npy_info scratch;
-        if (npy_parse_header(up->head, up->head_n, &scratch, err) == 0) /* cannot succeed: say why */
-            dashi_fail(err, DASHI_E_BAD_VALUE, "npy", "invalid .npy header");
-    } else {
-        meta->info = up->info;
+                   (unsigned long long)up->sink.check.seen, (unsigned long long)up->sink.check.size);
+    else
         rc = sink_publish(&up->sink, meta, err);
-    }
     upload_free(up);
     return rc;
 }
@@ -372,9 +429,7 @@ void blob_upload_abort(struct blob_upload *up)
 /* ---- outputs written by the daemon ---- */
 
 struct blob_writer {
-    struct blob_sink sink;
-    struct npy_info info;
-    uint64_t total;
+    struct blob_sink sink; /* first: carries the alignment */
 };
 
 int blob_writer_begin(struct blobstore *bs, enum npy_dtype dtype, int ndim, const uint64_t *shape,
@@ -393,9 +448,7 @@ int blob_writer_begin(struct blobstore *bs, enum npy_dtype dtype, int ndim, cons
     struct blob_writer *bw = alloc_aligned(sizeof *bw);
     if (!bw)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
-    bw->info = info;
-    bw->total = hn + info.nbytes;
-    if (sink_open(&bw->sink, bs, "wr", err) < 0) {
+    if (sink_open(&bw->sink, bs, "wr", hn + info.nbytes, err) < 0) {
         free(bw);
         return -1;
     }
@@ -403,31 +456,27 @@ int blob_writer_begin(struct blobstore *bs, enum npy_dtype dtype, int ndim, cons
         blob_writer_abort(bw);
         return -1;
     }
-    scan_init(&bw->sink.scan, dtype);
     *w = bw;
     return 0;
 }
 
 int blob_writer_append(struct blob_writer *w, const void *data, size_t n, struct dashi_error *err)
 {
-    if (n > w->total - w->sink.written)
+    const struct blob_check *c = &w->sink.check;
+    if (n > c->size - c->seen)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "blob writer: %zu bytes past the declared shape", n);
-    if (sink_write(&w->sink, data, n, err) < 0)
-        return -1;
-    scan_feed(&w->sink.scan, data, n);
-    return 0;
+    return sink_write(&w->sink, data, n, err);
 }
 
 int blob_writer_end(struct blob_writer *w, struct blob_meta *meta, struct dashi_error *err)
 {
     int rc;
-    if (w->sink.written != w->total) {
+    const struct blob_check *c = &w->sink.check;
+    if (c->seen != c->size)
         rc = dashi_fail(err, DASHI_E_INTERNAL, "", "blob writer: %llu of %llu bytes written",
-                        (unsigned long long)w->sink.written, (unsigned long long)w->total);
-    } else {
-        meta->info = w->info;
+                        (unsigned long long)c->seen, (unsigned long long)c->size);
+    else
         rc = sink_publish(&w->sink, meta, err);
-    }
     blob_writer_abort(w);
     return rc;
 }
@@ -446,104 +495,273 @@ int blobstore_put_array(struct blobstore *bs, enum npy_dtype dtype, int ndim, co
     struct blob_writer *w;
     if (blob_writer_begin(bs, dtype, ndim, shape, &w, err) < 0)
         return -1;
-    if (blob_writer_append(w, data, (size_t)w->info.nbytes, err) < 0) {
+    if (blob_writer_append(w, data, (size_t)(w->sink.check.size - w->sink.check.seen), err) < 0) {
         blob_writer_abort(w);
         return -1;
     }
     return blob_writer_end(w, meta, err);
 }
 
-/* ---- reading ---- */
+/* ---- reading: what leaves the store is checked against the blob's name ---- */
+
+static int open_failure(const char *hash, const char *what, int e, struct dashi_error *err)
+{
+    if (e == ENOENT)
+        return dashi_fail(err, DASHI_E_NOT_FOUND, "hash", "blob %s: no such blob", hash);
+    if (e == ELOOP || e == ENOTDIR)
+        return dashi_fail(err, DASHI_E_CORRUPT, "hash", "blob %s: its %s is a symbolic link: refused", hash, what);
+    return dashi_fail(err, DASHI_E_IO, "hash", "blob %s: %s", hash, strerror(e));
+}
+
+/* Opens a blob's file without following a symlink at the shard directory or the file,
+ * and without blocking on a FIFO planted there; anything but a regular file is refused
+ * with E_CORRUPT. E_NOT_FOUND when absent. */
+static int blob_open(const struct blobstore *bs, const char *hash, int *fd, struct stat *sb, struct dashi_error *err)
+{
+    *fd = -1;
+    if (!is_hash(hash))
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "hash", "not a blob name (64 lowercase hex digits)");
+    char shard[PATH_CAP], name[DASHI_HASH_HEX + 8];
+    snprintf(shard, sizeof shard, "%s/%.2s", bs->dir, hash);
+    snprintf(name, sizeof name, "%s.npy", hash);
+    int dfd = open(shard, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return open_failure(hash, "shard directory", errno, err);
+    *fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int e = errno;
+    close(dfd);
+    if (*fd < 0)
+        return open_failure(hash, "file", e, err);
+    if (fstat(*fd, sb) < 0) {
+        e = errno;
+        close(*fd);
+        *fd = -1;
+        return dashi_fail(err, DASHI_E_IO, "hash", "blob %s: %s", hash, strerror(e));
+    }
+    if (!S_ISREG(sb->st_mode)) {
+        close(*fd);
+        *fd = -1;
+        return dashi_fail(err, DASHI_E_CORRUPT, "hash", "blob %s is not a regular file: refused", hash);
+    }
+    return 0;
+}
+
+static int pread_full(int fd, const char *hash, uint64_t offset, void *buf, size_t want, size_t *n,
+                      struct dashi_error *err)
+{
+    uint8_t *p = buf;
+    *n = 0;
+    while (*n < want) {
+        ssize_t r = pread(fd, p + *n, want - *n, (off_t)(offset + *n));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return dashi_fail(err, DASHI_E_IO, "hash", "blob %s: %s", hash, strerror(errno));
+        if (r == 0)
+            break;
+        *n += (size_t)r;
+    }
+    return 0;
+}
+
+/* A check that failed on a stored file means the file is damaged: E_CORRUPT, naming it. */
+static int corrupt(struct dashi_error *err, const char *hash)
+{
+    char why[sizeof err->message];
+    snprintf(why, sizeof why, "%s", err->message);
+    return dashi_fail(err, DASHI_E_CORRUPT, "hash", "blob %s: %s", hash, why);
+}
+
+/* Copies the data bytes of file range [off, off + n) into out (data starts at hl). */
+static void copy_data(uint8_t *out, size_t hl, uint64_t off, const uint8_t *p, size_t n)
+{
+    uint64_t from = off > hl ? off : hl;
+    if (from < off + n)
+        memcpy(out + (from - hl), p + (from - off), (size_t)(off + n - from));
+}
+
+/* Streams size bytes of fd through a blob_check and compares the hash with the name;
+ * with data, the array data is also copied into a buffer allocated here. */
+static int verify_stream(int fd, const char *hash, uint64_t size, struct blob_meta *meta, void **data,
+                         struct dashi_error *err)
+{
+    enum { CHUNK = 1 << 20 };
+    struct blob_check c;
+    uint8_t *buf = malloc(CHUNK), *out = NULL;
+    if (!buf || check_begin(&c, size, err) < 0) {
+        free(buf);
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    }
+    int rc = -1;
+    for (uint64_t off = 0; off < size;) {
+        size_t n;
+        if (pread_full(fd, hash, off, buf, size - off < CHUNK ? (size_t)(size - off) : CHUNK, &n, err) < 0)
+            goto done;
+        if (n == 0) {
+            dashi_fail(err, DASHI_E_CORRUPT, "hash", "blob %s: the file ended early", hash);
+            goto done;
+        }
+        if (check_feed(&c, buf, n, err) < 0) {
+            corrupt(err, hash);
+            goto done;
+        }
+        if (data && c.parsed && !out) {
+            if (c.info.nbytes > SIZE_MAX - 1 || !(out = malloc(c.info.nbytes ? (size_t)c.info.nbytes : 1))) {
+                dashi_fail(err, DASHI_E_TOO_LARGE, "hash", "blob %s: cannot allocate %llu bytes", hash,
+                           (unsigned long long)c.info.nbytes);
+                goto done;
+            }
+        }
+        if (out) /* data starts after the header, in the chunk that completed it or later */
+            copy_data(out, c.info.header_len, off, buf, n);
+        off += n;
+    }
+    if (check_end(&c, meta, err) < 0) {
+        corrupt(err, hash);
+        goto done;
+    }
+    if (strcmp(meta->hash, hash) != 0) {
+        dashi_fail(err, DASHI_E_CORRUPT, "hash", "blob %s: its bytes do not match its name (altered or damaged)",
+                   hash);
+        goto done;
+    }
+    if (data) {
+        *data = out;
+        out = NULL;
+    }
+    rc = 0;
+done:
+    check_free(&c);
+    free(out);
+    free(buf);
+    return rc;
+}
+
+int blobstore_meta(const struct blobstore *bs, const char *hash, struct blob_meta *meta, struct dashi_error *err)
+{
+    int fd;
+    struct stat sb;
+    if (blob_open(bs, hash, &fd, &sb, err) < 0)
+        return -1;
+    int rc = verify_stream(fd, hash, (uint64_t)sb.st_size, meta, NULL, err);
+    close(fd);
+    return rc;
+}
+
+/* The error names the job input that refers to the blob. */
+static int name_input(struct dashi_error *err, const char *input)
+{
+    char why[sizeof err->message];
+    snprintf(why, sizeof why, "%s", err->message);
+    return dashi_fail(err, err->code, input, "%s: %s", input, why);
+}
+
+int blobstore_load(const struct blobstore *bs, const char *input, const char *hash, struct npy_info *info,
+                   void **data, struct dashi_error *err)
+{
+    *data = NULL;
+    int fd;
+    struct stat sb;
+    struct blob_meta meta;
+    if (blob_open(bs, hash, &fd, &sb, err) < 0)
+        return name_input(err, input);
+    int rc = verify_stream(fd, hash, (uint64_t)sb.st_size, &meta, data, err);
+    close(fd);
+    if (rc < 0)
+        return name_input(err, input);
+    *info = meta.info;
+    return 0;
+}
 
 int blobstore_read(const struct blobstore *bs, const char *hash, uint64_t offset, void *buf, size_t len,
                    size_t *n, uint64_t *total, struct dashi_error *err)
 {
     *n = 0;
-    char path[PATH_CAP];
-    if (blobstore_path(bs, hash, path, sizeof path) < 0)
-        return dashi_fail(err, DASHI_E_BAD_VALUE, "hash", "not a blob name (64 lowercase hex digits)");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return dashi_fail(err, errno == ENOENT ? DASHI_E_NOT_FOUND : DASHI_E_IO, "hash", "blob %s: %s", hash,
-                          errno == ENOENT ? "no such blob" : strerror(errno));
+    int fd;
     struct stat sb;
-    if (fstat(fd, &sb) < 0) {
-        close(fd);
-        return dashi_fail(err, DASHI_E_IO, "hash", "blob %s: %s", hash, strerror(errno));
-    }
+    if (blob_open(bs, hash, &fd, &sb, err) < 0)
+        return -1;
     *total = (uint64_t)sb.st_size;
-    if (offset > *total) {
-        close(fd);
-        return dashi_fail(err, DASHI_E_BAD_VALUE, "offset", "offset %llu is past the end (%llu bytes)",
-                          (unsigned long long)offset, (unsigned long long)*total);
-    }
-    size_t want = *total - offset < len ? (size_t)(*total - offset) : len;
-    uint8_t *p = buf;
-    while (*n < want) {
-        ssize_t r = pread(fd, p + *n, want - *n, (off_t)(offset + *n));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            close(fd);
-            return dashi_fail(err, DASHI_E_IO, "hash", "blob %s: %s", hash, strerror(e));
-        }
-        if (r == 0)
-            break;
-        *n += (size_t)r;
-    }
+    int rc = 0;
+    if (offset > *total)
+        rc = dashi_fail(err, DASHI_E_BAD_VALUE, "offset", "offset %llu is past the end (%llu bytes)",
+                        (unsigned long long)offset, (unsigned long long)*total);
+    else
+        rc = pread_full(fd, hash, offset, buf, *total - offset < len ? (size_t)(*total - offset) : len, n, err);
     close(fd);
+    return rc;
+}
+
+/* ---- a verified file kept open for reads at offsets (frames of a job's input) ---- */
+
+int blob_reader_open(const struct blobstore *bs, const char *input, const char *hash, struct blob_reader *r,
+                     struct dashi_error *err)
+{
+    snprintf(r->hash, sizeof r->hash, "%s", hash);
+    snprintf(r->input, sizeof r->input, "%s", input);
+    if (blob_open(bs, hash, &r->fd, &r->verified, err) < 0)
+        return name_input(err, input);
+    if (verify_stream(r->fd, hash, (uint64_t)r->verified.st_size, &r->meta, NULL, err) < 0) {
+        blob_reader_close(r);
+        return name_input(err, input);
+    }
     return 0;
 }
 
-int blobstore_load(const struct blobstore *bs, const char *hash, struct npy_info *info, void **data,
-                   struct dashi_error *err)
+int blob_reader_read(const struct blob_reader *r, uint64_t offset, void *buf, size_t len, struct dashi_error *err)
 {
-    *data = NULL;
-    char path[PATH_CAP];
-    if (blobstore_path(bs, hash, path, sizeof path) < 0)
-        return dashi_fail(err, DASHI_E_BAD_VALUE, "hash", "not a blob name (64 lowercase hex digits)");
-    if (!blobstore_exists(bs, hash))
-        return dashi_fail(err, DASHI_E_NOT_FOUND, "hash", "blob %s: no such blob", hash);
-    return npy_load(path, info, data, err);
+    struct stat now;
+    if (fstat(r->fd, &now) < 0)
+        return dashi_fail(err, DASHI_E_IO, r->input, "%s: blob %s: %s", r->input, r->hash, strerror(errno));
+    if (now.st_size != r->verified.st_size || now.st_mtim.tv_sec != r->verified.st_mtim.tv_sec ||
+        now.st_mtim.tv_nsec != r->verified.st_mtim.tv_nsec)
+        return dashi_fail(err, DASHI_E_CORRUPT, r->input, "%s: blob %s was modified after it was verified",
+                          r->input, r->hash);
+    size_t n;
+    if (pread_full(r->fd, r->hash, offset, buf, len, &n, err) < 0)
+        return name_input(err, r->input);
+    if (n != len)
+        return dashi_fail(err, DASHI_E_CORRUPT, r->input, "%s: blob %s: short read at offset %llu", r->input,
+                          r->hash, (unsigned long long)offset);
+    return 0;
 }
 
-int blobstore_meta(const struct blobstore *bs, const char *hash, struct blob_meta *meta, struct dashi_error *err)
+void blob_reader_close(struct blob_reader *r)
 {
-    char path[PATH_CAP];
-    if (blobstore_path(bs, hash, path, sizeof path) < 0)
-        return dashi_fail(err, DASHI_E_BAD_VALUE, "hash", "not a blob name (64 lowercase hex digits)");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return dashi_fail(err, DASHI_E_NOT_FOUND, "hash", "blob %s: no such blob", hash);
-    enum { CHUNK = 1 << 20 };
-    uint8_t *buf = malloc(CHUNK);
-    int rc = -1;
-    if (!buf) {
-        dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
-        goto done;
-    }
-    size_t n = fread(buf, 1, CHUNK, f);
-    if (npy_parse_header(buf, n, &meta->info, err) != 0)
-        goto done;
-    struct finite_scan scan;
-    scan_init(&scan, meta->info.dtype);
-    uint64_t size = n;
-    scan_feed(&scan, buf + meta->info.header_len, n - meta->info.header_len);
-    while ((n = fread(buf, 1, CHUNK, f)) > 0) {
-        scan_feed(&scan, buf, n);
-        size += n;
-    }
-    if (ferror(f) || size != meta->info.header_len + meta->info.nbytes) {
-        dashi_fail(err, DASHI_E_IO, "hash", "blob %s is unreadable or truncated", hash);
-        goto done;
-    }
-    snprintf(meta->hash, sizeof meta->hash, "%s", hash);
-    meta->size = size;
-    meta->all_finite = scan.all_finite;
-    rc = 0;
-done:
-    free(buf);
-    fclose(f);
-    return rc;
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+}
+
+/* ---- bytes served in order, checked against the blob's name at the end ---- */
+
+struct blob_hasher {
+    crypto_generichash_state state; /* first: 64-byte aligned by alloc_aligned */
+};
+
+struct blob_hasher *blob_hasher_new(void)
+{
+    struct blob_hasher *h = alloc_aligned(sizeof *h);
+    if (h)
+        crypto_generichash_init(&h->state, NULL, 0, HASH_BYTES);
+    return h;
+}
+
+void blob_hasher_update(struct blob_hasher *h, const void *data, size_t n)
+{
+    crypto_generichash_update(&h->state, data, n);
+}
+
+bool blob_hasher_matches(struct blob_hasher *h, const char *hash)
+{
+    uint8_t digest[HASH_BYTES];
+    char hex[DASHI_HASH_HEX + 1];
+    crypto_generichash_final(&h->state, digest, sizeof digest);
+    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    return strcmp(hex, hash) == 0;
+}
+
+void blob_hasher_free(struct blob_hasher *h)
+{
+    free(h);
 }

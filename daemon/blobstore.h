@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "errors.h"
 #include "npy.h"
@@ -52,15 +53,47 @@ int blob_writer_append(struct blob_writer *w, const void *data, size_t n, struct
 int blob_writer_end(struct blob_writer *w, struct blob_meta *meta, struct dashi_error *err); /* frees w */
 void blob_writer_abort(struct blob_writer *w);
 
-bool blobstore_exists(const struct blobstore *bs, const char *hash);
-/* Metadata of a stored blob, read from its file (header parsed, data scanned for NaN/Inf). */
-int blobstore_meta(const struct blobstore *bs, const char *hash, struct blob_meta *meta, struct dashi_error *err);
+/* Reading. The name of a blob is the hash of its bytes, and every read checks it:
+ * a file whose bytes, size or header do not match its name, a symlink (at the file or its
+ * blobs/XX/ shard), or anything but a regular file under a blob's name is refused with
+ * E_CORRUPT, never followed or served as valid. E_NOT_FOUND when absent. */
+bool blobstore_exists(const struct blobstore *bs, const char *hash); /* a regular file, not followed */
+bool blobstore_is_hash(const char *name);                             /* 64 lowercase hex digits */
 int blobstore_path(const struct blobstore *bs, const char *hash, char *out, size_t cap);
-/* Reads up to len bytes at offset into buf; *n = bytes read, *total = file size. */
+/* Metadata of a stored blob, from the whole file streamed through BLAKE2b (header parsed,
+ * size checked, data scanned for NaN/Inf). */
+int blobstore_meta(const struct blobstore *bs, const char *hash, struct blob_meta *meta, struct dashi_error *err);
+/* Loads a whole blob, verified as it is read (*data malloc'd, the caller frees). Errors
+ * name `input` (the job argument that refers to the blob) as their field. */
+int blobstore_load(const struct blobstore *bs, const char *input, const char *hash, struct npy_info *info,
+                   void **data, struct dashi_error *err);
+/* Reads up to len bytes at offset into buf; *n = bytes read, *total = file size. Not
+ * verified by itself: a reader of ranges checks the bytes with a blob_hasher as they are
+ * served in order (ops_blob.c), or opens a blob_reader. */
 int blobstore_read(const struct blobstore *bs, const char *hash, uint64_t offset, void *buf, size_t len,
                    size_t *n, uint64_t *total, struct dashi_error *err);
-/* Loads a whole blob (header parsed; *data malloc'd, the caller frees). E_NOT_FOUND if absent. */
-int blobstore_load(const struct blobstore *bs, const char *hash, struct npy_info *info, void **data,
-                   struct dashi_error *err);
+
+/* A blob verified once, then kept open for reads at offsets (a job reading frames of a
+ * trajectory in its own order): reads go to the verified file, and fail with E_CORRUPT
+ * if it was modified (size or mtime) since. */
+struct blob_reader {
+    int fd;
+    struct stat verified;
+    struct blob_meta meta;
+    char hash[DASHI_HASH_HEX + 1];
+    char input[32];
+};
+int blob_reader_open(const struct blobstore *bs, const char *input, const char *hash, struct blob_reader *r,
+                     struct dashi_error *err);
+/* Exactly len bytes at offset, or an error. */
+int blob_reader_read(const struct blob_reader *r, uint64_t offset, void *buf, size_t len, struct dashi_error *err);
+void blob_reader_close(struct blob_reader *r); /* idempotent */
+
+/* BLAKE2b-256 of bytes fed in order, compared with a blob name at the end. */
+struct blob_hasher;
+struct blob_hasher *blob_hasher_new(void); /* NULL when out of memory */
+void blob_hasher_update(struct blob_hasher *h, const void *data, size_t n);
+bool blob_hasher_matches(struct blob_hasher *h, const char *hash); /* finishes the hash */
+void blob_hasher_free(struct blob_hasher *h);
 
 #endif

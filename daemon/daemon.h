@@ -18,6 +18,7 @@
 
 struct conn;
 struct upload_slot;
+struct fsck_run;
 
 struct daemon {
     struct daemon_config cfg;
@@ -37,6 +38,7 @@ struct daemon {
     bool stopping;
     double started_at;
     uint64_t last_upload_id; /* upload ids, unique for the daemon's life */
+    struct fsck_run *fsck;   /* the fsck in progress (ops_fsck.c), NULL when none */
 };
 
 /* Begins an orderly stop: no new connections or jobs, the GPU thread finishes its

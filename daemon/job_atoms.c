@@ -187,6 +187,7 @@ static void state_free(struct atoms_state *s)
     if (!s)
         return;
     atoms_evolve_destroy(s->evolve);
+    atoms_input_close(&s->input);
     atom_frame_free(&s->prev);
     for (uint32_t b = s->gpu_next; b < s->gpu_count; b++)
         atom_frame_free(&s->gpu_frames[b]);

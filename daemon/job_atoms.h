@@ -38,15 +38,18 @@ int atoms_input_shape(const struct job_submit_ctx *ctx, const char *hash, uint64
  * their order). *depth receives the closure depth. */
 /* The frames of an atoms job's input blob, read one at a time (GPU thread). */
 struct atoms_input {
-    const char *hash;
+    struct blob_reader blob; /* verified against its name when opened */
+    bool open;              /* false in a zeroed state: nothing to close */
     uint64_t n, frames;
     uint64_t data_offset;   /* where the frames start in the .npy file */
 };
-/* Checks that the blob still has the frames×n×n shape validation saw. */
+/* Verifies the blob (E_CORRUPT if damaged) and checks it still has the frames×n×n shape
+ * validation saw. */
 int atoms_input_open(struct job_exec *ex, const char *hash, uint64_t n, uint64_t frames, struct atoms_input *in,
                      struct dashi_error *err);
 int atoms_input_read(struct job_exec *ex, const struct atoms_input *in, uint64_t frame, double *dst,
                      struct dashi_error *err);
+void atoms_input_close(struct atoms_input *in);
 
 int atoms_frame_of(const double *omega, uint32_t n, double tau, const struct nf_params *p, int8_t *carrier,
                    struct atom_frame *frame, int *depth, struct dashi_error *err);

@@ -200,25 +200,32 @@ double atoms_description_length(const struct atom *atoms, size_t count, uint32_t
 int atoms_input_open(struct job_exec *ex, const char *hash, uint64_t n, uint64_t frames, struct atoms_input *in,
                      struct dashi_error *err)
 {
-    struct blob_meta m;
-    if (blobstore_meta(job_blobs(ex), hash, &m, err) != 0)
+    *in = (struct atoms_input){.n = n, .frames = frames};
+    if (blob_reader_open(job_blobs(ex), "from", hash, &in->blob, err) != 0)
         return -1;
-    if (m.info.count != frames * n * n)
+    in->open = true;
+    const struct blob_meta *m = &in->blob.meta;
+    if (m->info.count != frames * n * n) {
+        atoms_input_close(in);
         return dashi_fail(err, DASHI_E_BAD_VALUE, "from", "the input changed shape since validation");
-    *in = (struct atoms_input){.hash = hash, .n = n, .frames = frames, .data_offset = m.size - m.info.nbytes};
+    }
+    in->data_offset = m->size - m->info.nbytes;
     return 0;
 }
 
 int atoms_input_read(struct job_exec *ex, const struct atoms_input *in, uint64_t frame, double *dst,
                      struct dashi_error *err)
 {
-    size_t bytes = (size_t)(in->n * in->n) * sizeof(double), got = 0;
-    uint64_t total = 0;
-    if (blobstore_read(job_blobs(ex), in->hash, in->data_offset + frame * bytes, dst, bytes, &got, &total, err) != 0)
-        return -1;
-    if (got != bytes)
-        return dashi_fail(err, DASHI_E_IO, "from", "short read of frame %llu", (unsigned long long)frame);
-    return 0;
+    (void)ex;
+    size_t bytes = (size_t)(in->n * in->n) * sizeof(double);
+    return blob_reader_read(&in->blob, in->data_offset + frame * bytes, dst, bytes, err);
+}
+
+void atoms_input_close(struct atoms_input *in)
+{
+    if (in->open)
+        blob_reader_close(&in->blob);
+    in->open = false;
 }
 
 void atom_outputs_init(struct atom_outputs *o)

@@ -237,6 +237,7 @@ void atoms_evolve_destroy(struct atoms_evolve_state *s)
     if (!s)
         return;
     atom_velocity_gpu_destroy(s->gpu);
+    atoms_input_close(&s->input);
     free(s->cur);
     free(s->pts);
     free(s->omega);

@@ -65,7 +65,7 @@ static int load_small(const struct job_submit_ctx *ctx, const char *field, const
     if (m.info.dtype != dtype)
         return dashi_fail(err, DASHI_E_BAD_VALUE, field, "%s must be a %s array, got %s", field,
                           npy_dtype_name(dtype), npy_dtype_name(m.info.dtype));
-    return blobstore_load(ctx->blobs, hash, info, data, err);
+    return blobstore_load(ctx->blobs, field, hash, info, data, err);
 }
 
 /* The train job's encode configuration (its defaults when a key is absent). */
@@ -352,10 +352,10 @@ static int decode_start(struct job_exec *ex, const void *params, void **out, str
     void *anchors = NULL, *mask = NULL;
     const char *ah = p->op_job ? p->op_anchors : p->anchors, *mh = p->op_job ? p->op_mask : p->mask;
     size_t nn = (size_t)p->n * p->n;
-    if (blobstore_load(job_blobs(ex), ah, &info, &anchors, err) || blobstore_load(job_blobs(ex), mh, &info, &mask, err) ||
-        blobstore_load(job_blobs(ex), p->states, &info, (void **)&s->states, err) ||
-        (p->z0[0] && blobstore_load(job_blobs(ex), p->z0, &info, (void **)&s->z0, err)) ||
-        (p->truth[0] && blobstore_load(job_blobs(ex), p->truth, &info, (void **)&s->truth, err)))
+    if (blobstore_load(job_blobs(ex), p->op_job ? "op" : "anchors", ah, &info, &anchors, err) || blobstore_load(job_blobs(ex), p->op_job ? "op" : "mask", mh, &info, &mask, err) ||
+        blobstore_load(job_blobs(ex), "states", p->states, &info, (void **)&s->states, err) ||
+        (p->z0[0] && blobstore_load(job_blobs(ex), "z0", p->z0, &info, (void **)&s->z0, err)) ||
+        (p->truth[0] && blobstore_load(job_blobs(ex), "truth", p->truth, &info, (void **)&s->truth, err)))
         goto fail;
     /* The frames: z0 first, then every `every`-th state and the last one. */
     s->order = malloc((p->F + 2) * sizeof *s->order);

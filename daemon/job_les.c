@@ -211,7 +211,7 @@ static int initial_field(struct job_exec *ex, const struct les_params *p, double
         return les_initial_condition((uint32_t)p->seed, p->n, w, err);
     struct npy_info info;
     void *data = NULL;
-    if (blobstore_load(job_blobs(ex), hash, &info, &data, err) != 0)
+    if (blobstore_load(job_blobs(ex), ck && ck[0] ? "checkpoint" : "ic", hash, &info, &data, err) != 0)
         return -1;
     if (info.dtype != NPY_F8 || info.count != nn) {
         free(data);

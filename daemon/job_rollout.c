@@ -232,8 +232,8 @@ static int rollout_start(struct job_exec *ex, const void *params, void **out, st
     const char *ck = job_resume_checkpoint(ex, &s->step0);
     if (!ck[0])
         s->step0 = 0;
-    if (blobstore_load(job_blobs(ex), p->op, &ai, (void **)&A, err) ||
-        blobstore_load(job_blobs(ex), ck[0] ? ck : p->z0, &zi, (void **)&z0, err))
+    if (blobstore_load(job_blobs(ex), "op", p->op, &ai, (void **)&A, err) ||
+        blobstore_load(job_blobs(ex), ck[0] ? "checkpoint" : "z0", ck[0] ? ck : p->z0, &zi, (void **)&z0, err))
         goto fail;
     if (ck[0] && (zi.dtype != NPY_F8 || zi.count != (uint64_t)p->B * p->D || s->step0 > p->steps)) {
         dashi_fail(err, DASHI_E_BAD_VALUE, "checkpoint", "checkpoint %s is not a %u×%u float64 state of this job", ck,
@@ -380,7 +380,7 @@ static int rollout_finish(struct job_exec *ex, void *state, struct dashi_error *
     if (p->truth[0]) {
         struct npy_info ti;
         double *truth;
-        if (blobstore_load(job_blobs(ex), p->truth, &ti, (void **)&truth, err) != 0) {
+        if (blobstore_load(job_blobs(ex), "truth", p->truth, &ti, (void **)&truth, err) != 0) {
             free(z);
             return -1;
         }

@@ -406,7 +406,7 @@ static int stage_encode(struct job_exec *ex, struct train_state *s, struct dashi
     const struct train_params *p = s->p;
     struct npy_info info;
     double *traj = NULL;
-    if (blobstore_load(job_blobs(ex), p->traj, &info, (void **)&traj, err) != 0)
+    if (blobstore_load(job_blobs(ex), "traj", p->traj, &info, (void **)&traj, err) != 0)
         return -1;
     uint64_t F = info.shape[0], nn = (uint64_t)p->n * p->n;
     uint64_t a = p->frames.a, b = p->frames.b == RANGE_END ? F : p->frames.b;
@@ -592,7 +592,7 @@ static int stage_eval_traj(struct job_exec *ex, struct train_state *s, int i, st
     const struct train_params *p = s->p;
     struct npy_info info;
     double *traj = NULL;
-    if (blobstore_load(job_blobs(ex), p->eval_traj[i], &info, (void **)&traj, err) != 0)
+    if (blobstore_load(job_blobs(ex), "eval_traj", p->eval_traj[i], &info, (void **)&traj, err) != 0)
         return -1;
     uint64_t F = info.shape[0];
     double *z = malloc((size_t)F * s->d * sizeof *z);

@@ -68,6 +68,7 @@ static const struct op_entry ops[] = {
     {"atoms", op_atoms, false},        {"lineage", op_lineage, false},
     {"events", op_events, false},      {"audit", op_audit, false},
     {"resume", op_resume, true},
+    {"fsck", op_fsck, false},
 };
 
 void ops_dispatch(struct conn *c, const struct request *req)
@@ -89,7 +90,7 @@ void ops_dispatch(struct conn *c, const struct request *req)
     if (!op) {
         rc = dashi_fail(&err, DASHI_E_UNKNOWN_OP, "op",
                         "unknown op '%s' (ops: ping shutdown put_begin put_chunk put_end get blob_info submit "
-                        "status show list wait cancel metrics hashes acct resume atoms lineage events audit)",
+                        "status show list wait cancel metrics hashes acct resume atoms lineage events audit fsck)",
                         req->op);
     } else if (op->mutating && c->d->stopping) {
         rc = dashi_fail(&err, DASHI_E_SHUTTING_DOWN, "", "the daemon is stopping and accepts no new work");
@@ -113,4 +114,5 @@ void ops_conn_released(struct conn *c)
 {
     uploads_release(c);
     waiters_release(c);
+    fsck_conn_released(c);
 }

@@ -25,7 +25,7 @@ int op_put_chunk(struct conn *c, const struct request *req, msgpack_packer *pk, 
 int op_put_end(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 int op_get(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 int op_blob_info(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
-void uploads_release(struct conn *c);
+void uploads_release(struct conn *c); /* the uploads and downloads of a closing connection */
 
 /* ops_job.c */
 int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
@@ -44,6 +44,10 @@ int validate_job(struct daemon *d, const struct job_kind *kind, const msgpack_ob
                  struct sched_job **out, struct dashi_error *err);
 /* Re-queues the jobs the database holds as queued (daemon start). */
 int jobs_requeue(struct daemon *d, struct dashi_error *err);
+
+/* ops_fsck.c: the store checker (root and the daemon's user); answered when done */
+int op_fsck(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
+void fsck_conn_released(struct conn *c); /* a closing connection's fsck stops */
 
 /* ops_acct.c: per-user accounting (jobs by state, GPU seconds) */
 int op_acct(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);

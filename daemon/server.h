@@ -14,6 +14,7 @@
 #include "wire.h"
 
 struct upload_slot;
+struct download_slot;
 struct waiter;
 
 struct conn {
@@ -27,6 +28,7 @@ struct conn {
     bool closing;       /* no more reads or requests */
     bool handle_closed; /* uv_close called */
     struct upload_slot *uploads; /* in-progress uploads of this connection */
+    struct download_slot *downloads; /* `get`s being verified as they are served */
     struct waiter *waiters;      /* `wait` requests streaming events */
     struct conn *next;
 };

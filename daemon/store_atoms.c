@@ -123,7 +123,7 @@ static int load_table(const struct blobstore *bs, const char *hash, const char *
 {
     struct npy_info info;
     void *p = NULL;
-    if (blobstore_load(bs, hash, &info, &p, err) != 0)
+    if (blobstore_load(bs, name, hash, &info, &p, err) != 0)
         return -1;
     if (info.dtype != NPY_F8 || info.ndim != 2 || info.shape[1] != cols) {
         free(p);

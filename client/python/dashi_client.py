@@ -8,6 +8,7 @@ numpy present, `get` and `metrics` return numpy arrays and `put`/`submit` accept
     rec = c.wait(rec["id"], on_progress=print)
     z = c.get(rec["outputs"]["z_final"])                               # numpy array
 """
+import hashlib
 import io
 import os
 import socket
@@ -151,7 +152,11 @@ class Client:
             r = self.call("get", {"hash": blob, "offset": len(out)})
             out += r["data"]
             if len(out) >= r["total"] or not r["data"]:
-                return bytes(out)
+                break
+        # The daemon verified the blob before answering the last chunk; check what arrived.
+        if hashlib.blake2b(out, digest_size=32).hexdigest() != blob:
+            raise DashiError("E_CORRUPT", f"the bytes received for {blob} do not hash to its name", "hash")
+        return bytes(out)
 
     def get(self, blob, path=None):
         """Downloads a blob: with `path` writes the .npy file and returns path; else a

@@ -1,5 +1,6 @@
 /* Blob store on a real directory: hashes (published BLAKE2b vectors and an independent
- * hash of the file on disk), chunked uploads, streaming writers, checks, reads. */
+ * hash of the file on disk), chunked uploads, streaming writers, checks, reads, and reads
+ * of files damaged or replaced behind the store's back. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,8 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
 #include <sodium.h>
@@ -224,7 +227,7 @@ static void test_upload_reference_file(void **state)
 
     struct npy_info info;
     void *data;
-    assert_int_equal(blobstore_load(&fx->bs, meta.hash, &info, &data, &err), 0);
+    assert_int_equal(blobstore_load(&fx->bs, "x", meta.hash, &info, &data, &err), 0);
     assert_int_equal(info.nbytes, 654 * 654 * 8);
     assert_memory_equal(data, bytes + info.header_len, info.nbytes);
     free(data);
@@ -391,7 +394,7 @@ static void test_writer_streams(void **state)
     assert_int_equal(blobstore_put_array(&fx->bs, NPY_F8, 0, NULL, &scalar, &whole, &err), 0);
     struct npy_info info;
     void *data;
-    assert_int_equal(blobstore_load(&fx->bs, whole.hash, &info, &data, &err), 0);
+    assert_int_equal(blobstore_load(&fx->bs, "x", whole.hash, &info, &data, &err), 0);
     assert_int_equal(info.ndim, 0);
     assert_int_equal(info.count, 1);
     assert_true(*(double *)data == 2.5);
@@ -444,7 +447,7 @@ static void test_missing_and_bad_names(void **state)
     assert_false(blobstore_exists(&fx->bs, absent));
     assert_int_equal(blobstore_read(&fx->bs, absent, 0, buf, sizeof buf, &n, &total, &err), -1);
     assert_int_equal(err.code, DASHI_E_NOT_FOUND);
-    assert_int_equal(blobstore_load(&fx->bs, absent, &info, &data, &err), -1);
+    assert_int_equal(blobstore_load(&fx->bs, "x", absent, &info, &data, &err), -1);
     assert_int_equal(err.code, DASHI_E_NOT_FOUND);
 
     /* names that are not hashes never become paths */
@@ -456,7 +459,7 @@ static void test_missing_and_bad_names(void **state)
         assert_int_equal(blobstore_path(&fx->bs, bad[i], path, sizeof path), -1);
         assert_int_equal(blobstore_read(&fx->bs, bad[i], 0, buf, sizeof buf, &n, &total, &err), -1);
         assert_int_equal(err.code, DASHI_E_BAD_VALUE);
-        assert_int_equal(blobstore_load(&fx->bs, bad[i], &info, &data, &err), -1);
+        assert_int_equal(blobstore_load(&fx->bs, "x", bad[i], &info, &data, &err), -1);
     }
 }
 
@@ -479,6 +482,218 @@ static void test_open_removes_stale_temporaries(void **state)
     free(bytes);
 }
 
+/* ---- damaged files: every read verifies, nothing is served or loaded as valid ---- */
+
+/* A stored f8 blob of 1000 values; path receives its file. */
+static void store_sample(struct fixture *fx, struct blob_meta *meta, char *path, size_t cap)
+{
+    double v[1000];
+    for (int i = 0; i < 1000; i++)
+        v[i] = cos(i);
+    uint64_t shape[1] = {1000};
+    struct dashi_error err = {0};
+    assert_int_equal(blobstore_put_array(&fx->bs, NPY_F8, 1, shape, v, meta, &err), 0);
+    assert_int_equal(blobstore_path(&fx->bs, meta->hash, path, cap), 0);
+}
+
+/* Both readers of whole blobs refuse the file with E_CORRUPT, loading nothing. */
+static void assert_refused(struct fixture *fx, const char *hash, const char *why)
+{
+    struct dashi_error err = {0};
+    struct npy_info info;
+    void *data = (void *)1;
+    struct blob_meta m;
+    print_message("refused: %s\n", why);
+    assert_int_equal(blobstore_load(&fx->bs, "z0", hash, &info, &data, &err), -1);
+    assert_int_equal(err.code, DASHI_E_CORRUPT);
+    assert_string_equal(err.field, "z0");
+    assert_non_null(strstr(err.message, hash));
+    assert_null(data);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(blobstore_meta(&fx->bs, hash, &m, &err), -1);
+    assert_int_equal(err.code, DASHI_E_CORRUPT);
+    struct blob_reader r;
+    assert_int_equal(blob_reader_open(&fx->bs, "from", hash, &r, &err), -1);
+    assert_int_equal(err.code, DASHI_E_CORRUPT);
+}
+
+static void rewrite(const char *path, const uint8_t *bytes, size_t n)
+{
+    chmod(path, 0600);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_good_blob_verifies(void **state)
+{
+    struct fixture *fx = *state;
+    struct blob_meta meta, again;
+    char path[4200];
+    store_sample(fx, &meta, path, sizeof path);
+    struct dashi_error err = {0};
+    struct npy_info info;
+    double *data;
+    assert_int_equal(blobstore_load(&fx->bs, "z0", meta.hash, &info, (void **)&data, &err), 0);
+    assert_int_equal(info.count, 1000);
+    assert_true(data[7] == cos(7));
+    free(data);
+    assert_int_equal(blobstore_meta(&fx->bs, meta.hash, &again, &err), 0);
+    assert_string_equal(again.hash, meta.hash);
+    assert_int_equal(again.size, meta.size);
+    assert_true(again.all_finite);
+    struct blob_reader r;
+    double x;
+    assert_int_equal(blob_reader_open(&fx->bs, "from", meta.hash, &r, &err), 0);
+    assert_int_equal(blob_reader_read(&r, r.meta.size - r.meta.info.nbytes + 7 * sizeof x, &x, sizeof x, &err), 0);
+    assert_true(x == cos(7));
+    blob_reader_close(&r);
+}
+
+static void test_altered_byte_is_corrupt(void **state)
+{
+    struct fixture *fx = *state;
+    struct blob_meta meta;
+    char path[4200];
+    store_sample(fx, &meta, path, sizeof path);
+    size_t n;
+    uint8_t *bytes = read_file(path, &n);
+    bytes[n / 2] ^= 0x01; /* one bit of one value: the header and size still look right */
+    rewrite(path, bytes, n);
+    assert_refused(fx, meta.hash, "one byte altered");
+    free(bytes);
+}
+
+static void test_truncated_is_corrupt(void **state)
+{
+    struct fixture *fx = *state;
+    struct blob_meta meta;
+    char path[4200];
+    store_sample(fx, &meta, path, sizeof path);
+    assert_int_equal(truncate(path, (off_t)meta.size - 8), 0);
+    assert_refused(fx, meta.hash, "truncated by one value");
+    assert_int_equal(truncate(path, 0), 0);
+    assert_refused(fx, meta.hash, "zero-length");
+}
+
+/* A header that claims more data than the file holds must not make the loader allocate
+ * or read past the end, and a consistent but different header fails the hash. */
+static void test_lying_header_is_corrupt(void **state)
+{
+    struct fixture *fx = *state;
+    struct blob_meta meta;
+    char path[4200];
+    store_sample(fx, &meta, path, sizeof path);
+    size_t n;
+    uint8_t *bytes = read_file(path, &n);
+    char *shape = memmem(bytes, n, "(1000,)", 7); /* the preamble holds NUL bytes */
+    assert_non_null(shape);
+    memcpy(shape, "(9999,)", 7);
+    rewrite(path, bytes, n);
+    assert_refused(fx, meta.hash, "header claims 9999 values");
+    memcpy(shape, "(500, 2", 7); /* 500×2 = 1000 values: the size fits, the hash does not */
+    rewrite(path, bytes, n);
+    assert_refused(fx, meta.hash, "header claims another shape of the same size");
+    free(bytes);
+}
+
+static void test_symlinks_are_refused(void **state)
+{
+    struct fixture *fx = *state;
+    struct blob_meta meta;
+    char path[4200], elsewhere[4300];
+    store_sample(fx, &meta, path, sizeof path);
+    /* the same (valid) bytes moved away and linked back: still refused, never followed */
+    snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere.npy", fx->dir);
+    assert_int_equal(rename(path, elsewhere), 0);
+    assert_int_equal(symlink(elsewhere, path), 0);
+    assert_refused(fx, meta.hash, "symlink at the file");
+    assert_false(blobstore_exists(&fx->bs, meta.hash));
+    struct dashi_error err = {0};
+    uint8_t buf[16];
+    size_t n;
+    uint64_t total;
+    assert_int_equal(blobstore_read(&fx->bs, meta.hash, 0, buf, sizeof buf, &n, &total, &err), -1);
+    assert_int_equal(err.code, DASHI_E_CORRUPT);
+
+    /* storing the content again replaces the link with the file */
+    struct blob_meta again;
+    char p2[4200];
+    store_sample(fx, &again, p2, sizeof p2);
+    struct stat sb;
+    assert_int_equal(lstat(path, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+    assert_int_equal(blobstore_meta(&fx->bs, meta.hash, &again, &err), 0);
+
+    /* a symlinked shard directory */
+    char shard[4200], moved[4300];
+    snprintf(shard, sizeof shard, "%s/%.2s", fx->bs.dir, meta.hash);
+    snprintf(moved, sizeof moved, "%s/moved-shard", fx->dir);
+    assert_int_equal(rename(shard, moved), 0);
+    assert_int_equal(symlink(moved, shard), 0);
+    assert_refused(fx, meta.hash, "symlink at the shard directory");
+}
+
+static void test_fifo_and_directory_are_refused(void **state)
+{
+    struct fixture *fx = *state;
+    struct blob_meta meta;
+    char path[4200];
+    store_sample(fx, &meta, path, sizeof path);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkfifo(path, 0600), 0); /* opening it for reading must not block */
+    assert_refused(fx, meta.hash, "a FIFO");
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_refused(fx, meta.hash, "a directory");
+    assert_int_equal(rmdir(path), 0);
+}
+
+/* A file verified once and then written over fails the next read. */
+static void test_reader_sees_modification(void **state)
+{
+    struct fixture *fx = *state;
+    struct blob_meta meta;
+    char path[4200];
+    store_sample(fx, &meta, path, sizeof path);
+    struct dashi_error err = {0};
+    struct blob_reader r;
+    assert_int_equal(blob_reader_open(&fx->bs, "from", meta.hash, &r, &err), 0);
+    chmod(path, 0600);
+    int fd = open(path, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "x", 1), 1);
+    close(fd);
+    double x;
+    assert_int_equal(blob_reader_read(&r, meta.size - 8, &x, sizeof x, &err), -1);
+    assert_int_equal(err.code, DASHI_E_CORRUPT);
+    assert_string_equal(err.field, "from");
+    blob_reader_close(&r);
+}
+
+/* In-order hashing of served bytes: the whole file matches its name, a changed byte not. */
+static void test_hasher(void **state)
+{
+    struct fixture *fx = *state;
+    struct blob_meta meta;
+    char path[4200];
+    store_sample(fx, &meta, path, sizeof path);
+    size_t n;
+    uint8_t *bytes = read_file(path, &n);
+    struct blob_hasher *h = blob_hasher_new();
+    blob_hasher_update(h, bytes, 100);
+    blob_hasher_update(h, bytes + 100, n - 100);
+    assert_true(blob_hasher_matches(h, meta.hash));
+    blob_hasher_free(h);
+    bytes[n - 1] ^= 0x80;
+    h = blob_hasher_new();
+    blob_hasher_update(h, bytes, n);
+    assert_false(blob_hasher_matches(h, meta.hash));
+    blob_hasher_free(h);
+    free(bytes);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -492,6 +707,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_at_offsets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_and_bad_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_removes_stale_temporaries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_good_blob_verifies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_altered_byte_is_corrupt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_is_corrupt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lying_header_is_corrupt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_symlinks_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fifo_and_directory_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_sees_modification, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hasher, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
