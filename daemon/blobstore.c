@@ -375,9 +375,11 @@ struct blob_writer {
     struct blob_sink sink;
     struct npy_info info;
     uint64_t total;
+    bool resumable; /* a named file that outlives the writer unless aborted */
 };
 
-int blob_writer_begin(struct blobstore *bs, enum npy_dtype dtype, int ndim, const uint64_t *shape,
+/* The writer for an array and its .npy header (head, *hn bytes), not yet backed by a file. */
+static int writer_new(enum npy_dtype dtype, int ndim, const uint64_t *shape, char head[256], size_t *hn,
                       struct blob_writer **w, struct dashi_error *err)
 {
     *w = NULL;
@@ -386,15 +388,26 @@ int blob_writer_begin(struct blobstore *bs, enum npy_dtype dtype, int ndim, cons
         return dashi_fail(err, DASHI_E_INTERNAL, "", "bad dtype or ndim for a blob");
     for (int i = 0; i < ndim; i++)
         info.shape[i] = shape[i];
-    char head[256];
-    size_t hn = npy_make_header(head, sizeof head, &info);
-    if (hn == 0)
+    *hn = npy_make_header(head, 256, &info);
+    if (*hn == 0)
         return dashi_fail(err, DASHI_E_TOO_LARGE, "shape", "array shape overflows");
     struct blob_writer *bw = alloc_aligned(sizeof *bw);
     if (!bw)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     bw->info = info;
-    bw->total = hn + info.nbytes;
+    bw->total = *hn + info.nbytes;
+    *w = bw;
+    return 0;
+}
+
+int blob_writer_begin(struct blobstore *bs, enum npy_dtype dtype, int ndim, const uint64_t *shape,
+                      struct blob_writer **w, struct dashi_error *err)
+{
+    char head[256];
+    size_t hn;
+    struct blob_writer *bw;
+    if (writer_new(dtype, ndim, shape, head, &hn, &bw, err) < 0)
+        return -1;
     if (sink_open(&bw->sink, bs, "wr", err) < 0) {
         free(bw);
         return -1;
@@ -406,6 +419,140 @@ int blob_writer_begin(struct blobstore *bs, enum npy_dtype dtype, int ndim, cons
     scan_init(&bw->sink.scan, dtype);
     *w = bw;
     return 0;
+}
+
+static bool partial_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+              (name[i] >= '0' && name[i] <= '9') || name[i] == '-' || name[i] == '_'))
+            return false;
+    return true;
+}
+
+static int sink_open_named(struct blob_sink *s, struct blobstore *bs, const char *name, struct dashi_error *err)
+{
+    s->bs = bs;
+    s->written = 0;
+    if (!partial_name_ok(name))
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "bad name for a resumable blob: %s", name);
+    snprintf(s->tmp, sizeof s->tmp, "%s/tmp/part-%s", bs->dir, name);
+    s->fd = open(s->tmp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (s->fd < 0)
+        return dashi_fail(err, DASHI_E_IO, "", "cannot open %s: %s", s->tmp, strerror(errno));
+    crypto_generichash_init(&s->hash, NULL, 0, HASH_BYTES);
+    return 0;
+}
+
+/* Keeps the header and the first keep data bytes of the file, hashing and scanning them
+ * as if they had just been written. */
+static int sink_keep_prefix(struct blob_sink *s, const char *head, size_t hn, uint64_t keep, struct dashi_error *err)
+{
+    struct stat sb;
+    if (fstat(s->fd, &sb) < 0)
+        return dashi_fail(err, DASHI_E_IO, "", "cannot stat %s: %s", s->tmp, strerror(errno));
+    if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size < hn + keep)
+        return dashi_fail(err, DASHI_E_NOT_FOUND, "", "%s holds %lld bytes, fewer than the %llu to resume from",
+                          s->tmp, (long long)sb.st_size, (unsigned long long)(hn + keep));
+    if (ftruncate(s->fd, (off_t)(hn + keep)) < 0)
+        return dashi_fail(err, DASHI_E_IO, "", "cannot truncate %s: %s", s->tmp, strerror(errno));
+    enum { CHUNK = 1 << 20 };
+    uint8_t *buf = malloc(CHUNK);
+    if (!buf)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    uint64_t end = hn + keep;
+    int rc = 0;
+    while (rc == 0 && s->written < end) {
+        size_t want = end - s->written < CHUNK ? (size_t)(end - s->written) : CHUNK;
+        ssize_t r = pread(s->fd, buf, want, (off_t)s->written);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            rc = dashi_fail(err, DASHI_E_IO, "", "cannot read %s: %s", s->tmp, r < 0 ? strerror(errno) : "short");
+            break;
+        }
+        size_t n = (size_t)r, data = 0;
+        if (s->written < hn) { /* the header must be the one this writer would write */
+            size_t h = hn - s->written < n ? hn - (size_t)s->written : n;
+            if (memcmp(buf, head + s->written, h) != 0)
+                rc = dashi_fail(err, DASHI_E_NOT_FOUND, "", "%s was written for another shape", s->tmp);
+            data = h;
+        }
+        crypto_generichash_update(&s->hash, buf, n);
+        scan_feed(&s->scan, buf + data, n - data);
+        s->written += n;
+    }
+    free(buf);
+    if (rc == 0 && lseek(s->fd, 0, SEEK_END) < 0)
+        rc = dashi_fail(err, DASHI_E_IO, "", "cannot seek %s: %s", s->tmp, strerror(errno));
+    return rc;
+}
+
+int blob_writer_resume(struct blobstore *bs, const char *name, enum npy_dtype dtype, int ndim,
+                       const uint64_t *shape, uint64_t keep, struct blob_writer **w, struct dashi_error *err)
+{
+    char head[256];
+    size_t hn;
+    struct blob_writer *bw;
+    if (writer_new(dtype, ndim, shape, head, &hn, &bw, err) < 0)
+        return -1;
+    if (keep > bw->info.nbytes) {
+        free(bw);
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "blob writer: resuming past the declared shape");
+    }
+    bw->resumable = true;
+    if (sink_open_named(&bw->sink, bs, name, err) < 0) {
+        free(bw);
+        return -1;
+    }
+    scan_init(&bw->sink.scan, dtype);
+    int rc = keep ? sink_keep_prefix(&bw->sink, head, hn, keep, err) : 0;
+    if (!keep && ftruncate(bw->sink.fd, 0) < 0)
+        rc = dashi_fail(err, DASHI_E_IO, "", "cannot truncate %s: %s", bw->sink.tmp, strerror(errno));
+    if (!keep && rc == 0)
+        rc = sink_write(&bw->sink, head, hn, err); /* hashed, not scanned */
+    if (rc < 0) {
+        blob_writer_abort(bw);
+        return -1;
+    }
+    *w = bw;
+    return 0;
+}
+
+int blob_writer_sync(struct blob_writer *w, struct dashi_error *err)
+{
+    if (fdatasync(w->sink.fd) < 0)
+        return dashi_fail(err, DASHI_E_IO, "", "cannot flush %s: %s", w->sink.tmp, strerror(errno));
+    return 0;
+}
+
+void blob_writer_close(struct blob_writer *w)
+{
+    if (!w)
+        return;
+    if (w->resumable && w->sink.fd >= 0) {
+        close(w->sink.fd);
+        w->sink.fd = -1;
+    }
+    blob_writer_abort(w);
+}
+
+void blobstore_remove_partials(const struct blobstore *bs, const char *prefix)
+{
+    char tmpdir[PATH_CAP], want[96];
+    snprintf(tmpdir, sizeof tmpdir, "%s/tmp", bs->dir);
+    snprintf(want, sizeof want, "part-%s", prefix);
+    DIR *d = opendir(tmpdir);
+    if (!d)
+        return; /* a leftover costs only space; the next start looks again */
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, want, strlen(want)) == 0)
+            unlinkat(dirfd(d), e->d_name, 0);
+    closedir(d);
 }
 
 int blob_writer_append(struct blob_writer *w, const void *data, size_t n, struct dashi_error *err)

@@ -1,7 +1,7 @@
 # End to end: checkpoints and `dashi resume`. A rollout interrupted by kill -9 (last
 # periodic checkpoint) and one interrupted by SIGTERM (checkpoint at the stop) are
-# resumed after a restart; their hashes and z_final equal an uninterrupted run's, bit
-# for bit (z_final is content-addressed: equal hashes, equal bytes). Only the owner or
+# resumed after a restart; their hashes, saved states and z_final equal an uninterrupted
+# run's, bit for bit (outputs are content-addressed: equal hashes, equal bytes). Only the owner or
 # root may resume, and only an interrupted job with a checkpoint.
 . tests/e2e/lib.sh
 command -v setpriv > /dev/null || fail "setpriv (util-linux) is needed to act as a second user"
@@ -23,7 +23,8 @@ field() { "$DASHI" --json show "$1" > "$WORK/f.json"; json "$WORK/f.json" "$2"; 
 "$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 300 --wait > "$WORK/cal.json" || fail "calibration run"
 STEPS=$(json "$WORK/cal.json" "max(600, min(2000000, int(d['metrics']['steps_per_s'] * 3) // 100 * 100))")
 echo "# $STEPS steps ($(json "$WORK/cal.json" "d['metrics']['steps_per_s']") steps/s in the calibration run)"
-submit() { "$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps $STEPS --hash-every 10 "$@"; }
+# About 20 saved states, at steps a checkpoint rarely falls on.
+submit() { "$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps $STEPS --hash-every 10 --save-every $((STEPS / 20 + 3)) "$@"; }
 
 submit --wait > "$WORK/ref.json" || fail "reference run failed"
 REF=$(json "$WORK/ref.json" "d['id']")
@@ -48,12 +49,12 @@ print(f"# {len(files)} blob files, all referenced")
 PY
 ok "superseded checkpoints are removed from the blob store"
 
-# same_as_ref ID: the job's hashes and z_final equal the reference's.
+# same_as_ref ID: the job's hashes and outputs (z_final, states) equal the reference's.
 same_as_ref() {
   "$DASHI" --json show "$1" > "$WORK/s.json"
   [ "$(json "$WORK/s.json" "d['state']")" = succeeded ] || fail "job $1 did not succeed: $(cat "$WORK/s.json")"
-  [ "$(json "$WORK/s.json" "d['outputs']['z_final']")" = "$(json "$WORK/ref.json" "d['outputs']['z_final']")" ] \
-    || fail "job $1: z_final differs from the uninterrupted run's"
+  [ "$(json "$WORK/s.json" "sorted(d['outputs'].items())")" = "$(json "$WORK/ref.json" "sorted(d['outputs'].items())")" ] \
+    || fail "job $1: outputs differ from the uninterrupted run's"
   "$DASHI" --json hashes "$1" > "$WORK/h.json"
   "$PY" - "$WORK/h.json" "$WORK/ref_h.json" <<'PY' || fail "job $1: hashes differ from the uninterrupted run's"
 import json, sys
@@ -92,7 +93,7 @@ ok "resume refused to other users and for finished jobs"
 same_as_ref "$K"
 field "$K" "[e['state'] for e in d['events']]" | grep -qx "\['queued', 'running', 'interrupted', 'queued', 'running', 'succeeded'\]" \
   || fail "events of a resumed job: $(json "$WORK/f.json" "d['events']")"
-ok "kill -9 + resume: hashes and z_final identical to the uninterrupted run"
+ok "kill -9 + resume: hashes, states and z_final identical to the uninterrupted run"
 
 # ---- SIGTERM: the running job checkpoints as it stops
 submit > "$WORK/t.json"
@@ -111,11 +112,14 @@ start_daemon --config "$WORK/dashid.conf"
 same_as_ref "$T"
 ok "SIGTERM + resume: checkpoint at the stop, identical results"
 
-# A job with no checkpoint cannot be resumed (a rollout saving states is not checkpointed).
-"$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 1000000000 --hash-every 0 --save-every 10000000 > "$WORK/n.json"
+# A job with no checkpoint cannot be resumed: killed (-9) before its first one.
+printf 'socket_mode = 0666\ncheckpoint_every_s = 3600\n' > "$WORK/rare.conf"
+stop_daemon
+start_daemon --config "$WORK/rare.conf"
+"$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 1000000000 --hash-every 0 > "$WORK/n.json"
 N=$(json "$WORK/n.json" "d['id']")
 wait_state "$N" running
-stop_daemon
+kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true; DAEMON_PID=
 start_daemon --config "$WORK/dashid.conf"
 rc=0; "$DASHI" --json resume "$N" > "$WORK/p.json" 2>/dev/null || rc=$?
 [ $rc -eq 2 ] && [ "$(json "$WORK/p.json" "d['error']['code']")" = E_STATE ] \
