@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* .npy data is little-endian and checked for NaN by reinterpreting the bytes in place. */
@@ -173,9 +174,26 @@ static void sink_discard(struct blob_sink *s)
     }
 }
 
+/* Blobs never take the last reserve_bytes of the file system: that room is the
+ * database's, to record what happened to the jobs (docs/storage.md "Disk space"). */
+static int sink_room(const struct blob_sink *s, size_t n, struct dashi_error *err)
+{
+    struct statvfs sv;
+    if (!s->bs->reserve_bytes || fstatvfs(s->fd, &sv) != 0) /* unmeasurable: write() will tell */
+        return 0;
+    uint64_t free_bytes = (uint64_t)sv.f_bavail * sv.f_frsize;
+    if (free_bytes >= n && free_bytes - n >= s->bs->reserve_bytes)
+        return 0;
+    return dashi_fail(err, DASHI_E_IO, "disk_reserve_bytes",
+                      "the disk is full: %.1f MiB free under %s, and blobs must leave %.1f MiB (disk_reserve_bytes)",
+                      (double)free_bytes / 1048576.0, s->bs->dir, (double)s->bs->reserve_bytes / 1048576.0);
+}
+
 static int sink_write(struct blob_sink *s, const void *data, size_t n, struct dashi_error *err)
 {
     const uint8_t *p = data;
+    if (sink_room(s, n, err) < 0)
+        return -1;
     crypto_generichash_update(&s->hash, p, n);
     s->written += n;
     while (n > 0) {

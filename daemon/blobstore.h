@@ -15,6 +15,7 @@
 
 struct blobstore {
     char dir[4096]; /* <state>/blobs */
+    uint64_t reserve_bytes; /* free bytes no write may take (config disk_reserve_bytes; 0: none) */
 };
 
 /* Metadata computed when a blob is stored. */

@@ -23,6 +23,7 @@
 /* What validation learns about a job beyond its kind-specific parameters. */
 struct job_plan {
     uint64_t mem_estimate;   /* device bytes */
+    uint64_t disk_estimate;  /* bytes of the outputs it will write (disk quota and reserve) */
     uint64_t total_steps;    /* for progress */
     char precision[8];       /* "f64" | "f32" */
     char mode[16];

@@ -126,6 +126,10 @@ static int les_validate(const struct job_submit_ctx *ctx, const msgpack_object *
     if (les_config_validate(&cfg, ctx->vk, err) != 0)
         goto fail;
     plan->mem_estimate = les_gpu_memory_estimate(&cfg);
+    /* Outputs and one checkpoint: the trajectory, two series, omega_final (headers aside). */
+    uint64_t field_bytes = p->n * p->n * 8;
+    plan->disk_estimate = (p->save_every ? (p->steps / p->save_every + 1) * field_bytes : 0) +
+                          2 * (p->steps + 1) * 8 + 2 * field_bytes;
     plan->total_steps = p->steps;
     snprintf(plan->precision, sizeof plan->precision, "%s", precisions[p->precision]);
     snprintf(plan->mode, sizeof plan->mode, "%s", modes[p->mode]);

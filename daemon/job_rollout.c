@@ -164,6 +164,9 @@ static int rollout_validate(const struct job_submit_ctx *ctx, const msgpack_obje
     }
     struct rollout_config cfg = config_of(p);
     plan->mem_estimate = rollout_gpu_memory_estimate(&cfg);
+    /* Outputs and one checkpoint: the saved states, z_final (headers aside). */
+    uint64_t state_bytes = (uint64_t)p->B * p->D * 8;
+    plan->disk_estimate = (p->save_every ? p->steps / p->save_every * state_bytes : 0) + 2 * state_bytes;
     job_plan_input(plan, "op", p->op);
     job_plan_input(plan, "z0", p->z0);
     job_plan_input(plan, "truth", p->truth);

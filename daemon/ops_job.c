@@ -398,6 +398,8 @@ int op_wait(struct conn *c, const struct request *req, msgpack_packer *pk, struc
         return -1;
     bool active = row.state == JOB_QUEUED || row.state == JOB_RUNNING;
     job_row_free(&row);
+    if (active && results_unrecorded(c->d, id, err) != 0)
+        return -1;
     if (!active) {
         pack_ok_begin(pk, req->id);
         return pack_job_record(pk, &c->d->store, id, c->uid, false, err);
