@@ -141,6 +141,7 @@ int blobstore_open(struct blobstore *bs, const char *state_dir, struct dashi_err
 {
     if (sodium_init() < 0)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "libsodium failed to initialise");
+    bs->reserve_bytes = 0; /* none until the daemon sets it from its configuration */
     int len = snprintf(bs->dir, sizeof bs->dir, "%s/blobs", state_dir);
     if (len < 0 || (size_t)len >= sizeof bs->dir - 80)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "state_dir", "state directory path is too long");

@@ -64,7 +64,8 @@ int op_put_begin(struct conn *c, const struct request *req, msgpack_packer *pk, 
     if (n >= MAX_UPLOADS_PER_CONN)
         return dashi_fail(err, DASHI_E_TOO_LARGE, "", "at most %d uploads may be open on one connection",
                           MAX_UPLOADS_PER_CONN);
-    if (disk_check(c->d, c->uid, size, err) != 0)
+    /* Past the size limit it is E_TOO_LARGE (blob_upload_begin), whatever the disk. */
+    if (size <= c->d->cfg.max_upload_bytes && disk_check(c->d, c->uid, size, err) != 0)
         return -1;
     struct upload_slot *s = calloc(1, sizeof *s);
     if (!s)

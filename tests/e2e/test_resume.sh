@@ -18,10 +18,10 @@ A=$("$DASHI" put "$WORK/q.npy")
 Z=$("$DASHI" put "$WORK/z.npy")
 # field ID EXPR: EXPR over the job's record
 field() { "$DASHI" --json show "$1" > "$WORK/f.json"; json "$WORK/f.json" "$2"; }
-# Steps for at least 3 s of GPU time on this machine (release or sanitizer build, GPU or
-# lavapipe), so the job is still running when it is interrupted.
+# Steps for at least 6 s of GPU time on this machine (release or sanitizer build, GPU or
+# lavapipe), so the job is still running when it is interrupted, even on a loaded machine.
 "$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 300 --wait > "$WORK/cal.json" || fail "calibration run"
-STEPS=$(json "$WORK/cal.json" "max(600, min(2000000, int(d['metrics']['steps_per_s'] * 3) // 100 * 100))")
+STEPS=$(json "$WORK/cal.json" "max(600, min(2000000, int(d['metrics']['steps_per_s'] * 6) // 100 * 100))")
 echo "# $STEPS steps ($(json "$WORK/cal.json" "d['metrics']['steps_per_s']") steps/s in the calibration run)"
 # About 20 saved states, at steps a checkpoint rarely falls on.
 submit() { "$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps $STEPS --hash-every 10 --save-every $((STEPS / 20 + 3)) "$@"; }
@@ -33,8 +33,8 @@ REF=$(json "$WORK/ref.json" "d['id']")
 [ "$(json "$WORK/ref_h.json" "len(set(h['hash'] for h in d['hashes']))")" = $((STEPS / 10)) ] || fail "hashes repeat"
 ok "uninterrupted reference run"
 
-# A job keeps only its latest checkpoint (about 3 s of run at checkpoint_every_s = 0.3 wrote
-# ~10): every blob file on disk is referenced by the database (an upload, an input or
+# A job keeps only its latest checkpoint (about 6 s of run at checkpoint_every_s = 0.3 wrote
+# ~20): every blob file on disk is referenced by the database (an upload, an input or
 # output, or some job's current checkpoint); superseded checkpoints are gone.
 "$PY" - "$DASHI_STATE_DIR" <<'PY' || fail "superseded checkpoints left in the blob store"
 import os, sqlite3, sys
