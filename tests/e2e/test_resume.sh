@@ -67,13 +67,7 @@ PY
 # ---- kill -9 after a periodic checkpoint
 submit > "$WORK/k.json"
 K=$(json "$WORK/k.json" "d['id']")
-i=0
-until [ "$(field "$K" "(d['checkpoint'] or {}).get('step', 0) > 0")" = True ]; do
-  i=$((i + 1)); [ $i -lt 300 ] || fail "no checkpoint within 30 s"
-  [ "$(json "$WORK/f.json" "d['state']")" != succeeded ] || fail "job finished before a checkpoint: raise STEPS"
-  sleep 0.1
-done
-kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true; DAEMON_PID=
+kill9_after_checkpoint "$K" 0
 start_daemon --config "$WORK/dashid.conf"
 [ "$(field "$K" "d['state']")" = interrupted ] || fail "killed job should be interrupted: $(json "$WORK/f.json" "d['state'], d['progress'], d['checkpoint']")"
 CK=$(json "$WORK/f.json" "d['checkpoint']['step']")

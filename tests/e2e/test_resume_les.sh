@@ -26,13 +26,7 @@ ok "unbroken reference run ($FRAMES frames)"
 
 submit > "$WORK/k.json"
 K=$(json "$WORK/k.json" "d['id']")
-i=0
-until [ "$(field "$K" "(d['checkpoint'] or {}).get('step', 0) > $SAVE")" = True ]; do
-  i=$((i + 1)); [ $i -lt 600 ] || fail "no checkpoint past step $SAVE within 60 s"
-  [ "$(json "$WORK/f.json" "d['state']")" != succeeded ] || fail "job finished before a checkpoint: raise STEPS"
-  sleep 0.1
-done
-kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true; DAEMON_PID=
+kill9_after_checkpoint "$K" "$SAVE"
 start_daemon --config "$WORK/dashid.conf"
 [ "$(field "$K" "d['state']")" = interrupted ] || fail "killed job should be interrupted"
 CK=$(json "$WORK/f.json" "d['checkpoint']['step']")
