@@ -318,8 +318,8 @@ static void finish_stop(struct daemon *d)
     results_retry(&d->record_retry); /* a last try; what still fails is said, then dropped */
     for (struct job_msg *m = d->unrecorded, *n; m; m = n) {
         n = m->next;
-        fprintf(stderr, "dashid: the end of job %lld was never recorded: it is interrupted or run again at the next start\n",
-                (long long)m->job);
+        fprintf(stderr, "dashid: the end of job %lld was never recorded: it is interrupted or run again at "
+                "the next start\n", (long long)m->job);
         job_msg_free(m);
     }
     d->unrecorded = NULL;
