@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* .npy data is little-endian and checked for NaN by reinterpreting the bytes in place. */
@@ -240,6 +241,7 @@ int blobstore_open(struct blobstore *bs, const char *state_dir, struct dashi_err
 {
     if (sodium_init() < 0)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "libsodium failed to initialise");
+    bs->reserve_bytes = 0; /* none until the daemon sets it from its configuration */
     int len = snprintf(bs->dir, sizeof bs->dir, "%s/blobs", state_dir);
     if (len < 0 || (size_t)len >= sizeof bs->dir - 80)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "state_dir", "state directory path is too long");
@@ -276,9 +278,24 @@ static void sink_discard(struct blob_sink *s)
     }
 }
 
+/* Blobs never take the last reserve_bytes of the file system: that room is the
+ * database's, to record what happened to the jobs (docs/storage.md "Disk space"). */
+static int sink_room(const struct blob_sink *s, size_t n, struct dashi_error *err)
+{
+    struct statvfs sv;
+    if (!s->bs->reserve_bytes || fstatvfs(s->fd, &sv) != 0) /* unmeasurable: write() will tell */
+        return 0;
+    uint64_t free_bytes = (uint64_t)sv.f_bavail * sv.f_frsize;
+    if (free_bytes >= n && free_bytes - n >= s->bs->reserve_bytes)
+        return 0;
+    return dashi_fail(err, DASHI_E_IO, "disk_reserve_bytes",
+                      "the disk is full: %.1f MiB free under %s, and blobs must leave %.1f MiB (disk_reserve_bytes)",
+                      (double)free_bytes / 1048576.0, s->bs->dir, (double)s->bs->reserve_bytes / 1048576.0);
+}
+
 static int sink_write(struct blob_sink *s, const void *data, size_t n, struct dashi_error *err)
 {
-    if (check_feed(&s->check, data, n, err) < 0)
+    if (sink_room(s, n, err) < 0 || check_feed(&s->check, data, n, err) < 0)
         return -1;
     const uint8_t *p = data;
     while (n > 0) {
@@ -430,9 +447,12 @@ void blob_upload_abort(struct blob_upload *up)
 
 struct blob_writer {
     struct blob_sink sink; /* first: carries the alignment */
+    struct npy_info info;
+    bool resumable; /* a named file that outlives the writer unless aborted */
 };
 
-int blob_writer_begin(struct blobstore *bs, enum npy_dtype dtype, int ndim, const uint64_t *shape,
+/* The writer for an array and its .npy header (head, *hn bytes), not yet backed by a file. */
+static int writer_new(enum npy_dtype dtype, int ndim, const uint64_t *shape, char head[256], size_t *hn,
                       struct blob_writer **w, struct dashi_error *err)
 {
     *w = NULL;
@@ -441,14 +461,26 @@ int blob_writer_begin(struct blobstore *bs, enum npy_dtype dtype, int ndim, cons
         return dashi_fail(err, DASHI_E_INTERNAL, "", "bad dtype or ndim for a blob");
     for (int i = 0; i < ndim; i++)
         info.shape[i] = shape[i];
-    char head[256];
-    size_t hn = npy_make_header(head, sizeof head, &info);
-    if (hn == 0)
+    *hn = npy_make_header(head, 256, &info);
+    if (*hn == 0)
         return dashi_fail(err, DASHI_E_TOO_LARGE, "shape", "array shape overflows");
     struct blob_writer *bw = alloc_aligned(sizeof *bw);
     if (!bw)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
-    if (sink_open(&bw->sink, bs, "wr", hn + info.nbytes, err) < 0) {
+    bw->info = info;
+    *w = bw;
+    return 0;
+}
+
+int blob_writer_begin(struct blobstore *bs, enum npy_dtype dtype, int ndim, const uint64_t *shape,
+                      struct blob_writer **w, struct dashi_error *err)
+{
+    char head[256];
+    size_t hn;
+    struct blob_writer *bw;
+    if (writer_new(dtype, ndim, shape, head, &hn, &bw, err) < 0)
+        return -1;
+    if (sink_open(&bw->sink, bs, "wr", hn + bw->info.nbytes, err) < 0) {
         free(bw);
         return -1;
     }
@@ -458,6 +490,142 @@ int blob_writer_begin(struct blobstore *bs, enum npy_dtype dtype, int ndim, cons
     }
     *w = bw;
     return 0;
+}
+
+static bool partial_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+              (name[i] >= '0' && name[i] <= '9') || name[i] == '-' || name[i] == '_'))
+            return false;
+    return true;
+}
+
+static int sink_open_named(struct blob_sink *s, struct blobstore *bs, const char *name, uint64_t size,
+                           struct dashi_error *err)
+{
+    s->bs = bs;
+    s->fd = -1;
+    if (!partial_name_ok(name))
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "bad name for a resumable blob: %s", name);
+    if (check_begin(&s->check, size, err) < 0)
+        return -1;
+    snprintf(s->tmp, sizeof s->tmp, "%s/tmp/part-%s", bs->dir, name);
+    s->fd = open(s->tmp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (s->fd < 0) {
+        check_free(&s->check);
+        return dashi_fail(err, DASHI_E_IO, "", "cannot open %s: %s", s->tmp, strerror(errno));
+    }
+    return 0;
+}
+
+/* Keeps the header and the first keep data bytes of the file, hashing and scanning them
+ * as if they had just been written. */
+static int sink_keep_prefix(struct blob_sink *s, const char *head, size_t hn, uint64_t keep, struct dashi_error *err)
+{
+    struct stat sb;
+    if (fstat(s->fd, &sb) < 0)
+        return dashi_fail(err, DASHI_E_IO, "", "cannot stat %s: %s", s->tmp, strerror(errno));
+    if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size < hn + keep)
+        return dashi_fail(err, DASHI_E_NOT_FOUND, "", "%s holds %lld bytes, fewer than the %llu to resume from",
+                          s->tmp, (long long)sb.st_size, (unsigned long long)(hn + keep));
+    if (ftruncate(s->fd, (off_t)(hn + keep)) < 0)
+        return dashi_fail(err, DASHI_E_IO, "", "cannot truncate %s: %s", s->tmp, strerror(errno));
+    enum { CHUNK = 1 << 20 };
+    uint8_t *buf = malloc(CHUNK);
+    if (!buf)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    uint64_t end = hn + keep;
+    int rc = 0;
+    while (rc == 0 && s->check.seen < end) {
+        uint64_t at = s->check.seen;
+        size_t want = end - at < CHUNK ? (size_t)(end - at) : CHUNK;
+        ssize_t r = pread(s->fd, buf, want, (off_t)at);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            rc = dashi_fail(err, DASHI_E_IO, "", "cannot read %s: %s", s->tmp, r < 0 ? strerror(errno) : "short");
+            break;
+        }
+        size_t n = (size_t)r;
+        if (at < hn) { /* the header must be the one this writer would write */
+            size_t h = hn - at < n ? hn - (size_t)at : n;
+            if (memcmp(buf, head + at, h) != 0)
+                rc = dashi_fail(err, DASHI_E_NOT_FOUND, "", "%s was written for another shape", s->tmp);
+        }
+        if (rc == 0)
+            rc = check_feed(&s->check, buf, n, err);
+    }
+    free(buf);
+    if (rc == 0 && lseek(s->fd, 0, SEEK_END) < 0)
+        rc = dashi_fail(err, DASHI_E_IO, "", "cannot seek %s: %s", s->tmp, strerror(errno));
+    return rc;
+}
+
+int blob_writer_resume(struct blobstore *bs, const char *name, enum npy_dtype dtype, int ndim,
+                       const uint64_t *shape, uint64_t keep, struct blob_writer **w, struct dashi_error *err)
+{
+    char head[256];
+    size_t hn;
+    struct blob_writer *bw;
+    if (writer_new(dtype, ndim, shape, head, &hn, &bw, err) < 0)
+        return -1;
+    if (keep > bw->info.nbytes) {
+        free(bw);
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "blob writer: resuming past the declared shape");
+    }
+    bw->resumable = true;
+    if (sink_open_named(&bw->sink, bs, name, hn + bw->info.nbytes, err) < 0) {
+        free(bw);
+        return -1;
+    }
+    int rc = keep ? sink_keep_prefix(&bw->sink, head, hn, keep, err) : 0;
+    if (!keep && ftruncate(bw->sink.fd, 0) < 0)
+        rc = dashi_fail(err, DASHI_E_IO, "", "cannot truncate %s: %s", bw->sink.tmp, strerror(errno));
+    if (!keep && rc == 0)
+        rc = sink_write(&bw->sink, head, hn, err);
+    if (rc < 0) {
+        blob_writer_abort(bw);
+        return -1;
+    }
+    *w = bw;
+    return 0;
+}
+
+int blob_writer_sync(struct blob_writer *w, struct dashi_error *err)
+{
+    if (fdatasync(w->sink.fd) < 0)
+        return dashi_fail(err, DASHI_E_IO, "", "cannot flush %s: %s", w->sink.tmp, strerror(errno));
+    return 0;
+}
+
+void blob_writer_close(struct blob_writer *w)
+{
+    if (!w)
+        return;
+    if (w->resumable && w->sink.fd >= 0) {
+        close(w->sink.fd);
+        w->sink.fd = -1;
+    }
+    blob_writer_abort(w);
+}
+
+void blobstore_remove_partials(const struct blobstore *bs, const char *prefix)
+{
+    char tmpdir[PATH_CAP], want[96];
+    snprintf(tmpdir, sizeof tmpdir, "%s/tmp", bs->dir);
+    snprintf(want, sizeof want, "part-%s", prefix);
+    DIR *d = opendir(tmpdir);
+    if (!d)
+        return; /* a leftover costs only space; the next start looks again */
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, want, strlen(want)) == 0)
+            unlinkat(dirfd(d), e->d_name, 0);
+    closedir(d);
 }
 
 int blob_writer_append(struct blob_writer *w, const void *data, size_t n, struct dashi_error *err)

@@ -16,6 +16,7 @@
 
 struct blobstore {
     char dir[4096]; /* <state>/blobs */
+    uint64_t reserve_bytes; /* free bytes no write may take (config disk_reserve_bytes; 0: none) */
 };
 
 /* Metadata computed when a blob is stored. */
@@ -52,6 +53,20 @@ int blob_writer_begin(struct blobstore *bs, enum npy_dtype dtype, int ndim, cons
 int blob_writer_append(struct blob_writer *w, const void *data, size_t n, struct dashi_error *err);
 int blob_writer_end(struct blob_writer *w, struct blob_meta *meta, struct dashi_error *err); /* frees w */
 void blob_writer_abort(struct blob_writer *w);
+/* A writer whose file survives this process, for an output a resumed job continues:
+ * <blobs>/tmp/part-<name> (name: letters, digits, '-', '_'). keep is how many bytes of
+ * data (after the header) to keep from a file an earlier run left; 0 starts afresh.
+ * The kept bytes are read back once, to restart the hash and the finite scan, so a
+ * resumed output is hashed exactly as if written in one go. E_NOT_FOUND when there is
+ * no such file, its header differs or it holds fewer than keep bytes (start afresh). */
+int blob_writer_resume(struct blobstore *bs, const char *name, enum npy_dtype dtype, int ndim,
+                       const uint64_t *shape, uint64_t keep, struct blob_writer **w, struct dashi_error *err);
+/* Makes the bytes appended so far durable: before a checkpoint that counts on them is recorded. */
+int blob_writer_sync(struct blob_writer *w, struct dashi_error *err);
+/* Closes without publishing and, unlike abort, keeps the file of a resumable writer. */
+void blob_writer_close(struct blob_writer *w);
+/* Removes the files of resumable writers whose name starts with prefix. */
+void blobstore_remove_partials(const struct blobstore *bs, const char *prefix);
 
 /* Reading. The name of a blob is the hash of its bytes, and every read checks it:
  * a file whose bytes, size or header do not match its name, a symlink (at the file or its

@@ -20,6 +20,7 @@ void config_defaults(struct daemon_config *cfg)
     cfg->max_queued_per_user = 1000;
     cfg->usage_half_life_s = 300.0;
     cfg->checkpoint_every_s = 5.0;
+    cfg->disk_reserve_bytes = 256ull << 20;
     cfg->limits.share = 1.0;
 }
 
@@ -120,15 +121,18 @@ static struct user_limits *user_entry(struct daemon_config *cfg, const char *nam
     return u;
 }
 
-/* A limit key (max_queued_jobs, max_gpu_memory, max_steps, max_gpu_seconds) into l; 1 if key is none of them. */
+/* A limit key (max_queued_jobs, max_gpu_memory, max_disk_bytes, max_steps, max_gpu_seconds) into l;
+ * 1 if key is none of them. */
 static int limit_set(struct user_limits *l, const char *key, const char *val, const char **expect)
 {
     uint64_t u;
-    if (strcmp(key, "max_gpu_memory") == 0) {
+    uint64_t *bytes = strcmp(key, "max_gpu_memory") == 0   ? &l->max_gpu_memory
+                    : strcmp(key, "max_disk_bytes") == 0 ? &l->max_disk_bytes : NULL;
+    if (bytes) {
         *expect = "a number of bytes (suffix K, M, G or T allowed), 0 for no limit";
         if (parse_bytes(val, &u))
             return -1;
-        l->max_gpu_memory = u;
+        *bytes = u;
         return 0;
     }
     uint64_t *dst = strcmp(key, "max_steps") == 0 ? &l->max_steps
@@ -160,7 +164,7 @@ static int user_key_set(struct daemon_config *cfg, const char *key, const char *
     if (strncmp(key, "limit.", 6) != 0)
         return 1;
     const char *dot = strrchr(key + 6, '.');
-    *expect = "a key of the form limit.USER.max_queued_jobs|max_gpu_memory|max_steps|max_gpu_seconds";
+    *expect = "a key of the form limit.USER.max_queued_jobs|max_gpu_memory|max_disk_bytes|max_steps|max_gpu_seconds";
     if (!dot || dot == key + 6 || (size_t)(dot - (key + 6)) >= sizeof name)
         return -1;
     memcpy(name, key + 6, (size_t)(dot - (key + 6)));
@@ -223,6 +227,10 @@ static int config_set(struct daemon_config *cfg, const char *key, const char *va
         *expect = "a number of bytes (suffix K, M, G or T allowed), 0 for the device's own budget";
         return parse_bytes(val, &cfg->device_memory_budget);
     }
+    if (strcmp(key, "disk_reserve_bytes") == 0) {
+        *expect = "a number of bytes (suffix K, M, G or T allowed), 0 for no reserve";
+        return parse_bytes(val, &cfg->disk_reserve_bytes);
+    }
     if (strcmp(key, "checkpoint_every_s") == 0) {
         *expect = "a positive number of seconds";
         return parse_positive_double(val, &cfg->checkpoint_every_s);
@@ -252,6 +260,8 @@ struct user_limits config_user_limits(const struct daemon_config *cfg, uid_t uid
             l.max_queued_jobs = u->max_queued_jobs;
         if (u->max_gpu_memory)
             l.max_gpu_memory = u->max_gpu_memory;
+        if (u->max_disk_bytes)
+            l.max_disk_bytes = u->max_disk_bytes;
         if (u->max_steps)
             l.max_steps = u->max_steps;
         if (u->max_gpu_seconds)

@@ -17,6 +17,7 @@ struct user_limits {
     uint64_t max_gpu_memory;  /* device bytes of the user's active jobs' estimates together */
     uint64_t max_steps;       /* steps of one job */
     uint64_t max_gpu_seconds; /* GPU seconds one job may use before it is stopped */
+    uint64_t max_disk_bytes;  /* bytes of blobs the user owns (quota.c), outputs of active jobs included */
     double share;             /* fair-share weight: usage is divided by it */
 };
 
@@ -34,6 +35,7 @@ struct daemon_config {
     double usage_half_life_s; /* decay of per-user GPU usage for fair share */
     uint64_t device_memory_budget; /* caps the device's budget (0: the device's own) */
     double checkpoint_every_s;     /* shortest wall time between two checkpoints of a job */
+    uint64_t disk_reserve_bytes;   /* free bytes on the state file system that no blob may take */
     struct user_limits limits;     /* defaults for every user (uid unused) */
     struct user_limits users[CONFIG_MAX_USERS]; /* `limit.USER.KEY` / `share.USER` entries */
     int nusers;

@@ -39,6 +39,11 @@ struct daemon {
     double started_at;
     uint64_t last_upload_id; /* upload ids, unique for the daemon's life */
     struct fsck_run *fsck;   /* the fsck in progress (ops_fsck.c), NULL when none */
+    bool reserve_released;   /* disk.c: the reserve file was deleted to record a job's state */
+    /* Ends of jobs that could not be recorded (disk full, database error): retried by
+     * record_retry until they are; their waiters were told (results.c). */
+    struct job_msg *unrecorded;
+    uv_timer_t record_retry;
 };
 
 /* Begins an orderly stop: no new connections or jobs, the GPU thread finishes its

@@ -117,6 +117,17 @@ const char *job_resume_checkpoint(const struct job_exec *ex, uint64_t *step)
     return ex->job->resume_checkpoint;
 }
 
+void job_partials_prefix(int64_t id, char *buf, size_t cap) { snprintf(buf, cap, "job-%lld-", (long long)id); }
+
+int job_output_writer(struct job_exec *ex, const char *name, enum npy_dtype dtype, int ndim, const uint64_t *shape,
+                      uint64_t keep, struct blob_writer **w, struct dashi_error *err)
+{
+    char file[96];
+    job_partials_prefix(ex->job->id, file, sizeof file);
+    snprintf(file + strlen(file), sizeof file - strlen(file), "%s", name);
+    return blob_writer_resume(&ex->d->blobs, file, dtype, ndim, shape, keep, w, err);
+}
+
 /* ---- the worker loop ---- */
 
 static void post(struct daemon *d, struct job_msg *m)
@@ -141,9 +152,12 @@ static void end_job(struct job_exec *ex, enum job_state state, const struct dash
     if (j->state)
         j->kind->destroy(j->state);
     j->state = NULL;
-    int64_t id = j->id;
+    if (state != JOB_INTERRUPTED) { /* only an interrupted job is continued */
+        char prefix[48];
+        job_partials_prefix(j->id, prefix, sizeof prefix);
+        blobstore_remove_partials(&ex->d->blobs, prefix);
+    }
     scheduler_remove(&ex->d->sched, j);
-    (void)id;
     post(ex->d, m);
 }
 

@@ -23,6 +23,7 @@
 /* What validation learns about a job beyond its kind-specific parameters. */
 struct job_plan {
     uint64_t mem_estimate;   /* device bytes */
+    uint64_t disk_estimate;  /* bytes of the outputs it will write (disk quota and reserve) */
     uint64_t total_steps;    /* for progress */
     char precision[8];       /* "f64" | "f32" */
     char mode[16];
@@ -123,5 +124,14 @@ double job_slice_target_ms(const struct job_exec *ex);
 double job_checkpoint_interval_ms(const struct job_exec *ex);
 /* The checkpoint to resume from (empty hash when starting fresh). */
 const char *job_resume_checkpoint(const struct job_exec *ex, uint64_t *step);
+/* A streamed output that a resumed job continues (blob_writer_resume, named after the job
+ * and `name`): keep is the data bytes written up to the checkpoint resumed from (0 when
+ * starting fresh). Kinds close it with blob_writer_close: its file stays while the job
+ * is interrupted and is removed when the job ends in any other way. Before reporting a
+ * checkpoint, a kind syncs these writers (blob_writer_sync). */
+int job_output_writer(struct job_exec *ex, const char *name, enum npy_dtype dtype, int ndim, const uint64_t *shape,
+                      uint64_t keep, struct blob_writer **w, struct dashi_error *err);
+/* The file prefix of job id's resumable outputs ("job-ID-"), for removing them. */
+void job_partials_prefix(int64_t id, char *buf, size_t cap);
 
 #endif

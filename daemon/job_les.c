@@ -4,9 +4,11 @@
  * Outputs: omega_final (N×N f8), trajectory (F×N×N f8: t=0 and every save_every-th
  * step, streamed to the blob store a run at a time so the GPU never holds it all),
  * energy and enstrophy (steps+1 f8, also streamed). Metrics energy/enstrophy per step.
- * A checkpoint (the field as an N×N blob, plus its step) at most every
- * CHECKPOINT_EVERY_MS of wall time. A resumed job continues from its checkpoint; its
- * series and trajectory outputs then start at the checkpoint's step. */
+ * A checkpoint (the field as an N×N blob, plus its step) at most every checkpoint_every_s
+ * of wall time and when the job is stopped. The three streamed outputs are resumable
+ * writers (job_output_writer) made durable before each checkpoint is reported, so a
+ * resumed job keeps what they held at the checkpoint's step and continues them: its
+ * outputs are those of an unbroken run, byte for byte (docs/storage.md "Resume"). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +24,6 @@
 #define LES_RUN_MAX_STEPS 4096u
 #define LES_FRAME_RING_BYTES (256ull << 20)   /* device bytes for one run's saved frames */
 #define LES_MAX_TRAJECTORY_BYTES (64ull << 30)
-#define CHECKPOINT_EVERY_MS 10000.0
 
 struct les_params {
     uint64_t n, steps, save_every, seed;
@@ -125,6 +126,10 @@ static int les_validate(const struct job_submit_ctx *ctx, const msgpack_object *
     if (les_config_validate(&cfg, ctx->vk, err) != 0)
         goto fail;
     plan->mem_estimate = les_gpu_memory_estimate(&cfg);
+    /* Outputs and one checkpoint: the trajectory, two series, omega_final (headers aside). */
+    uint64_t field_bytes = p->n * p->n * 8;
+    plan->disk_estimate = (p->save_every ? (p->steps / p->save_every + 1) * field_bytes : 0) +
+                          2 * (p->steps + 1) * 8 + 2 * field_bytes;
     plan->total_steps = p->steps;
     snprintf(plan->precision, sizeof plan->precision, "%s", precisions[p->precision]);
     snprintf(plan->mode, sizeof plan->mode, "%s", modes[p->mode]);
@@ -181,16 +186,20 @@ struct les_state {
     double last_checkpoint_ms;
 };
 
+/* Resumable outputs are closed, not removed: an interrupted job continues them. */
+static void close_outputs(struct les_state *s)
+{
+    blob_writer_close(s->traj);
+    blob_writer_close(s->energy);
+    blob_writer_close(s->enstrophy);
+    s->traj = s->energy = s->enstrophy = NULL;
+}
+
 static void state_free(struct les_state *s)
 {
     if (!s)
         return;
-    if (s->traj)
-        blob_writer_abort(s->traj);
-    if (s->energy)
-        blob_writer_abort(s->energy);
-    if (s->enstrophy)
-        blob_writer_abort(s->enstrophy);
+    close_outputs(s);
     les_gpu_destroy(s->engine);
     free(s->frames);
     free(s->e);
@@ -199,11 +208,11 @@ static void state_free(struct les_state *s)
 }
 
 /* The starting field: the checkpoint when resuming, else the uploaded ic, else the seed's. */
-static int initial_field(struct job_exec *ex, const struct les_params *p, double *w, uint64_t *step0,
+static int initial_field(struct job_exec *ex, const struct les_params *p, bool resume, double *w, uint64_t *step0,
                          struct dashi_error *err)
 {
     size_t nn = (size_t)p->n * p->n;
-    const char *ck = job_resume_checkpoint(ex, step0);
+    const char *ck = resume ? job_resume_checkpoint(ex, step0) : NULL;
     const char *hash = ck && ck[0] ? ck : p->ic[0] ? p->ic : NULL;
     if (!(ck && ck[0]))
         *step0 = 0;
@@ -220,6 +229,27 @@ static int initial_field(struct job_exec *ex, const struct les_params *p, double
     memcpy(w, data, nn * sizeof(double));
     free(data);
     return 0;
+}
+
+/* The streamed outputs, holding what an unbroken run had written up to step0: the series'
+ * entries 0..step0 and the frames of steps 0, save_every, ... <= step0. A fresh start
+ * writes frame 0 (w0); a resumed one finds it in what it keeps. */
+static int open_outputs(struct job_exec *ex, struct les_state *s, const double *w0, struct dashi_error *err)
+{
+    const struct les_params *p = s->p;
+    size_t nn = (size_t)p->n * p->n;
+    uint64_t series_shape[1] = {p->steps + 1};
+    uint64_t series_keep = s->step0 ? (s->step0 + 1) * sizeof(double) : 0;
+    if (job_output_writer(ex, "energy", NPY_F8, 1, series_shape, series_keep, &s->energy, err) != 0 ||
+        job_output_writer(ex, "enstrophy", NPY_F8, 1, series_shape, series_keep, &s->enstrophy, err) != 0)
+        return -1;
+    if (!p->save_every)
+        return 0;
+    uint64_t shape[3] = {p->steps / p->save_every + 1, p->n, p->n};
+    uint64_t frames_keep = s->step0 ? (s->step0 / p->save_every + 1) * nn * sizeof(double) : 0;
+    if (job_output_writer(ex, "trajectory", NPY_F8, 3, shape, frames_keep, &s->traj, err) != 0)
+        return -1;
+    return frames_keep ? 0 : blob_writer_append(s->traj, w0, nn * sizeof(double), err);
 }
 
 static int les_start(struct job_exec *ex, const void *params, void **out, struct dashi_error *err)
@@ -241,21 +271,21 @@ static int les_start(struct job_exec *ex, const void *params, void **out, struct
         dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
         goto fail;
     }
-    if (initial_field(ex, p, w0, &s->step0, err) != 0 || 
-        les_gpu_create(job_vk(ex), job_fft(ex), &s->cfg, w0, s->step0, &s->engine, err) != 0)
-        goto fail;
-    uint64_t left = p->steps - s->step0;
-    uint64_t series_shape[1] = {left + 1};
-    if (blob_writer_begin(job_blobs(ex), NPY_F8, 1, series_shape, &s->energy, err) != 0 ||
-        blob_writer_begin(job_blobs(ex), NPY_F8, 1, series_shape, &s->enstrophy, err) != 0)
-        goto fail;
-    if (p->save_every) {
-        uint64_t frames = p->steps / p->save_every - s->step0 / p->save_every + 1;
-        uint64_t shape[3] = {frames, p->n, p->n};
-        if (blob_writer_begin(job_blobs(ex), NPY_F8, 3, shape, &s->traj, err) != 0 ||
-            blob_writer_append(s->traj, w0, nn * sizeof(double), err) != 0)
+    /* A resumed job whose partial outputs are gone (removed by hand, or left by a daemon
+     * that kept none) starts again from step 0: slower, but its outputs stay exact. */
+    for (bool resume = true;; resume = false) {
+        if (initial_field(ex, p, resume, w0, &s->step0, err) != 0)
             goto fail;
+        if (open_outputs(ex, s, w0, err) == 0)
+            break;
+        if (!resume || s->step0 == 0 || err->code != DASHI_E_NOT_FOUND)
+            goto fail;
+        fprintf(stderr, "dashid: les: %s; starting again from step 0\n", err->message);
+        close_outputs(s);
+        dashi_error_clear(err);
     }
+    if (les_gpu_create(job_vk(ex), job_fft(ex), &s->cfg, w0, s->step0, &s->engine, err) != 0)
+        goto fail;
     s->steps_per_run = 4; /* the first run measures the step time */
     s->last_checkpoint_ms = job_clock_ms();
     free(w0);
@@ -290,7 +320,11 @@ static int checkpoint(struct job_exec *ex, struct les_state *s, struct dashi_err
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
     uint64_t shape[2] = {s->p->n, s->p->n};
     struct blob_meta meta;
-    int rc = les_gpu_read_field(s->engine, w, err);
+    /* The outputs so far must be durable before the checkpoint that counts on them is. */
+    int rc = blob_writer_sync(s->energy, err) || blob_writer_sync(s->enstrophy, err) ||
+             (s->traj && blob_writer_sync(s->traj, err)) ? -1 : 0;
+    if (rc == 0)
+        rc = les_gpu_read_field(s->engine, w, err);
     if (rc == 0)
         rc = blobstore_put_array(job_blobs(ex), NPY_F8, 2, shape, w, &meta, err);
     free(w);
@@ -324,8 +358,9 @@ static int les_slice(struct job_exec *ex, void *state, bool *done, struct dashi_
             return dashi_fail(err, DASHI_E_DIVERGED, "step",
                               "the vorticity became non-finite (NaN or Inf) at step %lld: reduce dt",
                               (long long)run.nonfinite_step);
-        /* Entry 0 of a run is the field it started from: written once, by the first run. */
-        uint32_t first = cur == s->step0 ? 0 : 1;
+        /* Entry 0 of a run is the field it started from: written once, by the run from
+         * step 0 (a resumed job kept it with the rest up to its checkpoint). */
+        uint32_t first = cur == 0 ? 0 : 1;
         for (uint32_t k = first; k <= n; k++) {
             job_emit_metric(ex, "energy", (int64_t)(cur + k), s->e[k]);
             job_emit_metric(ex, "enstrophy", (int64_t)(cur + k), s->z[k]);
@@ -348,7 +383,7 @@ static int les_slice(struct job_exec *ex, void *state, bool *done, struct dashi_
     uint64_t now_step = les_gpu_step(s->engine);
     job_emit_progress(ex, now_step, p->steps);
     *done = now_step >= p->steps;
-    if (!*done && job_clock_ms() - s->last_checkpoint_ms >= CHECKPOINT_EVERY_MS) {
+    if (!*done && (job_should_stop(ex) || job_clock_ms() - s->last_checkpoint_ms >= job_checkpoint_interval_ms(ex))) {
         if (checkpoint(ex, s, err) != 0)
             return -1;
         s->last_checkpoint_ms = job_clock_ms();
@@ -388,9 +423,9 @@ static int les_finish(struct job_exec *ex, void *state, struct dashi_error *err)
         return -1;
     if (s->traj && finish_writer(ex, &s->traj, "trajectory", err) != 0)
         return -1;
-    double steps = (double)(p->steps - s->step0);
+    double steps = (double)(p->steps - s->step0); /* the steps this run made (all unless resumed) */
     double loop_ms = s->gpu_timing ? s->gpu_ms : s->host_ms;
-    job_emit_summary(ex, "steps", steps);
+    job_emit_summary(ex, "steps", (double)p->steps);
     job_emit_summary(ex, "steps_per_s", steps / (loop_ms * 1e-3));
     job_emit_summary(ex, "gpu_timestamps", s->gpu_timing ? 1 : 0);
     if (s->gpu_timing)

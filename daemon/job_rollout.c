@@ -2,6 +2,7 @@
  * a batch), hashing states every `hash_every` steps and optionally saving them. The
  * numerics live in rollout_gpu.c; this file is validation, slicing and reporting. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -163,6 +164,9 @@ static int rollout_validate(const struct job_submit_ctx *ctx, const msgpack_obje
     }
     struct rollout_config cfg = config_of(p);
     plan->mem_estimate = rollout_gpu_memory_estimate(&cfg);
+    /* Outputs and one checkpoint: the saved states, z_final (headers aside). */
+    uint64_t state_bytes = (uint64_t)p->B * p->D * 8;
+    plan->disk_estimate = (p->save_every ? p->steps / p->save_every * state_bytes : 0) + 2 * state_bytes;
     job_plan_input(plan, "op", p->op);
     job_plan_input(plan, "z0", p->z0);
     job_plan_input(plan, "truth", p->truth);
@@ -217,6 +221,20 @@ struct rollout_state {
     double last_checkpoint_ms;
 };
 
+/* The "states" output (save_every > 0), holding the states an unbroken run had saved up
+ * to step0 (steps save_every, 2 save_every, ... <= step0): a resumed job continues it. */
+static int open_saved(struct job_exec *ex, struct rollout_state *s, struct dashi_error *err)
+{
+    const struct rollout_params *p = s->p;
+    if (!p->save_every)
+        return 0;
+    uint64_t shape[3] = {p->steps / p->save_every, p->B, p->D};
+    if (!p->batched)
+        shape[1] = p->D;
+    uint64_t keep = s->step0 / p->save_every * p->B * p->D * sizeof(double);
+    return job_output_writer(ex, "states", NPY_F8, p->batched ? 3 : 2, shape, keep, &s->saved, err);
+}
+
 static int rollout_start(struct job_exec *ex, const void *params, void **out, struct dashi_error *err)
 {
     const struct rollout_params *p = params;
@@ -232,6 +250,17 @@ static int rollout_start(struct job_exec *ex, const void *params, void **out, st
     const char *ck = job_resume_checkpoint(ex, &s->step0);
     if (!ck[0])
         s->step0 = 0;
+    if (open_saved(ex, s, err) != 0) {
+        if (!s->step0 || err->code != DASHI_E_NOT_FOUND)
+            goto fail;
+        /* The states saved before the checkpoint are gone: start again from step 0. */
+        fprintf(stderr, "dashid: rollout: %s; starting again from step 0\n", err->message);
+        dashi_error_clear(err);
+        ck = "";
+        s->step0 = 0;
+        if (open_saved(ex, s, err) != 0)
+            goto fail;
+    }
     if (blobstore_load(job_blobs(ex), "op", p->op, &ai, (void **)&A, err) ||
         blobstore_load(job_blobs(ex), ck[0] ? "checkpoint" : "z0", ck[0] ? ck : p->z0, &zi, (void **)&z0, err))
         goto fail;
@@ -259,18 +288,12 @@ static int rollout_start(struct job_exec *ex, const void *params, void **out, st
             goto fail;
         }
     }
-    if (p->save_every) {
-        uint64_t shape[3] = {p->steps / p->save_every, p->B, p->D};
-        if (!p->batched)
-            shape[1] = p->D;
-        if (blob_writer_begin(job_blobs(ex), NPY_F8, p->batched ? 3 : 2, shape, &s->saved, err) != 0)
-            goto fail;
-    }
     *out = s;
     return 0;
 fail:
     free(A);
     free(z0);
+    blob_writer_close(s->saved);
     if (s->engine)
         rollout_gpu_destroy(s->engine);
     free(s->records);
@@ -289,7 +312,10 @@ static int rollout_checkpoint(struct job_exec *ex, struct rollout_state *s, stru
     if (!p->batched)
         shape[0] = p->D;
     struct blob_meta meta;
-    int rc = rollout_gpu_read_state(s->engine, z, err);
+    /* The states saved so far must be durable before the checkpoint that counts on them is. */
+    int rc = s->saved ? blob_writer_sync(s->saved, err) : 0;
+    if (rc == 0)
+        rc = rollout_gpu_read_state(s->engine, z, err);
     if (rc == 0)
         rc = blobstore_put_array(job_blobs(ex), NPY_F8, p->batched ? 2 : 1, shape, z, &meta, err);
     free(z);
@@ -347,10 +373,8 @@ static int rollout_slice(struct job_exec *ex, void *state, bool *done, struct da
     job_emit_progress(ex, rollout_gpu_steps(s->engine), p->steps);
     *done = rollout_gpu_steps(s->engine) >= p->steps;
     /* Checkpoint at most every checkpoint_every_s, and when the job is told to stop (the
-     * daemon stopping or a cancel), so `dashi resume` loses little. A rollout saving its
-     * states keeps them in one output file that a resumed run could not continue, so it
-     * is not checkpointed. */
-    if (!*done && !p->save_every &&
+     * daemon stopping or a cancel), so `dashi resume` loses little. */
+    if (!*done &&
         (job_should_stop(ex) || job_clock_ms() - s->last_checkpoint_ms >= job_checkpoint_interval_ms(ex))) {
         if (rollout_checkpoint(ex, s, err) != 0)
             return -1;
@@ -427,8 +451,7 @@ static void rollout_destroy(void *state)
     struct rollout_state *s = state;
     if (!s)
         return;
-    if (s->saved)
-        blob_writer_abort(s->saved);
+    blob_writer_close(s->saved); /* kept while the job is interrupted (job_output_writer) */
     rollout_gpu_destroy(s->engine);
     free(s->records);
     free(s);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "disk.h"
 #include "fft_vkfft.h"
 #include "ops.h"
 #include "gpu_worker.h"
@@ -206,6 +207,8 @@ int main(int argc, char **argv)
     store_ok = true;
     if (mark_interrupted(&d->store, &err) != 0 || blobstore_open(&d->blobs, d->cfg.state_dir, &err) != 0)
         goto fail;
+    d->blobs.reserve_bytes = d->cfg.disk_reserve_bytes;
+    disk_reserve_make(d);
     if (vk_runtime_open(&d->vk, d->cfg.device, d->cfg.state_dir, &err) != 0)
         goto fail;
     vk_ok = true;
@@ -230,6 +233,8 @@ int main(int argc, char **argv)
     loop_ok = true;
     uv_async_init(&d->loop, &d->wake, results_on_wake);
     d->wake.data = d;
+    uv_timer_init(&d->loop, &d->record_retry);
+    d->record_retry.data = d;
     uv_signal_init(&d->loop, &d->sig_term);
     uv_signal_init(&d->loop, &d->sig_int);
     d->sig_term.data = d->sig_int.data = d;
@@ -239,6 +244,7 @@ int main(int argc, char **argv)
     if (server_start(d, &err) != 0) {
         /* Tear the loop down cleanly: nothing runs yet. */
         uv_close((uv_handle_t *)&d->wake, NULL);
+        uv_close((uv_handle_t *)&d->record_retry, NULL);
         uv_close((uv_handle_t *)&d->sig_term, NULL);
         uv_close((uv_handle_t *)&d->sig_int, NULL);
         if (d->server_open) {

@@ -9,6 +9,9 @@
 #include "server.h"
 #include "wire.h"
 
+/* Bytes uid's open uploads will store (ops_blob.c), for the disk quota. */
+uint64_t uploads_pending_bytes(const struct daemon *d, uid_t uid);
+
 /* A handler packs its result (after pack_ok_begin) and returns 0, returns -1 with err
  * filled (the dispatcher discards anything packed and sends the error), or returns
  * OP_DEFERRED when it answers later itself (wait). */
@@ -67,6 +70,10 @@ int waiter_add(struct conn *c, uint64_t req_id, int64_t job_id);
 void waiters_release(struct conn *c);
 /* Answers the waiters of a job that reached a final state outside the GPU thread. */
 void results_job_ended(struct daemon *d, int64_t job_id);
+/* Timer callback: records the job ends kept on d->unrecorded, in order. */
+void results_retry(uv_timer_t *h);
+/* E_DB if job ended but its end is not recorded yet (a wait would get no answer). */
+int results_unrecorded(const struct daemon *d, int64_t job, struct dashi_error *err);
 
 /* job_record.c: the job record map (see docs/protocol.md). E_NOT_FOUND if the job is
  * absent or private to another user (viewer). */

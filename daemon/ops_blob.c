@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "disk.h"
 #include "ops.h"
 
 #define MAX_UPLOADS_PER_CONN 4
@@ -47,6 +48,16 @@ static void pack_blob_meta(msgpack_packer *pk, const struct blob_meta *m)
     pk_kv_bool(pk, "all_finite", m->all_finite);
 }
 
+uint64_t uploads_pending_bytes(const struct daemon *d, uid_t uid)
+{
+    uint64_t bytes = 0;
+    for (const struct conn *c = d->conns; c; c = c->next)
+        if (c->uid == uid)
+            for (const struct upload_slot *s = c->uploads; s; s = s->next)
+                bytes += s->size;
+    return bytes;
+}
+
 int op_put_begin(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
     static const char *const allowed[] = {"size", NULL};
@@ -59,6 +70,9 @@ int op_put_begin(struct conn *c, const struct request *req, msgpack_packer *pk, 
     if (n >= MAX_UPLOADS_PER_CONN)
         return dashi_fail(err, DASHI_E_TOO_LARGE, "", "at most %d uploads may be open on one connection",
                           MAX_UPLOADS_PER_CONN);
+    /* Past the size limit it is E_TOO_LARGE (blob_upload_begin), whatever the disk. */
+    if (size <= c->d->cfg.max_upload_bytes && disk_check(c->d, c->uid, size, err) != 0)
+        return -1;
     struct upload_slot *s = calloc(1, sizeof *s);
     if (!s)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");

@@ -191,6 +191,10 @@ int jobs_requeue(struct daemon *d, struct dashi_error *err)
             j->priority = row.priority;
             quota_time_limit(d, j, row.time_limit);
             j->waiting = j->plan.ndeps > 0;
+            /* A resumed job queued again continues from its checkpoint (only a job that
+             * ran has one), with the partial outputs it kept. */
+            memcpy(j->resume_checkpoint, row.checkpoint, sizeof j->resume_checkpoint);
+            j->resume_step = row.checkpoint_step;
             scheduler_add(&d->sched, j);
         } else {
             sched_job_discard(j);
@@ -394,6 +398,8 @@ int op_wait(struct conn *c, const struct request *req, msgpack_packer *pk, struc
         return -1;
     bool active = row.state == JOB_QUEUED || row.state == JOB_RUNNING;
     job_row_free(&row);
+    if (active && results_unrecorded(c->d, id, err) != 0)
+        return -1;
     if (!active) {
         pack_ok_begin(pk, req->id);
         return pack_job_record(pk, &c->d->store, id, c->uid, false, err);

@@ -2,6 +2,8 @@
 
 #include <stdio.h>
 
+#include "disk.h"
+
 /* The user's active jobs (count and the sum of their device-memory estimates). */
 static void user_active(struct scheduler *s, uid_t uid, uint64_t *count, uint64_t *mem)
 {
@@ -32,7 +34,7 @@ int quota_check_submit(struct daemon *d, uid_t uid, const struct job_plan *plan,
                           "the job needs about %.1f MiB of device memory beside %.1f MiB of your active jobs; "
                           "the limit (max_gpu_memory) is %.1f MiB",
                           plan->mem_estimate / 1048576.0, mem / 1048576.0, l.max_gpu_memory / 1048576.0);
-    return 0;
+    return disk_check(d, uid, plan->disk_estimate, err);
 }
 
 void quota_time_limit(const struct daemon *d, struct sched_job *j, double own_limit)

@@ -9,7 +9,8 @@
 #include "job.h"
 
 /* Loop thread: 0 if a job of uid with this plan fits the user's limits beside the user's
- * active jobs; -1 with E_QUOTA (field max_queued_jobs, max_steps or max_gpu_memory). */
+ * active jobs; -1 with E_QUOTA (field max_queued_jobs, max_steps, max_gpu_memory, or
+ * for its outputs max_disk_bytes or disk_reserve_bytes: disk_check). */
 int quota_check_submit(struct daemon *d, uid_t uid, const struct job_plan *plan, struct dashi_error *err);
 /* Sets j->time_limit (and its key) to the smaller of the job's own limit (seconds, 0 =
  * none) and its user's max_gpu_seconds. */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "disk.h"
 #include "ops.h"
 #include "store_atoms.h"
 
@@ -158,9 +159,17 @@ static int apply_fn(void *ctx, struct dashi_error *err)
     }
     if (m->nhashes && store_hashes_add(st, m->job, m->hashes, m->nhashes, err) != 0)
         return -1;
+    uid_t owner = 0; /* outputs are stored by the job's owner (the disk quota counts them) */
+    if (m->noutputs) {
+        struct job_row row;
+        if (store_job_get(st, m->job, &row, err) != 0)
+            return -1;
+        owner = row.uid;
+        job_row_free(&row);
+    }
     for (int i = 0; i < m->noutputs; i++) {
         const struct blob_meta *meta = &m->outputs[i].meta;
-        if (store_blob_record(st, meta, 0, now_seconds(), err) != 0 ||
+        if (store_blob_record(st, meta, owner, now_seconds(), err) != 0 ||
             store_job_blob_add(st, m->job, "output", m->outputs[i].name, meta->hash, err) != 0)
             return -1;
     }
@@ -201,6 +210,97 @@ static int apply_fn(void *ctx, struct dashi_error *err)
     return 0;
 }
 
+/* Records m in one transaction. When that fails for want of space (SQLite reports a full
+ * disk as an error of the database or of I/O), the reserve file is deleted and it is
+ * tried once more: the end of a job must be recorded, or it would stay running forever. */
+static int record(struct daemon *d, struct apply_ctx *a, struct dashi_error *err)
+{
+    if (store_transaction(&d->store, apply_fn, a, err) == 0)
+        return 0;
+    if ((err->code != DASHI_E_DB && err->code != DASHI_E_IO) || !disk_reserve_release(d))
+        return -1;
+    dashi_error_clear(err);
+    a->superseded[0] = '\0';
+    return store_transaction(&d->store, apply_fn, a, err);
+}
+
+/* The waiters of a job whose end could not be recorded get that error rather than wait
+ * for a change the database cannot show. */
+static void notify_unrecorded(struct daemon *d, int64_t job, const struct dashi_error *why)
+{
+    struct dashi_error e;
+    dashi_fail(&e, why->code, why->field, "job %lld ended, but that could not be recorded (%s); the daemon "
+               "retries every second: ask again later", (long long)job, why->message);
+    for (struct conn *c = d->conns; c; c = c->next)
+        for (struct waiter **p = &c->waiters; *p;) {
+            struct waiter *w = *p;
+            if (w->job != job || c->closing) {
+                p = &w->next;
+                continue;
+            }
+            conn_send_error(c, w->req_id, &e);
+            *p = w->next;
+            free(w);
+        }
+}
+
+int results_unrecorded(const struct daemon *d, int64_t job, struct dashi_error *err)
+{
+    for (const struct job_msg *m = d->unrecorded; m; m = m->next)
+        if (m->job == job)
+            return dashi_fail(err, DASHI_E_DB, "id", "job %lld ended, but that could not be recorded yet (is the "
+                              "disk full?); the daemon retries every second", (long long)job);
+    return 0;
+}
+
+/* One message: recorded, then the waiters told; an end that cannot be recorded is kept on
+ * d->unrecorded (and retried by record_retry). Returns whether m was kept. */
+static bool apply_msg(struct daemon *d, struct job_msg *m)
+{
+    struct dashi_error err;
+    dashi_error_clear(&err);
+    struct apply_ctx a = {.d = d, .m = m};
+    if (record(d, &a, &err) != 0) {
+        fprintf(stderr, "dashid: recording results of job %lld failed: %s: %s\n", (long long)m->job,
+                dashi_code_name(err.code), err.message);
+        if (m->type != MSG_ENDED) {
+            notify(d, m->job, m, false);
+            return false;
+        }
+        notify_unrecorded(d, m->job, &err);
+        struct job_msg **tail = &d->unrecorded;
+        while (*tail)
+            tail = &(*tail)->next;
+        m->next = NULL;
+        *tail = m;
+        if (!uv_is_active((uv_handle_t *)&d->record_retry))
+            uv_timer_start(&d->record_retry, results_retry, 1000, 1000);
+        return true;
+    }
+    if (a.superseded[0])
+        drop_superseded(d, a.superseded);
+    if (d->reserve_released)
+        disk_reserve_make(d);
+    notify(d, m->job, m, m->type == MSG_ENDED);
+    if (m->type == MSG_ENDED)
+        jobs_dependency_ended(d, m->job);
+    return false;
+}
+
+void results_retry(uv_timer_t *h)
+{
+    struct daemon *d = h->data;
+    while (d->unrecorded) {
+        struct job_msg *m = d->unrecorded;
+        d->unrecorded = m->next;
+        if (apply_msg(d, m)) /* kept again, at the end: the disk is still full */
+            break;
+        job_msg_free(m);
+    }
+    if (!d->unrecorded)
+        uv_timer_stop(&d->record_retry);
+}
+
 static void finish_stop(struct daemon *d)
 {
     uv_thread_join(&d->gpu_thread);
@@ -215,6 +315,15 @@ static void finish_stop(struct daemon *d)
         waiters_release(c);
     }
     server_close_all(d);
+    results_retry(&d->record_retry); /* a last try; what still fails is said, then dropped */
+    for (struct job_msg *m = d->unrecorded, *n; m; m = n) {
+        n = m->next;
+        fprintf(stderr, "dashid: the end of job %lld was never recorded: it is interrupted or run again at "
+                "the next start\n", (long long)m->job);
+        job_msg_free(m);
+    }
+    d->unrecorded = NULL;
+    uv_close((uv_handle_t *)&d->record_retry, NULL);
     uv_close((uv_handle_t *)&d->wake, NULL);
     uv_close((uv_handle_t *)&d->sig_term, NULL);
     uv_close((uv_handle_t *)&d->sig_int, NULL);
@@ -227,20 +336,11 @@ void results_on_wake(uv_async_t *h)
     bool worker_exited = false;
     while (m) {
         struct job_msg *next = m->next;
-        if (m->type == MSG_WORKER_EXIT) {
+        if (m->type == MSG_WORKER_EXIT)
             worker_exited = true;
-        } else {
-            struct dashi_error err;
-            dashi_error_clear(&err);
-            struct apply_ctx a = {.d = d, .m = m};
-            if (store_transaction(&d->store, apply_fn, &a, &err) != 0)
-                fprintf(stderr, "dashid: recording results of job %lld failed: %s: %s\n", (long long)m->job,
-                        dashi_code_name(err.code), err.message);
-            else if (a.superseded[0])
-                drop_superseded(d, a.superseded);
-            notify(d, m->job, m, m->type == MSG_ENDED);
-            if (m->type == MSG_ENDED)
-                jobs_dependency_ended(d, m->job);
+        else if (apply_msg(d, m)) {
+            m = next;
+            continue;
         }
         job_msg_free(m);
         m = next;

@@ -876,3 +876,20 @@ int store_blob_get(struct store *st, const char *hash, struct blob_meta *meta, s
     meta->info.header_len = (size_t)(meta->size - meta->info.nbytes);
     return 0;
 }
+
+int store_blob_bytes_owned(struct store *st, uid_t uid, uint64_t *bytes, struct dashi_error *err)
+{
+    sqlite3_stmt *s;
+    if (store_prepare(st,
+                "SELECT COALESCE(SUM(size), 0) FROM blobs WHERE uid = ?1 OR hash IN "
+                "(SELECT b.hash FROM job_blobs b JOIN jobs j ON j.id = b.job WHERE j.uid = ?1 AND b.role = 'output')",
+                &s, err) < 0)
+        return -1;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)uid);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *bytes = (uint64_t)sqlite3_column_int64(s, 0);
+    int out = rc == SQLITE_ROW ? 0 : store_db_fail(st, err, "blob bytes owned");
+    sqlite3_finalize(s);
+    return out;
+}

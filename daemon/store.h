@@ -128,6 +128,9 @@ int store_hashes(struct store *st, int64_t id, int (*cb)(void *ctx, const struct
 
 int store_blob_record(struct store *st, const struct blob_meta *meta, uid_t uid, double now,
                       struct dashi_error *err);
+/* Bytes of the blobs uid owns: those it stored first (uploads) and the outputs of its
+ * jobs, each distinct blob once (the disk quota, max_disk_bytes). */
+int store_blob_bytes_owned(struct store *st, uid_t uid, uint64_t *bytes, struct dashi_error *err);
 /* E_NOT_FOUND if the hash was never recorded. */
 int store_blob_get(struct store *st, const char *hash, struct blob_meta *meta, struct dashi_error *err);
 

@@ -40,6 +40,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# kill9_after_checkpoint ID MIN: polls (at most ~60 s) until job ID has a checkpoint past
+# step MIN, then kills the daemon with -9 (the job must not finish first).
+kill9_after_checkpoint() {
+  i=0
+  while :; do
+    past=$("$DASHI" --json --no-autostart show "$1" | "$PY" -c "import json,sys; d=json.load(sys.stdin)
+print('finished' if d['state'] == 'succeeded' else (d['checkpoint'] or {}).get('step', 0) > $2)")
+    [ "$past" != True ] || break
+    [ "$past" != finished ] || fail "job $1 finished before a checkpoint past step $2: give it more steps"
+    i=$((i + 1)); [ $i -lt 600 ] || fail "job $1: no checkpoint past step $2 within 60 s"
+    sleep 0.1
+  done
+  kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true; DAEMON_PID=
+}
+
 # json FILE EXPR: evaluates a Python expression over the parsed JSON document `d`.
 json() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
