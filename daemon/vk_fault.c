@@ -71,7 +71,7 @@ int vk_fault_parse(const char *spec, struct vk_fault *out, struct dashi_error *e
     memcpy(buf, spec, strlen(spec) + 1);
     char *save_rule = NULL;
     for (char *rule = strtok_r(buf, ",", &save_rule); rule; rule = strtok_r(NULL, ",", &save_rule)) {
-        char *fields[4], *save_field = NULL;
+        char *fields[4] = {NULL}, *save_field = NULL;
         int n = 0;
         for (char *t = strtok_r(rule, ":", &save_field); t && n < 4; t = strtok_r(NULL, ":", &save_field))
             fields[n++] = t;

@@ -71,6 +71,17 @@ static void test_counting(void **state)
     }
 }
 
+/* A lavapipe runtime opened with DASHI_VK_FAULT=spec, as the daemon reads it. */
+static void open_with_faults(struct vk_runtime *vk, const char *spec)
+{
+    setenv("DASHI_VK_FAULT", spec, 1);
+    struct dashi_error err = {0};
+    int rc = vk_runtime_open(vk, "lavapipe", NULL, &err);
+    unsetenv("DASHI_VK_FAULT");
+    assert_int_equal(rc, 0);
+    assert_true(vk->fault.enabled);
+}
+
 /* Uploads and downloads a few doubles: true when they come back. */
 static bool round_trip(struct vk_runtime *vk, struct dashi_error *err)
 {
@@ -87,12 +98,9 @@ static bool round_trip(struct vk_runtime *vk, struct dashi_error *err)
 static void test_device_lost_and_reset(void **state)
 {
     (void)state;
-    setenv("DASHI_VK_FAULT", "device_lost:2,recreate_fail:1", 1);
     struct vk_runtime vk;
     struct dashi_error err = {0};
-    int rc = vk_runtime_open(&vk, "lavapipe", NULL, &err);
-    unsetenv("DASHI_VK_FAULT");
-    assert_int_equal(rc, 0);
+    open_with_faults(&vk, "device_lost:2,recreate_fail:1");
     vk.memory_budget = 64 << 20; /* as the daemon's device_memory_budget does */
     char name[sizeof vk.device_name];
     memcpy(name, vk.device_name, sizeof name);
@@ -130,12 +138,9 @@ static void test_device_lost_and_reset(void **state)
 static void test_oom(void **state)
 {
     (void)state;
-    setenv("DASHI_VK_FAULT", "oom:2", 1);
     struct vk_runtime vk;
     struct dashi_error err = {0};
-    int rc = vk_runtime_open(&vk, "lavapipe", NULL, &err);
-    unsetenv("DASHI_VK_FAULT");
-    assert_int_equal(rc, 0);
+    open_with_faults(&vk, "oom:2");
     struct vk_buffer a, b, h;
     assert_int_equal(vk_buffer_alloc(&vk, 1024, VK_MEM_DEVICE, &a, &err), 0);
     assert_int_equal(vk_buffer_alloc(&vk, 1024, VK_MEM_HOST, &h, &err), 0); /* not counted */
