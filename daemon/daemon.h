@@ -10,6 +10,7 @@
 
 #include "blobstore.h"
 #include "config.h"
+#include "device_recovery.h"
 #include "scheduler.h"
 #include "store.h"
 #include "vk.h"
@@ -26,11 +27,14 @@ struct daemon {
     uv_pipe_t server;
     bool server_open;
     uv_signal_t sig_term, sig_int;
+    uv_signal_t sig_fault; /* SIGUSR1 arms DASHI_VK_FAULT's usr1 rules (only when it is set) */
+    bool sig_fault_open;
     uv_async_t wake; /* the GPU thread posts results, then wakes the loop */
     struct store store;
     struct blobstore blobs;
     struct vk_runtime vk;
-    struct fft_cache *fft; /* VkFFT plans, kept for the daemon's life (GPU thread after start) */
+    struct fft_cache *fft; /* VkFFT plans, kept until the device is lost (GPU thread after start) */
+    struct device_health health;
     struct scheduler sched;
     uv_thread_t gpu_thread;
     bool gpu_thread_started;

@@ -1,5 +1,6 @@
 #include "gpu_worker.h"
 
+#include "device_recovery.h"
 #include "fft_vkfft.h"
 
 #include <stdio.h>
@@ -161,17 +162,63 @@ static void end_job(struct job_exec *ex, enum job_state state, const struct dash
     post(ex->d, m);
 }
 
-static void fail_stop(struct job_exec *ex)
+/* Ends a job the daemon stops for `why`, or that its owner cancelled. */
+static void end_stopped(struct job_exec *ex, const struct dashi_error *why)
 {
     struct dashi_error e;
-    dashi_error_clear(&e);
     if (atomic_load(&ex->job->cancel)) {
         dashi_fail(&e, DASHI_E_CANCELLED, "", "cancelled by its owner");
         end_job(ex, JOB_CANCELLED, &e);
     } else {
-        dashi_fail(&e, DASHI_E_INTERRUPTED, "", "the daemon stopped while the job ran");
-        end_job(ex, JOB_INTERRUPTED, &e);
+        end_job(ex, JOB_INTERRUPTED, why);
     }
+}
+
+static void fail_stop(struct job_exec *ex)
+{
+    struct dashi_error why;
+    dashi_fail(&why, DASHI_E_INTERRUPTED, "", "the daemon stopped while the job ran");
+    end_stopped(ex, &why);
+}
+
+/* Every started job ends with `why` (cancelled instead when its owner asked for that);
+ * queued ones stay queued. On stop, and when the device was lost. */
+static void end_started(struct daemon *d, const struct dashi_error *why)
+{
+    for (;;) {
+        struct sched_job *found = NULL;
+        uv_mutex_lock(&d->sched.mu);
+        for (struct sched_job *j = d->sched.jobs; j; j = j->next)
+            if (j->started) {
+                found = j;
+                break;
+            }
+        uv_mutex_unlock(&d->sched.mu);
+        if (!found)
+            return;
+        struct job_exec ex = {.d = d, .job = found, .batch = NULL};
+        end_stopped(&ex, why);
+    }
+}
+
+/* A job's start, slice or finish failed. When the device was lost, that is not the job's
+ * failure: it and every other started job (their state lives on the lost device) are
+ * interrupted, resumable from their checkpoints, and the device is re-created before
+ * the next slice; queued jobs then run on the new device. */
+static void end_failed(struct job_exec *ex, const struct dashi_error *err)
+{
+    struct daemon *d = ex->d;
+    if (!vk_runtime_lost(&d->vk)) {
+        end_job(ex, JOB_FAILED, err);
+        return;
+    }
+    device_loss_begin(d, err);
+    struct dashi_error why;
+    dashi_fail(&why, DASHI_E_INTERRUPTED, "", "the GPU device was lost while the job ran (%s); `dashi resume` "
+               "continues it from its last checkpoint", err->message);
+    end_stopped(ex, &why);
+    end_started(d, &why);
+    device_recreate(d); /* fails only when the daemon stops: scheduler_next then returns NULL */
 }
 
 /* Device memory the daemon keeps for reuse (idle FFT plans, empty sub-allocation blocks)
@@ -212,7 +259,7 @@ static void run_slice(struct daemon *d, struct sched_job *j)
     if (!j->state) {
         post(d, msg_new(MSG_STARTED, j->id));
         if (start_job(&ex, j, &err) != 0) {
-            end_job(&ex, JOB_FAILED, &err);
+            end_failed(&ex, &err);
             return;
         }
     }
@@ -222,7 +269,7 @@ static void run_slice(struct daemon *d, struct sched_job *j)
     j->gpu_seconds += secs;
     scheduler_charge(&d->sched, j, secs, now_seconds());
     if (rc != 0) {
-        end_job(&ex, JOB_FAILED, &err);
+        end_failed(&ex, &err);
         return;
     }
     if (ex.emit_error.code != DASHI_OK) {
@@ -231,7 +278,7 @@ static void run_slice(struct daemon *d, struct sched_job *j)
     }
     if (done) {
         if (j->kind->finish(&ex, j->state, &err) != 0)
-            end_job(&ex, JOB_FAILED, &err);
+            end_failed(&ex, &err);
         else if (ex.emit_error.code != DASHI_OK)
             end_job(&ex, JOB_FAILED, &ex.emit_error);
         else
@@ -255,33 +302,14 @@ static void run_slice(struct daemon *d, struct sched_job *j)
     post(d, ex.batch);
 }
 
-/* On stop: every started job is interrupted; queued ones stay queued in the database. */
-static void interrupt_started(struct daemon *d)
-{
-    for (;;) {
-        struct sched_job *found = NULL;
-        uv_mutex_lock(&d->sched.mu);
-        for (struct sched_job *j = d->sched.jobs; j; j = j->next)
-            if (j->started) {
-                found = j;
-                break;
-            }
-        uv_mutex_unlock(&d->sched.mu);
-        if (!found)
-            return;
-        struct job_exec ex = {.d = d, .job = found, .batch = NULL};
-        struct dashi_error e;
-        dashi_fail(&e, DASHI_E_INTERRUPTED, "", "the daemon stopped while the job ran");
-        end_job(&ex, JOB_INTERRUPTED, &e);
-    }
-}
-
 void gpu_worker_main(void *arg)
 {
     struct daemon *d = arg;
     struct sched_job *j;
     while ((j = scheduler_next(&d->sched)) != NULL)
         run_slice(d, j);
-    interrupt_started(d);
+    struct dashi_error why;
+    dashi_fail(&why, DASHI_E_INTERRUPTED, "", "the daemon stopped while the job ran");
+    end_started(d, &why);
     post(d, msg_new(MSG_WORKER_EXIT, 0));
 }

@@ -28,11 +28,24 @@ void daemon_begin_stop(struct daemon *d, const char *why)
     fprintf(stderr, "dashid: stopping (%s)\n", why);
     server_stop_listening(d);
     scheduler_request_stop(&d->sched);
+    if (d->sig_fault_open) { /* no fault to arm once stopping; the loop must be able to end */
+        d->sig_fault_open = false;
+        uv_close((uv_handle_t *)&d->sig_fault, NULL);
+    }
 }
 
 static void on_signal(uv_signal_t *h, int signum)
 {
     daemon_begin_stop(h->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* Tests arm DASHI_VK_FAULT's usr1 rules at the moment they choose (docs/cli.md). */
+static void on_fault_signal(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    struct daemon *d = h->data;
+    bool armed = vk_fault_arm(&d->vk.fault);
+    fprintf(stderr, "dashid: SIGUSR1: %s\n", armed ? "fault injection armed" : "no usr1 rule in DASHI_VK_FAULT");
 }
 
 /* Jobs that were running when a previous daemon died are interrupted, never re-run silently. */
@@ -201,7 +214,7 @@ int main(int argc, char **argv)
 
     char dbpath[4200];
     snprintf(dbpath, sizeof dbpath, "%s/dashid.db", d->cfg.state_dir);
-    bool store_ok = false, vk_ok = false, sched_ok = false, loop_ok = false;
+    bool store_ok = false, vk_ok = false, sched_ok = false, loop_ok = false, health_ok = false;
     if (store_open(&d->store, dbpath, &err) != 0)
         goto fail;
     store_ok = true;
@@ -209,9 +222,16 @@ int main(int argc, char **argv)
         goto fail;
     d->blobs.reserve_bytes = d->cfg.disk_reserve_bytes;
     disk_reserve_make(d);
+    if (device_health_init(&d->health) != 0) {
+        dashi_fail(&err, DASHI_E_INTERNAL, "", "cannot initialise a mutex");
+        goto fail;
+    }
+    health_ok = true;
     if (vk_runtime_open(&d->vk, d->cfg.device, d->cfg.state_dir, &err) != 0)
         goto fail;
     vk_ok = true;
+    if (d->vk.fault.enabled)
+        fprintf(stderr, "dashid: fault injection: DASHI_VK_FAULT=%s\n", d->vk.fault.spec);
     if (d->cfg.device_memory_budget && d->cfg.device_memory_budget < d->vk.memory_budget)
         d->vk.memory_budget = d->cfg.device_memory_budget; /* leave the rest to others on the device */
     if (fft_cache_create(&d->vk, &d->fft, &err) != 0)
@@ -240,6 +260,12 @@ int main(int argc, char **argv)
     d->sig_term.data = d->sig_int.data = d;
     uv_signal_start(&d->sig_term, on_signal, SIGTERM);
     uv_signal_start(&d->sig_int, on_signal, SIGINT);
+    if (d->vk.fault.enabled) {
+        uv_signal_init(&d->loop, &d->sig_fault);
+        d->sig_fault.data = d;
+        uv_signal_start(&d->sig_fault, on_fault_signal, SIGUSR1);
+        d->sig_fault_open = true;
+    }
     signal(SIGPIPE, SIG_IGN);
     if (server_start(d, &err) != 0) {
         /* Tear the loop down cleanly: nothing runs yet. */
@@ -247,6 +273,10 @@ int main(int argc, char **argv)
         uv_close((uv_handle_t *)&d->record_retry, NULL);
         uv_close((uv_handle_t *)&d->sig_term, NULL);
         uv_close((uv_handle_t *)&d->sig_int, NULL);
+        if (d->sig_fault_open) {
+            d->sig_fault_open = false;
+            uv_close((uv_handle_t *)&d->sig_fault, NULL);
+        }
         if (d->server_open) {
             d->server_open = false;
             uv_close((uv_handle_t *)&d->server, NULL);
@@ -281,6 +311,8 @@ cleanup:
         vk_runtime_close(&d->vk);
     if (store_ok)
         store_close(&d->store);
+    if (health_ok)
+        device_health_destroy(&d->health);
     free(d);
     return exit_code;
 }

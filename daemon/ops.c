@@ -11,7 +11,8 @@ static int op_ping(struct conn *c, const struct request *req, msgpack_packer *pk
         return -1;
     const struct vk_runtime *vk = &c->d->vk;
     pack_ok_begin(pk, req->id);
-    msgpack_pack_map(pk, 16);
+    struct device_health_view health = device_health_get(&c->d->health);
+    msgpack_pack_map(pk, 19);
     pk_kv_str(pk, "daemon_version", DASHID_VERSION);
     pk_kv_u64(pk, "protocol", DASHI_PROTO_VERSION);
     pk_kv_str(pk, "device", vk->device_name);
@@ -28,6 +29,9 @@ static int op_ping(struct conn *c, const struct request *req, msgpack_packer *pk
     pk_kv_bool(pk, "int8_matrix", vk->int8_matrix); /* tensor cores for the split product */
     pk_kv_u64(pk, "subgroup_size", vk->subgroup_size);
     pk_kv_u64(pk, "memory_budget", vk->memory_budget);
+    pk_kv_str(pk, "device_state", device_state_name(health.state));
+    pk_kv_u64(pk, "device_resets", health.resets);
+    pk_kv_str(pk, "device_error", health.why); /* the last loss or re-creation failure */
     pk_kv_u64(pk, "uid", c->uid);
     pk_kv_str(pk, "user", c->user);
     pk_kv_str(pk, "socket", c->d->cfg.socket_path);

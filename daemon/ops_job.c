@@ -120,7 +120,8 @@ int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, str
         return dashi_fail(err, DASHI_E_BAD_TYPE, "args", "args must be a map of the job's parameters");
 
     struct sched_job *j = NULL;
-    if (validate_job(d, kind, args, c->uid, &j, err) != 0 || quota_check_submit(d, c->uid, &j->plan, err) != 0) {
+    if (device_check_accepting(&d->health, err) != 0 || validate_job(d, kind, args, c->uid, &j, err) != 0 ||
+        quota_check_submit(d, c->uid, &j->plan, err) != 0) {
         sched_job_discard(j);
         return -1;
     }

@@ -92,6 +92,8 @@ int op_resume(struct conn *c, const struct request *req, msgpack_packer *pk, str
     struct sched_job *j = NULL;
     int rc = resumable(c, &row, err);
     if (rc == 0)
+        rc = device_check_accepting(&d->health, err);
+    if (rc == 0)
         rc = rebuild(d, &row, &j, err);
     struct requeue_tx tx = {.st = &d->store, .row = &row};
     if (rc == 0)

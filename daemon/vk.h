@@ -6,6 +6,7 @@
 #ifndef DASHI_VK_H
 #define DASHI_VK_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,6 +37,38 @@ struct vk_kernel {
     uint32_t bindings;   /* storage buffers at bindings 0..bindings-1 of set 0 */
     uint32_t push_bytes; /* push-constant range size (0: none) */
 };
+
+/* Fault injection, for testing what the daemon does when the device fails: read once
+ * from the environment variable DASHI_VK_FAULT by vk_runtime_open (docs/cli.md, "Device
+ * loss"), a comma-separated list of rules:
+ *   device_lost:WHEN[:K]  K queue submissions (vk_cmd_submit_wait) fail with
+ *                         VK_ERROR_DEVICE_LOST, and the runtime counts as lost
+ *   oom:WHEN[:K]          K device-memory allocations (vk_buffer_alloc) fail with
+ *                         VK_ERROR_OUT_OF_DEVICE_MEMORY
+ *   recreate_fail:M       the first M re-creations of a lost device (vk_runtime_reset) fail
+ * WHEN is N (the Nth such call since vk_runtime_open, N >= 1) or `usr1` (the next call
+ * after each vk_fault_arm, which the daemon calls on SIGUSR1); K defaults to 1. */
+enum vk_fault_op { VK_FAULT_SUBMIT, VK_FAULT_ALLOC, VK_FAULT_OPS };
+struct vk_fault_rule {
+    bool on_signal;              /* armed by vk_fault_arm, not counted from the start */
+    uint64_t at;                 /* counted rules: index of the first failing call */
+    uint64_t count;              /* consecutive calls that fail (0: no rule) */
+    uint64_t seen;               /* calls so far (the runtime's thread only) */
+    atomic_uint_fast64_t pending;/* calls still to fail; set by the count or by vk_fault_arm */
+};
+struct vk_fault {
+    bool enabled;
+    char spec[128];              /* DASHI_VK_FAULT as given, for the log */
+    struct vk_fault_rule rule[VK_FAULT_OPS];
+    uint64_t recreate_failures;  /* re-creations still to fail */
+};
+/* Parses a DASHI_VK_FAULT value (NULL or empty: no faults); E_BAD_VALUE naming it. */
+int vk_fault_parse(const char *spec, struct vk_fault *out, struct dashi_error *err);
+/* Whether this call of kind op is to fail (counts it). */
+bool vk_fault_hit(struct vk_fault *f, enum vk_fault_op op);
+/* Arms the usr1 rules: each fails its next K calls. Any thread (atomic). Returns whether
+ * any rule waits for it. */
+bool vk_fault_arm(struct vk_fault *f);
 
 struct vk_block; /* private to vk_runtime.c */
 struct vk_kernel_entry;
@@ -77,6 +110,11 @@ struct vk_runtime {
     struct vk_block *blocks;
     int nblocks, cap_blocks;
     struct vk_kernel_entry *kernels;
+
+    /* Set when a call returned VK_ERROR_DEVICE_LOST (real or injected): every object of
+     * the device is useless from then on; vk_runtime_reset re-creates them. */
+    bool lost;
+    struct vk_fault fault;
 };
 
 /* device: "auto" (first discrete GPU, else integrated, else lavapipe), "lavapipe",
@@ -85,6 +123,18 @@ struct vk_runtime {
  * and when the chosen device lacks shaderFloat64/shaderInt64.
  * state_dir may be NULL (no persisted pipeline cache). */
 int vk_runtime_open(struct vk_runtime *vk, const char *device, const char *state_dir, struct dashi_error *err);
+/* Whether the device is lost: a call returned VK_ERROR_DEVICE_LOST (vk->lost), or it
+ * does now (vkDeviceWaitIdle is asked). Called after an operation failed, to tell a lost
+ * device from an error of the operation's own. */
+bool vk_runtime_lost(struct vk_runtime *vk);
+/* Re-creates the logical device on the same physical device after a loss: destroys every
+ * kernel, buffer block, pool and the pipeline cache (not saved: it came from a lost
+ * device) and creates them again, the pipeline cache from its file. Everything obtained
+ * from the runtime before (buffers, kernels, descriptor sets, command buffers) must have
+ * been released first. The descriptive fields (device_name, features, limits,
+ * memory_budget) do not change, so other threads may read them meanwhile. On failure the
+ * runtime has no device (E_VULKAN / E_NO_GPU) and vk_runtime_reset may be called again. */
+int vk_runtime_reset(struct vk_runtime *vk, struct dashi_error *err);
 /* Whether the physical device offers the named device extension. */
 bool vk_device_has_extension(VkPhysicalDevice phys, const char *name);
 /* Waits idle, saves the pipeline cache, destroys everything. Safe on a zeroed struct. */

@@ -194,6 +194,8 @@ int vk_buffer_alloc(struct vk_runtime *vk, VkDeviceSize size, enum vk_mem_kind k
         return dashi_fail(err, DASHI_E_DEVICE_MEMORY, "", "%llu bytes requested, %llu of the %llu-byte device "
                           "budget in use", (unsigned long long)size, (unsigned long long)vk->memory_used,
                           (unsigned long long)vk->memory_budget);
+    if (kind == VK_MEM_DEVICE && vk_fault_hit(&vk->fault, VK_FAULT_ALLOC))
+        return vk_fail(err, VK_ERROR_OUT_OF_DEVICE_MEMORY, "vkAllocateMemory (injected by DASHI_VK_FAULT)");
     int slot = -1;
     VkDeviceSize off = (VkDeviceSize)-1;
     if (rounded <= VK_BLOCK_BYTES) {

@@ -113,6 +113,14 @@ int vk_cmd_timestamp(struct vk_cmd *c)
     return (int)c->timestamps++;
 }
 
+/* Submission is where a lost device shows: the runtime remembers it (vk->lost). */
+static int submit_failed(struct vk_runtime *vk, struct dashi_error *err, VkResult r, const char *what)
+{
+    if (r == VK_ERROR_DEVICE_LOST)
+        vk->lost = true;
+    return vk_fail(err, r, what);
+}
+
 int vk_cmd_submit_wait(struct vk_runtime *vk, struct vk_cmd *c, struct dashi_error *err)
 {
     VkResult r;
@@ -128,16 +136,20 @@ int vk_cmd_submit_wait(struct vk_runtime *vk, struct vk_cmd *c, struct dashi_err
         if (r != VK_SUCCESS)
             return vk_fail(err, r, "vkEndCommandBuffer");
     }
+    if (vk->lost) /* nothing runs on a lost device: no call may pretend otherwise */
+        return vk_fail(err, VK_ERROR_DEVICE_LOST, "vkQueueSubmit (the device was lost before)");
+    if (vk_fault_hit(&vk->fault, VK_FAULT_SUBMIT))
+        return submit_failed(vk, err, VK_ERROR_DEVICE_LOST, "vkQueueSubmit (injected by DASHI_VK_FAULT)");
     r = vkResetFences(vk->device, 1, &c->fence);
     if (r != VK_SUCCESS)
-        return vk_fail(err, r, "vkResetFences");
+        return submit_failed(vk, err, r, "vkResetFences");
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &c->cb};
     r = vkQueueSubmit(vk->queue, 1, &si, c->fence);
     if (r != VK_SUCCESS)
-        return vk_fail(err, r, "vkQueueSubmit");
+        return submit_failed(vk, err, r, "vkQueueSubmit");
     r = vkWaitForFences(vk->device, 1, &c->fence, VK_TRUE, UINT64_MAX);
     if (r != VK_SUCCESS)
-        return vk_fail(err, r, "vkWaitForFences");
+        return submit_failed(vk, err, r, "vkWaitForFences");
     return 0;
 }
 

@@ -303,15 +303,22 @@ static unsigned char *read_file(const char *path, size_t *n)
     return data;
 }
 
-static int create_pipeline_cache(struct vk_runtime *vk, const char *state_dir, struct dashi_error *err)
+static int set_pipeline_cache_path(struct vk_runtime *vk, const char *state_dir, struct dashi_error *err)
+{
+    if (!state_dir || !*state_dir)
+        return 0;
+    int w = snprintf(vk->pipeline_cache_path, sizeof vk->pipeline_cache_path, "%s/pipeline_cache.bin", state_dir);
+    if (w < 0 || (size_t)w >= sizeof vk->pipeline_cache_path)
+        return dashi_fail(err, DASHI_E_IO, "state_dir", "state directory path too long");
+    return 0;
+}
+
+/* From the persisted file when there is one this device wrote, else empty. */
+static int create_pipeline_cache(struct vk_runtime *vk, struct dashi_error *err)
 {
     unsigned char *data = NULL;
     size_t n = 0;
-    if (state_dir && *state_dir) {
-        int w = snprintf(vk->pipeline_cache_path, sizeof vk->pipeline_cache_path, "%s/pipeline_cache.bin",
-                         state_dir);
-        if (w < 0 || (size_t)w >= sizeof vk->pipeline_cache_path)
-            return dashi_fail(err, DASHI_E_IO, "state_dir", "state directory path too long");
+    if (vk->pipeline_cache_path[0]) {
         data = read_file(vk->pipeline_cache_path, &n);
         if (data && !cache_header_matches(vk, data, n)) { /* another device or driver: start empty */
             free(data);
@@ -414,7 +421,9 @@ static bool has_int8_matrix(struct vk_runtime *vk)
     return cm.cooperativeMatrix && s8.storageBuffer8BitAccess && i8.shaderInt8;
 }
 
-static int create_device(struct vk_runtime *vk, struct dashi_error *err)
+/* The features and the queue family the device is created with, once at open: a
+ * re-created device (vk_runtime_reset) gets the same, so these fields never change. */
+static int probe_features(struct vk_runtime *vk, struct dashi_error *err)
 {
     VkPhysicalDeviceFeatures have;
     vkGetPhysicalDeviceFeatures(vk->phys, &have);
@@ -424,6 +433,20 @@ static int create_device(struct vk_runtime *vk, struct dashi_error *err)
         return dashi_fail(err, DASHI_E_NO_GPU, "device", "%s lacks shaderFloat64/shaderInt64", vk->device_name);
     if (pick_queue_family(vk, err) != 0)
         return -1;
+    VkPhysicalDeviceShaderAtomicInt64Features a64 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_ATOMIC_INT64_FEATURES};
+    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &a64};
+    vkGetPhysicalDeviceFeatures2(vk->phys, &f2);
+    vk->int64_atomics = a64.shaderBufferInt64Atomics;
+    vk->int8_matrix = has_int8_matrix(vk);
+    vk->pipeline_stats = getenv("DASHI_VK_PIPELINE_STATS") &&
+                         vk_device_has_extension(vk->phys, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
+    return 0;
+}
+
+/* The logical device, its queue and pools, with what probe_features found. */
+static int create_device(struct vk_runtime *vk, struct dashi_error *err)
+{
     float prio = 1.0f;
     VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
                                    .queueFamilyIndex = vk->queue_family,
@@ -432,15 +455,9 @@ static int create_device(struct vk_runtime *vk, struct dashi_error *err)
     VkPhysicalDeviceFeatures want = {.shaderFloat64 = VK_TRUE, .shaderInt64 = VK_TRUE};
     /* 64-bit integer atomics on buffers (the atoms reductions' fixed-point sums): optional,
      * enabled when present; kernels that need them check vk->int64_atomics. */
-    VkPhysicalDeviceShaderAtomicInt64Features a64 = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_ATOMIC_INT64_FEATURES};
-    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &a64};
-    vkGetPhysicalDeviceFeatures2(vk->phys, &f2);
-    vk->int64_atomics = a64.shaderBufferInt64Atomics;
     VkPhysicalDeviceShaderAtomicInt64Features a64_want = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_ATOMIC_INT64_FEATURES,
         .shaderBufferInt64Atomics = VK_TRUE};
-    vk->int8_matrix = has_int8_matrix(vk);
     VkPhysicalDeviceCooperativeMatrixFeaturesNV cm_want = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV, .cooperativeMatrix = VK_TRUE};
     VkPhysicalDevice8BitStorageFeatures s8_want = {
@@ -461,8 +478,6 @@ static int create_device(struct vk_runtime *vk, struct dashi_error *err)
     VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR pe_want = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR,
         .pipelineExecutableInfo = VK_TRUE};
-    vk->pipeline_stats = getenv("DASHI_VK_PIPELINE_STATS") &&
-                         vk_device_has_extension(vk->phys, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
     if (vk->pipeline_stats) {
         pe_want.pNext = chain;
         chain = &pe_want;
@@ -501,14 +516,14 @@ static int create_device(struct vk_runtime *vk, struct dashi_error *err)
 int vk_runtime_open(struct vk_runtime *vk, const char *device, const char *state_dir, struct dashi_error *err)
 {
     memset(vk, 0, sizeof *vk);
-    if (create_instance(&vk->instance, err) != 0)
+    if (vk_fault_parse(getenv("DASHI_VK_FAULT"), &vk->fault, err) != 0)
+        return -1;
+    if (set_pipeline_cache_path(vk, state_dir, err) != 0 || create_instance(&vk->instance, err) != 0)
         return -1;
     if (select_device(vk->instance, device, &vk->phys, err) != 0)
         goto fail;
     describe_device(vk);
-    if (create_device(vk, err) != 0)
-        goto fail;
-    if (create_pipeline_cache(vk, state_dir, err) != 0)
+    if (probe_features(vk, err) != 0 || create_device(vk, err) != 0 || create_pipeline_cache(vk, err) != 0)
         goto fail;
     return 0;
 fail:
@@ -517,22 +532,61 @@ fail:
     return -1;
 }
 
+/* Everything made from the logical device, and the device itself. */
+static void destroy_device(struct vk_runtime *vk)
+{
+    if (!vk->device)
+        return;
+    vk_kernels_destroy_all(vk);
+    vk_alloc_destroy_all(vk);
+    if (vk->pipeline_cache)
+        vkDestroyPipelineCache(vk->device, vk->pipeline_cache, NULL);
+    if (vk->desc_pool)
+        vkDestroyDescriptorPool(vk->device, vk->desc_pool, NULL);
+    if (vk->cmd_pool)
+        vkDestroyCommandPool(vk->device, vk->cmd_pool, NULL);
+    vkDestroyDevice(vk->device, NULL);
+    vk->pipeline_cache = VK_NULL_HANDLE;
+    vk->desc_pool = VK_NULL_HANDLE;
+    vk->cmd_pool = VK_NULL_HANDLE;
+    vk->queue = VK_NULL_HANDLE;
+    vk->device = VK_NULL_HANDLE;
+}
+
 void vk_runtime_close(struct vk_runtime *vk)
 {
     if (vk->device) {
         vkDeviceWaitIdle(vk->device); /* best effort: a lost device is closed anyway */
-        save_pipeline_cache(vk);
-        vk_kernels_destroy_all(vk);
-        vk_alloc_destroy_all(vk);
-        if (vk->pipeline_cache)
-            vkDestroyPipelineCache(vk->device, vk->pipeline_cache, NULL);
-        if (vk->desc_pool)
-            vkDestroyDescriptorPool(vk->device, vk->desc_pool, NULL);
-        if (vk->cmd_pool)
-            vkDestroyCommandPool(vk->device, vk->cmd_pool, NULL);
-        vkDestroyDevice(vk->device, NULL);
+        if (!vk->lost)
+            save_pipeline_cache(vk);
+        destroy_device(vk);
     }
     if (vk->instance)
         vkDestroyInstance(vk->instance, NULL);
     memset(vk, 0, sizeof *vk);
+}
+
+bool vk_runtime_lost(struct vk_runtime *vk)
+{
+    if (!vk->lost && (!vk->device || vkDeviceWaitIdle(vk->device) == VK_ERROR_DEVICE_LOST))
+        vk->lost = true;
+    return vk->lost;
+}
+
+int vk_runtime_reset(struct vk_runtime *vk, struct dashi_error *err)
+{
+    if (vk->device)
+        vkDeviceWaitIdle(vk->device); /* returns at once on a lost device */
+    destroy_device(vk);
+    vk->lost = true; /* until the new device exists */
+    if (vk->fault.recreate_failures > 0) {
+        vk->fault.recreate_failures--;
+        return vk_fail(err, VK_ERROR_INITIALIZATION_FAILED, "vkCreateDevice (injected by DASHI_VK_FAULT)");
+    }
+    if (create_device(vk, err) != 0 || create_pipeline_cache(vk, err) != 0) {
+        destroy_device(vk);
+        return -1;
+    }
+    vk->lost = false;
+    return 0;
 }
