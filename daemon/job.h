@@ -117,7 +117,8 @@ double job_clock_ms(void);
 /* Accessors a kind needs during execution. */
 struct vk_runtime *job_vk(struct job_exec *ex);
 struct blobstore *job_blobs(struct job_exec *ex);
-/* The daemon-lifetime VkFFT plan cache (plans cost 0.1-0.6 s: never one per job). */
+/* The daemon's VkFFT plan cache, kept until the device is lost (plans cost 0.1-0.6 s:
+ * never one per job). */
 struct fft_cache *job_fft(struct job_exec *ex);
 double job_slice_target_ms(const struct job_exec *ex);
 /* Shortest wall time between two checkpoints of a job (config checkpoint_every_s). */

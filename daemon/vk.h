@@ -39,8 +39,8 @@ struct vk_kernel {
 };
 
 /* Fault injection, for testing what the daemon does when the device fails: read once
- * from the environment variable DASHI_VK_FAULT by vk_runtime_open (docs/cli.md, "Device
- * loss"), a comma-separated list of rules:
+ * from the environment variable DASHI_VK_FAULT by vk_runtime_open (docs/cli.md, "The GPU
+ * thread and device loss"), a comma-separated list of rules:
  *   device_lost:WHEN[:K]  K queue submissions (vk_cmd_submit_wait) fail with
  *                         VK_ERROR_DEVICE_LOST, and the runtime counts as lost
  *   oom:WHEN[:K]          K device-memory allocations (vk_buffer_alloc) fail with
@@ -137,7 +137,8 @@ bool vk_runtime_lost(struct vk_runtime *vk);
 int vk_runtime_reset(struct vk_runtime *vk, struct dashi_error *err);
 /* Whether the physical device offers the named device extension. */
 bool vk_device_has_extension(VkPhysicalDevice phys, const char *name);
-/* Waits idle, saves the pipeline cache, destroys everything. Safe on a zeroed struct. */
+/* Waits idle, saves the pipeline cache (unless the device was lost), destroys everything.
+ * Safe on a zeroed struct. */
 void vk_runtime_close(struct vk_runtime *vk);
 /* Lists devices as "index: name (type)" lines into buf, for `dashid --list-devices`. */
 int vk_list_devices(char *buf, size_t cap, struct dashi_error *err);
