@@ -7,7 +7,6 @@
 
 #include "ops.h"
 
-#define MAX_UPLOADS_PER_CONN 4
 #define GET_MAX_LENGTH (4u << 20)
 
 struct upload_slot {
