@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,17 @@ void config_defaults(struct daemon_config *cfg)
     cfg->usage_half_life_s = 300.0;
     cfg->checkpoint_every_s = 5.0;
     cfg->disk_reserve_bytes = 256ull << 20;
+    cfg->conn = (struct conn_limits){
+        .max_reply_queue_bytes = 16u << 20, /* a maximal 8 MiB frame twice over */
+        .max_reply_bytes_per_uid = 64u << 20,
+        .reply_queue_timeout_s = 60.0,
+        .max_waits_per_connection = 1024,
+        .max_connections_per_uid = 64,
+        .max_inflight_bytes_per_uid = 64u << 20,
+        .frame_timeout_s = 30.0,
+        .idle_timeout_s = 600.0,
+        .fd_reserve = 64,
+    };
     cfg->limits.share = 1.0;
 }
 
@@ -178,6 +190,58 @@ static int user_key_set(struct daemon_config *cfg, const char *key, const char *
     return limit_set(u, dot + 1, val, expect);
 }
 
+/* The keys of struct conn_limits: a table, since they differ only in their unit. */
+enum conn_key_unit { UNIT_BYTES, UNIT_SECONDS, UNIT_COUNT };
+static const struct {
+    const char *key;
+    enum conn_key_unit unit;
+    size_t offset;
+} conn_keys[] = {
+    {"max_reply_queue_bytes", UNIT_BYTES, offsetof(struct conn_limits, max_reply_queue_bytes)},
+    {"max_reply_bytes_per_uid", UNIT_BYTES, offsetof(struct conn_limits, max_reply_bytes_per_uid)},
+    {"reply_queue_timeout_s", UNIT_SECONDS, offsetof(struct conn_limits, reply_queue_timeout_s)},
+    {"max_waits_per_connection", UNIT_COUNT, offsetof(struct conn_limits, max_waits_per_connection)},
+    {"max_connections_per_uid", UNIT_COUNT, offsetof(struct conn_limits, max_connections_per_uid)},
+    {"max_inflight_bytes_per_uid", UNIT_BYTES, offsetof(struct conn_limits, max_inflight_bytes_per_uid)},
+    {"frame_timeout_s", UNIT_SECONDS, offsetof(struct conn_limits, frame_timeout_s)},
+    {"idle_timeout_s", UNIT_SECONDS, offsetof(struct conn_limits, idle_timeout_s)},
+    {"fd_reserve", UNIT_COUNT, offsetof(struct conn_limits, fd_reserve)},
+};
+
+/* A key of struct conn_limits into l; 1 if key is none of them. Byte limits are at
+ * least 64 KiB, so that a connection can always make progress. */
+static int conn_limit_set(struct conn_limits *l, const char *key, const char *val, const char **expect)
+{
+    for (size_t i = 0; i < sizeof conn_keys / sizeof conn_keys[0]; i++) {
+        if (strcmp(key, conn_keys[i].key) != 0)
+            continue;
+        char *field = (char *)l + conn_keys[i].offset;
+        uint64_t u = 0;
+        double seconds;
+        switch (conn_keys[i].unit) {
+        case UNIT_SECONDS:
+            *expect = "a positive number of seconds";
+            if (parse_positive_double(val, &seconds))
+                return -1;
+            memcpy(field, &seconds, sizeof seconds);
+            return 0;
+        case UNIT_BYTES:
+            *expect = "a number of bytes of at least 64K (suffix K, M, G or T allowed)";
+            if (parse_bytes(val, &u) || u < (64u << 10))
+                return -1;
+            break;
+        case UNIT_COUNT:
+            *expect = "a positive integer";
+            if (parse_u64(val, &u) || u == 0)
+                return -1;
+            break;
+        }
+        memcpy(field, &u, sizeof u);
+        return 0;
+    }
+    return 1;
+}
+
 /* One `key = value` assignment; -1 with a message naming what is expected. */
 static int config_set(struct daemon_config *cfg, const char *key, const char *val, const char **expect)
 {
@@ -235,7 +299,10 @@ static int config_set(struct daemon_config *cfg, const char *key, const char *va
         *expect = "a positive number of seconds";
         return parse_positive_double(val, &cfg->checkpoint_every_s);
     }
-    int rc = limit_set(&cfg->limits, key, val, expect);
+    int rc = conn_limit_set(&cfg->conn, key, val, expect);
+    if (rc != 1)
+        return rc;
+    rc = limit_set(&cfg->limits, key, val, expect);
     if (rc != 1)
         return rc;
     rc = user_key_set(cfg, key, val, expect);

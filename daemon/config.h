@@ -23,6 +23,20 @@ struct user_limits {
 
 #define CONFIG_MAX_USERS 64
 
+/* What one client may make the daemon hold (docs/protocol.md "Limits"): each is a
+ * config key of the same name. Defaults in config_defaults. */
+struct conn_limits {
+    uint64_t max_reply_queue_bytes;      /* reply bytes queued on one connection before it is paused */
+    uint64_t max_reply_bytes_per_uid;    /* the same, over all connections of one uid */
+    double reply_queue_timeout_s;        /* a connection paused this long is dropped */
+    uint64_t max_waits_per_connection;   /* `wait` requests pending on one connection */
+    uint64_t max_connections_per_uid;
+    uint64_t max_inflight_bytes_per_uid; /* received bytes not yet handled, over a uid's connections */
+    double frame_timeout_s;              /* a started frame must be complete within this */
+    double idle_timeout_s;               /* a connection owed nothing and silent this long is closed */
+    uint64_t fd_reserve;                 /* descriptors kept free for the store, blobs and jobs */
+};
+
 struct daemon_config {
     char socket_path[108];    /* sun_path limit */
     unsigned socket_mode;     /* permission bits of the socket file (0600 per-user, 0660 system) */
@@ -36,6 +50,7 @@ struct daemon_config {
     uint64_t device_memory_budget; /* caps the device's budget (0: the device's own) */
     double checkpoint_every_s;     /* shortest wall time between two checkpoints of a job */
     uint64_t disk_reserve_bytes;   /* free bytes on the state file system that no blob may take */
+    struct conn_limits conn;       /* per-connection and per-uid limits of the socket server */
     struct user_limits limits;     /* defaults for every user (uid unused) */
     struct user_limits users[CONFIG_MAX_USERS]; /* `limit.USER.KEY` / `share.USER` entries */
     int nusers;

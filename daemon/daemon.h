@@ -10,6 +10,7 @@
 
 #include "blobstore.h"
 #include "config.h"
+#include "conn_budget.h"
 #include "device_recovery.h"
 #include "scheduler.h"
 #include "store.h"
@@ -39,6 +40,7 @@ struct daemon {
     uv_thread_t gpu_thread;
     bool gpu_thread_started;
     struct conn *conns; /* list of open connections */
+    struct conn_budget conn_budget; /* what they hold, per uid; descriptor headroom */
     bool stopping;
     double started_at;
     uint64_t last_upload_id; /* upload ids, unique for the daemon's life */

@@ -211,6 +211,7 @@ int main(int argc, char **argv)
     }
     if (!d->cfg.foreground)
         redirect_output(d->cfg.state_dir);
+    conn_budget_raise_nofile(d);
 
     char dbpath[4200];
     snprintf(dbpath, sizeof dbpath, "%s/dashid.db", d->cfg.state_dir);
@@ -283,6 +284,10 @@ int main(int argc, char **argv)
         }
         uv_run(&d->loop, UV_RUN_DEFAULT);
         goto fail;
+    }
+    if (conn_budget_start(d, &err) != 0) {
+        daemon_begin_stop(d, "startup failure");
+        goto fail; /* unreachable in practice: a timer cannot fail to start */
     }
     if (uv_thread_create(&d->gpu_thread, gpu_worker_main, d) != 0) {
         dashi_fail(&err, DASHI_E_INTERNAL, "", "cannot start the GPU thread");

@@ -65,9 +65,12 @@ int op_audit(struct conn *c, const struct request *req, msgpack_packer *pk, stru
 
 /* results.c */
 void results_on_wake(uv_async_t *h);
-/* Registers a waiter for job id on c, answered with events and the final record. */
-int waiter_add(struct conn *c, uint64_t req_id, int64_t job_id);
+/* Registers a waiter for job id on c, answered with events and the final record;
+ * E_QUOTA beyond max_waits_per_connection. */
+int waiter_add(struct conn *c, uint64_t req_id, int64_t job_id, struct dashi_error *err);
 void waiters_release(struct conn *c);
+/* Sends the waiters' pending events and owed records while c's queue has room. */
+void waiters_flush(struct conn *c);
 /* Answers the waiters of a job that reached a final state outside the GPU thread. */
 void results_job_ended(struct daemon *d, int64_t job_id);
 /* Timer callback: records the job ends kept on d->unrecorded, in order. */

@@ -13,8 +13,7 @@
 #include "disk.h"
 #include "ops.h"
 
-#define MAX_UPLOADS_PER_CONN 4
-#define MAX_DOWNLOADS_PER_CONN 4
+#define MAX_DOWNLOADS_PER_CONN 4 /* each holds a hash state, no descriptor */
 #define GET_MAX_LENGTH (4u << 20)
 
 struct upload_slot {

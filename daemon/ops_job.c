@@ -405,8 +405,8 @@ int op_wait(struct conn *c, const struct request *req, msgpack_packer *pk, struc
         pack_ok_begin(pk, req->id);
         return pack_job_record(pk, &c->d->store, id, c->uid, false, err);
     }
-    if (waiter_add(c, req->id, id) != 0)
-        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    if (waiter_add(c, req->id, id, err) != 0)
+        return -1;
     return OP_DEFERRED;
 }
 

@@ -11,21 +11,34 @@
 #include "ops.h"
 #include "store_atoms.h"
 
+/* A `wait` request. Events are coalesced: a waiter holds at most the latest progress
+ * (sent when its connection's queue has room), so a client that does not read costs
+ * one small struct per wait, never a backlog; its final record is owed until sent. */
 struct waiter {
     uint64_t req_id;
     int64_t job;
+    bool event_pending; /* the latest progress below is not sent yet */
+    bool ended;         /* the job ended: its record is owed */
+    bool started;       /* the latest event is the job's start ("running") */
+    uint64_t step, total;
     struct waiter *next;
 };
 
-int waiter_add(struct conn *c, uint64_t req_id, int64_t job_id)
+int waiter_add(struct conn *c, uint64_t req_id, int64_t job_id, struct dashi_error *err)
 {
+    uint64_t limit = c->d->cfg.conn.max_waits_per_connection;
+    if (c->nwaiters >= limit)
+        return dashi_fail(err, DASHI_E_QUOTA, "max_waits_per_connection",
+                          "%llu waits are already pending on this connection, the limit (max_waits_per_connection)",
+                          (unsigned long long)c->nwaiters);
     struct waiter *w = calloc(1, sizeof *w);
     if (!w)
-        return -1;
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     w->req_id = req_id;
     w->job = job_id;
     w->next = c->waiters;
     c->waiters = w;
+    c->nwaiters++;
     return 0;
 }
 
@@ -36,21 +49,22 @@ void waiters_release(struct conn *c)
         free(w);
     }
     c->waiters = NULL;
+    c->nwaiters = 0;
 }
 
-static void send_event(struct conn *c, uint64_t req_id, int64_t job, const struct job_msg *m)
+static void send_event(struct conn *c, const struct waiter *w)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     frame_begin(&sb);
-    pack_event_begin(&pk, req_id);
+    pack_event_begin(&pk, w->req_id);
     msgpack_pack_map(&pk, 4);
-    pk_kv_i64(&pk, "job", job);
-    pk_kv_str(&pk, "state", m->type == MSG_STARTED ? "running" : "progress");
-    pk_kv_u64(&pk, "step", m->step);
-    pk_kv_u64(&pk, "total", m->total);
+    pk_kv_i64(&pk, "job", w->job);
+    pk_kv_str(&pk, "state", w->started ? "running" : "progress");
+    pk_kv_u64(&pk, "step", w->step);
+    pk_kv_u64(&pk, "total", w->total);
     frame_finish(&sb);
     conn_send(c, &sb);
     msgpack_sbuffer_destroy(&sb);
@@ -75,27 +89,46 @@ static void send_record(struct conn *c, uint64_t req_id, int64_t job)
     msgpack_sbuffer_destroy(&sb);
 }
 
-/* ended: answer and drop the waiters of job; else send them an event for m. */
+void waiters_flush(struct conn *c)
+{
+    for (struct waiter **p = &c->waiters; *p && !c->closing && conn_has_room(c);) {
+        struct waiter *w = *p;
+        if (w->ended) {
+            send_record(c, w->req_id, w->job);
+            *p = w->next;
+            c->nwaiters--;
+            free(w);
+            continue;
+        }
+        if (w->event_pending) {
+            send_event(c, w);
+            w->event_pending = false;
+        }
+        p = &w->next;
+    }
+}
+
+/* ended: the waiters of job are owed its record; else their pending event becomes m. */
 static void notify(struct daemon *d, int64_t job, const struct job_msg *m, bool ended)
 {
     for (struct conn *c = d->conns; c; c = c->next) {
         if (c->closing)
             continue;
-        for (struct waiter **p = &c->waiters; *p;) {
-            struct waiter *w = *p;
-            if (w->job != job) {
-                p = &w->next;
+        bool touched = false;
+        for (struct waiter *w = c->waiters; w; w = w->next) {
+            if (w->job != job || w->ended)
                 continue;
-            }
+            touched = true;
+            w->ended = ended;
+            w->event_pending = !ended;
             if (!ended) {
-                send_event(c, w->req_id, job, m);
-                p = &w->next;
-                continue;
+                w->started = m->type == MSG_STARTED;
+                w->step = m->step;
+                w->total = m->total;
             }
-            send_record(c, w->req_id, job);
-            *p = w->next;
-            free(w);
         }
+        if (touched)
+            conn_pump(c);
     }
 }
 
@@ -311,7 +344,10 @@ static void finish_stop(struct daemon *d)
     dashi_fail(&e, DASHI_E_SHUTTING_DOWN, "", "the daemon stopped; the job stays queued for its next start");
     for (struct conn *c = d->conns; c; c = c->next) {
         for (struct waiter *w = c->waiters; w; w = w->next)
-            conn_send_error(c, w->req_id, &e);
+            if (w->ended)
+                send_record(c, w->req_id, w->job);
+            else
+                conn_send_error(c, w->req_id, &e);
         waiters_release(c);
     }
     server_close_all(d);

@@ -16,7 +16,16 @@
 struct upload_slot;
 struct download_slot;
 struct waiter;
+struct uid_tally;
 
+/* Uploads one connection may have open at once (each holds a file descriptor). */
+#define MAX_UPLOADS_PER_CONN 4
+
+/* Backpressure: replies are queued in libuv until the peer reads them. When a
+ * connection's queue (or its uid's) reaches its cap the connection is paused: no more
+ * reads and no more of its buffered frames are handled, so the queue cannot grow by
+ * more than the reply being built. It resumes once the queue is back under half the
+ * cap. Times are the loop's clock (uv_now, milliseconds). */
 struct conn {
     struct daemon *d;
     uv_pipe_t pipe;
@@ -27,9 +36,17 @@ struct conn {
     char user[64];
     bool closing;       /* no more reads or requests */
     bool handle_closed; /* uv_close called */
+    bool paused;        /* the reply queue is over its cap */
+    bool read_eof;      /* the peer shut down its side; close once nothing is owed */
+    bool dispatching;   /* inside the frame loop (its requests may end jobs and notify) */
+    uint64_t queued;    /* reply bytes handed to libuv and not yet written */
+    uint64_t held;      /* bytes in fr counted in the uid's in-flight total */
+    uint64_t paused_since, closing_since, frame_started, last_active; /* uv_now; frame_started 0: none */
+    struct uid_tally *tally;     /* this uid's totals (NULL until admitted) */
     struct upload_slot *uploads; /* in-progress uploads of this connection */
     struct download_slot *downloads; /* `get`s being verified as they are served */
     struct waiter *waiters;      /* `wait` requests streaming events */
+    uint64_t nwaiters;
     struct conn *next;
 };
 
@@ -46,5 +63,16 @@ void conn_send(struct conn *c, msgpack_sbuffer *sb);
 void conn_send_error(struct conn *c, uint64_t id, const struct dashi_error *err);
 /* Closes after the queued writes are flushed. */
 void conn_close(struct conn *c);
+/* Sends err (id 0) and closes: a refused or expired connection. */
+void conn_refuse(struct conn *c, const struct dashi_error *err);
+/* Closes at once, dropping queued replies: a peer that does not read them. */
+void conn_abort(struct conn *c);
+/* Whether another event or record may be queued (the connection's and its uid's
+ * reply queues are under their caps). */
+bool conn_has_room(const struct conn *c);
+/* Delivers what is owed now that the queue may have room: waiters' pending events
+ * and records, then the buffered requests of a paused connection; closes a half-closed
+ * connection once nothing is owed. */
+void conn_pump(struct conn *c);
 
 #endif

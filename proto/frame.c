@@ -7,6 +7,9 @@
 
 /* Once a large frame has gone, do not keep its buffer alive for an idle connection. */
 #define KEEP_CAP (64u << 10)
+/* One maximal frame and one 64 KiB read: the most a reader that hands out each frame as
+ * soon as it is complete ever holds, so growth by doubling stops there. */
+#define FULL_CAP ((size_t)DASHI_FRAME_MAX + 4 + (64u << 10))
 
 static uint32_t read_be32(const uint8_t *p)
 {
@@ -63,6 +66,8 @@ int frame_reader_feed(struct frame_reader *fr, const void *data, size_t n, struc
         size_t cap = fr->cap ? fr->cap : 4096;
         while (cap < need)
             cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+        if (cap > FULL_CAP && need <= FULL_CAP)
+            cap = FULL_CAP;
         uint8_t *grown = realloc(fr->buf, cap);
         if (!grown)
             return dashi_fail(err, DASHI_E_TOO_LARGE, "", "out of memory buffering %zu bytes", need);

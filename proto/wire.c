@@ -79,17 +79,76 @@ static bool is_nil_or_absent(const msgpack_object *o)
 
 /* ---- request ------------------------------------------------------------------------ */
 
-static int check_duplicate_keys(const msgpack_object *map, const char *where, struct dashi_error *err)
+static int key_order(const void *a, const void *b)
 {
-    const msgpack_object_kv *kv = map->via.map.ptr;
-    for (uint32_t i = 0; i < map->via.map.size; i++)
-        for (uint32_t j = i + 1; j < map->via.map.size; j++)
-            if (kv[i].key.via.str.size == kv[j].key.via.str.size &&
-                bytes_equal(kv[i].key.via.str.ptr, kv[j].key.via.str.ptr, kv[i].key.via.str.size))
-                return dashi_fail(err, DASHI_E_BAD_REQUEST, "", "duplicate key \"%.*s\" in %s",
-                                  (int)(kv[i].key.via.str.size < 64 ? kv[i].key.via.str.size : 64),
-                                  kv[i].key.via.str.ptr, where);
+    const msgpack_object *x = *(const msgpack_object *const *)a, *y = *(const msgpack_object *const *)b;
+    uint32_t n = x->via.str.size < y->via.str.size ? x->via.str.size : y->via.str.size;
+    int c = n ? memcmp(x->via.str.ptr, y->via.str.ptr, n) : 0;
+    return c ? c : (x->via.str.size > y->via.str.size) - (x->via.str.size < y->via.str.size);
+}
+
+static bool keys_equal(const msgpack_object *x, const msgpack_object *y)
+{
+    return x->via.str.size == y->via.str.size && bytes_equal(x->via.str.ptr, y->via.str.ptr, x->via.str.size);
+}
+
+/* The first key that appears twice in map (keys are str, msg_check saw to that), or
+ * NULL. Sorted, so a map of 4096 keys costs n log n comparisons, not n^2; `keys` has
+ * room for DASHI_MAX_ITEMS. */
+static const msgpack_object *duplicate_key(const msgpack_object *map, const msgpack_object **keys)
+{
+    uint32_t n = map->via.map.size;
+    for (uint32_t i = 0; i < n; i++)
+        keys[i] = &map->via.map.ptr[i].key;
+    if (n > 1)
+        qsort(keys, n, sizeof *keys, key_order);
+    for (uint32_t i = 1; i < n; i++)
+        if (keys_equal(keys[i - 1], keys[i]))
+            return keys[i];
+    return NULL;
+}
+
+/* Refuses a key twice in any map inside o (o included), naming the key by its path
+ * from `path` (`args.args.steps`). Depth is bounded by msg_check. */
+static int check_duplicates_within(const msgpack_object *o, const char *path, const msgpack_object **keys,
+                                   struct dashi_error *err)
+{
+    char inner[256];
+    if (o->type == MSGPACK_OBJECT_ARRAY) {
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            snprintf(inner, sizeof inner, "%s[%u]", path, (unsigned)i);
+            if (check_duplicates_within(&o->via.array.ptr[i], inner, keys, err) < 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return 0;
+    const msgpack_object *dup = duplicate_key(o, keys);
+    if (dup) {
+        int k = (int)(dup->via.str.size < 64 ? dup->via.str.size : 64);
+        snprintf(inner, sizeof inner, "%s%s%.*s", path, path[0] ? "." : "", k, dup->via.str.ptr);
+        return dashi_fail(err, DASHI_E_BAD_REQUEST, inner, "duplicate key \"%.*s\" in %s", k, dup->via.str.ptr,
+                          path[0] ? path : "the request");
+    }
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object_kv *kv = &o->via.map.ptr[i];
+        int k = (int)(kv->key.via.str.size < 64 ? kv->key.via.str.size : 64);
+        snprintf(inner, sizeof inner, "%s%s%.*s", path, path[0] ? "." : "", k, kv->key.via.str.ptr);
+        if (check_duplicates_within(&kv->val, inner, keys, err) < 0)
+            return -1;
+    }
     return 0;
+}
+
+static int check_duplicate_keys(const msgpack_object *o, const char *path, struct dashi_error *err)
+{
+    const msgpack_object **keys = malloc(DASHI_MAX_ITEMS * sizeof *keys);
+    if (!keys)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory checking keys");
+    int rc = check_duplicates_within(o, path, keys, err);
+    free(keys);
+    return rc;
 }
 
 int request_decode(const uint8_t *p, size_t n, struct request *req, struct dashi_error *err)
@@ -128,7 +187,7 @@ int request_decode(const uint8_t *p, size_t n, struct request *req, struct dashi
     if (v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 != DASHI_PROTO_VERSION)
         return dashi_fail(err, DASHI_E_VERSION, "v", "protocol version %" PRIu64 " is not supported (this daemon speaks %d)",
                           v->via.u64, DASHI_PROTO_VERSION);
-    if (check_duplicate_keys(top, "the request", err) < 0)
+    if (check_duplicate_keys(top, "", err) < 0)
         return -1;
     if (extra)
         return dashi_fail(err, DASHI_E_BAD_REQUEST, "", "unknown request key \"%.*s\" (allowed: v, id, op, args)",
@@ -151,8 +210,6 @@ int request_decode(const uint8_t *p, size_t n, struct request *req, struct dashi
     if (args->type != MSGPACK_OBJECT_MAP)
         return dashi_fail(err, DASHI_E_BAD_REQUEST, "args", "args must be a map, got %s",
                           describe(args, got, sizeof got));
-    if (check_duplicate_keys(args, "args", err) < 0)
-        return -1;
     memcpy(req->op, op->via.str.ptr, op->via.str.size);
     req->op[op->via.str.size] = 0;
     req->args = args;

@@ -602,6 +602,57 @@ static void test_empty_keys(void **state)
     request_free(&req);
 }
 
+/* A key twice in a map nested inside args (a job's args in submit, a map in an array) is
+ * refused like one twice in args, naming its path; 4096 distinct keys in each of several
+ * maps pass (and quickly: the check sorts, it does not compare every pair). */
+static void test_nested_duplicate_keys(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    struct request req;
+    struct dashi_error err;
+    for (int variant = 0; variant < 2; variant++) {
+        msgpack_sbuffer_clear(&sb);
+        pack_request_begin(&pk, 3, "submit");
+        msgpack_pack_map(&pk, 2);
+        pk_kv_str(&pk, "kind", "les");
+        pk_key(&pk, variant == 0 ? "args" : "list");
+        if (variant == 1) { /* a list of two maps, the second with the duplicate */
+            msgpack_pack_array(&pk, 2);
+            msgpack_pack_map(&pk, 0);
+        }
+        msgpack_pack_map(&pk, 3);
+        pk_kv_u64(&pk, "steps", 5);
+        pk_kv_u64(&pk, "N", 16);
+        pk_kv_u64(&pk, "steps", 10000);
+        assert_int_equal(request_decode((const uint8_t *)sb.data, sb.size, &req, &err), -1);
+        assert_int_equal(err.code, DASHI_E_BAD_REQUEST);
+        assert_string_equal(err.field, variant == 0 ? "args.args.steps" : "args.list[1].steps");
+        assert_non_null(strstr(err.message, "duplicate key \"steps\""));
+        assert_int_equal(req.id, 3);
+        request_free(&req);
+    }
+    msgpack_sbuffer_clear(&sb);
+    pack_request_begin(&pk, 4, "submit");
+    msgpack_pack_map(&pk, 8);
+    for (int m = 0; m < 8; m++) {
+        char key[16];
+        snprintf(key, sizeof key, "m%d", m);
+        pk_key(&pk, key);
+        msgpack_pack_map(&pk, DASHI_MAX_ITEMS);
+        for (int i = 0; i < DASHI_MAX_ITEMS; i++) {
+            snprintf(key, sizeof key, "k%d", i);
+            pk_kv_u64(&pk, key, (uint64_t)i);
+        }
+    }
+    assert_int_equal(request_decode((const uint8_t *)sb.data, sb.size, &req, &err), 0);
+    request_free(&req);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 /* ---- typed arguments --------------------------------------------------------------- */
 
 static void expect_arg_error(const struct dashi_error *err, int rc, dashi_code code, const char *field)
@@ -893,6 +944,7 @@ int main(void)
         cmocka_unit_test(test_envelope_keys),
         cmocka_unit_test(test_envelope_types),
         cmocka_unit_test(test_empty_keys),
+        cmocka_unit_test(test_nested_duplicate_keys),
         cmocka_unit_test(test_arg_integers),
         cmocka_unit_test(test_arg_floats),
         cmocka_unit_test(test_arg_others),
