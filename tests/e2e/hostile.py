@@ -4,6 +4,7 @@ well-behaved client must keep being served throughout. Framing errors (E_BAD_FRA
 length header) close the connection; a well-framed bad request leaves it usable.
 Usage: hostile.py SOCKET"""
 import os
+import socket
 import struct
 import sys
 import threading
