@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,40 @@
 
 #include "paths.h"
 
-int client_connect(struct dashi_client *c, const char *path, struct dashi_error *err)
+/* The uid of the system daemon's user: $DASHI_DAEMON_USER, else "dashid" (packaging);
+ * -1 when no such user exists. */
+static long daemon_user_uid(char *name, size_t cap)
+{
+    const char *env = getenv("DASHI_DAEMON_USER");
+    snprintf(name, cap, "%s", env && env[0] ? env : "dashid");
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    if (getpwnam_r(name, &pw, buf, sizeof buf, &res) == 0 && res)
+        return (long)res->pw_uid;
+    return -1;
+}
+
+/* Whoever owns the listening socket receives our uploads and answers for our results:
+ * talk only to ourselves, root or the system daemon's user (SO_PEERCRED, from the kernel). */
+static int check_daemon_uid(int fd, const char *path, struct dashi_error *err)
+{
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+        return dashi_fail(err, DASHI_E_CONNECT, "socket", "cannot tell who listens on %s (SO_PEERCRED: %s)", path,
+                          strerror(errno));
+    char name[64];
+    long daemon_uid = daemon_user_uid(name, sizeof name);
+    if (cred.uid == getuid() || cred.uid == 0 || (daemon_uid >= 0 && cred.uid == (uid_t)daemon_uid))
+        return 0;
+    return dashi_fail(err, DASHI_E_CONNECT, "socket",
+                      "refusing the daemon on %s: it runs as uid %u, not as you (uid %u), root or the daemon "
+                      "user '%s' (DASHI_DAEMON_USER); another user may have put the socket there",
+                      path, (unsigned)cred.uid, (unsigned)getuid(), name);
+}
+
+/* 0: connected to a trusted daemon; -1: nobody listens; -2: refused by check_daemon_uid. */
+static int connect_trusted(struct dashi_client *c, const char *path, struct dashi_error *err)
 {
     memset(c, 0, sizeof *c);
     c->fd = -1;
@@ -30,9 +64,18 @@ int client_connect(struct dashi_client *c, const char *path, struct dashi_error 
         close(fd);
         return dashi_fail(err, DASHI_E_CONNECT, "socket", "no daemon at %s: %s", path, strerror(e));
     }
+    if (check_daemon_uid(fd, path, err) != 0) {
+        close(fd);
+        return -2;
+    }
     c->fd = fd;
     snprintf(c->socket_path, sizeof c->socket_path, "%s", path);
     return 0;
+}
+
+int client_connect(struct dashi_client *c, const char *path, struct dashi_error *err)
+{
+    return connect_trusted(c, path, err) == 0 ? 0 : -1;
 }
 
 void client_close(struct dashi_client *c)
@@ -94,19 +137,20 @@ int client_open(struct dashi_client *c, bool autostart_ok, struct dashi_error *e
     const char *env = getenv("DASHI_SOCKET");
     char user_sock[108];
     default_socket_path(user_sock, sizeof user_sock);
+    /* A refused daemon is an answer: neither fall through to another socket nor start one over it. */
+    int rc;
     if (env && env[0]) {
-        if (client_connect(c, env, err) == 0)
-            return 0;
+        if ((rc = connect_trusted(c, env, err)) != -1)
+            return rc == 0 ? 0 : -1;
         if (!autostart_ok)
             return -1;
         if (autostart(env, err) != 0)
             return -1;
         return client_connect(c, env, err);
     }
-    if (client_connect(c, DASHI_SYSTEM_SOCKET, err) == 0)
-        return 0;
-    if (client_connect(c, user_sock, err) == 0)
-        return 0;
+    if ((rc = connect_trusted(c, DASHI_SYSTEM_SOCKET, err)) != -1 ||
+        (rc = connect_trusted(c, user_sock, err)) != -1)
+        return rc == 0 ? 0 : -1;
     if (!autostart_ok)
         return dashi_fail(err, DASHI_E_CONNECT, "", "no daemon answers on %s or %s (and --no-autostart was given)",
                           DASHI_SYSTEM_SOCKET, user_sock);

@@ -22,10 +22,12 @@ typedef void (*pack_args_fn)(msgpack_packer *pk, void *ctx);
 /* Receives each event of a streaming op (wait); return non-zero to stop waiting. */
 typedef int (*event_fn)(const msgpack_object *event, void *ctx);
 
-/* Connects to path; E_CONNECT if nothing listens there. */
+/* Connects to path; E_CONNECT if nothing listens there, or if the listening process
+ * (SO_PEERCRED) is not this user, root or the daemon user ($DASHI_DAEMON_USER, else
+ * "dashid"): another user's socket would receive our uploads and forge our results. */
 int client_connect(struct dashi_client *c, const char *path, struct dashi_error *err);
 /* Finds the daemon: $DASHI_SOCKET, else the system socket, else the per-user socket;
- * when none answers and autostart is set, starts a per-user dashid (on $DASHI_SOCKET
+ * when none answers and autostart is set (a refused one is not "none"), starts a per-user dashid (on $DASHI_SOCKET
  * when it is set, with state in $DASHI_STATE_DIR when set) and connects to it. */
 int client_open(struct dashi_client *c, bool autostart, struct dashi_error *err);
 void client_close(struct dashi_client *c);

@@ -12,6 +12,7 @@
 #include "fft_vkfft.h"
 #include "ops.h"
 #include "gpu_worker.h"
+#include "runtime_dir.h"
 #include "server.h"
 
 static void usage(FILE *f)
@@ -202,8 +203,8 @@ int main(int argc, char **argv)
     int exit_code = 1;
     char msg[4400];
     d->started_at = now_seconds();
-    if (mkdir_p(d->cfg.state_dir, 0700) != 0) {
-        snprintf(msg, sizeof msg, "cannot create state directory %s: %s", d->cfg.state_dir, strerror(errno));
+    if (runtime_dir_prepare(d->cfg.state_dir, "state_dir", &err) != 0) {
+        snprintf(msg, sizeof msg, "state directory: %s", err.message);
         report_ready(&ready_fd, msg);
         fprintf(stderr, "dashid: %s\n", msg);
         free(d);

@@ -12,7 +12,7 @@
 
 #include "conn_budget.h"
 #include "ops.h"
-#include "paths.h"
+#include "runtime_dir.h"
 #include "socket_activation.h"
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -372,19 +372,6 @@ static void on_connection(uv_stream_t *server, int status)
         conn_close(c);
 }
 
-/* 1 if something accepts connections at path. */
-static int socket_alive(const char *path)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return 0;
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
-    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
 int server_start(struct daemon *d, struct dashi_error *err)
 {
     /* Started by dashid.socket: listen on the inherited socket instead of binding. */
@@ -398,25 +385,8 @@ int server_start(struct daemon *d, struct dashi_error *err)
     if (rc != 0 || activated)
         return rc;
     const char *path = d->cfg.socket_path;
-    char dir[sizeof d->cfg.socket_path];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
-        *slash = 0;
-        /* A per-user socket directory is private; a system one is prepared by packaging. */
-        if (mkdir_p(dir, 0700) != 0)
-            return dashi_fail(err, DASHI_E_IO, "socket", "cannot create socket directory %s: %s", dir,
-                              strerror(errno));
-    }
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode))
-            return dashi_fail(err, DASHI_E_IO, "socket", "%s exists and is not a socket", path);
-        if (socket_alive(path))
-            return dashi_fail(err, DASHI_E_IO, "socket", "another daemon is listening on %s", path);
-        if (unlink(path) != 0)
-            return dashi_fail(err, DASHI_E_IO, "socket", "cannot remove stale socket %s: %s", path, strerror(errno));
-    }
+    if (runtime_dir_prepare_socket(path, err) != 0)
+        return -1;
     rc = uv_pipe_init(&d->loop, &d->server, 0);
     if (rc != 0)
         return dashi_fail(err, DASHI_E_IO, "socket", "uv_pipe_init: %s", uv_strerror(rc));

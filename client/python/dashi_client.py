@@ -11,6 +11,7 @@ numpy present, `get` and `metrics` return numpy arrays and `put`/`submit` accept
 import hashlib
 import io
 import os
+import pwd
 import socket
 import struct
 
@@ -63,6 +64,27 @@ def connect(path=None):
     raise DashiError("E_CONNECT", "no daemon answers on " + "; ".join(tried), "socket")
 
 
+def _daemon_user_uid():
+    """The uid of the system daemon's user ($DASHI_DAEMON_USER, else "dashid"), or None."""
+    name = os.environ.get("DASHI_DAEMON_USER") or "dashid"
+    try:
+        return name, pwd.getpwnam(name).pw_uid
+    except KeyError:
+        return name, None
+
+
+def _check_daemon_uid(sock, path):
+    """Refuses a daemon that is not this user, root or the daemon user (as dashi does):
+    whoever owns the socket receives our uploads and answers for our results."""
+    _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    name, daemon_uid = _daemon_user_uid()
+    if uid in (os.getuid(), 0) or uid == daemon_uid:
+        return
+    raise DashiError("E_CONNECT", f"refusing the daemon on {path}: it runs as uid {uid}, not as you (uid "
+                     f"{os.getuid()}), root or the daemon user '{name}' (DASHI_DAEMON_USER); another user may "
+                     "have put the socket there", "socket")
+
+
 def _is_hash(s):
     return isinstance(s, str) and len(s) == 64 and all(c in "0123456789abcdef" for c in s)
 
@@ -73,7 +95,8 @@ class Client:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self.sock.connect(path)
-        except OSError:
+            _check_daemon_uid(self.sock, path)
+        except (OSError, DashiError):
             self.sock.close()
             raise
         self.next_id = 1
