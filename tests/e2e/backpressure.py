@@ -249,6 +249,11 @@ def many_connections():
         print("SKIP - another uid's ping: not root", flush=True)
     for s in conns:
         s.close()
+    # The next attack needs the uid's connection slots back: wait until the daemon has
+    # seen these closes (on a loaded machine that takes a moment).
+    deadline = time.monotonic() + 20
+    while open_fds() > base + 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def become(uid):
@@ -274,13 +279,15 @@ def inflight_per_uid():
     uid's in-flight cap, connections are refused."""
     name = "half-sent frames over many connections"
     watch = RssWatch(INFLIGHT_CAP + SLACK)
-    conns, refused = [], 0
-    for _ in range(30):
-        if watch.over.is_set():
-            break
-        s = connect(5)
-        conns.append(s)
-        send_until_blocked(s, struct.pack(">I", 8 * MiB) + b"\x84" + b"\0" * (4 * MiB), seconds=2)
+    # All at once, from one thread each: sent one after the other, the first would pass
+    # frame_timeout_s (and free their bytes) before the last arrived on a slow machine.
+    conns, refused = [connect(5) for _ in range(30)], 0
+    half = struct.pack(">I", 8 * MiB) + b"\x84" + b"\0" * (4 * MiB)
+    senders = [threading.Thread(target=send_until_blocked, args=(s, half, 2)) for s in conns]
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join()
     watch.sleep(1)
     for s in conns:
         if select.select([s], [], [], 0)[0]:

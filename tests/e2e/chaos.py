@@ -24,39 +24,17 @@ import time
 
 import msgpack
 
+import dashi_wire
+from dashi_wire import connect, frame, read_frame
+
 NOBODY = 65534
 HOSTILE_UID = 1  # the `daemon` account of Debian: a third local user
 MiB = 1 << 20
 
 
-# ---------------------------------------------------------------- wire helpers
-def frame(payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + payload
-
-
 def request(op, args=None, rid=1):
-    return frame(msgpack.packb({"v": 1, "id": rid, "op": op, "args": args or {}}))
-
-
-def connect(path, timeout=5.0):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(path)
-    return s
-
-
-def read_frame(s):
-    def exact(n):
-        buf = b""
-        while len(buf) < n:
-            chunk = s.recv(n - len(buf))
-            if not chunk:
-                return None
-            buf += chunk
-        return buf
-    hdr = exact(4)
-    body = exact(struct.unpack(">I", hdr)[0]) if hdr else None
-    return msgpack.unpackb(body, raw=False, strict_map_key=False) if body else None
+    """One framed request."""
+    return frame(dashi_wire.request(op, args, rid))
 
 
 # ---------------------------------------------------------------- the attacker
