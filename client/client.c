@@ -274,3 +274,157 @@ double obj_number(const msgpack_object *o, double otherwise)
         return (double)o->via.i64;
     return otherwise;
 }
+
+/* ---- paged replies (docs/protocol.md "Paging") ---- */
+
+struct cursor_args {
+    pack_args_fn pack;
+    void *ctx;
+    const char *cursor; /* NULL on the first page */
+};
+
+/* The caller's args map, plus "cursor" after the first page. */
+static void pack_with_cursor(msgpack_packer *pk, void *ctx)
+{
+    struct cursor_args *a = ctx;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer inner;
+    msgpack_packer_init(&inner, &sb, msgpack_sbuffer_write);
+    if (a->pack)
+        a->pack(&inner, a->ctx);
+    else
+        msgpack_pack_map(&inner, 0);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    bool is_map = msgpack_unpack_next(&u, sb.data, sb.size, &off) == MSGPACK_UNPACK_SUCCESS &&
+                  u.data.type == MSGPACK_OBJECT_MAP;
+    uint32_t n = is_map ? u.data.via.map.size : 0;
+    msgpack_pack_map(pk, n + (a->cursor ? 1 : 0));
+    for (uint32_t i = 0; i < n; i++) {
+        msgpack_pack_object(pk, u.data.via.map.ptr[i].key);
+        msgpack_pack_object(pk, u.data.via.map.ptr[i].val);
+    }
+    if (a->cursor)
+        pk_kv_str(pk, "cursor", a->cursor);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static bool key_is(const msgpack_object *k, const char *s)
+{
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(s) && memcmp(k->via.str.ptr, s, k->via.str.size) == 0;
+}
+
+static const msgpack_object *map_get_obj(const msgpack_object *map, const msgpack_object *key)
+{
+    for (uint32_t i = 0; map && map->type == MSGPACK_OBJECT_MAP && i < map->via.map.size; i++)
+        if (msgpack_object_equal(map->via.map.ptr[i].key, *key))
+            return &map->via.map.ptr[i].val;
+    return NULL;
+}
+
+/* Packs the merge of n maps, the pages in order: arrays are concatenated, maps merged
+ * key by key (so metrics' series join up), other values taken from the last page;
+ * "next" becomes nil, since the merged document is complete. */
+static void pack_merged(msgpack_packer *pk, const msgpack_object *const *pages, size_t n)
+{
+    const msgpack_object *last = pages[n - 1];
+    if (last->type == MSGPACK_OBJECT_ARRAY) {
+        size_t total = 0;
+        for (size_t p = 0; p < n; p++)
+            total += pages[p]->type == MSGPACK_OBJECT_ARRAY ? pages[p]->via.array.size : 0;
+        msgpack_pack_array(pk, total);
+        for (size_t p = 0; p < n; p++)
+            for (uint32_t i = 0; pages[p]->type == MSGPACK_OBJECT_ARRAY && i < pages[p]->via.array.size; i++)
+                msgpack_pack_object(pk, pages[p]->via.array.ptr[i]);
+        return;
+    }
+    if (last->type != MSGPACK_OBJECT_MAP) {
+        msgpack_pack_object(pk, *last);
+        return;
+    }
+    /* Keys in order of first appearance; each with the values of the pages that have it. */
+    size_t nkeys = 0;
+    for (size_t p = 0; p < n; p++)
+        for (uint32_t i = 0; i < pages[p]->via.map.size; i++) {
+            bool seen = false;
+            for (size_t q = 0; q < p && !seen; q++)
+                seen = map_get_obj(pages[q], &pages[p]->via.map.ptr[i].key) != NULL;
+            nkeys += !seen;
+        }
+    msgpack_pack_map(pk, nkeys);
+    const msgpack_object **vals = malloc(n * sizeof *vals);
+    for (size_t p = 0; p < n; p++)
+        for (uint32_t i = 0; i < pages[p]->via.map.size; i++) {
+            const msgpack_object *key = &pages[p]->via.map.ptr[i].key;
+            bool seen = false;
+            for (size_t q = 0; q < p && !seen; q++)
+                seen = map_get_obj(pages[q], key) != NULL;
+            if (seen)
+                continue;
+            msgpack_pack_object(pk, *key);
+            size_t nv = 0;
+            for (size_t q = p; q < n && vals; q++) {
+                const msgpack_object *v = map_get_obj(pages[q], key);
+                if (v)
+                    vals[nv++] = v;
+            }
+            if (key_is(key, "next") || !vals)
+                msgpack_pack_nil(pk);
+            else
+                pack_merged(pk, vals, nv);
+        }
+    free(vals);
+}
+
+int client_call_all(struct dashi_client *c, const char *op, pack_args_fn pack, void *ctx, msgpack_unpacked *resp,
+                    const msgpack_object **result, struct dashi_error *err)
+{
+    msgpack_unpacked *pages = NULL;
+    const msgpack_object **results = NULL;
+    size_t n = 0;
+    char cursor[DASHI_MAX_STR + 1];
+    struct cursor_args a = {pack, ctx, NULL};
+    int rc = 0;
+    for (;;) {
+        msgpack_unpacked *p2 = realloc(pages, (n + 1) * sizeof *p2);
+        const msgpack_object **r2 = p2 ? realloc(results, (n + 1) * sizeof *r2) : NULL;
+        if (p2)
+            pages = p2;
+        if (!r2) {
+            rc = dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+            break;
+        }
+        results = r2;
+        msgpack_unpacked_init(&pages[n]);
+        n++;
+        if ((rc = client_call(c, op, pack_with_cursor, &a, NULL, NULL, &pages[n - 1], &results[n - 1], err)) != 0)
+            break;
+        const msgpack_object *next = map_get(results[n - 1], "next");
+        if (results[n - 1]->type != MSGPACK_OBJECT_MAP || !next || next->type != MSGPACK_OBJECT_STR)
+            break;
+        snprintf(cursor, sizeof cursor, "%.*s", (int)next->via.str.size, next->via.str.ptr);
+        a.cursor = cursor;
+    }
+    if (rc == 0) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        pack_merged(&pk, results, n);
+        size_t off = 0;
+        msgpack_unpacked_destroy(resp);
+        msgpack_unpacked_init(resp);
+        if (msgpack_unpack_next(resp, sb.data, sb.size, &off) != MSGPACK_UNPACK_SUCCESS)
+            rc = dashi_fail(err, DASHI_E_INTERNAL, "", "cannot merge the pages of %s", op);
+        *result = &resp->data;
+        msgpack_sbuffer_destroy(&sb);
+    }
+    for (size_t i = 0; i < n; i++)
+        msgpack_unpacked_destroy(&pages[i]);
+    free(pages);
+    free(results);
+    return rc;
+}

@@ -38,6 +38,12 @@ void client_close(struct dashi_client *c);
 int client_call(struct dashi_client *c, const char *op, pack_args_fn pack, void *ctx, event_fn on_event,
                 void *event_ctx, msgpack_unpacked *resp, const msgpack_object **result, struct dashi_error *err);
 
+/* Calls a paged op (docs/protocol.md "Paging"), following each reply's `next` cursor
+ * until it is nil, and merges the pages into one result: arrays concatenated, maps merged
+ * key by key. */
+int client_call_all(struct dashi_client *c, const char *op, pack_args_fn pack, void *ctx, msgpack_unpacked *resp,
+                    const msgpack_object **result, struct dashi_error *err);
+
 /* Uploads a .npy file in chunks; hash receives the blob name. */
 int client_put_file(struct dashi_client *c, const char *path, char hash[DASHI_HASH_HEX + 1], struct dashi_error *err);
 /* Downloads a blob into path (written to a temporary name, then renamed). */

@@ -386,7 +386,9 @@ static int simple_call(struct dashi_client *c, const struct opts *o, const char 
     msgpack_unpacked_init(&resp);
     const msgpack_object *result;
     int status;
-    if (client_call(c, op, pack, ctx, NULL, NULL, &resp, &result, err) != 0)
+    bool paged = strcmp(op, "hashes") == 0 || strcmp(op, "metrics") == 0;
+    if ((paged ? client_call_all(c, op, pack, ctx, &resp, &result, err)
+               : client_call(c, op, pack, ctx, NULL, NULL, &resp, &result, err)) != 0)
         status = fail(o, err);
     else
         status = print_result(o, result, record);

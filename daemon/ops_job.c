@@ -1,5 +1,6 @@
 /* Job submission and the job queries. Submission validates everything up front
  * (nothing is queued on bad input), then records and schedules the job. */
+#include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,7 +337,7 @@ int op_show(struct conn *c, const struct request *req, msgpack_packer *pk, struc
 }
 
 struct list_ctx {
-    int64_t ids[1000];
+    int64_t ids[DASHI_PAGE_JOBS + 1];
     size_t n;
 };
 
@@ -349,19 +350,69 @@ static int list_cb(void *ctx, const struct job_row *row)
     return 0;
 }
 
+/* The `cursor` argument of a page after the first (absent: the first page). */
+static int arg_cursor(const msgpack_object *args, char *out, size_t cap, struct dashi_error *err)
+{
+    return arg_str(args, "cursor", false, "", out, cap, err);
+}
+
+/* "next": the cursor of the following page, nil on the last one. */
+static void pack_next(msgpack_packer *pk, const char *next)
+{
+    pk_key(pk, "next");
+    if (next)
+        pk_str(pk, next);
+    else
+        msgpack_pack_nil(pk);
+}
+
+static int bad_cursor(struct dashi_error *err)
+{
+    return dashi_fail(err, DASHI_E_BAD_VALUE, "cursor", "not a cursor of this op: pass the `next` of the previous page");
+}
+
+/* Parses the leading decimal integer of s (the cursors' fields); *rest points past it. */
+static int cursor_i64(const char *s, int64_t *v, const char **rest)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (end == s || errno != 0)
+        return -1;
+    *v = x;
+    *rest = end;
+    return 0;
+}
+
+/* A list cursor is the id of the last job shown: the next page holds older jobs. */
+static int parse_list_cursor(const char *cur, int64_t *before, struct dashi_error *err)
+{
+    const char *rest;
+    *before = 0;
+    if (!cur[0])
+        return 0;
+    if (cursor_i64(cur, before, &rest) != 0 || *rest || *before < 1)
+        return bad_cursor(err);
+    return 0;
+}
+
 int op_list(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
-    static const char *const allowed[] = {"state", "kind", "user", "limit", NULL};
+    static const char *const allowed[] = {"state", "kind", "user", "limit", "cursor", NULL};
     static const char *const states[] = {"queued", "running", "succeeded", "failed", "cancelled", "interrupted", NULL};
     int state;
-    char kind[16], user[64];
+    char kind[16], user[64], cursor[32];
     uint64_t limit;
     if (args_only(req->args, allowed, err) || arg_enum(req->args, "state", false, -1, states, &state, err) ||
         arg_str(req->args, "kind", false, "", kind, sizeof kind, err) ||
         arg_str(req->args, "user", false, "", user, sizeof user, err) ||
-        arg_u64(req->args, "limit", false, 50, 1, 1000, &limit, err))
+        arg_u64(req->args, "limit", false, 50, 1, DASHI_PAGE_JOBS, &limit, err) ||
+        arg_cursor(req->args, cursor, sizeof cursor, err))
         return -1;
-    struct job_filter f = {.state = state, .kind = kind[0] ? kind : NULL, .uid = -1, .viewer = c->uid, .limit = limit};
+    struct job_filter f = {.state = state, .kind = kind[0] ? kind : NULL, .uid = -1, .viewer = c->uid,
+                           .limit = limit + 1};
+    if (parse_list_cursor(cursor, &f.before_id, err) != 0)
+        return -1;
     if (user[0]) {
         struct passwd pw, *res = NULL;
         char buf[4096];
@@ -379,11 +430,15 @@ int op_list(struct conn *c, const struct request *req, msgpack_packer *pk, struc
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     int rc = store_job_list(&c->d->store, &f, list_cb, l, err);
     if (rc == 0) {
+        size_t shown = l->n > limit ? limit : l->n;
         pack_ok_begin(pk, req->id);
-        msgpack_pack_map(pk, 1);
+        msgpack_pack_map(pk, 2);
+        char next[24];
+        snprintf(next, sizeof next, "%lld", shown ? (long long)l->ids[shown - 1] : 0LL);
+        pack_next(pk, l->n > limit ? next : NULL);
         pk_key(pk, "jobs");
-        msgpack_pack_array(pk, l->n);
-        for (size_t i = 0; i < l->n && rc == 0; i++)
+        msgpack_pack_array(pk, shown);
+        for (size_t i = 0; i < shown && rc == 0; i++)
             rc = pack_job_record(pk, &c->d->store, l->ids[i], c->uid, false, err);
     }
     free(l);
@@ -448,8 +503,6 @@ int op_cancel(struct conn *c, const struct request *req, msgpack_packer *pk, str
 
 /* ---- metrics and hashes ---- */
 
-#define SERIES_MAX_ROWS 200000
-
 struct series {
     char key[48];
     int64_t *steps;
@@ -457,18 +510,21 @@ struct series {
     size_t n, cap;
 };
 
+/* One page of metrics: up to limit rows (the store is asked for one more, to know
+ * whether a next page exists). */
 struct series_set {
     struct series *s;
     size_t n, cap;
-    size_t rows;
-    bool truncated;
+    size_t rows, limit;
+    bool more, failed;
+    struct metric_cursor last; /* the last row shown */
 };
 
 static int series_cb(void *ctx, const char *key, int64_t step, double value)
 {
     struct series_set *set = ctx;
-    if (set->rows == SERIES_MAX_ROWS) {
-        set->truncated = true;
+    if (set->rows == set->limit) {
+        set->more = true;
         return 1;
     }
     if (set->n == 0 || strcmp(set->s[set->n - 1].key, key) != 0) {
@@ -476,7 +532,7 @@ static int series_cb(void *ctx, const char *key, int64_t step, double value)
             size_t cap = set->cap ? set->cap * 2 : 16;
             struct series *p = realloc(set->s, cap * sizeof *p);
             if (!p)
-                return 1;
+                return set->failed = true;
             set->s = p;
             set->cap = cap;
         }
@@ -489,11 +545,11 @@ static int series_cb(void *ctx, const char *key, int64_t step, double value)
         size_t cap = s->cap ? s->cap * 2 : 256;
         int64_t *st = realloc(s->steps, cap * sizeof *st);
         if (!st)
-            return 1;
+            return set->failed = true;
         s->steps = st;
         double *v = realloc(s->values, cap * sizeof *v);
         if (!v)
-            return 1;
+            return set->failed = true;
         s->values = v;
         s->cap = cap;
     }
@@ -501,41 +557,68 @@ static int series_cb(void *ctx, const char *key, int64_t step, double value)
     s->values[s->n] = value;
     s->n++;
     set->rows++;
+    snprintf(set->last.key, sizeof set->last.key, "%s", key);
+    set->last.step = step;
     return 0;
+}
+
+/* A metrics cursor is "STEP:KEY" of the last row shown (the key last: it may hold ':'). */
+static int parse_metric_cursor(const char *cur, struct metric_cursor *after, struct dashi_error *err)
+{
+    const char *rest;
+    if (cursor_i64(cur, &after->step, &rest) != 0 || *rest != ':' || strlen(rest + 1) >= sizeof after->key)
+        return bad_cursor(err);
+    snprintf(after->key, sizeof after->key, "%s", rest + 1);
+    return 0;
+}
+
+static void pack_series_page(msgpack_packer *pk, const struct series_set *set)
+{
+    msgpack_pack_map(pk, 2);
+    char next[80];
+    snprintf(next, sizeof next, "%lld:%s", (long long)set->last.step, set->last.key);
+    pack_next(pk, set->more ? next : NULL);
+    pk_key(pk, "metrics");
+    msgpack_pack_map(pk, set->n);
+    for (size_t i = 0; i < set->n; i++) {
+        const struct series *s = &set->s[i];
+        pk_key(pk, s->key);
+        msgpack_pack_map(pk, 2);
+        pk_key(pk, "steps");
+        msgpack_pack_array(pk, s->n);
+        for (size_t k = 0; k < s->n; k++)
+            msgpack_pack_int64(pk, s->steps[k]);
+        pk_key(pk, "values");
+        msgpack_pack_array(pk, s->n);
+        for (size_t k = 0; k < s->n; k++)
+            msgpack_pack_double(pk, s->values[k]);
+    }
 }
 
 int op_metrics(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
-    static const char *const allowed[] = {"id", "key", NULL};
+    static const char *const allowed[] = {"id", "key", "limit", "cursor", NULL};
     int64_t id;
-    char key[48];
+    char key[48], cursor[80];
+    uint64_t limit;
     struct job_row row;
+    struct metric_cursor after;
     if (arg_str(req->args, "key", false, "", key, sizeof key, err) ||
+        arg_u64(req->args, "limit", false, DASHI_PAGE_ROWS, 1, DASHI_PAGE_ROWS, &limit, err) ||
+        arg_cursor(req->args, cursor, sizeof cursor, err) ||
+        (cursor[0] && parse_metric_cursor(cursor, &after, err)) ||
         visible_job_arg(c, req, allowed, &id, &row, err) != 0)
         return -1;
     job_row_free(&row);
-    struct series_set set = {0};
-    int rc = store_metrics(&c->d->store, id, key[0] ? key : NULL, series_cb, &set, err);
+    struct series_set set = {.limit = limit};
+    int rc = store_metrics(&c->d->store, id, key[0] ? key : NULL, cursor[0] ? &after : NULL, limit + 1, series_cb,
+                           &set, err);
+    if (rc == 0 && set.failed)
+        rc = dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     if (rc == 0) {
-        /* Series are sent as parallel arrays; summary scalars (step -1) come as "summary". */
+        /* Series are sent as parallel arrays; summary scalars (step -1) come first in their key. */
         pack_ok_begin(pk, req->id);
-        msgpack_pack_map(pk, 2);
-        pk_kv_bool(pk, "truncated", set.truncated);
-        pk_key(pk, "metrics");
-        msgpack_pack_map(pk, set.n);
-        for (size_t i = 0; i < set.n; i++) {
-            struct series *s = &set.s[i];
-            pk_key(pk, s->key);
-            msgpack_pack_map(pk, 2);
-            pk_key(pk, "steps");
-            msgpack_pack_array(pk, s->n);
-            for (size_t k = 0; k < s->n; k++)
-                msgpack_pack_int64(pk, s->steps[k]);
-            pk_key(pk, "values");
-            msgpack_pack_array(pk, s->n);
-            for (size_t k = 0; k < s->n; k++)
-                msgpack_pack_double(pk, s->values[k]);
-        }
+        pack_series_page(pk, &set);
     }
     for (size_t i = 0; i < set.n; i++) {
         free(set.s[i].steps);
@@ -546,53 +629,66 @@ int op_metrics(struct conn *c, const struct request *req, msgpack_packer *pk, st
 }
 
 struct hash_list {
-    struct zhash *h;
-    size_t n, cap;
-    bool truncated;
+    struct zhash h[DASHI_PAGE_ROWS + 1];
+    size_t n;
 };
 
 static int hash_cb(void *ctx, const struct zhash *h)
 {
     struct hash_list *l = ctx;
-    if (l->n == SERIES_MAX_ROWS) {
-        l->truncated = true;
+    if (l->n == sizeof l->h / sizeof l->h[0])
         return 1;
-    }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        struct zhash *p = realloc(l->h, cap * sizeof *p);
-        if (!p)
-            return 1;
-        l->h = p;
-        l->cap = cap;
-    }
     l->h[l->n++] = *h;
+    return 0;
+}
+
+/* A hashes cursor is "TRAJ:STEP" of the last row shown. */
+static int parse_hash_cursor(const char *cur, struct zhash *after, struct dashi_error *err)
+{
+    const char *rest;
+    int64_t traj, step;
+    if (cursor_i64(cur, &traj, &rest) != 0 || *rest != ':' || cursor_i64(rest + 1, &step, &rest) != 0 || *rest ||
+        traj < 0 || traj > UINT32_MAX || step < 0)
+        return bad_cursor(err);
+    after->traj = (uint32_t)traj;
+    after->step = (uint64_t)step;
     return 0;
 }
 
 int op_hashes(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
-    static const char *const allowed[] = {"id", NULL};
+    static const char *const allowed[] = {"id", "limit", "cursor", NULL};
     int64_t id;
+    char cursor[48];
+    uint64_t limit;
     struct job_row row;
-    if (visible_job_arg(c, req, allowed, &id, &row, err) != 0)
+    struct zhash after;
+    if (arg_u64(req->args, "limit", false, DASHI_PAGE_ROWS, 1, DASHI_PAGE_ROWS, &limit, err) ||
+        arg_cursor(req->args, cursor, sizeof cursor, err) || (cursor[0] && parse_hash_cursor(cursor, &after, err)) ||
+        visible_job_arg(c, req, allowed, &id, &row, err) != 0)
         return -1;
     job_row_free(&row);
-    struct hash_list l = {0};
-    int rc = store_hashes(&c->d->store, id, hash_cb, &l, err);
+    struct hash_list *l = calloc(1, sizeof *l);
+    if (!l)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    int rc = store_hashes(&c->d->store, id, cursor[0] ? &after : NULL, limit + 1, hash_cb, l, err);
     if (rc == 0) {
+        size_t shown = l->n > limit ? limit : l->n;
         pack_ok_begin(pk, req->id);
         msgpack_pack_map(pk, 2);
-        pk_kv_bool(pk, "truncated", l.truncated);
+        char next[48] = "";
+        if (shown)
+            snprintf(next, sizeof next, "%u:%llu", l->h[shown - 1].traj, (unsigned long long)l->h[shown - 1].step);
+        pack_next(pk, l->n > limit ? next : NULL);
         pk_key(pk, "hashes");
-        msgpack_pack_array(pk, l.n);
-        for (size_t i = 0; i < l.n; i++) {
+        msgpack_pack_array(pk, shown);
+        for (size_t i = 0; i < shown; i++) {
             msgpack_pack_map(pk, 3);
-            pk_kv_u64(pk, "traj", l.h[i].traj);
-            pk_kv_u64(pk, "step", l.h[i].step);
-            pk_kv_str(pk, "hash", l.h[i].hex);
+            pk_kv_u64(pk, "traj", l->h[i].traj);
+            pk_kv_u64(pk, "step", l->h[i].step);
+            pk_kv_str(pk, "hash", l->h[i].hex);
         }
     }
-    free(l.h);
+    free(l);
     return rc;
 }

@@ -533,6 +533,8 @@ int store_job_list(struct store *st, const struct job_filter *f,
         len += snprintf(sql + len, sizeof sql - (size_t)len, " AND uid = ?3");
     if (f->viewer != 0)
         len += snprintf(sql + len, sizeof sql - (size_t)len, " AND (private = 0 OR uid = ?4)");
+    if (f->before_id > 0)
+        len += snprintf(sql + len, sizeof sql - (size_t)len, " AND id < ?6");
     snprintf(sql + len, sizeof sql - (size_t)len, " ORDER BY id DESC LIMIT ?5");
 
     sqlite3_stmt *s;
@@ -548,6 +550,8 @@ int store_job_list(struct store *st, const struct job_filter *f,
         sqlite3_bind_int64(s, 4, (sqlite3_int64)f->viewer);
     uint64_t limit = f->limit ? f->limit : 100;
     sqlite3_bind_int64(s, 5, limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)limit);
+    if (f->before_id > 0)
+        sqlite3_bind_int64(s, 6, f->before_id);
 
     int rc, out = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -722,18 +726,24 @@ int store_metrics_add(struct store *st, int64_t id, const struct metric *m, size
                         n, bind_metric, err);
 }
 
-int store_metrics(struct store *st, int64_t id, const char *key,
+int store_metrics(struct store *st, int64_t id, const char *key, const struct metric_cursor *after, uint64_t limit,
                   int (*cb)(void *ctx, const char *key, int64_t step, double value), void *ctx,
                   struct dashi_error *err)
 {
+    /* Keyset paging over the primary key (job, key, step): no OFFSET scan, however deep the page. */
     sqlite3_stmt *s;
-    const char *sql = key ? "SELECT key, step, value FROM metrics WHERE job = ?1 AND key = ?2 ORDER BY key, step"
-                          : "SELECT key, step, value FROM metrics WHERE job = ?1 ORDER BY key, step";
+    const char *sql = key ? "SELECT key, step, value FROM metrics WHERE job = ?1 AND key = ?2 AND (key, step) > (?3, ?4)"
+                            " ORDER BY key, step LIMIT ?5"
+                          : "SELECT key, step, value FROM metrics WHERE job = ?1 AND (key, step) > (?3, ?4)"
+                            " ORDER BY key, step LIMIT ?5";
     if (store_prepare(st, sql, &s, err) < 0)
         return -1;
     sqlite3_bind_int64(s, 1, id);
     if (key)
         sqlite3_bind_text(s, 2, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, after ? after->key : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 4, after ? after->step : INT64_MIN);
+    sqlite3_bind_int64(s, 5, limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)limit);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         double v = sqlite3_column_type(s, 2) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 2);
@@ -770,13 +780,20 @@ int store_hashes_add(struct store *st, int64_t id, const struct zhash *h, size_t
                         bind_hash, err);
 }
 
-int store_hashes(struct store *st, int64_t id, int (*cb)(void *ctx, const struct zhash *h), void *ctx,
-                 struct dashi_error *err)
+int store_hashes(struct store *st, int64_t id, const struct zhash *after, uint64_t limit,
+                 int (*cb)(void *ctx, const struct zhash *h), void *ctx, struct dashi_error *err)
 {
+    /* Keyset paging over the primary key (job, traj, step). */
     sqlite3_stmt *s;
-    if (store_prepare(st, "SELECT traj, step, hash FROM hashes WHERE job = ? ORDER BY traj, step", &s, err) < 0)
+    if (store_prepare(st,
+                      "SELECT traj, step, hash FROM hashes WHERE job = ?1 AND (traj, step) > (?2, ?3)"
+                      " ORDER BY traj, step LIMIT ?4",
+                      &s, err) < 0)
         return -1;
     sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, after ? (sqlite3_int64)after->traj : -1);
+    sqlite3_bind_int64(s, 3, after ? (sqlite3_int64)after->step : -1);
+    sqlite3_bind_int64(s, 4, limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)limit);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct zhash h = {.traj = (uint32_t)sqlite3_column_int64(s, 0),

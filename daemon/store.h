@@ -87,6 +87,7 @@ struct job_filter {
     int64_t uid;      /* -1: any */
     uid_t viewer;     /* private jobs of other users are hidden unless viewer is 0 */
     uint64_t limit;   /* 0: 100 */
+    int64_t before_id; /* > 0: only jobs with a smaller id (the paging cursor: the last id seen) */
 };
 /* Newest first. cb returns non-zero to stop. The row is freed after cb returns. */
 int store_job_list(struct store *st, const struct job_filter *f,
@@ -112,8 +113,14 @@ struct metric {
 };
 /* Inserts (or replaces) all n in one transaction. */
 int store_metrics_add(struct store *st, int64_t id, const struct metric *m, size_t n, struct dashi_error *err);
-/* key NULL: all keys. Ordered by key, step. */
-int store_metrics(struct store *st, int64_t id, const char *key,
+/* A position in a job's metrics, ordered by (key, step): a page starts after it. */
+struct metric_cursor {
+    char key[48];
+    int64_t step;
+};
+/* key NULL: all keys. Ordered by key, step; at most limit rows after `after` (NULL: from
+ * the start). */
+int store_metrics(struct store *st, int64_t id, const char *key, const struct metric_cursor *after, uint64_t limit,
                   int (*cb)(void *ctx, const char *key, int64_t step, double value), void *ctx,
                   struct dashi_error *err);
 
@@ -123,8 +130,10 @@ struct zhash {
     char hex[33]; /* BLAKE2b-128 */
 };
 int store_hashes_add(struct store *st, int64_t id, const struct zhash *h, size_t n, struct dashi_error *err);
-int store_hashes(struct store *st, int64_t id, int (*cb)(void *ctx, const struct zhash *h), void *ctx,
-                 struct dashi_error *err);
+/* Ordered by (traj, step); at most limit rows after the (traj, step) of `after` (NULL:
+ * from the start). */
+int store_hashes(struct store *st, int64_t id, const struct zhash *after, uint64_t limit,
+                 int (*cb)(void *ctx, const struct zhash *h), void *ctx, struct dashi_error *err);
 
 int store_blob_record(struct store *st, const struct blob_meta *meta, uid_t uid, double now,
                       struct dashi_error *err);

@@ -24,6 +24,12 @@
 #define DASHI_MAX_BIN (4u << 20)        /* bytes of one bin (blob chunks) */
 #define DASHI_MAX_ITEMS 4096            /* entries of one map or array */
 #define DASHI_HASH_HEX 64               /* blob names: BLAKE2b-256 in lowercase hex */
+/* Replies that grow with the data are pages (docs/protocol.md "Paging"): at most
+ * DASHI_PAGE_ROWS rows (an array limit; a row of hashes, metrics, atoms, edges or audit
+ * packs to at most ~150 bytes, so a page stays under 1 MiB) or DASHI_PAGE_JOBS job
+ * records (one packs to at most ~40 KB: 4 MiB). Both are far below DASHI_FRAME_MAX. */
+#define DASHI_PAGE_ROWS DASHI_MAX_ITEMS
+#define DASHI_PAGE_JOBS 100
 
 /* ---- framing ----------------------------------------------------------------- */
 

@@ -236,8 +236,19 @@ class Client:
     def ping(self):
         return self.call("ping")
 
+    def pages(self, op, args, rows):
+        """Yields the rows (the list under key `rows`) of every page of a paged op,
+        following each reply's `next` cursor (docs/protocol.md "Paging")."""
+        cursor = None
+        while True:
+            r = self.call(op, {**args, **({"cursor": cursor} if cursor else {})})
+            yield from r[rows]
+            cursor = r.get("next")
+            if not cursor:
+                return
+
     def hashes(self, job_id):
-        return self.call("hashes", {"id": job_id})["hashes"]
+        return list(self.pages("hashes", {"id": job_id}, "hashes"))
 
     def metrics(self, job_id, key=None):
         """{key: (steps, values)} of the job's metric series (numpy arrays when numpy is

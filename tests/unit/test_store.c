@@ -441,11 +441,11 @@ static void test_metrics_batch(void **state)
     assert_true(secs < 10.0);
 
     struct metric_sum all = {.ordered = true};
-    assert_int_equal(store_metrics(&fx->st, id, NULL, collect_metric, &all, &err), 0);
+    assert_int_equal(store_metrics(&fx->st, id, NULL, NULL, 1000000, collect_metric, &all, &err), 0);
     assert_int_equal(all.n, N);
     assert_true(all.ordered);
     struct metric_sum energy = {.ordered = true};
-    assert_int_equal(store_metrics(&fx->st, id, "energy", collect_metric, &energy, &err), 0);
+    assert_int_equal(store_metrics(&fx->st, id, "energy", NULL, 1000000, collect_metric, &energy, &err), 0);
     assert_int_equal(energy.n, N / 2);
     assert_true(energy.sum == expect_energy);
 
@@ -453,15 +453,15 @@ static void test_metrics_batch(void **state)
     struct metric extra[3] = {{"energy", 0, 42.0}, {"rel_l2", -1, 0.25}, {"corr", 3, NAN}};
     assert_int_equal(store_metrics_add(&fx->st, id, extra, 3, &err), 0);
     energy = (struct metric_sum){.ordered = true};
-    assert_int_equal(store_metrics(&fx->st, id, "energy", collect_metric, &energy, &err), 0);
+    assert_int_equal(store_metrics(&fx->st, id, "energy", NULL, 1000000, collect_metric, &energy, &err), 0);
     assert_int_equal(energy.n, N / 2);
     assert_true(energy.sum == expect_energy - 0.5 + 42.0);
     struct metric_sum corr = {.ordered = true};
-    assert_int_equal(store_metrics(&fx->st, id, "corr", collect_metric, &corr, &err), 0);
+    assert_int_equal(store_metrics(&fx->st, id, "corr", NULL, 1000000, collect_metric, &corr, &err), 0);
     assert_int_equal(corr.n, 1);
     assert_int_equal(corr.nan, 1);
     struct metric_sum rel = {.ordered = true};
-    assert_int_equal(store_metrics(&fx->st, id, "rel_l2", collect_metric, &rel, &err), 0);
+    assert_int_equal(store_metrics(&fx->st, id, "rel_l2", NULL, 1000000, collect_metric, &rel, &err), 0);
     assert_int_equal(rel.last_step, -1);
 
     /* a batch for a job that does not exist leaves nothing */
@@ -484,6 +484,57 @@ static int collect_hash(void *ctx, const struct zhash *h)
     return 0;
 }
 
+/* Keyset pages: each starts after the last row of the previous one, none repeats or skips
+ * a row, and the last is short. */
+static void test_hashes_paged(void **state)
+{
+    struct fixture *fx = *state;
+    int64_t id = insert(&fx->st, "rollout", 1000, false, 1);
+    struct zhash h[7];
+    for (int i = 0; i < 7; i++) {
+        h[i] = (struct zhash){.traj = (uint32_t)(i / 4), .step = (uint64_t)(100 - i)};
+        snprintf(h[i].hex, sizeof h[i].hex, "%032x", i);
+    }
+    struct dashi_error err = {0};
+    assert_int_equal(store_hashes_add(&fx->st, id, h, 7, &err), 0);
+    struct zhash after, seen[7];
+    int total = 0, pages = 0;
+    for (const struct zhash *cur = NULL;; cur = &after) {
+        struct hash_list l = {0};
+        assert_int_equal(store_hashes(&fx->st, id, cur, 3, collect_hash, &l, &err), 0);
+        assert_true(l.n <= 3 && total + l.n <= 7);
+        for (int i = 0; i < l.n; i++)
+            seen[total + i] = l.h[i];
+        total += l.n;
+        pages++;
+        if (l.n < 3)
+            break;
+        after = l.h[l.n - 1];
+    }
+    assert_int_equal(total, 7);
+    assert_int_equal(pages, 3);
+    for (int i = 1; i < 7; i++)
+        assert_true(seen[i - 1].traj < seen[i].traj || (seen[i - 1].traj == seen[i].traj && seen[i - 1].step < seen[i].step));
+
+    struct metric m[5] = {{"b", 1, 1.0}, {"a", 2, 2.0}, {"a", -1, 3.0}, {"b", 0, 4.0}, {"a", 7, 5.0}};
+    assert_int_equal(store_metrics_add(&fx->st, id, m, 5, &err), 0);
+    struct metric_cursor mc = {"a", 2};
+    struct metric_sum rest = {.ordered = true};
+    assert_int_equal(store_metrics(&fx->st, id, NULL, &mc, 2, collect_metric, &rest, &err), 0);
+    assert_int_equal(rest.n, 2); /* ("a", 7) then ("b", 0) */
+    assert_true(rest.ordered);
+    assert_string_equal(rest.last_key, "b");
+    assert_int_equal(rest.last_step, 0);
+    assert_true(rest.sum == 5.0 + 4.0);
+
+    int64_t newer = insert(&fx->st, "rollout", 1000, false, 1);
+    struct job_filter f = {.state = -1, .uid = -1, .viewer = 0, .limit = 100, .before_id = newer};
+    struct listing l = {0};
+    assert_int_equal(store_job_list(&fx->st, &f, collect_job, &l, &err), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.ids[0], id);
+}
+
 static void test_hashes(void **state)
 {
     struct fixture *fx = *state;
@@ -494,7 +545,7 @@ static void test_hashes(void **state)
     struct dashi_error err = {0};
     assert_int_equal(store_hashes_add(&fx->st, id, h, 3, &err), 0);
     struct hash_list l = {0};
-    assert_int_equal(store_hashes(&fx->st, id, collect_hash, &l, &err), 0);
+    assert_int_equal(store_hashes(&fx->st, id, NULL, 1000000, collect_hash, &l, &err), 0);
     assert_int_equal(l.n, 3);
     assert_true(l.h[0].traj == 0 && l.h[0].step == 10);
     assert_string_equal(l.h[0].hex, h[2].hex);
@@ -614,7 +665,7 @@ static void test_transaction(void **state)
     assert_int_equal(store_job_get(&fx->st, bad.id, &row, &err), -1);
     assert_int_equal(err.code, DASHI_E_NOT_FOUND);
     struct metric_sum none = {.ordered = true};
-    assert_int_equal(store_metrics(&fx->st, bad.id, NULL, collect_metric, &none, &err), 0);
+    assert_int_equal(store_metrics(&fx->st, bad.id, NULL, NULL, 1000000, collect_metric, &none, &err), 0);
     assert_int_equal(none.n, 0);
 }
 
@@ -627,6 +678,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_state_transitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hashes_paged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hashes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transaction, setup, teardown),
