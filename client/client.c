@@ -379,29 +379,68 @@ static void pack_merged(msgpack_packer *pk, const msgpack_object *const *pages, 
     free(vals);
 }
 
-int client_call_all(struct dashi_client *c, const char *op, pack_args_fn pack, void *ctx, msgpack_unpacked *resp,
-                    const msgpack_object **result, struct dashi_error *err)
+/* A page's result, copied out of the frame buffer that the next read reuses. */
+struct page {
+    msgpack_unpacked resp, copy;
+    msgpack_sbuffer bytes;
+};
+
+static int keep_page(struct page *p, const msgpack_object *result, const msgpack_object **kept, struct dashi_error *err)
 {
-    msgpack_unpacked *pages = NULL;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &p->bytes, msgpack_sbuffer_write);
+    msgpack_pack_object(&pk, *result);
+    if (msgpack_unpack_next(&p->copy, p->bytes.data, p->bytes.size, NULL) != MSGPACK_UNPACK_SUCCESS)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "cannot copy a page");
+    *kept = &p->copy.data;
+    return 0;
+}
+
+/* Rows of a page under key: an array (NULL when absent). */
+static msgpack_object *page_rows(const msgpack_object *page, const char *key)
+{
+    msgpack_object *rows = key ? (msgpack_object *)map_get(page, key) : NULL;
+    return rows && rows->type == MSGPACK_OBJECT_ARRAY ? rows : NULL;
+}
+
+int client_call_all(struct dashi_client *c, const char *op, pack_args_fn pack, void *ctx, const char *rows_key,
+                    uint64_t max_rows, msgpack_unpacked *resp, const msgpack_object **result, struct dashi_error *err)
+{
+    uint64_t rows = 0;
+    struct page **pages = NULL; /* each on its own: results point into them */
     const msgpack_object **results = NULL;
     size_t n = 0;
     char cursor[DASHI_MAX_STR + 1];
     struct cursor_args a = {pack, ctx, NULL};
     int rc = 0;
     for (;;) {
-        msgpack_unpacked *p2 = realloc(pages, (n + 1) * sizeof *p2);
-        const msgpack_object **r2 = p2 ? realloc(results, (n + 1) * sizeof *r2) : NULL;
+        struct page **p2 = realloc(pages, (n + 1) * sizeof *p2);
         if (p2)
             pages = p2;
-        if (!r2) {
+        const msgpack_object **r2 = p2 ? realloc(results, (n + 1) * sizeof *r2) : NULL;
+        if (r2)
+            results = r2;
+        struct page *page = r2 ? malloc(sizeof *page) : NULL;
+        if (!page) {
             rc = dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
             break;
         }
-        results = r2;
-        msgpack_unpacked_init(&pages[n]);
-        n++;
-        if ((rc = client_call(c, op, pack_with_cursor, &a, NULL, NULL, &pages[n - 1], &results[n - 1], err)) != 0)
+        msgpack_unpacked_init(&page->resp);
+        msgpack_unpacked_init(&page->copy);
+        msgpack_sbuffer_init(&page->bytes);
+        pages[n++] = page;
+        const msgpack_object *got;
+        if ((rc = client_call(c, op, pack_with_cursor, &a, NULL, NULL, &page->resp, &got, err)) != 0 ||
+            (rc = keep_page(page, got, &results[n - 1], err)) != 0)
             break;
+        msgpack_object *got_rows = page_rows(results[n - 1], rows_key);
+        if (max_rows && got_rows) {
+            if (rows + got_rows->via.array.size > max_rows) /* our copy: trim it to what was asked */
+                got_rows->via.array.size = (uint32_t)(max_rows - rows);
+            rows += got_rows->via.array.size;
+            if (rows >= max_rows)
+                break;
+        }
         const msgpack_object *next = map_get(results[n - 1], "next");
         if (results[n - 1]->type != MSGPACK_OBJECT_MAP || !next || next->type != MSGPACK_OBJECT_STR)
             break;
@@ -417,13 +456,22 @@ int client_call_all(struct dashi_client *c, const char *op, pack_args_fn pack, v
         size_t off = 0;
         msgpack_unpacked_destroy(resp);
         msgpack_unpacked_init(resp);
-        if (msgpack_unpack_next(resp, sb.data, sb.size, &off) != MSGPACK_UNPACK_SUCCESS)
+        /* The objects point into the bytes: the response's zone frees them with itself. */
+        if (msgpack_unpack_next(resp, sb.data, sb.size, &off) != MSGPACK_UNPACK_SUCCESS ||
+            !msgpack_zone_push_finalizer(resp->zone, free, sb.data)) {
             rc = dashi_fail(err, DASHI_E_INTERNAL, "", "cannot merge the pages of %s", op);
+            msgpack_sbuffer_destroy(&sb);
+        } else {
+            msgpack_sbuffer_release(&sb);
+        }
         *result = &resp->data;
-        msgpack_sbuffer_destroy(&sb);
     }
-    for (size_t i = 0; i < n; i++)
-        msgpack_unpacked_destroy(&pages[i]);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_unpacked_destroy(&pages[i]->resp);
+        msgpack_unpacked_destroy(&pages[i]->copy);
+        msgpack_sbuffer_destroy(&pages[i]->bytes);
+        free(pages[i]);
+    }
     free(pages);
     free(results);
     return rc;

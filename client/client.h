@@ -39,10 +39,12 @@ int client_call(struct dashi_client *c, const char *op, pack_args_fn pack, void 
                 void *event_ctx, msgpack_unpacked *resp, const msgpack_object **result, struct dashi_error *err);
 
 /* Calls a paged op (docs/protocol.md "Paging"), following each reply's `next` cursor
- * until it is nil, and merges the pages into one result: arrays concatenated, maps merged
- * key by key. */
-int client_call_all(struct dashi_client *c, const char *op, pack_args_fn pack, void *ctx, msgpack_unpacked *resp,
-                    const msgpack_object **result, struct dashi_error *err);
+ * until it is nil (or, with max_rows > 0, until the arrays under rows_key hold max_rows
+ * rows), and merges the pages into one result: arrays concatenated, maps merged key by
+ * key, `next` nil. */
+int client_call_all(struct dashi_client *c, const char *op, pack_args_fn pack, void *ctx, const char *rows_key,
+                    uint64_t max_rows, msgpack_unpacked *resp, const msgpack_object **result,
+                    struct dashi_error *err);
 
 /* Uploads a .npy file in chunks; hash receives the blob name. */
 int client_put_file(struct dashi_client *c, const char *path, char hash[DASHI_HASH_HEX + 1], struct dashi_error *err);

@@ -49,7 +49,7 @@ int cmd_call_id(struct dashi_client *c, const char *op, int64_t id, const char *
     msgpack_unpacked resp;
     msgpack_unpacked_init(&resp);
     const msgpack_object *result;
-    int rc = client_call_all(c, op, pack_id_key, &a, &resp, &result, err);
+    int rc = client_call_all(c, op, pack_id_key, &a, NULL, 0, &resp, &result, err);
     if (rc == 0) {
         msgpack_packer pk;
         msgpack_packer_init(&pk, &r->bytes, msgpack_sbuffer_write);

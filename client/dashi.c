@@ -387,7 +387,7 @@ static int simple_call(struct dashi_client *c, const struct opts *o, const char 
     const msgpack_object *result;
     int status;
     bool paged = strcmp(op, "hashes") == 0 || strcmp(op, "metrics") == 0;
-    if ((paged ? client_call_all(c, op, pack, ctx, &resp, &result, err)
+    if ((paged ? client_call_all(c, op, pack, ctx, NULL, 0, &resp, &result, err)
                : client_call(c, op, pack, ctx, NULL, NULL, &resp, &result, err)) != 0)
         status = fail(o, err);
     else
@@ -396,14 +396,50 @@ static int simple_call(struct dashi_client *c, const struct opts *o, const char 
     return status;
 }
 
+struct list_page {
+    struct optmap *filters;
+    long long page;
+};
+
+/* The list filters with the page size. */
+static void pack_list_page(msgpack_packer *pk, void *ctx)
+{
+    struct list_page *lp = ctx;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer inner;
+    msgpack_packer_init(&inner, &sb, msgpack_sbuffer_write);
+    pack_optmap(&inner, lp->filters);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    uint32_t n = msgpack_unpack_next(&u, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS &&
+                         u.data.type == MSGPACK_OBJECT_MAP ? u.data.via.map.size : 0;
+    msgpack_pack_map(pk, n + 1);
+    for (uint32_t i = 0; i < n; i++) {
+        msgpack_pack_object(pk, u.data.via.map.ptr[i].key);
+        msgpack_pack_object(pk, u.data.via.map.ptr[i].val);
+    }
+    pk_kv_i64(pk, "limit", lp->page);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 static int print_list(struct dashi_client *c, const struct opts *o, struct dashi_error *err)
 {
-    static const char *const only[] = {"state", "kind", "user", "limit", NULL};
+    /* --limit is the number of jobs shown; the daemon's pages hold at most DASHI_PAGE_JOBS. */
+    static const char *const only[] = {"state", "kind", "user", NULL};
     struct optmap m = {o, NULL, only};
+    const char *limit_opt = opt(o, "limit");
+    long long limit = limit_opt ? atoll(limit_opt) : 50;
+    if (limit < 1) {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "limit", "--limit must be a positive integer, got %s", limit_opt);
+        return fail(o, err);
+    }
+    struct list_page lp = {&m, limit < DASHI_PAGE_JOBS ? limit : DASHI_PAGE_JOBS};
     msgpack_unpacked resp;
     msgpack_unpacked_init(&resp);
     const msgpack_object *result;
-    if (client_call(c, "list", pack_optmap, &m, NULL, NULL, &resp, &result, err) != 0) {
+    if (client_call_all(c, "list", pack_list_page, &lp, "jobs", (uint64_t)limit, &resp, &result, err) != 0) {
         msgpack_unpacked_destroy(&resp);
         return fail(o, err);
     }
