@@ -283,33 +283,43 @@ struct cursor_args {
     const char *cursor; /* NULL on the first page */
 };
 
-/* The caller's args map, plus "cursor" after the first page. */
-static void pack_with_cursor(msgpack_packer *pk, void *ctx)
+void pack_map_extended(msgpack_packer *pk, pack_args_fn inner, void *inner_ctx, uint32_t nextra,
+                       pack_args_fn extra, void *extra_ctx)
 {
-    struct cursor_args *a = ctx;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    msgpack_packer inner;
-    msgpack_packer_init(&inner, &sb, msgpack_sbuffer_write);
-    if (a->pack)
-        a->pack(&inner, a->ctx);
+    msgpack_packer packer;
+    msgpack_packer_init(&packer, &sb, msgpack_sbuffer_write);
+    if (inner)
+        inner(&packer, inner_ctx);
     else
-        msgpack_pack_map(&inner, 0);
+        msgpack_pack_map(&packer, 0);
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
-    size_t off = 0;
-    bool is_map = msgpack_unpack_next(&u, sb.data, sb.size, &off) == MSGPACK_UNPACK_SUCCESS &&
+    bool is_map = msgpack_unpack_next(&u, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS &&
                   u.data.type == MSGPACK_OBJECT_MAP;
     uint32_t n = is_map ? u.data.via.map.size : 0;
-    msgpack_pack_map(pk, n + (a->cursor ? 1 : 0));
+    msgpack_pack_map(pk, n + nextra);
     for (uint32_t i = 0; i < n; i++) {
         msgpack_pack_object(pk, u.data.via.map.ptr[i].key);
         msgpack_pack_object(pk, u.data.via.map.ptr[i].val);
     }
-    if (a->cursor)
-        pk_kv_str(pk, "cursor", a->cursor);
+    if (nextra)
+        extra(pk, extra_ctx);
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_destroy(&sb);
+}
+
+static void pack_cursor(msgpack_packer *pk, void *ctx)
+{
+    pk_kv_str(pk, "cursor", ((const struct cursor_args *)ctx)->cursor);
+}
+
+/* The caller's args map, plus "cursor" after the first page. */
+static void pack_with_cursor(msgpack_packer *pk, void *ctx)
+{
+    struct cursor_args *a = ctx;
+    pack_map_extended(pk, a->pack, a->ctx, a->cursor ? 1 : 0, pack_cursor, a);
 }
 
 static bool key_is(const msgpack_object *k, const char *s)

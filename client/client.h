@@ -19,6 +19,10 @@ struct dashi_client {
 
 /* Packs the args map of a request. */
 typedef void (*pack_args_fn)(msgpack_packer *pk, void *ctx);
+/* Packs the map that inner packs (an empty one when inner is NULL) with nextra more
+ * entries, which extra packs after them. */
+void pack_map_extended(msgpack_packer *pk, pack_args_fn inner, void *inner_ctx, uint32_t nextra,
+                       pack_args_fn extra, void *extra_ctx);
 /* Receives each event of a streaming op (wait); return non-zero to stop waiting. */
 typedef int (*event_fn)(const msgpack_object *event, void *ctx);
 

@@ -401,27 +401,20 @@ struct list_page {
     long long page;
 };
 
+static void pack_filters(msgpack_packer *pk, void *ctx)
+{
+    pack_optmap(pk, ((const struct list_page *)ctx)->filters);
+}
+
+static void pack_page_limit(msgpack_packer *pk, void *ctx)
+{
+    pk_kv_i64(pk, "limit", ((const struct list_page *)ctx)->page);
+}
+
 /* The list filters with the page size. */
 static void pack_list_page(msgpack_packer *pk, void *ctx)
 {
-    struct list_page *lp = ctx;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer inner;
-    msgpack_packer_init(&inner, &sb, msgpack_sbuffer_write);
-    pack_optmap(&inner, lp->filters);
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    uint32_t n = msgpack_unpack_next(&u, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS &&
-                         u.data.type == MSGPACK_OBJECT_MAP ? u.data.via.map.size : 0;
-    msgpack_pack_map(pk, n + 1);
-    for (uint32_t i = 0; i < n; i++) {
-        msgpack_pack_object(pk, u.data.via.map.ptr[i].key);
-        msgpack_pack_object(pk, u.data.via.map.ptr[i].val);
-    }
-    pk_kv_i64(pk, "limit", lp->page);
-    msgpack_unpacked_destroy(&u);
-    msgpack_sbuffer_destroy(&sb);
+    pack_map_extended(pk, pack_filters, ctx, 1, pack_page_limit, ctx);
 }
 
 static int print_list(struct dashi_client *c, const struct opts *o, struct dashi_error *err)
