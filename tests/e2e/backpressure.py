@@ -92,11 +92,14 @@ class RssWatch:
         check(name, growth <= self.bound, f"RSS grew {growth / MiB:.1f} MiB (bound {self.bound / MiB:.0f} MiB)")
 
 
-def send_until_blocked(s, data, seconds=3.0):
-    """Sends as much of data as the daemon takes within `seconds`; returns the bytes sent."""
+def send_until_blocked(s, data, seconds=3.0, stop_when_readable=False):
+    """Sends as much of data as the daemon takes within `seconds` (or until it has something
+    to say, with stop_when_readable); returns the bytes sent."""
     s.settimeout(0.5)
     sent, deadline = 0, time.monotonic() + seconds
     while sent < len(data) and time.monotonic() < deadline:
+        if stop_when_readable and select.select([s], [], [], 0)[0]:
+            break
         try:
             sent += s.send(data[sent:sent + 65536])
         except socket.timeout:
@@ -283,11 +286,19 @@ def inflight_per_uid():
     # frame_timeout_s (and free their bytes) before the last arrived on a slow machine.
     conns, refused = [connect(5) for _ in range(30)], 0
     half = struct.pack(">I", 8 * MiB) + b"\x84" + b"\0" * (4 * MiB)
-    senders = [threading.Thread(target=send_until_blocked, args=(s, half, 2)) for s in conns]
+    sent = [0] * len(conns)
+
+    def send_until_refused(i):
+        # Until the daemon answers (the refusal) or most of frame_timeout_s has passed: on a
+        # loaded 2-core machine (ASan, a running LES) it may take seconds to read 16 MiB.
+        sent[i] = send_until_blocked(conns[i], half, 0.7 * FRAME_TIMEOUT, stop_when_readable=True)
+
+    senders = [threading.Thread(target=send_until_refused, args=(i,)) for i in range(len(conns))]
     for t in senders:
         t.start()
     for t in senders:
         t.join()
+    print(f"figure: {name}: sent_mib={sum(sent) / MiB:.1f} cap_mib={INFLIGHT_CAP / MiB:.0f}", flush=True)
     watch.sleep(1)
     for s in conns:
         if select.select([s], [], [], 0)[0]:

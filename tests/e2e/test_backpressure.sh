@@ -8,7 +8,7 @@
 # descriptor limit of 256, a flood of connections from several uids is refused before the
 # daemon starves its store: a running job still records its results.
 . tests/e2e/lib.sh
-REPLY_TIMEOUT=6 FRAME_TIMEOUT=5 IDLE_TIMEOUT=5 INFLIGHT_MIB=16
+REPLY_TIMEOUT=6 FRAME_TIMEOUT=8 IDLE_TIMEOUT=10 INFLIGHT_MIB=16
 cat > "$WORK/dashid.conf" <<CONF
 socket_mode = 0666
 max_inflight_bytes_per_uid = ${INFLIGHT_MIB}M
