@@ -274,16 +274,22 @@ static void revalidate(struct daemon *d, int64_t id)
     sched_job_discard(j);
 }
 
+/* Every waiting dependent, however many (the queue limits bound them). */
 void jobs_dependency_ended(struct daemon *d, int64_t dep)
 {
-    int64_t ids[64];
-    size_t n = scheduler_dependents(&d->sched, dep, ids, 64);
-    if (n == 0)
+    int64_t *ids = NULL;
+    size_t n = 0;
+    if (scheduler_dependents(&d->sched, dep, &ids, &n) != 0) {
+        fprintf(stderr, "dashid: out of memory listing the dependents of job %lld: they keep waiting\n",
+                (long long)dep);
         return;
+    }
     struct job_row row;
     struct dashi_error err;
-    if (store_job_get(&d->store, dep, &row, &err) != 0)
+    if (n == 0 || store_job_get(&d->store, dep, &row, &err) != 0) {
+        free(ids);
         return;
+    }
     enum job_state state = row.state;
     job_row_free(&row);
     for (size_t i = 0; i < n; i++) {
@@ -296,6 +302,7 @@ void jobs_dependency_ended(struct daemon *d, int64_t dep)
             fail_dependent(d, ids[i], &why);
         }
     }
+    free(ids);
 }
 
 /* ---- queries ---- */
