@@ -9,7 +9,6 @@
 
 #include "disk.h"
 #include "jobs.h"
-#include "store_atoms.h"
 #include "waiters.h"
 
 struct apply_ctx {
@@ -98,19 +97,22 @@ static int apply_fn(void *ctx, struct dashi_error *err)
         if (store_job_get(st, m->job, &row, err) != 0)
             return -1;
         uint64_t step = row.step, total = row.total_steps;
+        const struct job_kind *kind = job_kind_find(row.kind);
         job_row_free(&row);
         if (store_job_set_progress(st, m->job, m->state == JOB_SUCCEEDED ? total : step, total, m->gpu_seconds,
                                    err) != 0)
             return -1;
-        /* Atoms jobs hand their tables over as outputs; they enter the atoms tables here
-         * (store_atoms.h). A failed import fails the job instead of leaving it running. */
+        /* What a kind keeps beyond its outputs enters the database here, in the same
+         * transaction (the atoms tables). Its failure fails the job instead of leaving it
+         * running. */
         enum job_state state = m->state;
         const struct dashi_error *why = m->error.code != DASHI_OK ? &m->error : NULL;
-        struct dashi_error import_err;
-        dashi_error_clear(&import_err);
-        if (state == JOB_SUCCEEDED && store_atoms_import(st, &a->d->blobs, m->job, &import_err) != 0) {
+        struct dashi_error hook_err;
+        dashi_error_clear(&hook_err);
+        if (state == JOB_SUCCEEDED && kind && kind->on_succeeded &&
+            kind->on_succeeded(st, &a->d->blobs, m->job, &hook_err) != 0) {
             state = JOB_FAILED;
-            why = &import_err;
+            why = &hook_err;
         }
         return store_job_set_state(st, m->job, state, now_seconds(), why, err);
     }
