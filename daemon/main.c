@@ -37,7 +37,7 @@ static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *li
         } else if (strcmp(a, "--list-devices") == 0) {
             *list_devices = true;
         } else if (strcmp(a, "--version") == 0) {
-            printf("dashid %s (protocol %d)\n", DASHID_VERSION, 1);
+            printf("dashid %s (protocol %d)\n", DASHID_VERSION, DASHI_PROTO_VERSION);
             exit(0);
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
