@@ -19,8 +19,14 @@
 #define DASHID_VERSION "0.1.0"
 
 struct conn;
+struct conn_handlers;
 struct upload_slot;
 struct fsck_run;
+
+/* What daemon_close must close (daemon.c). */
+struct daemon_opened {
+    bool store, health, vk, sched, loop;
+};
 
 struct daemon {
     struct daemon_config cfg;
@@ -39,6 +45,7 @@ struct daemon {
     struct scheduler sched;
     uv_thread_t gpu_thread;
     bool gpu_thread_started;
+    const struct conn_handlers *handlers; /* what the server hands requests to (server.h) */
     struct conn *conns; /* list of open connections */
     struct conn_budget conn_budget; /* what they hold, per uid; descriptor headroom */
     bool stopping;
@@ -50,8 +57,17 @@ struct daemon {
      * record_retry until they are; their waiters were told (results.c). */
     struct job_msg *unrecorded;
     uv_timer_t record_retry;
+    struct daemon_opened opened;
 };
 
+/* Opens everything the daemon runs on (cfg set: config_defaults and the options), re-queues
+ * the jobs left queued, listens, serving requests with handlers, and starts the GPU thread.
+ * On failure what was opened stays for daemon_close. */
+int daemon_start(struct daemon *d, const struct conn_handlers *handlers, struct dashi_error *err);
+/* Runs the loop until the daemon has stopped (daemon_begin_stop, then the GPU thread's exit). */
+void daemon_run(struct daemon *d);
+/* Closes what daemon_start opened. */
+void daemon_close(struct daemon *d);
 /* Begins an orderly stop: no new connections or jobs, the GPU thread finishes its
  * slice and reports running jobs interrupted, then the loop ends. */
 void daemon_begin_stop(struct daemon *d, const char *why);

@@ -68,6 +68,11 @@ struct job_kind {
     int (*slice)(struct job_exec *ex, void *state, bool *done, struct dashi_error *err);
     int (*finish)(struct job_exec *ex, void *state, struct dashi_error *err);
     void (*destroy)(void *state);
+
+    /* Optional (NULL: nothing). Loop thread, inside the transaction that records the job's
+     * success: what the kind keeps in the database beyond its outputs (atoms: its tables).
+     * A failure fails the job with that error instead. */
+    int (*on_succeeded)(struct store *st, const struct blobstore *bs, int64_t job, struct dashi_error *err);
 };
 
 /* An input given either as a blob hash (64 hex digits) or as a job id (an integer) whose

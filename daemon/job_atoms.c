@@ -7,9 +7,9 @@
  *
  * Frames are read from the blob a slice at a time (the input is never held whole). The
  * atom, lineage and audit rows accumulate on the host and become the outputs "atoms",
- * "lineage" and "atom_audit" (float64 tables, layouts in store_atoms.h), which the daemon
- * imports into its tables when the job succeeds. `step` in every row and metric is the
- * frame index in the input.
+ * "lineage" and "atom_audit" (float64 tables, layouts in store_atoms.h), which the kind's
+ * on_succeeded (store_atoms_import) puts into the database's tables when the job succeeds.
+ * `step` in every row and metric is the frame index in the input.
  *
  * Per-step metrics: atoms.count, atoms.gamma_total, atoms.closure_depth,
  * atoms.description_length, and from the second frame on events.continuation/split/
@@ -386,4 +386,5 @@ const struct job_kind job_kind_atoms = {
     .slice = atoms_slice,
     .finish = atoms_finish,
     .destroy = atoms_destroy,
+    .on_succeeded = store_atoms_import,
 };

@@ -3,7 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops.h"
+#include "job_record.h"
+#include "wire.h"
 
 #define RECORD_MAX_BLOBS 32
 #define RECORD_MAX_SUMMARY 64

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "vk.h"
+#include "waiters.h"
 
 static int op_ping(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
@@ -75,7 +76,7 @@ static const struct op_entry ops[] = {
     {"fsck", op_fsck, false},
 };
 
-void ops_dispatch(struct conn *c, const struct request *req)
+static void ops_dispatch(struct conn *c, const struct request *req)
 {
     struct dashi_error err;
     dashi_error_clear(&err);
@@ -114,9 +115,15 @@ void ops_dispatch(struct conn *c, const struct request *req)
     msgpack_sbuffer_destroy(&sb);
 }
 
-void ops_conn_released(struct conn *c)
+static void ops_conn_released(struct conn *c)
 {
     uploads_release(c);
     waiters_release(c);
     fsck_conn_released(c);
 }
+
+const struct conn_handlers ops_conn_handlers = {
+    .request = ops_dispatch,
+    .deliver = waiters_flush,
+    .released = ops_conn_released,
+};

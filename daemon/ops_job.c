@@ -1,103 +1,37 @@
-/* Job submission and the job queries. Submission validates everything up front
- * (nothing is queued on bad input), then records and schedules the job. */
+/* The job ops: submit, cancel and resume (translated into the lifecycle's calls, jobs.h)
+ * and the job queries (status, show, list, wait, metrics, hashes). */
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "jobs.h"
 #include "ops.h"
-#include "quota.h"
+#include "results.h"
+#include "waiters.h"
 
 /* The common start of the per-job ops: args limited to `allowed` (which includes "id"),
- * the id, and the job's row if the caller may see it (the caller frees the row). */
+ * and the id. */
+static int job_id_arg(const struct request *req, const char *const *allowed, int64_t *id, struct dashi_error *err)
+{
+    return args_only(req->args, allowed, err) || arg_i64(req->args, "id", true, 0, 1, INT64_MAX, id, err) ? -1 : 0;
+}
+
+/* job_id_arg, then the job's row if the caller may see it (the caller frees the row). */
 static int visible_job_arg(struct conn *c, const struct request *req, const char *const *allowed, int64_t *id,
                            struct job_row *row, struct dashi_error *err)
 {
-    if (args_only(req->args, allowed, err) || arg_i64(req->args, "id", true, 0, 1, INT64_MAX, id, err))
+    if (job_id_arg(req, allowed, id, err) != 0)
         return -1;
     return job_get_visible(&c->d->store, *id, c->uid, row, err);
 }
 
-/* ---- submit ---- */
-
-struct submit_tx {
-    struct store *st;
-    struct job_row *row;
-    const struct job_plan *plan;
-};
-
-static int submit_tx_fn(void *ctx, struct dashi_error *err)
-{
-    struct submit_tx *t = ctx;
-    if (store_job_insert(t->st, t->row, err) != 0)
-        return -1;
-    for (int i = 0; i < t->plan->ninputs; i++)
-        if (store_job_blob_add(t->st, t->row->id, "input", t->plan->inputs[i].name, t->plan->inputs[i].hash, err) != 0)
-            return -1;
-    return 0;
-}
-
-/* Validates args for kind and, if all is well, fills *job (not yet scheduled). Shared by
- * submit and by the re-queueing of jobs at daemon start. */
-int validate_job(struct daemon *d, const struct job_kind *kind, const msgpack_object *args, uid_t uid,
-                        struct sched_job **out, struct dashi_error *err)
-{
-    struct job_submit_ctx ctx = {.store = &d->store, .blobs = &d->blobs, .vk = &d->vk, .uid = uid};
-    struct sched_job *j = calloc(1, sizeof *j);
-    if (!j)
-        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
-    j->kind = kind;
-    j->uid = uid;
-    if (kind->validate(&ctx, args, &j->params, &j->plan, err) != 0) {
-        free(j);
-        return -1;
-    }
-    *out = j;
-    if (j->plan.require_gpu && d->vk.is_cpu)
-        return dashi_fail(err, DASHI_E_NO_GPU, "require_gpu",
-                          "the job requires a GPU but this daemon runs on %s, a CPU implementation of Vulkan "
-                          "(no GPU was found or --device selected it)",
-                          d->vk.device_name);
-    if (j->plan.mem_estimate > d->vk.memory_budget)
-        return dashi_fail(err, DASHI_E_DEVICE_MEMORY, "",
-                          "the job needs about %llu MiB of device memory; the device budget is %llu MiB",
-                          (unsigned long long)(j->plan.mem_estimate >> 20),
-                          (unsigned long long)(d->vk.memory_budget >> 20));
-    return 0;
-}
-
-static void sched_job_discard(struct sched_job *j)
-{
-    if (!j)
-        return;
-    if (j->params)
-        j->kind->free_params(j->params);
-    free(j);
-}
-
-/* The resolved parameters as msgpack (into sb, initialised here) and as JSON (malloc'd,
- * NULL when they cannot be encoded). */
-static char *pack_resolved_params(const struct job_kind *kind, const void *params, msgpack_sbuffer *sb)
-{
-    msgpack_sbuffer_init(sb);
-    msgpack_packer ppk;
-    msgpack_packer_init(&ppk, sb, msgpack_sbuffer_write);
-    kind->pack_params(params, &ppk);
-    msgpack_unpacked pu;
-    msgpack_unpacked_init(&pu);
-    char *json = NULL;
-    if (msgpack_unpack_next(&pu, sb->data, sb->size, NULL) == MSGPACK_UNPACK_SUCCESS)
-        json = json_string(&pu.data, -1);
-    msgpack_unpacked_destroy(&pu);
-    return json;
-}
+/* ---- submit, cancel, resume ---- */
 
 int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
     static const char *const allowed[] = {"kind", "args", "priority", "private", "time_limit", NULL};
-    struct daemon *d = c->d;
     char kind_name[16];
     int64_t priority;
     bool is_private;
@@ -119,183 +53,37 @@ int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, str
         args = &empty;
     if (args->type != MSGPACK_OBJECT_MAP)
         return dashi_fail(err, DASHI_E_BAD_TYPE, "args", "args must be a map of the job's parameters");
-
-    struct sched_job *j = NULL;
-    if (device_check_accepting(&d->health, err) != 0 || validate_job(d, kind, args, c->uid, &j, err) != 0 ||
-        quota_check_submit(d, c->uid, &j->plan, err) != 0) {
-        sched_job_discard(j);
+    struct job_submission s = {.kind = kind, .args = args, .uid = c->uid, .user = c->user,
+                               .priority = (int)priority, .is_private = is_private, .time_limit = time_limit};
+    int64_t id;
+    if (jobs_submit(c->d, &s, &id, err) != 0)
         return -1;
-    }
-    j->priority = (int)priority;
-    quota_time_limit(d, j, time_limit);
-
-    /* The stored parameters are the resolved ones, defaults included. */
-    msgpack_sbuffer psb;
-    char *pjson = pack_resolved_params(kind, j->params, &psb);
-
-    struct job_row row;
-    memset(&row, 0, sizeof row);
-    snprintf(row.kind, sizeof row.kind, "%s", kind->name);
-    row.state = JOB_QUEUED;
-    row.uid = c->uid;
-    snprintf(row.user, sizeof row.user, "%s", c->user);
-    row.priority = (int)priority;
-    row.is_private = is_private;
-    row.time_limit = time_limit;
-    row.params_json = pjson;
-    row.params_mp = psb.data;
-    row.params_mp_len = psb.size;
-    row.submitted_at = now_seconds();
-    snprintf(row.precision, sizeof row.precision, "%s", j->plan.precision);
-    snprintf(row.mode, sizeof row.mode, "%s", j->plan.mode);
-    row.total_steps = j->plan.total_steps;
-    row.mem_estimate = j->plan.mem_estimate;
-    struct submit_tx tx = {.st = &d->store, .row = &row, .plan = &j->plan};
-    int rc = pjson ? store_transaction(&d->store, submit_tx_fn, &tx, err)
-                   : dashi_fail(err, DASHI_E_INTERNAL, "", "cannot encode the job's parameters");
-    free(pjson);
-    msgpack_sbuffer_destroy(&psb);
-    if (rc != 0) {
-        sched_job_discard(j);
-        return -1;
-    }
-    j->id = row.id;
-    j->waiting = j->plan.ndeps > 0;
-    scheduler_add(&d->sched, j);
     pack_ok_begin(pk, req->id);
-    return pack_job_record(pk, &d->store, row.id, c->uid, false, err);
+    return pack_job_record(pk, &c->d->store, id, c->uid, false, err);
 }
 
-int jobs_requeue(struct daemon *d, struct dashi_error *err)
+int op_cancel(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
-    int64_t *ids = NULL;
-    size_t n = 0;
-    if (store_jobs_in_state(&d->store, JOB_QUEUED, &ids, &n, err) != 0)
+    static const char *const allowed[] = {"id", NULL};
+    int64_t id;
+    bool ended;
+    if (job_id_arg(req, allowed, &id, err) != 0 || jobs_cancel(c->d, c->uid, c->user, id, &ended, err) != 0)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        struct job_row row;
-        if (store_job_get(&d->store, ids[i], &row, err) != 0) {
-            free(ids);
-            return -1;
-        }
-        struct dashi_error verr;
-        dashi_error_clear(&verr);
-        const struct job_kind *kind = job_kind_find(row.kind);
-        msgpack_unpacked pu;
-        msgpack_unpacked_init(&pu);
-        struct sched_job *j = NULL;
-        int ok = kind && row.params_mp &&
-                 msgpack_unpack_next(&pu, row.params_mp, row.params_mp_len, NULL) == MSGPACK_UNPACK_SUCCESS &&
-                 validate_job(d, kind, &pu.data, row.uid, &j, &verr) == 0;
-        msgpack_unpacked_destroy(&pu);
-        if (ok) {
-            j->id = row.id;
-            j->priority = row.priority;
-            quota_time_limit(d, j, row.time_limit);
-            j->waiting = j->plan.ndeps > 0;
-            /* A resumed job queued again continues from its checkpoint (only a job that
-             * ran has one), with the partial outputs it kept. */
-            memcpy(j->resume_checkpoint, row.checkpoint, sizeof j->resume_checkpoint);
-            j->resume_step = row.checkpoint_step;
-            scheduler_add(&d->sched, j);
-        } else {
-            sched_job_discard(j);
-            if (verr.code == DASHI_OK)
-                dashi_fail(&verr, DASHI_E_INTERNAL, "", "stored parameters of job %lld cannot be read",
-                           (long long)row.id);
-            /* What was valid when submitted may not be now (a blob removed, another device). */
-            if (store_job_set_state(&d->store, row.id, JOB_FAILED, now_seconds(), &verr, err) != 0) {
-                job_row_free(&row);
-                free(ids);
-                return -1;
-            }
-        }
-        job_row_free(&row);
-    }
-    free(ids);
+    pack_ok_begin(pk, req->id);
+    msgpack_pack_map(pk, 2);
+    pk_kv_i64(pk, "id", id);
+    pk_kv_str(pk, "state", ended ? "cancelled" : "cancelling");
     return 0;
 }
 
-/* ---- dependencies ---- */
-
-static void fail_dependent(struct daemon *d, int64_t id, const struct dashi_error *why)
+int op_resume(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
-    struct dashi_error err;
-    if (scheduler_cancel(&d->sched, id) != 1)
-        return; /* already gone or started */
-    if (store_job_set_state(&d->store, id, JOB_FAILED, now_seconds(), why, &err) != 0)
-        fprintf(stderr, "dashid: recording the failure of job %lld: %s\n", (long long)id, err.message);
-    results_job_ended(d, id);
-    jobs_dependency_ended(d, id); /* its own dependents fail in turn */
-}
-
-/* Re-validates a waiting job whose dependency `dep` just succeeded. */
-static void revalidate(struct daemon *d, int64_t id)
-{
-    struct dashi_error err;
-    dashi_error_clear(&err);
-    struct job_row row;
-    if (store_job_get(&d->store, id, &row, &err) != 0)
-        return;
-    const struct job_kind *kind = job_kind_find(row.kind);
-    msgpack_unpacked pu;
-    msgpack_unpacked_init(&pu);
-    struct sched_job *j = NULL;
-    int rc = kind && row.params_mp &&
-                     msgpack_unpack_next(&pu, row.params_mp, row.params_mp_len, NULL) == MSGPACK_UNPACK_SUCCESS
-                 ? validate_job(d, kind, &pu.data, row.uid, &j, &err)
-                 : dashi_fail(&err, DASHI_E_INTERNAL, "", "stored parameters cannot be read");
-    msgpack_unpacked_destroy(&pu);
-    job_row_free(&row);
-    if (rc != 0) {
-        sched_job_discard(j);
-        fail_dependent(d, id, &err);
-        return;
-    }
-    if (j->plan.ndeps > 0) { /* other dependencies are still running */
-        sched_job_discard(j);
-        return;
-    }
-    for (int i = 0; i < j->plan.ninputs; i++)
-        if (store_job_blob_add(&d->store, id, "input", j->plan.inputs[i].name, j->plan.inputs[i].hash, &err) != 0)
-            fprintf(stderr, "dashid: recording inputs of job %lld: %s\n", (long long)id, err.message);
-    /* What validation learned from the inputs (a train job's N, a decode's frame count)
-     * belongs in the stored parameters too, as if the inputs had existed at submit. */
-    msgpack_sbuffer psb;
-    char *pjson = pack_resolved_params(kind, j->params, &psb);
-    if (!pjson || store_job_set_params(&d->store, id, pjson, psb.data, psb.size, j->plan.total_steps,
-                                       j->plan.mem_estimate, &err) != 0)
-        fprintf(stderr, "dashid: storing the resolved parameters of job %lld: %s\n", (long long)id,
-                pjson ? err.message : "cannot encode them");
-    free(pjson);
-    msgpack_sbuffer_destroy(&psb);
-    if (scheduler_make_ready(&d->sched, id, j->params, &j->plan) == 0)
-        j->params = NULL; /* the scheduler owns them now */
-    sched_job_discard(j);
-}
-
-void jobs_dependency_ended(struct daemon *d, int64_t dep)
-{
-    int64_t ids[64];
-    size_t n = scheduler_dependents(&d->sched, dep, ids, 64);
-    if (n == 0)
-        return;
-    struct job_row row;
-    struct dashi_error err;
-    if (store_job_get(&d->store, dep, &row, &err) != 0)
-        return;
-    enum job_state state = row.state;
-    job_row_free(&row);
-    for (size_t i = 0; i < n; i++) {
-        if (state == JOB_SUCCEEDED) {
-            revalidate(d, ids[i]);
-        } else {
-            struct dashi_error why;
-            dashi_fail(&why, DASHI_E_STATE, "", "job %lld, whose output it needs, %s", (long long)dep,
-                       job_state_name(state));
-            fail_dependent(d, ids[i], &why);
-        }
-    }
+    static const char *const allowed[] = {"id", NULL};
+    int64_t id;
+    if (job_id_arg(req, allowed, &id, err) != 0 || jobs_resume(c->d, c->uid, id, err) != 0)
+        return -1;
+    pack_ok_begin(pk, req->id);
+    return pack_job_record(pk, &c->d->store, id, c->uid, false, err);
 }
 
 /* ---- queries ---- */
@@ -330,7 +118,7 @@ int op_show(struct conn *c, const struct request *req, msgpack_packer *pk, struc
 {
     static const char *const allowed[] = {"id", NULL};
     int64_t id;
-    if (args_only(req->args, allowed, err) || arg_i64(req->args, "id", true, 0, 1, INT64_MAX, &id, err))
+    if (job_id_arg(req, allowed, &id, err) != 0)
         return -1;
     pack_ok_begin(pk, req->id);
     return pack_job_record(pk, &c->d->store, id, c->uid, true, err);
@@ -463,42 +251,6 @@ int op_wait(struct conn *c, const struct request *req, msgpack_packer *pk, struc
     if (waiter_add(c, req->id, id, err) != 0)
         return -1;
     return OP_DEFERRED;
-}
-
-int op_cancel(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
-{
-    static const char *const allowed[] = {"id", NULL};
-    int64_t id;
-    struct job_row row;
-    if (visible_job_arg(c, req, allowed, &id, &row, err) != 0)
-        return -1;
-    uid_t owner = row.uid;
-    enum job_state state = row.state;
-    job_row_free(&row);
-    if (c->uid != 0 && c->uid != owner)
-        return dashi_fail(err, DASHI_E_PERMISSION, "id", "job %lld belongs to another user; only its owner or root "
-                          "may cancel it", (long long)id);
-    if (state != JOB_QUEUED && state != JOB_RUNNING)
-        return dashi_fail(err, DASHI_E_STATE, "id", "job %lld is %s and cannot be cancelled", (long long)id,
-                          job_state_name(state));
-    int rc = scheduler_cancel(&c->d->sched, id);
-    const char *result = "cancelling";
-    if (rc == 1) {
-        struct dashi_error why;
-        dashi_fail(&why, DASHI_E_CANCELLED, "", "cancelled by %s before it started", c->user);
-        if (store_job_set_state(&c->d->store, id, JOB_CANCELLED, now_seconds(), &why, err) != 0)
-            return -1;
-        results_job_ended(c->d, id);
-        jobs_dependency_ended(c->d, id);
-        result = "cancelled";
-    } else if (rc < 0) {
-        return dashi_fail(err, DASHI_E_STATE, "id", "job %lld is not active in the scheduler", (long long)id);
-    }
-    pack_ok_begin(pk, req->id);
-    msgpack_pack_map(pk, 2);
-    pk_kv_i64(pk, "id", id);
-    pk_kv_str(pk, "state", result);
-    return 0;
 }
 
 /* ---- metrics and hashes ---- */

@@ -1,6 +1,6 @@
-/* The loop thread's side of the GPU thread's reports: each message is written to the
- * database in one transaction (the single writer), then the connections waiting on
- * that job get an event or, when it ended, its final record. */
+/* The GPU thread's reports recorded on the loop thread (results.h). */
+#include "results.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,135 +8,8 @@
 #include <unistd.h>
 
 #include "disk.h"
-#include "ops.h"
-#include "store_atoms.h"
-
-/* A `wait` request. Events are coalesced: a waiter holds at most the latest progress
- * (sent when its connection's queue has room), so a client that does not read costs
- * one small struct per wait, never a backlog; its final record is owed until sent. */
-struct waiter {
-    uint64_t req_id;
-    int64_t job;
-    bool event_pending; /* the latest progress below is not sent yet */
-    bool ended;         /* the job ended: its record is owed */
-    bool started;       /* the latest event is the job's start ("running") */
-    uint64_t step, total;
-    struct waiter *next;
-};
-
-int waiter_add(struct conn *c, uint64_t req_id, int64_t job_id, struct dashi_error *err)
-{
-    uint64_t limit = c->d->cfg.conn.max_waits_per_connection;
-    if (c->nwaiters >= limit)
-        return dashi_fail(err, DASHI_E_QUOTA, "max_waits_per_connection",
-                          "%llu waits are already pending on this connection, the limit (max_waits_per_connection)",
-                          (unsigned long long)c->nwaiters);
-    struct waiter *w = calloc(1, sizeof *w);
-    if (!w)
-        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
-    w->req_id = req_id;
-    w->job = job_id;
-    w->next = c->waiters;
-    c->waiters = w;
-    c->nwaiters++;
-    return 0;
-}
-
-void waiters_release(struct conn *c)
-{
-    for (struct waiter *w = c->waiters, *n; w; w = n) {
-        n = w->next;
-        free(w);
-    }
-    c->waiters = NULL;
-    c->nwaiters = 0;
-}
-
-static void send_event(struct conn *c, const struct waiter *w)
-{
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    frame_begin(&sb);
-    pack_event_begin(&pk, w->req_id);
-    msgpack_pack_map(&pk, 4);
-    pk_kv_i64(&pk, "job", w->job);
-    pk_kv_str(&pk, "state", w->started ? "running" : "progress");
-    pk_kv_u64(&pk, "step", w->step);
-    pk_kv_u64(&pk, "total", w->total);
-    frame_finish(&sb);
-    conn_send(c, &sb);
-    msgpack_sbuffer_destroy(&sb);
-}
-
-static void send_record(struct conn *c, uint64_t req_id, int64_t job)
-{
-    struct dashi_error err;
-    dashi_error_clear(&err);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    frame_begin(&sb);
-    pack_ok_begin(&pk, req_id);
-    if (pack_job_record(&pk, &c->d->store, job, c->uid, false, &err) != 0) {
-        frame_begin(&sb);
-        pack_error(&pk, req_id, &err);
-    }
-    frame_finish(&sb);
-    conn_send(c, &sb);
-    msgpack_sbuffer_destroy(&sb);
-}
-
-void waiters_flush(struct conn *c)
-{
-    for (struct waiter **p = &c->waiters; *p && !c->closing && conn_has_room(c);) {
-        struct waiter *w = *p;
-        if (w->ended) {
-            send_record(c, w->req_id, w->job);
-            *p = w->next;
-            c->nwaiters--;
-            free(w);
-            continue;
-        }
-        if (w->event_pending) {
-            send_event(c, w);
-            w->event_pending = false;
-        }
-        p = &w->next;
-    }
-}
-
-/* ended: the waiters of job are owed its record; else their pending event becomes m. */
-static void notify(struct daemon *d, int64_t job, const struct job_msg *m, bool ended)
-{
-    for (struct conn *c = d->conns; c; c = c->next) {
-        if (c->closing)
-            continue;
-        bool touched = false;
-        for (struct waiter *w = c->waiters; w; w = w->next) {
-            if (w->job != job || w->ended)
-                continue;
-            touched = true;
-            w->ended = ended;
-            w->event_pending = !ended;
-            if (!ended) {
-                w->started = m->type == MSG_STARTED;
-                w->step = m->step;
-                w->total = m->total;
-            }
-        }
-        if (touched)
-            conn_pump(c);
-    }
-}
-
-void results_job_ended(struct daemon *d, int64_t job_id)
-{
-    notify(d, job_id, NULL, true);
-}
-
+#include "jobs.h"
+#include "waiters.h"
 
 struct apply_ctx {
     struct daemon *d;
@@ -224,19 +97,22 @@ static int apply_fn(void *ctx, struct dashi_error *err)
         if (store_job_get(st, m->job, &row, err) != 0)
             return -1;
         uint64_t step = row.step, total = row.total_steps;
+        const struct job_kind *kind = job_kind_find(row.kind);
         job_row_free(&row);
         if (store_job_set_progress(st, m->job, m->state == JOB_SUCCEEDED ? total : step, total, m->gpu_seconds,
                                    err) != 0)
             return -1;
-        /* Atoms jobs hand their tables over as outputs; they enter the atoms tables here
-         * (store_atoms.h). A failed import fails the job instead of leaving it running. */
+        /* What a kind keeps beyond its outputs enters the database here, in the same
+         * transaction (the atoms tables). Its failure fails the job instead of leaving it
+         * running. */
         enum job_state state = m->state;
         const struct dashi_error *why = m->error.code != DASHI_OK ? &m->error : NULL;
-        struct dashi_error import_err;
-        dashi_error_clear(&import_err);
-        if (state == JOB_SUCCEEDED && store_atoms_import(st, &a->d->blobs, m->job, &import_err) != 0) {
+        struct dashi_error hook_err;
+        dashi_error_clear(&hook_err);
+        if (state == JOB_SUCCEEDED && kind && kind->on_succeeded &&
+            kind->on_succeeded(st, &a->d->blobs, m->job, &hook_err) != 0) {
             state = JOB_FAILED;
-            why = &import_err;
+            why = &hook_err;
         }
         return store_job_set_state(st, m->job, state, now_seconds(), why, err);
     }
@@ -257,26 +133,6 @@ static int record(struct daemon *d, struct apply_ctx *a, struct dashi_error *err
     return store_transaction(&d->store, apply_fn, a, err);
 }
 
-/* The waiters of a job whose end could not be recorded get that error rather than wait
- * for a change the database cannot show. */
-static void notify_unrecorded(struct daemon *d, int64_t job, const struct dashi_error *why)
-{
-    struct dashi_error e;
-    dashi_fail(&e, why->code, why->field, "job %lld ended, but that could not be recorded (%s); the daemon "
-               "retries every second: ask again later", (long long)job, why->message);
-    for (struct conn *c = d->conns; c; c = c->next)
-        for (struct waiter **p = &c->waiters; *p;) {
-            struct waiter *w = *p;
-            if (w->job != job || c->closing) {
-                p = &w->next;
-                continue;
-            }
-            conn_send_error(c, w->req_id, &e);
-            *p = w->next;
-            free(w);
-        }
-}
-
 int results_unrecorded(const struct daemon *d, int64_t job, struct dashi_error *err)
 {
     for (const struct job_msg *m = d->unrecorded; m; m = m->next)
@@ -286,9 +142,7 @@ int results_unrecorded(const struct daemon *d, int64_t job, struct dashi_error *
     return 0;
 }
 
-/* One message: recorded, then the waiters told; an end that cannot be recorded is kept on
- * d->unrecorded (and retried by record_retry). Returns whether m was kept. */
-static bool apply_msg(struct daemon *d, struct job_msg *m)
+bool results_apply(struct daemon *d, struct job_msg *m)
 {
     struct dashi_error err;
     dashi_error_clear(&err);
@@ -297,10 +151,10 @@ static bool apply_msg(struct daemon *d, struct job_msg *m)
         fprintf(stderr, "dashid: recording results of job %lld failed: %s: %s\n", (long long)m->job,
                 dashi_code_name(err.code), err.message);
         if (m->type != MSG_ENDED) {
-            notify(d, m->job, m, false);
+            waiters_progress(d, m);
             return false;
         }
-        notify_unrecorded(d, m->job, &err);
+        waiters_unrecorded(d, m->job, &err);
         struct job_msg **tail = &d->unrecorded;
         while (*tail)
             tail = &(*tail)->next;
@@ -314,9 +168,10 @@ static bool apply_msg(struct daemon *d, struct job_msg *m)
         drop_superseded(d, a.superseded);
     if (d->reserve_released)
         disk_reserve_make(d);
-    notify(d, m->job, m, m->type == MSG_ENDED);
     if (m->type == MSG_ENDED)
-        jobs_dependency_ended(d, m->job);
+        jobs_ended(d, m->job);
+    else
+        waiters_progress(d, m);
     return false;
 }
 
@@ -326,7 +181,7 @@ void results_retry(uv_timer_t *h)
     while (d->unrecorded) {
         struct job_msg *m = d->unrecorded;
         d->unrecorded = m->next;
-        if (apply_msg(d, m)) /* kept again, at the end: the disk is still full */
+        if (results_apply(d, m)) /* kept again, at the end: the disk is still full */
             break;
         job_msg_free(m);
     }
@@ -334,24 +189,9 @@ void results_retry(uv_timer_t *h)
         uv_timer_stop(&d->record_retry);
 }
 
-static void finish_stop(struct daemon *d)
+void results_last_try(struct daemon *d)
 {
-    uv_thread_join(&d->gpu_thread);
-    d->gpu_thread_started = false;
-    /* Jobs still queued stay queued in the database for the next start; their waiters
-     * learn that this daemon will not run them. */
-    struct dashi_error e;
-    dashi_fail(&e, DASHI_E_SHUTTING_DOWN, "", "the daemon stopped; the job stays queued for its next start");
-    for (struct conn *c = d->conns; c; c = c->next) {
-        for (struct waiter *w = c->waiters; w; w = w->next)
-            if (w->ended)
-                send_record(c, w->req_id, w->job);
-            else
-                conn_send_error(c, w->req_id, &e);
-        waiters_release(c);
-    }
-    server_close_all(d);
-    results_retry(&d->record_retry); /* a last try; what still fails is said, then dropped */
+    results_retry(&d->record_retry);
     for (struct job_msg *m = d->unrecorded, *n; m; m = n) {
         n = m->next;
         fprintf(stderr, "dashid: the end of job %lld was never recorded: it is interrupted or run again at "
@@ -359,28 +199,4 @@ static void finish_stop(struct daemon *d)
         job_msg_free(m);
     }
     d->unrecorded = NULL;
-    uv_close((uv_handle_t *)&d->record_retry, NULL);
-    uv_close((uv_handle_t *)&d->wake, NULL);
-    uv_close((uv_handle_t *)&d->sig_term, NULL);
-    uv_close((uv_handle_t *)&d->sig_int, NULL);
-}
-
-void results_on_wake(uv_async_t *h)
-{
-    struct daemon *d = h->data;
-    struct job_msg *m = scheduler_take_msgs(&d->sched);
-    bool worker_exited = false;
-    while (m) {
-        struct job_msg *next = m->next;
-        if (m->type == MSG_WORKER_EXIT)
-            worker_exited = true;
-        else if (apply_msg(d, m)) {
-            m = next;
-            continue;
-        }
-        job_msg_free(m);
-        m = next;
-    }
-    if (worker_exited)
-        finish_stop(d);
 }

@@ -85,21 +85,30 @@ int scheduler_cancel(struct scheduler *s, int64_t id)
     return rc;
 }
 
-size_t scheduler_dependents(struct scheduler *s, int64_t dep, int64_t *ids, size_t cap)
+static bool depends_on(const struct sched_job *j, int64_t dep)
 {
-    size_t n = 0;
+    for (int k = 0; k < j->plan.ndeps; k++)
+        if (j->plan.deps[k] == dep)
+            return true;
+    return false;
+}
+
+int scheduler_dependents(struct scheduler *s, int64_t dep, int64_t **ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    int rc = 0;
     uv_mutex_lock(&s->mu);
-    for (struct sched_job *j = s->jobs; j && n < cap; j = j->next) {
-        if (!j->waiting)
-            continue;
-        for (int k = 0; k < j->plan.ndeps; k++)
-            if (j->plan.deps[k] == dep) {
-                ids[n++] = j->id;
-                break;
-            }
-    }
+    size_t count = 0;
+    for (const struct sched_job *j = s->jobs; j; j = j->next)
+        count += j->waiting && depends_on(j, dep);
+    if (count && !(*ids = malloc(count * sizeof **ids)))
+        rc = -1;
+    for (const struct sched_job *j = s->jobs; j && *ids; j = j->next)
+        if (j->waiting && depends_on(j, dep))
+            (*ids)[(*n)++] = j->id;
     uv_mutex_unlock(&s->mu);
-    return n;
+    return rc;
 }
 
 int scheduler_make_ready(struct scheduler *s, int64_t id, void *params, const struct job_plan *plan)

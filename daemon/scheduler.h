@@ -106,8 +106,9 @@ void scheduler_add(struct scheduler *s, struct sched_job *job);
 /* Loop thread: 1 if the job was queued and is now removed (caller records cancelled),
  * 0 if it is running and was flagged (the GPU thread will end it), -1 if not active. */
 int scheduler_cancel(struct scheduler *s, int64_t id);
-/* Loop thread: the ids of waiting jobs that depend on job dep (at most cap). */
-size_t scheduler_dependents(struct scheduler *s, int64_t dep, int64_t *ids, size_t cap);
+/* Loop thread: the ids of all waiting jobs that depend on job dep (*ids malloc'd, NULL
+ * when there are none); -1 when out of memory. */
+int scheduler_dependents(struct scheduler *s, int64_t dep, int64_t **ids, size_t *n);
 /* Loop thread: a waiting job's dependencies have all succeeded; its re-validated params
  * and plan replace the old ones (the scheduler takes them) and it becomes runnable.
  * Returns -1 if the job is no longer waiting in the scheduler (the caller keeps params). */

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "conn_budget.h"
-#include "ops.h"
 #include "runtime_dir.h"
 #include "socket_activation.h"
 
@@ -34,7 +33,7 @@ static void on_conn_closed(uv_handle_t *h)
             *p = c->next;
             break;
         }
-    ops_conn_released(c);
+    d->handlers->released(c);
     conn_budget_release(c);
     frame_reader_free(&c->fr);
     free(c);
@@ -227,7 +226,7 @@ static bool handle_frame(struct conn *c, const uint8_t *payload, size_t len)
             conn_close(c);
         return !framing;
     }
-    ops_dispatch(c, &req);
+    c->d->handlers->request(c, &req);
     request_free(&req);
     return true;
 }
@@ -273,7 +272,7 @@ void conn_pump(struct conn *c)
 {
     if (c->closing)
         return;
-    waiters_flush(c);
+    c->d->handlers->deliver(c);
     if (c->paused && !c->dispatching && conn_drained(c)) {
         c->paused = false;
         handle_frames(c);
@@ -372,8 +371,9 @@ static void on_connection(uv_stream_t *server, int status)
         conn_close(c);
 }
 
-int server_start(struct daemon *d, struct dashi_error *err)
+int server_start(struct daemon *d, const struct conn_handlers *handlers, struct dashi_error *err)
 {
+    d->handlers = handlers;
     /* Started by dashid.socket: listen on the inherited socket instead of binding. */
     bool activated = false;
     int rc = socket_activation_listen(&d->loop, &d->server, on_connection, d->cfg.socket_path,

@@ -1,6 +1,7 @@
 /* The Unix-socket server on the loop thread: binds the socket with deliberate
  * permissions, accepts connections, identifies each peer with SO_PEERCRED, splits the
- * byte stream into frames, hands requests to ops.c and writes responses. */
+ * byte stream into frames, hands requests up (struct conn_handlers: ops.c) and writes
+ * responses. */
 #ifndef DASHI_SERVER_H
 #define DASHI_SERVER_H
 
@@ -50,8 +51,17 @@ struct conn {
     struct conn *next;
 };
 
-/* Binds and listens (an existing socket file is replaced only if no daemon answers on it). */
-int server_start(struct daemon *d, struct dashi_error *err);
+/* What the server hands up; it knows nothing of what serves the requests (ops.c gives
+ * ops_conn_handlers). */
+struct conn_handlers {
+    void (*request)(struct conn *c, const struct request *req); /* a decoded request */
+    void (*deliver)(struct conn *c); /* send what is owed (waiters) while the queue has room */
+    void (*released)(struct conn *c); /* free what a closed connection holds */
+};
+
+/* Binds and listens (an existing socket file is replaced only if no daemon answers on it);
+ * requests go to handlers. */
+int server_start(struct daemon *d, const struct conn_handlers *handlers, struct dashi_error *err);
 /* Stops accepting (the listening socket is closed and its file removed). */
 void server_stop_listening(struct daemon *d);
 /* Closes every connection. */
@@ -71,8 +81,8 @@ void conn_abort(struct conn *c);
  * reply queues are under their caps). */
 bool conn_has_room(const struct conn *c);
 /* Delivers what is owed now that the queue may have room: waiters' pending events
- * and records, then the buffered requests of a paused connection; closes a half-closed
- * connection once nothing is owed. */
+ * and records (handlers->deliver), then the buffered requests of a paused connection;
+ * closes a half-closed connection once nothing is owed. */
 void conn_pump(struct conn *c);
 
 #endif

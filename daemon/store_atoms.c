@@ -136,13 +136,6 @@ static int load_table(const struct blobstore *bs, const char *hash, const char *
 
 int store_atoms_import(struct store *st, const struct blobstore *bs, int64_t job, struct dashi_error *err)
 {
-    struct job_row row;
-    if (store_job_get(st, job, &row, err) != 0)
-        return -1;
-    bool is_atoms = strcmp(row.kind, "atoms") == 0;
-    job_row_free(&row);
-    if (!is_atoms)
-        return 0;
     struct outputs o = {0};
     if (store_job_blobs(st, job, "output", output_cb, &o, err) != 0)
         return -1;

@@ -3,7 +3,7 @@
  * How they get there: an atoms job (GPU thread) may not touch SQLite, so it writes its
  * three tables as float64 .npy outputs with the column layouts below ("atoms", "lineage",
  * "atom_audit"), and the loop thread (the single writer) imports them with
- * store_atoms_import when the job ends successfully, inside the transaction that records
+ * store_atoms_import, the kind's on_succeeded (job.h), inside the transaction that records
  * the end (a savepoint: a failed import leaves no rows). The outputs also stay
  * downloadable with `dashi get`. */
 #ifndef DASHI_STORE_ATOMS_H
@@ -25,8 +25,8 @@ enum { LINEAGE_COL_PARENT_STEP, LINEAGE_COL_PARENT_IDX, LINEAGE_COL_CHILD_STEP, 
        LINEAGE_COL_KIND, LINEAGE_COL_FRACTION, LINEAGE_COLS };
 enum { AUDIT_COL_STEP, AUDIT_COL_IDX, AUDIT_COL_EVENT, AUDIT_COL_RESIDUAL, AUDIT_COL_SIGNED, AUDIT_COLS };
 
-/* Imports the atoms/lineage/atom_audit outputs of job (when it has them; a job of another
- * kind is left alone) in one savepoint. Call inside a transaction (store_transaction). */
+/* Imports the atoms/lineage/atom_audit outputs of atoms job `job` in one savepoint
+ * (E_INTERNAL when it lacks one). Call inside a transaction (store_transaction). */
 int store_atoms_import(struct store *st, const struct blobstore *bs, int64_t job, struct dashi_error *err);
 /* Inserts rows given in the layouts above (import uses it; so do tests and benches). */
 int store_atoms_insert(struct store *st, int64_t job, const double *atoms, size_t natoms, const double *lineage,

@@ -1,0 +1,233 @@
+/* The daemon's start and stop (daemon.h). Start opens, in order: the store (jobs left
+ * running by a previous daemon are marked interrupted), the blobs and the disk reserve,
+ * the device, the scheduler with the jobs still queued, the loop with its handles, the
+ * socket, and the GPU thread. Stop is orderly: daemon_begin_stop closes the socket and
+ * tells the GPU thread; when the thread reports its exit (after interrupting the jobs
+ * it ran), the waiters are answered, the connections closed and the loop ends. */
+#include "daemon.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "disk.h"
+#include "fft_vkfft.h"
+#include "gpu_worker.h"
+#include "jobs.h"
+#include "results.h"
+#include "server.h"
+#include "waiters.h"
+
+void daemon_begin_stop(struct daemon *d, const char *why)
+{
+    if (d->stopping)
+        return;
+    d->stopping = true;
+    fprintf(stderr, "dashid: stopping (%s)\n", why);
+    server_stop_listening(d);
+    scheduler_request_stop(&d->sched);
+    if (d->sig_fault_open) { /* no fault to arm once stopping; the loop must be able to end */
+        d->sig_fault_open = false;
+        uv_close((uv_handle_t *)&d->sig_fault, NULL);
+    }
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    daemon_begin_stop(h->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* Tests arm DASHI_VK_FAULT's usr1 rules at the moment they choose (docs/cli.md). */
+static void on_fault_signal(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    struct daemon *d = h->data;
+    bool armed = vk_fault_arm(&d->vk.fault);
+    fprintf(stderr, "dashid: SIGUSR1: %s\n", armed ? "fault injection armed" : "no usr1 rule in DASHI_VK_FAULT");
+}
+
+/* Closes the loop's handles still open (the listening socket without removing its file:
+ * after a failed start it may be another daemon's). */
+static void close_handles(struct daemon *d)
+{
+    uv_close((uv_handle_t *)&d->wake, NULL);
+    uv_close((uv_handle_t *)&d->record_retry, NULL);
+    uv_close((uv_handle_t *)&d->sig_term, NULL);
+    uv_close((uv_handle_t *)&d->sig_int, NULL);
+    if (d->sig_fault_open) {
+        d->sig_fault_open = false;
+        uv_close((uv_handle_t *)&d->sig_fault, NULL);
+    }
+    if (d->server_open) {
+        d->server_open = false;
+        uv_close((uv_handle_t *)&d->server, NULL);
+    }
+}
+
+/* The GPU thread has exited: it ended the jobs it ran; jobs still queued stay queued in
+ * the database for the next start. */
+static void finish_stop(struct daemon *d)
+{
+    uv_thread_join(&d->gpu_thread);
+    d->gpu_thread_started = false;
+    waiters_daemon_stopped(d);
+    server_close_all(d);
+    results_last_try(d);
+    close_handles(d);
+}
+
+/* The GPU thread posted messages: each is recorded (results.c); its exit ends the loop. */
+static void on_wake(uv_async_t *h)
+{
+    struct daemon *d = h->data;
+    struct job_msg *m = scheduler_take_msgs(&d->sched);
+    bool worker_exited = false;
+    while (m) {
+        struct job_msg *next = m->next;
+        if (m->type == MSG_WORKER_EXIT)
+            worker_exited = true;
+        else if (results_apply(d, m)) { /* kept to be recorded later */
+            m = next;
+            continue;
+        }
+        job_msg_free(m);
+        m = next;
+    }
+    if (worker_exited)
+        finish_stop(d);
+}
+
+/* ---- start ---- */
+
+/* Jobs that were running when a previous daemon died are interrupted, never re-run silently. */
+static int mark_interrupted(struct store *st, struct dashi_error *err)
+{
+    int64_t *ids;
+    size_t n;
+    if (store_jobs_in_state(st, JOB_RUNNING, &ids, &n, err) != 0)
+        return -1;
+    struct dashi_error why;
+    dashi_fail(&why, DASHI_E_INTERRUPTED, "", "the daemon stopped while the job ran");
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = store_job_set_state(st, ids[i], JOB_INTERRUPTED, now_seconds(), &why, err);
+    if (n)
+        fprintf(stderr, "dashid: %zu job(s) left running by a previous daemon marked interrupted\n", n);
+    free(ids);
+    return rc;
+}
+
+static int open_storage(struct daemon *d, struct dashi_error *err)
+{
+    char dbpath[4200];
+    snprintf(dbpath, sizeof dbpath, "%s/dashid.db", d->cfg.state_dir);
+    if (store_open(&d->store, dbpath, err) != 0)
+        return -1;
+    d->opened.store = true;
+    if (mark_interrupted(&d->store, err) != 0 || blobstore_open(&d->blobs, d->cfg.state_dir, err) != 0)
+        return -1;
+    d->blobs.reserve_bytes = d->cfg.disk_reserve_bytes;
+    disk_reserve_make(d);
+    return 0;
+}
+
+static int open_device(struct daemon *d, struct dashi_error *err)
+{
+    if (device_health_init(&d->health) != 0)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "cannot initialise a mutex");
+    d->opened.health = true;
+    if (vk_runtime_open(&d->vk, d->cfg.device, d->cfg.state_dir, err) != 0)
+        return -1;
+    d->opened.vk = true;
+    if (d->vk.fault.enabled)
+        fprintf(stderr, "dashid: fault injection: DASHI_VK_FAULT=%s\n", d->vk.fault.spec);
+    if (d->cfg.device_memory_budget && d->cfg.device_memory_budget < d->vk.memory_budget)
+        d->vk.memory_budget = d->cfg.device_memory_budget; /* leave the rest to others on the device */
+    if (fft_cache_create(&d->vk, &d->fft, err) != 0)
+        return -1;
+    fprintf(stderr, "dashid %s: device %s (%s %s)%s\n", DASHID_VERSION, d->vk.device_name, d->vk.driver_name,
+            d->vk.driver_info, d->vk.is_cpu ? " - a CPU implementation of Vulkan: no GPU in use" : "");
+    return 0;
+}
+
+static int open_scheduler(struct daemon *d, struct dashi_error *err)
+{
+    if (scheduler_init(&d->sched, d->vk.memory_budget, d->cfg.usage_half_life_s) != 0)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "cannot initialise the scheduler");
+    d->opened.sched = true;
+    d->sched.cfg = &d->cfg;
+    return jobs_requeue(d, err);
+}
+
+static int open_loop(struct daemon *d, struct dashi_error *err)
+{
+    if (uv_loop_init(&d->loop) != 0)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "cannot initialise the event loop");
+    d->opened.loop = true;
+    uv_async_init(&d->loop, &d->wake, on_wake);
+    d->wake.data = d;
+    uv_timer_init(&d->loop, &d->record_retry);
+    d->record_retry.data = d;
+    uv_signal_init(&d->loop, &d->sig_term);
+    uv_signal_init(&d->loop, &d->sig_int);
+    d->sig_term.data = d->sig_int.data = d;
+    uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&d->sig_int, on_signal, SIGINT);
+    if (d->vk.fault.enabled) {
+        uv_signal_init(&d->loop, &d->sig_fault);
+        d->sig_fault.data = d;
+        uv_signal_start(&d->sig_fault, on_fault_signal, SIGUSR1);
+        d->sig_fault_open = true;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+static int start_serving(struct daemon *d, const struct conn_handlers *handlers, struct dashi_error *err)
+{
+    if (server_start(d, handlers, err) != 0) {
+        close_handles(d); /* tear the loop down cleanly: nothing runs yet */
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+        return -1;
+    }
+    if (conn_budget_start(d, err) != 0) {
+        daemon_begin_stop(d, "startup failure");
+        return -1; /* unreachable in practice: a timer cannot fail to start */
+    }
+    if (uv_thread_create(&d->gpu_thread, gpu_worker_main, d) != 0) {
+        daemon_begin_stop(d, "startup failure");
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "cannot start the GPU thread"); /* unreachable in practice */
+    }
+    d->gpu_thread_started = true;
+    return 0;
+}
+
+int daemon_start(struct daemon *d, const struct conn_handlers *handlers, struct dashi_error *err)
+{
+    d->started_at = now_seconds();
+    conn_budget_raise_nofile(d);
+    if (open_storage(d, err) != 0 || open_device(d, err) != 0 || open_scheduler(d, err) != 0 ||
+        open_loop(d, err) != 0 || start_serving(d, handlers, err) != 0)
+        return -1;
+    return 0;
+}
+
+void daemon_run(struct daemon *d)
+{
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+}
+
+void daemon_close(struct daemon *d)
+{
+    if (d->opened.loop && uv_loop_close(&d->loop) != 0)
+        fprintf(stderr, "dashid: event loop closed with handles still open\n");
+    if (d->opened.sched)
+        scheduler_destroy(&d->sched);
+    fft_cache_destroy(d->fft); /* before the runtime its plans live on */
+    if (d->opened.vk)
+        vk_runtime_close(&d->vk);
+    if (d->opened.store)
+        store_close(&d->store);
+    if (d->opened.health)
+        device_health_destroy(&d->health);
+    d->opened = (struct daemon_opened){0};
+}

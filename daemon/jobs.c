@@ -1,0 +1,418 @@
+/* The job lifecycle on the loop thread (jobs.h): submit, re-queue, resume, cancel, the
+ * end of a job, and the dependents that wait for one. */
+#include "jobs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job_record.h"
+#include "json.h"
+#include "quota.h"
+#include "waiters.h"
+
+/* ---- one job from parameters ---- */
+
+/* Validates args for kind as submitted by uid into *out (not yet scheduled; on failure
+ * *out may hold a job to discard): the kind's checks, then what this daemon's device can
+ * run. */
+static int validate_job(struct daemon *d, const struct job_kind *kind, const msgpack_object *args, uid_t uid,
+                        struct sched_job **out, struct dashi_error *err)
+{
+    struct job_submit_ctx ctx = {.store = &d->store, .blobs = &d->blobs, .vk = &d->vk, .uid = uid};
+    struct sched_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    j->kind = kind;
+    j->uid = uid;
+    if (kind->validate(&ctx, args, &j->params, &j->plan, err) != 0) {
+        free(j);
+        return -1;
+    }
+    *out = j;
+    if (j->plan.require_gpu && d->vk.is_cpu)
+        return dashi_fail(err, DASHI_E_NO_GPU, "require_gpu",
+                          "the job requires a GPU but this daemon runs on %s, a CPU implementation of Vulkan "
+                          "(no GPU was found or --device selected it)",
+                          d->vk.device_name);
+    if (j->plan.mem_estimate > d->vk.memory_budget)
+        return dashi_fail(err, DASHI_E_DEVICE_MEMORY, "",
+                          "the job needs about %llu MiB of device memory; the device budget is %llu MiB",
+                          (unsigned long long)(j->plan.mem_estimate >> 20),
+                          (unsigned long long)(d->vk.memory_budget >> 20));
+    return 0;
+}
+
+static void sched_job_discard(struct sched_job *j)
+{
+    if (!j)
+        return;
+    if (j->params)
+        j->kind->free_params(j->params);
+    free(j);
+}
+
+/* The stored parameters of row validated again (blobs and the device may have changed
+ * since they were), as a job carrying the row's id, priority, time limit and checkpoint;
+ * waiting when some job it depends on has not succeeded yet. On failure *out may hold a
+ * job to discard. Shared by re-queueing, resume and the dependents of an ended job. */
+static int job_from_row(struct daemon *d, const struct job_row *row, struct sched_job **out, struct dashi_error *err)
+{
+    *out = NULL;
+    const struct job_kind *kind = job_kind_find(row->kind);
+    msgpack_unpacked pu;
+    msgpack_unpacked_init(&pu);
+    int rc = kind && row->params_mp &&
+                     msgpack_unpack_next(&pu, row->params_mp, row->params_mp_len, NULL) == MSGPACK_UNPACK_SUCCESS
+                 ? validate_job(d, kind, &pu.data, row->uid, out, err)
+                 : dashi_fail(err, DASHI_E_INTERNAL, "", "stored parameters of job %lld cannot be read",
+                              (long long)row->id);
+    msgpack_unpacked_destroy(&pu);
+    if (rc != 0)
+        return -1;
+    struct sched_job *j = *out;
+    j->id = row->id;
+    j->priority = row->priority;
+    quota_time_limit(d, j, row->time_limit);
+    j->waiting = j->plan.ndeps > 0;
+    /* A resumed job continues from its checkpoint (only a job that ran has one), with the
+     * partial outputs it kept. */
+    memcpy(j->resume_checkpoint, row->checkpoint, sizeof j->resume_checkpoint);
+    j->resume_step = row->checkpoint_step;
+    return 0;
+}
+
+/* The resolved parameters as msgpack (into sb, initialised here) and as JSON (malloc'd,
+ * NULL when they cannot be encoded). */
+static char *pack_resolved_params(const struct job_kind *kind, const void *params, msgpack_sbuffer *sb)
+{
+    msgpack_sbuffer_init(sb);
+    msgpack_packer ppk;
+    msgpack_packer_init(&ppk, sb, msgpack_sbuffer_write);
+    kind->pack_params(params, &ppk);
+    msgpack_unpacked pu;
+    msgpack_unpacked_init(&pu);
+    char *json = NULL;
+    if (msgpack_unpack_next(&pu, sb->data, sb->size, NULL) == MSGPACK_UNPACK_SUCCESS)
+        json = json_string(&pu.data, -1);
+    msgpack_unpacked_destroy(&pu);
+    return json;
+}
+
+/* ---- submit ---- */
+
+struct submit_tx {
+    struct store *st;
+    struct job_row *row;
+    const struct job_plan *plan;
+};
+
+static int submit_tx_fn(void *ctx, struct dashi_error *err)
+{
+    struct submit_tx *t = ctx;
+    if (store_job_insert(t->st, t->row, err) != 0)
+        return -1;
+    for (int i = 0; i < t->plan->ninputs; i++)
+        if (store_job_blob_add(t->st, t->row->id, "input", t->plan->inputs[i].name, t->plan->inputs[i].hash, err) != 0)
+            return -1;
+    return 0;
+}
+
+static void submission_row(const struct job_submission *s, const struct sched_job *j, struct job_row *row)
+{
+    memset(row, 0, sizeof *row);
+    snprintf(row->kind, sizeof row->kind, "%s", s->kind->name);
+    row->state = JOB_QUEUED;
+    row->uid = s->uid;
+    snprintf(row->user, sizeof row->user, "%s", s->user);
+    row->priority = s->priority;
+    row->is_private = s->is_private;
+    row->time_limit = s->time_limit;
+    row->submitted_at = now_seconds();
+    snprintf(row->precision, sizeof row->precision, "%s", j->plan.precision);
+    snprintf(row->mode, sizeof row->mode, "%s", j->plan.mode);
+    row->total_steps = j->plan.total_steps;
+    row->mem_estimate = j->plan.mem_estimate;
+}
+
+/* Records the validated job j as queued, with its inputs, and sets its id. The stored
+ * parameters are the resolved ones, defaults included. */
+static int record_submission(struct daemon *d, const struct job_submission *s, struct sched_job *j,
+                             struct dashi_error *err)
+{
+    msgpack_sbuffer psb;
+    char *pjson = pack_resolved_params(s->kind, j->params, &psb);
+    struct job_row row;
+    submission_row(s, j, &row);
+    row.params_json = pjson;
+    row.params_mp = psb.data;
+    row.params_mp_len = psb.size;
+    struct submit_tx tx = {.st = &d->store, .row = &row, .plan = &j->plan};
+    int rc = pjson ? store_transaction(&d->store, submit_tx_fn, &tx, err)
+                   : dashi_fail(err, DASHI_E_INTERNAL, "", "cannot encode the job's parameters");
+    free(pjson);
+    msgpack_sbuffer_destroy(&psb);
+    j->id = row.id;
+    return rc;
+}
+
+int jobs_submit(struct daemon *d, const struct job_submission *s, int64_t *id, struct dashi_error *err)
+{
+    struct sched_job *j = NULL;
+    if (device_check_accepting(&d->health, err) != 0 || validate_job(d, s->kind, s->args, s->uid, &j, err) != 0 ||
+        quota_check_submit(d, s->uid, &j->plan, err) != 0) {
+        sched_job_discard(j);
+        return -1;
+    }
+    j->priority = s->priority;
+    quota_time_limit(d, j, s->time_limit);
+    if (record_submission(d, s, j, err) != 0) {
+        sched_job_discard(j);
+        return -1;
+    }
+    j->waiting = j->plan.ndeps > 0;
+    *id = j->id;
+    scheduler_add(&d->sched, j);
+    return 0;
+}
+
+/* ---- re-queueing at start ---- */
+
+/* Schedules the queued job id again, or fails it with the reason it no longer validates.
+ * -1 only when the store cannot be read or written. */
+static int requeue_one(struct daemon *d, int64_t id, struct dashi_error *err)
+{
+    struct job_row row;
+    if (store_job_get(&d->store, id, &row, err) != 0)
+        return -1;
+    struct dashi_error why;
+    dashi_error_clear(&why);
+    struct sched_job *j = NULL;
+    int rc = 0;
+    if (job_from_row(d, &row, &j, &why) == 0) {
+        scheduler_add(&d->sched, j);
+    } else {
+        sched_job_discard(j);
+        rc = store_job_set_state(&d->store, row.id, JOB_FAILED, now_seconds(), &why, err);
+    }
+    job_row_free(&row);
+    return rc;
+}
+
+int jobs_requeue(struct daemon *d, struct dashi_error *err)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    if (store_jobs_in_state(&d->store, JOB_QUEUED, &ids, &n, err) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = requeue_one(d, ids[i], err);
+    free(ids);
+    return rc;
+}
+
+/* ---- resume ---- */
+
+/* The checks on the stored row: owner or root, interrupted, with a checkpoint. */
+static int resumable(uid_t caller, const struct job_row *row, struct dashi_error *err)
+{
+    if (caller != 0 && caller != row->uid)
+        return dashi_fail(err, DASHI_E_PERMISSION, "id",
+                          "job %lld belongs to another user; only its owner or root may resume it", (long long)row->id);
+    if (row->state != JOB_INTERRUPTED)
+        return dashi_fail(err, DASHI_E_STATE, "id", "job %lld is %s; only an interrupted job can be resumed",
+                          (long long)row->id, job_state_name(row->state));
+    if (!row->checkpoint[0])
+        return dashi_fail(err, DASHI_E_STATE, "id",
+                          "job %lld has no checkpoint to resume from (it stopped before its first one)",
+                          (long long)row->id);
+    return 0;
+}
+
+/* The interrupted job rebuilt from its row, under the per-user limits of a submission. */
+static int rebuild(struct daemon *d, const struct job_row *row, struct sched_job **out, struct dashi_error *err)
+{
+    if (job_from_row(d, row, out, err) != 0 || quota_check_submit(d, row->uid, &(*out)->plan, err) != 0)
+        return -1;
+    if ((*out)->waiting) /* it ran, so its inputs existed; they must resolve now */
+        return dashi_fail(err, DASHI_E_STATE, "id", "job %lld depends on jobs that have not succeeded",
+                          (long long)row->id);
+    (*out)->gpu_seconds = row->gpu_seconds; /* accounting continues */
+    return 0;
+}
+
+struct resume_tx {
+    struct store *st;
+    const struct job_row *row;
+};
+
+/* Progress goes back to the checkpoint (the steps after it are computed again) and the
+ * job is queued, in one transaction. */
+static int resume_tx_fn(void *ctx, struct dashi_error *err)
+{
+    const struct resume_tx *t = ctx;
+    const struct job_row *row = t->row;
+    if (store_job_set_progress(t->st, row->id, row->checkpoint_step, row->total_steps, row->gpu_seconds, err) != 0)
+        return -1;
+    return store_job_set_state(t->st, row->id, JOB_QUEUED, now_seconds(), NULL, err);
+}
+
+int jobs_resume(struct daemon *d, uid_t caller, int64_t id, struct dashi_error *err)
+{
+    struct job_row row;
+    if (job_get_visible(&d->store, id, caller, &row, err) != 0)
+        return -1;
+    struct sched_job *j = NULL;
+    int rc = resumable(caller, &row, err);
+    if (rc == 0)
+        rc = device_check_accepting(&d->health, err);
+    if (rc == 0)
+        rc = rebuild(d, &row, &j, err);
+    struct resume_tx tx = {.st = &d->store, .row = &row};
+    if (rc == 0)
+        rc = store_transaction(&d->store, resume_tx_fn, &tx, err);
+    job_row_free(&row);
+    if (rc != 0) {
+        sched_job_discard(j);
+        return -1;
+    }
+    scheduler_add(&d->sched, j);
+    return 0;
+}
+
+/* ---- cancel ---- */
+
+int jobs_cancel(struct daemon *d, uid_t caller, const char *caller_name, int64_t id, bool *ended,
+                struct dashi_error *err)
+{
+    *ended = false;
+    struct job_row row;
+    if (job_get_visible(&d->store, id, caller, &row, err) != 0)
+        return -1;
+    uid_t owner = row.uid;
+    enum job_state state = row.state;
+    job_row_free(&row);
+    if (caller != 0 && caller != owner)
+        return dashi_fail(err, DASHI_E_PERMISSION, "id", "job %lld belongs to another user; only its owner or root "
+                          "may cancel it", (long long)id);
+    if (state != JOB_QUEUED && state != JOB_RUNNING)
+        return dashi_fail(err, DASHI_E_STATE, "id", "job %lld is %s and cannot be cancelled", (long long)id,
+                          job_state_name(state));
+    int rc = scheduler_cancel(&d->sched, id);
+    if (rc < 0)
+        return dashi_fail(err, DASHI_E_STATE, "id", "job %lld is not active in the scheduler", (long long)id);
+    if (rc == 0)
+        return 0; /* running: the GPU thread ends it after its slice */
+    struct dashi_error why;
+    dashi_fail(&why, DASHI_E_CANCELLED, "", "cancelled by %s before it started", caller_name);
+    if (store_job_set_state(&d->store, id, JOB_CANCELLED, now_seconds(), &why, err) != 0)
+        return -1;
+    *ended = true;
+    jobs_ended(d, id);
+    return 0;
+}
+
+/* ---- the dependents of an ended job ---- */
+
+static void fail_dependent(struct daemon *d, int64_t id, const struct dashi_error *why)
+{
+    struct dashi_error err;
+    if (scheduler_cancel(&d->sched, id) != 1)
+        return; /* already gone or started */
+    if (store_job_set_state(&d->store, id, JOB_FAILED, now_seconds(), why, &err) != 0)
+        fprintf(stderr, "dashid: recording the failure of job %lld: %s\n", (long long)id, err.message);
+    jobs_ended(d, id); /* its own dependents fail in turn */
+}
+
+/* What validation learned from the inputs (a train job's N, a decode's frame count)
+ * belongs in the stored parameters too, as if the inputs had existed at submit. */
+static void record_resolved(struct daemon *d, const struct sched_job *j)
+{
+    struct dashi_error err;
+    for (int i = 0; i < j->plan.ninputs; i++)
+        if (store_job_blob_add(&d->store, j->id, "input", j->plan.inputs[i].name, j->plan.inputs[i].hash, &err) != 0)
+            fprintf(stderr, "dashid: recording inputs of job %lld: %s\n", (long long)j->id, err.message);
+    msgpack_sbuffer psb;
+    char *pjson = pack_resolved_params(j->kind, j->params, &psb);
+    if (!pjson || store_job_set_params(&d->store, j->id, pjson, psb.data, psb.size, j->plan.total_steps,
+                                       j->plan.mem_estimate, &err) != 0)
+        fprintf(stderr, "dashid: storing the resolved parameters of job %lld: %s\n", (long long)j->id,
+                pjson ? err.message : "cannot encode them");
+    free(pjson);
+    msgpack_sbuffer_destroy(&psb);
+}
+
+/* Validates again a waiting job one of whose dependencies just succeeded: runnable once
+ * they all have, failed if it no longer validates. */
+static void revalidate(struct daemon *d, int64_t id)
+{
+    struct dashi_error err;
+    dashi_error_clear(&err);
+    struct job_row row;
+    if (store_job_get(&d->store, id, &row, &err) != 0) {
+        fprintf(stderr, "dashid: reading waiting job %lld: %s\n", (long long)id, err.message);
+        return;
+    }
+    struct sched_job *j = NULL;
+    int rc = job_from_row(d, &row, &j, &err);
+    job_row_free(&row);
+    if (rc != 0) {
+        sched_job_discard(j);
+        fail_dependent(d, id, &err);
+        return;
+    }
+    if (!j->waiting) { /* else other dependencies are still running */
+        record_resolved(d, j);
+        if (scheduler_make_ready(&d->sched, id, j->params, &j->plan) == 0)
+            j->params = NULL; /* the scheduler owns them now */
+    }
+    sched_job_discard(j);
+}
+
+static int stored_state(struct daemon *d, int64_t id, enum job_state *state)
+{
+    struct job_row row;
+    struct dashi_error err;
+    if (store_job_get(&d->store, id, &row, &err) != 0) {
+        fprintf(stderr, "dashid: reading the state of job %lld: %s\n", (long long)id, err.message);
+        return -1;
+    }
+    *state = row.state;
+    job_row_free(&row);
+    return 0;
+}
+
+/* Every waiting job that depends on dep, however many (the queue limits bound them). */
+static void dependents_settle(struct daemon *d, int64_t dep)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    enum job_state state;
+    if (scheduler_dependents(&d->sched, dep, &ids, &n) != 0) {
+        fprintf(stderr, "dashid: out of memory listing the dependents of job %lld: they keep waiting\n",
+                (long long)dep);
+        return;
+    }
+    if (n == 0 || stored_state(d, dep, &state) != 0) {
+        free(ids);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (state == JOB_SUCCEEDED) {
+            revalidate(d, ids[i]);
+            continue;
+        }
+        struct dashi_error why;
+        dashi_fail(&why, DASHI_E_STATE, "", "job %lld, whose output it needs, %s", (long long)dep,
+                   job_state_name(state));
+        fail_dependent(d, ids[i], &why);
+    }
+    free(ids);
+}
+
+void jobs_ended(struct daemon *d, int64_t id)
+{
+    waiters_job_ended(d, id);
+    dependents_settle(d, id);
+}
