@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "blobstore.h"
@@ -47,9 +48,13 @@ struct job_submit_ctx {
 
 struct job_exec; /* GPU-thread context, defined in gpu_worker.h */
 struct fft_cache;
+struct param_table; /* job_params.h */
 
 struct job_kind {
     const char *name;
+    /* The kind's parameter tables (one per mode), NULL-terminated: what validate parses
+     * and pack_params stores, and the tables of docs/protocol.md. */
+    const struct param_table *const *params;
     /* Parses args (a msgpack map) into a kind-owned params struct, checking every field
      * (unknown ones rejected) and the referenced blobs (exist, dtype, shape, finite),
      * and fills the plan. Must not touch the GPU. */
@@ -113,6 +118,9 @@ void job_plan_input(struct job_plan *plan, const char *name, const char *hash);
 const struct job_kind *job_kind_find(const char *name);
 /* Writes the kind names, space-separated, into buf (for error messages). */
 void job_kind_names(char *buf, size_t cap);
+/* Every kind's parameter tables as markdown: the generated part of docs/protocol.md
+ * ("Job kinds and their args"; `dashid --describe-params markdown`). */
+void job_kinds_params_markdown(FILE *f);
 
 /* ---- reporting from the GPU thread (implemented in gpu_worker.c) ---- */
 void job_emit_metric(struct job_exec *ex, const char *key, int64_t step, double value);
