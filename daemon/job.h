@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "blobstore.h"
@@ -47,9 +48,13 @@ struct job_submit_ctx {
 
 struct job_exec; /* GPU-thread context, defined in gpu_worker.h */
 struct fft_cache;
+struct param_table; /* job_params.h */
 
 struct job_kind {
     const char *name;
+    /* The kind's parameter tables (one per mode), NULL-terminated: what validate parses
+     * and pack_params stores, and the tables of docs/protocol.md. */
+    const struct param_table *const *params;
     /* Parses args (a msgpack map) into a kind-owned params struct, checking every field
      * (unknown ones rejected) and the referenced blobs (exist, dtype, shape, finite),
      * and fills the plan. Must not touch the GPU. */
@@ -82,7 +87,8 @@ struct job_kind {
  * empty, sets *job_id, adds it to plan->deps and returns 0: the kind must then skip the
  * checks that need the blob and pack the job id (not a hash) in pack_params, so that
  * validation can run again once the job has succeeded. Errors: E_NOT_FOUND (no such
- * blob/job/output), E_STATE (the job failed, was cancelled or interrupted), E_BAD_TYPE.
+ * blob/job/output), E_STATE (the job failed, was cancelled or interrupted), E_BAD_TYPE;
+ * a store error looking the blob or job up (E_DB) passes through, naming the argument.
  * A missing key: E_MISSING_FIELD if required, else 0 with hash empty and *job_id 0. */
 int job_input_ref(const struct job_submit_ctx *ctx, const msgpack_object *args, const char *name,
                   const char *output, bool required, char hash[DASHI_HASH_HEX + 1], int64_t *job_id,
@@ -97,6 +103,19 @@ struct job_params_view {
 int job_params_open(const struct job_submit_ctx *ctx, int64_t id, struct job_params_view *v,
                     const msgpack_object **map, struct dashi_error *err);
 void job_params_close(struct job_params_view *v);
+/* What an input blob must be (job_blob_check). */
+struct blob_want {
+    enum npy_dtype dtype;
+    unsigned ndims; /* the numbers of dimensions allowed, as bits (1u << ndim); 0: any */
+    bool finite;    /* no NaN or Inf */
+};
+/* The one check of an input blob, by hash, at validation: it exists (E_NOT_FOUND, or the
+ * store's own error, e.g. E_DB, passed through), has the dtype and number of dimensions
+ * wanted (E_BAD_VALUE "FIELD must be WHAT"), and is finite when asked (E_BAD_VALUE "FIELD
+ * contains NaN or Inf"). `what` describes the expected array for the message; shape
+ * checks that relate sizes to each other stay with the kind, which gets the metadata. */
+int job_blob_check(const struct job_submit_ctx *ctx, const char *field, const char *hash, struct blob_want want,
+                   const char *what, struct blob_meta *m, struct dashi_error *err);
 /* Records an input in the plan (for the job's `inputs` map); ignored when hash is empty. */
 void job_plan_input(struct job_plan *plan, const char *name, const char *hash);
 
@@ -104,6 +123,9 @@ void job_plan_input(struct job_plan *plan, const char *name, const char *hash);
 const struct job_kind *job_kind_find(const char *name);
 /* Writes the kind names, space-separated, into buf (for error messages). */
 void job_kind_names(char *buf, size_t cap);
+/* Every kind's parameter tables as markdown: the generated part of docs/protocol.md
+ * ("Job kinds and their args"; `dashid --describe-params markdown`). */
+void job_kinds_params_markdown(FILE *f);
 
 /* ---- reporting from the GPU thread (implemented in gpu_worker.c) ---- */
 void job_emit_metric(struct job_exec *ex, const char *key, int64_t step, double value);

@@ -34,75 +34,63 @@
 #include "store_atoms.h"
 #include "threads.h"
 
+enum atoms_carrier { CARRIER_AUTO, CARRIER_GPU, CARRIER_HOST };
+static const char *const carriers[] = {"auto", "gpu", "host", NULL};
+
 struct atoms_params {
     char from[DASHI_HASH_HEX + 1];
     int64_t from_job;
-    int mode;
+    enum atoms_mode mode;
     uint64_t every;
     double tau, gate, min_overlap;
     struct atoms_knobs knobs;
-    int carrier;        /* CARRIER_AUTO, CARRIER_GPU, CARRIER_HOST */
+    enum atoms_carrier carrier;
     uint64_t n, frames; /* from the input's shape (0 while it is still being produced) */
     struct atoms_evolve_params *evolve; /* mode evolve: everything is in there */
 };
 
-static const char *const modes[] = {"track", "evolve", NULL};
-enum { CARRIER_AUTO, CARRIER_GPU, CARRIER_HOST };
-static const char *const carriers[] = {"auto", "gpu", "host", NULL};
+#define P struct atoms_params
+static const struct param_spec track_params[] = {
+    ATOMS_COMMON_PARAMS(P),
+    /* gate and min_overlap default to the threading's own defaults (thread_params_default) */
+    PARAM_F64("gate", P, gate, 4, 0, 1e6, "largest centroid distance of a continuation, in units of ε̄"),
+    PARAM_F64("min_overlap", P, min_overlap, 0.1, 0, 1, "shared cells (of the smaller atom) of a shared link"),
+    PARAM_ENUM("carrier", P, carrier, CARRIER_AUTO, carriers,
+               "where carrier, labels and measures run: `auto` the GPU path on a GPU, else the host"),
+    PARAM_END,
+};
+#undef P
+static const struct param_table track_table = {"`atoms`, mode `track`", track_params};
 
 /* Whether a track job with this choice runs the GPU path on vk (auto: on a real GPU). */
-static bool carrier_wants_gpu(int carrier, const struct vk_runtime *vk)
+static bool carrier_wants_gpu(enum atoms_carrier carrier, const struct vk_runtime *vk)
 {
     return carrier == CARRIER_GPU || (carrier == CARRIER_AUTO && !(vk && vk->is_cpu));
-}
-
-/* Names the first of `names` that args holds, refusing it for `mode`. */
-static int refuse_other_mode(const msgpack_object *args, const char *const *names, const char *mode,
-                             const char *other, struct dashi_error *err)
-{
-    for (int i = 0; names[i]; i++) {
-        const msgpack_object *v = args_find(args, names[i]);
-        if (v && v->type != MSGPACK_OBJECT_NIL)
-            return dashi_fail(err, DASHI_E_BAD_VALUE, names[i], "%s is a %s-mode argument: %s mode does not take it",
-                              names[i], other, mode);
-    }
-    return 0;
 }
 
 static int atoms_validate(const struct job_submit_ctx *ctx, const msgpack_object *args, void **out,
                           struct job_plan *plan, struct dashi_error *err)
 {
-    static const char *const allowed[] = {"from", "mode", "every", "tau", "gamma_min", "min_cells", "lambda", "budget",
-                                          "gate", "min_overlap", "carrier", NULL};
     struct atoms_params *p = calloc(1, sizeof *p);
     if (!p)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     *out = NULL;
-    struct thread_params tp;
-    thread_params_default(&tp);
-    if (arg_enum(args, "mode", false, 0, modes, &p->mode, err))
+    int mode;
+    if (arg_enum(args, "mode", false, ATOMS_TRACK, atoms_mode_names, &mode, err))
         goto fail;
-    if (p->mode == 1) {
-        if (refuse_other_mode(args, atoms_track_only_args, "evolve", "track", err) ||
+    if (mode == ATOMS_EVOLVE) {
+        p->mode = ATOMS_EVOLVE;
+        if (params_refuse_foreign(atoms_evolve_params, "evolve", track_params, "track", args, err) ||
             atoms_evolve_validate(ctx, args, &p->evolve, plan, err))
             goto fail;
         *out = p;
         return 0;
     }
-    if (refuse_other_mode(args, atoms_evolve_only_args, "track", "evolve", err) || args_only(args, allowed, err) ||
-        job_input_ref(ctx, args, "from", "trajectory,omega_hat", true, p->from, &p->from_job, plan, err) ||
-        arg_u64(args, "every", false, 1, 1, UINT32_MAX, &p->every, err) ||
-        arg_f64(args, "tau", false, 0.35, 0, 1, &p->tau, err) || atoms_knobs_parse(args, &p->knobs, err) ||
-        arg_f64(args, "gate", false, tp.gate, 0, 1e6, &p->gate, err) ||
-        arg_f64(args, "min_overlap", false, tp.min_overlap, 0, 1, &p->min_overlap, err) ||
-        arg_enum(args, "carrier", false, CARRIER_AUTO, carriers, &p->carrier, err))
+    if (params_refuse_foreign(track_params, "track", atoms_evolve_params, "evolve", args, err) ||
+        params_only(track_params, args, err) || params_parse(track_params, ctx, args, p, plan, err))
         goto fail;
-    if (p->tau <= 0) {
-        dashi_fail(err, DASHI_E_BAD_VALUE, "tau", "tau must be in (0, 1]");
-        goto fail;
-    }
     snprintf(plan->precision, sizeof plan->precision, "f64");
-    snprintf(plan->mode, sizeof plan->mode, "%s", modes[p->mode]);
+    snprintf(plan->mode, sizeof plan->mode, "%s", atoms_mode_names[p->mode]);
     plan->require_gpu = false;
     plan->mem_estimate = 0; /* known with N, below */
     if (plan->ndeps > 0) { /* the input's shape is checked once its job has succeeded */
@@ -135,18 +123,7 @@ static void atoms_pack_params(const void *params, msgpack_packer *pk)
         atoms_evolve_pack(p->evolve, pk);
         return;
     }
-    msgpack_pack_map(pk, 7 + ATOMS_KNOBS_KEYS); /* exactly the arguments validate takes */
-    if (p->from_job)
-        pk_kv_i64(pk, "from", p->from_job);
-    else
-        pk_kv_str(pk, "from", p->from);
-    pk_kv_str(pk, "mode", modes[p->mode]);
-    pk_kv_u64(pk, "every", p->every);
-    pk_kv_f64(pk, "tau", p->tau);
-    atoms_knobs_pack(pk, &p->knobs);
-    pk_kv_f64(pk, "gate", p->gate);
-    pk_kv_f64(pk, "min_overlap", p->min_overlap);
-    pk_kv_str(pk, "carrier", carriers[p->carrier]);
+    params_pack(track_params, p, pk); /* exactly the arguments validate takes */
 }
 
 static void atoms_free_params(void *params)
@@ -379,6 +356,7 @@ static void atoms_destroy(void *state) { state_free(state); }
 
 const struct job_kind job_kind_atoms = {
     .name = "atoms",
+    .params = (const struct param_table *const[]){&track_table, &atoms_evolve_table, NULL},
     .validate = atoms_validate,
     .pack_params = atoms_pack_params,
     .free_params = atoms_free_params,

@@ -9,6 +9,7 @@
 
 #include "atoms.h"
 #include "job.h"
+#include "job_params.h"
 #include "normal_form.h"
 #include "threads.h"
 
@@ -20,11 +21,23 @@ struct atoms_knobs {
     double gamma_min, lambda;
     uint64_t min_cells, budget;
 };
-/* Reads gamma_min (0), min_cells (0), lambda (0), budget (0 = unlimited). */
-int atoms_knobs_parse(const msgpack_object *args, struct atoms_knobs *k, struct dashi_error *err);
-/* Packs the four as key/value pairs (ATOMS_KNOBS_KEYS of them). */
-#define ATOMS_KNOBS_KEYS 4
-void atoms_knobs_pack(msgpack_packer *pk, const struct atoms_knobs *k);
+/* Their parameter group: gamma_min, min_cells, lambda, budget (0 = unlimited). */
+extern const struct param_spec atoms_knobs_group[];
+
+enum atoms_mode { ATOMS_TRACK, ATOMS_EVOLVE };
+extern const char *const atoms_mode_names[]; /* "track", "evolve" */
+/* The parameters both modes take, declared once for a mode's params struct T (fields
+ * from, from_job, mode, every, tau, knobs). Without `mode`, a job is a track job. */
+#define ATOMS_COMMON_PARAMS(T)                                                                                     \
+    PARAM_INPUT("from", T, from, from_job, "trajectory,omega_hat",                                                 \
+                "F×N×N or N×N f8 (4 <= N <= 4096): a hash, an LES job or a decode job with observer snapshots",    \
+                .flags = PARAM_REQUIRED),                                                                          \
+        PARAM_ENUM("mode", T, mode, ATOMS_TRACK, atoms_mode_names, "track the frames' atoms or evolve one frame's"), \
+        PARAM_U64("every", T, every, 1, 1, UINT32_MAX, "frame stride"),                                            \
+        PARAM_F64("tau", T, tau, 0.35, 0, 1, "closed-carrier threshold, a fraction of max |omega|",                \
+                  .flags = PARAM_ABOVE_MIN),                                                                       \
+        PARAM_GROUP(T, knobs, atoms_knobs_group)
+
 /* Π parameters with the knobs set and merging/splitting off. */
 void atoms_knobs_nf(const struct atoms_knobs *k, uint64_t n, struct nf_params *p);
 
@@ -90,10 +103,9 @@ double atoms_description_length(const struct atom *atoms, size_t count, uint32_t
 /* ---- evolve mode (job_atoms_evolve.c) ---- */
 struct atoms_evolve_params;
 struct atoms_evolve_state;
-/* Arguments that only evolve takes (track refuses them, naming the mode). */
-extern const char *const atoms_evolve_only_args[];
-/* Arguments that only track takes. */
-extern const char *const atoms_track_only_args[];
+/* Evolve's parameters (track refuses those it does not share, naming the mode). */
+extern const struct param_spec atoms_evolve_params[];
+extern const struct param_table atoms_evolve_table;
 int atoms_evolve_validate(const struct job_submit_ctx *ctx, const msgpack_object *args,
                           struct atoms_evolve_params **out, struct job_plan *plan, struct dashi_error *err);
 void atoms_evolve_pack(const struct atoms_evolve_params *p, msgpack_packer *pk);

@@ -8,23 +8,17 @@
 #include "job_atoms.h"
 #include "store_atoms.h"
 
-int atoms_knobs_parse(const msgpack_object *args, struct atoms_knobs *k, struct dashi_error *err)
-{
-    return arg_f64(args, "gamma_min", false, 0, 0, HUGE_VAL, &k->gamma_min, err) ||
-           arg_u64(args, "min_cells", false, 0, 0, UINT32_MAX, &k->min_cells, err) ||
-           arg_f64(args, "lambda", false, 0, 0, HUGE_VAL, &k->lambda, err) ||
-           arg_u64(args, "budget", false, 0, 0, UINT32_MAX, &k->budget, err)
-               ? -1
-               : 0;
-}
+const char *const atoms_mode_names[] = {"track", "evolve", NULL};
 
-void atoms_knobs_pack(msgpack_packer *pk, const struct atoms_knobs *k)
-{
-    pk_kv_f64(pk, "gamma_min", k->gamma_min);
-    pk_kv_u64(pk, "min_cells", k->min_cells);
-    pk_kv_f64(pk, "lambda", k->lambda);
-    pk_kv_u64(pk, "budget", k->budget);
-}
+#define K struct atoms_knobs
+const struct param_spec atoms_knobs_group[] = {
+    PARAM_F64("gamma_min", K, gamma_min, 0, 0, HUGE_VAL, "drop atoms with |circulation| below"),
+    PARAM_U64("min_cells", K, min_cells, 0, 0, UINT32_MAX, "drop atoms of fewer cells"),
+    PARAM_F64("lambda", K, lambda, 0, 0, HUGE_VAL, "MDL weight: drop atoms that cost more bits than they explain"),
+    PARAM_U64("budget", K, budget, 0, 0, UINT32_MAX, "atoms kept per step (0: unlimited)"),
+    PARAM_END,
+};
+#undef K
 
 void atoms_knobs_nf(const struct atoms_knobs *k, uint64_t n, struct nf_params *p)
 {
@@ -39,21 +33,20 @@ void atoms_knobs_nf(const struct atoms_knobs *k, uint64_t n, struct nf_params *p
 int atoms_input_shape(const struct job_submit_ctx *ctx, const char *hash, uint64_t *n, uint64_t *frames,
                       struct dashi_error *err)
 {
+    static const char what[] = "a float64 F×N×N trajectory or an N×N field";
     struct blob_meta m;
-    struct dashi_error lookup;
-    if (store_blob_get(ctx->store, hash, &m, &lookup) != 0)
-        return dashi_fail(err, DASHI_E_NOT_FOUND, "from", "no blob %s (upload it with `dashi put`)", hash);
+    const struct blob_want field = {.dtype = NPY_F8, .ndims = 1u << 2 | 1u << 3, .finite = true};
+    if (job_blob_check(ctx, "from", hash, field, what, &m, err))
+        return -1;
     bool square3 = m.info.ndim == 3 && m.info.shape[1] == m.info.shape[2];
     bool square2 = m.info.ndim == 2 && m.info.shape[0] == m.info.shape[1];
-    if (m.info.dtype != NPY_F8 || !(square3 || square2))
-        return dashi_fail(err, DASHI_E_BAD_VALUE, "from", "from must be a float64 F×N×N trajectory or an N×N field");
+    if (!(square3 || square2))
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "from", "from must be %s", what);
     *n = square3 ? m.info.shape[1] : m.info.shape[0];
     *frames = square3 ? m.info.shape[0] : 1;
     if (*n < ATOMS_MIN_N || *n > ATOMS_MAX_N || *frames == 0)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "from", "N must be between %d and %d and there must be a frame",
                           ATOMS_MIN_N, ATOMS_MAX_N);
-    if (!m.all_finite)
-        return dashi_fail(err, DASHI_E_BAD_VALUE, "from", "from contains NaN or Inf");
     return 0;
 }
 

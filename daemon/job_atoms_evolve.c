@@ -31,21 +31,42 @@
 #define EVOLVE_BACKGROUND_K 8 /* |k| ≤ 8: the LES's forcing/large-scale band */
 #define EVOLVE_MIN_CAPACITY 64u
 
-const char *const atoms_evolve_only_args[] = {"start", "steps", "dt_frame", "substeps", "kmax", "merge_dist",
-                                              "merge_angle", "split_elong", "background", NULL};
-const char *const atoms_track_only_args[] = {"gate", "min_overlap", "carrier", NULL};
-
+enum evolve_background { BACKGROUND_NONE, BACKGROUND_LOWK };
 static const char *const backgrounds[] = {"none", "lowk", NULL};
 
 struct atoms_evolve_params {
     char from[DASHI_HASH_HEX + 1];
     int64_t from_job;
+    enum atoms_mode mode; /* ATOMS_EVOLVE */
     uint64_t start, every, steps, substeps, kmax; /* steps/kmax 0: not resolved yet (default) */
     double dt_frame, tau, merge_dist, merge_angle, split_elong;
     struct atoms_knobs knobs;
-    int background;
+    enum evolve_background background;
     uint64_t n, frames; /* 0 while unknown */
 };
+
+#define P struct atoms_evolve_params
+const struct param_spec atoms_evolve_params[] = {
+    ATOMS_COMMON_PARAMS(P),
+    PARAM_U64("start", P, start, 0, 0, UINT32_MAX, "input frame of the initial atoms; below the frame count"),
+    PARAM_U64("steps", P, steps, 0, 1, EVOLVE_MAX_STEPS, "evolve steps", .flags = PARAM_MANUAL | PARAM_ZERO_IS_NIL,
+              .default_doc = "the input's frames after start at stride every, at least 1"),
+    PARAM_F64("dt_frame", P, dt_frame, 0, 0, HUGE_VAL, "time between input frames",
+              .flags = PARAM_MANUAL | PARAM_ABOVE_MIN,
+              .default_doc = "the LES job's dt·save_every; required when from is a hash"),
+    PARAM_U64("substeps", P, substeps, 4, 1, EVOLVE_MAX_SUBSTEPS, "RK2 substeps per step"),
+    PARAM_U64("kmax", P, kmax, 0, 1, ATOM_VELOCITY_MAX_KMAX, "spectral cutoff of the velocity; at most N/2",
+              .flags = PARAM_MANUAL | PARAM_ZERO_IS_NIL, .default_doc = "min(N/2, 32)"),
+    PARAM_F64("merge_dist", P, merge_dist, 0.5, 0, 100, "merge distance in units of εa + εb (0: no merging)"),
+    PARAM_F64("merge_angle", P, merge_angle, M_PI / 4, 0, M_PI / 2,
+              "largest orientation difference of a merge (radians)"),
+    PARAM_F64("split_elong", P, split_elong, 0, 0, 1e6, "split atoms more elongated than this (0: off, else > 1)"),
+    PARAM_ENUM("background", P, background, BACKGROUND_NONE, backgrounds,
+               "`lowk`: add the input's |k| <= 8 band, fixed at step 0, to the rendered field"),
+    PARAM_END,
+};
+#undef P
+const struct param_table atoms_evolve_table = {"`atoms`, mode `evolve`", atoms_evolve_params};
 
 /* N, the trajectory's frame count and dt·save_every of an LES job, from its stored
  * parameters (known while it is still queued or running). Returns 1 when `id` is not an
@@ -79,17 +100,13 @@ static int les_geometry(const struct job_submit_ctx *ctx, int64_t id, uint64_t *
 int atoms_evolve_validate(const struct job_submit_ctx *ctx, const msgpack_object *args,
                           struct atoms_evolve_params **out, struct job_plan *plan, struct dashi_error *err)
 {
-    static const char *const allowed[] = {"from", "mode", "start", "every", "steps", "dt_frame", "substeps", "kmax",
-                                          "tau", "gamma_min", "min_cells", "lambda", "budget", "merge_dist",
-                                          "merge_angle", "split_elong", "background", NULL};
     struct atoms_evolve_params *p = calloc(1, sizeof *p);
     if (!p)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     *out = NULL;
     double les_dt_frame = 0;
     bool from_les = false;
-    if (args_only(args, allowed, err) ||
-        job_input_ref(ctx, args, "from", "trajectory,omega_hat", true, p->from, &p->from_job, plan, err))
+    if (params_only(atoms_evolve_params, args, err) || params_parse(atoms_evolve_params, ctx, args, p, plan, err))
         goto fail;
     if (p->from_job) {
         int rc = les_geometry(ctx, p->from_job, &p->n, &p->frames, &les_dt_frame, err);
@@ -99,30 +116,13 @@ int atoms_evolve_validate(const struct job_submit_ctx *ctx, const msgpack_object
     }
     if (p->from[0] && atoms_input_shape(ctx, p->from, &p->n, &p->frames, err)) /* the blob has the last word */
         goto fail;
-    const msgpack_object *dtf = args_find(args, "dt_frame");
-    if (!from_les && (!dtf || dtf->type == MSGPACK_OBJECT_NIL)) {
+    if (!from_les && !param_given(args, "dt_frame")) {
         dashi_fail(err, DASHI_E_MISSING_FIELD, "dt_frame",
                    "dt_frame (the time between two input frames) is required when from is not an LES job");
         goto fail;
     }
-    if (arg_u64(args, "start", false, 0, 0, UINT32_MAX, &p->start, err) ||
-        arg_u64(args, "every", false, 1, 1, UINT32_MAX, &p->every, err) ||
-        arg_f64(args, "dt_frame", false, les_dt_frame, 0, HUGE_VAL, &p->dt_frame, err) ||
-        arg_u64(args, "substeps", false, 4, 1, EVOLVE_MAX_SUBSTEPS, &p->substeps, err) ||
-        arg_f64(args, "tau", false, 0.35, 0, 1, &p->tau, err) || atoms_knobs_parse(args, &p->knobs, err) ||
-        arg_f64(args, "merge_dist", false, 0.5, 0, 100, &p->merge_dist, err) ||
-        arg_f64(args, "merge_angle", false, M_PI / 4, 0, M_PI / 2, &p->merge_angle, err) ||
-        arg_f64(args, "split_elong", false, 0, 0, 1e6, &p->split_elong, err) ||
-        arg_enum(args, "background", false, 0, backgrounds, &p->background, err))
+    if (param_f64_default(atoms_evolve_params, "dt_frame", args, p, les_dt_frame, err))
         goto fail;
-    if (!(p->dt_frame > 0)) {
-        dashi_fail(err, DASHI_E_BAD_VALUE, "dt_frame", "dt_frame must be > 0 (the time between input frames)");
-        goto fail;
-    }
-    if (p->tau <= 0) {
-        dashi_fail(err, DASHI_E_BAD_VALUE, "tau", "tau must be in (0, 1]");
-        goto fail;
-    }
     if (p->split_elong != 0 && p->split_elong <= 1) {
         dashi_fail(err, DASHI_E_BAD_VALUE, "split_elong", "split_elong must be 0 (no splitting) or above 1");
         goto fail;
@@ -136,7 +136,7 @@ int atoms_evolve_validate(const struct job_submit_ctx *ctx, const msgpack_object
     uint64_t kmax_cap = p->n ? (p->n / 2 < ATOM_VELOCITY_MAX_KMAX ? p->n / 2 : ATOM_VELOCITY_MAX_KMAX)
                              : ATOM_VELOCITY_MAX_KMAX;
     uint64_t kmax_def = p->n ? (kmax_cap < EVOLVE_DEFAULT_KMAX ? kmax_cap : EVOLVE_DEFAULT_KMAX) : 0;
-    if (arg_u64(args, "kmax", false, kmax_def, 1, UINT64_MAX, &p->kmax, err))
+    if (param_u64_default(atoms_evolve_params, "kmax", args, p, kmax_def, err))
         goto fail;
     if (p->kmax > kmax_cap) {
         dashi_fail(err, DASHI_E_BAD_VALUE, "kmax", "kmax must be between 1 and %llu (min(N/2, %d))",
@@ -154,13 +154,10 @@ int atoms_evolve_validate(const struct job_submit_ctx *ctx, const msgpack_object
         if (steps_def < 1)
             steps_def = 1;
     }
-    if (arg_u64(args, "steps", false, steps_def, 1, EVOLVE_MAX_STEPS, &p->steps, err)) {
-        if (err->code == DASHI_E_BAD_VALUE)
-            dashi_fail(err, DASHI_E_BAD_VALUE, "steps", "steps must be between 1 and %u", EVOLVE_MAX_STEPS);
+    if (param_u64_default(atoms_evolve_params, "steps", args, p, steps_def, err))
         goto fail;
-    }
     snprintf(plan->precision, sizeof plan->precision, "f64");
-    snprintf(plan->mode, sizeof plan->mode, "evolve");
+    snprintf(plan->mode, sizeof plan->mode, "%s", atoms_mode_names[ATOMS_EVOLVE]);
     plan->require_gpu = false;
     plan->total_steps = p->steps ? p->steps + 1 : 1;
     /* Splitting may double the count after the budget; without a budget, the carrier holds at
@@ -179,30 +176,7 @@ fail:
 
 void atoms_evolve_pack(const struct atoms_evolve_params *p, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 13 + ATOMS_KNOBS_KEYS); /* exactly the arguments validate takes */
-    if (p->from_job)
-        pk_kv_i64(pk, "from", p->from_job);
-    else
-        pk_kv_str(pk, "from", p->from);
-    pk_kv_str(pk, "mode", "evolve");
-    pk_kv_u64(pk, "start", p->start);
-    pk_kv_u64(pk, "every", p->every);
-    if (p->steps)
-        pk_kv_u64(pk, "steps", p->steps);
-    else
-        pk_kv_nil(pk, "steps");
-    pk_kv_f64(pk, "dt_frame", p->dt_frame);
-    pk_kv_u64(pk, "substeps", p->substeps);
-    if (p->kmax)
-        pk_kv_u64(pk, "kmax", p->kmax);
-    else
-        pk_kv_nil(pk, "kmax");
-    pk_kv_f64(pk, "tau", p->tau);
-    atoms_knobs_pack(pk, &p->knobs);
-    pk_kv_f64(pk, "merge_dist", p->merge_dist);
-    pk_kv_f64(pk, "merge_angle", p->merge_angle);
-    pk_kv_f64(pk, "split_elong", p->split_elong);
-    pk_kv_str(pk, "background", backgrounds[p->background]);
+    params_pack(atoms_evolve_params, p, pk); /* exactly the arguments validate takes */
 }
 
 void atoms_evolve_free(struct atoms_evolve_params *p) { free(p); }
@@ -265,9 +239,9 @@ int atoms_evolve_start(struct job_exec *ex, const struct atoms_evolve_params *p,
     s->omega = malloc(nn * sizeof *s->omega);
     s->field = malloc(nn * sizeof *s->field);
     s->carrier = malloc(nn);
-    if (p->background == 1) /* zero until step 0 has measured it */
+    if (p->background == BACKGROUND_LOWK) /* zero until step 0 has measured it */
         s->background = calloc(nn, sizeof *s->background);
-    if (!s->omega || !s->field || !s->carrier || (p->background == 1 && !s->background)) {
+    if (!s->omega || !s->field || !s->carrier || (p->background == BACKGROUND_LOWK && !s->background)) {
         atoms_evolve_destroy(s);
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
     }

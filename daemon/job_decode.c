@@ -20,6 +20,7 @@
 
 #include "decode.h"
 #include "job.h"
+#include "job_params.h"
 
 #define DECODE_MAX_FRAMES 10000000ull
 #define DECODE_MAX_SNAPSHOT_BYTES (64ull << 30)
@@ -31,64 +32,92 @@ struct decode_params {
     char anchors[DASHI_HASH_HEX + 1], mask[DASHI_HASH_HEX + 1];
     char states[DASHI_HASH_HEX + 1], z0[DASHI_HASH_HEX + 1], truth[DASHI_HASH_HEX + 1];
     int64_t states_job, z0_job, truth_job;
-    double k_cut, mid_cut, tau;
-    uint64_t smooth, every, t0, stride, truth_every, residual_seed, max_levels;
-    int observer, mode;
+    struct encode_params enc;
+    uint64_t every, t0, stride, truth_every, residual_seed, max_levels;
+    enum decode_observer observer;
+    enum job_mode mode;
     bool require_gpu;
     /* Known once every input resolved (no deps left). */
     uint32_t n, M, topk, D;
     uint64_t F, F_truth; /* states (plus z0) and truth frames */
 };
 
-static const char *const observers[] = {"none", "metrics", "snapshots", NULL};
-static const char *const modes[] = {"dashi", "reference", NULL};
+static const char *const observers[] = {"none", "metrics", "snapshots", NULL}; /* enum decode_observer */
 
-/* A blob's metadata, which must exist; dtype checked by the caller. */
-static int blob_of(const struct job_submit_ctx *ctx, const char *field, const char *hash, struct blob_meta *m,
-                   struct dashi_error *err)
+static bool with_op(const void *params) { return ((const struct decode_params *)params)->op_job != 0; }
+static bool without_op(const void *params) { return !with_op(params); }
+
+#define P struct decode_params
+static const struct param_spec decode_params[] = {
+    PARAM_INPUT("op", P, op_anchors, op_job, "anchors",
+                "a train job: its anchors, mask_low and encode configuration (instead of the next six)",
+                .packed = with_op),
+    PARAM_HASH("anchors", P, anchors, "topk i8 anchors (without op)", .flags = PARAM_MANUAL, .packed = without_op,
+               .default_doc = "required without op"),
+    PARAM_HASH("mask", P, mask, "N×N u1 low-band mask (without op)", .flags = PARAM_MANUAL, .packed = without_op,
+               .default_doc = "required without op"),
+    PARAM_GROUP(P, enc, encode_param_group, .flags = PARAM_MANUAL, .packed = without_op),
+    PARAM_INPUT("states", P, states, states_job, "states", "the proxies: F×D or D f8", .flags = PARAM_REQUIRED),
+    PARAM_INPUT("z0", P, z0, z0_job, "z0", "optional: decoded first, as t = 0 (D f8)"),
+    PARAM_INPUT("truth", P, truth, truth_job, "trajectory", "optional: F′×N×N or N×N f8 to score against"),
+    PARAM_U64("every", P, every, 1, 1, UINT64_MAX, "decode every K-th state (the last always)"),
+    PARAM_U64("t0", P, t0, 0, 0, UINT64_MAX / 4, "the step of states[0]", .flags = PARAM_MANUAL,
+              .default_doc = "a rollout job's save_every, else 0"),
+    PARAM_U64("stride", P, stride, 1, 1, UINT64_MAX / 4, "steps between states", .flags = PARAM_MANUAL,
+              .default_doc = "a rollout job's save_every, else 1"),
+    PARAM_U64("truth_every", P, truth_every, 1, 1, UINT64_MAX / 4, "steps between truth frames",
+              .flags = PARAM_MANUAL, .default_doc = "an LES job's save_every, else 1"),
+    PARAM_ENUM("observer", P, observer, DECODE_OBSERVE_METRICS, observers,
+               "what is kept: nothing, metrics, or the fields too (output omega_hat)"),
+    PARAM_U64("residual_seed", P, residual_seed, 12345, 0, UINT64_MAX / 2, "seed of the residual phases"),
+    PARAM_ENUM("mode", P, mode, JOB_MODE_DASHI, job_mode_names, "the DASHI decoder or the plain reference",
+               .default_doc = "the train job's, else `dashi`"),
+    PARAM_U64("max_levels", P, max_levels, 32, 1, DECODE_MAX_LEVELS, "closure passes recorded"),
+    PARAM_BOOL("require_gpu", P, require_gpu, false, "refuse to run on a CPU implementation of Vulkan"),
+    PARAM_END,
+};
+#undef P
+static const struct param_table decode_table = {"`decode`", decode_params};
+
+/* The engine's configuration for the resolved parameters and the loaded anchors and mask. */
+static struct decode_config config_of(const struct decode_params *p, const void *anchors, const void *mask,
+                                      uint32_t max_batch)
 {
-    struct dashi_error lookup;
-    if (store_blob_get(ctx->store, hash, m, &lookup) != 0)
-        return dashi_fail(err, DASHI_E_NOT_FOUND, field, "%s: no blob %s", field, hash);
-    if (m->info.dtype == NPY_F8 && !m->all_finite)
-        return dashi_fail(err, DASHI_E_BAD_VALUE, field, "%s contains NaN or Inf", field);
-    return 0;
+    return (struct decode_config){.n = p->n, .dashi = p->mode == JOB_MODE_DASHI, .M = p->M, .topk = p->topk,
+                                  .mask_low = mask, .anchors = anchors, .k_cut = p->enc.k_cut,
+                                  .mid_cut = p->enc.mid_cut, .tau = p->enc.tau, .box = (uint32_t)p->enc.smooth,
+                                  .eta = CLOSURE_ETA, .max_levels = (uint32_t)p->max_levels,
+                                  .residual_seed = p->residual_seed, .max_batch = max_batch,
+                                  .truth = p->truth[0] != 0, .snapshots = p->observer == DECODE_OBSERVE_SNAPSHOTS};
 }
 
 /* Reads a small blob (anchors, mask) at validation to learn N, M and topk. */
 static int load_small(const struct job_submit_ctx *ctx, const char *field, const char *hash, enum npy_dtype dtype,
-                      struct npy_info *info, void **data, struct dashi_error *err)
+                      const char *what, struct npy_info *info, void **data, struct dashi_error *err)
 {
     struct blob_meta m;
-    if (blob_of(ctx, field, hash, &m, err) != 0)
+    const struct blob_want want = {.dtype = dtype};
+    if (job_blob_check(ctx, field, hash, want, what, &m, err) != 0)
         return -1;
-    if (m.info.dtype != dtype)
-        return dashi_fail(err, DASHI_E_BAD_VALUE, field, "%s must be a %s array, got %s", field,
-                          npy_dtype_name(dtype), npy_dtype_name(m.info.dtype));
     return blobstore_load(ctx->blobs, field, hash, info, data, err);
 }
 
 /* The train job's encode configuration (its defaults when a key is absent). */
 static int config_from_train(const struct job_submit_ctx *ctx, struct decode_params *p, const msgpack_object *args,
-                             struct dashi_error *err)
+                             struct job_plan *plan, struct dashi_error *err)
 {
     struct job_params_view v;
     const msgpack_object *tp;
     if (job_params_open(ctx, p->op_job, &v, &tp, err) != 0)
         return -1;
-    int mode = 0;
-    static const char *const train_modes[] = {"dashi", "reference", NULL};
-    int rc = arg_f64(tp, "k_cut", false, 8, 0, 1e9, &p->k_cut, err) ||
-             arg_f64(tp, "mid_cut", false, 12, 0, 1e9, &p->mid_cut, err) ||
-             arg_f64(tp, "tau", false, 0.35, 0, 1, &p->tau, err) ||
-             arg_u64(tp, "smooth", false, 11, 1, 1u << 20, &p->smooth, err) ||
-             arg_enum(tp, "mode", false, 0, train_modes, &mode, err);
+    int mode = JOB_MODE_DASHI;
+    int rc = params_parse(encode_param_group, ctx, tp, &p->enc, plan, err) ||
+             arg_enum(tp, "mode", false, JOB_MODE_DASHI, job_mode_names, &mode, err);
     job_params_close(&v);
     if (rc)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "op", "train job %lld has an unusable configuration",
                           (long long)p->op_job);
-    const msgpack_object *m = args_find(args, "mode");
-    if (!m || m->type == MSGPACK_OBJECT_NIL)
+    if (!param_given(args, "mode"))
         p->mode = mode; /* decode as the operator was trained unless told otherwise */
     return 0;
 }
@@ -105,77 +134,99 @@ static int save_every_of(const struct job_submit_ctx *ctx, int64_t id, uint64_t 
     return rc;
 }
 
+/* The resolved states, z0 and truth against D and N: shapes, and truth frames for
+ * every decoded step. Learns F and F_truth. */
+static int check_inputs(const struct job_submit_ctx *ctx, struct decode_params *p, struct dashi_error *err)
+{
+    struct blob_meta sm, zm, tm;
+    const struct blob_want f8 = {.dtype = NPY_F8, .finite = true};
+    if (job_blob_check(ctx, "states", p->states, f8, "float64", &sm, err))
+        return -1;
+    if (!((sm.info.ndim == 1 && sm.info.shape[0] == p->D) ||
+          (sm.info.ndim == 2 && sm.info.shape[1] == p->D && sm.info.shape[0] >= 1)))
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "states", "states must be float64 of shape (F, D) or (D,), D = %u",
+                          p->D);
+    p->F = sm.info.ndim == 1 ? 1 : sm.info.shape[0];
+    if (p->z0[0]) {
+        if (job_blob_check(ctx, "z0", p->z0, f8, "float64", &zm, err))
+            return -1;
+        if (zm.info.count != p->D)
+            return dashi_fail(err, DASHI_E_BAD_VALUE, "z0", "z0 must be float64 with D = %u values", p->D);
+    }
+    if (p->truth[0]) {
+        if (job_blob_check(ctx, "truth", p->truth, f8, "float64", &tm, err))
+            return -1;
+        bool one = tm.info.ndim == 2 && tm.info.shape[0] == p->n && tm.info.shape[1] == p->n;
+        bool traj = tm.info.ndim == 3 && tm.info.shape[1] == p->n && tm.info.shape[2] == p->n;
+        if (!(one || traj))
+            return dashi_fail(err, DASHI_E_BAD_VALUE, "truth", "truth must be float64 N×N or F×N×N with N = %u",
+                              p->n);
+        p->F_truth = one ? 1 : tm.info.shape[0];
+        /* Every decoded step needs its truth frame. */
+        uint64_t last_t = p->t0 + (p->F - 1) * p->stride;
+        if (last_t % p->truth_every || last_t / p->truth_every >= p->F_truth ||
+            (p->every * p->stride) % p->truth_every || p->t0 % p->truth_every)
+            return dashi_fail(err, DASHI_E_BAD_VALUE, "truth",
+                              "truth has %llu frames every %llu steps; it does not cover the decoded steps (t0 %llu, stride %llu, %llu states)",
+                              (unsigned long long)p->F_truth, (unsigned long long)p->truth_every,
+                              (unsigned long long)p->t0, (unsigned long long)p->stride, (unsigned long long)p->F);
+    }
+    return 0;
+}
+
+/* The encode configuration: from the train job (op), whose arguments may then not be
+ * given, or from the job's own anchors, mask and encode arguments. */
+static int resolve_encoding(const struct job_submit_ctx *ctx, const msgpack_object *args, struct decode_params *p,
+                            struct job_plan *plan, struct dashi_error *err)
+{
+    if (!param_given(args, "op"))
+        return arg_hash(args, "anchors", true, p->anchors, err) || arg_hash(args, "mask", true, p->mask, err) ||
+                       params_parse(encode_param_group, ctx, args, &p->enc, plan, err)
+                   ? -1 : 0;
+    const char *foreign = params_given_among(decode_params, without_op, args);
+    if (foreign)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, foreign, "%s comes from the train job (op): give op or %s",
+                          foreign, foreign);
+    return config_from_train(ctx, p, args, plan, err);
+}
+
 static int decode_validate(const struct job_submit_ctx *ctx, const msgpack_object *args, void **out,
                            struct job_plan *plan, struct dashi_error *err)
 {
-    static const char *const allowed[] = {"op", "anchors", "mask", "states", "z0", "truth", "k_cut", "mid_cut", "tau",
-                                          "smooth", "every", "t0", "stride", "truth_every", "observer",
-                                          "residual_seed", "mode", "max_levels", "require_gpu", NULL};
     struct decode_params *p = calloc(1, sizeof *p);
     if (!p)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     *out = NULL;
     int64_t unused;
     void *anchors = NULL, *mask = NULL;
-    if (args_only(args, allowed, err) ||
-        job_input_ref(ctx, args, "op", "anchors", false, p->op_anchors, &p->op_job, plan, err) ||
-        job_input_ref(ctx, args, "op", "mask_low", false, p->op_mask, &unused, plan, err) ||
-        job_input_ref(ctx, args, "states", "states", true, p->states, &p->states_job, plan, err) ||
-        job_input_ref(ctx, args, "z0", "z0", false, p->z0, &p->z0_job, plan, err) ||
-        job_input_ref(ctx, args, "truth", "trajectory", false, p->truth, &p->truth_job, plan, err) ||
-        arg_u64(args, "every", false, 1, 1, UINT64_MAX, &p->every, err) ||
-        arg_enum(args, "observer", false, 1, observers, &p->observer, err) ||
-        arg_u64(args, "residual_seed", false, 12345, 0, UINT64_MAX / 2, &p->residual_seed, err) ||
-        arg_enum(args, "mode", false, 0, modes, &p->mode, err) ||
-        arg_u64(args, "max_levels", false, 32, 1, DECODE_MAX_LEVELS, &p->max_levels, err) ||
-        arg_bool(args, "require_gpu", false, false, &p->require_gpu, err))
+    if (params_only(decode_params, args, err) || params_parse(decode_params, ctx, args, p, plan, err) ||
+        job_input_ref(ctx, args, "op", "mask_low", false, p->op_mask, &unused, plan, err))
         goto fail;
-    bool have_op = args_find(args, "op") && args_find(args, "op")->type != MSGPACK_OBJECT_NIL;
-    const char *cfg_keys[] = {"anchors", "mask", "k_cut", "mid_cut", "tau", "smooth"};
-    for (size_t i = 0; i < sizeof cfg_keys / sizeof cfg_keys[0]; i++) {
-        const msgpack_object *v = args_find(args, cfg_keys[i]);
-        if (have_op && v && v->type != MSGPACK_OBJECT_NIL) {
-            dashi_fail(err, DASHI_E_BAD_VALUE, cfg_keys[i], "%s comes from the train job (op): give op or %s",
-                       cfg_keys[i], cfg_keys[i]);
-            goto fail;
-        }
-    }
-    if (have_op) {
-        if (config_from_train(ctx, p, args, err))
-            goto fail;
-    } else {
-        if (arg_hash(args, "anchors", true, p->anchors, err) || arg_hash(args, "mask", true, p->mask, err) ||
-            arg_f64(args, "k_cut", false, 8, 0, 1e9, &p->k_cut, err) ||
-            arg_f64(args, "mid_cut", false, 12, 0, 1e9, &p->mid_cut, err) ||
-            arg_f64(args, "tau", false, 0.35, 0, 1, &p->tau, err) ||
-            arg_u64(args, "smooth", false, 11, 1, 1u << 20, &p->smooth, err))
-            goto fail;
-        if (p->tau <= 0) {
-            dashi_fail(err, DASHI_E_BAD_VALUE, "tau", "tau must be in (0, 1]");
-            goto fail;
-        }
-    }
+    if (resolve_encoding(ctx, args, p, plan, err))
+        goto fail;
     /* Step bookkeeping: a rollout's states start at save_every, every save_every. */
     uint64_t rollout_every = 1, les_every = 1;
     if (p->states_job && save_every_of(ctx, p->states_job, &rollout_every, err))
         goto fail;
     if (p->truth_job && save_every_of(ctx, p->truth_job, &les_every, err))
         goto fail;
-    if (arg_u64(args, "t0", false, p->states_job ? rollout_every : 0, 0, UINT64_MAX / 4, &p->t0, err) ||
-        arg_u64(args, "stride", false, p->states_job ? rollout_every : 1, 1, UINT64_MAX / 4, &p->stride, err) ||
-        arg_u64(args, "truth_every", false, les_every ? les_every : 1, 1, UINT64_MAX / 4, &p->truth_every, err))
+    if (param_u64_default(decode_params, "t0", args, p, p->states_job ? rollout_every : 0, err) ||
+        param_u64_default(decode_params, "stride", args, p, p->states_job ? rollout_every : 1, err) ||
+        param_u64_default(decode_params, "truth_every", args, p, les_every ? les_every : 1, err))
         goto fail;
     snprintf(plan->precision, sizeof plan->precision, "f64");
-    snprintf(plan->mode, sizeof plan->mode, "%s", modes[p->mode]);
+    snprintf(plan->mode, sizeof plan->mode, "%s", job_mode_names[p->mode]);
     plan->require_gpu = p->require_gpu;
     if (plan->ndeps > 0) { /* shapes are checked when the producing jobs have succeeded */
         *out = p;
         return 0;
     }
     /* Everything resolved: learn N, M, topk, D and check every shape. */
+    bool have_op = p->op_job != 0;
     const char *ah = have_op ? p->op_anchors : p->anchors, *mh = have_op ? p->op_mask : p->mask;
     struct npy_info ai, mi;
-    if (load_small(ctx, "anchors", ah, NPY_I8, &ai, &anchors, err) || load_small(ctx, "mask", mh, NPY_U1, &mi, &mask, err))
+    if (load_small(ctx, "anchors", ah, NPY_I8, "an i8 array", &ai, &anchors, err) ||
+        load_small(ctx, "mask", mh, NPY_U1, "a u1 array", &mi, &mask, err))
         goto fail;
     if (mi.ndim != 2 || mi.shape[0] != mi.shape[1] || ai.ndim != 1) {
         dashi_fail(err, DASHI_E_BAD_VALUE, "mask", "mask must be N×N u1 and anchors a vector of i8");
@@ -185,61 +236,20 @@ static int decode_validate(const struct job_submit_ctx *ctx, const msgpack_objec
     p->topk = (uint32_t)ai.shape[0];
     for (uint64_t i = 0; i < mi.count; i++)
         p->M += ((uint8_t *)mask)[i] != 0;
-    struct decode_config cfg = {.n = p->n, .dashi = p->mode == 0, .M = p->M, .topk = p->topk, .mask_low = mask,
-                                .anchors = anchors, .k_cut = p->k_cut, .mid_cut = p->mid_cut, .tau = p->tau,
-                                .box = (uint32_t)p->smooth, .eta = CLOSURE_ETA, .max_levels = (uint32_t)p->max_levels,
-                                .residual_seed = p->residual_seed, .max_batch = 1};
+    struct decode_config cfg = config_of(p, anchors, mask, 1);
     if (decode_config_validate(&cfg, err))
         goto fail;
     p->D = decode_dim(&cfg);
-    struct blob_meta sm, zm, tm;
-    if (blob_of(ctx, "states", p->states, &sm, err))
+    if (check_inputs(ctx, p, err))
         goto fail;
-    if (sm.info.dtype != NPY_F8 || !((sm.info.ndim == 1 && sm.info.shape[0] == p->D) ||
-                                     (sm.info.ndim == 2 && sm.info.shape[1] == p->D && sm.info.shape[0] >= 1))) {
-        dashi_fail(err, DASHI_E_BAD_VALUE, "states", "states must be float64 of shape (F, D) or (D,), D = %u", p->D);
-        goto fail;
-    }
-    p->F = sm.info.ndim == 1 ? 1 : sm.info.shape[0];
-    if (p->z0[0]) {
-        if (blob_of(ctx, "z0", p->z0, &zm, err))
-            goto fail;
-        if (zm.info.dtype != NPY_F8 || zm.info.count != p->D) {
-            dashi_fail(err, DASHI_E_BAD_VALUE, "z0", "z0 must be float64 with D = %u values", p->D);
-            goto fail;
-        }
-    }
-    if (p->truth[0]) {
-        if (blob_of(ctx, "truth", p->truth, &tm, err))
-            goto fail;
-        bool one = tm.info.ndim == 2 && tm.info.shape[0] == p->n && tm.info.shape[1] == p->n;
-        bool traj = tm.info.ndim == 3 && tm.info.shape[1] == p->n && tm.info.shape[2] == p->n;
-        if (tm.info.dtype != NPY_F8 || !(one || traj)) {
-            dashi_fail(err, DASHI_E_BAD_VALUE, "truth", "truth must be float64 N×N or F×N×N with N = %u", p->n);
-            goto fail;
-        }
-        p->F_truth = one ? 1 : tm.info.shape[0];
-        /* Every decoded step needs its truth frame. */
-        uint64_t last_t = p->t0 + (p->F - 1) * p->stride;
-        if (last_t % p->truth_every || last_t / p->truth_every >= p->F_truth ||
-            (p->every * p->stride) % p->truth_every || p->t0 % p->truth_every) {
-            dashi_fail(err, DASHI_E_BAD_VALUE, "truth",
-                       "truth has %llu frames every %llu steps; it does not cover the decoded steps (t0 %llu, stride %llu, %llu states)",
-                       (unsigned long long)p->F_truth, (unsigned long long)p->truth_every,
-                       (unsigned long long)p->t0, (unsigned long long)p->stride, (unsigned long long)p->F);
-            goto fail;
-        }
-    }
     uint64_t frames = (p->F - 1) / p->every + 1 + ((p->F - 1) % p->every ? 1 : 0) + (p->z0[0] ? 1 : 0);
     if (frames > DECODE_MAX_FRAMES ||
-        (p->observer == 2 && frames * p->n * p->n * 8 > DECODE_MAX_SNAPSHOT_BYTES)) {
+        (p->observer == DECODE_OBSERVE_SNAPSHOTS && frames * p->n * p->n * 8 > DECODE_MAX_SNAPSHOT_BYTES)) {
         dashi_fail(err, DASHI_E_TOO_LARGE, "every", "%llu decoded frames are too many: raise every",
                    (unsigned long long)frames);
         goto fail;
     }
-    cfg.truth = p->truth[0] != 0;
-    cfg.snapshots = p->observer == 2;
-    cfg.max_batch = DECODE_MAX_BATCH;
+    cfg.max_batch = DECODE_MAX_BATCH; /* the estimate covers the largest batch */
     plan->mem_estimate = decode_gpu_memory_estimate(&cfg);
     plan->total_steps = frames;
     job_plan_input(plan, "anchors", ah);
@@ -258,41 +268,9 @@ fail:
     return -1;
 }
 
-static void pk_ref(msgpack_packer *pk, const char *key, int64_t job, const char *hash)
-{
-    if (job)
-        pk_kv_i64(pk, key, job);
-    else
-        pk_kv_str(pk, key, hash[0] ? hash : NULL);
-}
-
 static void decode_pack_params(const void *params, msgpack_packer *pk)
 {
-    const struct decode_params *p = params;
-    bool op = p->op_job != 0;
-    msgpack_pack_map(pk, op ? 13 : 18); /* exactly what validate takes */
-    if (op) {
-        pk_kv_i64(pk, "op", p->op_job);
-    } else {
-        pk_kv_str(pk, "anchors", p->anchors);
-        pk_kv_str(pk, "mask", p->mask);
-        pk_kv_f64(pk, "k_cut", p->k_cut);
-        pk_kv_f64(pk, "mid_cut", p->mid_cut);
-        pk_kv_f64(pk, "tau", p->tau);
-        pk_kv_u64(pk, "smooth", p->smooth);
-    }
-    pk_ref(pk, "states", p->states_job, p->states);
-    pk_ref(pk, "z0", p->z0_job, p->z0);
-    pk_ref(pk, "truth", p->truth_job, p->truth);
-    pk_kv_u64(pk, "every", p->every);
-    pk_kv_u64(pk, "t0", p->t0);
-    pk_kv_u64(pk, "stride", p->stride);
-    pk_kv_u64(pk, "truth_every", p->truth_every);
-    pk_kv_str(pk, "observer", observers[p->observer]);
-    pk_kv_u64(pk, "residual_seed", p->residual_seed);
-    pk_kv_str(pk, "mode", modes[p->mode]);
-    pk_kv_u64(pk, "max_levels", p->max_levels);
-    pk_kv_bool(pk, "require_gpu", p->require_gpu);
+    params_pack(decode_params, params, pk); /* exactly what validate takes */
 }
 
 static void decode_free_params(void *params) { free(params); }
@@ -368,31 +346,27 @@ static int decode_start(struct job_exec *ex, const void *params, void **out, str
     for (uint64_t i = 0; i < p->F; i++)
         if (i % p->every == 0 || i == p->F - 1)
             s->order[s->nframes++] = i;
-    uint64_t per_frame = (uint64_t)p->D * 8 + (p->truth[0] ? nn * 8 : 0) + (p->observer == 2 ? nn * 8 : 0) +
-                         (p->mode == 1 ? 2 * nn * 16 : 0) + 1;
+    bool snapshots = p->observer == DECODE_OBSERVE_SNAPSHOTS;
+    uint64_t per_frame = (uint64_t)p->D * 8 + (p->truth[0] ? nn * 8 : 0) + (snapshots ? nn * 8 : 0) +
+                         (p->mode == JOB_MODE_REFERENCE ? 2 * nn * 16 : 0) + 1;
     uint64_t b = BATCH_BYTES / per_frame;
     s->batch = (uint32_t)(b < 1 ? 1 : b > DECODE_MAX_BATCH ? DECODE_MAX_BATCH : b);
     if (s->batch > s->nframes)
         s->batch = (uint32_t)s->nframes;
-    struct decode_config cfg = {.n = p->n, .dashi = p->mode == 0, .M = p->M, .topk = p->topk, .mask_low = mask,
-                                .anchors = anchors, .k_cut = p->k_cut, .mid_cut = p->mid_cut, .tau = p->tau,
-                                .box = (uint32_t)p->smooth, .eta = CLOSURE_ETA, .max_levels = (uint32_t)p->max_levels,
-                                .residual_seed = p->residual_seed, .max_batch = s->batch,
-                                .truth = p->truth[0] != 0, .snapshots = p->observer == 2};
+    struct decode_config cfg = config_of(p, anchors, mask, s->batch);
     s->zb = malloc((size_t)s->batch * p->D * 8);
     s->tb = p->truth[0] ? malloc((size_t)s->batch * nn * 8) : NULL;
-    s->fields = p->observer == 2 ? malloc((size_t)s->batch * nn * 8) : NULL;
+    s->fields = snapshots ? malloc((size_t)s->batch * nn * 8) : NULL;
     s->tsteps = malloc(s->batch * sizeof *s->tsteps);
     s->res = calloc(s->batch, sizeof *s->res);
     s->steps_out = malloc(s->nframes * sizeof *s->steps_out);
-    if (!s->zb || (p->truth[0] && !s->tb) || (p->observer == 2 && !s->fields) || !s->tsteps || !s->res ||
-        !s->steps_out) {
+    if (!s->zb || (p->truth[0] && !s->tb) || (snapshots && !s->fields) || !s->tsteps || !s->res || !s->steps_out) {
         dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
         goto fail;
     }
     if (decode_gpu_create(job_vk(ex), job_fft(ex), &cfg, &s->engine, err))
         goto fail;
-    if (p->observer == 2) {
+    if (snapshots) {
         uint64_t shape[3] = {s->nframes, p->n, p->n};
         if (blob_writer_begin(job_blobs(ex), NPY_F8, 3, shape, &s->snap, err))
             goto fail;
@@ -503,7 +477,7 @@ static int decode_finish(struct job_exec *ex, void *state, struct dashi_error *e
     job_emit_summary(ex, "decodes_per_s", n / (loop_ms * 1e-3));
     job_emit_summary(ex, "ms_per_decode", loop_ms / n);
     job_emit_summary(ex, "gpu_timestamps", s->gpu_timing ? 1 : 0);
-    if (p->observer == 0)
+    if (p->observer == DECODE_OBSERVE_NONE)
         return 0;
     job_emit_summary(ex, "closure_depth", s->depth_last);
     job_emit_summary(ex, "closure_depth_mean", s->depth_sum / n);
@@ -540,6 +514,7 @@ static void decode_destroy(void *state) { state_free(state); }
 
 const struct job_kind job_kind_decode = {
     .name = "decode",
+    .params = (const struct param_table *const[]){&decode_table, NULL},
     .validate = decode_validate,
     .pack_params = decode_pack_params,
     .free_params = decode_free_params,

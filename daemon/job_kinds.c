@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "job.h"
+#include "job_params.h"
 
 extern const struct job_kind job_kind_rollout;
 extern const struct job_kind job_kind_les;
@@ -32,4 +33,11 @@ void job_kind_names(char *buf, size_t cap)
     buf[0] = 0;
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && used < cap; i++)
         used += (size_t)snprintf(buf + used, cap - used, "%s%s", i ? " " : "", kinds[i]->name);
+}
+
+void job_kinds_params_markdown(FILE *f)
+{
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        for (const struct param_table *const *t = kinds[i]->params; *t; t++)
+            params_markdown(*t, f);
 }

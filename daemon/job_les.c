@@ -18,6 +18,7 @@
 #include "fft_vkfft.h"
 #include "ic.h"
 #include "job.h"
+#include "job_params.h"
 #include "les_gpu.h"
 
 #define LES_MAX_STEPS 100000000ull
@@ -29,19 +30,41 @@ struct les_params {
     uint64_t n, steps, save_every, seed;
     double dt, nu0, cs;
     char ic[DASHI_HASH_HEX + 1]; /* empty: generated from seed */
-    int precision, mode;
+    enum job_precision precision;
+    enum job_mode mode;
     bool dealias, require_gpu;
 };
 
-static const char *const precisions[] = {"f64", "f32", NULL};
-static const char *const modes[] = {"dashi", "reference", NULL};
+static bool has_ic(const void *params) { return ((const struct les_params *)params)->ic[0] != 0; }
+static bool has_seed(const void *params) { return !has_ic(params); }
+
+#define P struct les_params
+static const struct param_spec les_params[] = {
+    PARAM_U64("N", P, n, 64, LES_MIN_N, LES_MAX_N, "grid size N×N (even); with ic, default the field's N"),
+    PARAM_U64("steps", P, steps, 300, 1, LES_MAX_STEPS, "time steps"),
+    PARAM_F64("dt", P, dt, 0.01, 0, HUGE_VAL, "time step", .flags = PARAM_ABOVE_MIN),
+    PARAM_F64("nu0", P, nu0, 1e-4, 0, HUGE_VAL, "molecular viscosity"),
+    PARAM_F64("cs", P, cs, 0.17, 0, HUGE_VAL, "Smagorinsky constant"),
+    PARAM_U64("seed", P, seed, 0, 0, UINT32_MAX, "seed of the generated initial field (not with ic)",
+              .packed = has_seed),
+    PARAM_HASH("ic", P, ic, "the initial field instead: an N×N f8 array (not with seed)", .packed = has_ic),
+    PARAM_U64("save_every", P, save_every, 1, 0, UINT64_MAX,
+              "steps between trajectory frames (0: no trajectory); at most steps"),
+    PARAM_ENUM("precision", P, precision, JOB_F64, job_precision_names, "arithmetic of the solver"),
+    PARAM_BOOL("dealias", P, dealias, false, "2/3-rule dealiasing (mode dashi only)"),
+    PARAM_ENUM("mode", P, mode, JOB_MODE_DASHI, job_mode_names, "the DASHI solver or the plain reference"),
+    PARAM_BOOL("require_gpu", P, require_gpu, false, "refuse to run on a CPU implementation of Vulkan"),
+    PARAM_END,
+};
+#undef P
+static const struct param_table les_table = {"`les`", les_params};
 
 /* The run configuration; the frame ring is also bounded by the device's largest storage
  * buffer (lavapipe allows 128 MiB), so validation and start agree on what is allocated. */
 static struct les_config config_of(const struct les_params *p, const struct vk_runtime *vk)
 {
     struct les_config c = {.n = (uint32_t)p->n, .dt = p->dt, .nu0 = p->nu0, .cs = p->cs,
-                           .f32 = p->precision == 1, .dealias = p->dealias, .max_steps = LES_RUN_MAX_STEPS};
+                           .f32 = p->precision == JOB_F32, .dealias = p->dealias, .max_steps = LES_RUN_MAX_STEPS};
     if (p->save_every) {
         uint64_t frame = p->n * p->n * (c.f32 ? 4 : 8);
         uint64_t ring = LES_FRAME_RING_BYTES;
@@ -58,58 +81,30 @@ static struct les_config config_of(const struct les_params *p, const struct vk_r
 static int les_validate(const struct job_submit_ctx *ctx, const msgpack_object *args, void **out,
                         struct job_plan *plan, struct dashi_error *err)
 {
-    static const char *const allowed[] = {"N", "steps", "dt", "nu0", "cs", "seed", "ic", "save_every",
-                                          "precision", "dealias", "mode", "require_gpu", NULL};
     struct les_params *p = calloc(1, sizeof *p);
     if (!p)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     *out = NULL;
-    if (args_only(args, allowed, err) ||
-        arg_u64(args, "N", false, 64, LES_MIN_N, LES_MAX_N, &p->n, err) ||
-        arg_u64(args, "steps", false, 300, 1, LES_MAX_STEPS, &p->steps, err) ||
-        arg_f64(args, "dt", false, 0.01, 0, HUGE_VAL, &p->dt, err) ||
-        arg_f64(args, "nu0", false, 1e-4, 0, HUGE_VAL, &p->nu0, err) ||
-        arg_f64(args, "cs", false, 0.17, 0, HUGE_VAL, &p->cs, err) ||
-        arg_u64(args, "seed", false, 0, 0, UINT32_MAX, &p->seed, err) ||
-        arg_u64(args, "save_every", false, 1, 0, UINT64_MAX, &p->save_every, err) ||
-        arg_enum(args, "precision", false, 0, precisions, &p->precision, err) ||
-        arg_enum(args, "mode", false, 0, modes, &p->mode, err) ||
-        arg_bool(args, "dealias", false, false, &p->dealias, err) ||
-        arg_bool(args, "require_gpu", false, false, &p->require_gpu, err))
+    if (params_only(les_params, args, err) || params_parse(les_params, ctx, args, p, plan, err))
         goto fail;
-    if (p->dt <= 0) {
-        dashi_fail(err, DASHI_E_BAD_VALUE, "dt", "dt must be > 0");
-        goto fail;
-    }
-    const msgpack_object *ic = args_find(args, "ic");
-    if (ic && ic->type != MSGPACK_OBJECT_NIL) {
-        const msgpack_object *seed = args_find(args, "seed");
-        if (seed && seed->type != MSGPACK_OBJECT_NIL) {
+    if (p->ic[0]) {
+        if (param_given(args, "seed")) {
             dashi_fail(err, DASHI_E_BAD_VALUE, "ic", "give either seed or ic, not both");
             goto fail;
         }
-        if (arg_hash(args, "ic", true, p->ic, err))
-            goto fail;
         struct blob_meta m;
-        struct dashi_error lookup;
-        if (store_blob_get(ctx->store, p->ic, &m, &lookup) != 0) {
-            dashi_fail(err, DASHI_E_NOT_FOUND, "ic", "no blob %s (upload it with `dashi put`)", p->ic);
+        const struct blob_want field = {.dtype = NPY_F8, .ndims = 1u << 2, .finite = true};
+        if (job_blob_check(ctx, "ic", p->ic, field, "an N×N float64 array", &m, err))
             goto fail;
-        }
-        const msgpack_object *n_arg = args_find(args, "N");
-        if (!n_arg || n_arg->type == MSGPACK_OBJECT_NIL)
-            p->n = m.info.ndim == 2 ? m.info.shape[0] : 0;
-        if (m.info.dtype != NPY_F8 || m.info.ndim != 2 || m.info.shape[0] != p->n || m.info.shape[1] != p->n) {
+        if (!param_given(args, "N"))
+            p->n = m.info.shape[0];
+        if (m.info.shape[0] != p->n || m.info.shape[1] != p->n) {
             dashi_fail(err, DASHI_E_BAD_VALUE, "ic", "ic must be an N×N float64 array (N = %llu)",
                        (unsigned long long)p->n);
             goto fail;
         }
-        if (!m.all_finite) {
-            dashi_fail(err, DASHI_E_BAD_VALUE, "ic", "ic contains NaN or Inf");
-            goto fail;
-        }
     }
-    if (p->dealias && p->mode == 1) {
+    if (p->dealias && p->mode == JOB_MODE_REFERENCE) {
         dashi_fail(err, DASHI_E_BAD_VALUE, "dealias", "dealias is a mode=dashi option: the reference has none");
         goto fail;
     }
@@ -131,15 +126,11 @@ static int les_validate(const struct job_submit_ctx *ctx, const msgpack_object *
     plan->disk_estimate = (p->save_every ? (p->steps / p->save_every + 1) * field_bytes : 0) +
                           2 * (p->steps + 1) * 8 + 2 * field_bytes;
     plan->total_steps = p->steps;
-    snprintf(plan->precision, sizeof plan->precision, "%s", precisions[p->precision]);
-    snprintf(plan->mode, sizeof plan->mode, "%s", modes[p->mode]);
+    snprintf(plan->precision, sizeof plan->precision, "%s", job_precision_names[p->precision]);
+    snprintf(plan->mode, sizeof plan->mode, "%s", job_mode_names[p->mode]);
     plan->require_gpu = p->require_gpu;
     plan->ninputs = 0;
-    if (p->ic[0]) {
-        snprintf(plan->inputs[0].name, sizeof plan->inputs[0].name, "ic");
-        snprintf(plan->inputs[0].hash, sizeof plan->inputs[0].hash, "%s", p->ic);
-        plan->ninputs = 1;
-    }
+    job_plan_input(plan, "ic", p->ic);
     *out = p;
     return 0;
 fail:
@@ -149,22 +140,7 @@ fail:
 
 static void les_pack_params(const void *params, msgpack_packer *pk)
 {
-    const struct les_params *p = params;
-    msgpack_pack_map(pk, 11);
-    pk_kv_u64(pk, "N", p->n);
-    pk_kv_u64(pk, "steps", p->steps);
-    pk_kv_f64(pk, "dt", p->dt);
-    pk_kv_f64(pk, "nu0", p->nu0);
-    pk_kv_f64(pk, "cs", p->cs);
-    if (p->ic[0])
-        pk_kv_str(pk, "ic", p->ic);
-    else
-        pk_kv_u64(pk, "seed", p->seed);
-    pk_kv_u64(pk, "save_every", p->save_every);
-    pk_kv_str(pk, "precision", precisions[p->precision]);
-    pk_kv_bool(pk, "dealias", p->dealias);
-    pk_kv_str(pk, "mode", modes[p->mode]);
-    pk_kv_bool(pk, "require_gpu", p->require_gpu);
+    params_pack(les_params, params, pk);
 }
 
 static void les_free_params(void *params) { free(params); }
@@ -441,6 +417,7 @@ static void les_destroy(void *state) { state_free(state); }
 
 const struct job_kind job_kind_les = {
     .name = "les",
+    .params = (const struct param_table *const[]){&les_table, NULL},
     .validate = les_validate,
     .pack_params = les_pack_params,
     .free_params = les_free_params,

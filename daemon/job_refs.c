@@ -1,4 +1,5 @@
-/* Inputs named either by blob hash or by the job that produces them (job.h). */
+/* Inputs named either by blob hash or by the job that produces them, and the one check
+ * of an input blob (job.h). */
 #include <string.h>
 
 #include "job.h"
@@ -34,6 +35,43 @@ void job_params_close(struct job_params_view *v)
 {
     msgpack_unpacked_destroy(&v->u);
     job_row_free(&v->row);
+}
+
+/* The blob's metadata; a missing blob is E_NOT_FOUND naming the field, any other store
+ * error (E_DB) passes through with the field set. */
+static int blob_lookup(const struct job_submit_ctx *ctx, const char *field, const char *hash, struct blob_meta *m,
+                       struct dashi_error *err)
+{
+    if (store_blob_get(ctx->store, hash, m, err) == 0)
+        return 0;
+    if (err->code == DASHI_E_NOT_FOUND)
+        return dashi_fail(err, DASHI_E_NOT_FOUND, field, "%s: no blob %s (upload it with `dashi put`)", field, hash);
+    snprintf(err->field, sizeof err->field, "%s", field);
+    return -1;
+}
+
+static void shape_text(const struct npy_info *info, char *buf, size_t cap)
+{
+    size_t used = (size_t)snprintf(buf, cap, "%s (", npy_dtype_name(info->dtype));
+    for (int i = 0; i < info->ndim && used < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%llu", i ? ", " : "", (unsigned long long)info->shape[i]);
+    if (used < cap)
+        snprintf(buf + used, cap - used, "%s)", info->ndim == 1 ? "," : "");
+}
+
+int job_blob_check(const struct job_submit_ctx *ctx, const char *field, const char *hash, struct blob_want want,
+                   const char *what, struct blob_meta *m, struct dashi_error *err)
+{
+    if (blob_lookup(ctx, field, hash, m, err) != 0)
+        return -1;
+    if (m->info.dtype != want.dtype || (want.ndims && !(want.ndims & (1u << m->info.ndim)))) {
+        char got[96];
+        shape_text(&m->info, got, sizeof got);
+        return dashi_fail(err, DASHI_E_BAD_VALUE, field, "%s must be %s, got %s", field, what, got);
+    }
+    if (want.finite && !m->all_finite)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, field, "%s contains NaN or Inf", field);
+    return 0;
 }
 
 /* The outputs of one job, collected so that a list of wanted names can be tried in order. */
@@ -98,22 +136,20 @@ int job_input_ref(const struct job_submit_ctx *ctx, const msgpack_object *args, 
         return 0;
     }
     if (v->type == MSGPACK_OBJECT_STR) {
-        if (arg_hash(args, name, true, hash, err) != 0)
-            return -1;
         struct blob_meta meta;
-        struct dashi_error lookup;
-        if (store_blob_get(ctx->store, hash, &meta, &lookup) != 0)
-            return dashi_fail(err, DASHI_E_NOT_FOUND, name, "%s: no blob %s (upload it with `dashi put`)", name, hash);
-        return 0;
+        return arg_hash(args, name, true, hash, err) || blob_lookup(ctx, name, hash, &meta, err) ? -1 : 0;
     }
     int64_t id;
     if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
         arg_i64(args, name, true, 0, 1, INT64_MAX, &id, err) != 0)
         return dashi_fail(err, DASHI_E_BAD_TYPE, name, "%s must be a blob hash (64 hex digits) or a job id", name);
     struct job_row row;
-    struct dashi_error lookup;
-    if (store_job_get(ctx->store, id, &row, &lookup) != 0)
-        return dashi_fail(err, DASHI_E_NOT_FOUND, name, "%s: no job %lld", name, (long long)id);
+    if (store_job_get(ctx->store, id, &row, err) != 0) {
+        if (err->code == DASHI_E_NOT_FOUND)
+            return dashi_fail(err, DASHI_E_NOT_FOUND, name, "%s: no job %lld", name, (long long)id);
+        snprintf(err->field, sizeof err->field, "%s", name); /* a store error passes through */
+        return -1;
+    }
     if (row.is_private && ctx->uid != 0 && ctx->uid != row.uid) {
         job_row_free(&row); /* another user's private job: as if it did not exist */
         return dashi_fail(err, DASHI_E_NOT_FOUND, name, "%s: no job %lld", name, (long long)id);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "job.h"
+#include "job_params.h"
 #include "rollout_gpu.h"
 
 #define ROLLOUT_MAX_STEPS 1000000000ull
@@ -20,14 +21,31 @@ struct rollout_params {
     char op[DASHI_HASH_HEX + 1], z0[DASHI_HASH_HEX + 1], truth[DASHI_HASH_HEX + 1];
     int64_t op_job, z0_job; /* producing jobs: a train job's "A"; its "z0" or a rollout's "z_final" */
     uint64_t steps, hash_every, save_every;
-    int precision, mode; /* indexes into the choice lists below */
+    enum job_precision precision;
+    enum rollout_mode mode;
     bool require_gpu;
     uint32_t D, B;
     bool batched; /* z0 was B×D rather than D */
 };
 
-static const char *const precisions[] = {"f64", "f32", NULL};
-static const char *const modes[] = {"exact", "fast", NULL};
+static const char *const modes[] = {"exact", "fast", NULL}; /* enum rollout_mode */
+
+#define P struct rollout_params
+static const struct param_spec rollout_params[] = {
+    PARAM_INPUT("op", P, op, op_job, "A", "the operator: a D×D f8 array (1 <= D <= 65536)", .flags = PARAM_REQUIRED),
+    PARAM_INPUT("z0", P, z0, z0_job, "z0,z_final", "the initial state: D or B×D f8 (B <= 65536)",
+                .flags = PARAM_REQUIRED),
+    PARAM_HASH("truth", P, truth, "optional, shaped like z0: adds the summary proxy_error_final"),
+    PARAM_U64("steps", P, steps, 0, 1, ROLLOUT_MAX_STEPS, "steps to take", .flags = PARAM_REQUIRED),
+    PARAM_U64("hash_every", P, hash_every, 1, 0, UINT64_MAX, "steps between hashed states (0: none); at most steps"),
+    PARAM_U64("save_every", P, save_every, 0, 0, UINT64_MAX, "steps between saved states (0: none); at most steps"),
+    PARAM_ENUM("precision", P, precision, JOB_F64, job_precision_names, "arithmetic of the products"),
+    PARAM_ENUM("mode", P, mode, ROLLOUT_EXACT, modes, "`exact`: step by step; `fast`: batched where it pays"),
+    PARAM_BOOL("require_gpu", P, require_gpu, false, "refuse to run on a CPU implementation of Vulkan"),
+    PARAM_END,
+};
+#undef P
+static const struct param_table rollout_table = {"`rollout`", rollout_params};
 
 static uint64_t gcd_u64(uint64_t a, uint64_t b)
 {
@@ -63,58 +81,33 @@ static struct rollout_config config_of(const struct rollout_params *p)
             most = fit;
     }
     return (struct rollout_config){.D = p->D, .B = p->B,
-                                   .precision = p->precision == 0 ? ROLLOUT_F64 : ROLLOUT_F32,
-                                   .mode = p->mode == 0 ? ROLLOUT_EXACT : ROLLOUT_FAST,
+                                   .precision = p->precision == JOB_F32 ? ROLLOUT_F32 : ROLLOUT_F64,
+                                   .mode = p->mode,
                                    .max_steps_per_run = (uint32_t)most,
                                    .expected_steps = p->steps};
-}
-
-/* A blob argument that must be a finite f8 array; returns its metadata. */
-static int f8_blob(const struct job_submit_ctx *ctx, const char *field, const char *hash, struct blob_meta *m,
-                   struct dashi_error *err)
-{
-    struct dashi_error lookup;
-    if (store_blob_get(ctx->store, hash, m, &lookup) != 0)
-        return dashi_fail(err, DASHI_E_NOT_FOUND, field, "%s: no blob %s (upload it with `dashi put`)", field, hash);
-    if (m->info.dtype != NPY_F8)
-        return dashi_fail(err, DASHI_E_BAD_VALUE, field, "%s must be a float64 array, got %s", field,
-                          npy_dtype_name(m->info.dtype));
-    if (!m->all_finite)
-        return dashi_fail(err, DASHI_E_BAD_VALUE, field, "%s contains NaN or Inf", field);
-    return 0;
 }
 
 static int rollout_validate(const struct job_submit_ctx *ctx, const msgpack_object *args, void **out,
                             struct job_plan *plan, struct dashi_error *err)
 {
-    static const char *const allowed[] = {"op", "z0", "truth", "steps", "hash_every", "save_every",
-                                          "precision", "mode", "require_gpu", NULL};
     struct rollout_params *p = calloc(1, sizeof *p);
     if (!p)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     *out = NULL;
     struct blob_meta a, z, t;
-    if (args_only(args, allowed, err) || job_input_ref(ctx, args, "op", "A", true, p->op, &p->op_job, plan, err) ||
-        job_input_ref(ctx, args, "z0", "z0,z_final", true, p->z0, &p->z0_job, plan, err) ||
-        arg_u64(args, "steps", true, 0, 1, ROLLOUT_MAX_STEPS, &p->steps, err) ||
-        arg_u64(args, "hash_every", false, 1, 0, UINT64_MAX, &p->hash_every, err) ||
-        arg_u64(args, "save_every", false, 0, 0, UINT64_MAX, &p->save_every, err) ||
-        arg_enum(args, "precision", false, 0, precisions, &p->precision, err) ||
-        arg_enum(args, "mode", false, 0, modes, &p->mode, err) ||
-        arg_bool(args, "require_gpu", false, false, &p->require_gpu, err))
-        goto fail;
-    const msgpack_object *truth = args_find(args, "truth");
-    if (truth && truth->type != MSGPACK_OBJECT_NIL && arg_hash(args, "truth", true, p->truth, err))
+    const struct blob_want f8 = {.dtype = NPY_F8, .finite = true};
+    if (params_only(rollout_params, args, err) || params_parse(rollout_params, ctx, args, p, plan, err))
         goto fail;
     plan->total_steps = p->steps;
-    snprintf(plan->precision, sizeof plan->precision, "%s", precisions[p->precision]);
+    snprintf(plan->precision, sizeof plan->precision, "%s", job_precision_names[p->precision]);
     snprintf(plan->mode, sizeof plan->mode, "%s", modes[p->mode]);
     plan->require_gpu = p->require_gpu;
     if (plan->ndeps > 0) { /* shapes are checked when the producing jobs have succeeded */
         *out = p;
         return 0;
     }
-    if (f8_blob(ctx, "op", p->op, &a, err) || f8_blob(ctx, "z0", p->z0, &z, err))
+    if (job_blob_check(ctx, "op", p->op, f8, "a float64 array", &a, err) ||
+        job_blob_check(ctx, "z0", p->z0, f8, "a float64 array", &z, err))
         goto fail;
     if (a.info.ndim != 2 || a.info.shape[0] != a.info.shape[1] || a.info.shape[0] == 0 || a.info.shape[0] > 65536) {
         dashi_fail(err, DASHI_E_BAD_VALUE, "op", "op must be a square D×D array with 1 <= D <= 65536");
@@ -134,7 +127,7 @@ static int rollout_validate(const struct job_submit_ctx *ctx, const msgpack_obje
         goto fail;
     }
     if (p->truth[0]) {
-        if (f8_blob(ctx, "truth", p->truth, &t, err))
+        if (job_blob_check(ctx, "truth", p->truth, f8, "a float64 array", &t, err))
             goto fail;
         if (t.info.count != (uint64_t)p->B * p->D) {
             dashi_fail(err, DASHI_E_BAD_VALUE, "truth", "truth must have the shape of z0");
@@ -179,24 +172,7 @@ fail:
 
 static void rollout_pack_params(const void *params, msgpack_packer *pk)
 {
-    const struct rollout_params *p = params;
-    msgpack_pack_map(pk, 9); /* exactly the arguments validate takes, so a resume re-validates them */
-    /* A producing job is kept as its id so validation can resolve it again. */
-    if (p->op_job)
-        pk_kv_i64(pk, "op", p->op_job);
-    else
-        pk_kv_str(pk, "op", p->op);
-    if (p->z0_job)
-        pk_kv_i64(pk, "z0", p->z0_job);
-    else
-        pk_kv_str(pk, "z0", p->z0);
-    pk_kv_str(pk, "truth", p->truth[0] ? p->truth : NULL);
-    pk_kv_u64(pk, "steps", p->steps);
-    pk_kv_u64(pk, "hash_every", p->hash_every);
-    pk_kv_u64(pk, "save_every", p->save_every);
-    pk_kv_str(pk, "precision", precisions[p->precision]);
-    pk_kv_str(pk, "mode", modes[p->mode]);
-    pk_kv_bool(pk, "require_gpu", p->require_gpu);
+    params_pack(rollout_params, params, pk); /* a producing job as its id, so a resume resolves it again */
 }
 
 static void rollout_free_params(void *params)
@@ -459,6 +435,7 @@ static void rollout_destroy(void *state)
 
 const struct job_kind job_kind_rollout = {
     .name = "rollout",
+    .params = (const struct param_table *const[]){&rollout_table, NULL},
     .validate = rollout_validate,
     .pack_params = rollout_pack_params,
     .free_params = rollout_free_params,

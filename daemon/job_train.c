@@ -20,6 +20,7 @@
 
 #include "encode.h"
 #include "job.h"
+#include "job_params.h"
 #include "ridge.h"
 #include "train_eval.h"
 #include "rollout_gpu.h"
@@ -37,24 +38,24 @@ struct train_params {
     char eval_traj[TRAIN_MAX_EVAL][DASHI_HASH_HEX + 1];
     int64_t eval_job[TRAIN_MAX_EVAL];
     struct frame_range frames, eval_frames;
-    double ridge, k_cut, mid_cut, tau;
-    uint64_t topk, smooth, rank;
-    int mode;
+    double ridge;
+    struct encode_params enc;
+    uint64_t topk, rank;
+    enum job_mode mode;
     bool require_gpu;
     bool eval_decode;   /* decode the evaluation rollouts and score the fields (train_eval.h) */
+    uint64_t n_given; /* N as given: packed by pack_params for readers; when present it must agree */
     /* known once the trajectory resolves */
     uint32_t n;
     uint64_t traj_frames;
     uint64_t eval_len[TRAIN_MAX_EVAL];
 };
 
-static const char *const modes[] = {"dashi", "reference", NULL};
-
 static struct encode_config config_of(const struct train_params *p)
 {
-    return (struct encode_config){.n = p->n, .k_cut = p->k_cut, .mid_cut = p->mid_cut, .topk = (uint32_t)p->topk,
-                                  .tau = p->tau, .smooth = (uint32_t)p->smooth,
-                                  .mode = p->mode == 1 ? ENCODE_REFERENCE : ENCODE_DASHI};
+    return (struct encode_config){.n = p->n, .k_cut = p->enc.k_cut, .mid_cut = p->enc.mid_cut,
+                                  .topk = (uint32_t)p->topk, .tau = p->enc.tau, .smooth = (uint32_t)p->enc.smooth,
+                                  .mode = p->mode == JOB_MODE_REFERENCE ? ENCODE_REFERENCE : ENCODE_DASHI};
 }
 
 /* "A:B", "A:" or ":B" (Python slice without step; no negatives). */
@@ -87,10 +88,10 @@ static int parse_range(const msgpack_object *args, const char *name, struct fram
     return 0;
 }
 
-static void pack_range(msgpack_packer *pk, const char *key, const struct frame_range *r)
+static void pack_range(msgpack_packer *pk, const struct frame_range *r)
 {
     if (!r->given) {
-        pk_kv_nil(pk, key);
+        msgpack_pack_nil(pk);
         return;
     }
     char s[48];
@@ -98,23 +99,45 @@ static void pack_range(msgpack_packer *pk, const char *key, const struct frame_r
         snprintf(s, sizeof s, "%llu:", (unsigned long long)r->a);
     else
         snprintf(s, sizeof s, "%llu:%llu", (unsigned long long)r->a, (unsigned long long)r->b);
-    pk_kv_str(pk, key, s);
+    pk_str(pk, s);
+}
+
+static int parse_frames(const struct job_submit_ctx *ctx, const msgpack_object *args, void *p, struct job_plan *plan,
+                        struct dashi_error *err)
+{
+    (void)ctx, (void)plan;
+    return parse_range(args, "frames", &((struct train_params *)p)->frames, err);
+}
+
+static int parse_eval_frames(const struct job_submit_ctx *ctx, const msgpack_object *args, void *p,
+                             struct job_plan *plan, struct dashi_error *err)
+{
+    (void)ctx, (void)plan;
+    return parse_range(args, "eval_frames", &((struct train_params *)p)->eval_frames, err);
+}
+
+static void pack_frames(const void *p, msgpack_packer *pk)
+{
+    pack_range(pk, &((const struct train_params *)p)->frames);
+}
+
+static void pack_eval_frames(const void *p, msgpack_packer *pk)
+{
+    pack_range(pk, &((const struct train_params *)p)->eval_frames);
 }
 
 /* A trajectory blob: F×N×N f8, finite, N even >= 8. */
 static int check_traj(const struct job_submit_ctx *ctx, const char *field, const char *hash, uint64_t *frames,
                       uint64_t *n, struct dashi_error *err)
 {
+    static const char what[] = "a trajectory: an F×N×N float64 array with N even and >= 8";
     struct blob_meta m;
-    struct dashi_error lookup;
-    if (store_blob_get(ctx->store, hash, &m, &lookup) != 0)
-        return dashi_fail(err, DASHI_E_NOT_FOUND, field, "%s: no blob %s", field, hash);
-    if (m.info.dtype != NPY_F8 || m.info.ndim != 3 || m.info.shape[1] != m.info.shape[2] || m.info.shape[1] < 8 ||
-        m.info.shape[1] % 2 != 0 || m.info.shape[1] > 65536)
-        return dashi_fail(err, DASHI_E_BAD_VALUE, field,
-                          "%s must be a trajectory: an F×N×N float64 array with N even and >= 8", field);
-    if (!m.all_finite)
-        return dashi_fail(err, DASHI_E_BAD_VALUE, field, "%s contains NaN or Inf", field);
+    const struct blob_want traj = {.dtype = NPY_F8, .ndims = 1u << 3, .finite = true};
+    if (job_blob_check(ctx, field, hash, traj, what, &m, err))
+        return -1;
+    if (m.info.shape[1] != m.info.shape[2] || m.info.shape[1] < 8 || m.info.shape[1] % 2 != 0 ||
+        m.info.shape[1] > 65536)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, field, "%s must be %s", field, what);
     if (m.info.shape[0] > TRAIN_MAX_FRAMES)
         return dashi_fail(err, DASHI_E_TOO_LARGE, field, "%s has more than %llu frames", field, TRAIN_MAX_FRAMES);
     *frames = m.info.shape[0];
@@ -124,9 +147,10 @@ static int check_traj(const struct job_submit_ctx *ctx, const char *field, const
 
 /* eval_traj: one hash or job id, an array of them, or a comma-separated string. Each
  * element is resolved through job_input_ref with a one-entry map of its own. */
-static int resolve_eval(const struct job_submit_ctx *ctx, const msgpack_object *args, struct train_params *p,
+static int resolve_eval(const struct job_submit_ctx *ctx, const msgpack_object *args, void *params,
                         struct job_plan *plan, struct dashi_error *err)
 {
+    struct train_params *p = params;
     const msgpack_object *v = args_find(args, "eval_traj");
     if (!v || v->type == MSGPACK_OBJECT_NIL)
         return 0;
@@ -176,35 +200,59 @@ static int resolve_eval(const struct job_submit_ctx *ctx, const msgpack_object *
     return 0;
 }
 
+static void pack_eval_traj(const void *params, msgpack_packer *pk)
+{
+    const struct train_params *p = params;
+    msgpack_pack_array(pk, (size_t)p->n_eval);
+    for (int i = 0; i < p->n_eval; i++) {
+        if (p->eval_job[i])
+            msgpack_pack_int64(pk, p->eval_job[i]);
+        else
+            pk_str(pk, p->eval_traj[i]);
+    }
+}
+
+/* The grid size the encode configuration applies to (0 until the trajectory exists). */
+static void pack_n(const void *params, msgpack_packer *pk)
+{
+    msgpack_pack_uint64(pk, ((const struct train_params *)params)->n);
+}
+
+#define P struct train_params
+static const struct param_spec train_params[] = {
+    PARAM_INPUT("traj", P, traj, traj_job, "trajectory", "the training trajectory: F×N×N f8, N even >= 8",
+                .flags = PARAM_REQUIRED),
+    PARAM_CUSTOM("frames", parse_frames, pack_frames, "`\"A:B\"`", "training frames A to B-1", .default_doc = "all"),
+    PARAM_CUSTOM("eval_frames", parse_eval_frames, pack_eval_frames, "`\"C:D\"`",
+                 "held-out frames of the same trajectory"),
+    PARAM_CUSTOM("eval_traj", resolve_eval, pack_eval_traj, "hashes or job ids",
+                 "up to 4 other trajectories at the same N: one, an array, or a comma-separated string"),
+    PARAM_F64("ridge", P, ridge, 1e-3, 0, HUGE_VAL, "ridge regularisation of the fit"),
+    PARAM_GROUP(P, enc, encode_param_group),
+    PARAM_U64("topk", P, topk, 128, 0, 1u << 24, "anchors: the largest residual cells kept"),
+    PARAM_U64("rank", P, rank, 0, 0, 1u << 24, "rank of the fit (0: full); at most min(T, D)"),
+    PARAM_ENUM("mode", P, mode, JOB_MODE_DASHI, job_mode_names, "the DASHI encoder or the plain reference"),
+    PARAM_BOOL("require_gpu", P, require_gpu, false, "refuse to run on a CPU implementation of Vulkan"),
+    PARAM_BOOL("eval_decode", P, eval_decode, true, "decode the evaluation rollouts and score the fields"),
+    PARAM_U64("N", P, n_given, 0, 0, 65536, "the grid size: when given, the trajectory's; stored as known at submit",
+              .pack = pack_n, .default_doc = "the trajectory's"),
+    PARAM_END,
+};
+#undef P
+static const struct param_table train_table = {"`train`", train_params};
+
 static int train_validate(const struct job_submit_ctx *ctx, const msgpack_object *args, void **out,
                           struct job_plan *plan, struct dashi_error *err)
 {
-    static const char *const allowed[] = {"traj", "frames", "eval_frames", "eval_traj", "ridge", "k_cut", "mid_cut",
-                                          "topk", "tau", "smooth", "rank", "mode", "require_gpu", "N",
-                                          "eval_decode", NULL};
     struct train_params *p = calloc(1, sizeof *p);
     if (!p)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     *out = NULL;
-    uint64_t n_given = 0; /* packed by pack_params for readers; when present it must agree */
-    if (args_only(args, allowed, err) ||
-        job_input_ref(ctx, args, "traj", "trajectory", true, p->traj, &p->traj_job, plan, err) ||
-        parse_range(args, "frames", &p->frames, err) || parse_range(args, "eval_frames", &p->eval_frames, err) ||
-        arg_f64(args, "ridge", false, 1e-3, 0, HUGE_VAL, &p->ridge, err) ||
-        arg_f64(args, "k_cut", false, 8, 0, HUGE_VAL, &p->k_cut, err) ||
-        arg_f64(args, "mid_cut", false, 12, 0, HUGE_VAL, &p->mid_cut, err) ||
-        arg_u64(args, "topk", false, 128, 0, 1u << 24, &p->topk, err) ||
-        arg_f64(args, "tau", false, 0.35, 0, 1, &p->tau, err) ||
-        arg_u64(args, "smooth", false, 11, 1, 65536, &p->smooth, err) ||
-        arg_u64(args, "rank", false, 0, 0, 1u << 24, &p->rank, err) ||
-        arg_enum(args, "mode", false, 0, modes, &p->mode, err) ||
-        arg_bool(args, "require_gpu", false, false, &p->require_gpu, err) ||
-        arg_bool(args, "eval_decode", false, true, &p->eval_decode, err) ||
-        arg_u64(args, "N", false, 0, 0, 65536, &n_given, err) || resolve_eval(ctx, args, p, plan, err))
+    if (params_only(train_params, args, err) || params_parse(train_params, ctx, args, p, plan, err))
         goto fail;
     plan->total_steps = 2 + (uint64_t)p->n_eval;
     snprintf(plan->precision, sizeof plan->precision, "f64");
-    snprintf(plan->mode, sizeof plan->mode, "%s", modes[p->mode]);
+    snprintf(plan->mode, sizeof plan->mode, "%s", job_mode_names[p->mode]);
     plan->require_gpu = p->require_gpu;
     if (plan->ndeps > 0) { /* shapes are checked once the producing jobs have succeeded */
         *out = p;
@@ -214,9 +262,9 @@ static int train_validate(const struct job_submit_ctx *ctx, const msgpack_object
     if (check_traj(ctx, "traj", p->traj, &p->traj_frames, &n, err) != 0)
         goto fail;
     p->n = (uint32_t)n;
-    if (n_given && n_given != n) {
+    if (p->n_given && p->n_given != n) {
         dashi_fail(err, DASHI_E_BAD_VALUE, "N", "N = %llu, but the trajectory has N = %llu",
-                   (unsigned long long)n_given, (unsigned long long)n);
+                   (unsigned long long)p->n_given, (unsigned long long)n);
         goto fail;
     }
     struct frame_range *fr = &p->frames, *ev = &p->eval_frames;
@@ -286,34 +334,7 @@ fail:
 
 static void train_pack_params(const void *params, msgpack_packer *pk)
 {
-    const struct train_params *p = params;
-    msgpack_pack_map(pk, 15);
-    if (p->traj_job)
-        pk_kv_i64(pk, "traj", p->traj_job);
-    else
-        pk_kv_str(pk, "traj", p->traj);
-    pack_range(pk, "frames", &p->frames);
-    pack_range(pk, "eval_frames", &p->eval_frames);
-    pk_key(pk, "eval_traj");
-    msgpack_pack_array(pk, (size_t)p->n_eval);
-    for (int i = 0; i < p->n_eval; i++) {
-        if (p->eval_job[i])
-            msgpack_pack_int64(pk, p->eval_job[i]);
-        else
-            pk_str(pk, p->eval_traj[i]);
-    }
-    pk_kv_f64(pk, "ridge", p->ridge);
-    pk_kv_f64(pk, "k_cut", p->k_cut);
-    pk_kv_f64(pk, "mid_cut", p->mid_cut);
-    pk_kv_u64(pk, "topk", p->topk);
-    pk_kv_f64(pk, "tau", p->tau);
-    pk_kv_u64(pk, "smooth", p->smooth);
-    pk_kv_u64(pk, "rank", p->rank);
-    pk_kv_str(pk, "mode", modes[p->mode]);
-    pk_kv_bool(pk, "require_gpu", p->require_gpu);
-    pk_kv_bool(pk, "eval_decode", p->eval_decode);
-    /* The grid size the encode configuration applies to (0 until the trajectory exists). */
-    pk_kv_u64(pk, "N", p->n);
+    params_pack(train_params, params, pk);
 }
 
 static void train_free_params(void *params) { free(params); }
@@ -652,6 +673,7 @@ static void train_destroy(void *state) { state_free(state); }
 
 const struct job_kind job_kind_train = {
     .name = "train",
+    .params = (const struct param_table *const[]){&train_table, NULL},
     .validate = train_validate,
     .pack_params = train_pack_params,
     .free_params = train_free_params,

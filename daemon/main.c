@@ -15,7 +15,8 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: dashid [--socket PATH] [--state-dir DIR] [--device auto|lavapipe|INDEX|NAME]\n"
-               "              [--foreground] [--config FILE] [--list-devices] [--version]\n");
+               "              [--foreground] [--config FILE] [--list-devices] [--version]\n"
+               "              [--describe-params markdown]\n");
 }
 
 static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *list_devices)
@@ -38,6 +39,9 @@ static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *li
             *list_devices = true;
         } else if (strcmp(a, "--version") == 0) {
             printf("dashid %s (protocol %d)\n", DASHID_VERSION, DASHI_PROTO_VERSION);
+            exit(0);
+        } else if (strcmp(a, "--describe-params") == 0 && v && strcmp(v, "markdown") == 0) {
+            job_kinds_params_markdown(stdout); /* the generated tables of docs/protocol.md */
             exit(0);
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
