@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* ---- emitters: append to the slice's batch (GPU thread only) ---- */
 
@@ -98,17 +97,11 @@ bool job_should_stop(const struct job_exec *ex)
     return atomic_load(&ex->job->cancel) || scheduler_stopping(&ex->d->sched);
 }
 
-double job_clock_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
 struct vk_runtime *job_vk(struct job_exec *ex) { return &ex->d->vk; }
 struct blobstore *job_blobs(struct job_exec *ex) { return &ex->d->blobs; }
 struct fft_cache *job_fft(struct job_exec *ex) { return ex->d->fft; }
 double job_slice_target_ms(const struct job_exec *ex) { return ex->d->cfg.slice_ms; }
+const struct rollout_tuning *job_rollout_tuning(const struct job_exec *ex) { return &ex->d->rollout_tuning; }
 
 double job_checkpoint_interval_ms(const struct job_exec *ex) { return ex->d->cfg.checkpoint_every_s * 1e3; }
 

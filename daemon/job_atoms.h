@@ -10,7 +10,7 @@
 #include "atoms.h"
 #include "job.h"
 #include "normal_form.h"
-#include "threads.h"
+#include "lineage_thread.h"
 
 #define ATOMS_MIN_N 4
 #define ATOMS_MAX_N 4096

@@ -212,6 +212,7 @@ int main(int argc, char **argv)
     }
     if (!d->cfg.foreground)
         redirect_output(d->cfg.state_dir);
+    rollout_tuning_from_env(&d->rollout_tuning); /* after the redirect: its warnings are logged */
     conn_budget_raise_nofile(d);
 
     char dbpath[4200];

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "rollout_gpu.h"
+#include "rollout_ref.h"
 #include "vk.h"
 #include "vk_internal.h"
 
