@@ -65,7 +65,7 @@ install: $(BUILD)/dashid $(BUILD)/dashi
 
 # ---------------------------------------------------------------- flags
 WARN   := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
-INCS   := -Iproto -Idaemon -Idaemon/num -Idaemon/gpu -Iclient -Itests/unit -I$(BUILD)/gen
+INCS   := -Iproto -Idaemon -Idaemon/num -Idaemon/gpu -Iclient -I$(BUILD)/gen
 CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -g $(WARN) $(INCS) -MMD -MP
 ifeq ($(SAN),1)
   OPT := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -159,6 +159,7 @@ $(BUILD)/dashi: $(call obj,client/dashi.c) $(BUILD)/libclient.a $(BUILD)/libprot
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+$(BUILD)/obj/tests/unit/num/%.o: CFLAGS += -Itests/unit # the fixtures in tests/unit/*.h
 UNIT_NUM_SRC := $(wildcard tests/unit/num/test_*.c)
 UNIT_SVC_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 UNIT_NUM_BIN := $(patsubst tests/unit/num/%.c,$(BUILD)/tests/%,$(UNIT_NUM_SRC))

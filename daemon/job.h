@@ -37,6 +37,8 @@ struct job_plan {
     int64_t deps[JOB_MAX_DEPS];
 };
 
+struct rollout_tuning;
+
 /* Loop-thread context for validation. */
 struct job_submit_ctx {
     struct store *store;          /* blob metadata lookups */
@@ -48,7 +50,6 @@ struct job_submit_ctx {
 
 struct job_exec; /* GPU-thread context, defined in gpu_worker.h */
 struct fft_cache;
-struct rollout_tuning;
 
 struct job_kind {
     const char *name;
