@@ -2,12 +2,17 @@
 # ASan+UBSan tree in build/san/ and runs every test; `make demo` runs the main job.
 # Sources are found by wildcard so adding a file needs no edit here:
 #   proto/*.c          shared by daemon and client      -> libproto.a
+#   daemon/gpu/*.c     the Vulkan runtime               -> libgpu.a
+#   daemon/num/*.c     the numerics (engines, host refs) -> libnum.a
 #   daemon/*.c         daemon (main.c is the entry)     -> libdaemon.a + dashid
 #   client/*.c         client library (dashi.c = CLI)   -> libclient.a + dashi
 #   shaders/variants.txt  one line per SPIR-V module to embed (name source defines...)
 #   schema/NNN_*.sql   numbered migrations, embedded
 #   tests/unit/test_*.c  one cmocka binary each;  tests/e2e/*.sh  end-to-end scripts
+#   tests/unit/num/test_*.c  numerics tests: linked like the benches, see NUM_LDLIBS
 #   bench/*.c          one benchmark binary each (dashi-bench-NAME)
+# libgpu.a and libnum.a link without libuv, msgpack-c and SQLite (the benches and the
+# numerics tests prove it on every build): the numerics never reach into the service.
 
 BUILD  ?= build
 SAN    ?= 0
@@ -60,7 +65,7 @@ install: $(BUILD)/dashid $(BUILD)/dashi
 
 # ---------------------------------------------------------------- flags
 WARN   := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
-INCS   := -Iproto -Idaemon -Iclient -I$(BUILD)/gen
+INCS   := -Iproto -Idaemon -Idaemon/num -Idaemon/gpu -Iclient -I$(BUILD)/gen
 CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -g $(WARN) $(INCS) -MMD -MP
 ifeq ($(SAN),1)
   OPT := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -76,11 +81,15 @@ ifeq ($(STATIC),1)
   # (Debian names the static libuv libuv_a.a; cmocka has no archive, so no tests in such builds.)
   DEP_LIBS := -Wl,-Bstatic -luv_a -lmsgpackc -lsqlite3 -lsodium -lpng16 -lz -Wl,-Bdynamic \
               -lvulkan -llapack -lblas -ldl -lpthread
+  NUM_DEP_LIBS := -Wl,-Bstatic -lsodium -Wl,-Bdynamic -lvulkan -llapack -lblas -ldl -lpthread
 else
   DEP_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -llapack -lblas
+  NUM_DEP_LIBS := $(shell pkg-config --libs vulkan libsodium 2>/dev/null) -llapack -lblas
 endif
 GLSLANG_LIBS := $(shell pkg-config --libs spirv glslang SPIRV-Tools 2>/dev/null)
 LDLIBS := $(DEP_LIBS) $(GLSLANG_LIBS) -lstdc++ -lm -lpthread
+# What the numerics and the Vulkan runtime may link: no libuv, msgpack-c, SQLite or libpng.
+NUM_LDLIBS := $(NUM_DEP_LIBS) $(GLSLANG_LIBS) -lstdc++ -lm -lpthread
 
 # ---------------------------------------------------------------- generated sources
 VARIANTS := $(shell sed -e 's/\#.*//' -e '/^[[:space:]]*$$/d' shaders/variants.txt 2>/dev/null | awk '{print $$1}')
@@ -110,6 +119,8 @@ $(BUILD)/vkfft/vkFFT.h: /usr/include/vkFFT.h
 
 # ---------------------------------------------------------------- objects and libraries
 PROTO_SRC  := $(wildcard proto/*.c)
+GPU_SRC    := $(wildcard daemon/gpu/*.c)
+NUM_SRC    := $(wildcard daemon/num/*.c)
 DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 CLIENT_SRC := $(filter-out client/dashi.c,$(wildcard client/*.c))
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -119,7 +130,7 @@ $(BUILD)/obj/%.o: %.c | $(GEN_SHADERS) $(GEN_SCHEMA)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # The one file that includes vkFFT.h: -O1 keeps its compile time sane (trap 5).
-$(BUILD)/obj/daemon/fft_vkfft.o: daemon/fft_vkfft.c $(BUILD)/vkfft/vkFFT.h | $(GEN_SHADERS) $(GEN_SCHEMA)
+$(BUILD)/obj/daemon/gpu/fft_vkfft.o: daemon/gpu/fft_vkfft.c $(BUILD)/vkfft/vkFFT.h | $(GEN_SHADERS) $(GEN_SCHEMA)
 	@mkdir -p $(@D)
 	$(CC) $(filter-out -O2,$(CFLAGS)) -O1 -DVKFFT_BACKEND=0 -isystem $(BUILD)/vkfft -c $< -o $@
 
@@ -127,34 +138,47 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-GEN_OBJ := $(BUILD)/obj/gen/shaders_embedded.o $(BUILD)/obj/gen/schema_embedded.o
-
 $(BUILD)/libproto.a: $(call obj,$(PROTO_SRC))
 	@rm -f $@; ar rcs $@ $^
-$(BUILD)/libdaemon.a: $(call obj,$(DAEMON_SRC)) $(GEN_OBJ)
+$(BUILD)/libgpu.a: $(call obj,$(GPU_SRC)) $(BUILD)/obj/gen/shaders_embedded.o
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libnum.a: $(call obj,$(NUM_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libdaemon.a: $(call obj,$(DAEMON_SRC)) $(BUILD)/obj/gen/schema_embedded.o
 	@rm -f $@; ar rcs $@ $^
 $(BUILD)/libclient.a: $(call obj,$(CLIENT_SRC))
 	@rm -f $@; ar rcs $@ $^
 
-LIBS_ALL := $(BUILD)/libdaemon.a $(BUILD)/libclient.a $(BUILD)/libproto.a
+# In link order: each library uses only those after it.
+LIBS_NUM := $(BUILD)/libnum.a $(BUILD)/libgpu.a $(BUILD)/libproto.a
+LIBS_ALL := $(BUILD)/libdaemon.a $(BUILD)/libclient.a $(LIBS_NUM)
 
-$(BUILD)/dashid: $(call obj,daemon/main.c) $(BUILD)/libdaemon.a $(BUILD)/libproto.a
+$(BUILD)/dashid: $(call obj,daemon/main.c) $(BUILD)/libdaemon.a $(LIBS_NUM)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 $(BUILD)/dashi: $(call obj,client/dashi.c) $(BUILD)/libclient.a $(BUILD)/libproto.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
-UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(LIBS_ALL)
+$(BUILD)/obj/tests/unit/num/%.o: CFLAGS += -Itests/unit # the fixtures in tests/unit/*.h
+UNIT_NUM_SRC := $(wildcard tests/unit/num/test_*.c)
+UNIT_SVC_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+UNIT_NUM_BIN := $(patsubst tests/unit/num/%.c,$(BUILD)/tests/%,$(UNIT_NUM_SRC))
+UNIT_BIN  := $(UNIT_SVC_BIN) $(UNIT_NUM_BIN)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+$(UNIT_SVC_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS_ALL)
 	@mkdir -p $(@D)
 	$(CC) $(LDSAN) -o $@ $< -Wl,--start-group $(LIBS_ALL) -Wl,--end-group $(LDLIBS)
+# Numerics tests link only the numerics and the runtime (libproto.a for errors and npy).
+$(UNIT_NUM_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/num/%.o $(LIBS_NUM)
+	@mkdir -p $(@D)
+	$(CC) $(LDSAN) -o $@ $< $(LIBS_NUM) $(CMOCKA_LIBS) $(NUM_LDLIBS)
 .PHONY: unit-tests benches
 unit-tests: $(UNIT_BIN)
 
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/dashi-bench-%,$(BENCH_SRC))
-$(BUILD)/dashi-bench-%: $(call obj,bench/%.c) $(LIBS_ALL)
-	$(CC) $(LDSAN) -o $@ $< -Wl,--start-group $(LIBS_ALL) -Wl,--end-group $(LDLIBS)
+$(BUILD)/dashi-bench-%: $(call obj,bench/%.c) $(LIBS_NUM)
+	$(CC) $(LDSAN) -o $@ $< $(LIBS_NUM) $(NUM_LDLIBS)
 benches: $(BENCH_BIN)
 
 # libFuzzer target for the protocol decoder (clang only; its own build flags).

@@ -31,7 +31,7 @@
 #include "ic.h"
 #include "normal_form.h"
 #include "pcg64.h"
-#include "threads.h"
+#include "lineage_thread.h"
 
 static double now_ms(void)
 {
@@ -155,7 +155,7 @@ static double periodic_diff(double a, double b)
 }
 
 /* The GPU frame equals the host's: counts, order, labels, cells, σ, seeds exactly, the
- * measures within 1e-12 (tests/unit/test_atoms_gpu.c holds the same bar). */
+ * measures within 1e-12 (tests/unit/num/test_atoms_gpu.c holds the same bar). */
 static bool same_frame(const struct atom_frame *g, const struct atom_frame *h)
 {
     if (g->count != h->count || memcmp(g->labels, h->labels, (size_t)h->n * h->n * sizeof *h->labels) != 0)

@@ -25,7 +25,9 @@
 #include <time.h>
 
 #include "rollout_gpu.h"
+#include "rollout_ref.h"
 #include "rollout_split.h"
+#include "rollout_tuning.h"
 #include "vk.h"
 
 struct bench_opts {
@@ -150,6 +152,17 @@ struct gpu_result {
  * default slice of 50 ms (daemon/config.c, job_rollout.c), by rollout_gpu_run_steps. */
 #define JOB_RUN_MS 12.5
 
+/* An engine with the DASHI_ROLLOUT_* knobs as they are now: the sweeps set them before
+ * each engine, where the daemon reads them once at its start. */
+static int engine_create(struct vk_runtime *vk, struct rollout_config cfg, const double *A, const double *z0,
+                         struct rollout_gpu **r, struct dashi_error *err)
+{
+    struct rollout_tuning tuning;
+    rollout_tuning_from_env(&tuning);
+    cfg.tuning = &tuning;
+    return rollout_gpu_create(vk, &cfg, A, z0, r, err);
+}
+
 static int gpu_rate(struct vk_runtime *vk, const double *A, const double *z0, uint32_t D, uint32_t B,
                     enum rollout_precision prec, enum rollout_mode mode, uint32_t steps, double seconds,
                     struct gpu_result *res)
@@ -158,7 +171,7 @@ static int gpu_rate(struct vk_runtime *vk, const double *A, const double *z0, ui
                                  .max_steps_per_run = steps ? steps : ROLLOUT_MAX_RUN};
     struct rollout_gpu *r;
     struct dashi_error err = {0};
-    if (rollout_gpu_create(vk, &cfg, A, z0, &r, &err) != 0) {
+    if (engine_create(vk, cfg, A, z0, &r, &err) != 0) {
         fprintf(stderr, "rollout_gpu_create: %s: %s\n", dashi_code_name(err.code), err.message);
         return -1;
     }
@@ -244,7 +257,7 @@ static int check_against_loop(struct vk_runtime *vk, const double *A, const doub
     struct dashi_error err = {0};
     int bad = -1;
     *out = (struct loop_check){0};
-    if (!rec || !got || !a || !z || !o || !want || rollout_gpu_create(vk, &cfg, A, z0, &r, &err) != 0)
+    if (!rec || !got || !a || !z || !o || !want || engine_create(vk, cfg, A, z0, &r, &err) != 0)
         goto out;
     store_as(a, A, (size_t)D * D, f32);
     store_as(z, z0, n, f32);
@@ -311,7 +324,7 @@ static int check_split(struct vk_runtime *vk, const double *A, const double *z0,
     struct dashi_error err = {0};
     int bad = -1;
     *max_dev = 0;
-    if (!z || !got || !ref || !ieee || rollout_gpu_create(vk, &cfg, A, z0, &r, &err) != 0)
+    if (!z || !got || !ref || !ieee || engine_create(vk, cfg, A, z0, &r, &err) != 0)
         goto out;
     *arith = rollout_gpu_arithmetic(r);
     bool split = strncmp(*arith, "split", 5) == 0;

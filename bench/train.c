@@ -1,5 +1,5 @@
 /* dashi-bench-train: encode + fit of a training set (default 301 frames at N = 64, the
- * refdata case: 300 pairs) as the train job does it (GPU encoder of encode.c, the ridge
+ * refdata case: 300 pairs) as the train job does it (GPU encoder of encode_gpu.c, the ridge
  * fit of ridge.c with its products and solves on the GPU), next to a CPU baseline
  * measured in the same run: a plain C encoder (radix-2 FFT, same formulas) and the same
  * fit on the host alone (reference LAPACK/BLAS); the A of the two is compared, and the

@@ -204,6 +204,7 @@ static int start_serving(struct daemon *d, const struct conn_handlers *handlers,
 int daemon_start(struct daemon *d, const struct conn_handlers *handlers, struct dashi_error *err)
 {
     d->started_at = now_seconds();
+    rollout_tuning_from_env(&d->rollout_tuning); /* after main's redirect: its warnings are logged */
     conn_budget_raise_nofile(d);
     if (open_storage(d, err) != 0 || open_device(d, err) != 0 || open_scheduler(d, err) != 0 ||
         open_loop(d, err) != 0 || start_serving(d, handlers, err) != 0)

@@ -1,7 +1,8 @@
 /* The daemon's context: everything dashid owns, in one struct, passed to every part.
  * Thread ownership: the loop thread owns the socket, connections, the store and the
  * scheduler's bookkeeping under its mutex; the GPU thread owns the Vulkan runtime and
- * job states after startup. Immutable after startup: cfg, vk's descriptive fields. */
+ * job states after startup. Immutable after startup: cfg, rollout_tuning, vk's descriptive
+ * fields. */
 #ifndef DASHI_DAEMON_H
 #define DASHI_DAEMON_H
 
@@ -12,6 +13,7 @@
 #include "config.h"
 #include "conn_budget.h"
 #include "device_recovery.h"
+#include "rollout_tuning.h"
 #include "scheduler.h"
 #include "store.h"
 #include "vk.h"
@@ -41,6 +43,7 @@ struct daemon {
     struct blobstore blobs;
     struct vk_runtime vk;
     struct fft_cache *fft; /* VkFFT plans, kept until the device is lost (GPU thread after start) */
+    struct rollout_tuning rollout_tuning; /* DASHI_ROLLOUT_*, read once at start (immutable) */
     struct device_health health;
     struct scheduler sched;
     uv_thread_t gpu_thread;

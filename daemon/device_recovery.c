@@ -63,6 +63,7 @@ static void set_state(struct device_health *h, enum device_state state, const ch
 
 void device_loss_begin(struct daemon *d, const struct dashi_error *cause)
 {
+    thread_owner_check(&d->sched.gpu, "device_loss_begin");
     fprintf(stderr, "dashid: the GPU device %s was lost (%s): interrupting its jobs and re-creating it\n",
             d->vk.device_name, cause->message);
     set_state(&d->health, DEVICE_RECOVERING, cause->message, false);
@@ -92,6 +93,7 @@ static bool backoff(struct scheduler *s, double seconds)
 
 int device_recreate(struct daemon *d)
 {
+    thread_owner_check(&d->sched.gpu, "device_recreate");
     double wait_s = BACKOFF_FIRST_S;
     for (int attempt = 1;; attempt++) {
         struct dashi_error err;

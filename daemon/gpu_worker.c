@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* ---- emitters: append to the slice's batch (GPU thread only) ---- */
 
@@ -40,6 +39,7 @@ static void *grow(void *p, size_t *cap, size_t need, size_t item)
 
 void job_emit_metric(struct job_exec *ex, const char *key, int64_t step, double value)
 {
+    thread_owner_check(&ex->d->sched.gpu, "job_emit_metric");
     struct job_msg *m = ex->batch;
     m->metrics = grow(m->metrics, &m->cap_metrics, m->nmetrics + 1, sizeof *m->metrics);
     struct metric_rec *r = &m->metrics[m->nmetrics++];
@@ -55,6 +55,7 @@ void job_emit_summary(struct job_exec *ex, const char *key, double value)
 
 void job_emit_hash(struct job_exec *ex, uint32_t traj, uint64_t step, const char hex[33])
 {
+    thread_owner_check(&ex->d->sched.gpu, "job_emit_hash");
     struct job_msg *m = ex->batch;
     m->hashes = grow(m->hashes, &m->cap_hashes, m->nhashes + 1, sizeof *m->hashes);
     struct zhash *h = &m->hashes[m->nhashes++];
@@ -65,6 +66,7 @@ void job_emit_hash(struct job_exec *ex, uint32_t traj, uint64_t step, const char
 
 void job_emit_output(struct job_exec *ex, const char *name, const char *hash)
 {
+    thread_owner_check(&ex->d->sched.gpu, "job_emit_output");
     struct job_msg *m = ex->batch;
     if (m->noutputs == MSG_MAX_OUTPUTS) {
         /* Each kind has a small fixed set of outputs; more is a bug in the kind. */
@@ -82,6 +84,7 @@ void job_emit_output(struct job_exec *ex, const char *name, const char *hash)
 
 void job_emit_progress(struct job_exec *ex, uint64_t step, uint64_t total)
 {
+    thread_owner_check(&ex->d->sched.gpu, "job_emit_progress");
     ex->batch->has_progress = true;
     ex->batch->step = step;
     ex->batch->total = total;
@@ -89,6 +92,7 @@ void job_emit_progress(struct job_exec *ex, uint64_t step, uint64_t total)
 
 void job_emit_checkpoint(struct job_exec *ex, const char *hash, uint64_t step)
 {
+    thread_owner_check(&ex->d->sched.gpu, "job_emit_checkpoint");
     snprintf(ex->batch->checkpoint, sizeof ex->batch->checkpoint, "%s", hash);
     ex->batch->checkpoint_step = step;
 }
@@ -98,17 +102,11 @@ bool job_should_stop(const struct job_exec *ex)
     return atomic_load(&ex->job->cancel) || scheduler_stopping(&ex->d->sched);
 }
 
-double job_clock_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
 struct vk_runtime *job_vk(struct job_exec *ex) { return &ex->d->vk; }
 struct blobstore *job_blobs(struct job_exec *ex) { return &ex->d->blobs; }
 struct fft_cache *job_fft(struct job_exec *ex) { return ex->d->fft; }
 double job_slice_target_ms(const struct job_exec *ex) { return ex->d->cfg.slice_ms; }
+const struct rollout_tuning *job_rollout_tuning(const struct job_exec *ex) { return &ex->d->rollout_tuning; }
 
 double job_checkpoint_interval_ms(const struct job_exec *ex) { return ex->d->cfg.checkpoint_every_s * 1e3; }
 
@@ -305,6 +303,9 @@ static void run_slice(struct daemon *d, struct sched_job *j)
 void gpu_worker_main(void *arg)
 {
     struct daemon *d = arg;
+    /* From here the device and the jobs' states are this thread's (daemon.h). */
+    thread_owner_claim(&d->sched.gpu);
+    thread_owner_claim(&d->vk.owner);
     struct sched_job *j;
     while ((j = scheduler_next(&d->sched)) != NULL)
         run_slice(d, j);

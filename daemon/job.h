@@ -38,11 +38,14 @@ struct job_plan {
     int64_t deps[JOB_MAX_DEPS];
 };
 
+struct rollout_tuning;
+
 /* Loop-thread context for validation. */
 struct job_submit_ctx {
     struct store *store;          /* blob metadata lookups */
     struct blobstore *blobs;
     const struct vk_runtime *vk;  /* device limits */
+    const struct rollout_tuning *rollout_tuning; /* the daemon's DASHI_ROLLOUT_* knobs */
     uid_t uid;
 };
 
@@ -138,9 +141,6 @@ void job_emit_checkpoint(struct job_exec *ex, const char *hash, uint64_t step);
  * promptly (the worker turns it into the right state). */
 bool job_should_stop(const struct job_exec *ex);
 
-/* Milliseconds on the monotonic clock, for timing a kind's stages. */
-double job_clock_ms(void);
-
 /* Accessors a kind needs during execution. */
 struct vk_runtime *job_vk(struct job_exec *ex);
 struct blobstore *job_blobs(struct job_exec *ex);
@@ -148,6 +148,8 @@ struct blobstore *job_blobs(struct job_exec *ex);
  * never one per job). */
 struct fft_cache *job_fft(struct job_exec *ex);
 double job_slice_target_ms(const struct job_exec *ex);
+/* The DASHI_ROLLOUT_* knobs, read once at the daemon's start (rollout_tuning.h). */
+const struct rollout_tuning *job_rollout_tuning(const struct job_exec *ex);
 /* Shortest wall time between two checkpoints of a job (config checkpoint_every_s). */
 double job_checkpoint_interval_ms(const struct job_exec *ex);
 /* The checkpoint to resume from (empty hash when starting fresh). */

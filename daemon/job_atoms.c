@@ -2,7 +2,7 @@
  * (F×N×N float64, e.g. an LES job's "trajectory"; an N×N field counts as one frame),
  * the closed carrier (closure.c), its atoms (atoms.c) pruned by the first three steps of
  * the normal form (normal_form.c: gamma_min, min_cells, lambda, budget) and the threading
- * to the previous processed frame (threads.c). Evolve mode (v5) lives in
+ * to the previous processed frame (lineage_thread.c). Evolve mode (v5) lives in
  * job_atoms_evolve.c; this file owns the kind and hands `mode: evolve` jobs over to it.
  *
  * Frames are read from the blob a slice at a time (the input is never held whole). The
@@ -31,8 +31,9 @@
 #include "atoms_gpu.h"
 #include "job.h"
 #include "job_atoms.h"
+#include "lineage_thread.h"
+#include "monotonic.h"
 #include "store_atoms.h"
-#include "threads.h"
 
 enum atoms_carrier { CARRIER_AUTO, CARRIER_GPU, CARRIER_HOST };
 static const char *const carriers[] = {"auto", "gpu", "host", NULL};
@@ -314,16 +315,16 @@ static int atoms_slice(struct job_exec *ex, void *state, bool *done, struct dash
     if (s->evolve)
         return atoms_evolve_slice(ex, s->evolve, done, err);
     const struct atoms_params *p = s->p;
-    double t0 = job_clock_ms(), budget = job_slice_target_ms(ex);
+    double t0 = monotonic_ms(), budget = job_slice_target_ms(ex);
     while (s->next_frame < p->frames) {
         if (process_frame(ex, s, err) != 0)
             return -1;
         s->next_frame += p->every;
         s->processed++;
-        if (job_clock_ms() - t0 >= budget || job_should_stop(ex))
+        if (monotonic_ms() - t0 >= budget || job_should_stop(ex))
             break;
     }
-    s->host_ms += job_clock_ms() - t0;
+    s->host_ms += monotonic_ms() - t0;
     uint64_t total = (p->frames + p->every - 1) / p->every;
     job_emit_progress(ex, s->processed, total);
     *done = s->next_frame >= p->frames;

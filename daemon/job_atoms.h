@@ -11,7 +11,7 @@
 #include "job.h"
 #include "job_params.h"
 #include "normal_form.h"
-#include "threads.h"
+#include "lineage_thread.h"
 
 #define ATOMS_MIN_N 4
 #define ATOMS_MAX_N 4096

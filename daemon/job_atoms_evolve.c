@@ -23,6 +23,7 @@
 #include "atom_velocity.h"
 #include "job_atoms.h"
 #include "lowpass.h"
+#include "monotonic.h"
 #include "store_atoms.h"
 
 #define EVOLVE_MAX_STEPS 100000u
@@ -414,10 +415,10 @@ static int transport(struct job_exec *ex, struct atoms_evolve_state *s, struct d
     }
     if (to_points(s, s->cur, s->ncur, err) != 0)
         return -1;
-    double t0 = job_clock_ms();
+    double t0 = monotonic_ms();
     if (atom_advect_gpu(s->gpu, s->pts, s->ncur, 2 * M_PI, s->dt_step, (uint32_t)s->p->substeps, err) != 0)
         return -1;
-    s->transport_ms += job_clock_ms() - t0;
+    s->transport_ms += monotonic_ms() - t0;
     s->atom_steps += s->ncur;
     for (size_t k = 0; k < s->ncur; k++) {
         if (!isfinite(s->pts[k].x) || !isfinite(s->pts[k].y))
@@ -468,15 +469,15 @@ static int step_next(struct job_exec *ex, struct atoms_evolve_state *s, struct d
 int atoms_evolve_slice(struct job_exec *ex, struct atoms_evolve_state *s, bool *done, struct dashi_error *err)
 {
     const struct atoms_evolve_params *p = s->p;
-    double t0 = job_clock_ms(), budget = job_slice_target_ms(ex);
+    double t0 = monotonic_ms(), budget = job_slice_target_ms(ex);
     while (s->k <= p->steps) {
         if ((s->k == 0 ? step_zero(ex, s, err) : step_next(ex, s, err)) != 0)
             return -1;
         s->k++;
-        if (job_clock_ms() - t0 >= budget || job_should_stop(ex))
+        if (monotonic_ms() - t0 >= budget || job_should_stop(ex))
             break;
     }
-    s->host_ms += job_clock_ms() - t0;
+    s->host_ms += monotonic_ms() - t0;
     job_emit_progress(ex, s->k, p->steps + 1);
     *done = s->k > p->steps;
     return 0;

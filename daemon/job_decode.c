@@ -21,6 +21,7 @@
 #include "decode.h"
 #include "job.h"
 #include "job_params.h"
+#include "monotonic.h"
 
 #define DECODE_MAX_FRAMES 10000000ull
 #define DECODE_MAX_SNAPSHOT_BYTES (64ull << 30)
@@ -416,9 +417,9 @@ static int decode_slice(struct job_exec *ex, void *state, bool *done, struct das
     struct decode_state *s = state;
     const struct decode_params *p = s->p;
     size_t nn = (size_t)p->n * p->n;
-    double budget_ms = job_slice_target_ms(ex), slice_start = job_clock_ms();
+    double budget_ms = job_slice_target_ms(ex), slice_start = monotonic_ms();
     enum decode_observer obs = (enum decode_observer)p->observer;
-    while (s->next < s->nframes && job_clock_ms() - slice_start < budget_ms) {
+    while (s->next < s->nframes && monotonic_ms() - slice_start < budget_ms) {
         uint32_t nb = (uint32_t)(s->nframes - s->next < s->batch ? s->nframes - s->next : s->batch);
         for (uint32_t f = 0; f < nb; f++) {
             uint64_t idx = s->order[s->next + f];
@@ -429,10 +430,10 @@ static int decode_slice(struct job_exec *ex, void *state, bool *done, struct das
             if (s->tb)
                 memcpy(s->tb + f * nn, s->truth + (t / p->truth_every) * nn, nn * 8);
         }
-        double gms = -1, t0 = job_clock_ms();
+        double gms = -1, t0 = monotonic_ms();
         if (decode_gpu_run(s->engine, nb, s->tsteps, s->zb, s->tb, obs, s->res, s->fields, &gms, err))
             return -1;
-        s->host_ms += job_clock_ms() - t0;
+        s->host_ms += monotonic_ms() - t0;
         if (gms >= 0)
             s->gpu_ms += gms;
         else

@@ -19,6 +19,7 @@
 #include "ic.h"
 #include "job.h"
 #include "job_params.h"
+#include "monotonic.h"
 #include "les_gpu.h"
 
 #define LES_MAX_STEPS 100000000ull
@@ -263,7 +264,7 @@ static int les_start(struct job_exec *ex, const void *params, void **out, struct
     if (les_gpu_create(job_vk(ex), job_fft(ex), &s->cfg, w0, s->step0, &s->engine, err) != 0)
         goto fail;
     s->steps_per_run = 4; /* the first run measures the step time */
-    s->last_checkpoint_ms = job_clock_ms();
+    s->last_checkpoint_ms = monotonic_ms();
     free(w0);
     *out = s;
     return 0;
@@ -315,16 +316,16 @@ static int les_slice(struct job_exec *ex, void *state, bool *done, struct dashi_
     const struct les_params *p = s->p;
     size_t nn = (size_t)p->n * p->n;
     double budget_ms = job_slice_target_ms(ex);
-    double slice_start = job_clock_ms();
-    while (les_gpu_step(s->engine) < p->steps && job_clock_ms() - slice_start < budget_ms) {
+    double slice_start = monotonic_ms();
+    while (les_gpu_step(s->engine) < p->steps && monotonic_ms() - slice_start < budget_ms) {
         uint64_t cur = les_gpu_step(s->engine);
         uint32_t n = run_length(s, cur);
         struct les_run run;
-        double t0 = job_clock_ms();
+        double t0 = monotonic_ms();
         if (les_gpu_run(s->engine, n, (uint32_t)(p->save_every > UINT32_MAX ? 0 : p->save_every), s->frames,
                         s->e, s->z, &run, err) != 0)
             return -1;
-        double hms = job_clock_ms() - t0;
+        double hms = monotonic_ms() - t0;
         s->host_ms += hms;
         if (run.gpu_ms >= 0)
             s->gpu_ms += run.gpu_ms;
@@ -359,10 +360,10 @@ static int les_slice(struct job_exec *ex, void *state, bool *done, struct dashi_
     uint64_t now_step = les_gpu_step(s->engine);
     job_emit_progress(ex, now_step, p->steps);
     *done = now_step >= p->steps;
-    if (!*done && (job_should_stop(ex) || job_clock_ms() - s->last_checkpoint_ms >= job_checkpoint_interval_ms(ex))) {
+    if (!*done && (job_should_stop(ex) || monotonic_ms() - s->last_checkpoint_ms >= job_checkpoint_interval_ms(ex))) {
         if (checkpoint(ex, s, err) != 0)
             return -1;
-        s->last_checkpoint_ms = job_clock_ms();
+        s->last_checkpoint_ms = monotonic_ms();
     }
     return 0;
 }

@@ -9,7 +9,9 @@
 
 #include "job.h"
 #include "job_params.h"
+#include "monotonic.h"
 #include "rollout_gpu.h"
+#include "zhash.h"
 
 #define ROLLOUT_MAX_STEPS 1000000000ull
 #define ROLLOUT_MAX_BATCH 65536
@@ -156,6 +158,7 @@ static int rollout_validate(const struct job_submit_ctx *ctx, const msgpack_obje
         goto fail;
     }
     struct rollout_config cfg = config_of(p);
+    cfg.tuning = ctx->rollout_tuning;
     plan->mem_estimate = rollout_gpu_memory_estimate(&cfg);
     /* Outputs and one checkpoint: the saved states, z_final (headers aside). */
     uint64_t state_bytes = (uint64_t)p->B * p->D * 8;
@@ -222,6 +225,7 @@ static int rollout_start(struct job_exec *ex, const void *params, void **out, st
     struct npy_info ai, zi;
     double *A = NULL, *z0 = NULL;
     struct rollout_config cfg = config_of(p);
+    cfg.tuning = job_rollout_tuning(ex);
     /* A resumed job starts from its checkpoint (the B×D state after step0 steps). */
     const char *ck = job_resume_checkpoint(ex, &s->step0);
     if (!ck[0])
@@ -247,7 +251,7 @@ static int rollout_start(struct job_exec *ex, const void *params, void **out, st
     }
     if (rollout_gpu_create_at(job_vk(ex), &cfg, A, z0, s->step0, &s->engine, err))
         goto fail;
-    s->last_checkpoint_ms = job_clock_ms();
+    s->last_checkpoint_ms = monotonic_ms();
     if (p->hash_every) /* the hashes before the checkpoint were reported by the first run */
         s->hashes = s->step0 / p->hash_every * p->B;
     free(A);
@@ -305,19 +309,19 @@ static int rollout_slice(struct job_exec *ex, void *state, bool *done, struct da
     struct rollout_state *s = state;
     const struct rollout_params *p = s->p;
     double budget_ms = job_slice_target_ms(ex);
-    double slice_start = job_clock_ms();
+    double slice_start = monotonic_ms();
     /* Several runs per slice until the GPU-time target is reached. */
-    while (rollout_gpu_steps(s->engine) < p->steps && job_clock_ms() - slice_start < budget_ms) {
+    while (rollout_gpu_steps(s->engine) < p->steps && monotonic_ms() - slice_start < budget_ms) {
         uint64_t doneSteps = rollout_gpu_steps(s->engine);
         uint64_t left = p->steps - doneSteps;
         uint32_t n = left < s->steps_per_run ? (uint32_t)left : s->steps_per_run;
         uint32_t nrec = 0;
         uint64_t bad = 0;
         double gms = -1;
-        double t0 = job_clock_ms();
+        double t0 = monotonic_ms();
         if (rollout_gpu_run(s->engine, n, s->record_every, s->records, &nrec, &bad, &gms, err) != 0)
             return -1;
-        double hms = job_clock_ms() - t0;
+        double hms = monotonic_ms() - t0;
         s->host_ms += hms;
         if (gms >= 0)
             s->gpu_ms += gms;
@@ -351,10 +355,10 @@ static int rollout_slice(struct job_exec *ex, void *state, bool *done, struct da
     /* Checkpoint at most every checkpoint_every_s, and when the job is told to stop (the
      * daemon stopping or a cancel), so `dashi resume` loses little. */
     if (!*done &&
-        (job_should_stop(ex) || job_clock_ms() - s->last_checkpoint_ms >= job_checkpoint_interval_ms(ex))) {
+        (job_should_stop(ex) || monotonic_ms() - s->last_checkpoint_ms >= job_checkpoint_interval_ms(ex))) {
         if (rollout_checkpoint(ex, s, err) != 0)
             return -1;
-        s->last_checkpoint_ms = job_clock_ms();
+        s->last_checkpoint_ms = monotonic_ms();
     }
     return 0;
 }

@@ -1,5 +1,5 @@
 /* The train job (SPEC §3-4, §7): encode a trajectory's frames into proxies on the GPU
- * (encode.c), fit the operator by ridge regression (ridge.c), and evaluate it honestly:
+ * (encode_gpu.c), fit the operator by ridge regression (ridge.c), and evaluate it honestly:
  * train.* metrics on the training span, eval.* on later frames of the same trajectory
  * and eval.trajK.* on other trajectories, all encoded with the training anchors.
  *
@@ -21,9 +21,10 @@
 #include "encode.h"
 #include "job.h"
 #include "job_params.h"
+#include "monotonic.h"
 #include "ridge.h"
 #include "train_eval.h"
-#include "rollout_gpu.h"
+#include "rollout_ref.h"
 
 #define TRAIN_MAX_EVAL 4
 #define TRAIN_MAX_FRAMES 100000ull
@@ -409,10 +410,10 @@ static int encode_span(struct train_state *s, const double *traj, uint64_t a, ui
                        struct dashi_error *err)
 {
     uint64_t nn = (uint64_t)s->p->n * s->p->n;
-    double gms = -1, t0 = job_clock_ms();
+    double gms = -1, t0 = monotonic_ms();
     if (encoder_run(s->enc, traj + a * nn, b - a, s->anchors, z, &gms, err) != 0)
         return -1;
-    s->encode_ms += job_clock_ms() - t0;
+    s->encode_ms += monotonic_ms() - t0;
     if (gms >= 0)
         s->encode_gpu_ms += gms;
     else
@@ -438,10 +439,10 @@ static int stage_encode(struct job_exec *ex, struct train_state *s, struct dashi
         dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
         goto out;
     }
-    double t0 = job_clock_ms();
+    double t0 = monotonic_ms();
     if (encoder_select_anchors(s->enc, traj + a * nn, s->anchors, err) != 0)
         goto out;
-    s->encode_ms += job_clock_ms() - t0;
+    s->encode_ms += monotonic_ms() - t0;
     if (encode_span(s, traj, a, b, s->Z, err) != 0)
         goto out;
     if (p->eval_frames.given) {
@@ -572,12 +573,12 @@ static int stage_fit(struct job_exec *ex, struct train_state *s, struct dashi_er
     if (!s->A)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     struct ridge_report rep;
-    double t0 = job_clock_ms();
+    double t0 = monotonic_ms();
     /* The fit's products on a real GPU; on lavapipe the host's BLAS is faster. */
     struct vk_runtime *vk = job_vk(ex)->is_cpu ? NULL : job_vk(ex);
     if (ridge_fit(s->Z, s->Z + d, s->t - 1, d, p->ridge, (uint32_t)p->rank, vk, s->A, &rep, err) != 0)
         return -1;
-    s->fit_ms = job_clock_ms() - t0;
+    s->fit_ms = monotonic_ms() - t0;
     uint64_t ashape[2] = {d, d};
     if (put_f8(ex, "A", 2, ashape, s->A, NPY_F8, err) != 0)
         return -1;
@@ -598,12 +599,12 @@ static int stage_fit(struct job_exec *ex, struct train_state *s, struct dashi_er
     if (rep.gpu_ms >= 0)
         job_emit_summary(ex, "fit_gpu_ms", rep.gpu_ms);
     job_emit_summary(ex, "train.support_frac_first", s->Z[2 * encoder_bands(s->enc)->m]);
-    t0 = job_clock_ms();
+    t0 = monotonic_ms();
     if (score_rollout(ex, s, "train", s->Z, s->t, NULL, NULL, err) != 0)
         return -1;
     if (s->Zeval && score_eval_span(ex, s, "eval", s->Zeval, s->n_eval_frames, s->eval_truth, err) != 0)
         return -1;
-    s->eval_ms += job_clock_ms() - t0;
+    s->eval_ms += monotonic_ms() - t0;
     return 0;
 }
 
@@ -630,9 +631,9 @@ static int stage_eval_traj(struct job_exec *ex, struct train_state *s, int i, st
     if (put_f8(ex, name, 2, shape, z, NPY_F8, err) != 0)
         goto out;
     snprintf(name, sizeof name, "eval.traj%d", i + 1);
-    double t0 = job_clock_ms();
+    double t0 = monotonic_ms();
     rc = score_eval_span(ex, s, name, z, F, traj, err);
-    s->eval_ms += job_clock_ms() - t0;
+    s->eval_ms += monotonic_ms() - t0;
 out:
     free(traj);
     free(z);

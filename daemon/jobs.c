@@ -19,7 +19,8 @@
 static int validate_job(struct daemon *d, const struct job_kind *kind, const msgpack_object *args, uid_t uid,
                         struct sched_job **out, struct dashi_error *err)
 {
-    struct job_submit_ctx ctx = {.store = &d->store, .blobs = &d->blobs, .vk = &d->vk, .uid = uid};
+    struct job_submit_ctx ctx = {
+        .store = &d->store, .blobs = &d->blobs, .vk = &d->vk, .rollout_tuning = &d->rollout_tuning, .uid = uid};
     struct sched_job *j = calloc(1, sizeof *j);
     if (!j)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");

@@ -6,7 +6,7 @@
 
 #include "ops.h"
 #include "store_atoms.h"
-#include "threads.h"
+#include "lineage_thread.h"
 
 #define PAGE_DEFAULT 1000
 

@@ -210,6 +210,7 @@ static bool prefer(struct scheduler *s, const struct sched_job *a, const struct 
 
 struct sched_job *scheduler_next(struct scheduler *s)
 {
+    thread_owner_check(&s->gpu, "scheduler_next");
     uv_mutex_lock(&s->mu);
     for (;;) {
         if (s->stop) {
@@ -239,6 +240,7 @@ struct sched_job *scheduler_next(struct scheduler *s)
 
 void scheduler_charge(struct scheduler *s, struct sched_job *job, double seconds, double now)
 {
+    thread_owner_check(&s->gpu, "scheduler_charge");
     uv_mutex_lock(&s->mu);
     struct user_usage *u = user_find(s, job->uid, true);
     if (u) {
@@ -250,6 +252,7 @@ void scheduler_charge(struct scheduler *s, struct sched_job *job, double seconds
 
 void scheduler_remove(struct scheduler *s, struct sched_job *job)
 {
+    thread_owner_check(&s->gpu, "scheduler_remove");
     uv_mutex_lock(&s->mu);
     for (struct sched_job **p = &s->jobs; *p; p = &(*p)->next) {
         if (*p == job) {

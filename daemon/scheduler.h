@@ -20,6 +20,7 @@
 #include "config.h"
 #include "job.h"
 #include "store.h"
+#include "thread_owner.h"
 
 struct sched_job {
     int64_t id;
@@ -85,6 +86,7 @@ struct user_usage {
 };
 
 struct scheduler {
+    struct thread_owner gpu; /* the GPU thread, claimed at its start: the GPU-thread calls check it */
     uv_mutex_t mu;
     uv_cond_t cv;
     struct sched_job *jobs;            /* active jobs, in submission order */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "store_sql.h"
-#include "threads.h"
+#include "lineage_thread.h"
 
 /* A value of a float64 table that must be an integer code or index. */
 static bool is_int(double v) { return isfinite(v) && v == floor(v) && fabs(v) < 9e15; }

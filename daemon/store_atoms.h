@@ -18,7 +18,7 @@
 #include "store.h"
 
 /* Column layouts of the outputs (rows × columns, float64). Kinds and events are coded
- * by enum lineage_kind (threads.h): 0 continuation, 1 split, 2 merge, 3 birth, 4 death. */
+ * by enum lineage_kind (lineage_thread.h): 0 continuation, 1 split, 2 merge, 3 birth, 4 death. */
 enum { ATOMS_COL_STEP, ATOMS_COL_IDX, ATOMS_COL_SIGMA, ATOMS_COL_GAMMA, ATOMS_COL_CX, ATOMS_COL_CY, ATOMS_COL_EPS,
        ATOMS_COL_ORIENTATION, ATOMS_COL_ELONGATION, ATOMS_COL_CELLS, ATOMS_COLS };
 enum { LINEAGE_COL_PARENT_STEP, LINEAGE_COL_PARENT_IDX, LINEAGE_COL_CHILD_STEP, LINEAGE_COL_CHILD_IDX,

@@ -5,7 +5,9 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
+/* Declared, not included: store.h's module includes this header. */
+struct store;
+struct dashi_error;
 
 int store_db_fail(struct store *st, struct dashi_error *err, const char *what);
 /* Runs SQL without results (several statements allowed). */

@@ -1,7 +1,7 @@
 #version 450
 // Induced velocity of Gaussian vortex atoms and their midpoint transport
-// (daemon/atom_velocity_gpu.c; the host reference and the formulas are in
-// daemon/atom_velocity.c). Four kernels from this source, one per define:
+// (daemon/num/atom_velocity_gpu.c; the host reference and the formulas are in
+// daemon/num/atom_velocity.c). Four kernels from this source, one per define:
 //   ATOM_TABLES  per atom: 1-D tables TX[m] = exp(−c m²)·e^{−i k1 m xe}, TY likewise, m = 0..K
 //   ATOM_MODES   per tile of 8 m_y × 16 m_x modes and chunk of atoms: Σ_a q_a TY_a TX_a,
 //                atoms in index order (shared-memory staging), one partial per chunk

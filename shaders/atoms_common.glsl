@@ -1,4 +1,4 @@
-// What the atoms kernels share (daemon/atoms_gpu.c; atoms_label.comp, atoms_scan.comp,
+// What the atoms kernels share (daemon/num/atoms_gpu.c; atoms_label.comp, atoms_scan.comp,
 // atoms_reduce.comp): one binding layout, one push-constant block, the per-atom record
 // and the fixed-point accumulation. A batch of nb frames of n×n cells; frame b's cells
 // are b*nn + c (nn = n*n, c = i*n + j the flat index, i the row = y, j the column = x).
@@ -6,7 +6,7 @@
 #extension GL_EXT_shader_explicit_arithmetic_types_int64 : enable
 #extension GL_EXT_shader_atomic_int64 : enable
 
-// The per-atom record (daemon/atoms_gpu_finish.h mirrors it as struct atoms_gpu_rec). acc holds
+// The per-atom record (daemon/num/atoms_records.h mirrors it as struct atoms_gpu_rec). acc holds
 // seven fixed-point sums as (hi, lo) pairs, sum = (hi * 2^k + lo) * 2^-q[class]:
 //   0 Σω, 1 Σw (class 0); 2 Σw·u, 3 Σw·v (class 1); 4 Σw·du², 5 Σw·dv², 6 Σw·du·dv (class 2)
 // with w = |ω| (1 for every cell when the atom's max |ω| is 0), (u, v) the cell's offset
@@ -51,7 +51,7 @@ const uint META_COUNT = 0u;     // atoms of the frame
 const uint META_OVERFLOW = 1u;  // more atoms than cap
 const uint META_CHANGED = 4u;   // labels changed by iteration t at META_CHANGED + t
 
-// The eight neighbours in the host walk's order (daemon/atoms.c).
+// The eight neighbours in the host walk's order (daemon/num/atoms.c).
 const int STEP_DI[8] = int[8](-1, -1, -1, 0, 0, 1, 1, 1);
 const int STEP_DJ[8] = int[8](-1, 0, 1, -1, 1, -1, 0, 1);
 

@@ -1,6 +1,6 @@
 #version 450
-// The carrier and its connected components (daemon/atoms_gpu.c; host reference
-// daemon/atoms.c), for a batch of frames:
+// The carrier and its connected components (daemon/num/atoms_gpu.c; host reference
+// daemon/num/atoms.c), for a batch of frames:
 //   TERNARY  plane 0 of frame b = ternary(clip(R / (max|R| + 1e-12), -1, 1), tau), the
 //            formula of encode_carrier.comp, written where the closure reads it (b*2nn)
 //   else     one iteration of the labelling of the closed carrier: 8-connected,

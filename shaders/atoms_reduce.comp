@@ -1,5 +1,5 @@
 #version 450
-// Per-atom reductions of a labelled batch (daemon/atoms_gpu.c), one invocation per cell,
+// Per-atom reductions of a labelled batch (daemon/num/atoms_gpu.c), one invocation per cell,
 // the label state at p.src, atom ids in scratch[b*nn + root]:
 //   SHAPE    labels_out = atom id (-1 off the support); cells, umax, max |ω| by integer
 //            atomics; the winding check: a same-sign neighbour whose offset is not this

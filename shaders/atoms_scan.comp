@@ -1,5 +1,5 @@
 #version 450
-// Atom ids for a batch of labelled frames (daemon/atoms_gpu.c): the roots of a frame
+// Atom ids for a batch of labelled frames (daemon/num/atoms_gpu.c): the roots of a frame
 // (cells whose label is their own index, i.e. the seeds) numbered 0, 1, ... in flat
 // order, by an exclusive prefix sum in three passes over blocks of 1024 cells:
 //   COUNT   roots per block                         -> scratch[nb*nn + b*nblk + block]

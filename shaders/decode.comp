@@ -1,5 +1,5 @@
 #version 450
-// Decode of a proxy z into a field (SPEC §6), one pass per op (daemon/decode.c records
+// Decode of a proxy z into a field (SPEC §6), one pass per op (daemon/num/decode_gpu.c records
 // them in order with barriers and VkFFT transforms between). Spectra are full C2C
 // planes; fields are planes of n*n doubles. One dispatch covers a group of frames:
 // gl_WorkGroupID.z is the frame within the group (its scratch planes), slot + z the
@@ -34,7 +34,7 @@ const uint OP_SCATTER = 0u, OP_REAL = 1u, OP_SMOOTH_X = 2u, OP_SMOOTH_Y = 3u, OP
            OP_GATE = 6u, OP_COMBINE = 7u, OP_METRIC = 8u, OP_ENERGY = 9u, OP_BAND = 10u, OP_PROJECTED = 11u;
 const uint C_LOW = 1u, C_MID = 2u, C_HIGH = 3u, C_ANCHOR = 4u;
 const uint WLP = 0u, TMP = 1u, RLP = 2u, RMID = 3u, RHIGH = 4u, WHAT = 5u;
-// Result slots (decode.c mirrors them).
+// Result slots (decode_gpu.c mirrors them).
 const uint R_MAX = 0u, R_MSQ = 1u;
 
 shared double red[8][256];

@@ -1,5 +1,5 @@
 #version 450
-// C = A·Bᵀ in float64 for the ridge fit (daemon/ridge_gpu.c): C(i,j) = Σ_k A(i,k)·B(j,k)
+// C = A·Bᵀ in float64 for the ridge fit (daemon/num/ridge_gpu.c): C(i,j) = Σ_k A(i,k)·B(j,k)
 // over k < K, with A (M×K), B (N×K) and C (M×N) row-major views into one buffer:
 // A(i,k) = m[a_off + i*lda + k], B(j,k) = m[b_off + j*ldb + k], C(i,j) = m[c_off + i*ldc + j].
 // Every other product the fit needs is this one of transposed copies (ridge_transpose).

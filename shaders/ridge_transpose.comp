@@ -1,5 +1,5 @@
 #version 450
-// out = inᵀ for the ridge fit (daemon/ridge_gpu.c): in is R×C at in_off (row stride C),
+// out = inᵀ for the ridge fit (daemon/num/ridge_gpu.c): in is R×C at in_off (row stride C),
 // out is C×R at out_off (row stride R); both in one buffer. 32×32 tiles through shared
 // memory, so reads and writes both go along rows. Dispatch: (ceil(C/32), ceil(R/32), 1).
 #extension GL_EXT_shader_explicit_arithmetic_types_float64 : enable

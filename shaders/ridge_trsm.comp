@@ -1,5 +1,5 @@
 #version 450
-// Triangular solves of the ridge fit (daemon/ridge_gpu.c) in float64, in place on the
+// Triangular solves of the ridge fit (daemon/num/ridge_gpu.c) in float64, in place on the
 // right-hand sides W (n×nrhs, row-major, m[w_off + i*nrhs + c]) with the Cholesky factor
 // of the normal matrix, G = L·Lᵀ, L lower and row-major (m[l_off + i*n + k]; the
 // buffer LAPACK's dpotrf("U") leaves, read row-major):

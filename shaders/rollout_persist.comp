@@ -1,6 +1,6 @@
 #version 450
 // Many steps of z_{t+1} = z_t · A in ONE dispatch (small B), for devices where every
-// workgroup of the dispatch is known to be resident at once (daemon/rollout_gpu.c gates
+// workgroup of the dispatch is known to be resident at once (daemon/num/rollout_gpu.c gates
 // it: never on CPU devices such as lavapipe, and never with more workgroups than the
 // device has multiprocessors). Workgroup w owns the NC output columns j0 = w*NC ..;
 // invocation (c, p) keeps A[p + 16u][j0 + c] (u = 0 .. NT-1) in registers for the whole

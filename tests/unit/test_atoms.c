@@ -16,7 +16,7 @@
 #include "atoms.h"
 #include "scratch_dir.h"
 #include "store_atoms.h"
-#include "threads.h"
+#include "lineage_thread.h"
 
 #define N 48
 #define BOX (2 * M_PI)

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "scheduler.h"
+#include "thread_claim.h"
 
 static const struct job_kind test_kind = {.name = "test"};
 
@@ -142,6 +143,25 @@ static void test_config_rejects_bad_limits(void **state)
     }
 }
 
+static void next_job(void *s)
+{
+    (void)scheduler_next(s);
+}
+
+/* The GPU-thread calls abort when another thread makes them once the GPU thread claimed
+ * the scheduler (scheduler_next returns at once here: stop was requested). */
+static void test_gpu_thread_calls_checked(void **state)
+{
+    (void)state;
+    struct scheduler s;
+    assert_int_equal(scheduler_init(&s, 1, 3600), 0);
+    scheduler_request_stop(&s);
+    assert_null(scheduler_next(&s)); /* unclaimed: any thread */
+    claim_elsewhere(&s.gpu);
+    expect_abort(next_job, &s);
+    scheduler_destroy(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -149,6 +169,7 @@ int main(void)
         cmocka_unit_test(test_order_usage_priority_gpu_time),
         cmocka_unit_test(test_config_limits),
         cmocka_unit_test(test_config_rejects_bad_limits),
+        cmocka_unit_test(test_gpu_thread_calls_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

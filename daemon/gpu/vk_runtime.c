@@ -516,6 +516,7 @@ static int create_device(struct vk_runtime *vk, struct dashi_error *err)
 int vk_runtime_open(struct vk_runtime *vk, const char *device, const char *state_dir, struct dashi_error *err)
 {
     memset(vk, 0, sizeof *vk);
+    thread_owner_claim(&vk->owner);
     if (vk_fault_parse(getenv("DASHI_VK_FAULT"), &vk->fault, err) != 0)
         return -1;
     if (set_pipeline_cache_path(vk, state_dir, err) != 0 || create_instance(&vk->instance, err) != 0)
@@ -575,6 +576,7 @@ bool vk_runtime_lost(struct vk_runtime *vk)
 
 int vk_runtime_reset(struct vk_runtime *vk, struct dashi_error *err)
 {
+    thread_owner_check(&vk->owner, "vk_runtime_reset");
     if (vk->device)
         vkDeviceWaitIdle(vk->device); /* returns at once on a lost device */
     destroy_device(vk);

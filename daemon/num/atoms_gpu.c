@@ -1,16 +1,16 @@
 /* Track-mode atoms on the GPU (atoms_gpu.h): buffers, recording, and the submission loop
  * that records more closure passes or labelling iterations until both reached their
- * fixed points. The records become atom frames in atoms_gpu_finish.c. */
+ * fixed points. The records become atom frames in atoms_records.c. */
 #include "atoms_gpu.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "atoms_gpu_finish.h"
+#include "atoms_records.h"
 #include "closure.h"
 #include "closure_gpu.h"
-#include "job.h"
+#include "monotonic.h"
 
 #define WG 256u
 #define TILE 16u
@@ -393,7 +393,7 @@ static int first_submission(struct atoms_gpu *ag, uint32_t count, uint32_t level
 static int run(struct atoms_gpu *ag, uint32_t count, bool from_omega, struct atom_frame *frames, int *depths,
                struct dashi_error *err)
 {
-    double t0 = job_clock_ms();
+    double t0 = monotonic_ms();
     if (count > ag->batch)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "frames", "%u frames in a batch of %u", count, ag->batch);
     memset(&ag->stats, 0, sizeof ag->stats);
@@ -488,7 +488,7 @@ static int run(struct atoms_gpu *ag, uint32_t count, bool from_omega, struct ato
         ag->levels = l < FIRST_LEVELS ? FIRST_LEVELS : l > LEVELS_MAX ? LEVELS_MAX : l;
     }
 
-    double t1 = job_clock_ms();
+    double t1 = monotonic_ms();
     const struct atoms_gpu_rec *recs = ag->buf[B_RECS_H].mapped;
     const int32_t *labels = ag->buf[B_LABELS_H].mapped;
     for (uint32_t b = 0; b < count; b++) {
@@ -503,8 +503,8 @@ static int run(struct atoms_gpu *ag, uint32_t count, bool from_omega, struct ato
         if (depths)
             depths[b] = depth[b];
     }
-    ag->stats.finish_ms = job_clock_ms() - t1;
-    ag->stats.wall_ms = job_clock_ms() - t0;
+    ag->stats.finish_ms = monotonic_ms() - t1;
+    ag->stats.wall_ms = monotonic_ms() - t0;
     return 0;
 }
 

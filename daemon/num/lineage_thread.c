@@ -1,5 +1,5 @@
-/* Threading of two consecutive atom frames; the rules are in threads.h. */
-#include "threads.h"
+/* Threading of two consecutive atom frames; the rules are in lineage_thread.h. */
+#include "lineage_thread.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -26,8 +26,8 @@
 
 #include "rollout_block.h"
 #include "rollout_split.h"
+#include "rollout_tuning.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,7 +54,8 @@ struct rollout_plan {
 
 struct rollout_gpu {
     struct vk_runtime *vk;
-    struct rollout_config cfg;
+    struct rollout_config cfg; /* cfg.tuning points at `tuning` */
+    struct rollout_tuning tuning;
     size_t elem;        /* 8 (f64) or 4 (f32) */
     size_t state_elems; /* B*D */
     struct vk_buffer a, states, flags, readback;
@@ -110,9 +111,8 @@ static uint32_t ring_slots(const struct rollout_config *c, uint64_t elem)
  * because on the H100 it is slower than the f64 GEMM (bench/README.md, "Split product"). */
 static bool split_wanted(const struct rollout_config *c)
 {
-    const char *knob = getenv("DASHI_ROLLOUT_SPLIT");
-    return c->B >= 8 && c->precision == ROLLOUT_F64 && c->mode == ROLLOUT_FAST && knob &&
-           (strcmp(knob, "on") == 0 || strcmp(knob, "portable") == 0);
+    return c->B >= 8 && c->precision == ROLLOUT_F64 && c->mode == ROLLOUT_FAST &&
+           rollout_tuning_or_defaults(c->tuning)->split != ROLLOUT_SPLIT_OFF;
 }
 
 /* Steps per block of fast batches, 1 for none; never with the split product. */
@@ -136,34 +136,13 @@ uint64_t rollout_gpu_memory_estimate(const struct rollout_config *cfg)
            round256(FLAG_BYTES) + ring + split;
 }
 
-/* Optional tuning knobs for benchmarks: DASHI_ROLLOUT_GEMV="OUT_WG,RB",
+/* Optional tuning knobs for benchmarks (rollout_tuning.h): DASHI_ROLLOUT_GEMV="OUT_WG,RB",
  * DASHI_ROLLOUT_GEMM="BM,BN,TM,TN,BK,SK" (fast batches) and
  * DASHI_ROLLOUT_GEMM_EXACT="BM,BN,TM,TN,BK" (exact batches) override the tile shapes
  * (they do not change exact mode's results: its order is fixed per output element). */
-int rollout_env_uints(const char *name, uint32_t *v, int least, int most)
+static void tile_override(uint32_t *t, const uint32_t *given, int n)
 {
-    const char *s = getenv(name);
-    if (!s)
-        return 0;
-    uint32_t tmp[8];
-    int got = 0;
-    bool ok = most <= 8;
-    while (ok && *s) {
-        char *end;
-        unsigned long x = strtoul(s, &end, 10);
-        ok = got < most && end != s && x >= 1 && x <= 1024 && (*end == ',' || *end == 0);
-        if (ok)
-            tmp[got++] = (uint32_t)x;
-        s = *end == ',' ? end + 1 : end;
-    }
-    if (!ok || got < least) {
-        /* A tuning run that silently measured the default would be misread. */
-        fprintf(stderr, "rollout: ignoring %s=%s: expected %d to %d comma-separated values in 1..1024\n", name,
-                getenv(name), least, most);
-        return 0;
-    }
-    memcpy(v, tmp, (size_t)got * sizeof *v);
-    return got;
+    memcpy(t, given, (size_t)n * sizeof *t);
 }
 
 /* Workgroups the device is known to run at the same time: one per multiprocessor, as
@@ -194,18 +173,10 @@ static int choose_persistent(struct rollout_gpu *r, struct dashi_error *err)
     /* Half as many workgroups as multiprocessors (twice the columns each): fewer pollers,
      * same latency chain per step; 1.16-1.23x faster than one per multiprocessor on the
      * H100 (bench/README.md). */
-    uint32_t limit = (resident_workgroups(vk) + 1) / 2;
-    const char *knob = getenv("DASHI_ROLLOUT_PERSIST");
-    if (knob) {
-        char *end;
-        unsigned long x = strtoul(knob, &end, 10);
-        if (end != knob && *end == 0 && x <= 4096)
-            limit = (uint32_t)x;
-    }
+    uint32_t limit = r->tuning.persist_set ? r->tuning.persist : (resident_workgroups(vk) + 1) / 2;
     if (limit == 0)
         return 1;
-    uint32_t ept = PERSIST_EPT;
-    rollout_env_uints("DASHI_ROLLOUT_PERSIST_EPT", &ept, 1, 1);
+    uint32_t ept = r->tuning.persist_ept ? r->tuning.persist_ept : PERSIST_EPT;
     uint32_t nc = (c->D + limit - 1) / limit, nwg = (c->D + nc - 1) / nc;
     uint32_t bd = c->B * c->D, poll = (bd + ept - 1) / ept;
     uint32_t wgs = nc * 16 > poll ? nc * 16 : poll;
@@ -244,11 +215,11 @@ static int choose_gemm(struct rollout_gpu *r, struct dashi_error *err)
     uint32_t t[6] = {32, 48, 4, 6, 32, 8};
     if (exact) {
         uint32_t e[5] = {16, 48, 4, 6, 32};
-        rollout_env_uints("DASHI_ROLLOUT_GEMM_EXACT", e, 5, 5);
+        tile_override(e, r->tuning.gemm_exact, r->tuning.gemm_exact_n);
         memcpy(t, e, sizeof e);
         t[5] = 16;
     } else {
-        rollout_env_uints("DASHI_ROLLOUT_GEMM", t, 6, 6);
+        tile_override(t, r->tuning.gemm, r->tuning.gemm_n);
     }
     for (;;) {
         uint32_t bm = t[0], bn = t[1], tm = t[2], tn = t[3], bk = t[4], sk = t[5];
@@ -287,11 +258,10 @@ static int choose_split(struct rollout_gpu *r, const double *A, struct dashi_err
     const struct rollout_config *c = &r->cfg;
     if (!split_wanted(c))
         return 1;
-    uint32_t digits = SPLIT_DIGITS;
-    rollout_env_uints("DASHI_ROLLOUT_SPLIT_DIGITS", &digits, 1, 1);
+    uint32_t digits = r->tuning.split_digits ? r->tuning.split_digits : SPLIT_DIGITS;
     if (!rollout_split_exact_for(c->D, digits))
         return 1; /* too long a sum for int32 (or no such digit count): IEEE, recorded so */
-    bool portable = strcmp(getenv("DASHI_ROLLOUT_SPLIT"), "portable") == 0;
+    bool portable = r->tuning.split == ROLLOUT_SPLIT_PORTABLE;
     if (rollout_split_create(r->vk, c->D, c->B, digits, portable, A, &r->states, &r->flags, &r->split, err) !=
         0)
         return -1;
@@ -304,8 +274,7 @@ static int choose_kernel(struct rollout_gpu *r, struct dashi_error *err)
     const struct rollout_config *c = &r->cfg;
     bool f64 = c->precision == ROLLOUT_F64;
     /* DASHI_ROLLOUT_GEMM_EXACT=off keeps exact batches on the GEMV (benchmarks). */
-    const char *ge = getenv("DASHI_ROLLOUT_GEMM_EXACT");
-    bool gemm = c->B >= 8 && !(c->mode == ROLLOUT_EXACT && ge && strcmp(ge, "off") == 0);
+    bool gemm = c->B >= 8 && !(c->mode == ROLLOUT_EXACT && r->tuning.gemm_exact_off);
     r->persistent = false;
     int pick = choose_persistent(r, err);
     if (pick <= 0)
@@ -319,7 +288,7 @@ static int choose_kernel(struct rollout_gpu *r, struct dashi_error *err)
         t[0] = 32;
         t[1] = 4;
     }
-    rollout_env_uints("DASHI_ROLLOUT_GEMV", t, 2, 2);
+    tile_override(t, r->tuning.gemv, r->tuning.gemv_n);
     while (t[0] * 16 > vk->max_workgroup_size && t[0] > 1)
         t[0] /= 2;
     while ((size_t)t[1] * 16 * t[0] * r->elem > vk->max_shared_bytes && t[1] > 1)
@@ -386,6 +355,8 @@ int rollout_gpu_create_at(struct vk_runtime *vk, const struct rollout_config *cf
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     r->vk = vk;
     r->cfg = *cfg;
+    r->tuning = *rollout_tuning_or_defaults(cfg->tuning);
+    r->cfg.tuning = &r->tuning;
     r->elem = elem;
     r->state_elems = (size_t)cfg->B * cfg->D;
     r->block_steps = (uint32_t)block;

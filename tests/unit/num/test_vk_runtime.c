@@ -12,7 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "rollout_gpu.h"
+#include "rollout_ref.h"
+#include "thread_claim.h"
 #include "vk.h"
 #include "vk_internal.h"
 
@@ -282,6 +283,35 @@ static void test_kernel_runs(void **state)
     vk_buffer_free(vk, &flags);
 }
 
+struct submit_call {
+    struct vk_runtime *vk;
+    struct vk_cmd *cmd;
+};
+
+static void submit(void *arg)
+{
+    struct submit_call *c = arg;
+    struct dashi_error err = {0};
+    (void)vk_cmd_submit_wait(c->vk, c->cmd, &err);
+}
+
+/* Once another thread claimed the runtime (as the daemon's GPU thread does), a submission
+ * from this one aborts; the owner's own submissions go through. */
+static void test_submit_owner_checked(void **state)
+{
+    struct fixture *f = *state;
+    struct dashi_error err = {0};
+    struct vk_cmd cmd = {0};
+    assert_int_equal(vk_cmd_create(&f->vk, &cmd, &err), 0);
+    assert_int_equal(vk_cmd_begin(&f->vk, &cmd, &err), 0);
+    claim_elsewhere(&f->vk.owner);
+    struct submit_call call = {&f->vk, &cmd};
+    expect_abort(submit, &call);
+    thread_owner_claim(&f->vk.owner); /* this thread again, for the tests that follow */
+    assert_int_equal(vk_cmd_submit_wait(&f->vk, &cmd, &err), 0);
+    vk_cmd_destroy(&f->vk, &cmd);
+}
+
 static long file_size(const char *path)
 {
     struct stat st;
@@ -343,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_over_budget),
         cmocka_unit_test(test_upload_download),
         cmocka_unit_test(test_kernel_runs),
+        cmocka_unit_test(test_submit_owner_checked),
         cmocka_unit_test(test_pipeline_cache_persisted),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

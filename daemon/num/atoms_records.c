@@ -1,5 +1,5 @@
-/* Records of the GPU reduction to atom frames (atoms_gpu_finish.h). */
-#include "atoms_gpu_finish.h"
+/* Records of the GPU reduction to atom frames (atoms_records.h). */
+#include "atoms_records.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -14,7 +14,10 @@
 #include "npy.h"
 #include "rollout_block.h"
 #include "rollout_gpu.h"
+#include "rollout_ref.h"
+#include "rollout_tuning.h"
 #include "vk.h"
+#include "zhash.h"
 
 struct fixture {
     struct vk_runtime vk;
@@ -87,7 +90,10 @@ static double rel_diff(const double *x, const double *ref, size_t n)
 static struct rollout_gpu *make(struct fixture *f, uint32_t B, enum rollout_precision prec, enum rollout_mode mode,
                                 const double *A, const double *z0, uint32_t D, uint32_t max_steps)
 {
-    struct rollout_config cfg = {.D = D, .B = B, .precision = prec, .mode = mode, .max_steps_per_run = max_steps};
+    struct rollout_tuning tuning; /* the knobs the test set, as the daemon reads them at start */
+    rollout_tuning_from_env(&tuning);
+    struct rollout_config cfg = {
+        .D = D, .B = B, .precision = prec, .mode = mode, .max_steps_per_run = max_steps, .tuning = &tuning};
     struct rollout_gpu *r = NULL;
     struct dashi_error err = {0};
     if (rollout_gpu_create(&f->vk, &cfg, A, z0, &r, &err) != 0)
@@ -417,22 +423,79 @@ static void test_env_knobs(void **state)
     (void)state;
     uint32_t v[6] = {9, 9, 9, 9, 9, 9};
     setenv("DASHI_TEST_KNOB", "128,64,4,2,8", 1);
-    assert_int_equal(rollout_env_uints("DASHI_TEST_KNOB", v, 5, 6), 5);
+    assert_int_equal(rollout_knob_uints("DASHI_TEST_KNOB", getenv("DASHI_TEST_KNOB"), v, 5, 6), 5);
     assert_int_equal(v[0], 128);
     assert_int_equal(v[4], 8);
     assert_int_equal(v[5], 9);
     setenv("DASHI_TEST_KNOB", "1,2,3,4,5,6", 1);
-    assert_int_equal(rollout_env_uints("DASHI_TEST_KNOB", v, 5, 6), 6);
+    assert_int_equal(rollout_knob_uints("DASHI_TEST_KNOB", getenv("DASHI_TEST_KNOB"), v, 5, 6), 6);
     assert_int_equal(v[5], 6);
     static const char *const bad[] = {"1,2,3,4,5,0", "1,2,3,4", "1,2,3,4,5,6,7", "1,2,x,4,5", "1,2,3,4,2000", ""};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         uint32_t w[6] = {7, 7, 7, 7, 7, 7};
         setenv("DASHI_TEST_KNOB", bad[i], 1);
-        if (rollout_env_uints("DASHI_TEST_KNOB", w, 5, 6) != 0 || w[0] != 7 || w[5] != 7)
+        if (rollout_knob_uints("DASHI_TEST_KNOB", getenv("DASHI_TEST_KNOB"), w, 5, 6) != 0 || w[0] != 7 || w[5] != 7)
             fail_msg("knob \"%s\" was taken", bad[i]);
     }
     unsetenv("DASHI_TEST_KNOB");
-    assert_int_equal(rollout_env_uints("DASHI_TEST_KNOB", v, 1, 1), 0);
+    assert_int_equal(rollout_knob_uints("DASHI_TEST_KNOB", getenv("DASHI_TEST_KNOB"), v, 1, 1), 0);
+}
+
+/* The knobs are read once into a tuning struct: each variable lands in its field,
+ * malformed ones stay at the default, and an engine keeps its own copy (what the
+ * environment or the caller's struct say later does not change it). */
+static void test_tuning_from_env(void **state)
+{
+    struct fixture *f = *state;
+    setenv("DASHI_ROLLOUT_SPLIT", "portable", 1);
+    setenv("DASHI_ROLLOUT_SPLIT_DIGITS", "7", 1);
+    setenv("DASHI_ROLLOUT_GEMV", "16,2", 1);
+    setenv("DASHI_ROLLOUT_GEMM", "1,2,3", 1); /* six values needed: ignored */
+    setenv("DASHI_ROLLOUT_GEMM_EXACT", "off", 1);
+    setenv("DASHI_ROLLOUT_PERSIST", "0", 1);
+    setenv("DASHI_ROLLOUT_PERSIST_EPT", "4", 1);
+    setenv("DASHI_ROLLOUT_BLOCK", "5", 1);
+    setenv("DASHI_ROLLOUT_TILE", "64,64,4,4,8", 1);
+    struct rollout_tuning t;
+    rollout_tuning_from_env(&t);
+    static const char *const knobs[] = {"SPLIT", "SPLIT_DIGITS", "GEMV", "GEMM", "GEMM_EXACT", "PERSIST",
+                                        "PERSIST_EPT", "BLOCK", "TILE"};
+    for (size_t i = 0; i < sizeof knobs / sizeof *knobs; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "DASHI_ROLLOUT_%s", knobs[i]);
+        unsetenv(name);
+    }
+    assert_int_equal(t.split, ROLLOUT_SPLIT_PORTABLE);
+    assert_int_equal(t.split_digits, 7);
+    assert_int_equal(t.gemv_n, 2);
+    assert_int_equal(t.gemv[0], 16);
+    assert_int_equal(t.gemm_n, 0);
+    assert_true(t.gemm_exact_off);
+    assert_true(t.persist_set);
+    assert_int_equal(t.persist, 0);
+    assert_int_equal(t.persist_ept, 4);
+    assert_int_equal(t.block, 5);
+    assert_int_equal(t.tile_n, 5);
+    assert_int_equal(t.tile[0], 64);
+
+    enum { D = 16, B = 8 };
+    double A[D * D], z0[B * D];
+    for (int i = 0; i < D * D; i++)
+        A[i] = (i % (D + 1) == 0) ? 0.5 : 0.01;
+    for (int i = 0; i < B * D; i++)
+        z0[i] = 1.0;
+    struct rollout_tuning blocks = {.block = 5};
+    struct rollout_config cfg = {.D = D, .B = B, .precision = ROLLOUT_F64, .mode = ROLLOUT_FAST,
+                                 .max_steps_per_run = 100, .tuning = &blocks};
+    struct rollout_gpu *r = NULL;
+    struct dashi_error err = {0};
+    assert_int_equal(rollout_gpu_create(&f->vk, &cfg, A, z0, &r, &err), 0);
+    blocks.block = 2;
+    setenv("DASHI_ROLLOUT_BLOCK", "3", 1);
+    assert_int_equal(rollout_gpu_block_steps(r), 5);
+    assert_int_equal(rollout_gpu_run_steps(r, 0, 1.0, 12.5), 10); /* whole blocks of 5 */
+    unsetenv("DASHI_ROLLOUT_BLOCK");
+    rollout_gpu_destroy(r);
 }
 
 /* Run lengths as jobs choose them (rollout_gpu_run_steps): about the target time, kept
@@ -521,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_blocks_of_steps),
         cmocka_unit_test(test_run_steps),
         cmocka_unit_test(test_env_knobs),
+        cmocka_unit_test(test_tuning_from_env),
         cmocka_unit_test(test_nonfinite_step),
         cmocka_unit_test(test_memory_estimate),
     };

@@ -30,8 +30,8 @@
  *
  * Edges come out sorted: links by (parent, child), then births by child, then deaths by
  * parent. */
-#ifndef DASHI_THREADS_H
-#define DASHI_THREADS_H
+#ifndef DASHI_LINEAGE_THREAD_H
+#define DASHI_LINEAGE_THREAD_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -11,7 +11,9 @@
 
 #include "lavapipe_fixture.h"
 #include "rollout_gpu.h"
+#include "rollout_ref.h"
 #include "rollout_split.h"
+#include "rollout_tuning.h"
 
 /* Neither a multiple of the kernels' 32×32 tiles: the padding is exercised. */
 enum { D = 45, B = 11 };
@@ -30,8 +32,10 @@ static void make_inputs(double *A, double *z0)
 
 static struct rollout_gpu *make(struct fixture *f, const double *A, const double *z0, uint32_t max_run)
 {
+    struct rollout_tuning tuning; /* the knobs the test set, as the daemon reads them at start */
+    rollout_tuning_from_env(&tuning);
     struct rollout_config cfg = {.D = D, .B = B, .precision = ROLLOUT_F64, .mode = ROLLOUT_FAST,
-                                 .max_steps_per_run = max_run};
+                                 .max_steps_per_run = max_run, .tuning = &tuning};
     struct rollout_gpu *r = NULL;
     struct dashi_error err = {0};
     if (rollout_gpu_create(&f->vk, &cfg, A, z0, &r, &err) != 0)
@@ -152,8 +156,10 @@ static void test_default_and_memory(void **state)
     assert_int_equal(rollout_gpu_split_digits(r), 0);
     rollout_gpu_destroy(r);
     setenv("DASHI_ROLLOUT_SPLIT", "on", 1);
+    struct rollout_tuning tuning;
+    rollout_tuning_from_env(&tuning);
     struct rollout_config cfg = {.D = D, .B = B, .precision = ROLLOUT_F64, .mode = ROLLOUT_FAST,
-                                 .max_steps_per_run = 4};
+                                 .max_steps_per_run = 4, .tuning = &tuning};
     uint64_t est = rollout_gpu_memory_estimate(&cfg);
     VkDeviceSize before = f->vk.memory_used;
     r = make(f, A, z0, 4);

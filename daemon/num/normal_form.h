@@ -42,7 +42,7 @@
 
 #include "atoms.h"
 #include "errors.h"
-#include "threads.h"
+#include "lineage_thread.h"
 
 /* Below this elongation an atom counts as round: its orientation does not gate merging. */
 #define NF_ROUND_ELONGATION 1.25
@@ -70,7 +70,7 @@ struct nf_result {
                                     the split child at +a/2 before the one at −a/2) */
     size_t count;
     /* Lineage from the input (parent = input index) to the output (child = output index),
-     * as threads.h edges: continuation (fraction 1), merge (fraction Γ_parent/Γ_child: the
+     * as lineage_thread.h edges: continuation (fraction 1), merge (fraction Γ_parent/Γ_child: the
      * merge edges of a child sum to 1), split (fraction 0.5 each), death (child −1;
      * pruned, scored out, over budget). Order: links by (parent, child), then deaths by
      * parent. No births: Π creates nothing without a parent. */

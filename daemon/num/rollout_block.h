@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "errors.h"
-#include "rollout_gpu.h"
+#include "rollout_config.h"
 #include "vk.h"
 
 struct rollout_block;
@@ -26,7 +26,7 @@ struct rollout_block;
  * by step). Blocks are for fast batches (B >= 8) whose run is long enough to repay the
  * powers (at least 8 times their multiply-adds, when cfg->expected_steps is known), with
  * the powers and the areas under 256 MiB each: at most 40 steps, or
- * DASHI_ROLLOUT_BLOCK=m (1..64). */
+ * DASHI_ROLLOUT_BLOCK=m (1..64; cfg->tuning). */
 uint32_t rollout_block_steps(const struct rollout_config *cfg);
 
 /* The steps per block to use: at most `most`, and few enough for the powers and the
@@ -41,7 +41,8 @@ uint32_t rollout_block_fit(const struct rollout_config *cfg, uint32_t most, uint
 /* Computes the powers into `powers` (block 0 must hold A) and prepares the kernel.
  * states: slots of B×D elements, areas from slot `first_area`. Returns 1, having built
  * nothing, when a power is not finite: blocks would then overflow where single steps
- * might not, so the engine goes step by step. Tuning: DASHI_ROLLOUT_TILE="BM,BN,RP,CP,BK[,WX]". */
+ * might not, so the engine goes step by step. Tuning: DASHI_ROLLOUT_TILE="BM,BN,RP,CP,BK[,WX]"
+ * (cfg->tuning). */
 int rollout_block_create(struct vk_runtime *vk, const struct rollout_config *cfg, uint32_t m,
                          const struct vk_buffer *powers, const struct vk_buffer *states,
                          const struct vk_buffer *flags, uint32_t first_area, struct rollout_block **out,

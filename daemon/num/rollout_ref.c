@@ -13,7 +13,7 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
-#include "rollout_gpu.h"
+#include "rollout_ref.h"
 
 #include <stdlib.h>
 

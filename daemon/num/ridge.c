@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "job.h"
+#include "monotonic.h"
 #include "ridge_gpu.h"
 
 /* No LAPACKE/CBLAS headers are installed: the Fortran symbols, with gfortran's hidden
@@ -276,7 +276,7 @@ int ridge_fit(const double *X, const double *Y, uint32_t T, uint32_t D, double l
         return dashi_fail(err, DASHI_E_BAD_VALUE, "ridge", "ridge must be finite and >= 0");
     if (rank > k)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "rank", "rank must be 0 (full) or at most min(T, D) = %u", k);
-    double t0 = job_clock_ms();
+    double t0 = monotonic_ms();
     double *s = malloc((size_t)k * sizeof *s);
     double *XA = malloc((size_t)T * D * sizeof *XA);
     if (!s || !XA) {
@@ -307,7 +307,7 @@ int ridge_fit(const double *X, const double *Y, uint32_t T, uint32_t D, double l
     if (!done)
         rc = rank ? fit_truncated(X, Y, (int)T, (int)D, lambda, (int)rank, A, &S, &sn, err)
                   : fit_full(X, Y, (int)T, (int)D, lambda, A, &S, &sn, err);
-    double t1 = job_clock_ms();
+    double t1 = monotonic_ms();
     if (rc == 0)
         rc = spectral_radius(S, sn, &rep->spectral_radius, err);
     free(S);
@@ -345,6 +345,6 @@ int ridge_fit(const double *X, const double *Y, uint32_t T, uint32_t D, double l
     }
     free(XA);
     rep->fit_residual = sqrt(num) / (sqrt(den) + 1e-300);
-    rep->diag_ms = job_clock_ms() - t1;
+    rep->diag_ms = monotonic_ms() - t1;
     return 0;
 }

@@ -5,7 +5,9 @@
  * Exact mode fixes the summation order of every output element (documented in
  * docs/numerics.md and reproduced by rollout_ref_step) and marks the arithmetic
  * `precise`, so results are bit-identical on every Vulkan device and to the C loop.
- * Fast mode may use any order; it is still deterministic run to run on one device. */
+ * Fast mode may use any order; it is still deterministic run to run on one device.
+ * The plain C loop of exact mode is rollout_ref.h; the state hash zhash.h; the tuning
+ * knobs rollout_tuning.h. */
 #ifndef DASHI_ROLLOUT_GPU_H
 #define DASHI_ROLLOUT_GPU_H
 
@@ -13,21 +15,8 @@
 #include <stdint.h>
 
 #include "errors.h"
+#include "rollout_config.h"
 #include "vk.h"
-
-enum rollout_precision { ROLLOUT_F64, ROLLOUT_F32 };
-enum rollout_mode { ROLLOUT_EXACT, ROLLOUT_FAST };
-
-/* The longest run: one command buffer records at most this many steps. */
-#define ROLLOUT_MAX_RUN 16384u
-
-struct rollout_config {
-    uint32_t D, B;
-    enum rollout_precision precision;
-    enum rollout_mode mode;
-    uint32_t max_steps_per_run; /* upper bound for rollout_gpu_run's n (at most ROLLOUT_MAX_RUN) */
-    uint64_t expected_steps;    /* steps the engine will likely run, 0 if unknown (rollout_block.h) */
-};
 
 struct rollout_gpu;
 
@@ -76,18 +65,5 @@ uint32_t rollout_gpu_run_steps(const struct rollout_gpu *r, uint32_t current, do
 uint32_t rollout_gpu_split_digits(const struct rollout_gpu *r);
 /* Current state, B×D f64. */
 int rollout_gpu_read_state(struct rollout_gpu *r, double *z, struct dashi_error *err);
-
-/* The plain C loop with exact mode's summation order: out = z · A for B rows. */
-void rollout_ref_step_f64(const double *A, const double *z, double *out, uint32_t D, uint32_t B);
-void rollout_ref_step_f32(const float *A, const float *z, float *out, uint32_t D, uint32_t B);
-
-/* For the engine's files (tuning knobs for benchmarks): sets v[0..k) from the environment
- * variable `name` when it holds k comma-separated values in 1..1024, least <= k <= most
- * (at most 8), and returns k; else leaves v, returns 0 and, when the variable is set but
- * malformed, says so on stderr. */
-int rollout_env_uints(const char *name, uint32_t *v, int least, int most);
-
-/* BLAKE2b-128 of the D little-endian float64 bytes of z, as 32 lowercase hex digits. */
-void zhash_hex(const double *z, uint32_t D, char out[33]);
 
 #endif

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rollout_tuning.h"
+
 #define BLOCK_DEFAULT 40 /* the most steps per block, unless DASHI_ROLLOUT_BLOCK says */
 #define BLOCK_MAX 64
 #define BLOCK_FIT_RANGE 24 /* rollout_block_fit looks this far below the most */
@@ -31,8 +33,7 @@ uint32_t rollout_block_steps(const struct rollout_config *cfg)
     if (cfg->mode != ROLLOUT_FAST || cfg->B < 8)
         return 1;
     uint64_t elem = cfg->precision == ROLLOUT_F64 ? 8 : 4, D = cfg->D, B = cfg->B;
-    uint32_t m = BLOCK_DEFAULT;
-    rollout_env_uints("DASHI_ROLLOUT_BLOCK", &m, 1, 1);
+    uint32_t block = rollout_tuning_or_defaults(cfg->tuning)->block, m = block ? block : BLOCK_DEFAULT;
     if (m > BLOCK_MAX)
         m = BLOCK_MAX;
     if (m > cfg->max_steps_per_run)
@@ -54,12 +55,12 @@ uint32_t rollout_block_steps(const struct rollout_config *cfg)
  * per stage, invocations in row-major order (the best of the H100 sweep,
  * bench/README.md), or DASHI_ROLLOUT_TILE (WX left out: row-major; else subgroup
  * patches WX wide, rollout_tile.comp). */
-#define TILE_PARAMS 6
-static void tile_wanted(uint32_t t[TILE_PARAMS])
+#define TILE_PARAMS ROLLOUT_TILE_PARAMS
+static void tile_wanted(const struct rollout_tuning *tuning, uint32_t t[TILE_PARAMS])
 {
     uint32_t def[TILE_PARAMS] = {128, 128, 4, 4, 8, 0};
     memcpy(t, def, sizeof def);
-    rollout_env_uints("DASHI_ROLLOUT_TILE", t, TILE_PARAMS - 1, TILE_PARAMS);
+    memcpy(t, tuning->tile, (size_t)tuning->tile_n * sizeof *t);
 }
 
 uint32_t rollout_block_fit(const struct rollout_config *cfg, uint32_t most, uint32_t sms, uint64_t max_range)
@@ -67,12 +68,11 @@ uint32_t rollout_block_fit(const struct rollout_config *cfg, uint32_t most, uint
     uint64_t elem = cfg->precision == ROLLOUT_F64 ? 8 : 4, D = cfg->D, B = cfg->B;
     while (most > 1 && (most * D * D * elem > max_range || (3 + 2 * (uint64_t)most) * B * D * elem > max_range))
         most--;
-    uint32_t fixed = 0;
-    rollout_env_uints("DASHI_ROLLOUT_BLOCK", &fixed, 1, 1);
-    if (most <= 1 || sms == 0 || fixed)
+    const struct rollout_tuning *tuning = rollout_tuning_or_defaults(cfg->tuning);
+    if (most <= 1 || sms == 0 || tuning->block)
         return most;
     uint32_t t[TILE_PARAMS];
-    tile_wanted(t);
+    tile_wanted(tuning, t);
     uint64_t rows = (cfg->B + t[0] - 1) / t[0];
     uint32_t best = most;
     double best_fill = 0;
@@ -90,9 +90,10 @@ uint32_t rollout_block_fit(const struct rollout_config *cfg, uint32_t most, uint
 
 /* The tile for this device: tile_wanted, if valid, with BK halved until the stages fit
  * in shared memory. */
-static int choose_tile(struct vk_runtime *vk, size_t elem, uint32_t t[TILE_PARAMS], struct dashi_error *err)
+static int choose_tile(struct vk_runtime *vk, const struct rollout_config *cfg, size_t elem, uint32_t t[TILE_PARAMS],
+                       struct dashi_error *err)
 {
-    tile_wanted(t);
+    tile_wanted(rollout_tuning_or_defaults(cfg->tuning), t);
     for (;;) {
         uint32_t bm = t[0], bn = t[1], rp = t[2], cp = t[3], bk = t[4], wx = t[5];
         bool shape = bm % (2 * rp) == 0 && bn % (2 * cp) == 0;
@@ -169,7 +170,7 @@ int rollout_block_create(struct vk_runtime *vk, const struct rollout_config *cfg
     *out = NULL;
     size_t elem = cfg->precision == ROLLOUT_F64 ? 8 : 4;
     uint32_t t[TILE_PARAMS];
-    if (choose_tile(vk, elem, t, err) != 0)
+    if (choose_tile(vk, cfg, elem, t, err) != 0)
         return -1;
     int rc = build_powers(vk, cfg->D, m, elem, t, powers, flags, err);
     if (rc != 0)

@@ -123,6 +123,7 @@ static int submit_failed(struct vk_runtime *vk, struct dashi_error *err, VkResul
 
 int vk_cmd_submit_wait(struct vk_runtime *vk, struct vk_cmd *c, struct dashi_error *err)
 {
+    thread_owner_check(&vk->owner, "vk_cmd_submit_wait");
     VkResult r;
     if (c->recording) {
         /* Device writes must be visible to host reads after the fence and to the

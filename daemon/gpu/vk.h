@@ -13,6 +13,7 @@
 #include <vulkan/vulkan.h>
 
 #include "errors.h"
+#include "thread_owner.h"
 
 enum vk_mem_kind {
     VK_MEM_DEVICE,   /* device-local; filled by vk_upload / kernels */
@@ -115,6 +116,9 @@ struct vk_runtime {
      * the device is useless from then on; vk_runtime_reset re-creates them. */
     bool lost;
     struct vk_fault fault;
+    /* The thread that submits work and re-creates the device: the one that opened the
+     * runtime, until another claims it (the daemon's GPU thread does, at its start). */
+    struct thread_owner owner;
 };
 
 /* device: "auto" (first discrete GPU, else integrated, else lavapipe), "lavapipe",
@@ -134,6 +138,7 @@ bool vk_runtime_lost(struct vk_runtime *vk);
  * been released first. The descriptive fields (device_name, features, limits,
  * memory_budget) do not change, so other threads may read them meanwhile. On failure the
  * runtime has no device (E_VULKAN / E_NO_GPU) and vk_runtime_reset may be called again. */
+/* Owner thread only (vk->owner). */
 int vk_runtime_reset(struct vk_runtime *vk, struct dashi_error *err);
 /* Whether the physical device offers the named device extension. */
 bool vk_device_has_extension(VkPhysicalDevice phys, const char *name);
@@ -195,6 +200,7 @@ void vk_cmd_fill_zero(struct vk_cmd *c, const struct vk_buffer *dst, VkDeviceSiz
 /* Writes a timestamp (no-op when unsupported); returns its index or -1. */
 int vk_cmd_timestamp(struct vk_cmd *c);
 /* Ends, submits, waits for the fence (E_VULKAN, naming VK_ERROR_DEVICE_LOST etc.). */
+/* Owner thread only (vk->owner). */
 int vk_cmd_submit_wait(struct vk_runtime *vk, struct vk_cmd *c, struct dashi_error *err);
 /* Milliseconds between two timestamps of the last submission; negative if unavailable. */
 double vk_cmd_elapsed_ms(struct vk_runtime *vk, struct vk_cmd *c, int from, int to);

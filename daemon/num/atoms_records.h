@@ -1,8 +1,8 @@
 /* The host end of atoms_gpu.c: the per-atom records the GPU reduction reads back, turned
  * into a struct atom_frame (atoms.h) in the host's order. Separate from the GPU code so
  * that the arithmetic on the records can be read (and tested) on its own. */
-#ifndef DASHI_ATOMS_GPU_FINISH_H
-#define DASHI_ATOMS_GPU_FINISH_H
+#ifndef DASHI_ATOMS_RECORDS_H
+#define DASHI_ATOMS_RECORDS_H
 
 #include <stdint.h>
 

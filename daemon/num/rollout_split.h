@@ -25,7 +25,7 @@ uint64_t rollout_split_memory_estimate(uint32_t D, uint32_t B, uint32_t digits);
 
 /* A: D×D f64 row-major. states/flags: the engine's buffers (rollout_common.glsl). The
  * GEMM runs on int8 cooperative matrices when vk->int8_matrix and `portable` is false,
- * else on the portable kernel. Tuning: DASHI_ROLLOUT_SPLIT_TILE="TN,WM,WN". */
+ * else on the portable kernel. */
 int rollout_split_create(struct vk_runtime *vk, uint32_t D, uint32_t B, uint32_t digits, bool portable,
                          const double *A, const struct vk_buffer *states, const struct vk_buffer *flags,
                          struct rollout_split **out, struct dashi_error *err);
