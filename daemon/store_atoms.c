@@ -174,8 +174,11 @@ out:
 
 /* ---- queries ----
  * Every query is prepared with query_job (:job) or, when it returns a page, query_page
- * (:job, :limit, and :after = 1 with the key :k0.. of the row the page follows, else 0),
- * stepped by its caller, and ended with finish. */
+ * (:job, :limit, and the key :k0.. of the row the page follows; on the first page the
+ * smallest key, before every row), stepped by its caller, and ended with finish. A page's
+ * condition is a row-value comparison with the key plus, where the order's first column
+ * leads an index, that column >= :k0, so the search starts at the cursor: no row before
+ * it is read. */
 
 static int bind_i64(struct store *st, sqlite3_stmt *s, const char *name, int64_t v, struct dashi_error *err)
 {
@@ -221,11 +224,10 @@ static int query_page(struct store *st, const char *sql, int64_t job, const stru
 {
     if (query_job(st, sql, job, s, err))
         return -1;
-    int rc = bind_i64(st, *s, ":limit", limit > INT64_MAX ? INT64_MAX : (int64_t)limit, err) ||
-             bind_i64(st, *s, ":after", after != NULL, err);
+    int rc = bind_i64(st, *s, ":limit", limit > INT64_MAX ? INT64_MAX : (int64_t)limit, err);
     static const char *const key_names[ROW_KEY_MAX] = {":k0", ":k1", ":k2", ":k3", ":k4"};
     for (int k = 0; k < ROW_KEY_MAX && rc == 0; k++)
-        rc = bind_i64(st, *s, key_names[k], after ? after->v[k] : 0, err);
+        rc = bind_i64(st, *s, key_names[k], after ? after->v[k] : INT64_MIN, err);
     return bound(*s, rc);
 }
 
@@ -257,7 +259,7 @@ int store_atoms_query(struct store *st, int64_t job, int64_t step, const struct 
     sqlite3_stmt *s;
     if (query_page(st,
                    "SELECT step, idx, sigma, gamma, cx, cy, eps, orientation, elongation, cells FROM atoms "
-                   "WHERE job = :job AND (:step < 0 OR step = :step) AND (NOT :after OR (step, idx) > (:k0, :k1)) "
+                   "WHERE job = :job AND (:step < 0 OR step = :step) AND (step, idx) > (:k0, :k1) "
                    "ORDER BY step, idx LIMIT :limit",
                    job, after, limit, &s, err) ||
         bound(s, bind_i64(st, s, ":step", step, err)))
@@ -309,8 +311,8 @@ int store_lineage_query(struct store *st, int64_t job, const char *kind, const s
     sqlite3_stmt *s;
     if (query_page(st,
                    "SELECT " EDGE_COLS ", l.child_step, l.parent_idx, l.child_idx, l.rowid FROM lineage l "
-                   "WHERE l.job = :job AND (:kind IS NULL OR l.kind = :kind) AND (NOT :after OR "
-                   "  (l.child_step, l.parent_idx, l.child_idx, l.rowid) > (:k0, :k1, :k2, :k3)) "
+                   "WHERE l.job = :job AND (:kind IS NULL OR l.kind = :kind) AND l.child_step >= :k0 "
+                   "  AND (l.child_step, l.parent_idx, l.child_idx, l.rowid) > (:k0, :k1, :k2, :k3) "
                    "ORDER BY l.child_step, l.parent_idx, l.child_idx, l.rowid LIMIT :limit",
                    job, after, limit, &s, err) ||
         bound(s, bind_text(st, s, ":kind", kind, err)))
@@ -353,7 +355,7 @@ int store_lineage_walk(struct store *st, int64_t job, int64_t step, int64_t idx,
         "  WHERE r.d + 1 < :depth AND l.child_idx >= 0) "
         "SELECT " EDGE_COLS ", r.d, l.parent_step, l.parent_idx, l.child_idx, l.rowid "
         "FROM lineage l JOIN reach r ON l.job = :job AND l.parent_step = r.step AND l.parent_idx = r.idx "
-        "WHERE NOT :after OR (r.d, l.parent_step, l.parent_idx, l.child_idx, l.rowid) > (:k0, :k1, :k2, :k3, :k4) "
+        "WHERE (r.d, l.parent_step, l.parent_idx, l.child_idx, l.rowid) > (:k0, :k1, :k2, :k3, :k4) "
         "ORDER BY r.d, l.parent_step, l.parent_idx, l.child_idx, l.rowid LIMIT :limit";
     static const char *const up =
         "WITH RECURSIVE reach(step, idx, d) AS (SELECT :step, :idx, 0 UNION "
@@ -362,7 +364,7 @@ int store_lineage_walk(struct store *st, int64_t job, int64_t step, int64_t idx,
         "  WHERE r.d + 1 < :depth AND l.parent_idx >= 0) "
         "SELECT " EDGE_COLS ", r.d, -l.child_step, l.child_idx, l.parent_idx, l.rowid "
         "FROM lineage l JOIN reach r ON l.job = :job AND l.child_step = r.step AND l.child_idx = r.idx "
-        "WHERE NOT :after OR (r.d, -l.child_step, l.child_idx, l.parent_idx, l.rowid) > (:k0, :k1, :k2, :k3, :k4) "
+        "WHERE (r.d, -l.child_step, l.child_idx, l.parent_idx, l.rowid) > (:k0, :k1, :k2, :k3, :k4) "
         "ORDER BY r.d, -l.child_step, l.child_idx, l.parent_idx, l.rowid LIMIT :limit";
     sqlite3_stmt *s;
     if (query_page(st, ancestors ? up : down, job, after, limit, &s, err) ||
@@ -375,15 +377,19 @@ int store_lineage_walk(struct store *st, int64_t job, int64_t step, int64_t idx,
 int store_audit_query(struct store *st, int64_t job, const struct row_key *after, uint64_t limit, audit_row_fn cb,
                       void *ctx, struct dashi_error *err)
 {
-    /* Ordered by the event's name, so the key's event (a code) is compared as its name. */
-    bool known = after && after->v[2] >= 0 && after->v[2] < LINEAGE_KIND_COUNT;
+    /* Ordered by the event's name, so the key's event (a code) is compared as its name
+     * ("" on the first page: before every name; NULL for no kind: no row ties with it). */
+    const char *event = !after ? ""
+                        : after->v[2] >= 0 && after->v[2] < LINEAGE_KIND_COUNT
+                            ? lineage_kind_name((enum lineage_kind)after->v[2])
+                            : NULL;
     sqlite3_stmt *s;
     if (query_page(st,
                    "SELECT step, idx, event, residual, signed_residual, rowid FROM atom_audit WHERE job = :job "
-                   "AND (NOT :after OR (step, idx, event, rowid) > (:k0, :k1, :event, :k3)) "
+                   "AND step >= :k0 AND (step, idx, event, rowid) > (:k0, :k1, :event, :k3) "
                    "ORDER BY step, idx, event, rowid LIMIT :limit",
                    job, after, limit, &s, err) ||
-        bound(s, bind_text(st, s, ":event", known ? lineage_kind_name((enum lineage_kind)after->v[2]) : NULL, err)))
+        bound(s, bind_text(st, s, ":event", event, err)))
         return -1;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {

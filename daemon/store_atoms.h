@@ -34,8 +34,10 @@ int store_atoms_insert(struct store *st, int64_t job, const double *atoms, size_
 
 /* A row's place in the order of its query, for paging (docs/protocol.md "Paging"): the
  * ordering columns, then the table's rowid where they could tie. A page holds the rows
- * after `after` (NULL: from the first). Rows are imported once, when their job succeeds,
- * and never change, so a key stays valid however long a client pages. */
+ * after `after` (NULL: from the first), found through the tables' indexes without
+ * reading the rows before it (a lineage walk excepted, see below). Rows are imported
+ * once, when their job succeeds, and never change, so a key stays valid however long a
+ * client pages. */
 #define ROW_KEY_MAX 5
 struct row_key {
     int64_t v[ROW_KEY_MAX];
