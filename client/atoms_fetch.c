@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { FETCH_PAGE = 4096 }; /* the op's largest page */
-
 void atom_list_free(struct atom_list *l)
 {
     free(l->v);
@@ -29,59 +27,50 @@ static int push(struct atom_list *l, const struct atom_info *a, struct dashi_err
     return 0;
 }
 
-struct page_req {
-    int64_t job, step, offset, limit;
+struct step_req {
+    int64_t job, step, limit;
 };
 
-static void pack_page_req(msgpack_packer *pk, void *ctx)
+static void pack_step_req(msgpack_packer *pk, void *ctx)
 {
-    const struct page_req *r = ctx;
-    msgpack_pack_map(pk, 4);
+    const struct step_req *r = ctx;
+    msgpack_pack_map(pk, 3);
     pk_kv_i64(pk, "id", r->job);
     pk_kv_i64(pk, "step", r->step);
-    pk_kv_i64(pk, "offset", r->offset);
     pk_kv_i64(pk, "limit", r->limit);
 }
 
-/* Within a step the rows come by index and indices run 0..count-1 (the Γ rank), so row
- * `offset` is atom `offset`; the index test below only guards against a short step. */
+/* Within a step the rows come by index and indices run 0..count-1 (the Γ rank), so the
+ * first hi + 1 rows hold every atom up to hi; the index test keeps [lo, hi]. */
 int atoms_fetch_step(struct dashi_client *c, int64_t job, int64_t step, int64_t lo, int64_t hi, struct atom_list *out,
                      struct dashi_error *err)
 {
-    if (lo < 0)
-        lo = 0;
-    for (int64_t offset = lo; offset <= hi;) {
-        struct page_req r = {job, step, offset, hi - offset + 1 < FETCH_PAGE ? hi - offset + 1 : FETCH_PAGE};
-        msgpack_unpacked resp;
-        msgpack_unpacked_init(&resp);
-        const msgpack_object *result;
-        if (client_call(c, "atoms", pack_page_req, &r, NULL, NULL, &resp, &result, err) != 0) {
-            msgpack_unpacked_destroy(&resp);
-            return -1;
-        }
-        const msgpack_object *list = map_get(result, "atoms"), *more = map_get(result, "truncated");
-        uint32_t got = list && list->type == MSGPACK_OBJECT_ARRAY ? list->via.array.size : 0;
-        for (uint32_t i = 0; i < got; i++) {
-            const msgpack_object *a = &list->via.array.ptr[i];
-            struct atom_info x = {.step = obj_i64(map_get(a, "step")),
-                                  .idx = obj_i64(map_get(a, "idx")),
-                                  .sigma = (int)obj_i64(map_get(a, "sigma")),
-                                  .gamma = obj_number(map_get(a, "gamma"), 0),
-                                  .cx = obj_number(map_get(a, "cx"), 0),
-                                  .cy = obj_number(map_get(a, "cy"), 0),
-                                  .eps = obj_number(map_get(a, "eps"), 0)};
-            if (x.idx >= lo && x.idx <= hi && push(out, &x, err) != 0) {
-                msgpack_unpacked_destroy(&resp);
-                return -1;
-            }
-        }
-        bool truncated = more && more->type == MSGPACK_OBJECT_BOOLEAN && more->via.boolean;
+    uint64_t rows = hi < DASHI_PAGE_ROWS ? (uint64_t)hi + 1 : 0; /* 0: the whole step */
+    struct step_req r = {job, step, rows ? (int64_t)rows : DASHI_PAGE_ROWS};
+    msgpack_unpacked resp;
+    msgpack_unpacked_init(&resp);
+    const msgpack_object *result;
+    if (client_call_all(c, "atoms", pack_step_req, &r, "atoms", rows, &resp, &result, err) != 0) {
         msgpack_unpacked_destroy(&resp);
-        if (!truncated || got == 0)
-            break;
-        offset += got;
+        return -1;
     }
-    return 0;
+    const msgpack_object *list = map_get(result, "atoms");
+    uint32_t got = list && list->type == MSGPACK_OBJECT_ARRAY ? list->via.array.size : 0;
+    int rc = 0;
+    for (uint32_t i = 0; i < got && rc == 0; i++) {
+        const msgpack_object *a = &list->via.array.ptr[i];
+        struct atom_info x = {.step = obj_i64(map_get(a, "step")),
+                              .idx = obj_i64(map_get(a, "idx")),
+                              .sigma = (int)obj_i64(map_get(a, "sigma")),
+                              .gamma = obj_number(map_get(a, "gamma"), 0),
+                              .cx = obj_number(map_get(a, "cx"), 0),
+                              .cy = obj_number(map_get(a, "cy"), 0),
+                              .eps = obj_number(map_get(a, "eps"), 0)};
+        if (x.idx >= lo && x.idx <= hi)
+            rc = push(out, &x, err);
+    }
+    msgpack_unpacked_destroy(&resp);
+    return rc;
 }
 
 static int parse_nonneg(const char *s, int64_t min, int64_t *out)

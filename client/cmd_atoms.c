@@ -105,13 +105,6 @@ static const char *str_of(const msgpack_object *o, char *buf, size_t cap)
     return buf;
 }
 
-static void more_note(const msgpack_object *result)
-{
-    const msgpack_object *next = map_get(result, "next_offset");
-    if (next && next->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        printf("(more rows: --offset %llu)\n", (unsigned long long)next->via.u64);
-}
-
 static void print_atoms(const msgpack_object *r)
 {
     const msgpack_object *list = map_get(r, "atoms");
@@ -126,7 +119,6 @@ static void print_atoms(const msgpack_object *r)
                f64_of(map_get(a, "gamma")), f64_of(map_get(a, "cx")), f64_of(map_get(a, "cy")),
                f64_of(map_get(a, "eps")), f64_of(map_get(a, "elongation")), (long long)i64_of(map_get(a, "cells")));
     }
-    more_note(r);
 }
 
 static void node_name(char *buf, size_t cap, int64_t step, int64_t idx)
@@ -195,7 +187,6 @@ static void print_events(const msgpack_object *r)
     }
     printf("\n");
     print_edges(map_get(r, "edges"));
-    more_note(r);
 }
 
 static void print_audit(const msgpack_object *r)
@@ -217,7 +208,6 @@ static void print_audit(const msgpack_object *r)
                (long long)i64_of(map_get(a, "idx")), str_of(map_get(a, "event"), ev, sizeof ev),
                f64_of(map_get(a, "residual")), f64_of(map_get(a, "signed_residual")));
     }
-    more_note(r);
 }
 
 /* --atom STEP:IDX */
@@ -237,14 +227,38 @@ static int parse_atom(const char *s, struct req_args *a, struct dashi_error *err
     return 0;
 }
 
+/* The key of each command's rows in its reply. */
+static const char *rows_key(const char *cmd)
+{
+    if (strcmp(cmd, "atoms") == 0)
+        return "atoms";
+    return strcmp(cmd, "audit") == 0 ? "rows" : "edges";
+}
+
+/* Keeps the first limit rows under key; true when there were more. */
+static bool trim_rows(const msgpack_object *result, const char *key, int64_t limit)
+{
+    msgpack_object *rows = (msgpack_object *)map_get(result, key); /* our own copy of the reply */
+    if (!rows || rows->type != MSGPACK_OBJECT_ARRAY || rows->via.array.size <= (uint64_t)limit)
+        return false;
+    rows->via.array.size = (uint32_t)limit;
+    return true;
+}
+
 int cmd_atoms_run(struct dashi_client *c, const char *cmd, int64_t id, bool json, cmd_opt_fn opt, const void *ctx,
                   struct dashi_error *err)
 {
     struct req_args a = {.id = id};
     bool dot = false;
     const char *png = NULL;
-    if (opt_int(opt, ctx, "offset", 0, &a, err) || opt_int(opt, ctx, "limit", 1, &a, err))
+    int64_t limit = 0; /* 0: every row */
+    if (opt(ctx, "offset"))
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "offset",
+                          "--offset is gone: dashi follows the pages and prints every row (--limit N: the first N)");
+    if (opt(ctx, "limit") && parse_int(opt(ctx, "limit"), "limit", 1, &limit, err))
         return -1;
+    /* Pages as large as the daemon serves, or as --limit asks (docs/protocol.md "Paging"). */
+    add_int(&a, "limit", limit && limit < DASHI_PAGE_ROWS ? limit : DASHI_PAGE_ROWS);
     if (strcmp(cmd, "atoms") == 0) {
         if (opt_int(opt, ctx, "step", 0, &a, err))
             return -1;
@@ -268,12 +282,15 @@ int cmd_atoms_run(struct dashi_client *c, const char *cmd, int64_t id, bool json
     msgpack_unpacked resp;
     msgpack_unpacked_init(&resp);
     const msgpack_object *result;
-    if (client_call(c, cmd, pack_args, &a, NULL, NULL, &resp, &result, err) != 0) {
+    /* One row past --limit tells whether the rows went on (the picture says so). */
+    if (client_call_all(c, cmd, pack_args, &a, rows_key(cmd), limit ? (uint64_t)limit + 1 : 0, &resp, &result,
+                        err) != 0) {
         msgpack_unpacked_destroy(&resp);
         return -1;
     }
+    bool more = limit && trim_rows(result, rows_key(cmd), limit);
     if (png) {
-        int rc = cmd_lineage_png(c, id, result, png, json, err);
+        int rc = cmd_lineage_png(c, id, result, more, png, json, err);
         msgpack_unpacked_destroy(&resp);
         return rc;
     }

@@ -8,11 +8,6 @@
 #include "lineage_png.h"
 #include "png_write.h"
 
-static bool is_true(const msgpack_object *o)
-{
-    return o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
-}
-
 /* The answer's edges as plain structs (*out malloc'd). */
 static int read_edges(const msgpack_object *list, struct lineage_edge **out, size_t *n, struct dashi_error *err)
 {
@@ -91,13 +86,12 @@ static void print_json_summary(const char *path, const struct lineage_layout *l,
     printf("]}\n");
 }
 
-int cmd_lineage_png(struct dashi_client *c, int64_t job, const msgpack_object *result, const char *path, bool json,
-                    struct dashi_error *err)
+int cmd_lineage_png(struct dashi_client *c, int64_t job, const msgpack_object *result, bool truncated,
+                    const char *path, bool json, struct dashi_error *err)
 {
     const msgpack_object *atom = map_get(result, "atom"), *dir = map_get(result, "direction");
     bool ancestors = dir && dir->type == MSGPACK_OBJECT_STR && dir->via.str.size == 9 &&
                      memcmp(dir->via.str.ptr, "ancestors", 9) == 0;
-    bool truncated = is_true(map_get(result, "truncated"));
     struct lineage_edge *edges;
     size_t nedges;
     if (read_edges(map_get(result, "edges"), &edges, &nedges, err) != 0)
@@ -119,7 +113,7 @@ int cmd_lineage_png(struct dashi_client *c, int64_t job, const msgpack_object *r
         png_write_rgb(path, canvas.px, (size_t)canvas.w, (size_t)canvas.h, "png", err) != 0)
         goto out;
     if (truncated)
-        fprintf(stderr, "dashi: the walk stopped at %zu edges (--limit, at most 4096); narrow it with --depth\n",
+        fprintf(stderr, "dashi: the walk stopped at %zu edges (--limit); narrow it with --depth\n",
                 nedges);
     if (json)
         print_json_summary(path, &l, truncated, nedges);

@@ -8,10 +8,11 @@
 
 #include "client.h"
 
-/* Writes the picture of `result` (the lineage op's answer for atoms job `job`) to path and
- * prints the path, or with json {png, width, height, columns, column_dx, lanes, truncated,
- * edges, nodes: [{step, idx, sigma, gamma, lane, x, y, r}]}. Errors name "png". */
-int cmd_lineage_png(struct dashi_client *c, int64_t job, const msgpack_object *result, const char *path, bool json,
-                    struct dashi_error *err);
+/* Writes the picture of `result` (the lineage op's answer for atoms job `job`, all its
+ * pages; truncated: --limit cut the walk short) to path and prints the path, or with
+ * json {png, width, height, columns, column_dx, lanes, truncated, edges, nodes: [{step,
+ * idx, sigma, gamma, lane, x, y, r}]}. Errors name "png". */
+int cmd_lineage_png(struct dashi_client *c, int64_t job, const msgpack_object *result, bool truncated,
+                    const char *path, bool json, struct dashi_error *err);
 
 #endif

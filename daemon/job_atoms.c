@@ -41,7 +41,7 @@ static const char *const carriers[] = {"auto", "gpu", "host", NULL};
 struct atoms_params {
     char from[DASHI_HASH_HEX + 1];
     int64_t from_job;
-    enum atoms_mode mode;
+    enum atoms_mode_id mode;
     uint64_t every;
     double tau, gate, min_overlap;
     struct atoms_knobs knobs;
@@ -135,11 +135,10 @@ static void atoms_free_params(void *params)
     free(p);
 }
 
-/* ---- execution ---- */
+/* ---- execution, track mode (GPU thread) ---- */
 
-struct atoms_state {
+struct track_state {
     const struct atoms_params *p;
-    struct atoms_evolve_state *evolve; /* mode evolve: the rest is unused */
     struct thread_params tp;
     struct nf_params nf;
     struct atoms_input input;
@@ -156,15 +155,14 @@ struct atoms_state {
     uint32_t gpu_count, gpu_next;
     struct atom_outputs out;
     double host_ms;
-    double events[LINEAGE_KIND_COUNT];
-    double abs_residual_total;
+    struct atom_events events;
 };
 
-static void state_free(struct atoms_state *s)
+static void track_destroy(void *state)
 {
+    struct track_state *s = state;
     if (!s)
         return;
-    atoms_evolve_destroy(s->evolve);
     atoms_input_close(&s->input);
     atom_frame_free(&s->prev);
     for (uint32_t b = s->gpu_next; b < s->gpu_count; b++)
@@ -178,21 +176,13 @@ static void state_free(struct atoms_state *s)
     free(s);
 }
 
-static int atoms_start(struct job_exec *ex, const void *params, void **out, struct dashi_error *err)
+static int track_start(struct job_exec *ex, const void *params, void **out, struct dashi_error *err)
 {
     const struct atoms_params *p = params;
-    struct atoms_state *s = calloc(1, sizeof *s);
+    struct track_state *s = calloc(1, sizeof *s);
     if (!s)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     s->p = p;
-    if (p->evolve) {
-        if (atoms_evolve_start(ex, p->evolve, &s->evolve, err) != 0) {
-            free(s);
-            return -1;
-        }
-        *out = s;
-        return 0;
-    }
     atoms_knobs_nf(&p->knobs, p->n, &s->nf);
     thread_params_default(&s->tp);
     s->tp.gate = p->gate;
@@ -202,11 +192,11 @@ static int atoms_start(struct job_exec *ex, const void *params, void **out, stru
     s->omega = malloc(nn * sizeof *s->omega);
     s->carrier = malloc(nn);
     if (!s->omega || !s->carrier) {
-        state_free(s);
+        track_destroy(s);
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
     }
     if (atoms_input_open(ex, p->from, p->n, p->frames, &s->input, err) != 0) {
-        state_free(s);
+        track_destroy(s);
         return -1;
     }
     struct dashi_error gerr = {0};
@@ -216,7 +206,7 @@ static int atoms_start(struct job_exec *ex, const void *params, void **out, stru
                                 &gerr) != 0) {
         if (p->carrier == CARRIER_GPU || (gerr.code != DASHI_E_NO_GPU && gerr.code != DASHI_E_DEVICE_MEMORY)) {
             *err = gerr;
-            state_free(s);
+            track_destroy(s);
             return -1;
         }
         s->gpu = NULL; /* the host path */
@@ -225,7 +215,7 @@ static int atoms_start(struct job_exec *ex, const void *params, void **out, stru
         s->gpu_frames = calloc(b, sizeof *s->gpu_frames);
         s->gpu_depths = calloc(b, sizeof *s->gpu_depths);
         if (!s->gpu_frames || !s->gpu_depths) {
-            state_free(s);
+            track_destroy(s);
             return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
         }
     }
@@ -235,7 +225,7 @@ static int atoms_start(struct job_exec *ex, const void *params, void **out, stru
 
 /* The atoms of frame s->next_frame, pruned: from the GPU's batch (the next batch of
  * frames is read and run when it is used up), or on the host. */
-static int frame_atoms(struct job_exec *ex, struct atoms_state *s, struct atom_frame *cur, int *depth,
+static int frame_atoms(struct job_exec *ex, struct track_state *s, struct atom_frame *cur, int *depth,
                        struct dashi_error *err)
 {
     const struct atoms_params *p = s->p;
@@ -260,7 +250,7 @@ static int frame_atoms(struct job_exec *ex, struct atoms_state *s, struct atom_f
     return atoms_frame_prune(cur, (uint32_t)p->n, &s->nf, err);
 }
 
-static int process_frame(struct job_exec *ex, struct atoms_state *s, struct dashi_error *err)
+static int process_frame(struct job_exec *ex, struct track_state *s, struct dashi_error *err)
 {
     int64_t step = (int64_t)s->next_frame;
     int depth = 0;
@@ -281,15 +271,7 @@ static int process_frame(struct job_exec *ex, struct atoms_state *s, struct dash
         if (atom_table_edges(&s->out.lineage, s->prev_step, step, r.edges, r.nedges) != 0 ||
             atom_table_audit(&s->out.audit, s->prev_step, step, r.audit, r.naudit) != 0)
             goto oom_r;
-        for (int k = 0; k < LINEAGE_KIND_COUNT; k++) {
-            char key[48];
-            snprintf(key, sizeof key, "events.%s", lineage_kind_name((enum lineage_kind)k));
-            job_emit_metric(ex, key, step, (double)r.events[k]);
-            s->events[k] += (double)r.events[k];
-        }
-        job_emit_metric(ex, "audit.abs_residual", step, r.abs_residual);
-        job_emit_metric(ex, "audit.signed_residual", step, r.signed_residual);
-        s->abs_residual_total += r.abs_residual;
+        atom_events_step(ex, &s->events, step, r.events, r.abs_residual, r.signed_residual);
     }
     job_emit_metric(ex, "atoms.count", step, (double)cur.count);
     job_emit_metric(ex, "atoms.gamma_total", step, gamma_total);
@@ -309,11 +291,9 @@ oom:
     return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory for the atom tables");
 }
 
-static int atoms_slice(struct job_exec *ex, void *state, bool *done, struct dashi_error *err)
+static int track_slice(struct job_exec *ex, void *state, bool *done, struct dashi_error *err)
 {
-    struct atoms_state *s = state;
-    if (s->evolve)
-        return atoms_evolve_slice(ex, s->evolve, done, err);
+    struct track_state *s = state;
     const struct atoms_params *p = s->p;
     double t0 = monotonic_ms(), budget = job_slice_target_ms(ex);
     while (s->next_frame < p->frames) {
@@ -331,29 +311,82 @@ static int atoms_slice(struct job_exec *ex, void *state, bool *done, struct dash
     return 0;
 }
 
-static int atoms_finish(struct job_exec *ex, void *state, struct dashi_error *err)
+static int track_finish(struct job_exec *ex, void *state, struct dashi_error *err)
 {
-    struct atoms_state *s = state;
-    if (s->evolve)
-        return atoms_evolve_finish(ex, s->evolve, err);
+    struct track_state *s = state;
     if (atom_outputs_put(ex, &s->out, err) != 0)
         return -1;
     job_emit_summary(ex, "frames", (double)s->processed);
     job_emit_summary(ex, "atoms_total", (double)s->out.atoms.rows);
     job_emit_summary(ex, "edges_total", (double)s->out.lineage.rows);
-    for (int k = 0; k < LINEAGE_KIND_COUNT; k++) {
-        char key[48];
-        snprintf(key, sizeof key, "events_total.%s", lineage_kind_name((enum lineage_kind)k));
-        job_emit_summary(ex, key, s->events[k]);
-    }
-    job_emit_summary(ex, "audit_abs_residual_total", s->abs_residual_total);
+    atom_events_summary(ex, &s->events);
     job_emit_summary(ex, "host_ms_per_frame", s->processed ? s->host_ms / (double)s->processed : 0);
     job_emit_summary(ex, "frames_per_s", s->host_ms > 0 ? (double)s->processed / (s->host_ms * 1e-3) : 0);
     job_emit_summary(ex, "carrier_on_gpu", s->gpu ? 1 : 0);
     return 0;
 }
 
-static void atoms_destroy(void *state) { state_free(state); }
+static const struct atoms_mode atoms_mode_track = {
+    .start = track_start,
+    .slice = track_slice,
+    .finish = track_finish,
+    .destroy = track_destroy,
+};
+
+/* ---- the kind: runs the mode its parameters name ---- */
+
+/* A running job: its mode and that mode's state. */
+struct atoms_run {
+    const struct atoms_mode *mode;
+    void *state;
+};
+
+/* The mode p names and the parameters its start takes (evolve keeps all of its own). */
+static const struct atoms_mode *mode_of(const struct atoms_params *p, const void **mode_params)
+{
+    if (p->evolve) {
+        *mode_params = p->evolve;
+        return &atoms_mode_evolve;
+    }
+    *mode_params = p;
+    return &atoms_mode_track;
+}
+
+static int atoms_start(struct job_exec *ex, const void *params, void **out, struct dashi_error *err)
+{
+    struct atoms_run *run = malloc(sizeof *run);
+    if (!run)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    const void *mode_params;
+    run->mode = mode_of(params, &mode_params);
+    if (run->mode->start(ex, mode_params, &run->state, err) != 0) {
+        free(run);
+        return -1;
+    }
+    *out = run;
+    return 0;
+}
+
+static int atoms_slice(struct job_exec *ex, void *state, bool *done, struct dashi_error *err)
+{
+    struct atoms_run *run = state;
+    return run->mode->slice(ex, run->state, done, err);
+}
+
+static int atoms_finish(struct job_exec *ex, void *state, struct dashi_error *err)
+{
+    struct atoms_run *run = state;
+    return run->mode->finish(ex, run->state, err);
+}
+
+static void atoms_destroy(void *state)
+{
+    struct atoms_run *run = state;
+    if (!run)
+        return;
+    run->mode->destroy(run->state);
+    free(run);
+}
 
 const struct job_kind job_kind_atoms = {
     .name = "atoms",

@@ -1,5 +1,6 @@
 /* What the two modes of the atoms job share: track (job_atoms.c, which owns the job kind)
- * and evolve (job_atoms_evolve.c, reached through the hooks below). */
+ * and evolve (job_atoms_evolve.c, reached through its parameter hooks and its struct
+ * atoms_mode below). */
 #ifndef DASHI_JOB_ATOMS_H
 #define DASHI_JOB_ATOMS_H
 
@@ -24,7 +25,7 @@ struct atoms_knobs {
 /* Their parameter group: gamma_min, min_cells, lambda, budget (0 = unlimited). */
 extern const struct param_spec atoms_knobs_group[];
 
-enum atoms_mode { ATOMS_TRACK, ATOMS_EVOLVE };
+enum atoms_mode_id { ATOMS_TRACK, ATOMS_EVOLVE };
 extern const char *const atoms_mode_names[]; /* "track", "evolve" */
 /* The parameters both modes take, declared once for a mode's params struct T (fields
  * from, from_job, mode, every, tau, knobs). Without `mode`, a job is a track job. */
@@ -95,6 +96,17 @@ void atom_outputs_init(struct atom_outputs *o); /* empty tables of the store_ato
 void atom_outputs_free(struct atom_outputs *o);
 int atom_outputs_put(struct job_exec *ex, const struct atom_outputs *o, struct dashi_error *err);
 
+/* The events of a job's steps, as both modes report them: per step the metrics
+ * events.KIND and audit.abs_residual/signed_residual, and at the end the summary
+ * events_total.KIND and audit_abs_residual_total. */
+struct atom_events {
+    double events[LINEAGE_KIND_COUNT];
+    double abs_residual_total;
+};
+void atom_events_step(struct job_exec *ex, struct atom_events *t, int64_t step, const size_t events[LINEAGE_KIND_COUNT],
+                      double abs_residual, double signed_residual);
+void atom_events_summary(struct job_exec *ex, const struct atom_events *t);
+
 /* Description length of one step, in bits (docs/numerics.md): Σ normal_form_atom_bits
  * over the atoms, plus per edge into the step 1 for a continuation and 2 otherwise. */
 double atoms_description_length(const struct atom *atoms, size_t count, uint32_t n, const struct lineage_edge *e,
@@ -110,10 +122,17 @@ int atoms_evolve_validate(const struct job_submit_ctx *ctx, const msgpack_object
                           struct atoms_evolve_params **out, struct job_plan *plan, struct dashi_error *err);
 void atoms_evolve_pack(const struct atoms_evolve_params *p, msgpack_packer *pk);
 void atoms_evolve_free(struct atoms_evolve_params *p);
-int atoms_evolve_start(struct job_exec *ex, const struct atoms_evolve_params *p, struct atoms_evolve_state **out,
-                       struct dashi_error *err);
-int atoms_evolve_slice(struct job_exec *ex, struct atoms_evolve_state *s, bool *done, struct dashi_error *err);
-int atoms_evolve_finish(struct job_exec *ex, struct atoms_evolve_state *s, struct dashi_error *err);
-void atoms_evolve_destroy(struct atoms_evolve_state *s);
+
+/* ---- how a mode runs (GPU thread) ----
+ * The kind's start picks the mode the parameters name and hands it their part; slice,
+ * finish and destroy then go to that mode, with the meaning of struct job_kind's. */
+struct atoms_mode {
+    int (*start)(struct job_exec *ex, const void *mode_params, void **state, struct dashi_error *err);
+    int (*slice)(struct job_exec *ex, void *state, bool *done, struct dashi_error *err);
+    int (*finish)(struct job_exec *ex, void *state, struct dashi_error *err);
+    void (*destroy)(void *state);
+};
+/* Evolve (job_atoms_evolve.c); its mode_params are struct atoms_evolve_params. */
+extern const struct atoms_mode atoms_mode_evolve;
 
 #endif

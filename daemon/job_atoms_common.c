@@ -241,3 +241,27 @@ int atom_outputs_put(struct job_exec *ex, const struct atom_outputs *o, struct d
                ? -1
                : 0;
 }
+
+void atom_events_step(struct job_exec *ex, struct atom_events *t, int64_t step, const size_t events[LINEAGE_KIND_COUNT],
+                      double abs_residual, double signed_residual)
+{
+    for (int k = 0; k < LINEAGE_KIND_COUNT; k++) {
+        char key[48];
+        snprintf(key, sizeof key, "events.%s", lineage_kind_name((enum lineage_kind)k));
+        job_emit_metric(ex, key, step, (double)events[k]);
+        t->events[k] += (double)events[k];
+    }
+    job_emit_metric(ex, "audit.abs_residual", step, abs_residual);
+    job_emit_metric(ex, "audit.signed_residual", step, signed_residual);
+    t->abs_residual_total += abs_residual;
+}
+
+void atom_events_summary(struct job_exec *ex, const struct atom_events *t)
+{
+    for (int k = 0; k < LINEAGE_KIND_COUNT; k++) {
+        char key[48];
+        snprintf(key, sizeof key, "events_total.%s", lineage_kind_name((enum lineage_kind)k));
+        job_emit_summary(ex, key, t->events[k]);
+    }
+    job_emit_summary(ex, "audit_abs_residual_total", t->abs_residual_total);
+}

@@ -38,7 +38,7 @@ static const char *const backgrounds[] = {"none", "lowk", NULL};
 struct atoms_evolve_params {
     char from[DASHI_HASH_HEX + 1];
     int64_t from_job;
-    enum atoms_mode mode; /* ATOMS_EVOLVE */
+    enum atoms_mode_id mode; /* ATOMS_EVOLVE */
     uint64_t start, every, steps, substeps, kmax; /* steps/kmax 0: not resolved yet (default) */
     double dt_frame, tau, merge_dist, merge_angle, split_elong;
     struct atoms_knobs knobs;
@@ -199,16 +199,16 @@ struct atoms_evolve_state {
     double *omega, *field, *background; /* n×n each; background NULL with background none */
     int8_t *carrier;
     struct atom_outputs out;
-    double events[LINEAGE_KIND_COUNT];
-    double abs_residual_total;
+    struct atom_events events;
     double rel_first, corr_first, rel_last, corr_last, rel_sum, corr_sum;
     uint64_t evals;
     double transport_ms, host_ms;
     uint64_t atom_steps;            /* Σ atoms transported */
 };
 
-void atoms_evolve_destroy(struct atoms_evolve_state *s)
+static void evolve_destroy(void *state)
 {
+    struct atoms_evolve_state *s = state;
     if (!s)
         return;
     atom_velocity_gpu_destroy(s->gpu);
@@ -223,9 +223,9 @@ void atoms_evolve_destroy(struct atoms_evolve_state *s)
     free(s);
 }
 
-int atoms_evolve_start(struct job_exec *ex, const struct atoms_evolve_params *p, struct atoms_evolve_state **out,
-                       struct dashi_error *err)
+static int evolve_start(struct job_exec *ex, const void *mode_params, void **out, struct dashi_error *err)
 {
+    const struct atoms_evolve_params *p = mode_params;
     struct atoms_evolve_state *s = calloc(1, sizeof *s);
     if (!s)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
@@ -243,11 +243,11 @@ int atoms_evolve_start(struct job_exec *ex, const struct atoms_evolve_params *p,
     if (p->background == BACKGROUND_LOWK) /* zero until step 0 has measured it */
         s->background = calloc(nn, sizeof *s->background);
     if (!s->omega || !s->field || !s->carrier || (p->background == BACKGROUND_LOWK && !s->background)) {
-        atoms_evolve_destroy(s);
+        evolve_destroy(s);
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
     }
     if (atoms_input_open(ex, p->from, p->n, p->frames, &s->input, err) != 0) {
-        atoms_evolve_destroy(s);
+        evolve_destroy(s);
         return -1;
     }
     *out = s;
@@ -444,15 +444,7 @@ static int step_next(struct job_exec *ex, struct atoms_evolve_state *s, struct d
         nf_result_free(&r);
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory for the atom tables");
     }
-    for (int k = 0; k < LINEAGE_KIND_COUNT; k++) {
-        char key[48];
-        snprintf(key, sizeof key, "events.%s", lineage_kind_name((enum lineage_kind)k));
-        job_emit_metric(ex, key, step, (double)r.events[k]);
-        s->events[k] += (double)r.events[k];
-    }
-    job_emit_metric(ex, "audit.abs_residual", step, r.abs_residual);
-    job_emit_metric(ex, "audit.signed_residual", step, r.signed_residual);
-    s->abs_residual_total += r.abs_residual;
+    atom_events_step(ex, &s->events, step, r.events, r.abs_residual, r.signed_residual);
     adopt(s, &r);
     emit_atoms(ex, s, step, r.edges, r.nedges);
     nf_result_free(&r);
@@ -466,8 +458,9 @@ static int step_next(struct job_exec *ex, struct atoms_evolve_state *s, struct d
     return 0;
 }
 
-int atoms_evolve_slice(struct job_exec *ex, struct atoms_evolve_state *s, bool *done, struct dashi_error *err)
+static int evolve_slice(struct job_exec *ex, void *state, bool *done, struct dashi_error *err)
 {
+    struct atoms_evolve_state *s = state;
     const struct atoms_evolve_params *p = s->p;
     double t0 = monotonic_ms(), budget = job_slice_target_ms(ex);
     while (s->k <= p->steps) {
@@ -483,8 +476,9 @@ int atoms_evolve_slice(struct job_exec *ex, struct atoms_evolve_state *s, bool *
     return 0;
 }
 
-int atoms_evolve_finish(struct job_exec *ex, struct atoms_evolve_state *s, struct dashi_error *err)
+static int evolve_finish(struct job_exec *ex, void *state, struct dashi_error *err)
 {
+    struct atoms_evolve_state *s = state;
     const struct atoms_evolve_params *p = s->p;
     uint64_t shape[2] = {p->n, p->n};
     struct blob_meta meta;
@@ -497,12 +491,7 @@ int atoms_evolve_finish(struct job_exec *ex, struct atoms_evolve_state *s, struc
     job_emit_summary(ex, "atoms_total", (double)s->out.atoms.rows);
     job_emit_summary(ex, "atoms_final", (double)s->ncur);
     job_emit_summary(ex, "edges_total", (double)s->out.lineage.rows);
-    for (int k = 0; k < LINEAGE_KIND_COUNT; k++) {
-        char key[48];
-        snprintf(key, sizeof key, "events_total.%s", lineage_kind_name((enum lineage_kind)k));
-        job_emit_summary(ex, key, s->events[k]);
-    }
-    job_emit_summary(ex, "audit_abs_residual_total", s->abs_residual_total);
+    atom_events_summary(ex, &s->events);
     if (s->evals) {
         job_emit_summary(ex, "relL2_0", s->rel_first);
         job_emit_summary(ex, "corr_0", s->corr_first);
@@ -518,3 +507,10 @@ int atoms_evolve_finish(struct job_exec *ex, struct atoms_evolve_state *s, struc
                      s->transport_ms > 0 ? (double)s->atom_steps / (s->transport_ms * 1e-3) : 0);
     return 0;
 }
+
+const struct atoms_mode atoms_mode_evolve = {
+    .start = evolve_start,
+    .slice = evolve_slice,
+    .finish = evolve_finish,
+    .destroy = evolve_destroy,
+};

@@ -1,24 +1,53 @@
 /* Queries over an atoms job's tables (docs/protocol.md "Atoms and lineage"): atoms,
- * lineage, events, audit. Lists are pages of at most `limit` rows (≤ DASHI_MAX_ITEMS, the
- * protocol's array limit) with `truncated` and `next_offset` for the next page. */
+ * lineage, events, audit. Their rows are pages ("Paging"): at most `limit` rows
+ * (≤ DASHI_PAGE_ROWS) after the row named by `cursor`, and `next`, the cursor of the
+ * last row shown when more follow. A cursor is the op's tag and the row's key
+ * (store_atoms.h), so a deep page costs what the first does. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops.h"
+#include "ops_page.h"
 #include "store_atoms.h"
 #include "lineage_thread.h"
 
 #define PAGE_DEFAULT 1000
 
-/* The common arguments: a visible job id and the page. */
-static int job_and_page(struct conn *c, const struct request *req, const char *const *allowed, int64_t *id,
-                        uint64_t *offset, uint64_t *limit, struct dashi_error *err)
+/* What a page request asks for: up to limit rows after `after` (when has_after). */
+struct page_req {
+    uint64_t limit;
+    bool has_after;
+    struct row_key after;
+};
+
+static const struct row_key *page_after(const struct page_req *pr) { return pr->has_after ? &pr->after : NULL; }
+
+/* How an op's rows page: the cursor's tag and key length, the rows' type (size and
+ * where its key lies), the reply's key for them and how one is packed. */
+struct page_kind {
+    const char *tag;
+    int key_len;
+    size_t row_size, key_at;
+    const char *rows_name;
+    void (*pack_row)(msgpack_packer *pk, const void *row);
+};
+
+/* The common arguments: a visible atoms job's id and the page (limit, cursor). */
+static int job_and_page(struct conn *c, const struct request *req, const char *const *allowed,
+                        const struct page_kind *kind, int64_t *id, struct page_req *pr, struct dashi_error *err)
 {
+    char cursor[TAGGED_CURSOR_MAX];
     struct job_row row;
     if (args_only(req->args, allowed, err) || arg_i64(req->args, "id", true, 0, 1, INT64_MAX, id, err) ||
-        arg_u64(req->args, "offset", false, 0, 0, INT64_MAX, offset, err) ||
-        arg_u64(req->args, "limit", false, PAGE_DEFAULT, 1, DASHI_MAX_ITEMS, limit, err) ||
-        job_get_visible(&c->d->store, *id, c->uid, &row, err))
+        arg_u64(req->args, "limit", false, PAGE_DEFAULT, 1, DASHI_PAGE_ROWS, &pr->limit, err) ||
+        arg_cursor(req->args, cursor, sizeof cursor, err))
+        return -1;
+    memset(&pr->after, 0, sizeof pr->after);
+    pr->has_after = cursor[0] != 0;
+    if (pr->has_after && cursor_parse(cursor, kind->tag, pr->after.v, kind->key_len, err))
+        return -1;
+    if (job_get_visible(&c->d->store, *id, c->uid, &row, err))
         return -1;
     bool is_atoms = strcmp(row.kind, "atoms") == 0;
     job_row_free(&row);
@@ -49,47 +78,19 @@ static void *rows_push(struct rows *r)
     return (char *)r->v + r->n++ * r->size;
 }
 
-static int atom_cb(void *ctx, const struct atom_row *a)
+/* The store's rows are plain values (kinds as codes), so a copy keeps them. */
+static int keep_row(struct rows *r, const void *row)
 {
-    struct atom_row *dst = rows_push(ctx);
+    void *dst = rows_push(r);
     if (!dst)
         return 1;
-    *dst = *a;
+    memcpy(dst, row, r->size);
     return 0;
 }
 
-/* Lineage rows keep their kind as a code so the strings need not outlive the callback. */
-struct edge {
-    struct lineage_row r;
-    int kind;
-};
-
-static int edge_cb(void *ctx, const struct lineage_row *l)
-{
-    struct edge *dst = rows_push(ctx);
-    if (!dst)
-        return 1;
-    dst->r = *l;
-    dst->kind = lineage_kind_from_name(l->kind);
-    dst->r.kind = NULL;
-    return 0;
-}
-
-struct audit_item {
-    struct audit_row r;
-    int event;
-};
-
-static int audit_cb(void *ctx, const struct audit_row *a)
-{
-    struct audit_item *dst = rows_push(ctx);
-    if (!dst)
-        return 1;
-    dst->r = *a;
-    dst->event = lineage_kind_from_name(a->event);
-    dst->r.event = NULL;
-    return 0;
-}
+static int atom_cb(void *ctx, const struct atom_row *a) { return keep_row(ctx, a); }
+static int edge_cb(void *ctx, const struct lineage_row *e) { return keep_row(ctx, e); }
+static int audit_cb(void *ctx, const struct audit_row *a) { return keep_row(ctx, a); }
 
 static int oom(struct rows *r, struct dashi_error *err)
 {
@@ -97,93 +98,119 @@ static int oom(struct rows *r, struct dashi_error *err)
     return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
 }
 
-/* Packs {"truncated", "next_offset"} entries for a page fetched with limit + 1 rows. */
-static void pack_page(msgpack_packer *pk, size_t got, uint64_t offset, uint64_t limit)
+static const char *kind_name(int kind) { return kind >= 0 ? lineage_kind_name((enum lineage_kind)kind) : "?"; }
+
+/* Packs "next" and, under the kind's name, the rows of a page fetched with limit + 1. */
+static void pack_page(msgpack_packer *pk, const struct page_kind *kind, const struct rows *r, uint64_t limit)
 {
-    pk_kv_bool(pk, "truncated", got > limit);
-    if (got > limit)
-        pk_kv_u64(pk, "next_offset", offset + limit);
-    else
-        pk_kv_nil(pk, "next_offset");
+    size_t shown = r->n > limit ? limit : r->n;
+    char next[TAGGED_CURSOR_MAX];
+    if (r->n > limit) {
+        const char *last = (const char *)r->v + (shown - 1) * r->size;
+        cursor_format(next, kind->tag, ((const struct row_key *)(last + kind->key_at))->v, kind->key_len);
+    }
+    pack_next(pk, r->n > limit ? next : NULL);
+    pk_key(pk, kind->rows_name);
+    msgpack_pack_array(pk, shown);
+    for (size_t k = 0; k < shown; k++)
+        kind->pack_row(pk, (const char *)r->v + k * r->size);
 }
 
-static void pack_edge(msgpack_packer *pk, const struct edge *e)
+static void pack_atom(msgpack_packer *pk, const void *row)
 {
-    msgpack_pack_map(pk, 6);
-    pk_kv_i64(pk, "parent_step", e->r.parent_step);
-    pk_kv_i64(pk, "parent_idx", e->r.parent_idx);
-    pk_kv_i64(pk, "child_step", e->r.child_step);
-    pk_kv_i64(pk, "child_idx", e->r.child_idx);
-    pk_kv_str(pk, "kind", e->kind >= 0 ? lineage_kind_name((enum lineage_kind)e->kind) : "?");
-    pk_kv_f64(pk, "fraction", e->r.fraction);
+    const struct atom_row *a = row;
+    msgpack_pack_map(pk, 10);
+    pk_kv_i64(pk, "step", a->step);
+    pk_kv_i64(pk, "idx", a->idx);
+    pk_kv_i64(pk, "sigma", a->sigma);
+    pk_kv_f64(pk, "gamma", a->gamma);
+    pk_kv_f64(pk, "cx", a->cx);
+    pk_kv_f64(pk, "cy", a->cy);
+    pk_kv_f64(pk, "eps", a->eps);
+    pk_kv_f64(pk, "orientation", a->orientation);
+    pk_kv_f64(pk, "elongation", a->elongation);
+    pk_kv_i64(pk, "cells", a->cells);
 }
+
+static void pack_edge(msgpack_packer *pk, const void *row)
+{
+    const struct lineage_row *e = row;
+    msgpack_pack_map(pk, 6);
+    pk_kv_i64(pk, "parent_step", e->parent_step);
+    pk_kv_i64(pk, "parent_idx", e->parent_idx);
+    pk_kv_i64(pk, "child_step", e->child_step);
+    pk_kv_i64(pk, "child_idx", e->child_idx);
+    pk_kv_str(pk, "kind", kind_name(e->kind));
+    pk_kv_f64(pk, "fraction", e->fraction);
+}
+
+static void pack_audit(msgpack_packer *pk, const void *row)
+{
+    const struct audit_row *a = row;
+    msgpack_pack_map(pk, 5);
+    pk_kv_i64(pk, "step", a->step);
+    pk_kv_i64(pk, "idx", a->idx);
+    pk_kv_str(pk, "event", kind_name(a->event));
+    pk_kv_f64(pk, "residual", a->residual);
+    pk_kv_f64(pk, "signed_residual", a->signed_residual);
+}
+
+static const struct page_kind atoms_page = {"atoms", ATOMS_KEY_LEN, sizeof(struct atom_row),
+                                            offsetof(struct atom_row, key), "atoms", pack_atom};
+static const struct page_kind lineage_page = {"lineage", WALK_KEY_LEN, sizeof(struct lineage_row),
+                                              offsetof(struct lineage_row, key), "edges", pack_edge};
+static const struct page_kind events_page = {"events", EVENTS_KEY_LEN, sizeof(struct lineage_row),
+                                             offsetof(struct lineage_row, key), "edges", pack_edge};
+static const struct page_kind audit_page = {"audit", AUDIT_KEY_LEN, sizeof(struct audit_row),
+                                            offsetof(struct audit_row, key), "rows", pack_audit};
 
 int op_atoms(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
-    static const char *const allowed[] = {"id", "step", "offset", "limit", NULL};
+    static const char *const allowed[] = {"id", "step", "limit", "cursor", NULL};
     int64_t id, step, total = 0, steps = 0;
-    uint64_t offset, limit;
-    if (job_and_page(c, req, allowed, &id, &offset, &limit, err) ||
+    struct page_req pr;
+    if (job_and_page(c, req, allowed, &atoms_page, &id, &pr, err) ||
         arg_i64(req->args, "step", false, -1, -1, INT64_MAX, &step, err))
         return -1;
-    struct rows r = {.size = sizeof(struct atom_row)};
+    struct rows r = {.size = atoms_page.row_size};
     if (store_atoms_count(&c->d->store, id, &total, &steps, err) ||
-        store_atoms_query(&c->d->store, id, step, offset, limit + 1, atom_cb, &r, err)) {
+        store_atoms_query(&c->d->store, id, step, page_after(&pr), pr.limit + 1, atom_cb, &r, err)) {
         free(r.v);
         return -1;
     }
     if (r.failed)
         return oom(&r, err);
-    size_t shown = r.n > limit ? limit : r.n;
     pack_ok_begin(pk, req->id);
-    msgpack_pack_map(pk, 6);
+    msgpack_pack_map(pk, 5);
     pk_kv_i64(pk, "job", id);
     pk_kv_i64(pk, "atoms_total", total);
     pk_kv_i64(pk, "steps", steps);
-    pack_page(pk, r.n, offset, limit);
-    pk_key(pk, "atoms");
-    msgpack_pack_array(pk, shown);
-    for (size_t k = 0; k < shown; k++) {
-        const struct atom_row *a = (const struct atom_row *)r.v + k;
-        msgpack_pack_map(pk, 10);
-        pk_kv_i64(pk, "step", a->step);
-        pk_kv_i64(pk, "idx", a->idx);
-        pk_kv_i64(pk, "sigma", a->sigma);
-        pk_kv_f64(pk, "gamma", a->gamma);
-        pk_kv_f64(pk, "cx", a->cx);
-        pk_kv_f64(pk, "cy", a->cy);
-        pk_kv_f64(pk, "eps", a->eps);
-        pk_kv_f64(pk, "orientation", a->orientation);
-        pk_kv_f64(pk, "elongation", a->elongation);
-        pk_kv_i64(pk, "cells", a->cells);
-    }
+    pack_page(pk, &atoms_page, &r, pr.limit);
     free(r.v);
     return 0;
 }
 
 int op_lineage(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
-    static const char *const allowed[] = {"id", "step", "idx", "direction", "depth", "offset", "limit", NULL};
+    static const char *const allowed[] = {"id", "step", "idx", "direction", "depth", "limit", "cursor", NULL};
     static const char *const directions[] = {"descendants", "ancestors", NULL};
     int64_t id, step, idx, depth;
-    uint64_t offset, limit;
+    struct page_req pr;
     int dir;
-    if (job_and_page(c, req, allowed, &id, &offset, &limit, err) ||
+    if (job_and_page(c, req, allowed, &lineage_page, &id, &pr, err) ||
         arg_i64(req->args, "step", true, 0, 0, INT64_MAX, &step, err) ||
         arg_i64(req->args, "idx", true, 0, 0, INT64_MAX, &idx, err) ||
         arg_enum(req->args, "direction", false, 0, directions, &dir, err) ||
         arg_i64(req->args, "depth", false, 1000000, 1, INT64_MAX, &depth, err))
         return -1;
-    if (offset != 0)
-        return dashi_fail(err, DASHI_E_BAD_VALUE, "offset", "lineage walks are not paged: narrow them with depth");
-    struct rows r = {.size = sizeof(struct edge)};
-    if (store_lineage_walk(&c->d->store, id, step, idx, dir == 1, depth, limit + 1, edge_cb, &r, err)) {
+    struct rows r = {.size = lineage_page.row_size};
+    if (store_lineage_walk(&c->d->store, id, step, idx, dir == 1, depth, page_after(&pr), pr.limit + 1, edge_cb, &r,
+                           err)) {
         free(r.v);
         return -1;
     }
     if (r.failed)
         return oom(&r, err);
-    size_t shown = r.n > limit ? limit : r.n;
     pack_ok_begin(pk, req->id);
     msgpack_pack_map(pk, 6);
     pk_kv_i64(pk, "job", id);
@@ -192,12 +219,8 @@ int op_lineage(struct conn *c, const struct request *req, msgpack_packer *pk, st
     pk_kv_i64(pk, "step", step);
     pk_kv_i64(pk, "idx", idx);
     pk_kv_str(pk, "direction", directions[dir]);
-    pk_kv_bool(pk, "truncated", r.n > limit);
     pk_kv_i64(pk, "depth", depth);
-    pk_key(pk, "edges");
-    msgpack_pack_array(pk, shown);
-    for (size_t k = 0; k < shown; k++)
-        pack_edge(pk, (const struct edge *)r.v + k);
+    pack_page(pk, &lineage_page, &r, pr.limit);
     free(r.v);
     return 0;
 }
@@ -218,39 +241,16 @@ static int total_cb(void *ctx, const char *kind, int64_t events, int64_t edges)
     return 0;
 }
 
-int op_events(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
+/* Every kind is present, zero when absent, so scripts can index it. */
+static void pack_totals(msgpack_packer *pk, const struct rows *t)
 {
-    static const char *const allowed[] = {"id", "kind", "offset", "limit", NULL};
-    static const char *const kinds[] = {"all", "continuation", "split", "merge", "birth", "death", NULL};
-    int64_t id;
-    uint64_t offset, limit;
-    int kind;
-    if (job_and_page(c, req, allowed, &id, &offset, &limit, err) ||
-        arg_enum(req->args, "kind", false, 0, kinds, &kind, err))
-        return -1;
-    struct rows t = {.size = sizeof(struct total)}, r = {.size = sizeof(struct edge)};
-    if (store_lineage_totals(&c->d->store, id, total_cb, &t, err) ||
-        store_lineage_query(&c->d->store, id, kind ? kinds[kind] : NULL, offset, limit + 1, edge_cb, &r, err)) {
-        free(t.v);
-        free(r.v);
-        return -1;
-    }
-    if (t.failed || r.failed) {
-        free(t.v);
-        return oom(&r, err);
-    }
-    size_t shown = r.n > limit ? limit : r.n;
-    pack_ok_begin(pk, req->id);
-    msgpack_pack_map(pk, 5);
-    pk_kv_i64(pk, "job", id);
-    /* Every kind is present, zero when absent, so scripts can index it. */
     pk_key(pk, "totals");
     msgpack_pack_map(pk, LINEAGE_KIND_COUNT);
     for (int k = 0; k < LINEAGE_KIND_COUNT; k++) {
         const char *name = lineage_kind_name((enum lineage_kind)k);
         int64_t events = 0, edges = 0;
-        for (size_t q = 0; q < t.n; q++) {
-            const struct total *x = (const struct total *)t.v + q;
+        for (size_t q = 0; q < t->n; q++) {
+            const struct total *x = (const struct total *)t->v + q;
             if (strcmp(x->kind, name) == 0) {
                 events = x->events;
                 edges = x->edges;
@@ -261,11 +261,35 @@ int op_events(struct conn *c, const struct request *req, msgpack_packer *pk, str
         pk_kv_i64(pk, "events", events);
         pk_kv_i64(pk, "edges", edges);
     }
-    pack_page(pk, r.n, offset, limit);
-    pk_key(pk, "edges");
-    msgpack_pack_array(pk, shown);
-    for (size_t k = 0; k < shown; k++)
-        pack_edge(pk, (const struct edge *)r.v + k);
+}
+
+int op_events(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
+{
+    static const char *const allowed[] = {"id", "kind", "limit", "cursor", NULL};
+    static const char *const kinds[] = {"all", "continuation", "split", "merge", "birth", "death", NULL};
+    int64_t id;
+    struct page_req pr;
+    int kind;
+    if (job_and_page(c, req, allowed, &events_page, &id, &pr, err) ||
+        arg_enum(req->args, "kind", false, 0, kinds, &kind, err))
+        return -1;
+    struct rows t = {.size = sizeof(struct total)}, r = {.size = events_page.row_size};
+    if (store_lineage_totals(&c->d->store, id, total_cb, &t, err) ||
+        store_lineage_query(&c->d->store, id, kind ? kinds[kind] : NULL, page_after(&pr), pr.limit + 1, edge_cb, &r,
+                            err)) {
+        free(t.v);
+        free(r.v);
+        return -1;
+    }
+    if (t.failed || r.failed) {
+        free(t.v);
+        return oom(&r, err);
+    }
+    pack_ok_begin(pk, req->id);
+    msgpack_pack_map(pk, 4);
+    pk_kv_i64(pk, "job", id);
+    pack_totals(pk, &t);
+    pack_page(pk, &events_page, &r, pr.limit);
     free(t.v);
     free(r.v);
     return 0;
@@ -290,16 +314,31 @@ static int summary_cb(void *ctx, const char *event, int64_t rows, double sum_abs
     return 0;
 }
 
+static void pack_summary(msgpack_packer *pk, const struct rows *s)
+{
+    pk_key(pk, "summary");
+    msgpack_pack_map(pk, s->n);
+    for (size_t k = 0; k < s->n; k++) {
+        const struct summary *x = (const struct summary *)s->v + k;
+        pk_key(pk, x->event);
+        msgpack_pack_map(pk, 4);
+        pk_kv_i64(pk, "nodes", x->rows);
+        pk_kv_f64(pk, "abs_residual_sum", x->sum_abs);
+        pk_kv_f64(pk, "abs_residual_max", x->max_abs);
+        pk_kv_f64(pk, "signed_residual_sum", x->sum_signed);
+    }
+}
+
 int op_audit(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
-    static const char *const allowed[] = {"id", "offset", "limit", NULL};
+    static const char *const allowed[] = {"id", "limit", "cursor", NULL};
     int64_t id;
-    uint64_t offset, limit;
-    if (job_and_page(c, req, allowed, &id, &offset, &limit, err))
+    struct page_req pr;
+    if (job_and_page(c, req, allowed, &audit_page, &id, &pr, err))
         return -1;
-    struct rows s = {.size = sizeof(struct summary)}, r = {.size = sizeof(struct audit_item)};
+    struct rows s = {.size = sizeof(struct summary)}, r = {.size = audit_page.row_size};
     if (store_audit_summary(&c->d->store, id, summary_cb, &s, err) ||
-        store_audit_query(&c->d->store, id, offset, limit + 1, audit_cb, &r, err)) {
+        store_audit_query(&c->d->store, id, page_after(&pr), pr.limit + 1, audit_cb, &r, err)) {
         free(s.v);
         free(r.v);
         return -1;
@@ -308,33 +347,11 @@ int op_audit(struct conn *c, const struct request *req, msgpack_packer *pk, stru
         free(s.v);
         return oom(&r, err);
     }
-    size_t shown = r.n > limit ? limit : r.n;
     pack_ok_begin(pk, req->id);
-    msgpack_pack_map(pk, 5);
+    msgpack_pack_map(pk, 4);
     pk_kv_i64(pk, "job", id);
-    pk_key(pk, "summary");
-    msgpack_pack_map(pk, s.n);
-    for (size_t k = 0; k < s.n; k++) {
-        const struct summary *x = (const struct summary *)s.v + k;
-        pk_key(pk, x->event);
-        msgpack_pack_map(pk, 4);
-        pk_kv_i64(pk, "nodes", x->rows);
-        pk_kv_f64(pk, "abs_residual_sum", x->sum_abs);
-        pk_kv_f64(pk, "abs_residual_max", x->max_abs);
-        pk_kv_f64(pk, "signed_residual_sum", x->sum_signed);
-    }
-    pack_page(pk, r.n, offset, limit);
-    pk_key(pk, "rows");
-    msgpack_pack_array(pk, shown);
-    for (size_t k = 0; k < shown; k++) {
-        const struct audit_item *a = (const struct audit_item *)r.v + k;
-        msgpack_pack_map(pk, 5);
-        pk_kv_i64(pk, "step", a->r.step);
-        pk_kv_i64(pk, "idx", a->r.idx);
-        pk_kv_str(pk, "event", a->event >= 0 ? lineage_kind_name((enum lineage_kind)a->event) : "?");
-        pk_kv_f64(pk, "residual", a->r.residual);
-        pk_kv_f64(pk, "signed_residual", a->r.signed_residual);
-    }
+    pack_summary(pk, &s);
+    pack_page(pk, &audit_page, &r, pr.limit);
     free(s.v);
     free(r.v);
     return 0;

@@ -8,6 +8,7 @@
 
 #include "jobs.h"
 #include "ops.h"
+#include "ops_page.h"
 #include "results.h"
 #include "waiters.h"
 
@@ -135,40 +136,6 @@ static int list_cb(void *ctx, const struct job_row *row)
     if (l->n == sizeof l->ids / sizeof l->ids[0])
         return 1;
     l->ids[l->n++] = row->id;
-    return 0;
-}
-
-/* The `cursor` argument of a page after the first (absent: the first page). */
-static int arg_cursor(const msgpack_object *args, char *out, size_t cap, struct dashi_error *err)
-{
-    return arg_str(args, "cursor", false, "", out, cap, err);
-}
-
-/* "next": the cursor of the following page, nil on the last one. */
-static void pack_next(msgpack_packer *pk, const char *next)
-{
-    pk_key(pk, "next");
-    if (next)
-        pk_str(pk, next);
-    else
-        msgpack_pack_nil(pk);
-}
-
-static int bad_cursor(struct dashi_error *err)
-{
-    return dashi_fail(err, DASHI_E_BAD_VALUE, "cursor", "not a cursor of this op: pass the `next` of the previous page");
-}
-
-/* Parses the leading decimal integer of s (the cursors' fields); *rest points past it. */
-static int cursor_i64(const char *s, int64_t *v, const char **rest)
-{
-    char *end;
-    errno = 0;
-    long long x = strtoll(s, &end, 10);
-    if (end == s || errno != 0)
-        return -1;
-    *v = x;
-    *rest = end;
     return 0;
 }
 

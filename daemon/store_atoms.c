@@ -165,16 +165,29 @@ out:
     return rc;
 }
 
-/* ---- queries ---- */
+/* ---- queries ----
+ * Every query is prepared with query_job (:job) or, when it returns a page, query_page
+ * (:job, :limit, and the key :k0.. of the row the page follows; on the first page the
+ * smallest key, before every row), stepped by its caller, and ended with finish. A page's
+ * condition is a row-value comparison with the key plus, where the order's first column
+ * leads an index, that column >= :k0, so the search starts at the cursor: no row before
+ * it is read. */
 
-static void read_lineage(sqlite3_stmt *s, struct lineage_row *r)
+static int bind_i64(struct store *st, sqlite3_stmt *s, const char *name, int64_t v, struct dashi_error *err)
 {
-    r->parent_step = sqlite3_column_int64(s, 0);
-    r->parent_idx = sqlite3_column_int64(s, 1);
-    r->child_step = sqlite3_column_int64(s, 2);
-    r->child_idx = sqlite3_column_int64(s, 3);
-    r->kind = (const char *)sqlite3_column_text(s, 4);
-    r->fraction = sqlite3_column_double(s, 5);
+    int at = sqlite3_bind_parameter_index(s, name);
+    if (at == 0) /* a parameter this query does not use */
+        return 0;
+    return sqlite3_bind_int64(s, at, v) == SQLITE_OK ? 0 : store_db_fail(st, err, "bind");
+}
+
+static int bind_text(struct store *st, sqlite3_stmt *s, const char *name, const char *v, struct dashi_error *err)
+{
+    int at = sqlite3_bind_parameter_index(s, name);
+    if (at == 0)
+        return 0;
+    int rc = v ? sqlite3_bind_text(s, at, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, at);
+    return rc == SQLITE_OK ? 0 : store_db_fail(st, err, "bind");
 }
 
 static int finish(struct store *st, sqlite3_stmt *s, int rc, struct dashi_error *err)
@@ -184,21 +197,66 @@ static int finish(struct store *st, sqlite3_stmt *s, int rc, struct dashi_error 
     return out;
 }
 
-static sqlite3_int64 sql_limit(uint64_t limit) { return limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)limit; }
+/* rc of binding parameters; on failure the statement is finalized. */
+static int bound(sqlite3_stmt *s, int rc)
+{
+    if (rc != 0)
+        sqlite3_finalize(s);
+    return rc;
+}
 
-int store_atoms_query(struct store *st, int64_t job, int64_t step, uint64_t offset, uint64_t limit, atom_row_fn cb,
-                      void *ctx, struct dashi_error *err)
+static int query_job(struct store *st, const char *sql, int64_t job, sqlite3_stmt **s, struct dashi_error *err)
+{
+    if (store_prepare(st, sql, s, err))
+        return -1;
+    return bound(*s, bind_i64(st, *s, ":job", job, err));
+}
+
+static int query_page(struct store *st, const char *sql, int64_t job, const struct row_key *after, uint64_t limit,
+                      sqlite3_stmt **s, struct dashi_error *err)
+{
+    if (query_job(st, sql, job, s, err))
+        return -1;
+    int rc = bind_i64(st, *s, ":limit", limit > INT64_MAX ? INT64_MAX : (int64_t)limit, err);
+    static const char *const key_names[ROW_KEY_MAX] = {":k0", ":k1", ":k2", ":k3", ":k4"};
+    for (int k = 0; k < ROW_KEY_MAX && rc == 0; k++)
+        rc = bind_i64(st, *s, key_names[k], after ? after->v[k] : INT64_MIN, err);
+    return bound(*s, rc);
+}
+
+/* Columns first..first+n-1 of the current row as a key. */
+static void read_key(sqlite3_stmt *s, int first, int n, struct row_key *key)
+{
+    memset(key, 0, sizeof *key);
+    for (int k = 0; k < n; k++)
+        key->v[k] = sqlite3_column_int64(s, first + k);
+}
+
+/* The six edge columns of lineage, then the key. */
+#define EDGE_COLS "l.parent_step, l.parent_idx, l.child_step, l.child_idx, l.kind, l.fraction"
+
+static void read_edge(sqlite3_stmt *s, int key_len, struct lineage_row *r)
+{
+    r->parent_step = sqlite3_column_int64(s, 0);
+    r->parent_idx = sqlite3_column_int64(s, 1);
+    r->child_step = sqlite3_column_int64(s, 2);
+    r->child_idx = sqlite3_column_int64(s, 3);
+    r->kind = lineage_kind_from_name((const char *)sqlite3_column_text(s, 4));
+    r->fraction = sqlite3_column_double(s, 5);
+    read_key(s, 6, key_len, &r->key);
+}
+
+int store_atoms_query(struct store *st, int64_t job, int64_t step, const struct row_key *after, uint64_t limit,
+                      atom_row_fn cb, void *ctx, struct dashi_error *err)
 {
     sqlite3_stmt *s;
-    if (store_prepare(st,
-                "SELECT step, idx, sigma, gamma, cx, cy, eps, orientation, elongation, cells FROM atoms "
-                "WHERE job = ?1 AND (?2 < 0 OR step = ?2) ORDER BY step, idx LIMIT ?3 OFFSET ?4",
-                &s, err))
+    if (query_page(st,
+                   "SELECT step, idx, sigma, gamma, cx, cy, eps, orientation, elongation, cells FROM atoms "
+                   "WHERE job = :job AND (:step < 0 OR step = :step) AND (step, idx) > (:k0, :k1) "
+                   "ORDER BY step, idx LIMIT :limit",
+                   job, after, limit, &s, err) ||
+        bound(s, bind_i64(st, s, ":step", step, err)))
         return -1;
-    sqlite3_bind_int64(s, 1, job);
-    sqlite3_bind_int64(s, 2, step);
-    sqlite3_bind_int64(s, 3, sql_limit(limit));
-    sqlite3_bind_int64(s, 4, sql_limit(offset));
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct atom_row r = {.step = sqlite3_column_int64(s, 0), .idx = sqlite3_column_int64(s, 1),
@@ -206,6 +264,7 @@ int store_atoms_query(struct store *st, int64_t job, int64_t step, uint64_t offs
                              .cx = sqlite3_column_double(s, 4), .cy = sqlite3_column_double(s, 5),
                              .eps = sqlite3_column_double(s, 6), .orientation = sqlite3_column_double(s, 7),
                              .elongation = sqlite3_column_double(s, 8), .cells = sqlite3_column_int64(s, 9)};
+        read_key(s, 0, ATOMS_KEY_LEN, &r.key);
         if (cb(ctx, &r))
             break;
     }
@@ -215,9 +274,8 @@ int store_atoms_query(struct store *st, int64_t job, int64_t step, uint64_t offs
 int store_atoms_count(struct store *st, int64_t job, int64_t *atoms, int64_t *steps, struct dashi_error *err)
 {
     sqlite3_stmt *s;
-    if (store_prepare(st, "SELECT count(*), count(DISTINCT step) FROM atoms WHERE job = ?1", &s, err))
+    if (query_job(st, "SELECT count(*), count(DISTINCT step) FROM atoms WHERE job = :job", job, &s, err))
         return -1;
-    sqlite3_bind_int64(s, 1, job);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         *atoms = sqlite3_column_int64(s, 0);
@@ -226,29 +284,33 @@ int store_atoms_count(struct store *st, int64_t job, int64_t *atoms, int64_t *st
     return finish(st, s, rc, err);
 }
 
-int store_lineage_query(struct store *st, int64_t job, const char *kind, uint64_t offset, uint64_t limit,
-                        lineage_row_fn cb, void *ctx, struct dashi_error *err)
+/* The rows of a lineage query, each with its key of key_len columns. */
+static int each_edge(struct store *st, sqlite3_stmt *s, int key_len, lineage_row_fn cb, void *ctx,
+                     struct dashi_error *err)
 {
-    sqlite3_stmt *s;
-    if (store_prepare(st,
-                "SELECT parent_step, parent_idx, child_step, child_idx, kind, fraction FROM lineage "
-                "WHERE job = ?1 AND (?2 IS NULL OR kind = ?2) "
-                "ORDER BY child_step, parent_idx, child_idx LIMIT ?3 OFFSET ?4",
-                &s, err))
-        return -1;
-    sqlite3_bind_int64(s, 1, job);
-    if (kind)
-        sqlite3_bind_text(s, 2, kind, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 3, sql_limit(limit));
-    sqlite3_bind_int64(s, 4, sql_limit(offset));
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct lineage_row r;
-        read_lineage(s, &r);
+        read_edge(s, key_len, &r);
         if (cb(ctx, &r))
             break;
     }
     return finish(st, s, rc, err);
+}
+
+int store_lineage_query(struct store *st, int64_t job, const char *kind, const struct row_key *after, uint64_t limit,
+                        lineage_row_fn cb, void *ctx, struct dashi_error *err)
+{
+    sqlite3_stmt *s;
+    if (query_page(st,
+                   "SELECT " EDGE_COLS ", l.child_step, l.parent_idx, l.child_idx, l.rowid FROM lineage l "
+                   "WHERE l.job = :job AND (:kind IS NULL OR l.kind = :kind) AND l.child_step >= :k0 "
+                   "  AND (l.child_step, l.parent_idx, l.child_idx, l.rowid) > (:k0, :k1, :k2, :k3) "
+                   "ORDER BY l.child_step, l.parent_idx, l.child_idx, l.rowid LIMIT :limit",
+                   job, after, limit, &s, err) ||
+        bound(s, bind_text(st, s, ":kind", kind, err)))
+        return -1;
+    return each_edge(st, s, EVENTS_KEY_LEN, cb, ctx, err);
 }
 
 int store_lineage_totals(struct store *st, int64_t job,
@@ -256,15 +318,14 @@ int store_lineage_totals(struct store *st, int64_t job,
                          struct dashi_error *err)
 {
     sqlite3_stmt *s;
-    if (store_prepare(st,
-                "SELECT kind, CASE kind "
-                "  WHEN 'split' THEN count(DISTINCT parent_step * 4294967296 + parent_idx) "
-                "  WHEN 'merge' THEN count(DISTINCT child_step * 4294967296 + child_idx) "
-                "  ELSE count(*) END, count(*) "
-                "FROM lineage WHERE job = ?1 GROUP BY kind ORDER BY kind",
-                &s, err))
+    if (query_job(st,
+                  "SELECT kind, CASE kind "
+                  "  WHEN 'split' THEN count(DISTINCT parent_step * 4294967296 + parent_idx) "
+                  "  WHEN 'merge' THEN count(DISTINCT child_step * 4294967296 + child_idx) "
+                  "  ELSE count(*) END, count(*) "
+                  "FROM lineage WHERE job = :job GROUP BY kind ORDER BY kind",
+                  job, &s, err))
         return -1;
-    sqlite3_bind_int64(s, 1, job);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         if (cb(ctx, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2)))
@@ -273,61 +334,62 @@ int store_lineage_totals(struct store *st, int64_t job,
 }
 
 int store_lineage_walk(struct store *st, int64_t job, int64_t step, int64_t idx, bool ancestors, int64_t depth,
-                       uint64_t limit, lineage_row_fn cb, void *ctx, struct dashi_error *err)
+                       const struct row_key *after, uint64_t limit, lineage_row_fn cb, void *ctx,
+                       struct dashi_error *err)
 {
     /* Recursive walk over the indexed edges; the distance of a node is fixed by its step
-     * (edges join consecutive frames), so UNION visits each node once. */
+     * (edges join consecutive frames), so UNION visits each node once. The key is the
+     * order: distance, then (down) parent step and index, child index, or (up) child
+     * step descending, child index, parent index; the rowid last. */
     static const char *const down =
-        "WITH RECURSIVE reach(step, idx, d) AS (SELECT ?2, ?3, 0 UNION "
+        "WITH RECURSIVE reach(step, idx, d) AS (SELECT :step, :idx, 0 UNION "
         "  SELECT l.child_step, l.child_idx, r.d + 1 FROM lineage l JOIN reach r "
-        "  ON l.job = ?1 AND l.parent_step = r.step AND l.parent_idx = r.idx "
-        "  WHERE r.d + 1 < ?4 AND l.child_idx >= 0) "
-        "SELECT l.parent_step, l.parent_idx, l.child_step, l.child_idx, l.kind, l.fraction "
-        "FROM lineage l JOIN reach r ON l.job = ?1 AND l.parent_step = r.step AND l.parent_idx = r.idx "
-        "ORDER BY r.d, l.parent_step, l.parent_idx, l.child_idx LIMIT ?5";
+        "  ON l.job = :job AND l.parent_step = r.step AND l.parent_idx = r.idx "
+        "  WHERE r.d + 1 < :depth AND l.child_idx >= 0) "
+        "SELECT " EDGE_COLS ", r.d, l.parent_step, l.parent_idx, l.child_idx, l.rowid "
+        "FROM lineage l JOIN reach r ON l.job = :job AND l.parent_step = r.step AND l.parent_idx = r.idx "
+        "WHERE (r.d, l.parent_step, l.parent_idx, l.child_idx, l.rowid) > (:k0, :k1, :k2, :k3, :k4) "
+        "ORDER BY r.d, l.parent_step, l.parent_idx, l.child_idx, l.rowid LIMIT :limit";
     static const char *const up =
-        "WITH RECURSIVE reach(step, idx, d) AS (SELECT ?2, ?3, 0 UNION "
+        "WITH RECURSIVE reach(step, idx, d) AS (SELECT :step, :idx, 0 UNION "
         "  SELECT l.parent_step, l.parent_idx, r.d + 1 FROM lineage l JOIN reach r "
-        "  ON l.job = ?1 AND l.child_step = r.step AND l.child_idx = r.idx "
-        "  WHERE r.d + 1 < ?4 AND l.parent_idx >= 0) "
-        "SELECT l.parent_step, l.parent_idx, l.child_step, l.child_idx, l.kind, l.fraction "
-        "FROM lineage l JOIN reach r ON l.job = ?1 AND l.child_step = r.step AND l.child_idx = r.idx "
-        "ORDER BY r.d, l.child_step DESC, l.child_idx, l.parent_idx LIMIT ?5";
+        "  ON l.job = :job AND l.child_step = r.step AND l.child_idx = r.idx "
+        "  WHERE r.d + 1 < :depth AND l.parent_idx >= 0) "
+        "SELECT " EDGE_COLS ", r.d, -l.child_step, l.child_idx, l.parent_idx, l.rowid "
+        "FROM lineage l JOIN reach r ON l.job = :job AND l.child_step = r.step AND l.child_idx = r.idx "
+        "WHERE (r.d, -l.child_step, l.child_idx, l.parent_idx, l.rowid) > (:k0, :k1, :k2, :k3, :k4) "
+        "ORDER BY r.d, -l.child_step, l.child_idx, l.parent_idx, l.rowid LIMIT :limit";
     sqlite3_stmt *s;
-    if (store_prepare(st, ancestors ? up : down, &s, err))
+    if (query_page(st, ancestors ? up : down, job, after, limit, &s, err) ||
+        bound(s, bind_i64(st, s, ":step", step, err) || bind_i64(st, s, ":idx", idx, err) ||
+                     bind_i64(st, s, ":depth", depth, err)))
         return -1;
-    sqlite3_bind_int64(s, 1, job);
-    sqlite3_bind_int64(s, 2, step);
-    sqlite3_bind_int64(s, 3, idx);
-    sqlite3_bind_int64(s, 4, depth);
-    sqlite3_bind_int64(s, 5, sql_limit(limit));
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct lineage_row r;
-        read_lineage(s, &r);
-        if (cb(ctx, &r))
-            break;
-    }
-    return finish(st, s, rc, err);
+    return each_edge(st, s, WALK_KEY_LEN, cb, ctx, err);
 }
 
-int store_audit_query(struct store *st, int64_t job, uint64_t offset, uint64_t limit, audit_row_fn cb, void *ctx,
-                      struct dashi_error *err)
+int store_audit_query(struct store *st, int64_t job, const struct row_key *after, uint64_t limit, audit_row_fn cb,
+                      void *ctx, struct dashi_error *err)
 {
+    /* Ordered by the event's name, so the key's event (a code) is compared as its name
+     * ("" on the first page: before every name; NULL for no kind: no row ties with it). */
+    const char *event = !after ? ""
+                        : after->v[2] >= 0 && after->v[2] < LINEAGE_KIND_COUNT
+                            ? lineage_kind_name((enum lineage_kind)after->v[2])
+                            : NULL;
     sqlite3_stmt *s;
-    if (store_prepare(st,
-                "SELECT step, idx, event, residual, signed_residual FROM atom_audit WHERE job = ?1 "
-                "ORDER BY step, idx, event LIMIT ?2 OFFSET ?3",
-                &s, err))
+    if (query_page(st,
+                   "SELECT step, idx, event, residual, signed_residual, rowid FROM atom_audit WHERE job = :job "
+                   "AND step >= :k0 AND (step, idx, event, rowid) > (:k0, :k1, :event, :k3) "
+                   "ORDER BY step, idx, event, rowid LIMIT :limit",
+                   job, after, limit, &s, err) ||
+        bound(s, bind_text(st, s, ":event", event, err)))
         return -1;
-    sqlite3_bind_int64(s, 1, job);
-    sqlite3_bind_int64(s, 2, sql_limit(limit));
-    sqlite3_bind_int64(s, 3, sql_limit(offset));
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct audit_row r = {.step = sqlite3_column_int64(s, 0), .idx = sqlite3_column_int64(s, 1),
-                              .event = (const char *)sqlite3_column_text(s, 2),
+                              .event = lineage_kind_from_name((const char *)sqlite3_column_text(s, 2)),
                               .residual = sqlite3_column_double(s, 3), .signed_residual = sqlite3_column_double(s, 4)};
+        r.key = (struct row_key){{r.step, r.idx, r.event, sqlite3_column_int64(s, 5)}};
         if (cb(ctx, &r))
             break;
     }
@@ -340,12 +402,11 @@ int store_audit_summary(struct store *st, int64_t job,
                         void *ctx, struct dashi_error *err)
 {
     sqlite3_stmt *s;
-    if (store_prepare(st,
-                "SELECT event, count(*), total(abs(residual)), max(abs(residual)), total(signed_residual) "
-                "FROM atom_audit WHERE job = ?1 GROUP BY event ORDER BY event",
-                &s, err))
+    if (query_job(st,
+                  "SELECT event, count(*), total(abs(residual)), max(abs(residual)), total(signed_residual) "
+                  "FROM atom_audit WHERE job = :job GROUP BY event ORDER BY event",
+                  job, &s, err))
         return -1;
-    sqlite3_bind_int64(s, 1, job);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         if (cb(ctx, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1), sqlite3_column_double(s, 2),

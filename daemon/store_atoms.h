@@ -32,35 +32,55 @@ int store_atoms_import(struct store *st, const struct blobstore *bs, int64_t job
 int store_atoms_insert(struct store *st, int64_t job, const double *atoms, size_t natoms, const double *lineage,
                        size_t nedges, const double *audit, size_t naudit, struct dashi_error *err);
 
+/* A row's place in the order of its query, for paging (docs/protocol.md "Paging"): the
+ * ordering columns, then the table's rowid where they could tie. A page holds the rows
+ * after `after` (NULL: from the first), found through the tables' indexes without
+ * reading the rows before it (a lineage walk excepted, see below). Rows are imported
+ * once, when their job succeeds, and never change, so a key stays valid however long a
+ * client pages. */
+#define ROW_KEY_MAX 5
+struct row_key {
+    int64_t v[ROW_KEY_MAX];
+};
+/* Key lengths: atoms (step, idx); events (child_step, parent_idx, child_idx, rowid);
+ * audit (step, idx, event as enum lineage_kind, rowid); a lineage walk (distance, then
+ * the order of its direction, rowid). */
+enum { ATOMS_KEY_LEN = 2, EVENTS_KEY_LEN = 4, AUDIT_KEY_LEN = 4, WALK_KEY_LEN = 5 };
+
 struct atom_row {
     int64_t step, idx;
     int sigma;
     double gamma, cx, cy, eps, orientation, elongation;
     int64_t cells;
+    struct row_key key;
 };
 struct lineage_row {
     int64_t parent_step, parent_idx, child_step, child_idx;
-    const char *kind;
+    int kind; /* enum lineage_kind */
     double fraction;
+    struct row_key key;
 };
 struct audit_row {
     int64_t step, idx;
-    const char *event;
+    int event; /* enum lineage_kind */
     double residual, signed_residual;
+    struct row_key key;
 };
 
-/* Callbacks return non-zero to stop. Strings live until the callback returns. */
+/* Callbacks return non-zero to stop. */
 typedef int (*atom_row_fn)(void *ctx, const struct atom_row *r);
 typedef int (*lineage_row_fn)(void *ctx, const struct lineage_row *r);
 typedef int (*audit_row_fn)(void *ctx, const struct audit_row *r);
 
-/* Atoms of one step (step >= 0) or of all steps (step < 0), by (step, idx). */
-int store_atoms_query(struct store *st, int64_t job, int64_t step, uint64_t offset, uint64_t limit, atom_row_fn cb,
-                      void *ctx, struct dashi_error *err);
+/* Up to limit atoms after `after`, of one step (step >= 0) or of all steps (step < 0),
+ * by (step, idx). */
+int store_atoms_query(struct store *st, int64_t job, int64_t step, const struct row_key *after, uint64_t limit,
+                      atom_row_fn cb, void *ctx, struct dashi_error *err);
 /* Number of atom rows and of distinct steps of a job. */
 int store_atoms_count(struct store *st, int64_t job, int64_t *atoms, int64_t *steps, struct dashi_error *err);
-/* Edges of one kind (NULL: all), by (child_step, parent_idx, child_idx). */
-int store_lineage_query(struct store *st, int64_t job, const char *kind, uint64_t offset, uint64_t limit,
+/* Up to limit edges after `after`, of one kind (NULL: all), by (child_step, parent_idx,
+ * child_idx). */
+int store_lineage_query(struct store *st, int64_t job, const char *kind, const struct row_key *after, uint64_t limit,
                         lineage_row_fn cb, void *ctx, struct dashi_error *err);
 /* Totals per kind: edges and events (a split counts once per parent, a merge once per
  * child, the others once per edge). */
@@ -69,12 +89,14 @@ int store_lineage_totals(struct store *st, int64_t job,
                          struct dashi_error *err);
 /* The edges reachable from atom (step, idx) within depth edges, towards its descendants
  * (edges leaving each reached node, deaths included) or its ancestors (edges entering,
- * births included); ordered by distance, then step and indices. */
+ * births included); ordered by distance, then step and indices; up to limit after
+ * `after`. Each page walks again from the start atom (the walk is not stored). */
 int store_lineage_walk(struct store *st, int64_t job, int64_t step, int64_t idx, bool ancestors, int64_t depth,
-                       uint64_t limit, lineage_row_fn cb, void *ctx, struct dashi_error *err);
-/* Audit rows by (step, idx, event). */
-int store_audit_query(struct store *st, int64_t job, uint64_t offset, uint64_t limit, audit_row_fn cb, void *ctx,
-                      struct dashi_error *err);
+                       const struct row_key *after, uint64_t limit, lineage_row_fn cb, void *ctx,
+                       struct dashi_error *err);
+/* Up to limit audit rows after `after`, by (step, idx, event). */
+int store_audit_query(struct store *st, int64_t job, const struct row_key *after, uint64_t limit, audit_row_fn cb,
+                      void *ctx, struct dashi_error *err);
 /* Per event: rows, Σ|residual|, max|residual|, Σ signed residual. */
 int store_audit_summary(struct store *st, int64_t job,
                         int (*cb)(void *ctx, const char *event, int64_t rows, double sum_abs, double max_abs,

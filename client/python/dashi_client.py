@@ -230,22 +230,34 @@ class Client:
     def cancel(self, job_id):
         return self.call("cancel", {"id": job_id})
 
-    def list(self, **filters):
-        return self.call("list", filters)["jobs"]
+    def list(self, limit=None, page=100, **filters):
+        """Job records, newest first: all of them, or the first `limit`; follows the
+        pages of at most `page` (≤ 100) records (docs/protocol.md "Paging")."""
+        jobs = []
+        for r in self.replies("list", {**filters, "limit": min(limit or page, page)}):
+            jobs += r["jobs"]
+            if limit is not None and len(jobs) >= limit:
+                return jobs[:limit]
+        return jobs
 
     def ping(self):
         return self.call("ping")
 
-    def pages(self, op, args, rows):
-        """Yields the rows (the list under key `rows`) of every page of a paged op,
-        following each reply's `next` cursor (docs/protocol.md "Paging")."""
+    def replies(self, op, args):
+        """Yields every reply of a paged op, following each one's `next` cursor
+        (docs/protocol.md "Paging")."""
         cursor = None
         while True:
             r = self.call(op, {**args, **({"cursor": cursor} if cursor else {})})
-            yield from r[rows]
+            yield r
             cursor = r.get("next")
             if not cursor:
                 return
+
+    def pages(self, op, args, rows):
+        """Yields the rows (the list under key `rows`) of every page of a paged op."""
+        for r in self.replies(op, args):
+            yield from r[rows]
 
     def hashes(self, job_id):
         return list(self.pages("hashes", {"id": job_id}, "hashes"))
@@ -253,11 +265,14 @@ class Client:
     def metrics(self, job_id, key=None):
         """{key: (steps, values)} of the job's metric series (numpy arrays when numpy is
         present) and {key: value} of its summary scalars (stored at step -1)."""
-        r = self.call("metrics", {"id": job_id, **({"key": key} if key else {})})
+        rows = {}  # a key's series may continue on the next page
+        for r in self.replies("metrics", {"id": job_id, **({"key": key} if key else {})}):
+            for name, s in r["metrics"].items():
+                rows.setdefault(name, []).extend(zip(s["steps"], s["values"]))
         series, summary = {}, {}
-        for name, s in r["metrics"].items():
-            pairs = [(st, v) for st, v in zip(s["steps"], s["values"]) if st >= 0]
-            summary.update({name: v for st, v in zip(s["steps"], s["values"]) if st < 0})
+        for name, pairs in rows.items():
+            summary.update({name: v for st, v in pairs if st < 0})
+            pairs = [(st, v) for st, v in pairs if st >= 0]
             if pairs:
                 steps, values = [p[0] for p in pairs], [p[1] for p in pairs]
                 if numpy is not None:

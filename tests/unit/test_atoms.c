@@ -458,10 +458,10 @@ static void store_a_long_track(void **state)
     assert_int_equal(natoms, TRACK_FRAMES * TRACK_ATOMS);
     assert_int_equal(nsteps, TRACK_FRAMES);
     size_t n = 0;
-    assert_int_equal(store_lineage_walk(&st, t.job, 0, 3, false, 10, 100000, count_edge, &n, &err), 0);
+    assert_int_equal(store_lineage_walk(&st, t.job, 0, 3, false, 10, NULL, 100000, count_edge, &n, &err), 0);
     assert_int_equal(n, 10);
     n = 0;
-    assert_int_equal(store_lineage_walk(&st, t.job, TRACK_FRAMES - 1, 3, true, 1000000, 100000, count_edge, &n, &err),
+    assert_int_equal(store_lineage_walk(&st, t.job, TRACK_FRAMES - 1, 3, true, 1000000, NULL, 100000, count_edge, &n, &err),
                      0);
     assert_int_equal(n, TRACK_FRAMES - 1);
     int64_t tot[2] = {0, 0};
