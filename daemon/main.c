@@ -1,4 +1,4 @@
-/* dashid: the DASHI GPU daemon. See docs/cli.md (dashid section) and DESIGN.md. */
+/* dashid: the DASHI GPU daemon. See docs/cli.md (dashid section). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -186,7 +186,7 @@ static void test_reference_parity(void **state)
         assert_rel(got[s][1], ref[300], 1e-9, series[s]);
         free(ref);
     }
-    /* Saturate grows support: the reference mask is nearly everything (SPEC §3). */
+    /* Saturate grows support: the reference mask is nearly everything (docs/numerics.md "Decode"). */
     assert_true(rT.level[rT.nlevels - 1].active > NN / 2);
 }
 

@@ -1,6 +1,6 @@
-/* The proxy encoder (SPEC §3) on lavapipe against the numpy reference vectors: the low
- * mask exactly, the anchors as a set, z of frames 0, 1 and 300 (Z_all rows) to 1e-10;
- * dashi-mode anchors against a direct DFT; chunking does not change results. */
+/* The proxy encoder (docs/numerics.md "Encode and train") on lavapipe against the numpy reference
+ * vectors: the low mask exactly, the anchors as a set, z of frames 0, 1 and 300 (Z_all rows) to
+ * 1e-10; dashi-mode anchors against a direct DFT; chunking does not change results. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

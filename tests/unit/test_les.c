@@ -1,4 +1,4 @@
-/* The LES engine on lavapipe against the numpy reference vectors (SPEC.md §2). One
+/* The LES engine on lavapipe against the numpy reference vectors (docs/numerics.md "LES"). One
  * runtime and one FFT plan cache serve every test, as in the daemon. */
 #include <setjmp.h>
 #include <stdarg.h>
