@@ -8,21 +8,6 @@
 #include "cli.h"
 #include "output.h"
 
-struct id_arg {
-    int64_t id;
-    const char *key; /* optional extra string argument */
-    const char *value;
-};
-
-static void pack_id(msgpack_packer *pk, void *ctx)
-{
-    const struct id_arg *a = ctx;
-    msgpack_pack_map(pk, a->key ? 2 : 1);
-    pk_kv_i64(pk, "id", a->id);
-    if (a->key)
-        pk_kv_str(pk, a->key, a->value);
-}
-
 /* ---- wait ---- */
 
 static int on_wait_event(const msgpack_object *ev, void *ctx)
@@ -60,8 +45,8 @@ static int wait_job(struct dashi_client *c, const struct cli_opts *o, int64_t id
     msgpack_unpacked resp;
     msgpack_unpacked_init(&resp);
     const msgpack_object *result;
-    struct id_arg a = {id, NULL, NULL};
-    int rc = client_call(c, "wait", pack_id, &a, on_wait_event, NULL, &resp, &result, err);
+    struct cmd_id_key a = {id, NULL};
+    int rc = client_call(c, "wait", cmd_pack_id_key, &a, on_wait_event, NULL, &resp, &result, err);
     end_progress();
     int status = -1;
     if (rc == 0) {
@@ -226,25 +211,24 @@ int cmd_list(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err
 
 int cmd_job_op(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err)
 {
-    struct id_arg a = {o->job, NULL, NULL};
-    return cli_call_print(c, o, o->cmd, pack_id, &a, false, false, err);
+    struct cmd_id_key a = {o->job, NULL};
+    return cli_call_print(c, o, o->cmd, cmd_pack_id_key, &a, false, false, err);
 }
 
 int cmd_show(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err)
 {
-    struct id_arg a = {o->job, NULL, NULL};
-    return cli_call_print(c, o, "show", pack_id, &a, false, true, err);
+    struct cmd_id_key a = {o->job, NULL};
+    return cli_call_print(c, o, "show", cmd_pack_id_key, &a, false, true, err);
 }
 
 int cmd_metrics(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err)
 {
-    const char *key = cli_opt(o, "key");
-    struct id_arg a = {o->job, key ? "key" : NULL, key};
-    return cli_call_print(c, o, "metrics", pack_id, &a, true, false, err);
+    struct cmd_id_key a = {o->job, cli_opt(o, "key")};
+    return cli_call_print(c, o, "metrics", cmd_pack_id_key, &a, true, false, err);
 }
 
 int cmd_hashes(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err)
 {
-    struct id_arg a = {o->job, NULL, NULL};
-    return cli_call_print(c, o, "hashes", pack_id, &a, true, false, err);
+    struct cmd_id_key a = {o->job, NULL};
+    return cli_call_print(c, o, "hashes", cmd_pack_id_key, &a, true, false, err);
 }
