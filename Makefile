@@ -111,7 +111,7 @@ $(GEN_SCHEMA): $(SCHEMA_SQL) schema/embed.sh
 	@mkdir -p $(@D)
 	@sh schema/embed.sh $(SCHEMA_SQL) > $@.tmp && mv $@.tmp $@
 
-# VkFFT as shipped does not compile against glslang 12 (TOOLCHAIN trap 2): patched copy.
+# VkFFT as shipped does not compile against glslang 12: patched copy.
 $(BUILD)/vkfft/vkFFT.h: /usr/include/vkFFT.h
 	@mkdir -p $(@D)
 	@sed -e 's/VkCommandBuffer commandBuffer = {};/VkCommandBuffer commandBuffer = VK_NULL_HANDLE;/' \

@@ -1,6 +1,6 @@
 /* `dashi plot`, `dashi compare` and `dashi export`: looking at finished jobs from the
  * client side (the daemon only serves records, metrics, hashes and blobs). Each takes the
- * command's words as dashi.c parsed them and returns 0, or -1 with err (dashi.c prints it
+ * command's words as cli.c parsed them and returns 0, or -1 with err (dashi.c prints it
  * and maps it to an exit status). With json set, each prints exactly one JSON document. */
 #ifndef DASHI_CMD_ANALYSIS_H
 #define DASHI_CMD_ANALYSIS_H
@@ -39,6 +39,13 @@ int cmd_pipeline(struct dashi_client *c, const struct cmd_args *a, struct dashi_
  * first --name (NULL if absent). */
 int cmd_parse_id(const char *s, int64_t *id, struct dashi_error *err);
 const char *cmd_opt(const struct cmd_args *a, const char *name);
+
+/* The arguments {id, key?} of the job queries, packed by cmd_pack_id_key (key NULL: none). */
+struct cmd_id_key {
+    int64_t id;
+    const char *key;
+};
+void cmd_pack_id_key(msgpack_packer *pk, void *ctx);
 
 /* An answer that stays valid across later calls: client_call's result points into the
  * connection's read buffer, which the next call reuses, so it is copied here. */

@@ -10,12 +10,6 @@
 #include "cmd_lineage_png.h"
 #include "output.h"
 
-bool cmd_atoms_handles(const char *cmd)
-{
-    return strcmp(cmd, "atoms") == 0 || strcmp(cmd, "lineage") == 0 || strcmp(cmd, "events") == 0 ||
-           strcmp(cmd, "audit") == 0;
-}
-
 /* The request's arguments: id plus up to 8 integer or string entries. */
 struct req_args {
     int64_t id;

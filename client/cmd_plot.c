@@ -27,14 +27,9 @@ const char *cmd_opt(const struct cmd_args *a, const char *name)
     return NULL;
 }
 
-struct id_key {
-    int64_t id;
-    const char *key;
-};
-
-static void pack_id_key(msgpack_packer *pk, void *ctx)
+void cmd_pack_id_key(msgpack_packer *pk, void *ctx)
 {
-    const struct id_key *a = ctx;
+    const struct cmd_id_key *a = ctx;
     msgpack_pack_map(pk, a->key ? 2 : 1);
     pk_kv_i64(pk, "id", a->id);
     if (a->key)
@@ -45,11 +40,11 @@ int cmd_call_id(struct dashi_client *c, const char *op, int64_t id, const char *
                 struct dashi_error *err)
 {
     cmd_result_init(r);
-    struct id_key a = {id, key};
+    struct cmd_id_key a = {id, key};
     msgpack_unpacked resp;
     msgpack_unpacked_init(&resp);
     const msgpack_object *result;
-    int rc = client_call_all(c, op, pack_id_key, &a, NULL, 0, &resp, &result, err);
+    int rc = client_call_all(c, op, cmd_pack_id_key, &a, NULL, 0, &resp, &result, err);
     if (rc == 0) {
         msgpack_packer pk;
         msgpack_packer_init(&pk, &r->bytes, msgpack_sbuffer_write);

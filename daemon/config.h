@@ -57,7 +57,7 @@ struct daemon_config {
     char config_path[4096];   /* empty when none */
 };
 
-/* Defaults: socket and state under the per-user locations (DESIGN.md "Embedded default"). */
+/* Defaults: socket and state under the per-user locations (docs/cli.md, "dashi"). */
 void config_defaults(struct daemon_config *cfg);
 /* Reads `key = value` lines (# comments). Unknown keys and bad values are errors naming
  * the key and line (field "config"). */

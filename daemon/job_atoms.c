@@ -1,5 +1,5 @@
-/* The atoms job (SPEC §9, track mode): for every `every`-th frame of a trajectory
- * (F×N×N float64, e.g. an LES job's "trajectory"; an N×N field counts as one frame),
+/* The atoms job (track mode, docs/numerics.md "Atoms and threads"): for every `every`-th frame of a
+ * trajectory (F×N×N float64, e.g. an LES job's "trajectory"; an N×N field counts as one frame),
  * the closed carrier (closure.c), its atoms (atoms.c) pruned by the first three steps of
  * the normal form (normal_form.c: gamma_min, min_cells, lambda, budget) and the threading
  * to the previous processed frame (lineage_thread.c). Evolve mode (v5) lives in

@@ -1,4 +1,4 @@
-/* Evolve mode of the atoms job (SPEC §9, v5; docs/numerics.md "Evolve"): the atoms of one
+/* Evolve mode of the atoms job (docs/numerics.md "Evolve mode"): the atoms of one
  * input frame, moved by the velocity they induce and put back into the MDL normal form Π
  * at every step, with the lineage recorded by construction.
  *

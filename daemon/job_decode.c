@@ -1,6 +1,6 @@
-/* The decode job (SPEC §6-8): proxies (a rollout's states, or any F×D array) back to
- * fields on the GPU, scored against the truth, with the closure statistics of §8. The
- * numerics live in decode.c; this file is validation, batching and reporting.
+/* The decode job (docs/numerics.md "Decode"): proxies (a rollout's states, or any F×D array) back
+ * to fields on the GPU, scored against the truth, with the closure statistics. The numerics live
+ * in decode.c; this file is validation, batching and reporting.
  *
  * Arguments: op (a train job: its anchors, mask_low and encode configuration) or
  * anchors + mask (+ k_cut, mid_cut, tau, smooth); states (hash or rollout job: F×D or
@@ -506,7 +506,7 @@ static int decode_finish(struct job_exec *ex, void *state, struct dashi_error *e
     job_emit_summary(ex, "corr_mean", s->corr_sum / n);
     job_emit_summary(ex, "dE_mean", s->dE_sum / n);
     job_emit_summary(ex, "dZ_mean", s->dZ_sum / n);
-    /* SPEC §7 "time to correlation < 0.95", in steps; -1 when it never fell below. */
+    /* In steps; -1 when corr never fell below 0.95 (docs/protocol.md, the decode job). */
     job_emit_summary(ex, "time_to_corr_below_0.95", s->corr_fell ? (double)s->corr_fell_step : -1.0);
     return 0;
 }

@@ -1,4 +1,4 @@
-/* The LES job (SPEC §2, the truth lane): validation, slicing, outputs and checkpoints
+/* The LES job (the truth lane, docs/numerics.md "LES"): validation, slicing, outputs and checkpoints
  * around the engine of les_gpu.c.
  *
  * Outputs: omega_final (N×N f8), trajectory (F×N×N f8: t=0 and every save_every-th

@@ -97,7 +97,7 @@ extern const char *const job_mode_names[];             /* "dashi", "reference" *
 enum job_precision { JOB_F64, JOB_F32 };
 extern const char *const job_precision_names[];        /* "f64", "f32" */
 
-/* The encode configuration (SPEC §3) that train takes and decode reads from the train
+/* The encode configuration (docs/numerics.md "Encode and train") that train takes and decode reads from the train
  * job or its own arguments. Bounds: the largest grid is N = 65536, so a cut above 65536
  * or a box wider than N selects nothing more (encode.c and decode.c check smooth <= N,
  * mid_cut > k_cut; decode also that smooth is odd). */

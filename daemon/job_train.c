@@ -1,5 +1,5 @@
-/* The train job (SPEC §3-4, §7): encode a trajectory's frames into proxies on the GPU
- * (encode_gpu.c), fit the operator by ridge regression (ridge.c), and evaluate it honestly:
+/* The train job (docs/numerics.md "Encode and train"): encode a trajectory's frames into proxies on
+ * the GPU (encode_gpu.c), fit the operator by ridge regression (ridge.c), and evaluate it honestly:
  * train.* metrics on the training span, eval.* on later frames of the same trajectory
  * and eval.trajK.* on other trajectories, all encoded with the training anchors.
  *

@@ -1,5 +1,6 @@
 #include "ops.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "vk.h"
@@ -76,12 +77,31 @@ static const struct op_entry ops[] = {
     {"fsck", op_fsck, false},
 };
 
+#define NOPS (sizeof ops / sizeof ops[0])
+
+/* The names of the table's ops, space-separated (cut short if size is too small). */
+static void op_names(char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < NOPS && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s%s", i ? " " : "", ops[i].name);
+}
+
+/* E_UNKNOWN_OP naming the ops there are, so the message cannot drift from the table. */
+static int fail_unknown_op(const char *name, struct dashi_error *err)
+{
+    char names[sizeof err->message];
+    op_names(names, sizeof names);
+    return dashi_fail(err, DASHI_E_UNKNOWN_OP, "op", "unknown op '%s' (ops: %s)", name, names);
+}
+
 static void ops_dispatch(struct conn *c, const struct request *req)
 {
     struct dashi_error err;
     dashi_error_clear(&err);
     const struct op_entry *op = NULL;
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+    for (size_t i = 0; i < NOPS; i++)
         if (strcmp(ops[i].name, req->op) == 0)
             op = &ops[i];
 
@@ -93,10 +113,7 @@ static void ops_dispatch(struct conn *c, const struct request *req)
 
     int rc;
     if (!op) {
-        rc = dashi_fail(&err, DASHI_E_UNKNOWN_OP, "op",
-                        "unknown op '%s' (ops: ping shutdown put_begin put_chunk put_end get blob_info submit "
-                        "status show list wait cancel metrics hashes acct resume atoms lineage events audit fsck)",
-                        req->op);
+        rc = fail_unknown_op(req->op, &err);
     } else if (op->mutating && c->d->stopping) {
         rc = dashi_fail(&err, DASHI_E_SHUTTING_DOWN, "", "the daemon is stopping and accepts no new work");
     } else {

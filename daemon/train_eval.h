@@ -1,7 +1,7 @@
-/* Decoded held-out evaluation of the train job (SPEC §4, §6-7): the operator's rollout over
- * an evaluation span (later frames of the training trajectory, or another trajectory) is
- * decoded with the job's own encode configuration and anchors, through the same GPU decode
- * engine as the decode job, and scored against the span's frames. What it reports under a
+/* Decoded held-out evaluation of the train job (docs/numerics.md "Encode and train", "Decode"): the
+ * operator's rollout over an evaluation span (later frames of the training trajectory, or another
+ * trajectory) is decoded with the job's own encode configuration and anchors, through the same GPU
+ * decode engine as the decode job, and scored against the span's frames. What it reports under a
  * prefix ("eval", "eval.traj1", ...), with the step t counted from the span's first frame:
  *   per step   PREFIX.rel_l2, PREFIX.corr, PREFIX.dE, PREFIX.dZ
  *   summary    PREFIX.rel_l2_final, PREFIX.rel_l2_mean, PREFIX.corr_final, PREFIX.corr_mean,

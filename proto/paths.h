@@ -1,4 +1,4 @@
-/* Where the daemon listens and keeps state (DESIGN.md "Embedded default"); shared by
+/* Where the daemon listens and keeps state (docs/cli.md, "dashi": finding the daemon); shared by
  * dashid and dashi so both derive the same per-user locations. */
 #ifndef DASHI_PATHS_H
 #define DASHI_PATHS_H

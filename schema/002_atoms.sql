@@ -1,4 +1,4 @@
--- Filament atoms and their lineage (SPEC §9, docs/numerics.md "Atoms and threads"),
+-- Filament atoms and their lineage (docs/numerics.md "Atoms and threads"),
 -- filled by atoms jobs: the job writes its tables as .npy outputs (atoms, lineage,
 -- atom_audit) and the daemon imports them here in one transaction when the job succeeds.
 -- `step` is the frame index in the job's input (0-based), `idx` the atom's rank in its

@@ -2,8 +2,8 @@
 // Carrier passes on a periodic n×n int field (daemon/num/closure_gpu.c; the host reference
 // is daemon/num/closure.c). One 16×16 tile per workgroup with a halo of 2 in shared memory.
 //   op 0 STATS     level-0 statistics of the input plane (nothing written)
-//   op 1 CLOSURE   out = M_eta(K_ann(in)) (SPEC §8)
-//   op 2 SATURATE  out = sign(3×3 sum of in) (the reference's dilation, SPEC §3)
+//   op 1 CLOSURE   out = M_eta(K_ann(in)) (docs/numerics.md "Closure")
+//   op 2 SATURATE  out = sign(3×3 sum of in) (the reference's dilation)
 // Statistics of the output plane per level: counters (active, killed, #+1, #-1) by one
 // atomicAdd per workgroup (integer: order-independent), and per-workgroup partial sums
 // of |field| over the support (reduced later in a fixed order).

@@ -1,6 +1,6 @@
 #version 450
-// Decode of a proxy z into a field (SPEC §6), one pass per op (daemon/num/decode_gpu.c records
-// them in order with barriers and VkFFT transforms between). Spectra are full C2C
+// Decode of a proxy z into a field (docs/numerics.md "Decode"), one pass per op (daemon/num/decode_gpu.c
+// records them in order with barriers and VkFFT transforms between). Spectra are full C2C
 // planes; fields are planes of n*n doubles. One dispatch covers a group of frames:
 // gl_WorkGroupID.z is the frame within the group (its scratch planes), slot + z the
 // frame within the run (its z row, truth, snapshot, results). Arithmetic that the reference performs in a

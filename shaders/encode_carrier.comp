@@ -1,5 +1,5 @@
 #version 450
-// The carrier of the residual (SPEC §3), per element of nb frames:
+// The carrier of the residual (docs/numerics.md "Encode and train"), per element of nb frames:
 //   TERNARY: s = ternary(clip(R / (max|R| + 1e-12), -1, 1), tau)
 //   else:    one saturate pass: s_out = sign of the periodic 3×3 sum of s_in (centre
 //            included, 0 on a tie). The reference stops at a fixed point; a fixed point

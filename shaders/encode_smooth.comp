@@ -1,6 +1,6 @@
 #version 450
-// smooth2d of SPEC §2 (separable box filter of width k, zero padded, not periodic),
-// one pass per dispatch for nb frames:
+// The reference's smooth2d (docs/numerics.md "LES"): a separable box filter of width k, zero
+// padded, not periodic; one pass per dispatch for nb frames:
 //   PASS_X: tmp = box_x(frames)           (along axis 1)
 //   else:   real plane 2b = omega, plane 2b+1 = R = omega - box_y(tmp)  (along axis 0)
 // out[i] = (1/k) sum_{m = i - k/2}^{i + k - 1 - k/2}, 0 <= m < N.

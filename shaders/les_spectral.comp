@@ -5,7 +5,7 @@
 //   5 (du/dx)^ = i kx u^   6 S_xy^ = (i ky u^ + i kx v^)/2        (5 and 6 only when nout = 7)
 // psi^ = w^/K2 with K2[0][0] = 1 and psi^[0][0] = 0. Every first derivative drops its
 // Nyquist column (d/dx) or row (d/dy): the reference keeps Re of a complex inverse FFT,
-// which discards exactly those entries (SPEC.md §1).
+// which discards exactly those entries (docs/numerics.md "LES").
 #include "les_common.glsl"
 layout(local_size_x = 256) in;
 layout(std430, binding = 0) readonly buffer In { cplx what[]; };

@@ -50,7 +50,7 @@ static uint64_t align256(uint64_t x) { return (x + 255) & ~(uint64_t)255; }
 uint64_t fft_plan_bytes(uint32_t n, uint32_t batch, enum fft_precision prec, enum fft_kind kind)
 {
     uint64_t spec = align256((uint64_t)batch * spectrum_plane(n, kind) * 2 * elem_bytes(prec));
-    /* The real planes get as much room as the spectrum (TOOLCHAIN trap 3). */
+    /* The real planes get as much room as the spectrum (docs/numerics.md "LES", VkFFT notes). */
     return kind == FFT_R2C ? 2 * spec : spec;
 }
 

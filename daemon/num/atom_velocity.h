@@ -1,12 +1,12 @@
 /* The velocity that a set of Gaussian vortex atoms induces on the periodic box, their
- * transport by it, and their rendering back into a vorticity field (SPEC §9 evolve mode,
- * docs/numerics.md "Evolve").
+ * transport by it, and their rendering back into a vorticity field (docs/numerics.md "Evolve:
+ * induced velocity" and "Evolve mode").
  *
  * An atom a (centroid x_a, strength q_a = σ_a Γ_a, core radius ε_a) stands for the
  * vorticity  ω_a(x) = q_a/(2π ε_a²) · exp(−|x − x_a|²/(2 ε_a²))  summed over periodic images.
  * Its Fourier coefficients on the box of side L (ω = Σ_k c_k e^{ik·x}) are
  *   c_k = q_a/L² · exp(−|k|² ε_a²/2) · e^{−ik·x_a},   k = (2π/L)·(m_x, m_y).
- * The velocity follows SPEC §2's convention (ψ̂ = ω̂/|k|², mode 0 dropped, u = ∂yψ,
+ * The velocity follows the LES's convention (ψ̂ = ω̂/|k|², mode 0 dropped, u = ∂yψ,
  * v = −∂xψ), from the modes |m_x|, |m_y| ≤ kmax: the spectral Poisson solve of the
  * rasterised field, without the grid (the "documented equivalent" the issue allows).
  * Atom b moves with that velocity averaged over its own Gaussian (each mode weighted by

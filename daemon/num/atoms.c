@@ -200,8 +200,8 @@ oom:
     return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory for atom extraction");
 }
 
-/* The carrier comes from closure.c (one definition of §8 in the tree): the normalised
- * detail of §3 (x = clip(R / (max|R| + 1e-12)), R = ω − smooth2d(ω, 11)), thresholded at
+/* The carrier comes from closure.c (one definition of the closure in the tree): the
+ * normalised detail (x = clip(R / (max|R| + 1e-12)), R = ω − smooth2d(ω, 11)), thresholded at
  * τ, then closed to its fixed point. Every pass removes support, so the level cap is
  * never reached in practice (K ≈ 6 on LES fields); reaching it is reported. */
 #define CARRIER_SMOOTH 11

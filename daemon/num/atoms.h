@@ -1,5 +1,5 @@
-/* Filament atoms (SPEC §9): connected components of same-sign support of a closed
- * ternary carrier s ∈ {-1,0,+1} (N×N, row-major, axis 0 = y, axis 1 = x), 8-connected
+/* Filament atoms (docs/numerics.md "Atoms and threads"): connected components of same-sign support
+ * of a closed ternary carrier s ∈ {-1,0,+1} (N×N, row-major, axis 0 = y, axis 1 = x), 8-connected
  * on the periodic grid, measured against the vorticity ω of the same frame.
  *
  * Per atom:
@@ -63,9 +63,9 @@ int atom_order(const void *a, const void *b);
 void atom_from_sums(struct atom *a, double sum_om, double total, double mu, double mv, double sxx, double syy,
                     double sxy, double dx, double box);
 
-/* The closed carrier of field omega (SPEC §8: detail, PDA threshold τ, annihilation and
- * persistence to a fixed point) written into s (n×n). A thin wrapper over the closure
- * kernel (closure.h) so atoms have one definition of the carrier; *depth receives the
+/* The closed carrier of field omega (docs/numerics.md "Closure": detail, PDA threshold τ,
+ * annihilation and persistence to a fixed point) written into s (n×n). A thin wrapper over the
+ * closure kernel (closure.h) so atoms have one definition of the carrier; *depth receives the
  * closure depth K when depth is not NULL. */
 int atoms_closed_carrier(const double *omega, uint32_t n, double tau, int8_t *s, int *depth,
                          struct dashi_error *err);

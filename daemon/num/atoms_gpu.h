@@ -1,5 +1,5 @@
-/* Track-mode atoms on the GPU (SPEC §8–9): for a batch of frames ω (n×n each), the
- * closed carrier (detail, PDA threshold, closure to its fixed point), the 8-connected
+/* Track-mode atoms on the GPU (docs/numerics.md "Atoms on the GPU"): for a batch of frames ω (n×n
+ * each), the closed carrier (detail, PDA threshold, closure to its fixed point), the 8-connected
  * same-sign periodic components, and per atom Γ, σ, centroid, second moments and cells,
  * giving struct atom_frame exactly as atoms_extract(atoms_closed_carrier(ω)) does
  * (docs/numerics.md, "Atoms on the GPU", says how and to what precision).

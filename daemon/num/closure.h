@@ -1,5 +1,5 @@
-/* The signed-filament closure of SPEC.md §8 and the reference's sign-of-sum saturate
- * (§3), on the host: the documented reference and the oracle of the GPU kernels
+/* The signed-filament closure (docs/numerics.md "Closure") and the reference's sign-of-sum saturate
+ * (docs/numerics.md "Encode and train"), on the host: the documented reference and the oracle of the GPU kernels
  * (closure_gpu.h). A carrier is an n×n periodic field of int8 in {-1, 0, +1}.
  *
  * Closure: s_{k+1} = M_eta(K_ann(s_k)) until a fixed point. K_ann zeroes a supported

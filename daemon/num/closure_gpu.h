@@ -1,4 +1,4 @@
-/* The closure (SPEC §8) and the reference saturate (§3) as GPU passes recorded into a
+/* The closure and the reference saturate (docs/numerics.md "Closure") as GPU passes recorded into a
  * caller's command buffer (shaders/closure.comp), over buffers the caller owns, so a
  * decode can run them between its own kernels without reading anything back.
  *

@@ -1,4 +1,4 @@
-/* The decode engine (SPEC.md §6-8): proxies z back to fields on the GPU, scored against
+/* The decode engine (docs/numerics.md "Decode"): proxies z back to fields on the GPU, scored against
  * the truth with GPU reductions. Two modes:
  *   reference  the numpy reference exactly: low-k scatter, ω_lp = Re ifft, R = ω_lp −
  *              smooth(ω_lp), ternary + saturate(·, 8) mask, residual synthesis of the
@@ -6,7 +6,7 @@
  *              complex ifft, real part, gating, rescaling to mean(r²) = n_band·E.
  *   dashi      anchors added into the spectrum before the inverse FFT (a lone anchor with
  *              its conjugate partner), Hermitian residual spectrum with a counter-based
- *              generator keyed by (seed, t, k) on the GPU, the closure of §8 as the mask.
+ *              generator keyed by (seed, t, k) on the GPU, the closure as the mask.
  * Frames are decoded in batches recorded into one command buffer; what is read back
  * depends on the observer policy. */
 #ifndef DASHI_DECODE_H
@@ -77,7 +77,7 @@ int decode_gpu_run(struct decode_gpu *d, uint32_t nframes, const uint64_t *steps
 int decode_gpu_read_lowpass(struct decode_gpu *d, double *omega_lp, struct dashi_error *err);
 int decode_gpu_read_carrier(struct decode_gpu *d, int8_t *carrier, struct dashi_error *err);
 
-/* numpy's fftfreq(n, 2π/n)·2π, k[0..n) (SPEC §1). */
+/* numpy's fftfreq(n, 2π/n)·2π, k[0..n) (docs/numerics.md "LES"). */
 void decode_wavenumbers(uint32_t n, double *k);
 
 #endif

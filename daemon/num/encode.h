@@ -1,5 +1,5 @@
-/* The proxy encoder of SPEC §3: a batch of N×N vorticity frames -> proxies z (D values
- * each), on the GPU with VkFFT. Knows nothing of jobs; the train job drives it.
+/* The proxy encoder (docs/numerics.md "Encode and train"): a batch of N×N vorticity frames ->
+ * proxies z (D values each), on the GPU with VkFFT. Knows nothing of jobs; the train job drives it.
  *
  * z = [Re low (M), Im low (M), support_frac, resid_mid_E, resid_high_E, topk,
  *      Re anchors (topk), Im anchors (topk)],  D = 2M + 4 + 2 topk.

@@ -63,7 +63,7 @@ int encode_bands_make(const struct encode_config *cfg, struct encode_bands *out,
         encode_bands_free(out);
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
     }
-    /* numpy's fftfreq(N, d=dx) * 2 pi with exactly this formula (SPEC §1). */
+    /* numpy's fftfreq(N, d=dx) * 2 pi with exactly this formula (docs/numerics.md "LES"). */
     double dx = (2.0 * M_PI) / (double)n;
     double val = 1.0 / ((double)n * dx);
     for (uint32_t m = 0; m < n; m++)

@@ -1,5 +1,5 @@
 /* The LES initial condition, computed on the host exactly as the numpy reference does
- * (SPEC.md §2): legacy MT19937 seeded like np.random.seed, legacy polar Box-Muller
+ * (docs/numerics.md "LES"): legacy MT19937 seeded like np.random.seed, legacy polar Box-Muller
  * normals (np.random.randn), a zero-padded separable box filter, normalisation. */
 #ifndef DASHI_IC_H
 #define DASHI_IC_H

@@ -108,7 +108,7 @@ static int upload_wavenumbers(struct les_gpu *les, struct dashi_error *err)
     double *k = malloc((size_t)(h + n) * sizeof *k);
     if (!k)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
-    /* numpy's fftfreq(N, d=dx) * 2 pi, evaluated with exactly this formula (SPEC §1). */
+    /* numpy's fftfreq(N, d=dx) * 2 pi with exactly this formula (docs/numerics.md "LES"). */
     double dx = (2.0 * M_PI) / (double)n;
     double val = 1.0 / ((double)n * dx);
     for (uint32_t m = 0; m < n; m++) {

@@ -1,4 +1,4 @@
-/* The LES engine (SPEC.md §1-2): 2-D vorticity with a Smagorinsky eddy viscosity,
+/* The LES engine (docs/numerics.md "LES"): 2-D vorticity with a Smagorinsky eddy viscosity,
  * pseudo-spectral with VkFFT R2C/C2R, RK2 (Heun) with nu frozen per step, entirely on
  * the GPU. A run of many steps is recorded into one command buffer; the host sees the
  * energy/enstrophy series, the saved frames and the field only when a run ends.

@@ -1,4 +1,4 @@
-/* The MDL normal form Π of a set of atoms (SPEC §9, docs/numerics.md "Normal form"), with
+/* The MDL normal form Π of a set of atoms (docs/numerics.md "Normal form"), with
  * the lineage of every step recorded by construction.
  *
  * Π applies, in this order (the order is what makes the fidelity knobs monotone):

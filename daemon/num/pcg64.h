@@ -1,6 +1,6 @@
 /* numpy's default_rng, bit for bit: SeedSequence (pool of 4 32-bit words) seeding a
  * PCG64 (128-bit LCG, XSL-RR 128/64 output), and Generator.uniform for doubles
- * (SPEC.md §6). The reference decode draws its residual phases from it, so parity with
+ * (docs/numerics.md "Decode"). The reference decode draws its residual phases from it, so parity with
  * the published numbers depends on every detail here. Host only. */
 #ifndef DASHI_PCG64_H
 #define DASHI_PCG64_H

@@ -1,5 +1,5 @@
-/* Ridge regression of the DASHI operator (SPEC §4) with LAPACK on the host:
- * A = (XᵀX + λI)⁻¹ XᵀY for row-vector dynamics Y ≈ X·A (X, Y: T×D, A: D×D, all
+/* Ridge regression of the DASHI operator (docs/numerics.md "Encode and train") with LAPACK on the
+ * host: A = (XᵀX + λI)⁻¹ XᵀY for row-vector dynamics Y ≈ X·A (X, Y: T×D, A: D×D, all
  * row-major), plus the diagnostics the train job reports.
  *
  * Full rank: Cholesky (dposv) of the smaller normal matrix: XᵀX + λI (D×D) when T >= D,

@@ -1,4 +1,4 @@
-/* The rollout state hash of SPEC §5: BLAKE2b with a 16-byte digest over the D
+/* The rollout state hash (docs/numerics.md "Rollout"): BLAKE2b with a 16-byte digest over the D
  * little-endian float64 bytes of z (libsodium's crypto_generichash is BLAKE2b). */
 #include "zhash.h"
 

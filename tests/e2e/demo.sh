@@ -1,10 +1,10 @@
 #!/bin/sh
 # `make demo`: the main job on the embedded default. dashi finds no daemon on the demo
 # socket and starts a private one (lavapipe when the machine has no GPU), then runs the
-# DASHI pipeline at the defaults of SPEC.md: les (N=64, 300 steps, seed 0) -> train
-# (encode + ridge operator) -> rollout (300 steps) -> decode (signed-filament closure),
-# prints the summary and writes PNGs of the truth, the decoded field and their error at
-# the last step.
+# DASHI pipeline at the defaults of `dashi submit pipeline` (docs/cli.md): les (N=64, 300
+# steps, seed 0) -> train (encode + ridge operator) -> rollout (300 steps) -> decode
+# (signed-filament closure), prints the summary and writes PNGs of the truth, the decoded
+# field and their error at the last step.
 set -eu
 BUILD=${1:-build}
 DASHI="$(pwd)/$BUILD/dashi"

@@ -68,3 +68,39 @@ wait_state() {
     sleep 0.1
   done
 }
+
+# The second local user of the multi-user tests is nobody (uid 65534), reached with setpriv.
+need_second_user() {
+  command -v setpriv > /dev/null || fail "setpriv (util-linux) is needed to act as a second user"
+}
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+
+# start_shared_daemon [CONFIG_LINE...]: a daemon other users may reach (socket_mode =
+# 0666), configured by $WORK/dashid.conf with the lines given.
+start_shared_daemon() {
+  printf 'socket_mode = 0666\n' > "$WORK/dashid.conf"
+  for line in "$@"; do printf '%s\n' "$line" >> "$WORK/dashid.conf"; done
+  start_daemon --config "$WORK/dashid.conf"
+}
+
+# put_reference_rollout: uploads refdata's operator and first proxy (tests/data); A and Z
+# hold their hashes.
+put_reference_rollout() {
+  A=$("$DASHI" put tests/data/A.npy)
+  Z=$("$DASHI" put tests/data/z_t0000.npy)
+}
+
+# submit_endless_rollout FILE: a rollout of A from Z that runs until it is cancelled or the
+# daemon stops (10^9 steps, a hash every 10^6); its record goes to FILE.
+submit_endless_rollout() {
+  "$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 1000000000 --hash-every 1000000 > "$1"
+}
+
+# random_rollout_inputs D SEED: a small random operator $WORK/aD.npy (D×D, N(0,1)/8) and
+# state $WORK/zD.npy (D), drawn in that order from numpy's default_rng(SEED).
+random_rollout_inputs() {
+  "$PY" -c "
+import numpy as np
+r = np.random.default_rng($2)
+np.save('$WORK/a$1.npy', r.standard_normal(($1, $1)) / 8); np.save('$WORK/z$1.npy', r.standard_normal($1))"
+}

@@ -1,21 +1,16 @@
 # End to end: `dashi acct` per-user accounting: jobs by state and GPU seconds, filtered
 # by user and submission time; other users' private jobs count only for root.
 . tests/e2e/lib.sh
-command -v setpriv > /dev/null || fail "setpriv (util-linux) is needed to act as a second user"
-as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
-printf 'socket_mode = 0666\n' > "$WORK/dashid.conf"
-start_daemon --config "$WORK/dashid.conf"
-"$PY" -c "
-import numpy as np
-r = np.random.default_rng(3)
-np.save('$WORK/a.npy', r.standard_normal((32, 32)) / 8); np.save('$WORK/z.npy', r.standard_normal(32))"
-A=$("$DASHI" put "$WORK/a.npy")
-Z=$("$DASHI" put "$WORK/z.npy")
+need_second_user
+start_shared_daemon
+random_rollout_inputs 32 3
+A=$("$DASHI" put "$WORK/a32.npy")
+Z=$("$DASHI" put "$WORK/z32.npy")
 T0=$("$PY" -c "import time; print(time.time())")
 
 "$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 200 --wait > "$WORK/r1.json" || fail "root job 1"
 "$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 100 --private --wait > "$WORK/r2.json" || fail "root job 2"
-"$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 1000000000 --hash-every 1000000 > "$WORK/r3.json"
+submit_endless_rollout "$WORK/r3.json"
 R3=$(json "$WORK/r3.json" "d['id']")
 wait_state "$R3" running
 "$DASHI" cancel "$R3" > /dev/null

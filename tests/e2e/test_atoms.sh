@@ -1,6 +1,6 @@
-# End to end: an atoms job (track mode, SPEC §9) over a real LES trajectory (N=64, 300
-# steps, every step saved) through the daemon, with `--from JOBID`; then the atoms,
-# lineage, events and audit queries, checked against the job's own outputs.
+# End to end: an atoms job (track mode, docs/numerics.md "Atoms and threads") over a real LES
+# trajectory (N=64, 300 steps, every step saved) through the daemon, with `--from JOBID`; then the
+# atoms, lineage, events and audit queries, checked against the job's own outputs.
 . tests/e2e/lib.sh
 start_daemon
 "$DASHI" --json submit les --N 64 --steps 300 --save-every 1 > "$WORK/les.json" || fail "les submit"

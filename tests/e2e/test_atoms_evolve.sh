@@ -1,4 +1,4 @@
-# End to end: evolve mode of the atoms job (SPEC §9 v5; docs/numerics.md "Evolve") on a
+# End to end: evolve mode of the atoms job (docs/numerics.md "Evolve mode") on a
 # real daemon: a short LES (N = 64, 11 saved frames), then its frame-0 atoms transported
 # on the (lavapipe) GPU and put into the normal form at every step. Checks the stored
 # atoms/lineage/audit against the rules (lineage by construction, Γ conservation), the

@@ -1,4 +1,4 @@
-# End to end: the fidelity knobs of track mode (SPEC §9; docs/numerics.md "Normal form")
+# End to end: the fidelity knobs of track mode (docs/numerics.md "Normal form")
 # on a real daemon. Each pair of runs of the same LES differs in one knob; per step, the
 # atoms of the coarser run must be a subset (same σ, Γ, centroid) of the finer run's:
 # raising the budget or lowering gamma_min never removes an atom. Evolve-only knobs are

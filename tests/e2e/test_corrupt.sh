@@ -4,10 +4,8 @@
 # input, and the daemon keeps serving; `dashi fsck` reports each problem (exit 6), is clean
 # (exit 0) on a sound store, and is refused to other users (E_PERMISSION).
 . tests/e2e/lib.sh
-command -v setpriv > /dev/null || fail "setpriv (util-linux) is needed to act as a second user"
-as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
-printf 'socket_mode = 0666\n' > "$WORK/dashid.conf"
-start_daemon --config "$WORK/dashid.conf"
+need_second_user
+start_shared_daemon
 BLOBS="$DASHI_STATE_DIR/blobs"
 blob_file() { echo "$BLOBS/$(echo "$1" | cut -c1-2)/$1.npy"; }
 
@@ -30,8 +28,7 @@ np.save('$WORK/fifo.npy', np.arange(7, dtype=np.float64))"
 BIG=$("$DASHI" put "$WORK/big.npy")
 SMALL=$("$DASHI" put "$WORK/small.npy")
 FIFO=$("$DASHI" put "$WORK/fifo.npy")
-A=$("$DASHI" put tests/data/A.npy)
-Z=$("$DASHI" put tests/data/z_t0000.npy)
+put_reference_rollout
 
 "$DASHI" fsck > "$WORK/fsck0.txt" || { cat "$WORK/fsck0.txt"; fail "fsck of a sound store"; }
 grep -q "store is clean" "$WORK/fsck0.txt" || fail "fsck of a sound store: not reported clean"

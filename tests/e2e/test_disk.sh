@@ -5,8 +5,7 @@
 # refused at submit; when the disk fills while a job runs, the job fails with E_IO, that
 # failure is recorded and `wait` returns it; once space is back, jobs succeed again.
 . tests/e2e/lib.sh
-command -v setpriv > /dev/null || fail "setpriv (util-linux) is needed to act as a second user"
-as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+need_second_user
 npy() { "$PY" -c "import numpy as np; np.save('$1', np.arange($2, dtype=np.float64) + $3)"; }
 # expect_quota FIELD FILE CMD...: CMD fails with exit 6 and E_QUOTA naming FIELD.
 expect_quota() {

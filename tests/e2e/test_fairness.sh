@@ -2,14 +2,11 @@
 # uid 65534 then submits a short one, which must finish within a few slices (bounded
 # wall time) while root's job is still running: long jobs never starve short ones.
 . tests/e2e/lib.sh
-command -v setpriv > /dev/null || fail "setpriv (util-linux) is needed to act as a second user"
-as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
-printf 'socket_mode = 0666\nslice_ms = 50\n' > "$WORK/dashid.conf"
-start_daemon --config "$WORK/dashid.conf"
-A=$("$DASHI" put tests/data/A.npy)
-Z=$("$DASHI" put tests/data/z_t0000.npy)
+need_second_user
+start_shared_daemon 'slice_ms = 50'
+put_reference_rollout
 
-"$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 1000000000 --hash-every 1000000 > "$WORK/long.json"
+submit_endless_rollout "$WORK/long.json"
 LONG=$(json "$WORK/long.json" "d['id']")
 wait_state "$LONG" running
 sleep 1 # root has used the GPU for a while: its decayed usage is well above zero

@@ -1,15 +1,12 @@
 # End to end: cancellation, ownership and private jobs across two real users. The
 # second user is uid 65534 (setpriv drops to it), as SO_PEERCRED sees it.
 . tests/e2e/lib.sh
-printf 'socket_mode = 0666\n' > "$WORK/dashid.conf"
-start_daemon --config "$WORK/dashid.conf"
-command -v setpriv > /dev/null || fail "setpriv (util-linux) is needed to act as a second user"
-as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+need_second_user
+start_shared_daemon
 
-A=$("$DASHI" put tests/data/A.npy)
-Z=$("$DASHI" put tests/data/z_t0000.npy)
+put_reference_rollout
 # Long enough never to finish on its own: it ends only by being cancelled.
-"$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 1000000000 --hash-every 1000000 > "$WORK/long.json"
+submit_endless_rollout "$WORK/long.json"
 LONG=$(json "$WORK/long.json" "d['id']")
 wait_state "$LONG" running
 ok "long job running"
@@ -51,7 +48,7 @@ rc=0; "$DASHI" --json cancel "$LONG" > "$WORK/c3.json" 2>/dev/null || rc=$?
 ok "owner cancels a running job"
 
 # A queued job (behind another) is cancelled at once.
-"$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 1000000000 --hash-every 1000000 > "$WORK/l2.json"
+submit_endless_rollout "$WORK/l2.json"
 L2=$(json "$WORK/l2.json" "d['id']")
 "$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 10 --priority -5 > "$WORK/q.json"
 Q=$(json "$WORK/q.json" "d['id']")

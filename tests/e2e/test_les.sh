@@ -1,4 +1,4 @@
-# End to end: the LES job through the daemon (SPEC §2) reproduces the reference field at
+# End to end: the LES job through the daemon (docs/numerics.md "LES") reproduces the reference field at
 # step 300 and its energy series, records device/precision/mode, and renders a PNG.
 . tests/e2e/lib.sh
 start_daemon

@@ -4,8 +4,7 @@
 # jobs over their GPU-time limit (their own time_limit or the user's max_gpu_seconds)
 # stopped between slices with E_QUOTA while the daemon and other jobs go on.
 . tests/e2e/lib.sh
-command -v setpriv > /dev/null || fail "setpriv (util-linux) is needed to act as a second user"
-as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+need_second_user
 cat > "$WORK/dashid.conf" <<CONF
 socket_mode = 0666
 max_steps = 1000                     # everyone
@@ -15,8 +14,7 @@ limit.65534.max_steps = 10
 limit.65534.max_gpu_memory = 2M
 CONF
 start_daemon --config "$WORK/dashid.conf"
-A=$("$DASHI" put tests/data/A.npy)
-Z=$("$DASHI" put tests/data/z_t0000.npy)
+put_reference_rollout
 count_jobs() { "$DASHI" --json list --limit 1000 > "$WORK/l.json"; json "$WORK/l.json" "len(d['jobs'])"; }
 
 # expect_quota FIELD CMD...: the command exits 6 with E_QUOTA naming FIELD, nothing queued.
@@ -32,10 +30,7 @@ expect_quota() {
 }
 
 # A small operator (D = 16, about 2 KiB of device memory) for nobody's permitted jobs.
-"$PY" -c "
-import numpy as np
-r = np.random.default_rng(5)
-np.save('$WORK/a16.npy', r.standard_normal((16, 16)) / 8); np.save('$WORK/z16.npy', r.standard_normal(16))"
+random_rollout_inputs 16 5
 A16=$("$DASHI" put "$WORK/a16.npy")
 Z16=$("$DASHI" put "$WORK/z16.npy")
 expect_quota max_steps as_nobody "$DASHI" --json --no-autostart submit rollout --op "$A16" --z0 "$Z16" --steps 11
@@ -47,10 +42,10 @@ ok "max_steps per user (limit.65534.max_steps = 10)"
 expect_quota max_gpu_memory as_nobody "$DASHI" --json --no-autostart submit rollout --op "$A" --z0 "$Z" --steps 5
 ok "max_gpu_memory per user"
 
-"$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 1000000000 --hash-every 1000000 > "$WORK/long.json"
+submit_endless_rollout "$WORK/long.json"
 LONG=$(json "$WORK/long.json" "d['id']")
 wait_state "$LONG" running
-"$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 1000000000 --hash-every 1000000 > "$WORK/l2.json"
+submit_endless_rollout "$WORK/l2.json"
 L2=$(json "$WORK/l2.json" "d['id']")
 expect_quota max_queued_jobs "$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 5
 ok "max_queued_jobs per user (root: 2 active)"
@@ -64,7 +59,7 @@ ok "a user's entry overrides the default (root may run 1500 steps, the default i
 # fails with a clear error; the daemon keeps serving. The failing job waits behind a
 # long job of higher priority, so the blob is gone before it starts.
 Z1=$("$DASHI" put tests/data/z_t0001.npy)
-"$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 1000000000 --hash-every 1000000 > "$WORK/l3.json"
+submit_endless_rollout "$WORK/l3.json"
 L3=$(json "$WORK/l3.json" "d['id']")
 "$DASHI" --json submit rollout --op "$A" --z0 "$Z1" --steps 5 --priority -5 > "$WORK/s.json"
 S=$(json "$WORK/s.json" "d['id']")

@@ -4,15 +4,11 @@
 # succeeds; prints requests/s and the p50/p99 latency of `status`.
 . tests/e2e/lib.sh
 start_daemon
-A=$("$DASHI" put tests/data/A.npy)
-Z=$("$DASHI" put tests/data/z_t0000.npy)
-"$PY" -c "
-import numpy as np
-r = np.random.default_rng(7)
-np.save('$WORK/a16.npy', r.standard_normal((16, 16)) / 8); np.save('$WORK/z16.npy', r.standard_normal(16))"
+put_reference_rollout
+random_rollout_inputs 16 7
 A16=$("$DASHI" put "$WORK/a16.npy")
 Z16=$("$DASHI" put "$WORK/z16.npy")
-"$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 1000000000 --hash-every 1000000 > "$WORK/long.json"
+submit_endless_rollout "$WORK/long.json"
 LONG=$(json "$WORK/long.json" "d['id']")
 wait_state "$LONG" running
 

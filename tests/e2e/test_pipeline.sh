@@ -33,7 +33,7 @@ d, ref = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 v = d["v4"]["relL2"]
 assert v["t0"] < ref["relL2_0"] and v["T"] < ref["relL2_T"] and v["mean"] < ref["relL2_mean"], (v, ref)
 PY
-# ... and at every saved step (SPEC §6): the two decode jobs' rel_l2 series, step by step.
+# ... and at every saved step (docs/numerics.md "Decode"): the two decode jobs' rel_l2 series.
 "$DASHI" --json metrics "$(json "$WORK/ref.json" "d['jobs']['decode']")" --key rel_l2 > "$WORK/ref_m.json"
 "$DASHI" --json metrics "$(json "$WORK/dashi300.json" "d['jobs']['decode']")" --key rel_l2 > "$WORK/dashi_m.json"
 "$PY" - "$WORK/ref_m.json" "$WORK/dashi_m.json" <<'PY' || fail "dashi mode should beat the reference's relL2 at every step"

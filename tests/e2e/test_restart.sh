@@ -3,9 +3,8 @@
 # one queued, and a restart runs it.
 . tests/e2e/lib.sh
 start_daemon
-A=$("$DASHI" put tests/data/A.npy)
-Z=$("$DASHI" put tests/data/z_t0000.npy)
-"$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 1000000000 --hash-every 1000000 > "$WORK/k.json"
+put_reference_rollout
+submit_endless_rollout "$WORK/k.json"
 K=$(json "$WORK/k.json" "d['id']")
 wait_state "$K" running
 kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true; DAEMON_PID=
@@ -15,7 +14,7 @@ start_daemon
 [ "$(json "$WORK/ks.json" "d['error']['code']")" = E_INTERRUPTED ] || fail "error code"
 ok "SIGKILL: running job interrupted after restart"
 
-"$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 1000000000 --hash-every 1000000 > "$WORK/r.json"
+submit_endless_rollout "$WORK/r.json"
 R=$(json "$WORK/r.json" "d['id']")
 "$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 20 --priority -1 > "$WORK/q.json"
 Q=$(json "$WORK/q.json" "d['id']")

@@ -4,10 +4,8 @@
 # run's, bit for bit (outputs are content-addressed: equal hashes, equal bytes). Only the owner or
 # root may resume, and only an interrupted job with a checkpoint.
 . tests/e2e/lib.sh
-command -v setpriv > /dev/null || fail "setpriv (util-linux) is needed to act as a second user"
-as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
-printf 'socket_mode = 0666\ncheckpoint_every_s = 0.3\n' > "$WORK/dashid.conf"
-start_daemon --config "$WORK/dashid.conf"
+need_second_user
+start_shared_daemon 'checkpoint_every_s = 0.3'
 # An orthogonal operator (D = 128): the state neither grows nor decays, so every hash
 # differs and a resume from the wrong step or state cannot go unnoticed.
 "$PY" -c "

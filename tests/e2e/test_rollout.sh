@@ -25,8 +25,7 @@ start_daemon
 json "$WORK/ping.json" "d['int8_matrix'] is False" | grep -qx True || fail "ping: lavapipe has no int8 matrices"
 ok "ping"
 
-A=$("$DASHI" put tests/data/A.npy)
-Z=$("$DASHI" put tests/data/z_t0000.npy)
+put_reference_rollout
 T=$("$DASHI" --json put tests/data/zhat_T.npy | "$PY" -c "import json,sys; print(json.load(sys.stdin)['hash'])")
 [ ${#A} -eq 64 ] && [ ${#Z} -eq 64 ] && [ ${#T} -eq 64 ] || fail "put did not print 64-hex hashes"
 [ "$(b2sum -l 256 tests/data/A.npy | cut -d' ' -f1)" = "$A" ] || fail "blob name is not BLAKE2b-256 of the file"

@@ -3,7 +3,6 @@
 # dashi and the Python client refuse a daemon that is not themselves, root or the daemon
 # user. The second user is uid 65534, so the cases that need it run only as root.
 . tests/e2e/lib.sh
-as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 SECOND_UID=yes
 if [ "$(id -u)" != 0 ] || ! command -v setpriv > /dev/null; then
   SECOND_UID=

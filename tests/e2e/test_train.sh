@@ -1,5 +1,5 @@
-# End to end: les -> train through the daemon (SPEC §3-4, §7). A train job named by the
-# les job's id waits for it; trained on frames 0:200 and evaluated on 200:301 and on a
+# End to end: les -> train through the daemon (docs/numerics.md "Encode and train"). A train job
+# named by the les job's id waits for it; trained on frames 0:200 and evaluated on 200:301 and on a
 # trajectory of another seed, it stores train.* and eval.* metrics apart and every output;
 # trained on all 301 frames in reference mode it reproduces the reference's anchors,
 # mask, proxies and operator (A.npy to 1e-7).

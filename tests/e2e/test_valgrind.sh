@@ -16,8 +16,7 @@ while ! "$DASHI" --no-autostart ping > /dev/null 2>&1; do
   i=$((i + 1)); [ $i -lt 1200 ] || { cat "$WORK/dashid.log"; fail "daemon under valgrind did not start"; }
   sleep 0.25
 done
-A=$("$DASHI" put tests/data/A.npy)
-Z=$("$DASHI" put tests/data/z_t0000.npy)
+put_reference_rollout
 "$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 3 --wait > "$WORK/r.json" || fail "rollout under valgrind"
 kill -USR1 "$DAEMON_PID" # the next queue submission returns VK_ERROR_DEVICE_LOST
 "$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 3 --wait > "$WORK/lost.json" || true

@@ -95,8 +95,8 @@ static int tmp_entries(struct fixture *fx)
     return count_entries(tmp);
 }
 
-/* Published vectors: RFC 7693 appendix A (BLAKE2b-512 of "abc") and SPEC.md §5
- * (BLAKE2b-128), through the same libsodium call the store uses. */
+/* Published vectors: RFC 7693 appendix A (BLAKE2b-512 of "abc") and docs/numerics.md
+ * "Rollout" (BLAKE2b-128), through the same libsodium call the store uses. */
 static void test_published_vectors(void **state)
 {
     (void)state;

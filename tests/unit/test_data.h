@@ -1,4 +1,4 @@
-/* Loading the reference vectors kept in tests/data (copied from the refdata of SPEC.md).
+/* Loading the reference vectors kept in tests/data (refdata, docs/numerics.md).
  * Header-only: each test file is its own binary; tests run from the repository root. */
 #ifndef DASHI_TEST_DATA_H
 #define DASHI_TEST_DATA_H

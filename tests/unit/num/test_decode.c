@@ -7,7 +7,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 
 #include "decode.h"
 #include "fft_vkfft.h"
+#include "fixtures.h"
 #include "npy.h"
 #include "test_data.h"
 #include "vk.h"
@@ -59,11 +59,9 @@ static double summary_value(const struct fixture *fx, const char *key)
 
 static int setup(void **state)
 {
-    (void)dlopen("libvulkan_lvp.so", RTLD_NOW | RTLD_NODELETE); /* see test_rollout.c */
     struct fixture *fx = calloc(1, sizeof *fx);
-    struct dashi_error err = {0};
-    if (!fx || vk_runtime_open(&fx->vk, "lavapipe", NULL, &err) != 0 || fft_cache_create(&fx->vk, &fx->fft, &err)) {
-        fprintf(stderr, "setup: %s\n", err.message);
+    if (!fx || lavapipe_fft_open(&fx->vk, &fx->fft) != 0) {
+        free(fx);
         return -1;
     }
     fx->mask = test_data_load("mask_low.npy", NPY_U1, NN);
@@ -85,8 +83,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    fft_cache_destroy(fx->fft);
-    vk_runtime_close(&fx->vk);
+    lavapipe_fft_close(&fx->vk, fx->fft);
     free(fx->mask);
     free(fx->anchors);
     free(fx->summary);
@@ -186,7 +183,7 @@ static void test_reference_parity(void **state)
         assert_rel(got[s][1], ref[300], 1e-9, series[s]);
         free(ref);
     }
-    /* Saturate grows support: the reference mask is nearly everything (SPEC §3). */
+    /* Saturate grows support: the reference mask is nearly everything (docs/numerics.md "Decode"). */
     assert_true(rT.level[rT.nlevels - 1].active > NN / 2);
 }
 

@@ -1,6 +1,6 @@
-/* The proxy encoder (SPEC §3) on lavapipe against the numpy reference vectors: the low
- * mask exactly, the anchors as a set, z of frames 0, 1 and 300 (Z_all rows) to 1e-10;
- * dashi-mode anchors against a direct DFT; chunking does not change results. */
+/* The proxy encoder (docs/numerics.md "Encode and train") on lavapipe against the numpy reference
+ * vectors: the low mask exactly, the anchors as a set, z of frames 0, 1 and 300 (Z_all rows) to
+ * 1e-10; dashi-mode anchors against a direct DFT; chunking does not change results. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +13,7 @@
 
 #include "encode.h"
 #include "fft_vkfft.h"
+#include "fixtures.h"
 #include "npy.h"
 #include "test_data.h"
 #include "vk.h"
@@ -34,10 +35,8 @@ static const int ref_rows[3] = {0, 1, 300};
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof *fx);
-    struct dashi_error err = {0};
-    if (!fx || vk_runtime_open(&fx->vk, "lavapipe", NULL, &err) != 0 ||
-        fft_cache_create(&fx->vk, &fx->fft, &err) != 0) {
-        fprintf(stderr, "setup: %s\n", err.message);
+    if (!fx || lavapipe_fft_open(&fx->vk, &fx->fft) != 0) {
+        free(fx);
         return -1;
     }
     const char *names[3] = {"omega_t0000.npy", "omega_t0001.npy", "omega_t0300.npy"};
@@ -55,8 +54,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    fft_cache_destroy(fx->fft);
-    vk_runtime_close(&fx->vk);
+    lavapipe_fft_close(&fx->vk, fx->fft);
     free(fx);
     return 0;
 }

@@ -1,4 +1,4 @@
-/* The LES engine on lavapipe against the numpy reference vectors (SPEC.md §2). One
+/* The LES engine on lavapipe against the numpy reference vectors (docs/numerics.md "LES"). One
  * runtime and one FFT plan cache serve every test, as in the daemon. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fft_vkfft.h"
+#include "fixtures.h"
 #include "ic.h"
 #include "les_gpu.h"
 #include "npy.h"
@@ -25,13 +26,8 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof *fx);
-    struct dashi_error err = {0};
-    if (!fx || vk_runtime_open(&fx->vk, "lavapipe", NULL, &err) != 0) {
-        fprintf(stderr, "vk_runtime_open: %s\n", err.message);
-        return -1;
-    }
-    if (fft_cache_create(&fx->vk, &fx->fft, &err) != 0) {
-        fprintf(stderr, "fft_cache_create: %s\n", err.message);
+    if (!fx || lavapipe_fft_open(&fx->vk, &fx->fft) != 0) {
+        free(fx);
         return -1;
     }
     *state = fx;
@@ -41,8 +37,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    fft_cache_destroy(fx->fft);
-    vk_runtime_close(&fx->vk);
+    lavapipe_fft_close(&fx->vk, fx->fft);
     free(fx);
     return 0;
 }

@@ -1,5 +1,5 @@
-/* numpy's SeedSequence + PCG64 (SPEC.md §6 test vectors; the two-word seed vector was
- * produced by numpy 1.24's default_rng, the reference implementation). */
+/* numpy's SeedSequence + PCG64 (docs/numerics.md "Decode"): vectors produced by
+ * numpy 1.24's SeedSequence and default_rng, the reference implementation. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* The rollout engine on lavapipe against the numpy reference (tests/data), the C loop of
- * exact mode (bit for bit) and the BLAKE2b-128 vectors of SPEC §5. */
+ * exact mode (bit for bit) and the BLAKE2b-128 vectors of docs/numerics.md "Rollout". */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
