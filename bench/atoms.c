@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dashi-bench-atoms: frames per second of the atoms job's track mode (closed carrier,
  * atom extraction, threading to the previous frame) at several N, on the host path
  * (atoms.c) and on the GPU path the job uses (atoms_gpu.h: carrier, labelling and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dashi-bench-decode: decodes per second at several N for each observer policy (none,
  * metrics, snapshots), dashi mode by default (--reference for the reference mode, whose
  * phases are drawn on the host), on one device. Synthetic but well-formed inputs: the

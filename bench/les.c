@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dashi-bench-les: LES step throughput at several N in f64 and f32 on one device, the
  * FFT share of a step, and the FFT traffic as a fraction of the device's copy bandwidth
  * (measured in the same run with vkCmdCopyBuffer of a large buffer).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dashi-bench-matrix: multiply-add throughput this Vulkan device gives the rollout's
  * split product (rollout_split.h): int8 and fp16 cooperative matrices
  * (VK_NV_cooperative_matrix) next to scalar f64 fma, the baseline, measured in the same

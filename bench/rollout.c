@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dashi-bench-rollout: steps per second of the rollout engine (z_{t+1} = z_t · A) for
  * f64 exact, f64 fast and f32 fast at B=1 and B=256 (fast batches in blocks of steps,
  * rollout_block.h), and fast f64 on the split product (rollout_split.h) at B=256, next to

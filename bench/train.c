@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dashi-bench-train: encode + fit of a training set (default 301 frames at N = 64, the
  * refdata case: 300 pairs) as the train job does it (GPU encoder of encode_gpu.c, the ridge
  * fit of ridge.c with its products and solves on the GPU), next to a CPU baseline

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "acct.h"
 
 #include <errno.h>

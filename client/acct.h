@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `dashi acct`: per-user accounting (jobs by state, GPU seconds), like sacct. */
 #ifndef DASHI_ACCT_H
 #define DASHI_ACCT_H

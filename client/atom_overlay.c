@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "atom_overlay.h"
 
 #include <math.h>

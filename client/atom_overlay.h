@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Atom markers over a rendered field (`dashi render --atoms`): at each atom's centroid a
  * black ring of radius ~ε, edged outside in white, with a black '+' (σ = +1) or '−'
  * (σ = −1) inside; black stands out on the blue-white-red map, which never produces it.

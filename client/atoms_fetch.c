@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "atoms_fetch.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reading an atoms job's atoms through the daemon's `atoms` op, page by page, for the
  * pictures: the markers of `dashi render --atoms` and the node sizes of `dashi lineage --png`. */
 #ifndef DASHI_ATOMS_FETCH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The dashi command line's words: parsing them, and turning options into argument maps
  * (docs/cli.md "Job arguments"). */
 #include "cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The dashi command line: the parsed words (cli.c) and the commands that dashi.c's
  * command table dispatches to (cmd_jobs.c, cmd_blobs.c). Commands and exit statuses:
  * docs/cli.md. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The client library used by `dashi`: finding (or starting) the daemon, calling ops,
  * streaming events, and moving .npy files in and out of the blob store. */
 #ifndef DASHI_CLIENT_H

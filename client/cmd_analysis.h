@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `dashi plot`, `dashi compare` and `dashi export`: looking at finished jobs from the
  * client side (the daemon only serves records, metrics, hashes and blobs). Each takes the
  * command's words as cli.c parsed them and returns 0, or -1 with err (dashi.c prints it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The atoms queries on the command line: argument parsing into the ops' maps, and the
  * text, JSON and DOT renderings of their answers. */
 #include "cmd_atoms.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `dashi atoms | lineage | events | audit`: queries over an atoms job (docs/cli.md). */
 #ifndef DASHI_CMD_ATOMS_H
 #define DASHI_CMD_ATOMS_H

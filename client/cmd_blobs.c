@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `dashi put | get | render`: moving blobs in and out of the store and drawing them
  * (docs/cli.md). */
 #include <errno.h>

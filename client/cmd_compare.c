@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `dashi compare JOB1 JOB2`: what differs between two jobs. Parameters come from the
  * records' params, metric deltas from their summary scalars, and the hash verdict from
  * the state hashes both recorded at the same (trajectory, step). */

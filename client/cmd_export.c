@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `dashi export JOB -o DIR`: a job in files a notebook reads directly: the record as
  * JSON, the metrics as CSV and every output blob as its .npy file. */
 #include <errno.h>

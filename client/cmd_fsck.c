@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `dashi fsck`: asks the daemon to check its whole store (blobs against their names and
  * recorded metadata, references to absent blobs, PRAGMA integrity_check) and prints the
  * report. Exit 0 when the store is clean, 6 (E_CORRUPT) when anything is damaged. */

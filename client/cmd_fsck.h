@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `dashi fsck`: the daemon's store check (root or the daemon's user). */
 #ifndef DASHI_CMD_FSCK_H
 #define DASHI_CMD_FSCK_H

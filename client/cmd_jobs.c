@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `dashi submit | wait | list | status | show | cancel | resume | metrics | hashes`:
  * submitting jobs and looking at them (docs/cli.md). */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "cmd_lineage_png.h"
 
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `dashi lineage JOB --atom STEP:IDX ... --png FILE`: the answer of the lineage op drawn
  * as a picture (lineage_png.h), with the atoms' Γ and σ fetched for the node sizes. */
 #ifndef DASHI_CMD_LINEAGE_PNG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `dashi submit pipeline`: the DASHI method as four dependent jobs, les -> train ->
  * rollout -> decode (each consumes the previous jobs' outputs by job id, so the daemon
  * runs them in order), and with --wait one summary: the v4 table (relL2, corr, dE, dZ

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `dashi plot`: fetches the metric series of each job and key and hands them to plot.c. */
 #include <errno.h>
 #include <stdio.h>

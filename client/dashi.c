@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dashi: the command-line client of dashid. One row of the command table per command
  * drives both the dispatch and the usage text, so the help lists exactly the commands
  * there are. Commands and exit statuses: docs/cli.md. */

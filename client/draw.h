@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Drawing into an 8-bit RGB pixel buffer (row 0 at the top, 3 bytes a pixel): the few
  * primitives the atom overlay of `dashi render` and the `dashi lineage --png` picture
  * need. A canvas either wraps periodically (a field on the torus: a shape that runs off

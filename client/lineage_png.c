@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "lineage_png.h"
 
 #include <math.h>

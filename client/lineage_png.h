@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `dashi lineage --png`: the DAG of one thread as a picture, time on the x axis.
  *
  * Layout (docs/cli.md): one node per atom instance the edges reach, plus the start atom.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* How `dashi` prints answers: JSON (--json, exactly one document on stdout) or short
  * human-readable text. */
 #ifndef DASHI_OUTPUT_H

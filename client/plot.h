@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Line charts of metric series for `dashi plot`: several series (job × key) on one pair
  * of axes with ticks, grid and a legend, written as PNG (libpng; a built-in 3×5 pixel
  * font for the labels) or SVG (text). Deterministic: the same series give the same bytes. */

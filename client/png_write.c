@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "png_write.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Writing an 8-bit RGB image as PNG with libpng (used by render and plot). */
 #ifndef DASHI_PNG_WRITE_H
 #define DASHI_PNG_WRITE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `dashi render`: a PNG of a vorticity field so a person can look at what the daemon
  * computed. One pixel per grid point, row 0 at the top. */
 #ifndef DASHI_RENDER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Moving .npy files through the socket: chunked upload (put_begin/put_chunk/put_end)
  * and download (get, in order). A download lands in PATH.part and is renamed to PATH only
  * once the daemon answered the last chunk (it verifies the blob as it serves it) and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Content-addressed .npy blobs. Every blob is written to <blobs>/tmp/, hashed
  * (BLAKE2b-256) and checked while it streams in, fsync'd, then renamed to
  * <blobs>/<h[0:2]>/<hash>.npy: a file under its final name is always complete, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Content-addressed blob store: every input and output is an .npy file named by the
  * BLAKE2b-256 hash (lowercase hex) of its bytes, under <state>/blobs/<h[0:2]>/<hash>.npy.
  * Files are written to a temporary name and renamed, so a blob that exists is complete.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dashid's configuration: command line over config file over defaults. */
 #ifndef DASHI_CONFIG_H
 #define DASHI_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "conn_budget.h"
 
 #include <dirent.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What clients may make the daemon hold, enforced on the loop thread: per-uid totals
  * (connections, bytes received and not yet handled, reply bytes queued), descriptor
  * headroom for the store and blobs, and a sweep once a second that ends connections

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The daemon's start and stop (daemon.h). Start opens, in order: the store (jobs left
  * running by a previous daemon are marked interrupted), the blobs and the disk reserve,
  * the device, the scheduler with the jobs still queued, the loop with its handles, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The daemon's context: everything dashid owns, in one struct, passed to every part.
  * Thread ownership: the loop thread owns the socket, connections, the store and the
  * scheduler's bookkeeping under its mutex; the GPU thread owns the Vulkan runtime and

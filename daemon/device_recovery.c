@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Device health and the re-creation of a lost device (device_recovery.h). */
 #include "device_recovery.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the daemon does when its GPU is lost (VK_ERROR_DEVICE_LOST): the GPU thread
  * interrupts the jobs that held device state (gpu_worker.c), then re-creates the device
  * and the caches built on it here, retrying with backoff while it cannot; the loop

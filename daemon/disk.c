@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "disk.h"
 
 #include <errno.h>

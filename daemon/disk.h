@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Disk space (docs/cli.md "Limits", docs/storage.md "Disk space"): the per-user quota on
  * the bytes of blobs a user owns, the free-space reserve of the state file system, and
  * the reserve file that keeps room for the database when something else fills the disk.

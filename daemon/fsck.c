@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The store checker (fsck.h). Three passes: the files under blobs/ (each verified by
  * streaming it through BLAKE2b, then compared with its row), the rows that refer to blobs
  * (the blobs table, job inputs/outputs, checkpoints), and PRAGMA integrity_check. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The store checker behind `dashi fsck`: every blob file against its name and the size,
  * dtype, shape and finiteness the database recorded for it; what does not belong in
  * blobs/ (symlinks, stray files); database rows that refer to absent blobs; and SQLite's

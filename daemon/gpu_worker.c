@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "gpu_worker.h"
 
 #include "device_recovery.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The GPU thread: takes slices from the scheduler, runs them through the job kinds,
  * and posts what they report to the loop thread (uv_async_send on d->wake). */
 #ifndef DASHI_GPU_WORKER_H

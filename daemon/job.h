@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The job-kind interface. A kind is: argument validation (loop thread, nothing queued
  * on failure), a device-memory estimate, slice execution on the GPU thread, outputs
  * and metrics. The daemon owns scheduling, state, storage and events; a kind only

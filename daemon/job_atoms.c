@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The atoms job (track mode, docs/numerics.md "Atoms and threads"): for every `every`-th frame of a
  * trajectory (F×N×N float64, e.g. an LES job's "trajectory"; an N×N field counts as one frame),
  * the closed carrier (closure.c), its atoms (atoms.c) pruned by the first three steps of

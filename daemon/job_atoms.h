@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the two modes of the atoms job share: track (job_atoms.c, which owns the job kind)
  * and evolve (job_atoms_evolve.c, reached through its parameter hooks and its struct
  * atoms_mode below). */

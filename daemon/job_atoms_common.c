@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The parts of the atoms job both modes use (job_atoms.h): the pruning knobs, the input
  * check, the atoms of one frame, and the output tables. */
 #include <math.h>

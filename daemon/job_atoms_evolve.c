@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Evolve mode of the atoms job (docs/numerics.md "Evolve mode"): the atoms of one
  * input frame, moved by the velocity they induce and put back into the MDL normal form Π
  * at every step, with the lineage recorded by construction.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The decode job (docs/numerics.md "Decode"): proxies (a rollout's states, or any F×D array) back
  * to fields on the GPU, scored against the truth, with the closure statistics. The numerics live
  * in decode.c; this file is validation, batching and reporting.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The registry of job kinds. A new kind is one `struct job_kind` and one line here. */
 #include <stdio.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The LES job (the truth lane, docs/numerics.md "LES"): validation, slicing, outputs and checkpoints
  * around the engine of les_gpu.c.
  *

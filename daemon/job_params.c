@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Parameter tables of the job kinds (job_params.h): the allowed keys, the generic
  * parse, the map pack_params stores, and the markdown of docs/protocol.md. */
 #include <inttypes.h>

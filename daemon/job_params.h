@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A job kind's parameters, declared once: one table per kind (name, type, default,
  * bounds, choices, one line of meaning, where it lives in the kind's params struct)
  * drives the allowed keys, parsing with defaults and bounds, pack_params and the

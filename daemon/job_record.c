@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The job record: what `submit`, `show`, `wait` and `list` return (docs/protocol.md). */
 #include <sqlite3.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The job record (job_record.c): the map `submit`, `show`, `wait` and `list` return
  * (docs/protocol.md), and the visibility rule for a job's row. */
 #ifndef DASHI_JOB_RECORD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Inputs named either by blob hash or by the job that produces them, and the one check
  * of an input blob (job.h). */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The rollout job (docs/numerics.md "Rollout"): z_{t+1} = z_t · A for `steps` steps from z0 (one
  * state or a batch), hashing states every `hash_every` steps and optionally saving them. The
  * numerics live in rollout_gpu.c; this file is validation, slicing and reporting. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The train job (docs/numerics.md "Encode and train"): encode a trajectory's frames into proxies on
  * the GPU (encode_gpu.c), fit the operator by ridge regression (ridge.c), and evaluate it honestly:
  * train.* metrics on the training span, eval.* on later frames of the same trajectory

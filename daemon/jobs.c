@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The job lifecycle on the loop thread (jobs.h): submit, re-queue, resume, cancel, the
  * end of a job, and the dependents that wait for one. */
 #include "jobs.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The life of a job on the loop thread, in one place. A job is validated in full before
  * anything is recorded (nothing is queued on bad input), recorded, and handed to the
  * scheduler; one that consumes the output of a job still active waits and is validated

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dashid: the DASHI GPU daemon's entry: options, the background start, then the daemon
  * (daemon.c) serving the ops (ops.c). See docs/cli.md (the dashid section). */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Request handling on the loop thread: each op translates a request into calls (the job
  * lifecycle is jobs.c, waits are waiters.c) and their results into a reply. ops.c holds
  * the dispatch table and the daemon ops (ping, shutdown); ops_blob.c uploads and

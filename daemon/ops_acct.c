@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* acct: per-user accounting over the jobs table, like sacct: jobs by state and GPU
  * seconds, for jobs submitted since a time. Private jobs of other users count only for
  * root's view, as they are listed only to their owner and root. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Queries over an atoms job's tables (docs/protocol.md "Atoms and lineage"): atoms,
  * lineage, events, audit. Their rows are pages ("Paging"): at most `limit` rows
  * (≤ DASHI_PAGE_ROWS) after the row named by `cursor`, and `next`, the cursor of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Blob upload and download over the socket (the daemon never opens a client's path).
  * Uploads are chunked: put_begin {size} -> upload id; put_chunk {upload, offset, data}
  * in order; put_end {upload} -> the blob's hash and metadata. An upload belongs to its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The fsck op: root or the daemon's own user checks the whole store. Reading every blob
  * takes as long as the store is large, so it runs on libuv's thread pool (fsck.c touches
  * only files and a read-only database connection of its own); the answer is sent from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The job ops: submit, cancel and resume (translated into the lifecycle's calls, jobs.h)
  * and the job queries (status, show, list, wait, metrics, hashes). */
 #include <errno.h>

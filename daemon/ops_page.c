@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Paged replies: cursors in and out (docs/protocol.md "Paging"). */
 #include "ops_page.h"
 

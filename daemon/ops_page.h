@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Paged replies (docs/protocol.md "Paging"): the `cursor` argument of a page after the
  * first, the reply's `next`, and cursors made of a tag and integers, which the ops whose
  * order is a row key use (atoms, events, audit, lineage: "atoms:STEP:IDX"). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "quota.h"
 
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Per-user limits at submission (docs/cli.md, "Limits"): the job is refused with
  * E_QUOTA, naming the limit in the error's field, before anything is queued. */
 #ifndef DASHI_QUOTA_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The GPU thread's reports recorded on the loop thread (results.h). */
 #include "results.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The loop thread's side of the GPU thread's reports: each message is written to the
  * database in one transaction (the single writer), then the waiters are told and, when
  * the job ended, the lifecycle goes on (jobs_ended). The end of a job must be recorded:

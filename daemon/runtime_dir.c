@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "runtime_dir.h"
 
 #include <errno.h>

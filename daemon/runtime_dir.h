@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Trust in the directories the daemon listens and keeps state in (docs/protocol.md
  * "Socket trust"). A directory another user can write, or one they own, lets them swap
  * the socket (and receive our clients' uploads) or the database; so the daemon creates

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The scheduler: active jobs (queued or started) shared between the loop thread, which
  * adds and cancels them, and the GPU thread, which picks the next slice by fair share;
  * and the queue of messages the GPU thread sends back. Everything here is guarded by

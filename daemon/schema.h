@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Numbered SQL migrations embedded from schema/ at build time (schema/embed.sh). */
 #ifndef DASHI_SCHEMA_H
 #define DASHI_SCHEMA_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Unix-socket server on the loop thread: binds the socket with deliberate
  * permissions, accepts connections, identifies each peer with SO_PEERCRED, splits the
  * byte stream into frames, hands requests up (struct conn_handlers: ops.c) and writes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "socket_activation.h"
 
 #include <errno.h>

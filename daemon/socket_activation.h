@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* systemd socket activation (sd_listen_fds(3) protocol, without libsystemd): when
  * dashid.socket started us, the listening socket is inherited as fd 3 with
  * LISTEN_FDS=1 and LISTEN_PID=<our pid>, and the daemon listens on it instead of

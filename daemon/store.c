@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The SQLite store: one connection owned by the daemon's loop thread. Every multi-row
  * change runs in one transaction (a savepoint when the caller already opened one), so a
  * crash leaves either all of it or none. Schema in schema/NNN_*.sql (docs/storage.md). */

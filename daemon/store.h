@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The daemon's SQLite database: jobs and their state events, inputs/outputs (blob
  * references), metrics, hashes, blob metadata. WAL mode; one connection, used only by
  * the daemon's loop thread (the single writer). Schema from schema/NNN_*.sql, applied

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Atoms tables: bulk import of an atoms job's outputs and the queries behind the atoms,
  * lineage, events and audit ops. */
 #include "store_atoms.h"

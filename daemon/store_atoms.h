@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Atoms, lineage edges and the conservation audit in SQLite (schema/002_atoms.sql).
  *
  * How they get there: an atoms job (GPU thread) may not touch SQLite, so it writes its

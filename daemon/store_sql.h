@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SQLite helpers shared by the store's files (store.c, store_atoms.c); not for others,
  * which go through store.h. Each fills err (E_DB, naming what failed) and returns -1. */
 #ifndef DASHI_STORE_SQL_H

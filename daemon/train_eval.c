@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "train_eval.h"
 
 #include <math.h>

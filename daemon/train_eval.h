@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Decoded held-out evaluation of the train job (docs/numerics.md "Encode and train", "Decode"): the
  * operator's rollout over an evaluation span (later frames of the training trajectory, or another
  * trajectory) is decoded with the job's own encode configuration and anchors, through the same GPU

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `wait` requests (waiters.h): per-connection lists of waiters, told by the job
  * lifecycle (jobs.c) and the GPU thread's reports (results.c), flushed by the server
  * whenever the connection's reply queue has room. */

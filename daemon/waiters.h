@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `wait` requests on the loop thread: a connection's waiters get the job's events
  * (coalesced: at most the latest progress is held, sent when the connection's reply
  * queue has room) and, once the job ends, its final record. A client that does not

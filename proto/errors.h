@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Errors as values: a stable code (its name is part of the protocol), the field it
  * concerns (empty when none) and a human message. Functions that can fail take a
  * `struct dashi_error *` and return -1 after filling it, 0 on success. */

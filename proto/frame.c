@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Length-prefixed framing: a 4-byte big-endian payload length, then the payload.
  * The reader accumulates stream bytes and hands out complete frames in place. */
 #include "wire.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* msgpack object -> JSON text (RFC 8259). */
 #include "json.h"
 

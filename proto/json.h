@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* msgpack -> JSON, used by the client's --json output and by the daemon to store job
  * parameters as JSON text in SQLite (queryable with json_extract). */
 #ifndef DASHI_JSON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* msg_check: a non-allocating walk over raw msgpack bytes that enforces the limits
  * of wire.h before msgpack-c sees them. msgpack-c sizes its allocations from the
  * counts a container declares, so a few bytes claiming 4 billion entries must never

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* .npy headers: a strict parser for the handful of dtypes dashid exchanges, and a
  * writer producing what numpy itself writes (version 1.0, 64-byte aligned). The parser
  * sees bytes from clients, so it never reads past n and checks every size for overflow. */

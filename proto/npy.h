@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The .npy format (version 1.0/2.0, little-endian, C order) for the dtypes dashid
  * exchanges. Shared by the daemon (blob store) and the client. */
 #ifndef DASHI_NPY_H

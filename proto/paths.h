@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Where the daemon listens and keeps state (docs/cli.md, "dashi": finding the daemon); shared by
  * dashid and dashi so both derive the same per-user locations. */
 #ifndef DASHI_PATHS_H

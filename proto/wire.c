@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Request and response envelopes, typed argument access and response packing.
  * Framing is in frame.c, the pre-unpack limit walk in msgcheck.c. */
 #include "wire.h"

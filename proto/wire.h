@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The dashid wire protocol: framing, request decoding with hard limits, typed access
  * to arguments with errors that name the field, and packing of responses and events.
  * Specified in docs/protocol.md.

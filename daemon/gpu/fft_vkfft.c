@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The plan cache of fft_vkfft.h: the one file that includes (the patched) vkFFT.h. */
 #include "fft_vkfft.h"
 

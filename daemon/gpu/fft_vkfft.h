@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* 2-D FFTs on the GPU through VkFFT, behind a plan cache. The only VkFFT user: this
  * header exposes no VkFFT type, so nothing else pays VkFFT's compile time.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SPIR-V modules compiled by glslc at build time and embedded (shaders/embed.sh).
  * The list of modules and their defines is shaders/variants.txt. */
 #ifndef DASHI_SHADERS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Thread ownership checks (thread_owner.h). */
 #include "thread_owner.h"
 

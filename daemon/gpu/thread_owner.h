@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Which thread owns an object, checked where only that thread may call: the Vulkan
  * runtime and the scheduler's GPU side belong to the GPU thread once it runs
  * (docs/architecture.md, "Threads"). A cheap check (one atomic load and pthread_equal)

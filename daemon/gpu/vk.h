@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Vulkan runtime the daemon owns for its lifetime: one instance, one device, one
  * compute queue, buffers sub-allocated from a few large memory blocks, kernels (compute
  * pipelines from embedded SPIR-V) cached by name and specialisation, a pipeline cache

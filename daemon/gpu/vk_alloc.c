@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Buffer sub-allocation. Memory comes in blocks (VK_BLOCK_BYTES, or one dedicated block
  * per larger request), each with one VkBuffer over all of it, so a vk_buffer is just
  * (block buffer, offset, size). Ranges are handed out first-fit from a per-block free

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Command buffers with a fence and timestamp queries, and the synchronous staging
  * transfers built on them. A vk_cmd that was submitted and not begun again can be
  * submitted again as is (vk_cmd_submit_wait on an ended buffer resubmits it): the

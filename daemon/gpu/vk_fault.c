@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fault injection into the Vulkan runtime (DASHI_VK_FAULT, grammar in vk.h): the parser
  * and the per-call decision. The runtime's submit and allocation paths ask vk_fault_hit
  * and then fail exactly as the driver would, so what the daemon does next is the real

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Private to the Vulkan runtime (vk_runtime.c, vk_alloc.c, vk_cmd.c, vk_kernel.c):
  * the allocator's blocks, the kernel cache entries and the helpers the files share. */
 #ifndef DASHI_VK_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Compute kernels from the embedded SPIR-V modules, built through the runtime's pipeline
  * cache and kept for the runtime's life keyed by (module, spec constants, bindings, push
  * size); and the descriptor sets that bind buffers to them. */

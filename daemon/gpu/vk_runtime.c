@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Vulkan runtime's life cycle: instance, physical-device selection, logical device
  * with one compute queue, pools, the persisted pipeline cache, and error naming.
  * Allocation, command buffers and kernels live in vk_alloc.c, vk_cmd.c, vk_kernel.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Host reference of atom_velocity.h: the induced velocity by the truncated spectral sum,
  * midpoint transport, and rendering.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The velocity that a set of Gaussian vortex atoms induces on the periodic box, their
  * transport by it, and their rendering back into a vorticity field (docs/numerics.md "Evolve:
  * induced velocity" and "Evolve mode").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* GPU path of atom_velocity.h (kernels in shaders/atom_velocity.comp). One velocity
  * evaluation is four dispatches: per-atom 1-D tables, the mode sums per tile and chunk of
  * atoms, the chunk reduction and Poisson factors per mode, and the per-atom sum over

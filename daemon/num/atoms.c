@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Atom extraction: a breadth-first walk labels each 8-connected same-sign component of
  * the carrier on the periodic grid. The walk also unwraps coordinates (each cell gets
  * its neighbour's coordinates plus the step taken), which makes centroids and moments

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Filament atoms (docs/numerics.md "Atoms and threads"): connected components of same-sign support
  * of a closed ternary carrier s ∈ {-1,0,+1} (N×N, row-major, axis 0 = y, axis 1 = x), 8-connected
  * on the periodic grid, measured against the vorticity ω of the same frame.

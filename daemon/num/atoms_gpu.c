@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Track-mode atoms on the GPU (atoms_gpu.h): buffers, recording, and the submission loop
  * that records more closure passes or labelling iterations until both reached their
  * fixed points. The records become atom frames in atoms_records.c. */

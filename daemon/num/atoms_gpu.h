@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Track-mode atoms on the GPU (docs/numerics.md "Atoms on the GPU"): for a batch of frames ω (n×n
  * each), the closed carrier (detail, PDA threshold, closure to its fixed point), the 8-connected
  * same-sign periodic components, and per atom Γ, σ, centroid, second moments and cells,

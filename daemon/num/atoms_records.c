@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Records of the GPU reduction to atom frames (atoms_records.h). */
 #include "atoms_records.h"
 

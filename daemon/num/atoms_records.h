@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The host end of atoms_gpu.c: the per-atom records the GPU reduction reads back, turned
  * into a struct atom_frame (atoms.h) in the host's order. Separate from the GPU code so
  * that the arithmetic on the records can be read (and tested) on its own. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Host closure and saturate (closure.h): plain loops, the reference for the GPU kernels. */
 #include "closure.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The signed-filament closure (docs/numerics.md "Closure") and the reference's sign-of-sum saturate
  * (docs/numerics.md "Encode and train"), on the host: the documented reference and the oracle of the GPU kernels
  * (closure_gpu.h). A carrier is an n×n periodic field of int8 in {-1, 0, +1}.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* GPU closure passes of closure_gpu.h. */
 #include "closure_gpu.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The closure and the reference saturate (docs/numerics.md "Closure") as GPU passes recorded into a
  * caller's command buffer (shaders/closure.comp), over buffers the caller owns, so a
  * decode can run them between its own kernels without reading anything back.

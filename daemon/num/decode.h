@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The decode engine (docs/numerics.md "Decode"): proxies z back to fields on the GPU, scored against
  * the truth with GPU reductions. Two modes:
  *   reference  the numpy reference exactly: low-k scatter, ω_lp = Re ifft, R = ω_lp −

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The decode engine of decode.h. Frames are decoded in groups: every pass below is one
  * dispatch (and every FFT one batched transform) over all frames of a group, whose
  * scratch planes lie side by side, so a run costs ~60 dispatches per group rather

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The proxy encoder (docs/numerics.md "Encode and train"): a batch of N×N vorticity frames ->
  * proxies z (D values each), on the GPU with VkFFT. Knows nothing of jobs; the train job drives it.
  *

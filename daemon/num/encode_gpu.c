@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The proxy encoder of encode.h. See the header for the flow; the kernels are
  * shaders/encode_*.comp. Host work: the bands (once), the top-k of one frame's mid band
  * (once per training set), the tables uploaded per run. */

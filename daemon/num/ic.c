@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "ic.h"
 
 #include <math.h>

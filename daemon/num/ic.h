@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The LES initial condition, computed on the host exactly as the numpy reference does
  * (docs/numerics.md "LES"): legacy MT19937 seeded like np.random.seed, legacy polar Box-Muller
  * normals (np.random.randn), a zero-padded separable box filter, normalisation. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The LES engine of les_gpu.h. Buffers and the flow of one step:
  *
  *   omega --copy--> fwd.real          (once per run: plan buffers are shared scratch)

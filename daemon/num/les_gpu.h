@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The LES engine (docs/numerics.md "LES"): 2-D vorticity with a Smagorinsky eddy viscosity,
  * pseudo-spectral with VkFFT R2C/C2R, RK2 (Heun) with nu frozen per step, entirely on
  * the GPU. A run of many steps is recorded into one command buffer; the host sees the

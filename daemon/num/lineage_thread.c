@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Threading of two consecutive atom frames; the rules are in lineage_thread.h. */
 #include "lineage_thread.h"
 

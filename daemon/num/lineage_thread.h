@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Threading atoms of consecutive frames into the lineage DAG (docs/numerics.md "Atoms and threads").
  *
  * Given the atoms (and label maps) of a frame A and the next frame B:

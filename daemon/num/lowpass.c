@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Direct-DFT low-pass (lowpass.h): c(my, mx) = n⁻² Σ f(i, j) e^{−2πi(my·i + mx·j)/n} on the
  * disc, summed back, one axis at a time: forward along x for the 2K+1 mx, forward along y
  * for the disc's (my, mx), back along y, back along x (real part: the disc is symmetric

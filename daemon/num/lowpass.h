@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The low-wavenumber part of a periodic field by a direct DFT (evolve mode's background,
  * docs/numerics.md "Evolve mode"). */
 #ifndef DASHI_LOWPASS_H

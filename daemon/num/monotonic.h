@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Milliseconds on the monotonic clock, for timing stages of a computation or a job's
  * slice. Its own header so that the numerics (daemon/num/) can time their stages without
  * knowing of jobs (docs/architecture.md, "Layers"). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The MDL normal form Π; the rules and their order are in normal_form.h.
  *
  * Shape bookkeeping: an atom's second-moment tensor (box units², the 1/12-per-cell term

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The MDL normal form Π of a set of atoms (docs/numerics.md "Normal form"), with
  * the lineage of every step recorded by construction.
  *

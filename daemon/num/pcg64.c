@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SeedSequence + PCG64 of pcg64.h; constants are numpy's (bit_generator.pyx, pcg64.h). */
 #include "pcg64.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* numpy's default_rng, bit for bit: SeedSequence (pool of 4 32-bit words) seeding a
  * PCG64 (128-bit LCG, XSL-RR 128/64 output), and Generator.uniform for doubles
  * (docs/numerics.md "Decode"). The reference decode draws its residual phases from it, so parity with

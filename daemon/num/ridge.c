@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Ridge regression with LAPACK (ridge.h). Fortran routines are column-major: a row-major
  * T×D buffer is read by them as its transpose (D×T, leading dimension D), which the
  * comments below call P = Xᵀ and Q = Yᵀ. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Ridge regression of the DASHI operator (docs/numerics.md "Encode and train") with LAPACK on the
  * host: A = (XᵀX + λI)⁻¹ XᵀY for row-vector dynamics Y ≈ X·A (X, Y: T×D, A: D×D, all
  * row-major), plus the diagnostics the train job reports.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The GPU half of the ridge fit (ridge_gpu.h). All matrices live in one device buffer
  * (element offsets below); a host-visible buffer with the same layout carries them to
  * and from the device, copied inside the two recorded submissions. Every product is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The matrix products and triangular solves of the full-rank ridge fit (ridge.h) on the
  * GPU in float64 (shaders/ridge_gemm.comp, ridge_trsm.comp); the Cholesky factorisation
  * of the small normal matrix stays on the host (LAPACK), between two submissions:

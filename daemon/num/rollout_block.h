@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Blocks of steps for fast batches: with the powers A, A², ..., A^m on the device, the
  * states after 1..mb ≤ m steps all follow from one state in a single wide GEMM,
  *   [z_{t+1} | ... | z_{t+mb}] = z_t · [A | A² | ... | A^mb]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Blocks of steps for fast batches (rollout_block.h): the powers of A, and the
  * recording of a run as one wide GEMM per block (shaders/rollout_tile.comp). */
 #include "rollout_block.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What a rollout engine is asked to compute: shape, precision, mode and run lengths
  * (rollout_gpu.h runs it, rollout_block.h sizes blocks of steps by it). Its own header
  * so that the engine's parts and the jobs can name a configuration without the engine. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The rollout engine on the GPU. Device buffers: A (D×D), three state slots of B×D
  * (step t reads slot (t-1)&1 and writes slot t&1; slot 2 backs up a run's input), a
  * flag block, and for the persistent kernel a ring of per-step states; a host-visible

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The rollout engine: z_{t+1} = z_t · A for B trajectories at once (row vectors,
  * A is D×D row-major), on the GPU, many steps per submission. Knows nothing of jobs;
  * the rollout job (job_rollout.c) drives it slice by slice.

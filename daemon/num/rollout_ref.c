@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The plain C reference of exact mode's summation order (docs/numerics.md, "Rollout"):
  * out[b][j] = tree(s_0..s_15), s_p = sum over i = p, p+16, ... in increasing i, from +0,
  * each product rounded before its addition; tree = ((s0+s1)+(s2+s3))+((s4+s5)+(s6+s7))

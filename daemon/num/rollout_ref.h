@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The plain C loop with exact mode's summation order (rollout_ref.c): the reference the
  * engine's exact mode reproduces bit for bit, and the host step of jobs and benches. */
 #ifndef DASHI_ROLLOUT_REF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The split product of fast f64 batches: Z · A computed exactly in integers from int8
  * digits of Z and A, on tensor cores where the device has int8 cooperative matrices
  * (docs/numerics.md, "Split product"; shaders/rollout_split.comp). Its result is a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The split product: digits, buffers and dispatches (see rollout_split.h). */
 #include "rollout_split.h"
 

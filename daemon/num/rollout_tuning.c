@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The DASHI_ROLLOUT_* knobs read once (rollout_tuning.h). */
 #include "rollout_tuning.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The rollout engine's tuning knobs, the DASHI_ROLLOUT_* environment variables
  * (docs/numerics.md, bench/README.md): read once where a program starts (the daemon at
  * start; a bench or test before it creates engines) and handed to the engine in struct

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The rollout state hash (docs/numerics.md "Rollout"): BLAKE2b with a 16-byte digest over the D
  * little-endian float64 bytes of z (libsodium's crypto_generichash is BLAKE2b). */
 #include "zhash.h"

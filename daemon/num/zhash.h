@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The rollout state hash (docs/numerics.md, "Rollout"): what jobs report per recorded
  * state and tests compare, independent of the engine that computed the state. */
 #ifndef DASHI_ZHASH_H

@@ -22,10 +22,13 @@ VK_RUNTIME = re.compile(r"^daemon/gpu/vk(_\w+)?$")
 NUM, GPU = "daemon/num/", "daemon/gpu/"
 LOWER_ALLOWED = {"proto/errors.h"}
 SERVICE_SYSTEM_HEADERS = re.compile(r"^(uv\.h|uv/|msgpack\.h|msgpack/|sqlite3\.h|png\.h|cmocka\.h)")
-# Cycles of the service layer that issue #15 step 1 removes elsewhere: allowed while a
-# cycle's modules are all inside one of these sets (a note says when one is gone).
+# The one cycle of the service layer still tolerated (issue #15): daemon.h embeds the state
+# of each part, and each part's header takes a struct daemon *, so a module (X.c + X.h) that
+# daemon.c starts includes daemon.h and is included by daemon.c. Allowed while a cycle's
+# modules are all inside one of these sets, so it cannot grow (a note says when one is gone).
 KNOWN_CYCLES = [
-    {"daemon/conn_budget", "daemon/daemon", "daemon/device_recovery", "daemon/ops", "daemon/server"},
+    {"daemon/conn_budget", "daemon/daemon", "daemon/device_recovery", "daemon/disk", "daemon/gpu_worker",
+     "daemon/jobs", "daemon/ops", "daemon/quota", "daemon/results", "daemon/server", "daemon/waiters"},
 ]
 
 QUOTED = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

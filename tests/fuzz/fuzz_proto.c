@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target for the protocol decoder: the input is a byte stream from a
  * hostile peer. It goes through frame_reader in uneven chunks (as reads arrive), each
  * complete frame through msg_check and request_decode, and every decoded request's

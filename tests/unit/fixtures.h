@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Setup shared by the unit tests that run a numerics engine on lavapipe: one Vulkan
  * runtime and one FFT plan cache for all the tests of a binary, as the daemon has.
  * Header-only: each test file is its own binary. */

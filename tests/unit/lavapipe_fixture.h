@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A lavapipe runtime as a cmocka group fixture, and a deterministic xorshift generator,
  * for the unit tests that need only a Vulkan device and reproducible random inputs.
  * Header-only: each test file is its own binary. */

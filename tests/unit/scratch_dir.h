@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A scratch directory per test (mkdtemp under /tmp), removed recursively afterwards.
  * Header-only: each test file is its own binary. */
 #ifndef DASHI_TEST_SCRATCH_DIR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Atoms and threads on hand-built fields whose structure is known by construction:
  * discs painted on a periodic grid (expected Γ, centroid and cell counts are derived
  * from the painting itself), split/merge/birth/death between two frames, determinism,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Blob store on a real directory: hashes (published BLAKE2b vectors and an independent
  * hash of the file on disk), chunked uploads, streaming writers, checks, reads, and reads
  * of files damaged or replaced behind the store's back. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Loading the reference vectors kept in tests/data (refdata, docs/numerics.md).
  * Header-only: each test file is its own binary; tests run from the repository root. */
 #ifndef DASHI_TEST_DATA_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The drawing primitives (client/draw.c), the atom markers drawn with them
  * (client/atom_overlay.c) and the lineage picture's layout (client/lineage_png.c). */
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The kinds' parameter tables (job_params.h) and the input-blob check (job_refs.c),
  * through the job-kind interface over a real SQLite store. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The les job kind's validation: defaults, every rejected field named, ic blobs checked
  * through a real store and blob store in a temporary directory, memory against lavapipe. */
 #include <setjmp.h>

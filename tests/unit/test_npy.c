@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* .npy header parser and writer: the reference files, round trips for every dtype, and
  * a catalogue of hostile headers that must be rejected without reading past the end. */
 #include <setjmp.h>

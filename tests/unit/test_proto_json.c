@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* msgpack -> JSON: string escaping (RFC 8259) and UTF-8 repair, containers, the
  * float round trip, NaN/Inf -> null, bin -> hex, non-string keys. Objects are built
  * with msgpack-c's packer and unpacked, as they would arrive from the wire. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Wire protocol: framing, the msg_check limit walk, the request envelope, typed
  * argument getters and the response/event encoders, all through the real encoders
  * and decoders (pack -> frame -> stream reader -> decode). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* render_png: a real PNG that libpng decodes back, with the colours where they belong. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The fair-share scheduler weighed by per-user shares from the configuration, and the
  * configuration's limit and share keys. Real scheduler and config code; no GPU. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The SQLite store on a real database file in a temporary directory. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* For tests of thread ownership (thread_owner.h): claim an object from another thread,
  * and check that a call from this one aborts. The call runs in a forked child, which
  * must die of SIGABRT; a child that returns, crashes otherwise or hangs (20 s alarm)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Induced velocity, transport and rendering of Gaussian vortex atoms (atom_velocity.h):
  * against the point-vortex law, against an independent rasterise + DFT Poisson solve,
  * conservation of Σq and of the linear impulse, and GPU (real lavapipe) against host

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The GPU track path (atoms_gpu.h) against the host one: atoms_extract on
  * atoms_closed_carrier for fields ω (hand-built: two blobs of opposite sign, a blob across
  * the periodic seam, a filament longer than L/2 that does not wind, one that winds around

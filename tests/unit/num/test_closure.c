@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The closure (docs/numerics.md "Closure") and the reference saturate: properties on random carriers
  * (never creates support, the defect D(s) = Σ|s − K(s)| is non-increasing along the
  * iteration, a fixed point is reached), and the GPU kernels equal to the host loops. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The decode engine on lavapipe against the numpy reference (tests/data from refdata):
  * reference mode reproduces decode_omega_lp (1e-10), decode_sign (exactly),
  * decode_omega_hat (1e-9) and the summary.json metrics at t = 0 and t = 300 (1e-9);

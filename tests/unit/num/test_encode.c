@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The proxy encoder (docs/numerics.md "Encode and train") on lavapipe against the numpy reference
  * vectors: the low mask exactly, the anchors as a set, z of frames 0, 1 and 300 (Z_all rows) to
  * 1e-10; dashi-mode anchors against a direct DFT; chunking does not change results. */

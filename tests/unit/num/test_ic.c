@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The LES initial condition against the numpy reference and the published MT19937 vectors. */
 #include <setjmp.h>
 #include <stdarg.h>

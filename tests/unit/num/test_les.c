@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The LES engine on lavapipe against the numpy reference vectors (docs/numerics.md "LES"). One
  * runtime and one FFT plan cache serve every test, as in the daemon. */
 #include <setjmp.h>

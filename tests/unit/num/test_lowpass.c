@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lowpass_disc (daemon/num/lowpass.h) on fields built from known Fourier modes: the modes on
  * the disc |m| ≤ K come back exactly (to rounding), those off it vanish, at the edge of
  * the disc, with mixed-sign wavevectors, and when n/2 − 1 caps K. */

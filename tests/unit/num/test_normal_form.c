@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The MDL normal form Π (daemon/num/normal_form.h): each step on hand-placed atoms whose
  * outcome follows from the rules, the lineage and audit it records (fractions, Γ
  * conservation), the grid neighbour search against an all-pairs search, determinism, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* numpy's SeedSequence + PCG64 (docs/numerics.md "Decode"): vectors produced by
  * numpy 1.24's SeedSequence and default_rng, the reference implementation. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The rollout engine on lavapipe against the numpy reference (tests/data), the C loop of
  * exact mode (bit for bit) and the BLAKE2b-128 vectors of docs/numerics.md "Rollout". */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The split product of fast f64 batches (rollout_split.h) on lavapipe, where it runs on
  * the portable integer kernel: bit for bit against its C loop, close to the IEEE product,
  * non-finite states found, device memory returned, and never used unless asked for. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The operator fit (docs/numerics.md "Encode and train"): on the reference's Z_all (X = Z[0..299],
  * Y = Z[1..300], ridge 1e-3) A matches A.npy to 1e-7 elementwise; the fit residual is the one A.npy
  * gives; on a system with a known operator the fit recovers it and its spectral radius;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fault injection into the Vulkan runtime (DASHI_VK_FAULT) and the re-creation of a lost
  * device (vk_runtime_reset), on lavapipe: the rules' grammar and counting, an injected
  * VK_ERROR_DEVICE_LOST that every later submission repeats until the device is re-created,

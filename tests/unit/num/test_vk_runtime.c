@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Vulkan runtime on lavapipe: device selection, allocator, transfers, a kernel,
  * command buffers with timestamps, the persisted pipeline cache, error naming. */
 #include <setjmp.h>
