@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "ops.h"
+#include "lifecycle.h"
 
 #include <stdio.h>
 #include <string.h>

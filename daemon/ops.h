@@ -12,9 +12,6 @@
 #include "server.h"
 #include "wire.h"
 
-/* Bytes uid's open uploads will store (ops_blob.c), for the disk quota. */
-uint64_t uploads_pending_bytes(const struct daemon *d, uid_t uid);
-
 /* A handler packs its result (after pack_ok_begin) and returns 0, returns -1 with err
  * filled (the dispatcher discards anything packed and sends the error), or returns
  * OP_DEFERRED when it answers later itself (wait). */
