@@ -30,6 +30,9 @@ int op_get(struct conn *c, const struct request *req, msgpack_packer *pk, struct
 int op_blob_info(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 void uploads_release(struct conn *c); /* the uploads and downloads of a closing connection */
 
+/* ops_describe.c */
+int op_describe(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
+
 /* ops_job.c */
 int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 int op_status(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
