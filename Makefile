@@ -19,7 +19,7 @@ SAN    ?= 0
 STATIC ?= 0
 CC     ?= cc
 
-# Debian 12 packages the build and the tests need (see docs/build.md).
+# Debian 12 packages the build and the tests need (docs/build.md: targets, variables, tests).
 APT_PACKAGES := pkg-config libvulkan-dev mesa-vulkan-drivers libvkfft-dev glslang-dev glslc \
   spirv-tools libuv1-dev libmsgpack-dev libsqlite3-dev libcmocka-dev libsodium-dev libpng-dev \
   liblapack-dev libblas-dev valgrind clang libclang-rt-14-dev python3-msgpack python3-numpy \

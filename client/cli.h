@@ -65,6 +65,9 @@ int cmd_show(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err
 int cmd_metrics(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 int cmd_hashes(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 
+/* cmd_describe.c: the job kinds' parameters */
+int cmd_describe(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
+
 /* cmd_blobs.c: moving and drawing blobs */
 int cmd_put(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 int cmd_get(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);

@@ -42,7 +42,8 @@ static void write_number(FILE *f, const msgpack_object *o)
 }
 
 /* Long format (key,step,value), one row per point: series of different lengths fit one
- * table, and summary scalars keep their step -1. Keys are plain names ([a-z0-9_]). */
+ * table, and summary scalars keep their step -1. Keys are plain names ([a-z0-9_]). The
+ * metrics come page by page (cmd_call_id follows `next`), so the file has all of them. */
 static int write_metrics(struct dashi_client *c, int64_t id, const char *path, size_t *rows,
                          struct dashi_error *err)
 {
@@ -52,9 +53,6 @@ static int write_metrics(struct dashi_client *c, int64_t id, const char *path, s
         return -1;
     }
     const msgpack_object *result = resp.obj;
-    const msgpack_object *truncated = map_get(result, "truncated");
-    if (truncated && truncated->type == MSGPACK_OBJECT_BOOLEAN && truncated->via.boolean)
-        fprintf(stderr, "dashi: the daemon sent only part of job %lld's metrics (its row limit)\n", (long long)id);
     FILE *f = fopen(path, "w");
     if (!f) {
         cmd_result_free(&resp);

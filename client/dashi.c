@@ -93,6 +93,7 @@ static const struct command commands[] = {
     {"audit", "ID", "conservation residuals per event", cmd_atoms_query, CMD_JOB_ID},
     {"render", "HASH -o FILE.png [--frame K] [--cmap diverging] [--atoms ID [--step T]]",
      "picture of an N×N field or trajectory frame, atoms of an atoms job marked", cmd_render, 0},
+    {"describe", "[KIND]", "the job kinds' parameters: type, default, range, meaning", cmd_describe, 0},
     {"fsck", "", "check every blob and the database (its user or root)", cmd_fsck_store, 0},
     {"shutdown", "", "stop the daemon (its user or root)", cmd_daemon_op, 0},
 };

@@ -8,19 +8,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "daemon.h"
-#include "server.h"
-
-#define SWEEP_MS 1000
-
-static uint64_t ms_of(double seconds)
+void conn_budget_raise_nofile(struct conn_budget *b, uint64_t fd_reserve)
 {
-    return (uint64_t)(seconds * 1000.0);
-}
-
-void conn_budget_raise_nofile(struct daemon *d)
-{
-    struct conn_budget *b = &d->conn_budget;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
         fprintf(stderr, "dashid: getrlimit(RLIMIT_NOFILE): %s; assuming 1024 descriptors\n", strerror(errno));
@@ -39,7 +28,7 @@ void conn_budget_raise_nofile(struct daemon *d)
     }
     b->nofile = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
     fprintf(stderr, "dashid: descriptor limit %llu (was %llu), %llu kept free for the store and blobs (fd_reserve)\n",
-            (unsigned long long)b->nofile, (unsigned long long)was, (unsigned long long)d->cfg.conn.fd_reserve);
+            (unsigned long long)b->nofile, (unsigned long long)was, (unsigned long long)fd_reserve);
 }
 
 /* Descriptors open now, or -1 when /proc cannot tell. */
@@ -58,10 +47,8 @@ static int64_t count_open_fds(void)
 /* Whether admitting one more connection would leave fewer than fd_reserve descriptors
  * for the store, blobs and jobs. /proc is read only near the limit: far from it, a
  * pessimistic estimate (each connection with its socket and every upload open) says no. */
-static bool fds_short(const struct daemon *d)
+static bool fds_short(const struct conn_budget *b, uint64_t reserve)
 {
-    const struct conn_budget *b = &d->conn_budget;
-    uint64_t reserve = d->cfg.conn.fd_reserve;
     uint64_t estimate = b->base_fds + b->nconns * (1 + MAX_UPLOADS_PER_CONN);
     if (b->nofile > reserve && estimate <= b->nofile - reserve)
         return false;
@@ -70,78 +57,14 @@ static bool fds_short(const struct daemon *d)
     return used + reserve > b->nofile;
 }
 
-static void sweep_conn(struct conn *c, uint64_t now, const struct conn_limits *l)
+void conn_budget_count_base(struct conn_budget *b, uint64_t fd_reserve)
 {
-    struct dashi_error err;
-    if (c->handle_closed)
-        return;
-    if (c->closing) {
-        /* conn_close flushes the queued replies first; a peer that never reads them
-         * gets no longer than a paused one. */
-        if (now - c->closing_since >= ms_of(l->reply_queue_timeout_s))
-            conn_abort(c);
-        return;
-    }
-    if (c->paused) {
-        if (now - c->paused_since < ms_of(l->reply_queue_timeout_s))
-            return;
-        fprintf(stderr, "dashid: dropping the connection of %s (pid %d): %llu reply bytes unread for %g s "
-                        "(reply_queue_timeout_s)\n", c->user, (int)c->pid, (unsigned long long)c->queued,
-                l->reply_queue_timeout_s);
-        conn_abort(c);
-        return;
-    }
-    if (c->frame_started && now - c->frame_started >= ms_of(l->frame_timeout_s)) {
-        dashi_fail(&err, DASHI_E_QUOTA, "frame_timeout_s",
-                   "a frame was not complete within %g s (frame_timeout_s); the connection is closed",
-                   l->frame_timeout_s);
-        fprintf(stderr, "dashid: closing the connection of %s (pid %d): %s\n", c->user, (int)c->pid, err.message);
-        conn_refuse(c, &err);
-        return;
-    }
-    if (!c->waiters && now - c->last_active >= ms_of(l->idle_timeout_s)) {
-        dashi_fail(&err, DASHI_E_QUOTA, "idle_timeout_s",
-                   "nothing was sent or received for %g s (idle_timeout_s); the connection is closed",
-                   l->idle_timeout_s);
-        conn_refuse(c, &err);
-    }
-}
-
-static void on_sweep(uv_timer_t *t)
-{
-    struct daemon *d = t->data;
-    uint64_t now = uv_now(&d->loop);
-    for (struct conn *c = d->conns; c; c = c->next)
-        sweep_conn(c, now, &d->cfg.conn);
-}
-
-int conn_budget_start(struct daemon *d, struct dashi_error *err)
-{
-    struct conn_budget *b = &d->conn_budget;
     int64_t open = count_open_fds();
     b->base_fds = open < 0 ? 0 : (uint64_t)open;
-    if (b->base_fds + d->cfg.conn.fd_reserve >= b->nofile)
+    if (b->base_fds + fd_reserve >= b->nofile)
         fprintf(stderr, "dashid: warning: %llu descriptors are open and %llu reserved of a limit of %llu: "
                         "every connection will be refused\n", (unsigned long long)b->base_fds,
-                (unsigned long long)d->cfg.conn.fd_reserve, (unsigned long long)b->nofile);
-    int rc = uv_timer_init(&d->loop, &b->sweep);
-    if (rc != 0)
-        return dashi_fail(err, DASHI_E_INTERNAL, "", "uv_timer_init: %s", uv_strerror(rc));
-    b->sweep.data = d;
-    b->sweep_open = true;
-    rc = uv_timer_start(&b->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
-    if (rc != 0)
-        return dashi_fail(err, DASHI_E_INTERNAL, "", "uv_timer_start: %s", uv_strerror(rc));
-    return 0;
-}
-
-void conn_budget_stop(struct daemon *d)
-{
-    struct conn_budget *b = &d->conn_budget;
-    if (!b->sweep_open)
-        return;
-    b->sweep_open = false;
-    uv_close((uv_handle_t *)&b->sweep, NULL);
+                (unsigned long long)fd_reserve, (unsigned long long)b->nofile);
 }
 
 static struct uid_tally *tally_find(struct conn_budget *b, uid_t uid)
@@ -152,17 +75,15 @@ static struct uid_tally *tally_find(struct conn_budget *b, uid_t uid)
     return NULL;
 }
 
-int conn_budget_admit(struct conn *c, struct dashi_error *err)
+int conn_budget_admit(struct conn_budget *b, const struct conn_limits *l, uid_t uid, const char *user,
+                      struct uid_tally **tally, struct dashi_error *err)
 {
-    struct daemon *d = c->d;
-    struct conn_budget *b = &d->conn_budget;
-    const struct conn_limits *l = &d->cfg.conn;
-    struct uid_tally *t = tally_find(b, c->uid);
+    struct uid_tally *t = tally_find(b, uid);
     if (t && t->conns >= l->max_connections_per_uid)
         return dashi_fail(err, DASHI_E_QUOTA, "max_connections_per_uid",
-                          "%s already has %llu connections open, the limit (max_connections_per_uid)", c->user,
+                          "%s already has %llu connections open, the limit (max_connections_per_uid)", user,
                           (unsigned long long)t->conns);
-    if (fds_short(d))
+    if (fds_short(b, l->fd_reserve))
         return dashi_fail(err, DASHI_E_QUOTA, "fd_reserve",
                           "the daemon is at its descriptor limit (%llu, of which fd_reserve = %llu are kept for "
                           "its store and blobs); try again later",
@@ -171,25 +92,24 @@ int conn_budget_admit(struct conn *c, struct dashi_error *err)
         t = calloc(1, sizeof *t);
         if (!t)
             return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
-        t->uid = c->uid;
+        t->uid = uid;
         t->next = b->tallies;
         b->tallies = t;
     }
     t->conns++;
-    c->tally = t;
+    *tally = t;
     return 0;
 }
 
-void conn_budget_release(struct conn *c)
+void conn_budget_release(struct conn_budget *b, struct uid_tally **tally, uint64_t held, uint64_t queued)
 {
-    struct conn_budget *b = &c->d->conn_budget;
     b->nconns--;
-    struct uid_tally *t = c->tally;
+    struct uid_tally *t = *tally;
     if (!t)
         return;
-    c->tally = NULL;
-    t->inflight -= c->held;
-    t->queued -= c->queued;
+    *tally = NULL;
+    t->inflight -= held;
+    t->queued -= queued;
     if (--t->conns > 0)
         return;
     for (struct uid_tally **p = &b->tallies; *p; p = &(*p)->next)
@@ -200,17 +120,16 @@ void conn_budget_release(struct conn *c)
     free(t);
 }
 
-int conn_budget_hold(struct conn *c, size_t held, struct dashi_error *err)
+int conn_budget_hold(struct uid_tally *t, uint64_t *held, size_t now_held, uint64_t limit, const char *user,
+                     struct dashi_error *err)
 {
-    struct uid_tally *t = c->tally;
     if (t)
-        t->inflight = t->inflight - c->held + held;
-    c->held = held;
-    uint64_t limit = c->d->cfg.conn.max_inflight_bytes_per_uid;
+        t->inflight = t->inflight - *held + now_held;
+    *held = now_held;
     if (!t || t->inflight <= limit)
         return 0;
     return dashi_fail(err, DASHI_E_QUOTA, "max_inflight_bytes_per_uid",
                       "%s has %llu bytes of unfinished requests over its connections, more than the limit of %llu "
                       "(max_inflight_bytes_per_uid); the connection is closed",
-                      c->user, (unsigned long long)t->inflight, (unsigned long long)limit);
+                      user, (unsigned long long)t->inflight, (unsigned long long)limit);
 }

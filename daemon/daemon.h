@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The daemon's context: everything dashid owns, in one struct, passed to every part.
+/* The daemon's context: everything dashid owns, in one struct, passed to the parts above
+ * it (docs/architecture.md "Layers"). Only the state of the parts below it is embedded
+ * here (config, store, blobs, device, health, scheduler, connection budget), so none of
+ * those includes this header; its start and stop are lifecycle.h.
  * Thread ownership: the loop thread owns the socket, connections, the store and the
  * scheduler's bookkeeping under its mutex; the GPU thread owns the Vulkan runtime and
  * job states after startup. Immutable after startup: cfg, rollout_tuning, vk's descriptive
@@ -13,7 +16,7 @@
 #include "blobstore.h"
 #include "config.h"
 #include "conn_budget.h"
-#include "device_recovery.h"
+#include "device_health.h"
 #include "rollout_tuning.h"
 #include "scheduler.h"
 #include "store.h"
@@ -26,7 +29,7 @@ struct conn_handlers;
 struct upload_slot;
 struct fsck_run;
 
-/* What daemon_close must close (daemon.c). */
+/* What daemon_close must close (lifecycle.c). */
 struct daemon_opened {
     bool store, health, vk, sched, loop;
 };
@@ -52,6 +55,8 @@ struct daemon {
     const struct conn_handlers *handlers; /* what the server hands requests to (server.h) */
     struct conn *conns; /* list of open connections */
     struct conn_budget conn_budget; /* what they hold, per uid; descriptor headroom */
+    uv_timer_t conn_sweep; /* their time limits (conn_sweep.c) */
+    bool conn_sweep_open;
     bool stopping;
     double started_at;
     uint64_t last_upload_id; /* upload ids, unique for the daemon's life */
@@ -63,17 +68,5 @@ struct daemon {
     uv_timer_t record_retry;
     struct daemon_opened opened;
 };
-
-/* Opens everything the daemon runs on (cfg set: config_defaults and the options), re-queues
- * the jobs left queued, listens, serving requests with handlers, and starts the GPU thread.
- * On failure what was opened stays for daemon_close. */
-int daemon_start(struct daemon *d, const struct conn_handlers *handlers, struct dashi_error *err);
-/* Runs the loop until the daemon has stopped (daemon_begin_stop, then the GPU thread's exit). */
-void daemon_run(struct daemon *d);
-/* Closes what daemon_start opened. */
-void daemon_close(struct daemon *d);
-/* Begins an orderly stop: no new connections or jobs, the GPU thread finishes its
- * slice and reports running jobs interrupted, then the loop ends. */
-void daemon_begin_stop(struct daemon *d, const char *why);
 
 #endif

@@ -1,73 +1,21 @@
 /* SPDX-License-Identifier: MIT */
-/* Device health and the re-creation of a lost device (device_recovery.h). */
+/* The re-creation of a lost device (device_recovery.h). */
 #include "device_recovery.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon.h"
 #include "fft_vkfft.h"
 
 #define BACKOFF_FIRST_S 1.0
 #define BACKOFF_MAX_S 60.0
-
-int device_health_init(struct device_health *h)
-{
-    memset(h, 0, sizeof *h);
-    return uv_mutex_init(&h->mu);
-}
-
-void device_health_destroy(struct device_health *h)
-{
-    uv_mutex_destroy(&h->mu);
-}
-
-struct device_health_view device_health_get(struct device_health *h)
-{
-    uv_mutex_lock(&h->mu);
-    struct device_health_view v = h->v;
-    uv_mutex_unlock(&h->mu);
-    return v;
-}
-
-const char *device_state_name(enum device_state s)
-{
-    switch (s) {
-    case DEVICE_OK: return "ok";
-    case DEVICE_RECOVERING: return "recovering";
-    case DEVICE_LOST: return "lost";
-    }
-    return "?";
-}
-
-int device_check_accepting(struct device_health *h, struct dashi_error *err)
-{
-    struct device_health_view v = device_health_get(h);
-    if (v.state != DEVICE_LOST)
-        return 0;
-    return dashi_fail(err, DASHI_E_NO_GPU, "device",
-                      "the GPU device was lost and cannot be re-created yet (%s); the daemon keeps retrying, "
-                      "and `dashi ping` shows when it is back",
-                      v.why);
-}
-
-static void set_state(struct device_health *h, enum device_state state, const char *why, bool reset_done)
-{
-    uv_mutex_lock(&h->mu);
-    h->v.state = state;
-    if (why)
-        snprintf(h->v.why, sizeof h->v.why, "%s", why);
-    if (reset_done)
-        h->v.resets++;
-    uv_mutex_unlock(&h->mu);
-}
 
 void device_loss_begin(struct daemon *d, const struct dashi_error *cause)
 {
     thread_owner_check(&d->sched.gpu, "device_loss_begin");
     fprintf(stderr, "dashid: the GPU device %s was lost (%s): interrupting its jobs and re-creating it\n",
             d->vk.device_name, cause->message);
-    set_state(&d->health, DEVICE_RECOVERING, cause->message, false);
+    device_health_set(&d->health, DEVICE_RECOVERING, cause->message, false);
 }
 
 /* One attempt: the runtime's device objects and the plan cache built on them. */
@@ -101,14 +49,14 @@ int device_recreate(struct daemon *d)
         dashi_error_clear(&err);
         if (recreate_once(d, &err) == 0) {
             fprintf(stderr, "dashid: the GPU device %s was re-created (attempt %d)\n", d->vk.device_name, attempt);
-            set_state(&d->health, DEVICE_OK, NULL, true);
+            device_health_set(&d->health, DEVICE_OK, NULL, true);
             return 0;
         }
         fprintf(stderr, "dashid: re-creating the GPU device %s failed (attempt %d): %s; next try in %.0f s\n",
                 d->vk.device_name, attempt, err.message, wait_s);
         char why[sizeof d->health.v.why];
         snprintf(why, sizeof why, "re-creating the device failed %d time(s), last: %s", attempt, err.message);
-        set_state(&d->health, DEVICE_LOST, why, false);
+        device_health_set(&d->health, DEVICE_LOST, why, false);
         if (backoff(&d->sched, wait_s))
             return -1;
         wait_s = wait_s * 2 < BACKOFF_MAX_S ? wait_s * 2 : BACKOFF_MAX_S;

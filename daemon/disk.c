@@ -8,7 +8,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "ops.h"
+#include "server.h"
 
 int disk_free_bytes(const char *dir, uint64_t *free_bytes, struct dashi_error *err)
 {
@@ -31,6 +31,16 @@ static uint64_t active_outputs(struct scheduler *s, uid_t uid)
     return bytes;
 }
 
+/* Bytes uid's open uploads will store. */
+static uint64_t uploads_pending(const struct daemon *d, uid_t uid)
+{
+    uint64_t bytes = 0;
+    for (const struct conn *c = d->conns; c; c = c->next)
+        if (c->uid == uid)
+            bytes += c->upload_bytes;
+    return bytes;
+}
+
 static double mib(uint64_t b) { return (double)b / 1048576.0; }
 
 int disk_check(struct daemon *d, uid_t uid, uint64_t bytes, struct dashi_error *err)
@@ -40,7 +50,7 @@ int disk_check(struct daemon *d, uid_t uid, uint64_t bytes, struct dashi_error *
         uint64_t owned;
         if (store_blob_bytes_owned(&d->store, uid, &owned, err) != 0)
             return -1;
-        uint64_t pending = active_outputs(&d->sched, uid) + uploads_pending_bytes(d, uid);
+        uint64_t pending = active_outputs(&d->sched, uid) + uploads_pending(d, uid);
         if (bytes > l.max_disk_bytes || owned + pending > l.max_disk_bytes - bytes)
             return dashi_fail(err, DASHI_E_QUOTA, "max_disk_bytes",
                               "%.1f MiB more beside the %.1f MiB you own and %.1f MiB your active jobs and "

@@ -130,6 +130,9 @@ void job_kind_names(char *buf, size_t cap);
 /* Every kind's parameter tables as markdown: the generated part of docs/protocol.md
  * ("Job kinds and their args"; `dashid --describe-params markdown`). */
 void job_kinds_params_markdown(FILE *f);
+/* The describe op's answer: an array of the parameter tables (params_describe), one per
+ * kind and mode, of every kind or (only not NULL) of that one. */
+void job_kinds_describe(const struct job_kind *only, msgpack_packer *pk);
 
 /* ---- reporting from the GPU thread (implemented in gpu_worker.c) ---- */
 void job_emit_metric(struct job_exec *ex, const char *key, int64_t step, double value);

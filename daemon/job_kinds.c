@@ -5,6 +5,7 @@
 
 #include "job.h"
 #include "job_params.h"
+#include "wire.h"
 
 extern const struct job_kind job_kind_rollout;
 extern const struct job_kind job_kind_les;
@@ -41,4 +42,17 @@ void job_kinds_params_markdown(FILE *f)
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         for (const struct param_table *const *t = kinds[i]->params; *t; t++)
             params_markdown(*t, f);
+}
+
+void job_kinds_describe(const struct job_kind *only, msgpack_packer *pk)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        for (const struct param_table *const *t = kinds[i]->params; *t; t++)
+            n += !only || kinds[i] == only;
+    msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        for (const struct param_table *const *t = kinds[i]->params; *t; t++)
+            if (!only || kinds[i] == only)
+                params_describe(kinds[i]->name, *t, pk);
 }

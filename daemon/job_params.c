@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "job_params.h"
+#include "wire.h"
 
 const char *const job_mode_names[] = {"dashi", "reference", NULL};
 const char *const job_precision_names[] = {"f64", "f32", NULL};
@@ -423,4 +424,50 @@ void params_markdown(const struct param_table *t, FILE *f)
     fprintf(f, "%s:\n\n| arg | type | default | range | meaning |\n|---|---|---|---|---|\n", t->title);
     walk(t->specs, NULL, NULL, markdown_row, f);
     fprintf(f, "\n");
+}
+
+/* ---- the describe op: the same texts as the markdown, one map per parameter ---- */
+
+static int count_row(const struct param_spec *s, const struct param_spec *group, char *base, void *ctx)
+{
+    (void)s, (void)group, (void)base;
+    ++*(uint32_t *)ctx;
+    return 0;
+}
+
+static int describe_row(const struct param_spec *s, const struct param_spec *group, char *base, void *ctx)
+{
+    (void)base;
+    char t[160], d[48], r[64];
+    msgpack_packer *pk = ctx;
+    msgpack_pack_map(pk, 7);
+    pk_kv_str(pk, "name", s->name);
+    pk_kv_str(pk, "type", type_text(s, t, sizeof t));
+    pk_kv_str(pk, "default", default_text(s, d, sizeof d));
+    pk_kv_str(pk, "range", range_text(s, r, sizeof r));
+    pk_kv_str(pk, "meaning", s->meaning ? s->meaning : "");
+    pk_kv_bool(pk, "required", flags_of(s, group) & PARAM_REQUIRED);
+    pk_key(pk, "choices");
+    uint32_t n = 0;
+    while (s->type == PARAM_ENUM && s->choices[n])
+        n++;
+    if (s->type != PARAM_ENUM)
+        msgpack_pack_nil(pk);
+    else
+        msgpack_pack_array(pk, n);
+    for (uint32_t i = 0; i < n; i++)
+        pk_str(pk, s->choices[i]);
+    return 0;
+}
+
+void params_describe(const char *kind, const struct param_table *t, msgpack_packer *pk)
+{
+    uint32_t n = 0;
+    walk(t->specs, NULL, NULL, count_row, &n);
+    msgpack_pack_map(pk, 3);
+    pk_kv_str(pk, "kind", kind);
+    pk_kv_str(pk, "title", t->title);
+    pk_key(pk, "params");
+    msgpack_pack_array(pk, n);
+    walk(t->specs, NULL, NULL, describe_row, pk);
 }

@@ -133,5 +133,8 @@ bool param_given(const msgpack_object *args, const char *name);
 void params_pack(const struct param_spec *table, const void *params, msgpack_packer *pk);
 /* The table as a markdown section: a heading line and one row per parameter. */
 void params_markdown(const struct param_table *t, FILE *f);
+/* The table of kind for the describe op: {kind, title, params: [{name, type, default, range,
+ * meaning, required, choices}]}, the texts of its markdown (choices: an enum's names, else nil). */
+void params_describe(const char *kind, const struct param_table *t, msgpack_packer *pk);
 
 #endif

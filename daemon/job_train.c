@@ -104,29 +104,21 @@ static void pack_range(msgpack_packer *pk, const struct frame_range *r)
     pk_str(pk, s);
 }
 
-static int parse_frames(const struct job_submit_ctx *ctx, const msgpack_object *args, void *p, struct job_plan *plan,
-                        struct dashi_error *err)
-{
-    (void)ctx, (void)plan;
-    return parse_range(args, "frames", &((struct train_params *)p)->frames, err);
-}
-
-static int parse_eval_frames(const struct job_submit_ctx *ctx, const msgpack_object *args, void *p,
-                             struct job_plan *plan, struct dashi_error *err)
-{
-    (void)ctx, (void)plan;
-    return parse_range(args, "eval_frames", &((struct train_params *)p)->eval_frames, err);
-}
-
-static void pack_frames(const void *p, msgpack_packer *pk)
-{
-    pack_range(pk, &((const struct train_params *)p)->frames);
-}
-
-static void pack_eval_frames(const void *p, msgpack_packer *pk)
-{
-    pack_range(pk, &((const struct train_params *)p)->eval_frames);
-}
+/* The parse and pack of a frame-range argument named as its train_params field (frames,
+ * eval_frames), written once: a PARAM_CUSTOM callback is not told which entry it serves. */
+#define FRAME_RANGE_ARG(field)                                                                                    \
+    static int parse_##field(const struct job_submit_ctx *ctx, const msgpack_object *args, void *p,              \
+                             struct job_plan *plan, struct dashi_error *err)                                     \
+    {                                                                                                             \
+        (void)ctx, (void)plan;                                                                                    \
+        return parse_range(args, #field, &((struct train_params *)p)->field, err);                                \
+    }                                                                                                             \
+    static void pack_##field(const void *p, msgpack_packer *pk)                                                   \
+    {                                                                                                             \
+        pack_range(pk, &((const struct train_params *)p)->field);                                                 \
+    }
+FRAME_RANGE_ARG(frames)
+FRAME_RANGE_ARG(eval_frames)
 
 /* A trajectory blob: F×N×N f8, finite, N even >= 8. */
 static int check_traj(const struct job_submit_ctx *ctx, const char *field, const char *hash, uint64_t *frames,

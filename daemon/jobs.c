@@ -81,6 +81,7 @@ static int job_from_row(struct daemon *d, const struct job_row *row, struct sche
      * partial outputs it kept. */
     memcpy(j->resume_checkpoint, row->checkpoint, sizeof j->resume_checkpoint);
     j->resume_step = row->checkpoint_step;
+    j->gpu_seconds = row->gpu_seconds; /* accounting and fair share go on from the stored time */
     return 0;
 }
 
@@ -240,7 +241,6 @@ static int rebuild(struct daemon *d, const struct job_row *row, struct sched_job
     if ((*out)->waiting) /* it ran, so its inputs existed; they must resolve now */
         return dashi_fail(err, DASHI_E_STATE, "id", "job %lld depends on jobs that have not succeeded",
                           (long long)row->id);
-    (*out)->gpu_seconds = row->gpu_seconds; /* accounting continues */
     return 0;
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* dashid: the DASHI GPU daemon's entry: options, the background start, then the daemon
- * (daemon.c) serving the ops (ops.c). See docs/cli.md (the dashid section). */
+ * (lifecycle.c) serving the ops (ops.c). See docs/cli.md (the dashid section). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "lifecycle.h"
 #include "ops.h"
 #include "runtime_dir.h"
 

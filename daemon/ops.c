@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "ops.h"
+#include "lifecycle.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -75,7 +76,7 @@ static const struct op_entry ops[] = {
     {"atoms", op_atoms, false},        {"lineage", op_lineage, false},
     {"events", op_events, false},      {"audit", op_audit, false},
     {"resume", op_resume, true},
-    {"fsck", op_fsck, false},
+    {"fsck", op_fsck, false},          {"describe", op_describe, false},
 };
 
 #define NOPS (sizeof ops / sizeof ops[0])

@@ -12,9 +12,6 @@
 #include "server.h"
 #include "wire.h"
 
-/* Bytes uid's open uploads will store (ops_blob.c), for the disk quota. */
-uint64_t uploads_pending_bytes(const struct daemon *d, uid_t uid);
-
 /* A handler packs its result (after pack_ok_begin) and returns 0, returns -1 with err
  * filled (the dispatcher discards anything packed and sends the error), or returns
  * OP_DEFERRED when it answers later itself (wait). */
@@ -32,6 +29,9 @@ int op_put_end(struct conn *c, const struct request *req, msgpack_packer *pk, st
 int op_get(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 int op_blob_info(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 void uploads_release(struct conn *c); /* the uploads and downloads of a closing connection */
+
+/* ops_describe.c */
+int op_describe(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 
 /* ops_job.c */
 int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);

@@ -48,16 +48,6 @@ static void pack_blob_meta(msgpack_packer *pk, const struct blob_meta *m)
     pk_kv_bool(pk, "all_finite", m->all_finite);
 }
 
-uint64_t uploads_pending_bytes(const struct daemon *d, uid_t uid)
-{
-    uint64_t bytes = 0;
-    for (const struct conn *c = d->conns; c; c = c->next)
-        if (c->uid == uid)
-            for (const struct upload_slot *s = c->uploads; s; s = s->next)
-                bytes += s->size;
-    return bytes;
-}
-
 int op_put_begin(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
     static const char *const allowed[] = {"size", NULL};
@@ -84,16 +74,18 @@ int op_put_begin(struct conn *c, const struct request *req, msgpack_packer *pk, 
     s->size = size;
     s->next = c->uploads;
     c->uploads = s;
+    c->upload_bytes += size;
     pack_ok_begin(pk, req->id);
     msgpack_pack_map(pk, 1);
     pk_kv_u64(pk, "upload", s->id);
     return 0;
 }
 
-static void slot_drop(struct upload_slot **prev)
+static void slot_drop(struct conn *c, struct upload_slot **prev)
 {
     struct upload_slot *s = *prev;
     *prev = s->next;
+    c->upload_bytes -= s->size;
     if (s->up)
         blob_upload_abort(s->up);
     free(s);
@@ -115,7 +107,7 @@ int op_put_chunk(struct conn *c, const struct request *req, msgpack_packer *pk, 
         return dashi_fail(err, DASHI_E_NOT_FOUND, "upload", "no open upload %llu on this connection",
                           (unsigned long long)id);
     if (blob_upload_write(s->up, offset, data, len, err) != 0) {
-        slot_drop(prev); /* a broken upload cannot be continued; the client starts over */
+        slot_drop(c, prev); /* a broken upload cannot be continued; the client starts over */
         return -1;
     }
     s->received = offset + len;
@@ -139,7 +131,7 @@ int op_put_end(struct conn *c, const struct request *req, msgpack_packer *pk, st
     struct blob_meta meta;
     int rc = blob_upload_end(s->up, &meta, err);
     s->up = NULL; /* ended either way */
-    slot_drop(prev);
+    slot_drop(c, prev);
     if (rc != 0)
         return -1;
     if (store_blob_record(&c->d->store, &meta, c->uid, now_seconds(), err) != 0)
@@ -282,7 +274,7 @@ int op_blob_info(struct conn *c, const struct request *req, msgpack_packer *pk, 
 void uploads_release(struct conn *c)
 {
     while (c->uploads)
-        slot_drop(&c->uploads);
+        slot_drop(c, &c->uploads);
     while (c->downloads)
         download_drop(&c->downloads);
 }

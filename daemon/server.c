@@ -11,7 +11,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "conn_budget.h"
 #include "runtime_dir.h"
 #include "socket_activation.h"
 
@@ -35,7 +34,7 @@ static void on_conn_closed(uv_handle_t *h)
             break;
         }
     d->handlers->released(c);
-    conn_budget_release(c);
+    conn_budget_release(&d->conn_budget, &c->tally, c->held, c->queued);
     frame_reader_free(&c->fr);
     free(c);
 }
@@ -64,7 +63,7 @@ void conn_close(struct conn *c)
     c->closing_since = uv_now(&c->d->loop);
     uv_read_stop((uv_stream_t *)&c->pipe);
     /* Shut down the write side first so a final error response is flushed, then close
-     * (conn_budget's sweep aborts a peer that never reads that far). */
+     * (conn_sweep.c aborts a peer that never reads that far). */
     uv_shutdown_t *sr = malloc(sizeof *sr);
     if (sr) {
         sr->data = c;
@@ -262,7 +261,7 @@ static void handle_frames(struct conn *c)
         c->frame_started = 0;
     else if (!c->paused && (handled || !c->frame_started))
         c->frame_started = uv_now(&c->d->loop);
-    if (conn_budget_hold(c, held, &err) != 0) {
+    if (conn_budget_hold(c->tally, &c->held, held, c->d->cfg.conn.max_inflight_bytes_per_uid, c->user, &err) != 0) {
         conn_refuse(c, &err);
         return;
     }
@@ -358,7 +357,7 @@ static void on_connection(uv_stream_t *server, int status)
     else
         snprintf(c->user, sizeof c->user, "uid%u", (unsigned)cred.uid);
     struct dashi_error err;
-    if (conn_budget_admit(c, &err) != 0) {
+    if (conn_budget_admit(&d->conn_budget, &d->cfg.conn, c->uid, c->user, &c->tally, &err) != 0) {
         fprintf(stderr, "dashid: connection of %s (pid %d) refused: %s\n", c->user, (int)c->pid, err.message);
         /* Its descriptor is given back at once, not after a graceful shutdown: a burst of
          * refused connections must not eat the headroom they are refused to protect. The
@@ -419,7 +418,6 @@ void server_stop_listening(struct daemon *d)
 
 void server_close_all(struct daemon *d)
 {
-    conn_budget_stop(d);
     for (struct conn *c = d->conns; c; c = c->next) {
         c->closing = true;
         uv_read_stop((uv_stream_t *)&c->pipe);

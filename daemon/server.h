@@ -12,16 +12,13 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "conn_budget.h"
 #include "daemon.h"
 #include "wire.h"
 
 struct upload_slot;
 struct download_slot;
 struct waiter;
-struct uid_tally;
-
-/* Uploads one connection may have open at once (each holds a file descriptor). */
-#define MAX_UPLOADS_PER_CONN 4
 
 /* Backpressure: replies are queued in libuv until the peer reads them. When a
  * connection's queue (or its uid's) reaches its cap the connection is paused: no more
@@ -46,6 +43,7 @@ struct conn {
     uint64_t paused_since, closing_since, frame_started, last_active; /* uv_now; frame_started 0: none */
     struct uid_tally *tally;     /* this uid's totals (NULL until admitted) */
     struct upload_slot *uploads; /* in-progress uploads of this connection */
+    uint64_t upload_bytes;       /* what they will store, for the disk quota (disk.c) */
     struct download_slot *downloads; /* `get`s being verified as they are served */
     struct waiter *waiters;      /* `wait` requests streaming events */
     uint64_t nwaiters;

@@ -37,6 +37,15 @@ int waiter_add(struct conn *c, uint64_t req_id, int64_t job_id, struct dashi_err
     return 0;
 }
 
+/* Unlinks the waiter at *p (answered) and frees it: it no longer counts against the limit. */
+static void waiter_drop(struct conn *c, struct waiter **p)
+{
+    struct waiter *w = *p;
+    *p = w->next;
+    c->nwaiters--;
+    free(w);
+}
+
 void waiters_release(struct conn *c)
 {
     for (struct waiter *w = c->waiters, *n; w; w = n) {
@@ -90,9 +99,7 @@ void waiters_flush(struct conn *c)
         struct waiter *w = *p;
         if (w->ended) {
             send_record(c, w->req_id, w->job);
-            *p = w->next;
-            c->nwaiters--;
-            free(w);
+            waiter_drop(c, p);
             continue;
         }
         if (w->event_pending) {
@@ -150,8 +157,7 @@ void waiters_unrecorded(struct daemon *d, int64_t job, const struct dashi_error 
                 continue;
             }
             conn_send_error(c, w->req_id, &e);
-            *p = w->next;
-            free(w);
+            waiter_drop(c, p);
         }
 }
 

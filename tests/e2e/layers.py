@@ -2,7 +2,12 @@
 """The layering rules of docs/architecture.md ("Layers"), checked on the sources:
 
 1. No include cycle between modules (a module is X.c with its header X.h), except inside
-   the Vulkan runtime (daemon/gpu/vk*, one module here: its files call each other).
+   the Vulkan runtime (daemon/gpu/vk*, one module here: its files call each other); and no
+   call cycle: a module calls a function another defines, found by name (a call through a
+   registered function pointer, the way up the layers, is not a call here). A C call
+   needs a declaration, so a call cycle between modules whose functions are declared in
+   their own headers is an include cycle too; the call graph also sees functions declared
+   in another module's header (ops.h declares the ops_*.c handlers).
 2. The numerics (daemon/num/) include only the numerics, the Vulkan runtime
    (daemon/gpu/) and proto/errors.h; the runtime only itself and proto/errors.h; neither
    includes a service library's header (libuv, msgpack-c, SQLite, libpng).
@@ -22,19 +27,14 @@ VK_RUNTIME = re.compile(r"^daemon/gpu/vk(_\w+)?$")
 NUM, GPU = "daemon/num/", "daemon/gpu/"
 LOWER_ALLOWED = {"proto/errors.h"}
 SERVICE_SYSTEM_HEADERS = re.compile(r"^(uv\.h|uv/|msgpack\.h|msgpack/|sqlite3\.h|png\.h|cmocka\.h)")
-# The one cycle of the service layer still tolerated (issue #15): daemon.h embeds the state
-# of each part, and each part's header takes a struct daemon *, so a module (X.c + X.h) that
-# daemon.c starts includes daemon.h and is included by daemon.c. Allowed while a cycle's
-# modules are all inside one of these sets, so it cannot grow (a note says when one is gone).
-KNOWN_CYCLES = [
-    {"daemon/conn_budget", "daemon/daemon", "daemon/device_recovery", "daemon/disk", "daemon/gpu_worker",
-     "daemon/jobs", "daemon/ops", "daemon/quota", "daemon/results", "daemon/server", "daemon/waiters"},
-]
-
 QUOTED = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 ANGLED = re.compile(r"^\s*#\s*include\s+<([^>]+)>", re.M)
 COMMENTS = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 VULKAN_CALL = re.compile(r"\b(vk[A-Z]\w*|vk_\w+|fft_\w+)\s*\(")
+STRINGS = re.compile(r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'')
+# A definition of a function other files may call: at the start of a line, not static.
+EXTERN_DEF = re.compile(r"^(?!static\b|typedef\b|extern\b)[A-Za-z_][\w \t*]*?\b([A-Za-z_]\w*)\s*\(", re.M)
+CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 
 
 def sources(root):
@@ -98,6 +98,51 @@ def strongly_connected(graph):
     return comps
 
 
+def code_of(text):
+    return STRINGS.sub('""', COMMENTS.sub(" ", text))
+
+
+def defined_functions(code):
+    """The non-static functions a .c file defines: a name and parameters followed by a body."""
+    names = []
+    for m in EXTERN_DEF.finditer(code):
+        i, depth = m.end(), 1
+        while i < len(code) and depth:
+            depth += {"(": 1, ")": -1}.get(code[i], 0)
+            i += 1
+        if code[i:].lstrip().startswith("{"):
+            names.append(m.group(1))
+    return names
+
+
+def call_graph(root, files):
+    """Module -> modules whose functions it calls, and for each edge one example."""
+    code = {p: code_of(open(os.path.join(root, p), encoding="utf-8").read()) for p in files if p.endswith(".c")}
+    definer = {}
+    for path, text in code.items():
+        for name in defined_functions(text):
+            definer.setdefault(name, module(path))
+    graph, example = collections.defaultdict(set), {}
+    for path, text in code.items():
+        a = module(path)
+        graph[a]
+        for name in CALL.findall(text):
+            b = definer.get(name)
+            if b and b != a:
+                graph[a].add(b)
+                graph[b]
+                example.setdefault((a, b), f"{path} calls {name}")
+    return graph, example
+
+
+def cycles(graph, example, what):
+    out = []
+    for comp in strongly_connected(graph):
+        where = "; ".join(example[(a, b)] for a in sorted(comp) for b in sorted(graph[a] & comp))
+        out.append(f"{what} cycle between {' -> '.join(sorted(comp))} ({where})")
+    return out
+
+
 def check(root):
     files = set(sources(root))
     problems, graph, edge_from = [], collections.defaultdict(set), {}
@@ -128,18 +173,8 @@ def check(root):
                 problems.append(f"{path}: named _gpu but records no Vulkan work (host code: drop the suffix)")
             if not is_gpu and calls:
                 problems.append(f"{path}: calls the Vulkan runtime ({calls[0]}) but is not named X_gpu.c")
-    seen_known = set()
-    for comp in strongly_connected(graph):
-        known = [i for i, k in enumerate(KNOWN_CYCLES) if comp <= k]
-        if known:
-            seen_known.add(known[0])
-            continue
-        cycle = " -> ".join(sorted(comp))
-        where = "; ".join(edge_from[(a, b)] for a in sorted(comp) for b in sorted(graph[a] & comp))
-        problems.append(f"include cycle between {cycle} ({where})")
-    for i, k in enumerate(KNOWN_CYCLES):
-        if i not in seen_known:
-            print(f"note: the known cycle {sorted(k)} is gone: remove it from KNOWN_CYCLES")
+    problems += cycles(graph, edge_from, "include")
+    problems += cycles(*call_graph(root, files), "call")
     return problems
 
 

@@ -1,8 +1,8 @@
 #!/bin/sh
 # The layering rules on the sources (tests/e2e/layers.py, docs/architecture.md "Layers"):
-# no include cycle outside the Vulkan runtime, the numerics and the runtime include no
+# no include or call cycle outside the Vulkan runtime, the numerics and the runtime include no
 # service header, `_gpu` files and only they record Vulkan work. Then the same checker on a
-# copy with a cycle, a service include and a misnamed file added, which it must reject.
+# copy with an include cycle, a call cycle, a service include and a misnamed file added, which it must reject.
 set -eu
 cd "$(dirname "$0")/../.."
 python3 tests/e2e/layers.py .
@@ -26,6 +26,15 @@ sed -i 's|#include "vk.h"|#include "vk.h"\n#include "vk_internal.h"|' "$copy/dae
 python3 tests/e2e/layers.py "$copy" > /dev/null
 cp daemon/gpu/vk.h "$copy/daemon/gpu/vk.h"
 echo "ok - allows a cycle inside the Vulkan runtime"
+# The context including a part above it (the cycle struct daemon once made with every part).
+printf '#include "jobs.h"\n' >> "$copy/daemon/daemon.h"
+expect_rejected "the context including a part above it" "include cycle between .*daemon/daemon -> .*daemon/jobs"
+cp daemon/daemon.h "$copy/daemon/daemon.h"
+# A call cycle without an include cycle: the scheduler calling back up into jobs.c by name
+# (the GPU thread's ends reach jobs.c through results.c, never this way).
+printf 'void layers_probe(void) { jobs_ended(0, 0); }\n' >> "$copy/daemon/scheduler.c"
+expect_rejected "a call cycle" "call cycle between daemon/jobs -> daemon/scheduler (.*daemon/scheduler.c calls jobs_ended"
+cp daemon/scheduler.c "$copy/daemon/scheduler.c"
 # The numerics reaching into the service: the event loop, the store.
 printf '#include <uv.h>\n' >> "$copy/daemon/num/pcg64.h"
 expect_rejected "a numerics file including uv.h" "daemon/num/pcg64.h: includes <uv.h>"

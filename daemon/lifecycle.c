@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* The daemon's start and stop (daemon.h). Start opens, in order: the store (jobs left
+/* The daemon's start and stop (lifecycle.h). Start opens, in order: the store (jobs left
  * running by a previous daemon are marked interrupted), the blobs and the disk reserve,
  * the device, the scheduler with the jobs still queued, the loop with its handles, the
  * socket, and the GPU thread. Stop is orderly: daemon_begin_stop closes the socket and
  * tells the GPU thread; when the thread reports its exit (after interrupting the jobs
  * it ran), the waiters are answered, the connections closed and the loop ends. */
-#include "daemon.h"
+#include "lifecycle.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "conn_sweep.h"
 #include "disk.h"
 #include "fft_vkfft.h"
 #include "gpu_worker.h"
@@ -71,6 +72,7 @@ static void finish_stop(struct daemon *d)
     uv_thread_join(&d->gpu_thread);
     d->gpu_thread_started = false;
     waiters_daemon_stopped(d);
+    conn_sweep_stop(d);
     server_close_all(d);
     results_last_try(d);
     close_handles(d);
@@ -190,7 +192,8 @@ static int start_serving(struct daemon *d, const struct conn_handlers *handlers,
         uv_run(&d->loop, UV_RUN_DEFAULT);
         return -1;
     }
-    if (conn_budget_start(d, err) != 0) {
+    conn_budget_count_base(&d->conn_budget, d->cfg.conn.fd_reserve);
+    if (conn_sweep_start(d, err) != 0) {
         daemon_begin_stop(d, "startup failure");
         return -1; /* unreachable in practice: a timer cannot fail to start */
     }
@@ -206,7 +209,7 @@ int daemon_start(struct daemon *d, const struct conn_handlers *handlers, struct 
 {
     d->started_at = now_seconds();
     rollout_tuning_from_env(&d->rollout_tuning); /* after main's redirect: its warnings are logged */
-    conn_budget_raise_nofile(d);
+    conn_budget_raise_nofile(&d->conn_budget, d->cfg.conn.fd_reserve);
     if (open_storage(d, err) != 0 || open_device(d, err) != 0 || open_scheduler(d, err) != 0 ||
         open_loop(d, err) != 0 || start_serving(d, handlers, err) != 0)
         return -1;
