@@ -55,6 +55,9 @@ void blob_tree_root(uint64_t size, uint64_t chunk, const uint8_t *leaves, uint64
 
 int blob_tree_stream_init(struct blob_tree_stream *s, uint64_t chunk)
 {
+    s->leaves = NULL;
+    if (chunk == 0)
+        return -1;
     s->chunk = chunk;
     s->fed = 0;
     s->in_leaf = 0;

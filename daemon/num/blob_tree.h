@@ -19,6 +19,7 @@
 #define BLOB_TREE_VERSION 1
 #define BLOB_TREE_MAX_THREADS 64
 
+/* Every chunk argument below is the chunk size in bytes, > 0 (BLOB_TREE_CHUNK for addresses). */
 /* How many leaves a blob of size bytes has with chunks of chunk bytes (at least 1). */
 uint64_t blob_tree_leaf_count(uint64_t size, uint64_t chunk);
 /* leaf_index's hash of one whole chunk (n bytes; the last chunk may be shorter). */
@@ -38,7 +39,7 @@ struct blob_tree_stream {
     uint8_t *leaves;  /* the completed leaves, grown as needed */
     uint64_t nleaves, cap;
 };
-int blob_tree_stream_init(struct blob_tree_stream *s, uint64_t chunk); /* -1: out of memory */
+int blob_tree_stream_init(struct blob_tree_stream *s, uint64_t chunk); /* -1: chunk 0 or out of memory */
 int blob_tree_stream_update(struct blob_tree_stream *s, const void *data, size_t n); /* -1: out of memory */
 /* The root; the leaves stay readable in s->leaves (s->nleaves) until free. */
 int blob_tree_stream_final(struct blob_tree_stream *s, uint8_t root[BLOB_TREE_HASH]);
