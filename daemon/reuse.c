@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "job_params.h"
+#include "job_record.h"
 #include "store_reuse.h"
 #include "wire.h"
 
@@ -129,16 +130,14 @@ static int check_output(void *ctx, const char *name, const char *hash)
     return c->all_exist ? 0 : 1;
 }
 
-/* 1 when the job's results are usable by uid: visible to it, every output on disk. */
+/* 1 when the job's results are usable by uid: visible to it (the rule of `show`: another
+ * user's private job is not), every output on disk. */
 static int usable(struct store *st, const struct blobstore *bs, int64_t id, uid_t uid, struct dashi_error *err)
 {
     struct job_row row;
-    if (store_job_get(st, id, &row, err) != 0)
-        return -1;
-    bool visible = !row.is_private || uid == 0 || uid == row.uid;
+    if (job_get_visible(st, id, uid, &row, err) != 0)
+        return err->code == DASHI_E_NOT_FOUND ? 0 : -1;
     job_row_free(&row);
-    if (!visible)
-        return 0;
     struct output_check c = {.bs = bs, .all_exist = true};
     if (store_job_blobs(st, id, "output", check_output, &c, err) != 0)
         return -1;
