@@ -32,7 +32,7 @@ int cmd_export(struct dashi_client *c, const struct cmd_args *a, struct dashi_er
 
 /* submit pipeline [--N 64] [--steps 300] [--dt] [--nu0] [--cs] [--seed 0] [--train-frames A:B]
  * [--eval-steps K] [--rollout-steps R] [--decode-every E] [--observer none|metrics|snapshots]
- * [--mode reference|dashi] [--wait]:
+ * [--mode reference|dashi] [--no-reuse] [--wait]:
  * les -> train -> rollout -> decode as dependent jobs; with --wait, one summary. */
 int cmd_pipeline(struct dashi_client *c, const struct cmd_args *a, struct dashi_error *err);
 

@@ -82,7 +82,7 @@ static int upload_file_args(struct dashi_client *c, struct cli_opts *o, char (*h
 }
 
 /* The options of submit that are part of the request's envelope, not the job's args. */
-static const char *const submit_envelope[] = {"wait", "priority", "private", "time-limit", NULL};
+static const char *const submit_envelope[] = {"wait", "priority", "private", "time-limit", "no-reuse", NULL};
 
 static void pack_submit(msgpack_packer *pk, void *ctx)
 {
@@ -90,7 +90,8 @@ static void pack_submit(msgpack_packer *pk, void *ctx)
     const char *prio = cli_opt(o, "priority");
     bool priv = cli_opt(o, "private") != NULL;
     const char *limit = cli_opt(o, "time-limit");
-    msgpack_pack_map(pk, 2 + (prio ? 1 : 0) + (priv ? 1 : 0) + (limit ? 1 : 0));
+    bool no_reuse = cli_opt(o, "no-reuse") != NULL;
+    msgpack_pack_map(pk, 2 + (prio ? 1 : 0) + (priv ? 1 : 0) + (limit ? 1 : 0) + (no_reuse ? 1 : 0));
     pk_kv_str(pk, "kind", o->pos[0]);
     pk_key(pk, "args");
     struct cli_optmap m = {o, submit_envelope, NULL};
@@ -105,6 +106,8 @@ static void pack_submit(msgpack_packer *pk, void *ctx)
         pk_key(pk, "time_limit");
         cli_pack_value(pk, limit);
     }
+    if (no_reuse)
+        pk_kv_bool(pk, "reuse", false);
 }
 
 /* Submits (the files uploaded) and prints the record, or with --wait waits for the job. */
@@ -174,12 +177,16 @@ static void print_jobs_text(const msgpack_object *result)
     for (uint32_t i = 0; jobs && jobs->type == MSGPACK_OBJECT_ARRAY && i < jobs->via.array.size; i++) {
         const msgpack_object *j = &jobs->via.array.ptr[i];
         const msgpack_object *id = map_get(j, "id"), *kind = map_get(j, "kind"), *state = map_get(j, "state"),
-                             *user = map_get(j, "user"), *prog = map_get(j, "progress");
+                             *user = map_get(j, "user"), *prog = map_get(j, "progress"),
+                             *reused = map_get(j, "reused_from");
         const msgpack_object *step = map_get(prog, "step"), *total = map_get(prog, "total");
-        printf("%-6llu %-9.*s %-11.*s %-10.*s %llu/%llu\n", (unsigned long long)id->via.u64, (int)kind->via.str.size,
+        char from[40] = "";
+        if (reused && reused->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            snprintf(from, sizeof from, " (reused from %llu)", (unsigned long long)reused->via.u64);
+        printf("%-6llu %-9.*s %-11.*s %-10.*s %llu/%llu%s\n", (unsigned long long)id->via.u64, (int)kind->via.str.size,
                kind->via.str.ptr, (int)state->via.str.size, state->via.str.ptr, (int)user->via.str.size,
                user->via.str.ptr, (unsigned long long)(step ? step->via.u64 : 0),
-               (unsigned long long)(total ? total->via.u64 : 0));
+               (unsigned long long)(total ? total->via.u64 : 0), from);
     }
 }
 

@@ -28,6 +28,7 @@ struct pipe_job {
     const char *kind;
     struct pipe_arg args[PIPE_MAX_ARGS];
     int n;
+    bool no_reuse; /* --no-reuse: runs even when an identical job succeeded */
 };
 
 static void add_u64(struct pipe_job *j, const char *k, uint64_t v)
@@ -46,7 +47,9 @@ static void add_str(struct pipe_job *j, const char *k, const char *v)
 static void pack_submit_job(msgpack_packer *pk, void *ctx)
 {
     const struct pipe_job *j = ctx;
-    msgpack_pack_map(pk, 2);
+    msgpack_pack_map(pk, j->no_reuse ? 3 : 2);
+    if (j->no_reuse)
+        pk_kv_bool(pk, "reuse", false);
     pk_kv_str(pk, "kind", j->kind);
     pk_key(pk, "args");
     msgpack_pack_map(pk, (size_t)j->n);
@@ -251,6 +254,7 @@ int cmd_pipeline(struct dashi_client *c, const struct cmd_args *a, struct dashi_
     double dt, nu0, cs;
     const char *mode = cmd_opt(a, "mode") ? cmd_opt(a, "mode") : "dashi";
     const char *train_frames = cmd_opt(a, "train-frames");
+    bool no_reuse = cmd_opt(a, "no-reuse") != NULL;
     if (opt_u64(a, "N", 64, 8, &N, err) || opt_u64(a, "steps", 300, 1, &steps, err) ||
         opt_u64(a, "seed", 0, 0, &seed, err) || opt_f64(a, "dt", 0.01, &dt, err) ||
         opt_f64(a, "nu0", 1e-4, &nu0, err) || opt_f64(a, "cs", 0.17, &cs, err) ||
@@ -273,7 +277,7 @@ int cmd_pipeline(struct dashi_client *c, const struct cmd_args *a, struct dashi_
     snprintf(eval_frames, sizeof eval_frames, "%llu:%llu", (unsigned long long)steps,
              (unsigned long long)les_steps + 1);
 
-    struct pipe_job les = {.kind = "les"};
+    struct pipe_job les = {.kind = "les", .no_reuse = no_reuse};
     add_u64(&les, "N", N);
     add_u64(&les, "steps", les_steps);
     add_f64(&les, "dt", dt);
@@ -287,7 +291,7 @@ int cmd_pipeline(struct dashi_client *c, const struct cmd_args *a, struct dashi_
     if (submit_job(c, &les, &ids[0], err) != 0)
         return -1;
 
-    struct pipe_job train = {.kind = "train"};
+    struct pipe_job train = {.kind = "train", .no_reuse = no_reuse};
     add_u64(&train, "traj", (uint64_t)ids[0]);
     add_str(&train, "frames", train_frames);
     if (eval_steps)
@@ -296,7 +300,7 @@ int cmd_pipeline(struct dashi_client *c, const struct cmd_args *a, struct dashi_
     if (submit_job(c, &train, &ids[1], err) != 0)
         return -1;
 
-    struct pipe_job roll = {.kind = "rollout"};
+    struct pipe_job roll = {.kind = "rollout", .no_reuse = no_reuse};
     add_u64(&roll, "op", (uint64_t)ids[1]);
     add_u64(&roll, "z0", (uint64_t)ids[1]);
     add_u64(&roll, "steps", rollout_steps);
@@ -305,7 +309,7 @@ int cmd_pipeline(struct dashi_client *c, const struct cmd_args *a, struct dashi_
     if (submit_job(c, &roll, &ids[2], err) != 0)
         return -1;
 
-    struct pipe_job dec = {.kind = "decode"};
+    struct pipe_job dec = {.kind = "decode", .no_reuse = no_reuse};
     add_u64(&dec, "op", (uint64_t)ids[1]);
     add_u64(&dec, "states", (uint64_t)ids[2]);
     add_u64(&dec, "z0", (uint64_t)ids[1]);

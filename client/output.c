@@ -65,6 +65,7 @@ void print_record_text(FILE *f, const msgpack_object *rec)
     field(f, rec, "precision", "precision");
     field(f, rec, "mode", "mode");
     field(f, rec, "progress", "progress");
+    field(f, rec, "reused from", "reused_from");
     field(f, rec, "params", "params");
     field(f, rec, "inputs", "inputs");
     field(f, rec, "outputs", "outputs");

@@ -37,7 +37,9 @@ enum {
     PARAM_REQUIRED = 1 << 0,
     PARAM_MANUAL = 1 << 1,     /* the kind parses it (its default depends on other inputs) */
     PARAM_ABOVE_MIN = 1 << 2,  /* F64: the value must be above fmin, not equal */
-    PARAM_ZERO_IS_NIL = 1 << 3 /* U64: 0 (not known yet) is packed as nil */
+    PARAM_ZERO_IS_NIL = 1 << 3, /* U64: 0 (not known yet) is packed as nil */
+    PARAM_REFERENCE = 1 << 4    /* CUSTOM: names inputs (hashes or job ids); left out of the job's identity,
+                                   which takes their resolved hashes from the plan (reuse.c) */
 };
 
 struct param_spec {

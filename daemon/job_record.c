@@ -122,7 +122,7 @@ int pack_job_record(msgpack_packer *pk, struct store *st, int64_t id, uid_t view
         load_summary(st, id, sum, err) || (with_events && store_job_events(st, id, event_cb, &ev, err)))
         goto done;
 
-    msgpack_pack_map(pk, 25 + (with_events ? 1 : 0));
+    msgpack_pack_map(pk, 26 + (with_events ? 1 : 0));
     pk_kv_i64(pk, "id", row.id);
     pk_kv_str(pk, "kind", row.kind);
     pk_kv_str(pk, "state", job_state_name(row.state));
@@ -148,6 +148,10 @@ int pack_job_record(msgpack_packer *pk, struct store *st, int64_t id, uid_t view
     pk_kv_u64(pk, "step", row.step);
     pk_kv_u64(pk, "total", row.total_steps);
     pk_kv_f64(pk, "gpu_seconds", row.gpu_seconds);
+    if (row.reused_from) /* the job whose results it took; nil when it computed them */
+        pk_kv_i64(pk, "reused_from", row.reused_from);
+    else
+        pk_kv_nil(pk, "reused_from");
     pk_kv_u64(pk, "mem_estimate", row.mem_estimate);
     pack_blob_list(pk, "inputs", in);
     pack_blob_list(pk, "outputs", out);

@@ -10,6 +10,8 @@
 #include "job_record.h"
 #include "json.h"
 #include "quota.h"
+#include "reuse.h"
+#include "store_reuse.h"
 #include "waiters.h"
 
 /* ---- one job from parameters ---- */
@@ -108,12 +110,13 @@ struct submit_tx {
     struct store *st;
     struct job_row *row;
     const struct job_plan *plan;
+    bool reuse; /* false: run even when an identical job succeeded */
 };
 
 static int submit_tx_fn(void *ctx, struct dashi_error *err)
 {
     struct submit_tx *t = ctx;
-    if (store_job_insert(t->st, t->row, err) != 0)
+    if (store_job_insert(t->st, t->row, err) != 0 || (!t->reuse && store_job_forbid_reuse(t->st, t->row->id, err) != 0))
         return -1;
     for (int i = 0; i < t->plan->ninputs; i++)
         if (store_job_blob_add(t->st, t->row->id, "input", t->plan->inputs[i].name, t->plan->inputs[i].hash, err) != 0)
@@ -150,13 +153,26 @@ static int record_submission(struct daemon *d, const struct job_submission *s, s
     row.params_json = pjson;
     row.params_mp = psb.data;
     row.params_mp_len = psb.size;
-    struct submit_tx tx = {.st = &d->store, .row = &row, .plan = &j->plan};
+    struct submit_tx tx = {.st = &d->store, .row = &row, .plan = &j->plan, .reuse = s->reuse};
     int rc = pjson ? store_transaction(&d->store, submit_tx_fn, &tx, err)
                    : dashi_fail(err, DASHI_E_INTERNAL, "", "cannot encode the job's parameters");
     free(pjson);
     msgpack_sbuffer_destroy(&psb);
     j->id = row.id;
     return rc;
+}
+
+/* Whether the recorded job j, its inputs all resolved, took an identical job's results
+ * instead of running (reuse.c). A store error only costs the reuse: the job runs. */
+static bool reused_instead(struct daemon *d, const struct sched_job *j)
+{
+    struct dashi_error err;
+    bool reused = false;
+    struct reuse_ctx ctx = {.store = &d->store, .blobs = &d->blobs, .vk = &d->vk, .daemon_version = DASHID_VERSION};
+    if (reuse_record(&ctx, j->id, j->uid, j->kind, j->params, &j->plan, now_seconds(), &reused, &err) != 0)
+        fprintf(stderr, "dashid: looking for a job identical to job %lld (it runs instead): %s\n", (long long)j->id,
+                err.message);
+    return reused;
 }
 
 int jobs_submit(struct daemon *d, const struct job_submission *s, int64_t *id, struct dashi_error *err)
@@ -175,6 +191,10 @@ int jobs_submit(struct daemon *d, const struct job_submission *s, int64_t *id, s
     }
     j->waiting = j->plan.ndeps > 0;
     *id = j->id;
+    if (!j->waiting && reused_instead(d, j)) { /* nothing waits on a new job yet */
+        sched_job_discard(j);
+        return 0;
+    }
     scheduler_add(&d->sched, j);
     return 0;
 }
@@ -366,6 +386,12 @@ static void revalidate(struct daemon *d, int64_t id)
     }
     if (!j->waiting) { /* else other dependencies are still running */
         record_resolved(d, j);
+        if (reused_instead(d, j)) {
+            scheduler_cancel(&d->sched, id); /* waiting, so never started: removed */
+            sched_job_discard(j);
+            jobs_ended(d, id);
+            return;
+        }
         if (scheduler_make_ready(&d->sched, id, j->params, &j->plan) == 0)
             j->params = NULL; /* the scheduler owns them now */
     }

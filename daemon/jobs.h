@@ -30,6 +30,7 @@ struct job_submission {
     int priority;
     bool is_private;
     double time_limit; /* GPU seconds, 0: none */
+    bool reuse;        /* false: run even when an identical job succeeded (reuse.h) */
 };
 
 /* Validates, records and schedules the job; *id is its id. Refused (nothing recorded)

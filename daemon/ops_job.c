@@ -33,15 +33,16 @@ static int visible_job_arg(struct conn *c, const struct request *req, const char
 
 int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
-    static const char *const allowed[] = {"kind", "args", "priority", "private", "time_limit", NULL};
+    static const char *const allowed[] = {"kind", "args", "priority", "private", "time_limit", "reuse", NULL};
     char kind_name[16];
     int64_t priority;
-    bool is_private;
+    bool is_private, reuse;
     double time_limit;
     if (args_only(req->args, allowed, err) || arg_str(req->args, "kind", true, NULL, kind_name, sizeof kind_name, err) ||
         arg_i64(req->args, "priority", false, 0, -100, 100, &priority, err) ||
         arg_bool(req->args, "private", false, false, &is_private, err) ||
-        arg_f64(req->args, "time_limit", false, 0, 0, 1e9, &time_limit, err))
+        arg_f64(req->args, "time_limit", false, 0, 0, 1e9, &time_limit, err) ||
+        arg_bool(req->args, "reuse", false, true, &reuse, err))
         return -1;
     const struct job_kind *kind = job_kind_find(kind_name);
     if (!kind) {
@@ -56,7 +57,8 @@ int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, str
     if (args->type != MSGPACK_OBJECT_MAP)
         return dashi_fail(err, DASHI_E_BAD_TYPE, "args", "args must be a map of the job's parameters");
     struct job_submission s = {.kind = kind, .args = args, .uid = c->uid, .user = c->user,
-                               .priority = (int)priority, .is_private = is_private, .time_limit = time_limit};
+                               .priority = (int)priority, .is_private = is_private, .time_limit = time_limit,
+                               .reuse = reuse};
     int64_t id;
     if (jobs_submit(c->d, &s, &id, err) != 0)
         return -1;

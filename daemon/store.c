@@ -243,7 +243,7 @@ void store_close(struct store *st)
 #define JOB_COLUMNS                                                                                      \
     "id, kind, state, uid, user, priority, private, params_json, params_mp, submitted_at, started_at, "  \
     "ended_at, device, driver, precision, mode, step, total_steps, gpu_seconds, mem_estimate, "         \
-    "error_code, error_field, error_message, checkpoint, checkpoint_step, time_limit"
+    "error_code, error_field, error_message, checkpoint, checkpoint_step, time_limit, reused_from"
 
 static int row_from_stmt(struct store *st, sqlite3_stmt *s, struct job_row *row, struct dashi_error *err)
 {
@@ -289,6 +289,7 @@ static int row_from_stmt(struct store *st, sqlite3_stmt *s, struct job_row *row,
     copy_text(row->checkpoint, sizeof row->checkpoint, s, 23);
     row->checkpoint_step = (uint64_t)sqlite3_column_int64(s, 24);
     row->time_limit = sqlite3_column_double(s, 25);
+    row->reused_from = sqlite3_column_int64(s, 26); /* NULL reads as 0 */
     (void)st;
     return 0;
 }

@@ -52,6 +52,7 @@ struct job_row {
     char checkpoint[DASHI_HASH_HEX + 1]; /* blob with the last checkpoint; empty when none */
     uint64_t checkpoint_step;
     double time_limit;      /* the job's own GPU-time limit in seconds (0: none) */
+    int64_t reused_from;    /* the job whose outputs it reused (0: it computed them; store_reuse.h) */
 };
 
 void job_row_free(struct job_row *row); /* frees params_json and params_mp */

@@ -204,9 +204,10 @@ class Client:
             return self.put(value)
         return value
 
-    def submit(self, kind, priority=None, private=None, args=None, **kwargs):
+    def submit(self, kind, priority=None, private=None, args=None, reuse=None, **kwargs):
         """Submits a job; returns its record. Arguments come as `args` (a dict) and/or
-        keywords (op=..., steps=...)."""
+        keywords (op=..., steps=...). reuse=False runs it even when an identical job
+        succeeded (otherwise the record may come back succeeded, with `reused_from`)."""
         job_args = dict(args or {})
         job_args.update(kwargs)
         req = {"kind": kind, "args": {k: self._arg(v) for k, v in job_args.items()}}
@@ -214,6 +215,8 @@ class Client:
             req["priority"] = priority
         if private is not None:
             req["private"] = bool(private)
+        if reuse is not None:
+            req["reuse"] = bool(reuse)
         return self.call("submit", req)
 
     def wait(self, job_id, on_progress=None):

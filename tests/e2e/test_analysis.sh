@@ -8,11 +8,11 @@ les() { "$DASHI" --json submit les --N 16 --steps 20 --dt 0.01 "$@" --wait > "$W
   || { cat "$WORK/les.json"; fail "les job"; }; json "$WORK/les.json" "d['id']"; }
 L1=$(les --seed 1)
 L2=$(les --seed 2)
-L3=$(les --seed 1)
+L3=$(les --seed 1 --no-reuse)
 rollout() { "$DASHI" --json submit rollout --op tests/data/A.npy --z0 tests/data/z_t0000.npy "$@" --wait \
   > "$WORK/r.json" || { cat "$WORK/r.json"; fail "rollout job"; }; json "$WORK/r.json" "d['id']"; }
 R1=$(rollout --steps 30)
-R2=$(rollout --steps 30)
+R2=$(rollout --steps 30 --no-reuse)
 R3=$(rollout --steps 30 --precision f32 --mode fast)
 
 # ---- plot

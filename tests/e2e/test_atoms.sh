@@ -91,7 +91,7 @@ ok "lineage descendants/ancestors/dot"
 # one with the default carrier (auto: the host path on a CPU device like lavapipe, the
 # GPU path on a GPU) gives the same atoms and DAG (the GPU's exact fixed-point sums and
 # the host's ordered double sums differ in the last bits of Γ, centroids and moments).
-"$DASHI" --json submit atoms --from "$LES" --carrier gpu --wait > "$WORK/atoms2.json" || fail "second atoms job"
+"$DASHI" --json submit atoms --from "$LES" --carrier gpu --no-reuse --wait > "$WORK/atoms2.json" || fail "second atoms job"
 "$DASHI" --json submit atoms --from "$LES" --wait > "$WORK/atoms3.json" || fail "atoms job, carrier auto"
 "$DASHI" --json ping > "$WORK/ping.json"
 json "$WORK/atoms3.json" "d['params']['carrier']=='auto' and d['metrics']['carrier_on_gpu']==(0 if $(json "$WORK/ping.json" "d['is_cpu']") else 1)" \

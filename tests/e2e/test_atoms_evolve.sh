@@ -92,7 +92,7 @@ none = json.load(open(f"{w}/mn.json"))["metrics"]["eval.rel_l2"]["values"][0]
 assert lowk < none, (lowk, none)
 PY
 "$DASHI" lineage "$ID" --atom 0:0 --depth 3 --dot | grep -q -- '->' || fail "lineage dot of an evolve job"
-"$DASHI" --json submit atoms --from "$LES" --mode evolve --background lowk --wait > "$WORK/ev2.json" || fail "rerun"
+"$DASHI" --json submit atoms --from "$LES" --mode evolve --background lowk --no-reuse --wait > "$WORK/ev2.json" || fail "rerun"
 for o in atoms lineage atom_audit field_final; do
   [ "$(json "$WORK/ev.json" "d['outputs']['$o']")" = "$(json "$WORK/ev2.json" "d['outputs']['$o']")" ] \
     || fail "output $o differs between two runs"

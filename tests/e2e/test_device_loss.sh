@@ -50,7 +50,7 @@ LONG=$("$DASHI" --json submit les --N 64 --steps "$STEPS" --save-every 0 | "$PY"
 poll 120 "d['checkpoint'] is not None or d['state'] not in ('queued', 'running')" show "$LONG"
 [ "$(json "$WORK/poll.json" "d['state']")" = running ] || { cat "$WORK/poll.json"; fail "the long job ended before its first checkpoint"; }
 CK_STEP=$(json "$WORK/poll.json" "d['checkpoint']['step']")
-QUEUED=$("$DASHI" --json submit les $REF_ARGS | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+QUEUED=$("$DASHI" --json submit les $REF_ARGS --no-reuse | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 sleep 0.5
 show "$QUEUED" > "$WORK/queued.json"
 [ "$(json "$WORK/queued.json" "d['state']")" = queued ] \
@@ -93,12 +93,12 @@ ok "the daemon exits cleanly after the recovery"
 # released what it caches) fail; the job fails saying so, the next one succeeds.
 export DASHI_VK_FAULT=oom:1:2
 start_daemon
-rc=0; "$DASHI" --json submit les $REF_ARGS --wait > "$WORK/oom.json" || rc=$?
+rc=0; "$DASHI" --json submit les $REF_ARGS --no-reuse --wait > "$WORK/oom.json" || rc=$?
 [ "$(json "$WORK/oom.json" "d['state'], d['error']['code']")" = "failed E_DEVICE_MEMORY" ] \
   || { cat "$WORK/oom.json"; fail "the job that ran out of device memory did not fail with E_DEVICE_MEMORY"; }
 [ $rc -ne 0 ] || fail "dashi exited 0 for a failed job"
 json "$WORK/oom.json" "d['error']['message']" | grep -q "out of device memory" || fail "the message does not say why"
-"$DASHI" --json submit les $REF_ARGS --wait > "$WORK/after.json" || { cat "$WORK/after.json"; fail "the job after the OOM"; }
+"$DASHI" --json submit les $REF_ARGS --no-reuse --wait > "$WORK/after.json" || { cat "$WORK/after.json"; fail "the job after the OOM"; }
 [ "$(json "$WORK/after.json" "sorted(d['outputs'].items())")" = "$(json "$WORK/ref.json" "sorted(d['outputs'].items())")" ] \
   || fail "the job after the OOM computed other outputs"
 [ "$(ping_field device_state) $(ping_field device_resets)" = "ok 0" ] || fail "out of memory was taken for a device loss"

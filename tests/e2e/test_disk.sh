@@ -67,7 +67,7 @@ rc=0; "$DASHI" --json submit les --N 16 --steps 20 --save-every 0 > "$WORK/s.jso
 ok "a job submitted on a full disk is refused ($(json "$WORK/s.json" "d['error']['code'], d['error']['field']"))"
 
 rm -f "$DISK/filler"
-"$DASHI" --json submit les --N 16 --steps 20 --save-every 0 --wait > "$WORK/s.json" || fail "a job after space is back"
+"$DASHI" --json submit les --N 16 --steps 20 --save-every 0 --no-reuse --wait > "$WORK/s.json" || fail "a job after space is back"
 [ "$(json "$WORK/s.json" "d['state']")" = succeeded ] || fail "a job after space is back"
 [ "$(stat -c %s "$DASHI_STATE_DIR/reserve")" = 4194304 ] || fail "the reserve file is not back"
 ok "space back: jobs succeed again, the reserve is back"

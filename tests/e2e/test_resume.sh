@@ -22,7 +22,7 @@ field() { "$DASHI" --json show "$1" > "$WORK/f.json"; json "$WORK/f.json" "$2"; 
 STEPS=$(json "$WORK/cal.json" "max(600, min(2000000, int(d['metrics']['steps_per_s'] * 6) // 100 * 100))")
 echo "# $STEPS steps ($(json "$WORK/cal.json" "d['metrics']['steps_per_s']") steps/s in the calibration run)"
 # About 20 saved states, at steps a checkpoint rarely falls on.
-submit() { "$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps $STEPS --hash-every 10 --save-every $((STEPS / 20 + 3)) "$@"; }
+submit() { "$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps $STEPS --hash-every 10 --save-every $((STEPS / 20 + 3)) --no-reuse "$@"; }
 
 submit --wait > "$WORK/ref.json" || fail "reference run failed"
 REF=$(json "$WORK/ref.json" "d['id']")

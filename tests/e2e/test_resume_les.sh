@@ -14,7 +14,7 @@ STEPS=$(json "$WORK/cal.json" "max(300, min(200000, int(d['metrics']['steps_per_
 # About 12 frames, saved at steps a checkpoint rarely falls on.
 SAVE=$((STEPS / 12 + 1))
 echo "# $STEPS steps, a frame every $SAVE ($(json "$WORK/cal.json" "d['metrics']['steps_per_s']") steps/s)"
-submit() { "$DASHI" --json submit les --N 64 --steps $STEPS --save-every $SAVE --seed 5 "$@"; }
+submit() { "$DASHI" --json submit les --N 64 --steps $STEPS --save-every $SAVE --seed 5 --no-reuse "$@"; }
 outputs() { json "$1" "' '.join(f'{k}={v}' for k, v in sorted(d['outputs'].items()))"; }
 
 submit --wait > "$WORK/ref.json" || fail "reference run failed"

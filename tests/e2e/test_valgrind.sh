@@ -19,14 +19,14 @@ done
 put_reference_rollout
 "$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 3 --wait > "$WORK/r.json" || fail "rollout under valgrind"
 kill -USR1 "$DAEMON_PID" # the next queue submission returns VK_ERROR_DEVICE_LOST
-"$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 3 --wait > "$WORK/lost.json" || true
+"$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 3 --no-reuse --wait > "$WORK/lost.json" || true
 [ "$(json "$WORK/lost.json" "d['state']")" = interrupted ] || { cat "$WORK/lost.json"; fail "no device loss under valgrind"; }
 i=0
 until [ "$("$DASHI" --json --no-autostart ping | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["device_resets"])')" = 1 ]; do
   i=$((i + 1)); [ $i -lt 600 ] || fail "the device was not re-created under valgrind"
   sleep 0.25
 done
-"$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 3 --wait > "$WORK/r2.json" || fail "rollout after the recovery"
+"$DASHI" --json submit rollout --op "$A" --z0 "$Z" --steps 3 --no-reuse --wait > "$WORK/r2.json" || fail "rollout after the recovery"
 kill -TERM "$DAEMON_PID"
 rc=0; wait "$DAEMON_PID" || rc=$?; DAEMON_PID=
 [ $rc -eq 0 ] || { cat "$WORK/valgrind.log"; fail "valgrind reported errors or leaks (exit $rc)"; }
