@@ -29,23 +29,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ $QUICK = 1 ]; then NS=64; STEPS=60; fi
-DASHI="$(cd "$BUILD" && pwd)/dashi"
-DASHID="$(cd "$BUILD" && pwd)/dashid"
-WORK=$(mktemp -d)
+. "$(dirname "$0")/private_dashid.sh"
+CONF=$(mktemp) # the second user reaches the socket
+printf 'socket_mode = 0666\n' > "$CONF"
+start_private_dashid --config "$CONF"
+rm -f "$CONF"
 chmod 755 "$WORK"
-export DASHI_SOCKET="$WORK/dashid.sock"
-export DASHI_STATE_DIR="$WORK/state"
-printf 'socket_mode = 0666\n' > "$WORK/dashid.conf"
-"$DASHID" --foreground --socket "$DASHI_SOCKET" --state-dir "$DASHI_STATE_DIR" --device "$DEVICE" \
-  --config "$WORK/dashid.conf" > "$WORK/dashid.log" 2>&1 &
-PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
-i=0
-until "$DASHI" --no-autostart ping > /dev/null 2>&1; do
-  i=$((i + 1))
-  if [ $i -gt 300 ] || ! kill -0 $PID 2>/dev/null; then cat "$WORK/dashid.log" >&2; exit 1; fi
-  sleep 0.1
-done
 
 # The second user: nobody, when this shell may become it; else the same user.
 OTHER=""
@@ -87,7 +76,7 @@ rollout warm
 rollout alone
 les --save-every 1 > "$WORK/bg.json"
 BG=$(id_of "$WORK/bg.json")
-until "$DASHI" --json status "$BG" | grep -q '"running"'; do sleep 0.05; done
+while "$DASHI" --json status "$BG" | grep -q '"queued"'; do sleep 0.05; done
 rollout busy
 "$DASHI" --json wait "$BG" > "$WORK/job_bg.json"
 
