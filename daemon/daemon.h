@@ -5,8 +5,8 @@
  * those includes this header; its start and stop are lifecycle.h.
  * Thread ownership: the loop thread owns the socket, connections, the store and the
  * scheduler's bookkeeping under its mutex; the GPU thread owns the Vulkan runtime and
- * job states after startup. Immutable after startup: cfg, rollout_tuning, vk's descriptive
- * fields. */
+ * job states after startup; the I/O thread owns the writers handed to it
+ * (io_worker.h). Immutable after startup: cfg, rollout_tuning, vk's descriptive fields. */
 #ifndef DASHI_DAEMON_H
 #define DASHI_DAEMON_H
 
@@ -17,6 +17,7 @@
 #include "config.h"
 #include "conn_budget.h"
 #include "device_health.h"
+#include "io_worker.h"
 #include "rollout_tuning.h"
 #include "scheduler.h"
 #include "store.h"
@@ -31,7 +32,7 @@ struct fsck_run;
 
 /* What daemon_close must close (lifecycle.c). */
 struct daemon_opened {
-    bool store, health, vk, sched, loop;
+    bool store, health, vk, sched, loop, io;
 };
 
 struct daemon {
@@ -52,6 +53,7 @@ struct daemon {
     struct scheduler sched;
     uv_thread_t gpu_thread;
     bool gpu_thread_started;
+    struct io_worker io; /* the I/O thread: streamed outputs are written there (io_worker.h) */
     const struct conn_handlers *handlers; /* what the server hands requests to (server.h) */
     struct conn *conns; /* list of open connections */
     struct conn_budget conn_budget; /* what they hold, per uid; descriptor headroom */

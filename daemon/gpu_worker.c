@@ -3,6 +3,7 @@
 
 #include "device_recovery.h"
 #include "fft_vkfft.h"
+#include "io_worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +107,7 @@ bool job_should_stop(const struct job_exec *ex)
 struct vk_runtime *job_vk(struct job_exec *ex) { return &ex->d->vk; }
 struct blobstore *job_blobs(struct job_exec *ex) { return &ex->d->blobs; }
 struct fft_cache *job_fft(struct job_exec *ex) { return ex->d->fft; }
+struct io_stream *job_io(struct job_exec *ex) { return ex->job->io; }
 double job_slice_target_ms(const struct job_exec *ex) { return ex->d->cfg.slice_ms; }
 const struct rollout_tuning *job_rollout_tuning(const struct job_exec *ex) { return &ex->d->rollout_tuning; }
 
@@ -136,29 +138,37 @@ static void post(struct daemon *d, struct job_msg *m)
     uv_async_send(&d->wake);
 }
 
+/* A job's end. When the job wrote through the I/O thread, its last batch and its end go
+ * there too, behind its writes: the end is recorded once the outputs are durable (a
+ * success becomes a failure if they could not be written), and the GPU thread goes on. */
 static void end_job(struct job_exec *ex, enum job_state state, const struct dashi_error *error)
 {
     struct sched_job *j = ex->job;
-    if (ex->batch) {
+    if (ex->batch)
         ex->batch->gpu_seconds = j->gpu_seconds;
-        post(ex->d, ex->batch);
-        ex->batch = NULL;
-    }
     struct job_msg *m = msg_new(MSG_ENDED, j->id);
     m->state = state;
     m->gpu_seconds = j->gpu_seconds;
     if (error)
         m->error = *error;
     if (j->state)
-        j->kind->destroy(j->state);
+        j->kind->destroy(j->state); /* queues the close of its writers */
     j->state = NULL;
-    if (state != JOB_INTERRUPTED) { /* only an interrupted job is continued */
-        char prefix[48];
-        job_partials_prefix(j->id, prefix, sizeof prefix);
-        blobstore_remove_partials(&ex->d->blobs, prefix);
+    char prefix[48];
+    job_partials_prefix(j->id, prefix, sizeof prefix);
+    if (j->io && io_stream_used(j->io)) {
+        io_stream_finish(j->io, ex->batch, m, prefix);
+    } else {
+        if (ex->batch)
+            post(ex->d, ex->batch);
+        if (state != JOB_INTERRUPTED) /* only an interrupted job is continued */
+            blobstore_remove_partials(&ex->d->blobs, prefix);
+        io_stream_free(j->io);
+        post(ex->d, m);
     }
+    ex->batch = NULL;
+    j->io = NULL;
     scheduler_remove(&ex->d->sched, j);
-    post(ex->d, m);
 }
 
 /* Ends a job the daemon stops for `why`, or that its owner cancelled. */
@@ -254,6 +264,15 @@ static void run_slice(struct daemon *d, struct sched_job *j)
         fail_stop(&ex);
         return;
     }
+    if (!j->io && !(j->io = io_stream_new(&d->io, j->id))) {
+        dashi_fail(&err, DASHI_E_INTERNAL, "", "out of memory for the job's I/O stream");
+        end_job(&ex, JOB_FAILED, &err);
+        return;
+    }
+    if (io_stream_error(j->io, &err) != 0) { /* its writes failed on the I/O thread */
+        end_job(&ex, JOB_FAILED, &err);
+        return;
+    }
     uint64_t t0 = uv_hrtime();
     if (!j->state) {
         post(d, msg_new(MSG_STARTED, j->id));
@@ -271,6 +290,7 @@ static void run_slice(struct daemon *d, struct sched_job *j)
         end_failed(&ex, &err);
         return;
     }
+    j->io_wait = io_stream_waiting(j->io, &j->io_wait_gen); /* then not run until staging is freed */
     if (ex.emit_error.code != DASHI_OK) {
         end_job(&ex, JOB_FAILED, &ex.emit_error);
         return;
@@ -313,5 +333,5 @@ void gpu_worker_main(void *arg)
     struct dashi_error why;
     dashi_fail(&why, DASHI_E_INTERRUPTED, "", "the daemon stopped while the job ran");
     end_started(d, &why);
-    post(d, msg_new(MSG_WORKER_EXIT, 0));
+    io_worker_request_exit(&d->io); /* it posts MSG_WORKER_EXIT once the ends queued are written */
 }

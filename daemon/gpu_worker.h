@@ -15,7 +15,8 @@ struct job_exec {
     struct dashi_error emit_error; /* a report that could not be made fails the job */
 };
 
-/* Thread entry point; arg is the struct daemon. Returns after posting MSG_WORKER_EXIT. */
+/* Thread entry point; arg is the struct daemon. Returns after asking the I/O thread to
+ * exit (which then posts MSG_WORKER_EXIT). */
 void gpu_worker_main(void *arg);
 
 #endif

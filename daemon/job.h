@@ -152,6 +152,9 @@ struct blobstore *job_blobs(struct job_exec *ex);
  * never one per job). */
 struct fft_cache *job_fft(struct job_exec *ex);
 double job_slice_target_ms(const struct job_exec *ex);
+/* The job's stream to the I/O thread (io_worker.h): streamed outputs are written there,
+ * from staging buffers, never on the GPU thread. Valid from start to destroy. */
+struct io_stream *job_io(struct job_exec *ex);
 /* The DASHI_ROLLOUT_* knobs, read once at the daemon's start (rollout_tuning.h). */
 const struct rollout_tuning *job_rollout_tuning(const struct job_exec *ex);
 /* Shortest wall time between two checkpoints of a job (config checkpoint_every_s). */
@@ -160,9 +163,10 @@ double job_checkpoint_interval_ms(const struct job_exec *ex);
 const char *job_resume_checkpoint(const struct job_exec *ex, uint64_t *step);
 /* A streamed output that a resumed job continues (blob_writer_resume, named after the job
  * and `name`): keep is the data bytes written up to the checkpoint resumed from (0 when
- * starting fresh). Kinds close it with blob_writer_close: its file stays while the job
- * is interrupted and is removed when the job ends in any other way. Before reporting a
- * checkpoint, a kind syncs these writers (blob_writer_sync). */
+ * starting fresh). Its file stays while the job is interrupted and is removed when the
+ * job ends in any other way. Once a request names the writer it is the I/O thread's:
+ * appends, the sync before a checkpoint (io_checkpoint), the end and the close
+ * (io_close) go through job_io's queue. */
 int job_output_writer(struct job_exec *ex, const char *name, enum npy_dtype dtype, int ndim, const uint64_t *shape,
                       uint64_t keep, struct blob_writer **w, struct dashi_error *err);
 /* The file prefix of job id's resumable outputs ("job-ID-"), for removing them. */

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "decode.h"
+#include "io_worker.h"
 #include "job.h"
 #include "job_params.h"
 #include "monotonic.h"
@@ -286,10 +287,11 @@ struct decode_state {
     uint64_t *order;                /* state index per decoded frame (UINT64_MAX: z0) */
     uint64_t nframes, next;
     uint32_t batch;
-    double *zb, *tb, *fields;       /* one batch */
+    double *zb, *tb;                /* one batch */
     uint64_t *tsteps;
     struct decode_result *res;
-    struct blob_writer *snap;
+    struct io_stream *io;           /* omega_hat and the outputs are written there */
+    struct blob_writer *snap;       /* omega_hat (snapshots): the I/O thread's */
     int64_t *steps_out;
     double gpu_ms, host_ms;
     bool gpu_timing;
@@ -306,11 +308,10 @@ static void state_free(struct decode_state *s)
 {
     if (!s)
         return;
-    if (s->snap)
-        blob_writer_abort(s->snap);
+    io_close(s->io, s->snap, true);
     decode_gpu_destroy(s->engine);
     free(s->states), free(s->z0), free(s->truth), free(s->order), free(s->zb), free(s->tb);
-    free(s->fields), free(s->tsteps), free(s->res), free(s->steps_out);
+    free(s->tsteps), free(s->res), free(s->steps_out);
     free(s);
 }
 
@@ -326,6 +327,7 @@ static int decode_start(struct job_exec *ex, const void *params, void **out, str
     if (!s)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     s->p = p;
+    s->io = job_io(ex);
     s->gpu_timing = true;
     s->depth_max = -1;
     struct npy_info info;
@@ -358,11 +360,10 @@ static int decode_start(struct job_exec *ex, const void *params, void **out, str
     struct decode_config cfg = config_of(p, anchors, mask, s->batch);
     s->zb = malloc((size_t)s->batch * p->D * 8);
     s->tb = p->truth[0] ? malloc((size_t)s->batch * nn * 8) : NULL;
-    s->fields = snapshots ? malloc((size_t)s->batch * nn * 8) : NULL;
     s->tsteps = malloc(s->batch * sizeof *s->tsteps);
     s->res = calloc(s->batch, sizeof *s->res);
     s->steps_out = malloc(s->nframes * sizeof *s->steps_out);
-    if (!s->zb || (p->truth[0] && !s->tb) || (snapshots && !s->fields) || !s->tsteps || !s->res || !s->steps_out) {
+    if (!s->zb || (p->truth[0] && !s->tb) || !s->tsteps || !s->res || !s->steps_out) {
         dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
         goto fail;
     }
@@ -431,8 +432,18 @@ static int decode_slice(struct job_exec *ex, void *state, bool *done, struct das
             if (s->tb)
                 memcpy(s->tb + f * nn, s->truth + (t / p->truth_every) * nn, nn * 8);
         }
+        /* The snapshots go straight into a staging buffer for the I/O thread. */
+        struct io_buf *buf = s->snap ? io_staging_get(s->io, (size_t)nb * nn * 8) : NULL;
+        if (s->snap && !buf)
+            break; /* waiting on I/O: the scheduler runs others until staging is freed */
         double gms = -1, t0 = monotonic_ms();
-        if (decode_gpu_run(s->engine, nb, s->tsteps, s->zb, s->tb, obs, s->res, s->fields, &gms, err))
+        int rc = decode_gpu_run(s->engine, nb, s->tsteps, s->zb, s->tb, obs, s->res, buf ? io_buf_data(buf) : NULL,
+                                &gms, err);
+        if (rc == 0 && buf)
+            io_append(s->io, s->snap, io_buf_data(buf), (size_t)nb * nn * 8);
+        if (buf)
+            io_release(s->io, buf);
+        if (rc)
             return -1;
         s->host_ms += monotonic_ms() - t0;
         if (gms >= 0)
@@ -446,8 +457,6 @@ static int decode_slice(struct job_exec *ex, void *state, bool *done, struct das
                                       (unsigned long long)s->tsteps[f]);
                 report_frame(ex, s, s->next + f, s->tsteps[f], &s->res[f]);
             }
-        if (s->snap && blob_writer_append(s->snap, s->fields, (size_t)nb * nn * 8, err))
-            return -1;
         s->next += nb;
         if (job_should_stop(ex))
             break;
@@ -460,19 +469,15 @@ static int decode_slice(struct job_exec *ex, void *state, bool *done, struct das
 static int decode_finish(struct job_exec *ex, void *state, struct dashi_error *err)
 {
     struct decode_state *s = state;
+    (void)err; /* nothing here fails: the outputs are written, and can fail, on the I/O thread */
     const struct decode_params *p = s->p;
-    struct blob_meta meta;
+    /* Published by the I/O thread (which frees steps_out); the end is recorded after them. */
     uint64_t shape[1] = {s->nframes};
-    if (blobstore_put_array(job_blobs(ex), NPY_I8, 1, shape, s->steps_out, &meta, err))
-        return -1;
-    job_emit_output(ex, "steps", meta.hash);
-    if (s->snap) {
-        int rc = blob_writer_end(s->snap, &meta, err);
-        s->snap = NULL;
-        if (rc)
-            return -1;
-        job_emit_output(ex, "omega_hat", meta.hash);
-    }
+    io_put(s->io, "steps", NPY_I8, 1, shape, s->steps_out);
+    s->steps_out = NULL;
+    if (s->snap)
+        io_end(s->io, s->snap, "omega_hat");
+    s->snap = NULL;
     double n = (double)s->nframes;
     job_emit_summary(ex, "decodes", n);
     double loop_ms = s->gpu_timing ? s->gpu_ms : s->host_ms;

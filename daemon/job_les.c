@@ -9,7 +9,12 @@
  * of wall time and when the job is stopped. The three streamed outputs are resumable
  * writers (job_output_writer) made durable before each checkpoint is reported, so a
  * resumed job keeps what they held at the checkpoint's step and continues them: its
- * outputs are those of an unbroken run, byte for byte (docs/storage.md "Resume"). */
+ * outputs are those of an unbroken run, byte for byte (docs/storage.md "Resume").
+ *
+ * Write-behind (io_worker.h): each run's frames and series are read back into a staging
+ * buffer that the I/O thread appends and returns; the writers, the checkpoints and the
+ * outputs are the I/O thread's, so the GPU thread never hashes or writes. Without a
+ * staging buffer the slice ends early ("waiting on I/O") and other jobs run. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +23,7 @@
 
 #include "fft_vkfft.h"
 #include "ic.h"
+#include "io_worker.h"
 #include "job.h"
 #include "job_params.h"
 #include "monotonic.h"
@@ -154,9 +160,9 @@ struct les_state {
     struct les_config cfg;
     struct les_gpu *engine;
     uint64_t step0;        /* first step the outputs cover (0 unless resumed) */
-    struct blob_writer *traj, *energy, *enstrophy;
-    double *frames;        /* host room for one run's frames */
-    double *e, *z;         /* host room for one run's series */
+    struct io_stream *io;
+    struct blob_writer *traj, *energy, *enstrophy; /* the I/O thread's once started */
+    uint32_t buf_frames;   /* frames one staging buffer holds (at most cfg.max_frames) */
     uint32_t steps_per_run;
     double gpu_ms, host_ms;
     bool gpu_timing;
@@ -164,12 +170,16 @@ struct les_state {
     double last_checkpoint_ms;
 };
 
-/* Resumable outputs are closed, not removed: an interrupted job continues them. */
-static void close_outputs(struct les_state *s)
+/* Resumable outputs are closed, not removed: an interrupted job continues them. Before
+ * any request named them they are still this thread's (the retry in les_start). */
+static void close_outputs(struct les_state *s, bool queued)
 {
-    blob_writer_close(s->traj);
-    blob_writer_close(s->energy);
-    blob_writer_close(s->enstrophy);
+    struct blob_writer *ws[3] = {s->traj, s->energy, s->enstrophy};
+    for (int i = 0; i < 3; i++)
+        if (queued)
+            io_close(s->io, ws[i], false);
+        else
+            blob_writer_close(ws[i]);
     s->traj = s->energy = s->enstrophy = NULL;
 }
 
@@ -177,11 +187,8 @@ static void state_free(struct les_state *s)
 {
     if (!s)
         return;
-    close_outputs(s);
+    close_outputs(s, true);
     les_gpu_destroy(s->engine);
-    free(s->frames);
-    free(s->e);
-    free(s->z);
     free(s);
 }
 
@@ -211,8 +218,8 @@ static int initial_field(struct job_exec *ex, const struct les_params *p, bool r
 
 /* The streamed outputs, holding what an unbroken run had written up to step0: the series'
  * entries 0..step0 and the frames of steps 0, save_every, ... <= step0. A fresh start
- * writes frame 0 (w0); a resumed one finds it in what it keeps. */
-static int open_outputs(struct job_exec *ex, struct les_state *s, const double *w0, struct dashi_error *err)
+ * then writes frame 0 (les_start); a resumed one finds it in what it keeps. */
+static int open_outputs(struct job_exec *ex, struct les_state *s, struct dashi_error *err)
 {
     const struct les_params *p = s->p;
     size_t nn = (size_t)p->n * p->n;
@@ -225,9 +232,17 @@ static int open_outputs(struct job_exec *ex, struct les_state *s, const double *
         return 0;
     uint64_t shape[3] = {p->steps / p->save_every + 1, p->n, p->n};
     uint64_t frames_keep = s->step0 ? (s->step0 / p->save_every + 1) * nn * sizeof(double) : 0;
-    if (job_output_writer(ex, "trajectory", NPY_F8, 3, shape, frames_keep, &s->traj, err) != 0)
-        return -1;
-    return frames_keep ? 0 : blob_writer_append(s->traj, w0, nn * sizeof(double), err);
+    return job_output_writer(ex, "trajectory", NPY_F8, 3, shape, frames_keep, &s->traj, err);
+}
+
+/* Frames per staging buffer: about io_staging_target, at least one. */
+static uint32_t frames_per_buffer(const struct les_state *s)
+{
+    uint64_t frame = (uint64_t)s->p->n * s->p->n * sizeof(double);
+    uint64_t k = io_staging_target(s->io) / frame;
+    if (k > s->cfg.max_frames)
+        k = s->cfg.max_frames;
+    return k < 1 ? 1 : (uint32_t)k;
 }
 
 static int les_start(struct job_exec *ex, const void *params, void **out, struct dashi_error *err)
@@ -237,15 +252,12 @@ static int les_start(struct job_exec *ex, const void *params, void **out, struct
     if (!s)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     s->p = p;
+    s->io = job_io(ex);
     s->cfg = config_of(p, job_vk(ex));
     s->gpu_timing = true;
     size_t nn = (size_t)p->n * p->n;
     double *w0 = malloc(nn * sizeof *w0);
-    s->e = malloc(((size_t)LES_RUN_MAX_STEPS + 1) * sizeof(double));
-    s->z = malloc(((size_t)LES_RUN_MAX_STEPS + 1) * sizeof(double));
-    if (s->cfg.max_frames)
-        s->frames = malloc((size_t)s->cfg.max_frames * nn * sizeof(double));
-    if (!w0 || !s->e || !s->z || (s->cfg.max_frames && !s->frames)) {
+    if (!w0) {
         dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
         goto fail;
     }
@@ -254,19 +266,23 @@ static int les_start(struct job_exec *ex, const void *params, void **out, struct
     for (bool resume = true;; resume = false) {
         if (initial_field(ex, p, resume, w0, &s->step0, err) != 0)
             goto fail;
-        if (open_outputs(ex, s, w0, err) == 0)
+        if (open_outputs(ex, s, err) == 0)
             break;
         if (!resume || s->step0 == 0 || err->code != DASHI_E_NOT_FOUND)
             goto fail;
         fprintf(stderr, "dashid: les: %s; starting again from step 0\n", err->message);
-        close_outputs(s);
+        close_outputs(s, false);
         dashi_error_clear(err);
     }
     if (les_gpu_create(job_vk(ex), job_fft(ex), &s->cfg, w0, s->step0, &s->engine, err) != 0)
         goto fail;
+    s->buf_frames = s->cfg.max_frames ? frames_per_buffer(s) : 0;
     s->steps_per_run = 4; /* the first run measures the step time */
     s->last_checkpoint_ms = monotonic_ms();
-    free(w0);
+    if (s->traj && s->step0 == 0)
+        io_append_owned(s->io, s->traj, w0, nn * sizeof(double)); /* frame 0; the I/O thread frees w0 */
+    else
+        free(w0);
     *out = s;
     return 0;
 fail:
@@ -283,74 +299,93 @@ static uint32_t run_length(const struct les_state *s, uint64_t cur)
     if (n > s->steps_per_run)
         n = s->steps_per_run;
     if (p->save_every) {
-        uint64_t last_ok = (cur / p->save_every + s->cfg.max_frames + 1) * p->save_every - 1;
+        uint64_t last_ok = (cur / p->save_every + s->buf_frames + 1) * p->save_every - 1;
         if (cur + n > last_ok)
             n = last_ok - cur;
     }
     return n < 1 ? 1 : (uint32_t)n;
 }
 
-static int checkpoint(struct job_exec *ex, struct les_state *s, struct dashi_error *err)
+/* The field, stored and reported by the I/O thread after the outputs so far are durable:
+ * the checkpoint that counts on them is never recorded before them. */
+static int checkpoint(struct les_state *s, struct dashi_error *err)
 {
     size_t nn = (size_t)s->p->n * s->p->n;
     double *w = malloc(nn * sizeof *w);
     if (!w)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
+    if (les_gpu_read_field(s->engine, w, err) != 0) {
+        free(w);
+        return -1;
+    }
     uint64_t shape[2] = {s->p->n, s->p->n};
-    struct blob_meta meta;
-    /* The outputs so far must be durable before the checkpoint that counts on them is. */
-    int rc = blob_writer_sync(s->energy, err) || blob_writer_sync(s->enstrophy, err) ||
-             (s->traj && blob_writer_sync(s->traj, err)) ? -1 : 0;
-    if (rc == 0)
-        rc = les_gpu_read_field(s->engine, w, err);
-    if (rc == 0)
-        rc = blobstore_put_array(job_blobs(ex), NPY_F8, 2, shape, w, &meta, err);
-    free(w);
-    if (rc == 0)
-        job_emit_checkpoint(ex, meta.hash, les_gpu_step(s->engine));
-    return rc;
+    struct blob_writer *const ws[3] = {s->energy, s->enstrophy, s->traj};
+    io_checkpoint(s->io, ws, 3, NPY_F8, 2, shape, w, les_gpu_step(s->engine));
+    return 0;
+}
+
+/* One run into a staging buffer laid out as [frames | energy | enstrophy], handed to the
+ * I/O thread. 1 when no buffer is free (the slice waits on I/O), 0 done, -1 failed. */
+static int run_once(struct job_exec *ex, struct les_state *s, uint32_t n, struct les_run *run, double *hms,
+                    struct dashi_error *err)
+{
+    const struct les_params *p = s->p;
+    size_t nn = (size_t)p->n * p->n;
+    uint32_t save_every = (uint32_t)(p->save_every > UINT32_MAX ? 0 : p->save_every);
+    size_t nframes = les_gpu_frames_in(s->engine, n, save_every);
+    struct io_buf *buf = io_staging_get(s->io, (nframes * nn + 2 * ((size_t)n + 1)) * sizeof(double));
+    if (!buf)
+        return 1;
+    double *frames = io_buf_data(buf), *e = frames + nframes * nn, *z = e + n + 1;
+    uint64_t cur = les_gpu_step(s->engine);
+    double t0 = monotonic_ms();
+    int rc = les_gpu_run(s->engine, n, save_every, nframes ? frames : NULL, e, z, run, err);
+    *hms = monotonic_ms() - t0;
+    if (rc == 0 && run->nonfinite_step >= 0)
+        rc = dashi_fail(err, DASHI_E_DIVERGED, "step",
+                        "the vorticity became non-finite (NaN or Inf) at step %lld: reduce dt",
+                        (long long)run->nonfinite_step);
+    if (rc != 0) {
+        io_release(s->io, buf);
+        return -1;
+    }
+    /* Entry 0 of a run is the field it started from: written once, by the run from
+     * step 0 (a resumed job kept it with the rest up to its checkpoint). */
+    uint32_t first = cur == 0 ? 0 : 1;
+    for (uint32_t k = first; k <= n; k++) {
+        job_emit_metric(ex, "energy", (int64_t)(cur + k), e[k]);
+        job_emit_metric(ex, "enstrophy", (int64_t)(cur + k), z[k]);
+    }
+    io_append(s->io, s->energy, e + first, (n + 1 - first) * sizeof(double));
+    io_append(s->io, s->enstrophy, z + first, (n + 1 - first) * sizeof(double));
+    if (s->traj && run->frames)
+        io_append(s->io, s->traj, frames, (size_t)run->frames * nn * sizeof(double));
+    io_release(s->io, buf);
+    s->energy_last = e[n];
+    s->enstrophy_last = z[n];
+    return 0;
 }
 
 static int les_slice(struct job_exec *ex, void *state, bool *done, struct dashi_error *err)
 {
     struct les_state *s = state;
     const struct les_params *p = s->p;
-    size_t nn = (size_t)p->n * p->n;
     double budget_ms = job_slice_target_ms(ex);
     double slice_start = monotonic_ms();
     while (les_gpu_step(s->engine) < p->steps && monotonic_ms() - slice_start < budget_ms) {
-        uint64_t cur = les_gpu_step(s->engine);
-        uint32_t n = run_length(s, cur);
+        uint32_t n = run_length(s, les_gpu_step(s->engine));
         struct les_run run;
-        double t0 = monotonic_ms();
-        if (les_gpu_run(s->engine, n, (uint32_t)(p->save_every > UINT32_MAX ? 0 : p->save_every), s->frames,
-                        s->e, s->z, &run, err) != 0)
+        double hms = 0;
+        int rc = run_once(ex, s, n, &run, &hms, err);
+        if (rc < 0)
             return -1;
-        double hms = monotonic_ms() - t0;
+        if (rc > 0) /* waiting on I/O: the scheduler runs others until staging is freed */
+            break;
         s->host_ms += hms;
         if (run.gpu_ms >= 0)
             s->gpu_ms += run.gpu_ms;
         else
             s->gpu_timing = false;
-        if (run.nonfinite_step >= 0)
-            return dashi_fail(err, DASHI_E_DIVERGED, "step",
-                              "the vorticity became non-finite (NaN or Inf) at step %lld: reduce dt",
-                              (long long)run.nonfinite_step);
-        /* Entry 0 of a run is the field it started from: written once, by the run from
-         * step 0 (a resumed job kept it with the rest up to its checkpoint). */
-        uint32_t first = cur == 0 ? 0 : 1;
-        for (uint32_t k = first; k <= n; k++) {
-            job_emit_metric(ex, "energy", (int64_t)(cur + k), s->e[k]);
-            job_emit_metric(ex, "enstrophy", (int64_t)(cur + k), s->z[k]);
-        }
-        if (blob_writer_append(s->energy, s->e + first, (n + 1 - first) * sizeof(double), err) != 0 ||
-            blob_writer_append(s->enstrophy, s->z + first, (n + 1 - first) * sizeof(double), err) != 0)
-            return -1;
-        s->energy_last = s->e[n];
-        s->enstrophy_last = s->z[n];
-        if (s->traj && run.frames &&
-            blob_writer_append(s->traj, s->frames, (size_t)run.frames * nn * sizeof(double), err) != 0)
-            return -1;
         /* Size the next run to about a quarter of the slice so cancellation stays prompt. */
         double per_step = (run.gpu_ms > 0 ? run.gpu_ms : hms) / n;
         double want = per_step > 0 ? budget_ms / 4 / per_step : LES_RUN_MAX_STEPS;
@@ -362,22 +397,19 @@ static int les_slice(struct job_exec *ex, void *state, bool *done, struct dashi_
     job_emit_progress(ex, now_step, p->steps);
     *done = now_step >= p->steps;
     if (!*done && (job_should_stop(ex) || monotonic_ms() - s->last_checkpoint_ms >= job_checkpoint_interval_ms(ex))) {
-        if (checkpoint(ex, s, err) != 0)
+        if (checkpoint(s, err) != 0)
             return -1;
         s->last_checkpoint_ms = monotonic_ms();
     }
     return 0;
 }
 
-static int finish_writer(struct job_exec *ex, struct blob_writer **w, const char *name, struct dashi_error *err)
+/* The outputs are published by the I/O thread; the job's end is recorded after them. */
+static void finish_writer(struct les_state *s, struct blob_writer **w, const char *name)
 {
-    struct blob_meta meta;
-    int rc = blob_writer_end(*w, &meta, err);
+    if (*w)
+        io_end(s->io, *w, name);
     *w = NULL;
-    if (rc != 0)
-        return -1;
-    job_emit_output(ex, name, meta.hash);
-    return 0;
 }
 
 static int les_finish(struct job_exec *ex, void *state, struct dashi_error *err)
@@ -389,18 +421,14 @@ static int les_finish(struct job_exec *ex, void *state, struct dashi_error *err)
     if (!w)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
     uint64_t shape[2] = {p->n, p->n};
-    struct blob_meta meta;
-    if (les_gpu_read_field(s->engine, w, err) != 0 ||
-        blobstore_put_array(job_blobs(ex), NPY_F8, 2, shape, w, &meta, err) != 0) {
+    if (les_gpu_read_field(s->engine, w, err) != 0) {
         free(w);
         return -1;
     }
-    free(w);
-    job_emit_output(ex, "omega_final", meta.hash);
-    if (finish_writer(ex, &s->energy, "energy", err) != 0 || finish_writer(ex, &s->enstrophy, "enstrophy", err) != 0)
-        return -1;
-    if (s->traj && finish_writer(ex, &s->traj, "trajectory", err) != 0)
-        return -1;
+    io_put(s->io, "omega_final", NPY_F8, 2, shape, w);
+    finish_writer(s, &s->energy, "energy");
+    finish_writer(s, &s->enstrophy, "enstrophy");
+    finish_writer(s, &s->traj, "trajectory");
     double steps = (double)(p->steps - s->step0); /* the steps this run made (all unless resumed) */
     double loop_ms = s->gpu_timing ? s->gpu_ms : s->host_ms;
     job_emit_summary(ex, "steps", (double)p->steps);

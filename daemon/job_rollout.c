@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "io_worker.h"
 #include "job.h"
 #include "job_params.h"
 #include "monotonic.h"
@@ -191,7 +192,8 @@ struct rollout_state {
     struct rollout_gpu *engine;
     uint64_t record_every;
     double *records;           /* room for one run's recorded states */
-    struct blob_writer *saved; /* the "states" output, when save_every > 0 */
+    struct io_stream *io;      /* the states, checkpoints and outputs are written there */
+    struct blob_writer *saved; /* the "states" output, when save_every > 0: the I/O thread's */
     uint32_t steps_per_run;    /* adapted to the slice target */
     uint32_t max_run;
     double gpu_ms, host_ms;    /* of the hot loop only */
@@ -222,6 +224,7 @@ static int rollout_start(struct job_exec *ex, const void *params, void **out, st
     if (!s)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     s->p = p;
+    s->io = job_io(ex);
     s->gpu_timing = true;
     struct npy_info ai, zi;
     double *A = NULL, *z0 = NULL;
@@ -274,7 +277,7 @@ static int rollout_start(struct job_exec *ex, const void *params, void **out, st
 fail:
     free(A);
     free(z0);
-    blob_writer_close(s->saved);
+    blob_writer_close(s->saved); /* no request named it yet: still this thread's */
     if (s->engine)
         rollout_gpu_destroy(s->engine);
     free(s->records);
@@ -282,8 +285,9 @@ fail:
     return -1;
 }
 
-/* Writes the current state as a blob (the shape of z0) and reports it with its step. */
-static int rollout_checkpoint(struct job_exec *ex, struct rollout_state *s, struct dashi_error *err)
+/* The current state (the shape of z0), stored and reported with its step by the I/O
+ * thread once the states saved so far are durable: the checkpoint counts on them. */
+static int rollout_checkpoint(struct rollout_state *s, struct dashi_error *err)
 {
     const struct rollout_params *p = s->p;
     double *z = malloc((size_t)p->B * p->D * sizeof *z);
@@ -292,17 +296,12 @@ static int rollout_checkpoint(struct job_exec *ex, struct rollout_state *s, stru
     uint64_t shape[2] = {p->B, p->D};
     if (!p->batched)
         shape[0] = p->D;
-    struct blob_meta meta;
-    /* The states saved so far must be durable before the checkpoint that counts on them is. */
-    int rc = s->saved ? blob_writer_sync(s->saved, err) : 0;
-    if (rc == 0)
-        rc = rollout_gpu_read_state(s->engine, z, err);
-    if (rc == 0)
-        rc = blobstore_put_array(job_blobs(ex), NPY_F8, p->batched ? 2 : 1, shape, z, &meta, err);
-    free(z);
-    if (rc == 0)
-        job_emit_checkpoint(ex, meta.hash, rollout_gpu_steps(s->engine));
-    return rc;
+    if (rollout_gpu_read_state(s->engine, z, err) != 0) {
+        free(z);
+        return -1;
+    }
+    io_checkpoint(s->io, &s->saved, 1, NPY_F8, p->batched ? 2 : 1, shape, z, rollout_gpu_steps(s->engine));
+    return 0;
 }
 
 static int rollout_slice(struct job_exec *ex, void *state, bool *done, struct dashi_error *err)
@@ -319,18 +318,31 @@ static int rollout_slice(struct job_exec *ex, void *state, bool *done, struct da
         uint32_t nrec = 0;
         uint64_t bad = 0;
         double gms = -1;
+        /* Room for the states this run saves, handed to the I/O thread after it. */
+        size_t state_bytes = (size_t)p->B * p->D * sizeof(double);
+        struct io_buf *buf = p->save_every ? io_staging_get(s->io, (n / p->save_every + 1) * state_bytes) : NULL;
+        if (p->save_every && !buf)
+            break; /* waiting on I/O: the scheduler runs others until staging is freed */
+        unsigned char *out = buf ? io_buf_data(buf) : NULL;
+        size_t nout = 0;
         double t0 = monotonic_ms();
-        if (rollout_gpu_run(s->engine, n, s->record_every, s->records, &nrec, &bad, &gms, err) != 0)
+        if (rollout_gpu_run(s->engine, n, s->record_every, s->records, &nrec, &bad, &gms, err) != 0) {
+            if (buf)
+                io_release(s->io, buf);
             return -1;
+        }
         double hms = monotonic_ms() - t0;
         s->host_ms += hms;
         if (gms >= 0)
             s->gpu_ms += gms;
         else
             s->gpu_timing = false;
-        if (bad)
+        if (bad) {
+            if (buf)
+                io_release(s->io, buf);
             return dashi_fail(err, DASHI_E_DIVERGED, "", "the state became non-finite (NaN or Inf) at step %llu",
                               (unsigned long long)bad);
+        }
         uint64_t t = (doneSteps / (s->record_every ? s->record_every : 1) + 1) * s->record_every;
         for (uint32_t k = 0; k < nrec; k++, t += s->record_every) {
             const double *rec = s->records + (size_t)k * p->B * p->D;
@@ -341,9 +353,13 @@ static int rollout_slice(struct job_exec *ex, void *state, bool *done, struct da
                     job_emit_hash(ex, b, t, hex);
                     s->hashes++;
                 }
-            if (p->save_every && t % p->save_every == 0 &&
-                blob_writer_append(s->saved, rec, (size_t)p->B * p->D * sizeof(double), err) != 0)
-                return -1;
+            if (p->save_every && t % p->save_every == 0)
+                memcpy(out + nout++ * state_bytes, rec, state_bytes);
+        }
+        if (buf) {
+            if (nout)
+                io_append(s->io, s->saved, out, nout * state_bytes);
+            io_release(s->io, buf);
         }
         /* Runs of about a quarter of the slice, so cancellation stays prompt. */
         double ms_per_step = (gms > 0 ? gms : hms) / n;
@@ -357,7 +373,7 @@ static int rollout_slice(struct job_exec *ex, void *state, bool *done, struct da
      * daemon stopping or a cancel), so `dashi resume` loses little. */
     if (!*done &&
         (job_should_stop(ex) || monotonic_ms() - s->last_checkpoint_ms >= job_checkpoint_interval_ms(ex))) {
-        if (rollout_checkpoint(ex, s, err) != 0)
+        if (rollout_checkpoint(s, err) != 0)
             return -1;
         s->last_checkpoint_ms = monotonic_ms();
     }
@@ -372,16 +388,13 @@ static int rollout_finish(struct job_exec *ex, void *state, struct dashi_error *
     double *z = malloc(count * sizeof *z);
     if (!z)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
-    struct blob_meta meta;
     uint64_t shape[2] = {p->B, p->D};
     if (!p->batched)
         shape[0] = p->D;
-    if (rollout_gpu_read_state(s->engine, z, err) ||
-        blobstore_put_array(job_blobs(ex), NPY_F8, p->batched ? 2 : 1, shape, z, &meta, err)) {
+    if (rollout_gpu_read_state(s->engine, z, err)) {
         free(z);
         return -1;
     }
-    job_emit_output(ex, "z_final", meta.hash);
     if (p->truth[0]) {
         struct npy_info ti;
         double *truth;
@@ -397,14 +410,11 @@ static int rollout_finish(struct job_exec *ex, void *state, struct dashi_error *
         free(truth);
         job_emit_summary(ex, "proxy_error_final", sqrt(num) / (sqrt(den) + 1e-300));
     }
-    free(z);
-    if (s->saved) {
-        int rc = blob_writer_end(s->saved, &meta, err);
-        s->saved = NULL;
-        if (rc != 0)
-            return -1;
-        job_emit_output(ex, "states", meta.hash);
-    }
+    /* Published by the I/O thread; the job's end is recorded after them. */
+    io_put(s->io, "z_final", NPY_F8, p->batched ? 2 : 1, shape, z);
+    if (s->saved)
+        io_end(s->io, s->saved, "states");
+    s->saved = NULL;
     /* Timing of the hot loop only (no hashing, no saving): GPU timestamps when every run
      * had them, else the host's view of the runs. */
     double loop_ms = s->gpu_timing ? s->gpu_ms : s->host_ms;
@@ -432,7 +442,7 @@ static void rollout_destroy(void *state)
     struct rollout_state *s = state;
     if (!s)
         return;
-    blob_writer_close(s->saved); /* kept while the job is interrupted (job_output_writer) */
+    io_close(s->io, s->saved, false); /* kept while the job is interrupted (job_output_writer) */
     rollout_gpu_destroy(s->engine);
     free(s->records);
     free(s);

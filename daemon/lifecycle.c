@@ -2,9 +2,11 @@
 /* The daemon's start and stop (lifecycle.h). Start opens, in order: the store (jobs left
  * running by a previous daemon are marked interrupted), the blobs and the disk reserve,
  * the device, the scheduler with the jobs still queued, the loop with its handles, the
- * socket, and the GPU thread. Stop is orderly: daemon_begin_stop closes the socket and
- * tells the GPU thread; when the thread reports its exit (after interrupting the jobs
- * it ran), the waiters are answered, the connections closed and the loop ends. */
+ * socket, the I/O thread and the GPU thread. Stop is orderly: daemon_begin_stop closes
+ * the socket and tells the GPU thread; it interrupts the jobs it ran and asks the I/O
+ * thread to exit, which drains what is queued (the writes in flight are written, the
+ * ends recorded) and reports the exit; then the waiters are answered, the connections
+ * closed and the loop ends. */
 #include "lifecycle.h"
 
 #include <stdio.h>
@@ -69,8 +71,10 @@ static void close_handles(struct daemon *d)
  * the database for the next start. */
 static void finish_stop(struct daemon *d)
 {
-    uv_thread_join(&d->gpu_thread);
+    if (d->gpu_thread_started)
+        uv_thread_join(&d->gpu_thread);
     d->gpu_thread_started = false;
+    io_worker_join(&d->io);
     waiters_daemon_stopped(d);
     conn_sweep_stop(d);
     server_close_all(d);
@@ -78,7 +82,8 @@ static void finish_stop(struct daemon *d)
     close_handles(d);
 }
 
-/* The GPU thread posted messages: each is recorded (results.c); its exit ends the loop. */
+/* The GPU and I/O threads posted messages: each is recorded (results.c); their exit
+ * (posted by the I/O thread after the GPU thread's last end is written) ends the loop. */
 static void on_wake(uv_async_t *h)
 {
     struct daemon *d = h->data;
@@ -158,6 +163,14 @@ static int open_scheduler(struct daemon *d, struct dashi_error *err)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "cannot initialise the scheduler");
     d->opened.sched = true;
     d->sched.cfg = &d->cfg;
+    /* Read once here, like DASHI_VK_FAULT: nothing reads the environment while jobs run. */
+    if (io_worker_init(&d->io, d->cfg.io_staging_bytes, getenv("DASHI_IO_FAULT"), &d->sched, &d->wake, &d->blobs,
+                       err) != 0)
+        return -1;
+    d->opened.io = true;
+    d->sched.io_released = &d->io.released;
+    if (d->io.delay_ms)
+        fprintf(stderr, "dashid: fault injection: DASHI_IO_FAULT=delay_ms:%u\n", d->io.delay_ms);
     return jobs_requeue(d, err);
 }
 
@@ -197,8 +210,13 @@ static int start_serving(struct daemon *d, const struct conn_handlers *handlers,
         daemon_begin_stop(d, "startup failure");
         return -1; /* unreachable in practice: a timer cannot fail to start */
     }
+    if (io_worker_start(&d->io) != 0) {
+        daemon_begin_stop(d, "startup failure");
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "cannot start the I/O thread"); /* unreachable in practice */
+    }
     if (uv_thread_create(&d->gpu_thread, gpu_worker_main, d) != 0) {
         daemon_begin_stop(d, "startup failure");
+        io_worker_request_exit(&d->io); /* its exit report ends the loop */
         return dashi_fail(err, DASHI_E_INTERNAL, "", "cannot start the GPU thread"); /* unreachable in practice */
     }
     d->gpu_thread_started = true;
@@ -225,6 +243,8 @@ void daemon_close(struct daemon *d)
 {
     if (d->opened.loop && uv_loop_close(&d->loop) != 0)
         fprintf(stderr, "dashid: event loop closed with handles still open\n");
+    if (d->opened.io)
+        io_worker_destroy(&d->io);
     if (d->opened.sched)
         scheduler_destroy(&d->sched);
     fft_cache_destroy(d->fft); /* before the runtime its plans live on */

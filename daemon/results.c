@@ -171,7 +171,7 @@ bool results_apply(struct daemon *d, struct job_msg *m)
         disk_reserve_make(d);
     if (m->type == MSG_ENDED)
         jobs_ended(d, m->job);
-    else
+    else if (m->type == MSG_STARTED || m->has_progress) /* a checkpoint of the I/O thread says no step */
         waiters_progress(d, m);
     return false;
 }

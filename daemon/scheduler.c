@@ -158,6 +158,13 @@ bool scheduler_stopping(struct scheduler *s)
     return stop;
 }
 
+void scheduler_wake(struct scheduler *s)
+{
+    uv_mutex_lock(&s->mu);
+    uv_cond_broadcast(&s->cv);
+    uv_mutex_unlock(&s->mu);
+}
+
 static struct user_usage *user_find(struct scheduler *s, uid_t uid, bool create)
 {
     for (size_t i = 0; i < s->nusers; i++)
@@ -221,13 +228,14 @@ struct sched_job *scheduler_next(struct scheduler *s)
         double now = now_seconds();
         struct sched_job *best = NULL;
         for (struct sched_job *j = s->jobs; j; j = j->next) {
-            if (j->waiting)
+            if (j->waiting || (j->io_wait && s->io_released && atomic_load(s->io_released) == j->io_wait_gen))
                 continue;
             bool fits = j->started || s->mem_started + j->plan.mem_estimate <= s->mem_budget;
             if (fits && (!best || prefer(s, j, best, now)))
                 best = j;
         }
         if (best) {
+            best->io_wait = false;
             if (!best->started) {
                 best->started = true;
                 s->mem_started += best->plan.mem_estimate;

@@ -8,7 +8,8 @@
  * (seconds, halved every usage_half_life_s), then the job with the highest priority,
  * then the job with the least GPU time so far (round robin within a user), then the
  * oldest. A job is started only while the device-memory estimates of the started jobs
- * plus its own fit the budget. */
+ * plus its own fit the budget. A job waiting on I/O (no staging buffer free) is passed
+ * over until the I/O thread frees staging. */
 #ifndef DASHI_SCHEDULER_H
 #define DASHI_SCHEDULER_H
 
@@ -42,6 +43,12 @@ struct sched_job {
      * through job_resume_checkpoint (which must not touch SQLite). */
     char resume_checkpoint[DASHI_HASH_HEX + 1];
     uint64_t resume_step;
+    /* GPU-thread only: the job's stream of writes (io_worker.h), and whether its last
+     * slice found no staging buffer ("waiting on I/O"): it is not run again until the I/O
+     * thread has freed staging since (scheduler.io_released differs from io_wait_gen). */
+    struct io_stream *io;
+    bool io_wait;
+    uint64_t io_wait_gen;
     struct sched_job *next;
 };
 
@@ -99,6 +106,7 @@ struct scheduler {
     const struct daemon_config *cfg; /* per-user shares (config_user_limits); NULL: all 1 */
     struct user_usage *users;
     size_t nusers, cap_users;
+    const atomic_uint_least64_t *io_released; /* io_worker.released (NULL: no I/O thread) */
 };
 
 int scheduler_init(struct scheduler *s, uint64_t mem_budget, double half_life_s);
@@ -128,6 +136,8 @@ void scheduler_charge(struct scheduler *s, struct sched_job *job, double seconds
 /* GPU thread: removes an ended job and frees it (params via its kind). */
 void scheduler_remove(struct scheduler *s, struct sched_job *job);
 bool scheduler_stopping(struct scheduler *s);
+/* Any thread: something a waiting job may need changed (the I/O thread freed staging). */
+void scheduler_wake(struct scheduler *s);
 
 /* Messages: the GPU thread posts; the loop thread takes the whole list. */
 void scheduler_post(struct scheduler *s, struct job_msg *m);

@@ -3,7 +3,8 @@
 # to it. On a small tmpfs as the state directory (skipped with a message where mount is
 # not permitted): a job whose outputs would leave less than disk_reserve_bytes free is
 # refused at submit; when the disk fills while a job runs, the job fails with E_IO, that
-# failure is recorded and `wait` returns it; once space is back, jobs succeed again.
+# failure is recorded and `wait` returns it; once space is back, jobs succeed again; the
+# same for a trajectory whose write fails on the I/O thread.
 . tests/e2e/lib.sh
 need_second_user
 npy() { "$PY" -c "import numpy as np; np.save('$1', np.arange($2, dtype=np.float64) + $3)"; }
@@ -71,5 +72,19 @@ rm -f "$DISK/filler"
 [ "$(json "$WORK/s.json" "d['state']")" = succeeded ] || fail "a job after space is back"
 [ "$(stat -c %s "$DASHI_STATE_DIR/reserve")" = 4194304 ] || fail "the reserve file is not back"
 ok "space back: jobs succeed again, the reserve is back"
+
+# A trajectory is written on the I/O thread: its write failing there fails the job the same way,
+# and frees its staging (the next job runs).
+"$DASHI" --json submit les --N 32 --steps 200000 --save-every 100 > "$WORK/j.json" || fail "submit"
+J=$(json "$WORK/j.json" "d['id']")
+wait_state "$J" running
+sleep 1
+dd if=/dev/zero of="$DISK/filler" bs=1M 2>/dev/null || true
+rc=0; timeout 120 "$DASHI" --json wait "$J" > "$WORK/w.json" 2>/dev/null || rc=$?
+[ "$(json "$WORK/w.json" "d['state'], d['error']['code']")" = "failed E_IO" ] \
+  || fail "a trajectory writer on a full disk should fail with E_IO (wait exit $rc): $(cat "$WORK/w.json")"
+rm -f "$DISK/filler"
+"$DASHI" --json submit les --N 16 --steps 20 --save-every 1 --wait > "$WORK/s.json" || fail "a job after it"
+ok "a trajectory whose write fails on the I/O thread fails the job with E_IO; the next job succeeds"
 stop_daemon
 grep "released the reserve" "$WORK/dashid.log" || echo "# (the database found room without the reserve file)"

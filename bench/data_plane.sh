@@ -1,0 +1,122 @@
+#!/bin/sh
+# bench/data_plane.sh: the data plane of issue #16 on a private dashid, each figure with its
+# baseline measured in the same run:
+#   (a) les N 300 steps --save-every 1 against --save-every 0 (wall; target <= 1.25x);
+#   (b) `submit pipeline --N N --steps 300 --wait` wall against the sum of its jobs' GPU
+#       seconds (target <= 1.5x and <= 4 s at N=1024);
+#   (c) a 1,000-step rollout of a second user (nobody, via sudo or setpriv, when possible;
+#       else the same user) alone, then while the save-every-1 LES runs (target <= 1.2x);
+#   (d) for each N of --N: the pipeline's wall and the LES trajectory's write rate (GB/s of
+#       trajectory over the LES job's wall time).
+#
+#   bench/data_plane.sh [BUILD] [--N "1024 2048 4096"] [--device NAME] [--quick]
+#
+# --quick: N=64 and fewer steps, for lavapipe (checks the script runs; the figures mean
+# nothing there). Wall = the job's ended_at - started_at. Needs python3 (no numpy).
+set -eu
+BUILD=build
+DEVICE=auto
+NS="1024 2048 4096"
+STEPS=300
+QUICK=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --N) NS=$2; shift 2 ;;
+    --device) DEVICE=$2; shift 2 ;;
+    --quick) QUICK=1; shift ;;
+    -*) echo "usage: bench/data_plane.sh [BUILD] [--N \"N ...\"] [--device NAME] [--quick]" >&2; exit 2 ;;
+    *) BUILD=$1; shift ;;
+  esac
+done
+if [ $QUICK = 1 ]; then NS=64; STEPS=60; fi
+. "$(dirname "$0")/private_dashid.sh"
+CONF=$(mktemp) # the second user reaches the socket
+printf 'socket_mode = 0666\n' > "$CONF"
+start_private_dashid --config "$CONF"
+rm -f "$CONF"
+chmod 755 "$WORK"
+
+# The second user: nobody, when this shell may become it; else the same user.
+OTHER=""
+if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
+  OTHER="setpriv --reuid=65534 --regid=65534 --clear-groups"
+elif sudo -n -u nobody true 2> /dev/null; then
+  OTHER="sudo -n -u nobody"
+fi
+id_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['id'])" "$1"; }
+show() { "$DASHI" --json show "$1" > "$WORK/job_$2.json"; }
+
+# A rollout's inputs without numpy: a 64x64 operator (0.9 I) and a state of ones.
+python3 - "$WORK" <<'PY'
+import struct, sys
+def save(path, shape, values):
+    head = "{'descr': '<f8', 'fortran_order': False, 'shape': (%s), }" % "".join(f"{s}, " for s in shape)
+    pad = 64 - (10 + len(head) + 1) % 64
+    head = head + " " * pad + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode())
+        f.write(struct.pack(f"<{len(values)}d", *values))
+D = 64
+save(f"{sys.argv[1]}/a.npy", (D, D), [0.9 if i == j else 0.0 for i in range(D) for j in range(D)])
+save(f"{sys.argv[1]}/z.npy", (D,), [1.0] * D)
+PY
+chmod 644 "$WORK/a.npy" "$WORK/z.npy"
+rollout() { # NAME: a 1,000-step rollout of the second user, its record in job_NAME.json
+  $OTHER "$DASHI" --no-autostart --json submit rollout --op "$($OTHER "$DASHI" --no-autostart put "$WORK/a.npy")" \
+    --z0 "$($OTHER "$DASHI" --no-autostart put "$WORK/z.npy")" --steps 1000 --wait > "$WORK/job_$1.json"
+}
+
+N0=$(echo $NS | cut -d' ' -f1)
+les() { "$DASHI" --json submit les --N "$N0" --steps $STEPS "$@"; }
+# Warm-up (plans, pipelines), then (a), then (c) alone and beside the writer.
+les --save-every 0 --wait > /dev/null
+les --save-every 0 --wait > "$WORK/job_les0.json"
+les --save-every 1 --wait > "$WORK/job_les1.json"
+rollout warm
+rollout alone
+les --save-every 1 > "$WORK/bg.json"
+BG=$(id_of "$WORK/bg.json")
+while "$DASHI" --json status "$BG" | grep -q '"queued"'; do sleep 0.05; done
+rollout busy
+"$DASHI" --json wait "$BG" > "$WORK/job_bg.json"
+
+# (b) and (d): one pipeline per N (the first once more, warm), its jobs shown.
+for n in $NS; do
+  "$DASHI" --json submit pipeline --N "$n" --steps $STEPS --wait > "$WORK/pipe_$n.json"
+  for id in $(python3 -c "import json,sys; print(' '.join(str(v) for v in json.load(open(sys.argv[1]))['jobs'].values()))" \
+      "$WORK/pipe_$n.json"); do
+    show "$id" "p${n}_$id"
+  done
+done
+
+python3 - "$WORK" "$N0" "$STEPS" "$NS" "${OTHER:-same user}" <<'PY'
+import glob, json, sys
+work, n0, steps, ns, other = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(), sys.argv[5]
+load = lambda name: json.load(open(f"{work}/job_{name}.json"))
+wall = lambda j: j["ended_at"] - j["started_at"]
+gpu = lambda j: j.get("gpu_seconds") or 0.0
+les0, les1 = load("les0"), load("les1")
+alone, busy = load("alone"), load("busy")
+print(f"device: {les0.get('device')}; second user: {other}\n")
+print("| figure | measured | baseline | ratio | target |")
+print("|---|---:|---:|---:|---|")
+r = wall(les1) / wall(les0)
+print(f"| (a) les N={n0} {steps} steps save-every 1 vs 0 | {wall(les1):.2f} s | {wall(les0):.2f} s | {r:.2f} | <= 1.25 |")
+r = wall(busy) / wall(alone)
+print(f"| (c) rollout 1000 steps beside the writer vs alone | {wall(busy):.3f} s | {wall(alone):.3f} s | {r:.2f} | <= 1.2 |")
+for n in ns:
+    jobs = [json.load(open(f)) for f in sorted(glob.glob(f"{work}/job_p{n}_*.json"))]
+    pipe_wall = max(j["ended_at"] for j in jobs) - min(j["started_at"] for j in jobs)
+    g = sum(gpu(j) for j in jobs)
+    target = "<= 1.5, <= 4 s" if int(n) == 1024 else "-"
+    print(f"| (b) pipeline N={n} {steps} steps, wall vs sum of GPU s | {pipe_wall:.2f} s | {g:.2f} s | "
+          f"{pipe_wall / g if g else float('nan'):.2f} | {target} |")
+print("\n| (d) N | pipeline wall s | les wall s | trajectory GB | write GB/s |")
+print("|---:|---:|---:|---:|---:|")
+for n in ns:
+    jobs = [json.load(open(f)) for f in sorted(glob.glob(f"{work}/job_p{n}_*.json"))]
+    pipe_wall = max(j["ended_at"] for j in jobs) - min(j["started_at"] for j in jobs)
+    les = next(j for j in jobs if j.get("kind") == "les")
+    gb = (steps + 1) * int(n) * int(n) * 8 / 1e9
+    print(f"| {n} | {pipe_wall:.2f} | {wall(les):.2f} | {gb:.2f} | {gb / wall(les):.2f} |")
+PY
