@@ -23,6 +23,7 @@ void config_defaults(struct daemon_config *cfg)
     cfg->usage_half_life_s = 300.0;
     cfg->checkpoint_every_s = 5.0;
     cfg->disk_reserve_bytes = 256ull << 20;
+    cfg->gc_upload_grace_s = 7 * 86400;
     cfg->conn = (struct conn_limits){
         .max_reply_queue_bytes = 16u << 20, /* a maximal 8 MiB frame twice over */
         .max_reply_bytes_per_uid = 64u << 20,
@@ -295,6 +296,10 @@ static int config_set(struct daemon_config *cfg, const char *key, const char *va
     if (strcmp(key, "disk_reserve_bytes") == 0) {
         *expect = "a number of bytes (suffix K, M, G or T allowed), 0 for no reserve";
         return parse_bytes(val, &cfg->disk_reserve_bytes);
+    }
+    if (strcmp(key, "gc_upload_grace_s") == 0) {
+        *expect = "a whole number of seconds, 0 or more";
+        return parse_u64(val, &cfg->gc_upload_grace_s);
     }
     if (strcmp(key, "checkpoint_every_s") == 0) {
         *expect = "a positive number of seconds";
