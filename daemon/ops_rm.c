@@ -14,6 +14,8 @@
 
 static int rm_allowed(uid_t caller, const struct job_row *row, struct dashi_error *err)
 {
+    if (row->is_private && caller != 0 && caller != row->uid) /* as show: as if it did not exist */
+        return dashi_fail(err, DASHI_E_NOT_FOUND, "ids", "no job %lld", (long long)row->id);
     if (caller != 0 && caller != row->uid)
         return dashi_fail(err, DASHI_E_PERMISSION, "ids",
                           "job %lld belongs to another user; only its owner or root may remove it",
@@ -75,7 +77,7 @@ static int arg_ids(const msgpack_object *args, const msgpack_object **ids, struc
 int op_rm(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
     static const char *const allowed[] = {"ids", NULL};
-    const msgpack_object *ids;
+    const msgpack_object *ids = NULL;
     if (args_only(req->args, allowed, err) != 0 || arg_ids(req->args, &ids, err) != 0)
         return -1;
     uint32_t n = ids->via.array.size;
