@@ -71,8 +71,8 @@ static uint64_t u64_of(const msgpack_object *o)
 static void print_table(const msgpack_object *result)
 {
     static const char *const states[] = {"queued", "running", "succeeded", "failed", "cancelled", "interrupted"};
-    printf("%-12s %7s %6s %7s %8s %10s %7s %10s %12s %12s\n", "USER", "UID", "JOBS", "QUEUED", "RUNNING",
-           "SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED", "GPU_SECONDS");
+    printf("%-12s %7s %6s %7s %8s %10s %7s %10s %12s %12s %14s %14s\n", "USER", "UID", "JOBS", "QUEUED", "RUNNING",
+           "SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED", "GPU_SECONDS", "OUTPUT_BYTES", "UPLOAD_BYTES");
     const msgpack_object *users = map_get(result, "users");
     for (uint32_t i = 0; users && users->type == MSGPACK_OBJECT_ARRAY && i < users->via.array.size; i++) {
         const msgpack_object *u = &users->via.array.ptr[i];
@@ -81,12 +81,14 @@ static void print_table(const msgpack_object *result)
         for (int s = 0; s < 6; s++)
             n[s] = u64_of(map_get(st, states[s]));
         double secs = gs && gs->type == MSGPACK_OBJECT_FLOAT64 ? gs->via.f64 : (double)u64_of(gs);
-        printf("%-12.*s %7llu %6llu %7llu %8llu %10llu %7llu %10llu %12llu %12.3f\n",
+        printf("%-12.*s %7llu %6llu %7llu %8llu %10llu %7llu %10llu %12llu %12.3f %14llu %14llu\n",
                name && name->type == MSGPACK_OBJECT_STR ? (int)name->via.str.size : 0,
                name && name->type == MSGPACK_OBJECT_STR ? name->via.str.ptr : "",
                (unsigned long long)u64_of(map_get(u, "uid")), (unsigned long long)u64_of(map_get(u, "jobs")),
                (unsigned long long)n[0], (unsigned long long)n[1], (unsigned long long)n[2],
-               (unsigned long long)n[3], (unsigned long long)n[4], (unsigned long long)n[5], secs);
+               (unsigned long long)n[3], (unsigned long long)n[4], (unsigned long long)n[5], secs,
+               (unsigned long long)u64_of(map_get(u, "output_bytes")),
+               (unsigned long long)u64_of(map_get(u, "upload_bytes")));
     }
 }
 

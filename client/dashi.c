@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "cmd_atoms.h"
 #include "cmd_fsck.h"
+#include "cmd_store.h"
 #include "output.h"
 
 /* ---- commands handled elsewhere, adapted to the table's handler type ---- */
@@ -95,6 +96,8 @@ static const struct command commands[] = {
      "picture of an N×N field or trajectory frame, atoms of an atoms job marked", cmd_render, 0},
     {"describe", "[KIND]", "the job kinds' parameters: type, default, range, meaning", cmd_describe, 0},
     {"fsck", "", "check every blob and the database (its user or root)", cmd_fsck_store, 0},
+    {"rm", "ID [ID...]", "remove finished jobs and their records (owner or root)", cmd_rm, 0},
+    {"gc", "[--apply]", "what the store holds that nothing needs; --apply frees it (its user or root)", cmd_gc, 0},
     {"shutdown", "", "stop the daemon (its user or root)", cmd_daemon_op, 0},
 };
 

@@ -614,6 +614,16 @@ void blob_writer_close(struct blob_writer *w)
     blob_writer_abort(w);
 }
 
+int blobstore_remove(const struct blobstore *bs, const char *hash, struct dashi_error *err)
+{
+    char path[PATH_CAP];
+    if (blobstore_path(bs, hash, path, sizeof path) != 0)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "hash", "not a blob hash");
+    if (unlink(path) != 0 && errno != ENOENT)
+        return dashi_fail(err, DASHI_E_IO, "", "cannot remove blob %s: %s", path, strerror(errno));
+    return 0;
+}
+
 void blobstore_remove_partials(const struct blobstore *bs, const char *prefix)
 {
     char tmpdir[PATH_CAP], want[96];

@@ -66,6 +66,9 @@ int blob_writer_resume(struct blobstore *bs, const char *name, enum npy_dtype dt
 int blob_writer_sync(struct blob_writer *w, struct dashi_error *err);
 /* Closes without publishing and, unlike abort, keeps the file of a resumable writer. */
 void blob_writer_close(struct blob_writer *w);
+/* Deletes a stored blob (gc: the caller checked that nothing refers to it) with whatever
+ * the store keeps beside it. 0 also when it was already absent. */
+int blobstore_remove(const struct blobstore *bs, const char *hash, struct dashi_error *err);
 /* Removes the files of resumable writers whose name starts with prefix. */
 void blobstore_remove_partials(const struct blobstore *bs, const char *prefix);
 

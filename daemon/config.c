@@ -24,6 +24,7 @@ void config_defaults(struct daemon_config *cfg)
     cfg->checkpoint_every_s = 5.0;
     cfg->disk_reserve_bytes = 256ull << 20;
     cfg->io_staging_bytes = 512ull << 20;
+    cfg->gc_upload_grace_s = 7 * 86400;
     cfg->conn = (struct conn_limits){
         .max_reply_queue_bytes = 16u << 20, /* a maximal 8 MiB frame twice over */
         .max_reply_bytes_per_uid = 64u << 20,
@@ -300,6 +301,10 @@ static int config_set(struct daemon_config *cfg, const char *key, const char *va
     if (strcmp(key, "io_staging_bytes") == 0) {
         *expect = "a positive number of bytes (suffix K, M, G or T allowed)";
         return parse_bytes(val, &cfg->io_staging_bytes) || cfg->io_staging_bytes == 0 ? -1 : 0;
+    }
+    if (strcmp(key, "gc_upload_grace_s") == 0) {
+        *expect = "a whole number of seconds, 0 or more";
+        return parse_u64(val, &cfg->gc_upload_grace_s);
     }
     if (strcmp(key, "checkpoint_every_s") == 0) {
         *expect = "a positive number of seconds";

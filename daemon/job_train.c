@@ -236,6 +236,23 @@ static const struct param_spec train_params[] = {
 #undef P
 static const struct param_table train_table = {"`train`", train_params};
 
+
+#define OUTPUT_HEADER_BYTES 256 /* an output's .npy header as the blob store writes it, at most */
+
+/* File bytes of the outputs (disk quota): A (D×D), Z (frames×D), z0 (D), anchors (topk),
+ * mask_low (N×N u1) and, when evaluated, Z_eval (a D-vector per evaluated frame, counted for
+ * the eval span and every eval trajectory: an upper bound). */
+static uint64_t train_disk_estimate(const struct train_params *p, uint64_t d, uint64_t frames)
+{
+    uint64_t eval_frames = 0;
+    if (p->eval_frames.given)
+        eval_frames += (p->eval_frames.b == RANGE_END ? p->traj_frames : p->eval_frames.b) - p->eval_frames.a;
+    for (int i = 0; i < p->n_eval; i++)
+        eval_frames += p->eval_len[i];
+    uint64_t f8 = d * d + frames * d + d + p->topk + eval_frames * d;
+    return 8 * f8 + (uint64_t)p->n * p->n + 6 * OUTPUT_HEADER_BYTES;
+}
+
 static int train_validate(const struct job_submit_ctx *ctx, const msgpack_object *args, void **out,
                           struct job_plan *plan, struct dashi_error *err)
 {
@@ -306,6 +323,7 @@ static int train_validate(const struct job_submit_ctx *ctx, const msgpack_object
         dashi_fail(err, DASHI_E_TOO_LARGE, "k_cut", "the proxy dimension D = %u is too large to fit", d);
         goto fail;
     }
+    plan->disk_estimate = train_disk_estimate(p, d, fb - fr->a);
     plan->mem_estimate = encoder_memory_estimate(&cfg);
     if (p->eval_decode && (p->eval_frames.given || p->n_eval > 0))
         plan->mem_estimate += decoder_bytes;

@@ -15,6 +15,7 @@
 #include "conn_sweep.h"
 #include "disk.h"
 #include "fft_vkfft.h"
+#include "gc.h"
 #include "gpu_worker.h"
 #include "jobs.h"
 #include "results.h"
@@ -133,6 +134,13 @@ static int open_storage(struct daemon *d, struct dashi_error *err)
     d->opened.store = true;
     if (mark_interrupted(&d->store, err) != 0 || blobstore_open(&d->blobs, d->cfg.state_dir, err) != 0)
         return -1;
+    struct gc_scope g = {&d->store, &d->blobs, d->cfg.gc_upload_grace_s, now_seconds()};
+    struct gc_tally partials = {0, 0};
+    if (gc_partials(&g, true, &partials, err) != 0)
+        return -1;
+    if (partials.count)
+        fprintf(stderr, "dashid: removed %llu partial file(s) of jobs that will not continue (%llu bytes)\n",
+                (unsigned long long)partials.count, (unsigned long long)partials.bytes);
     d->blobs.reserve_bytes = d->cfg.disk_reserve_bytes;
     disk_reserve_make(d);
     return 0;

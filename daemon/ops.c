@@ -77,6 +77,7 @@ static const struct op_entry ops[] = {
     {"events", op_events, false},      {"audit", op_audit, false},
     {"resume", op_resume, true},
     {"fsck", op_fsck, false},          {"describe", op_describe, false},
+    {"rm", op_rm, true},               {"gc", op_gc, true},
 };
 
 #define NOPS (sizeof ops / sizeof ops[0])

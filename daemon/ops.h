@@ -52,6 +52,11 @@ void fsck_conn_released(struct conn *c); /* a closing connection's fsck stops */
 /* ops_acct.c: per-user accounting (jobs by state, GPU seconds) */
 int op_acct(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 
+/* ops_rm.c, ops_gc.c: the lifecycle of stored data (rm: owner or root; gc: root and the
+ * daemon's user) */
+int op_rm(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
+int op_gc(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
+
 /* ops_atoms.c: queries over atoms jobs (atoms, lineage, events, audit) */
 int op_atoms(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 int op_lineage(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);

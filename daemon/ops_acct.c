@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* acct: per-user accounting over the jobs table, like sacct: jobs by state and GPU
- * seconds, for jobs submitted since a time. Private jobs of other users count only for
+ * seconds, for jobs submitted since a time, and the bytes each user's jobs and uploads
+ * hold in the store now (store_user_bytes). Private jobs of other users count only for
  * root's view, as they are listed only to their owner and root. */
 #include <pwd.h>
 #include <sqlite3.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "store_gc.h"
 
 struct acct_user {
     int64_t uid;
@@ -15,6 +17,7 @@ struct acct_user {
     uint64_t by_state[JOB_STATE_COUNT];
     uint64_t jobs;
     double gpu_seconds;
+    uint64_t output_bytes, upload_bytes; /* store_user_bytes */
 };
 
 #define ACCT_MAX_USERS 4096 /* also the largest array one frame may carry */
@@ -96,6 +99,11 @@ int op_acct(struct conn *c, const struct request *req, msgpack_packer *pk, struc
         free(users);
         return -1;
     }
+    for (size_t i = 0; i < n; i++)
+        if (store_user_bytes(&c->d->store, users[i].uid, &users[i].output_bytes, &users[i].upload_bytes, err) != 0) {
+            free(users);
+            return -1;
+        }
     pack_ok_begin(pk, req->id);
     msgpack_pack_map(pk, 2);
     pk_kv_f64(pk, "since", since);
@@ -103,8 +111,10 @@ int op_acct(struct conn *c, const struct request *req, msgpack_packer *pk, struc
     msgpack_pack_array(pk, n);
     for (size_t i = 0; i < n; i++) {
         const struct acct_user *a = &users[i];
-        msgpack_pack_map(pk, 5);
+        msgpack_pack_map(pk, 7);
         pk_kv_i64(pk, "uid", a->uid);
+        pk_kv_u64(pk, "output_bytes", a->output_bytes);
+        pk_kv_u64(pk, "upload_bytes", a->upload_bytes);
         pk_kv_str(pk, "user", a->user);
         pk_kv_u64(pk, "jobs", a->jobs);
         pk_kv_f64(pk, "gpu_seconds", a->gpu_seconds);

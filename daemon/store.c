@@ -503,6 +503,17 @@ int store_job_set_checkpoint(struct store *st, int64_t id, const char *hash, uin
     return update_one(st, s, id, err);
 }
 
+/* E_NOT_FOUND for a job that is not there, saying so when it was removed (rm). */
+static int job_absent(struct store *st, int64_t id, struct dashi_error *err)
+{
+    double at = 0;
+    int64_t by = 0;
+    if (store_removed_get(st, id, &at, &by, err) == 1)
+        return dashi_fail(err, DASHI_E_NOT_FOUND, "id", "job %" PRId64 " was removed (at %.0f, by uid %" PRId64 ")",
+                          id, at, by);
+    return dashi_fail(err, DASHI_E_NOT_FOUND, "id", "no job %" PRId64, id);
+}
+
 int store_job_get(struct store *st, int64_t id, struct job_row *row, struct dashi_error *err)
 {
     memset(row, 0, sizeof *row);
@@ -515,7 +526,7 @@ int store_job_get(struct store *st, int64_t id, struct job_row *row, struct dash
     if (rc == SQLITE_ROW)
         out = row_from_stmt(st, s, row, err);
     else if (rc == SQLITE_DONE)
-        out = dashi_fail(err, DASHI_E_NOT_FOUND, "id", "no job %" PRId64, id);
+        out = job_absent(st, id, err);
     else
         out = store_db_fail(st, err, "job lookup");
     sqlite3_finalize(s);

@@ -80,7 +80,10 @@ int store_job_set_progress(struct store *st, int64_t id, uint64_t step, uint64_t
 int store_blob_referenced(struct store *st, const char *hash, struct dashi_error *err);
 int store_job_set_checkpoint(struct store *st, int64_t id, const char *hash, uint64_t step,
                              struct dashi_error *err);
-/* E_NOT_FOUND if absent. */
+/* When job id was removed (rm; store_gc.c): 1 with *at and *by (the caller's uid) set,
+ * 0 if it never was, -1 on error. */
+int store_removed_get(struct store *st, int64_t id, double *at, int64_t *by, struct dashi_error *err);
+/* E_NOT_FOUND if absent (its message says so when the job was removed). */
 int store_job_get(struct store *st, int64_t id, struct job_row *row, struct dashi_error *err);
 
 struct job_filter {

@@ -1,0 +1,29 @@
+# End to end: a kind whose outputs were estimated at 0 disk bytes (train) is held to the
+# disk quota at submit: with max_disk_bytes = 8K, a train job on a 64×64 trajectory
+# (its mask_low alone is 4 KiB, plus A, Z and z0) is refused with E_QUOTA (exit 6), while
+# the same job for a user without a quota is accepted and succeeds.
+. tests/e2e/lib.sh
+need_second_user
+start_shared_daemon "limit.root.max_disk_bytes = 8K"
+"$PY" -c "import numpy as np; np.save('$WORK/traj.npy', np.random.default_rng(3).standard_normal((12, 64, 64)))"
+T=$(as_nobody "$DASHI" --no-autostart put "$WORK/traj.npy")
+rc=0; "$DASHI" --json submit train --traj "$T" > "$WORK/t.json" 2>/dev/null || rc=$?
+[ $rc -eq 6 ] && [ "$(json "$WORK/t.json" "d['error']['code'], d['error']['field']")" = "E_QUOTA max_disk_bytes" ] ||
+  fail "train past the quota: expected E_QUOTA max_disk_bytes, exit 6; got $rc: $(cat "$WORK/t.json")"
+json "$WORK/t.json" "d['error']['message']"
+as_nobody "$DASHI" --json --no-autostart submit train --traj "$T" --wait > "$WORK/n.json" ||
+  fail "the same train job without a quota: $(cat "$WORK/n.json")"
+# The estimate is honest: at least what the job wrote (the refusal gives it to 0.1 MiB), and not far above it.
+"$PY" - "$DASHI_SOCKET" "$WORK/n.json" "$WORK/t.json" <<'PY' || fail "estimate vs the bytes written"
+import json, re, sys
+sys.path.insert(0, "tests/e2e")
+from dashi_wire import call
+sock, rec, refusal = sys.argv[1:]
+outs = json.load(open(rec))["outputs"]
+written = sum(call(sock, "blob_info", {"hash": h})["result"]["size"] for h in outs.values())
+est = float(re.match(r"([0-9.]+) MiB more", json.load(open(refusal))["error"]["message"]).group(1)) * 2**20
+print(f"train outputs: {written} bytes written, {est:.0f} estimated")
+assert written <= est + 0.05 * 2**20 and est <= 2 * written + 2**20, (written, est)
+PY
+ok "a train job whose outputs pass max_disk_bytes is refused at submit; the estimate matches the bytes written"
+stop_daemon
