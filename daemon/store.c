@@ -503,6 +503,23 @@ int store_job_set_checkpoint(struct store *st, int64_t id, const char *hash, uin
     return update_one(st, s, id, err);
 }
 
+int store_removed_get(struct store *st, int64_t id, double *at, int64_t *by, struct dashi_error *err)
+{
+    sqlite3_stmt *s;
+    if (store_prepare(st, "SELECT removed_at, removed_by FROM removed_jobs WHERE id = ?1", &s, err) < 0)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *at = sqlite3_column_double(s, 0);
+        *by = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_db_fail(st, err, "removed job lookup");
+    return rc == SQLITE_ROW;
+}
+
 /* E_NOT_FOUND for a job that is not there, saying so when it was removed (rm). */
 static int job_absent(struct store *st, int64_t id, struct dashi_error *err)
 {
