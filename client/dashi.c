@@ -91,8 +91,8 @@ static const struct command commands[] = {
     {"events", "ID [--kind split|merge|birth|death|continuation]", "event totals and the edges of one kind",
      cmd_atoms_query, CMD_JOB_ID},
     {"audit", "ID", "conservation residuals per event", cmd_atoms_query, CMD_JOB_ID},
-    {"render", "HASH -o FILE.png [--frame K] [--cmap diverging] [--atoms ID [--step T]]",
-     "picture of an N×N field or trajectory frame, atoms of an atoms job marked", cmd_render, 0},
+    {"render", "JOB|HASH -o FILE.png|.svg|.pdf [--frame K|--t T] [--size PX] [--vmax V] [--cmap diverging|sequential] "
+     "[--atoms ID [--step T]]", "figure of a field (default its last frame), atoms of an atoms job marked", cmd_render, 0},
     {"fsck", "", "check every blob and the database (its user or root)", cmd_fsck_store, 0},
     {"shutdown", "", "stop the daemon (its user or root)", cmd_daemon_op, 0},
 };
