@@ -21,11 +21,11 @@ CC     ?= cc
 
 # Debian 12 packages the build and the tests need (see docs/build.md).
 APT_PACKAGES := pkg-config libvulkan-dev mesa-vulkan-drivers libvkfft-dev glslang-dev glslc \
-  spirv-tools libuv1-dev libmsgpack-dev libsqlite3-dev libcmocka-dev libsodium-dev libpng-dev \
+  spirv-tools libuv1-dev libmsgpack-dev libsqlite3-dev libcmocka-dev libsodium-dev \
   libcairo2-dev fonts-dejavu-core \
   liblapack-dev libblas-dev valgrind clang libclang-rt-14-dev python3-msgpack python3-numpy \
   debhelper systemd groff-base
-PKGS := vulkan libuv msgpack sqlite3 libsodium libpng cairo fontconfig cmocka
+PKGS := vulkan libuv msgpack sqlite3 libsodium cairo fontconfig cmocka
 
 .PHONY: all deps ensure-deps test check demo bench clean fuzz install
 all: $(BUILD)/dashid $(BUILD)/dashi unit-tests benches
@@ -80,7 +80,7 @@ CFLAGS := $(CFLAGS_COMMON) $(OPT) $(EXTRA_CFLAGS)
 ifeq ($(STATIC),1)
   # Device builds: the lent GPU machine lacks these libraries, so link their archives.
   # (Debian names the static libuv libuv_a.a; cmocka has no archive, so no tests in such builds.)
-  DEP_LIBS := -Wl,-Bstatic -luv_a -lmsgpackc -lsqlite3 -lsodium -lpng16 -lz -Wl,-Bdynamic \
+  DEP_LIBS := -Wl,-Bstatic -luv_a -lmsgpackc -lsqlite3 -lsodium -Wl,-Bdynamic \
               -lvulkan -lcairo -lfontconfig -llapack -lblas -ldl -lpthread
   NUM_DEP_LIBS := -Wl,-Bstatic -lsodium -Wl,-Bdynamic -lvulkan -llapack -lblas -ldl -lpthread
 else
@@ -89,7 +89,7 @@ else
 endif
 GLSLANG_LIBS := $(shell pkg-config --libs spirv glslang SPIRV-Tools 2>/dev/null)
 LDLIBS := $(DEP_LIBS) $(GLSLANG_LIBS) -lstdc++ -lm -lpthread
-# What the numerics and the Vulkan runtime may link: no libuv, msgpack-c, SQLite or libpng.
+# What the numerics and the Vulkan runtime may link: no libuv, msgpack-c, SQLite or cairo.
 NUM_LDLIBS := $(NUM_DEP_LIBS) $(GLSLANG_LIBS) -lstdc++ -lm -lpthread
 
 # ---------------------------------------------------------------- generated sources

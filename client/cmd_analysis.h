@@ -19,9 +19,10 @@ struct cmd_args {
     bool json;
 };
 
-/* plot JOB [JOB...] --key K [--key K...] -o FILE.png|FILE.svg: one line per job and key,
- * x = step. E_MISSING_FIELD/E_BAD_VALUE naming "id", "key" or "o"; E_NOT_FOUND when a job
- * has no such metric series. */
+/* plot JOB [JOB...] --key K [--key K...] -o FILE.png|.svg|.pdf: one panel per key, one
+ * line per job, x = t (step·dt) when every job has a dt, else the step. E_MISSING_FIELD/
+ * E_BAD_VALUE naming "id", "key" or "o"; E_NOT_FOUND when a job has no such metric series
+ * or the extension no format. */
 int cmd_plot(struct dashi_client *c, const struct cmd_args *a, struct dashi_error *err);
 /* compare JOB1 JOB2: parameters that differ, summary-metric deltas (b - a, and relative
  * to |a|), and whether the state hashes both jobs recorded agree. */

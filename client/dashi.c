@@ -81,7 +81,7 @@ static const struct command commands[] = {
     {"list", "[--state S] [--kind K] [--user U] [--limit N]", "jobs, newest first", cmd_list, 0},
     {"metrics", "ID [--key K]", "time series and summary scalars", cmd_metrics, CMD_JOB_ID},
     {"hashes", "ID", "state hashes of a rollout", cmd_hashes, CMD_JOB_ID},
-    {"plot", "ID [ID...] --key K [--key K]... -o FILE.png|FILE.svg", "metric series as a chart", cmd_plot_series, 0},
+    {"plot", "ID [ID...] --key K [--key K]... -o FILE.png|.svg|.pdf", "metric series, one panel per key", cmd_plot_series, 0},
     {"compare", "ID1 ID2", "parameters, summary metrics and hashes side by side", cmd_compare_jobs, 0},
     {"export", "ID -o DIR", "record.json, metrics.csv and outputs as .npy", cmd_export_job, 0},
     {"acct", "[--user U] [--since T]", "per-user jobs by state and GPU seconds", cmd_acct, 0},

@@ -194,6 +194,19 @@ static void colorbar(cairo_t *cr, const struct fig_panel *p)
     }
 }
 
+int fig_write_png(const char *path, const char *field, const struct fig_image *img, struct dashi_error *err)
+{
+    cairo_surface_t *s = image_surface(img);
+    cairo_status_t st = cairo_surface_status(s);
+    if (st == CAIRO_STATUS_SUCCESS)
+        st = cairo_surface_write_to_png(s, path);
+    cairo_surface_destroy(s);
+    cairo_debug_reset_static_data();
+    if (st != CAIRO_STATUS_SUCCESS)
+        return dashi_fail(err, DASHI_E_IO, field, "writing %s: %s", path, cairo_status_to_string(st));
+    return 0;
+}
+
 int fig_field_panel(struct fig *f, const struct fig_image *img, const struct fig_panel *p, struct dashi_error *err)
 {
     cairo_t *cr = f->cr;

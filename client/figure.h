@@ -44,6 +44,9 @@ struct fig_image {
     int nx, ny;
 };
 
+/* Writes the image as an 8-bit RGB PNG, one pixel per image pixel. E_IO naming field. */
+int fig_write_png(const char *path, const char *field, const struct fig_image *img, struct dashi_error *err);
+
 /* Where a field panel goes and what its colorbar says. */
 struct fig_panel {
     double x, y, side; /* the field's square on the figure */
