@@ -42,6 +42,18 @@ int cmd_pipeline(struct dashi_client *c, const struct cmd_args *a, struct dashi_
 int cmd_parse_id(const char *s, int64_t *id, struct dashi_error *err);
 const char *cmd_opt(const struct cmd_args *a, const char *name);
 
+/* The numeric value of o (integer or float); false for any other type. */
+bool cmd_number_of(const msgpack_object *o, double *v);
+
+/* The points of one job's metric series (summary scalars at step -1 left out): x the
+ * steps, both malloc'd (the caller frees them). E_NOT_FOUND naming "key" when it has none. */
+struct cmd_series {
+    double *x, *y;
+    size_t n;
+};
+int cmd_fetch_series(struct dashi_client *c, int64_t id, const char *key, struct cmd_series *out,
+                     struct dashi_error *err);
+
 /* The arguments {id, key?} of the job queries, packed by cmd_pack_id_key (key NULL: none). */
 struct cmd_id_key {
     int64_t id;

@@ -76,7 +76,7 @@ void cmd_result_free(struct cmd_result *r)
     r->obj = NULL;
 }
 
-static bool number_of(const msgpack_object *o, double *v)
+bool cmd_number_of(const msgpack_object *o, double *v)
 {
     switch (o->type) {
     case MSGPACK_OBJECT_POSITIVE_INTEGER: *v = (double)o->via.u64; return true;
@@ -87,15 +87,8 @@ static bool number_of(const msgpack_object *o, double *v)
     }
 }
 
-/* The series points of one job's metric key (summary scalars at step -1 left out). */
-struct fetched {
-    char label[96];
-    double *x, *y;
-    size_t n;
-};
-
-static int fetch_series(struct dashi_client *c, int64_t id, const char *key, struct fetched *out,
-                        struct dashi_error *err)
+int cmd_fetch_series(struct dashi_client *c, int64_t id, const char *key, struct cmd_series *out,
+                     struct dashi_error *err)
 {
     struct cmd_result r;
     int rc = cmd_call_id(c, "metrics", id, key, &r, err);
@@ -114,7 +107,7 @@ static int fetch_series(struct dashi_client *c, int64_t id, const char *key, str
         } else {
             for (uint32_t i = 0; i < n; i++) {
                 double step, val;
-                if (number_of(&m->via.array.ptr[i], &step) && step >= 0 && number_of(&v->via.array.ptr[i], &val)) {
+                if (cmd_number_of(&m->via.array.ptr[i], &step) && step >= 0 && cmd_number_of(&v->via.array.ptr[i], &val)) {
                     out->x[out->n] = step;
                     out->y[out->n] = val;
                     out->n++;
@@ -134,7 +127,7 @@ static double step_dt(const msgpack_object *record)
 {
     double dt;
     const msgpack_object *v = map_get(map_get(record, "params"), "dt");
-    return v && number_of(v, &dt) && dt > 0 ? dt : 0;
+    return v && cmd_number_of(v, &dt) && dt > 0 ? dt : 0;
 }
 
 enum { PLOT_MAX_JOBS = CLI_MAX_POS, PLOT_MAX_KEYS = 8 };
@@ -147,7 +140,7 @@ struct plot_job {
 
 /* Fetches every job's record and every (job, key) series into f (n of them). */
 static int fetch_all(struct dashi_client *c, const struct cmd_args *a, struct plot_job *jobs, const char *const *keys,
-                     size_t nkeys, struct fetched *f, struct plot_series *s, size_t *n, struct dashi_error *err)
+                     size_t nkeys, struct cmd_series *f, struct plot_series *s, size_t *n, struct dashi_error *err)
 {
     int rc = 0;
     for (int j = 0; j < a->npos && rc == 0; j++) {
@@ -157,7 +150,7 @@ static int fetch_all(struct dashi_client *c, const struct cmd_args *a, struct pl
         if (rc == 0)
             jobs[j].dt = step_dt(jobs[j].record.obj);
         for (size_t k = 0; k < nkeys && rc == 0; k++) {
-            rc = fetch_series(c, jobs[j].id, keys[k], &f[*n], err);
+            rc = cmd_fetch_series(c, jobs[j].id, keys[k], &f[*n], err);
             s[*n] = (struct plot_series){(size_t)j, k, f[*n].x, f[*n].y, f[*n].n};
             (*n)++;
         }
@@ -188,7 +181,7 @@ int cmd_plot(struct dashi_client *c, const struct cmd_args *a, struct dashi_erro
     struct plot_job jobs[PLOT_MAX_JOBS];
     for (int j = 0; j < a->npos; j++)
         cmd_result_init(&jobs[j].record);
-    struct fetched f[PLOT_MAX_SERIES];
+    struct cmd_series f[PLOT_MAX_SERIES];
     struct plot_series s[PLOT_MAX_SERIES];
     memset(f, 0, sizeof f);
     size_t n = 0;

@@ -142,6 +142,20 @@ static int pick_frame(const struct cli_opts *o, size_t frames, double frame_dt, 
     return 0;
 }
 
+int cmd_fetch_field(struct dashi_client *c, const char *hash, struct render_field *f, struct dashi_error *err)
+{
+    char tmp[] = "/tmp/dashi-render-XXXXXX";
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return dashi_fail(err, DASHI_E_IO, "", "mkstemp: %s", strerror(errno));
+    close(fd);
+    int rc = client_get_file(c, hash, tmp, err);
+    if (rc == 0)
+        rc = render_load(tmp, f, err);
+    unlink(tmp);
+    return rc;
+}
+
 /* The options that need no daemon, checked first so a bad command line costs nothing. */
 static int parse_style(const struct cli_opts *o, struct render_style *st, struct dashi_error *err)
 {
@@ -194,16 +208,8 @@ int cmd_render(struct dashi_client *c, struct cli_opts *o, struct dashi_error *e
     struct render_source src;
     if (parse_style(o, &st, err) != 0 || resolve_source(c, o->pos[0], &src, err) != 0)
         return -1;
-    char tmp[] = "/tmp/dashi-render-XXXXXX";
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return dashi_fail(err, DASHI_E_IO, "", "mkstemp: %s", strerror(errno));
-    close(fd);
     struct render_field f = {0};
-    int rc = client_get_file(c, src.hash, tmp, err);
-    if (rc == 0)
-        rc = render_load(tmp, &f, err);
-    unlink(tmp);
+    int rc = cmd_fetch_field(c, src.hash, &f, err);
     size_t frame = 0;
     if (rc == 0)
         rc = pick_frame(o, f.frames, src.frame_dt, &frame, err);

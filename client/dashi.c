@@ -93,6 +93,8 @@ static const struct command commands[] = {
     {"audit", "ID", "conservation residuals per event", cmd_atoms_query, CMD_JOB_ID},
     {"render", "JOB|HASH -o FILE.png|.svg|.pdf [--frame K|--t T] [--size PX] [--vmax V] [--cmap diverging|sequential] "
      "[--atoms ID [--step T]]", "figure of a field (default its last frame), atoms of an atoms job marked", cmd_render, 0},
+    {"figure", "DECODE_JOB -o FILE.png|.svg|.pdf [--step S]",
+     "truth | decoded | error on one scale, and the metrics against time", cmd_figure, 0},
     {"fsck", "", "check every blob and the database (its user or root)", cmd_fsck_store, 0},
     {"shutdown", "", "stop the daemon (its user or root)", cmd_daemon_op, 0},
 };

@@ -101,7 +101,9 @@ void fig_number(char *buf, size_t cap, double v, double step)
 {
     if (fabs(v) < fabs(step) * 1e-9)
         v = 0;
-    snprintf(buf, cap, "%.3g", v);
+    /* Enough digits that neighbouring ticks differ (at least 3). */
+    int digits = v != 0 && step > 0 ? (int)ceil(log10(fabs(v) / fabs(step))) + 1 : 3;
+    snprintf(buf, cap, "%.*g", digits < 3 ? 3 : digits > 12 ? 12 : digits, v);
 }
 
 double fig_nice_step(double span, int n)

@@ -33,7 +33,8 @@ int fig_close(struct fig *f, struct dashi_error *err);
 
 /* Text with its anchor at (x, y): ax, ay = 0 left/top, 0.5 centre, 1 right/bottom. */
 void fig_text(cairo_t *cr, double x, double y, double ax, double ay, double size, const char *s);
-/* Tick labels: "%.3g" with -0 and rounding dust at 0 shown as 0. */
+/* Tick labels: enough digits to tell ticks step apart (at least 3), -0 and rounding dust
+ * at 0 shown as 0. */
 void fig_number(char *buf, size_t cap, double v, double step);
 /* A 1, 2 or 5 times a power of ten near span/n, so ticks land on round numbers. */
 double fig_nice_step(double span, int n);

@@ -71,4 +71,53 @@ expect_refused 1 "--size" render "$LES" -o "$WORK/x.png" --size 3
 "$DASHI" --json render "$LES" -o "$WORK/big.png" --size 700 --vmax 10 --cmap sequential > "$WORK/big.json" || fail "--size --vmax --cmap"
 json "$WORK/big.json" "d['panel'][2] == 700 and d['scale'][1] == 10" | grep -qx True || fail "--size/--vmax: $(cat "$WORK/big.json")"
 ok "render: --frame/--t out of range exit 2 naming the range; bad --cmap/--size exit 1; --size, --vmax, --cmap sequential"
+
+# ---- figure: truth | decoded | error of a pipeline on one scale, and the metrics
+"$DASHI" --json submit pipeline --steps 40 --observer snapshots --decode-every 10 --wait > "$WORK/pipe.json" \
+  || { cat "$WORK/pipe.json"; fail "pipeline"; }
+DEC=$("$DASHI" --json list --kind decode | "$PY" -c "import json,sys; print(json.load(sys.stdin)['jobs'][0]['id'])")
+"$DASHI" figure "$DEC" -o "$WORK/fig.png" > "$WORK/fig.out" || fail "figure $DEC: $(cat "$WORK/fig.out")"
+"$DASHI" --json figure "$DEC" -o "$WORK/fig.png" > "$WORK/fig.json" || fail "figure --json"
+"$DASHI" figure "$DEC" -o "$WORK/fig.pdf" > /dev/null || fail "figure -o .pdf"
+"$DASHI" --json show "$DEC" > "$WORK/dec.json"
+LESID=$(json "$WORK/fig.json" "d['les']")
+"$DASHI" --json show "$LESID" > "$WORK/les_p.json"
+"$DASHI" get "$(json "$WORK/dec.json" "d['outputs']['omega_hat']")" -o "$WORK/omega_hat.npy" > /dev/null
+"$DASHI" get "$(json "$WORK/les_p.json" "d['outputs']['trajectory']")" -o "$WORK/truth.npy" > /dev/null
+"$PY" - "$WORK" <<'PY' || fail "figure scale and panels"
+import json, sys
+w = sys.argv[1]; sys.path.insert(0, w)
+from figures import npy_load, png_decode
+d = json.load(open(f"{w}/fig.json")); dec = json.load(open(f"{w}/dec.json"))
+les = json.load(open(f"{w}/les_p.json"))
+printed = open(f"{w}/fig.out").read().split("\n")[0]
+assert printed.startswith("scale: +-"), printed
+# the last decoded step by default; the truth frame of that step
+(F, N, M), oh = npy_load(f"{w}/omega_hat.npy")
+(T, _, _), tr = npy_load(f"{w}/truth.npy")
+every = les["params"]["save_every"]
+assert d["step"] == 40 and d["truth_frame"] == 40 // every, d
+k, f = F - 1, d["step"] // every
+dec_f = oh[k * N * M:(k + 1) * N * M]; tru_f = tr[f * N * M:(f + 1) * N * M]
+err = [a - b for a, b in zip(dec_f, tru_f)]
+v = max(max(abs(x) for x in dec_f), max(abs(x) for x in tru_f), max(abs(x) for x in err))
+assert abs(float(printed[len("scale: +-"):]) - v) <= 1e-8 * v, (printed, v)
+assert abs(d["scale"] - v) <= 1e-12 * v, (d["scale"], v)
+# error smaller than the field: its panel's cells are nearer white than the truth panel's
+_, _, px = png_decode(f"{w}/fig.png")
+def strength(panel):
+    x0, y0, side = panel
+    cells = [px[int(y0 + (i + 0.5) * side / N)][int(x0 + (j + 0.5) * side / M)] for i in range(N) for j in range(M)]
+    return sum(765 - sum(c) for c in cells) / len(cells)
+s_truth, s_dec, s_err = (strength(p) for p in d["panels"])
+rms = lambda a: (sum(x * x for x in a) / len(a)) ** 0.5
+assert rms(err) < rms(tru_f), ("the test needs an error smaller than the field", rms(err), rms(tru_f))
+assert 0 < s_err < s_truth, (s_err, s_truth)
+assert open(f"{w}/fig.pdf", "rb").read(5) == b"%PDF-"
+PY
+ok "figure: scale printed = max(|truth|, |decoded|, |error|) from the fetched arrays; the error panel is weaker than the truth's"
+expect_refused 2 ".png, .svg or .pdf" figure "$DEC" -o "$WORK/fig.jpg"
+expect_refused 2 "not a decoded step" figure "$DEC" -o "$WORK/fig.png" --step 7
+expect_refused 1 "not a decode job" figure "$LESID" -o "$WORK/fig.png"
+ok "figure: bad extension and step exit 2, a job outside a pipeline's decode exit 1"
 stop_daemon
