@@ -24,21 +24,6 @@ static bool str_is(const msgpack_object *o, const char *s)
            memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
 }
 
-static bool num_of(const msgpack_object *o, double *v)
-{
-    if (!o)
-        return false;
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        *v = (double)o->via.u64;
-    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-        *v = (double)o->via.i64;
-    else if (o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64)
-        *v = o->via.f64;
-    else
-        return false;
-    return true;
-}
-
 /* What is drawn: the blob's hash and, for a job, its kind and the time between frames. */
 struct render_source {
     char hash[DASHI_HASH_HEX + 1];
@@ -74,8 +59,8 @@ static int resolve_job(struct dashi_client *c, int64_t id, struct render_source 
         src->job = id;
         const msgpack_object *params = map_get(r.obj, "params");
         double dt, every;
-        if (strcmp(src->kind, "les") == 0 && num_of(map_get(params, "dt"), &dt) &&
-            num_of(map_get(params, "save_every"), &every))
+        if (strcmp(src->kind, "les") == 0 && cmd_number_of(map_get(params, "dt"), &dt) &&
+            cmd_number_of(map_get(params, "save_every"), &every))
             src->frame_dt = dt * every;
     }
     cmd_result_free(&r);

@@ -36,35 +36,10 @@ json "$WORK/ev.json" "all(d['totals'][k]['edges'] > 0 for k in ('continuation','
   | grep -qx True || fail "the hand-built field should give every event kind: $(json "$WORK/ev.json" "d['totals']")"
 ok "atoms job $ID on a hand-built 6-frame trajectory: every event kind present"
 
-# The PNG reader the checks below share.
+# The PNG reader the checks below share (tests/e2e/figures.py), and the field's cells.
+cp tests/e2e/figures.py "$WORK/figures.py"
 cat > "$WORK/png.py" <<'PY'
-import struct, zlib
-def decode(path):
-    """An 8-bit RGB non-interlaced PNG as (w, h, px) with px[y][x] = (r, g, b)."""
-    b = open(path, 'rb').read()
-    assert b[:8] == b'\x89PNG\r\n\x1a\n', path + ' is not a PNG'
-    pos, idat, ihdr = 8, b'', None
-    while pos < len(b):
-        n, typ = struct.unpack('>I4s', b[pos:pos + 8])
-        if typ == b'IHDR': ihdr = struct.unpack('>IIBBBBB', b[pos + 8:pos + 8 + n])
-        elif typ == b'IDAT': idat += b[pos + 8:pos + 8 + n]
-        pos += 12 + n
-    w, h, depth, ctype, _, _, interlace = ihdr
-    assert depth == 8 and ctype == 2 and interlace == 0, ihdr
-    raw, stride, prev, px = zlib.decompress(idat), 3 * w, bytearray(3 * w), []
-    for y in range(h):
-        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for x in range(stride):
-            a, up, c = (line[x - 3] if x >= 3 else 0), prev[x], (prev[x - 3] if x >= 3 else 0)
-            if f == 1: line[x] = (line[x] + a) & 255
-            elif f == 2: line[x] = (line[x] + up) & 255
-            elif f == 3: line[x] = (line[x] + (a + up) // 2) & 255
-            elif f == 4:
-                p = a + up - c; pa, pb, pc = abs(p - a), abs(p - up), abs(p - c)
-                line[x] = (line[x] + (a if pa <= pb and pa <= pc else up if pb <= pc else c)) & 255
-            else: assert f == 0, f
-        px.append([tuple(line[3 * x:3 * x + 3]) for x in range(w)]); prev = line
-    return w, h, px
+from figures import png_decode as decode
 def cells(path, meta):
     """The field panel of a `render --json` figure at grid resolution: the centre pixel of
     each grid cell (the field is scaled up nearest-neighbour, docs/cli.md)."""
