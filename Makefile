@@ -21,10 +21,11 @@ CC     ?= cc
 
 # Debian 12 packages the build and the tests need (docs/build.md: targets, variables, tests).
 APT_PACKAGES := pkg-config libvulkan-dev mesa-vulkan-drivers libvkfft-dev glslang-dev glslc \
-  spirv-tools libuv1-dev libmsgpack-dev libsqlite3-dev libcmocka-dev libsodium-dev libpng-dev \
+  spirv-tools libuv1-dev libmsgpack-dev libsqlite3-dev libcmocka-dev libsodium-dev \
+  libcairo2-dev fonts-dejavu-core \
   liblapack-dev libblas-dev valgrind clang libclang-rt-14-dev python3-msgpack python3-numpy \
   debhelper systemd groff-base
-PKGS := vulkan libuv msgpack sqlite3 libsodium libpng cmocka
+PKGS := vulkan libuv msgpack sqlite3 libsodium cairo fontconfig cmocka
 
 .PHONY: all deps ensure-deps test check demo bench clean fuzz install
 all: $(BUILD)/dashid $(BUILD)/dashi unit-tests benches
@@ -39,7 +40,7 @@ ensure-deps:
 	@if ! pkg-config --exists $(PKGS) 2>/dev/null || ! command -v glslc >/dev/null \
 	   || [ ! -f /usr/include/vkFFT.h ] || [ ! -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] \
 	   || [ ! -f /usr/lib/x86_64-linux-gnu/liblapack.so ] || ! command -v clang >/dev/null \
-	   || ! command -v valgrind >/dev/null; then \
+	   || ! command -v valgrind >/dev/null || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
 	  echo "dashid: installing missing Debian packages (make deps)"; $(MAKE) --no-print-directory deps; fi
 
 # The release daemon is built too: the valgrind test runs it (ASan and valgrind do not mix).
@@ -66,7 +67,7 @@ install: $(BUILD)/dashid $(BUILD)/dashi
 # ---------------------------------------------------------------- flags
 WARN   := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
 INCS   := -Iproto -Idaemon -Idaemon/num -Idaemon/gpu -Iclient -I$(BUILD)/gen
-CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -g $(WARN) $(INCS) -MMD -MP
+CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -g $(WARN) $(INCS) $(shell pkg-config --cflags cairo fontconfig 2>/dev/null) -MMD -MP
 ifeq ($(SAN),1)
   OPT := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
   LDSAN := -fsanitize=address,undefined
@@ -79,8 +80,8 @@ CFLAGS := $(CFLAGS_COMMON) $(OPT) $(EXTRA_CFLAGS)
 ifeq ($(STATIC),1)
   # Device builds: the lent GPU machine lacks these libraries, so link their archives.
   # (Debian names the static libuv libuv_a.a; cmocka has no archive, so no tests in such builds.)
-  DEP_LIBS := -Wl,-Bstatic -luv_a -lmsgpackc -lsqlite3 -lsodium -lpng16 -lz -Wl,-Bdynamic \
-              -lvulkan -llapack -lblas -ldl -lpthread
+  DEP_LIBS := -Wl,-Bstatic -luv_a -lmsgpackc -lsqlite3 -lsodium -Wl,-Bdynamic \
+              -lvulkan -lcairo -lfontconfig -llapack -lblas -ldl -lpthread
   NUM_DEP_LIBS := -Wl,-Bstatic -lsodium -Wl,-Bdynamic -lvulkan -llapack -lblas -ldl -lpthread
 else
   DEP_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -llapack -lblas
@@ -88,7 +89,7 @@ else
 endif
 GLSLANG_LIBS := $(shell pkg-config --libs spirv glslang SPIRV-Tools 2>/dev/null)
 LDLIBS := $(DEP_LIBS) $(GLSLANG_LIBS) -lstdc++ -lm -lpthread
-# What the numerics and the Vulkan runtime may link: no libuv, msgpack-c, SQLite or libpng.
+# What the numerics and the Vulkan runtime may link: no libuv, msgpack-c, SQLite or cairo.
 NUM_LDLIBS := $(NUM_DEP_LIBS) $(GLSLANG_LIBS) -lstdc++ -lm -lpthread
 
 # ---------------------------------------------------------------- generated sources

@@ -72,5 +72,10 @@ int cmd_describe(struct dashi_client *c, struct cli_opts *o, struct dashi_error 
 int cmd_put(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 int cmd_get(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 int cmd_render(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
+/* cmd_render.c: downloads blob hash and loads it as a field (render.h). */
+struct render_field;
+int cmd_fetch_field(struct dashi_client *c, const char *hash, struct render_field *f, struct dashi_error *err);
+/* cmd_figure.c: the canonical evaluation figure of a pipeline (docs/cli.md "figure") */
+int cmd_figure(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 
 #endif

@@ -19,9 +19,10 @@ struct cmd_args {
     bool json;
 };
 
-/* plot JOB [JOB...] --key K [--key K...] -o FILE.png|FILE.svg: one line per job and key,
- * x = step. E_MISSING_FIELD/E_BAD_VALUE naming "id", "key" or "o"; E_NOT_FOUND when a job
- * has no such metric series. */
+/* plot JOB [JOB...] --key K [--key K...] -o FILE.png|.svg|.pdf: one panel per key, one
+ * line per job, x = t (step·dt) when every job has a dt, else the step. E_MISSING_FIELD/
+ * E_BAD_VALUE naming "id", "key" or "o"; E_NOT_FOUND when a job has no such metric series
+ * or the extension no format. */
 int cmd_plot(struct dashi_client *c, const struct cmd_args *a, struct dashi_error *err);
 /* compare JOB1 JOB2: parameters that differ, summary-metric deltas (b - a, and relative
  * to |a|), and whether the state hashes both jobs recorded agree. */
@@ -40,6 +41,18 @@ int cmd_pipeline(struct dashi_client *c, const struct cmd_args *a, struct dashi_
  * first --name (NULL if absent). */
 int cmd_parse_id(const char *s, int64_t *id, struct dashi_error *err);
 const char *cmd_opt(const struct cmd_args *a, const char *name);
+
+/* The numeric value of o (integer or float); false for any other type. */
+bool cmd_number_of(const msgpack_object *o, double *v);
+
+/* The points of one job's metric series (summary scalars at step -1 left out): x the
+ * steps, both malloc'd (the caller frees them). E_NOT_FOUND naming "key" when it has none. */
+struct cmd_series {
+    double *x, *y;
+    size_t n;
+};
+int cmd_fetch_series(struct dashi_client *c, int64_t id, const char *key, struct cmd_series *out,
+                     struct dashi_error *err);
 
 /* The arguments {id, key?} of the job queries, packed by cmd_pack_id_key (key NULL: none). */
 struct cmd_id_key {

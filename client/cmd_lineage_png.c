@@ -7,7 +7,7 @@
 
 #include "atoms_fetch.h"
 #include "lineage_png.h"
-#include "png_write.h"
+#include "figure.h"
 
 /* The answer's edges as plain structs (*out malloc'd). */
 static int read_edges(const msgpack_object *list, struct lineage_edge **out, size_t *n, struct dashi_error *err)
@@ -111,7 +111,7 @@ int cmd_lineage_png(struct dashi_client *c, int64_t job, const msgpack_object *r
     }
     if (lineage_place(&l, edges, nedges, ancestors, err) != 0 ||
         lineage_draw(&l, edges, nedges, &canvas, err) != 0 ||
-        png_write_rgb(path, canvas.px, (size_t)canvas.w, (size_t)canvas.h, "png", err) != 0)
+        fig_write_png(path, "png", &(struct fig_image){canvas.px, canvas.w, canvas.h}, err) != 0)
         goto out;
     if (truncated)
         fprintf(stderr, "dashi: the walk stopped at %zu edges (--limit); narrow it with --depth\n",

@@ -7,6 +7,9 @@
 
 #include "cmd_analysis.h"
 #include "json.h"
+#include "cli.h"
+#include "figure.h"
+#include "legend.h"
 #include "plot.h"
 
 int cmd_parse_id(const char *s, int64_t *id, struct dashi_error *err)
@@ -73,7 +76,7 @@ void cmd_result_free(struct cmd_result *r)
     r->obj = NULL;
 }
 
-static bool number_of(const msgpack_object *o, double *v)
+bool cmd_number_of(const msgpack_object *o, double *v)
 {
     switch (o->type) {
     case MSGPACK_OBJECT_POSITIVE_INTEGER: *v = (double)o->via.u64; return true;
@@ -84,15 +87,8 @@ static bool number_of(const msgpack_object *o, double *v)
     }
 }
 
-/* The series points of one job's metric key (summary scalars at step -1 left out). */
-struct fetched {
-    char label[96];
-    double *x, *y;
-    size_t n;
-};
-
-static int fetch_series(struct dashi_client *c, int64_t id, const char *key, struct fetched *out,
-                        struct dashi_error *err)
+int cmd_fetch_series(struct dashi_client *c, int64_t id, const char *key, struct cmd_series *out,
+                     struct dashi_error *err)
 {
     struct cmd_result r;
     int rc = cmd_call_id(c, "metrics", id, key, &r, err);
@@ -111,7 +107,7 @@ static int fetch_series(struct dashi_client *c, int64_t id, const char *key, str
         } else {
             for (uint32_t i = 0; i < n; i++) {
                 double step, val;
-                if (number_of(&m->via.array.ptr[i], &step) && step >= 0 && number_of(&v->via.array.ptr[i], &val)) {
+                if (cmd_number_of(&m->via.array.ptr[i], &step) && step >= 0 && cmd_number_of(&v->via.array.ptr[i], &val)) {
                     out->x[out->n] = step;
                     out->y[out->n] = val;
                     out->n++;
@@ -126,51 +122,102 @@ static int fetch_series(struct dashi_client *c, int64_t id, const char *key, str
     return rc;
 }
 
+/* The time between steps of a job: its params' dt (les); 0 when it has none. */
+static double step_dt(const msgpack_object *record)
+{
+    double dt;
+    const msgpack_object *v = map_get(map_get(record, "params"), "dt");
+    return v && cmd_number_of(v, &dt) && dt > 0 ? dt : 0;
+}
+
+enum { PLOT_MAX_JOBS = CLI_MAX_POS, PLOT_MAX_KEYS = 8 };
+
+struct plot_job {
+    int64_t id;
+    struct cmd_result record;
+    double dt;
+};
+
+/* Fetches every job's record and every (job, key) series into f (n of them). */
+static int fetch_all(struct dashi_client *c, const struct cmd_args *a, struct plot_job *jobs, const char *const *keys,
+                     size_t nkeys, struct cmd_series *f, struct plot_series *s, size_t *n, struct dashi_error *err)
+{
+    int rc = 0;
+    for (int j = 0; j < a->npos && rc == 0; j++) {
+        rc = cmd_parse_id(a->pos[j], &jobs[j].id, err);
+        if (rc == 0)
+            rc = cmd_call_id(c, "show", jobs[j].id, NULL, &jobs[j].record, err);
+        if (rc == 0)
+            jobs[j].dt = step_dt(jobs[j].record.obj);
+        for (size_t k = 0; k < nkeys && rc == 0; k++) {
+            rc = cmd_fetch_series(c, jobs[j].id, keys[k], &f[*n], err);
+            s[*n] = (struct plot_series){(size_t)j, k, f[*n].x, f[*n].y, f[*n].n};
+            (*n)++;
+        }
+    }
+    return rc;
+}
+
 int cmd_plot(struct dashi_client *c, const struct cmd_args *a, struct dashi_error *err)
 {
     const char *out = cmd_opt(a, "o");
-    int nkeys = 0;
+    const char *keys[PLOT_MAX_KEYS];
+    size_t nkeys = 0;
     for (int i = 0; i < a->nopts; i++)
-        nkeys += strcmp(a->names[i], "key") == 0;
+        if (strcmp(a->names[i], "key") == 0) {
+            if (!a->values[i] || !*a->values[i])
+                return dashi_fail(err, DASHI_E_MISSING_FIELD, "key", "--key needs a metric name (e.g. energy)");
+            if (nkeys == PLOT_MAX_KEYS)
+                return dashi_fail(err, DASHI_E_BAD_VALUE, "key", "at most %d keys (panels) in one plot",
+                                  PLOT_MAX_KEYS);
+            keys[nkeys++] = a->values[i];
+        }
     if (a->npos < 1 || nkeys == 0 || !out || !*out)
         return dashi_fail(err, DASHI_E_MISSING_FIELD, a->npos < 1 ? "id" : nkeys == 0 ? "key" : "o",
-                          "usage: dashi plot JOB [JOB...] --key K [--key K...] -o FILE.png|FILE.svg");
-    enum plot_format fmt;
-    if (plot_format_of(out, &fmt, err) != 0)
+                          "usage: dashi plot JOB [JOB...] --key K [--key K...] -o FILE.png|.svg|.pdf");
+    enum fig_format fmt;
+    if (fig_format_of(out, "o", &fmt, err) != 0)
         return -1;
-    size_t nseries = (size_t)a->npos * (size_t)nkeys;
-    if (nseries > PLOT_MAX_SERIES)
-        return dashi_fail(err, DASHI_E_BAD_VALUE, "key", "at most %d lines (jobs × keys) in one plot, asked for %zu",
-                          PLOT_MAX_SERIES, nseries);
-    struct fetched f[PLOT_MAX_SERIES];
+    struct plot_job jobs[PLOT_MAX_JOBS];
+    for (int j = 0; j < a->npos; j++)
+        cmd_result_init(&jobs[j].record);
+    struct cmd_series f[PLOT_MAX_SERIES];
     struct plot_series s[PLOT_MAX_SERIES];
     memset(f, 0, sizeof f);
     size_t n = 0;
-    int rc = 0;
-    for (int j = 0; j < a->npos && rc == 0; j++) {
-        int64_t id;
-        rc = cmd_parse_id(a->pos[j], &id, err);
-        for (int i = 0; i < a->nopts && rc == 0; i++) {
-            if (strcmp(a->names[i], "key") != 0)
-                continue;
-            const char *key = a->values[i];
-            if (!key || !*key) {
-                rc = dashi_fail(err, DASHI_E_MISSING_FIELD, "key", "--key needs a metric name (e.g. energy)");
-                break;
-            }
-            snprintf(f[n].label, sizeof f[n].label, "job %lld %s", (long long)id, key);
-            rc = fetch_series(c, id, key, &f[n], err);
-            s[n] = (struct plot_series){f[n].label, f[n].x, f[n].y, f[n].n};
-            n++;
-        }
+    int rc = fetch_all(c, a, jobs, keys, nkeys, f, s, &n, err);
+    /* Time on x when every job knows its dt, else steps. */
+    bool timed = true;
+    for (int j = 0; j < a->npos && rc == 0; j++)
+        timed = timed && jobs[j].dt > 0;
+    for (size_t i = 0; rc == 0 && timed && i < n; i++)
+        for (size_t k = 0; k < f[i].n; k++)
+            f[i].x[k] *= jobs[s[i].job].dt;
+    const msgpack_object *records[PLOT_MAX_JOBS];
+    int64_t ids[PLOT_MAX_JOBS];
+    char labels[PLOT_MAX_JOBS][LEGEND_LABEL_MAX];
+    const char *label_ptrs[PLOT_MAX_JOBS];
+    for (int j = 0; j < a->npos; j++) {
+        records[j] = jobs[j].record.obj;
+        ids[j] = jobs[j].id;
+        label_ptrs[j] = labels[j];
     }
-    if (rc == 0)
-        rc = plot_write(out, s, n, "step", err);
+    if (rc == 0) {
+        legend_labels(records, ids, (size_t)a->npos, labels);
+        struct plot_chart chart = {keys, nkeys, label_ptrs, (size_t)a->npos, timed ? "t" : "step", s, n};
+        rc = plot_write(out, &chart, err);
+    }
     if (rc == 0) {
         if (a->json) {
             fputs("{\"plot\": ", stdout);
             json_write_string(stdout, out, strlen(out));
-            printf(", \"format\": \"%s\", \"series\": %zu}\n", fmt == PLOT_PNG ? "png" : "svg", n);
+            printf(", \"format\": \"%s\", \"series\": %zu, \"x\": \"%s\", \"legend\": [", fig_format_name(fmt), n,
+                   timed ? "t" : "step");
+            for (int j = 0; j < a->npos; j++) {
+                fputs(j ? ", " : "", stdout);
+                json_write_string(stdout, labels[j], strlen(labels[j]));
+            }
+            printf("]}\n");
         } else
             printf("%s\n", out);
     }
@@ -178,5 +225,7 @@ int cmd_plot(struct dashi_client *c, const struct cmd_args *a, struct dashi_erro
         free(f[i].x);
         free(f[i].y);
     }
+    for (int j = 0; j < a->npos; j++)
+        cmd_result_free(&jobs[j].record);
     return rc;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Line charts of metric series for `dashi plot`: several series (job × key) on one pair
- * of axes with ticks, grid and a legend, written as PNG (libpng; a built-in 3×5 pixel
- * font for the labels) or SVG (text). Deterministic: the same series give the same bytes. */
+/* Line charts of metric series for `dashi plot` (drawn with cairo, axes.h): one panel per
+ * quantity (metric key) stacked over a shared x axis, one colour per job, and a legend
+ * naming the jobs. The format follows the file's extension (figure.h). Deterministic: the
+ * same series give the same bytes. */
 #ifndef DASHI_PLOT_H
 #define DASHI_PLOT_H
 
@@ -9,24 +10,26 @@
 
 #include "errors.h"
 
+/* One job's series of one key. */
 struct plot_series {
-    const char *label; /* legend text, e.g. "job 3 energy" */
-    const double *x;   /* n steps */
-    const double *y;   /* n values; non-finite points break the line */
+    size_t job, key; /* indexes into the chart's jobs and keys */
+    const double *x; /* n points; non-finite ones break the line */
+    const double *y;
     size_t n;
 };
 
-enum plot_format { PLOT_PNG, PLOT_SVG };
+struct plot_chart {
+    const char *const *keys; /* the panels, top to bottom (their y labels) */
+    size_t nkeys;
+    const char *const *jobs; /* legend text, one colour each */
+    size_t njobs;
+    const char *x_label;
+    const struct plot_series *series;
+    size_t nseries;
+};
 
-/* The format named by path's extension (.png or .svg, any case); -1 with E_BAD_VALUE
- * naming field "o" otherwise. */
-int plot_format_of(const char *path, enum plot_format *fmt, struct dashi_error *err);
-
-/* Draws the series (1..PLOT_MAX_SERIES) into path in the format of its extension,
- * with x_label under the x axis. Errors: E_BAD_VALUE ("o" for the extension, "key" when
- * no series has a finite point), E_IO. */
 #define PLOT_MAX_SERIES 32
-int plot_write(const char *path, const struct plot_series *series, size_t nseries, const char *x_label,
-               struct dashi_error *err);
+/* Errors: E_NOT_FOUND ("o": the extension), E_BAD_VALUE ("key": no finite point), E_IO ("o"). */
+int plot_write(const char *path, const struct plot_chart *chart, struct dashi_error *err);
 
 #endif

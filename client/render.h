@@ -1,23 +1,50 @@
 /* SPDX-License-Identifier: MIT */
-/* `dashi render`: a PNG of a vorticity field so a person can look at what the daemon
- * computed. One pixel per grid point, row 0 at the top. */
+/* `dashi render`: one field (an N×M array, or one frame of an F×N×M trajectory) as a
+ * figure (figure.h): the field scaled up nearest-neighbour to a square of `size` points,
+ * axes in box units, a colorbar with values and a title. Atom markers (atom_overlay.h) are
+ * drawn on the grid-resolution image before it is scaled, one grid cell per marker pixel. */
 #ifndef DASHI_RENDER_H
 #define DASHI_RENDER_H
 
 #include <stddef.h>
 
 #include "atom_overlay.h"
+#include "colormap.h"
 #include "errors.h"
+#include "figure.h"
 
-/* Renders npy_path (an N×M float64 field, or frame `frame` of an F×N×M trajectory;
- * frame is ignored for 2-D input) to png_path. cmap: "diverging" (NULL = default):
- * blue (negative) - white (0) - red (positive), symmetric around 0 with the scale set
- * by max |value|. Errors: E_BAD_VALUE naming "cmap", "frame" or "npy"; E_IO. */
-int render_png(const char *npy_path, const char *png_path, int frame, const char *cmap, struct dashi_error *err);
+/* A loaded float64 field or trajectory: frames = 1 for a 2-D array. */
+struct render_field {
+    double *data;
+    size_t frames, ny, nx;
+};
+/* E_BAD_VALUE naming "npy" when the file is not an N×M or F×N×M float64 array. */
+int render_load(const char *npy_path, struct render_field *f, struct dashi_error *err);
+void render_field_free(struct render_field *f);
 
-/* render_png with atom markers drawn over the field (atom_overlay.h): marks in box
- * coordinates of a periodic box of side 2π. */
-int render_png_marked(const char *npy_path, const char *png_path, int frame, const char *cmap,
-                      const struct atom_mark *marks, size_t nmarks, struct dashi_error *err);
+struct render_style {
+    int size;         /* the field's square, in points (pixels for PNG) */
+    double vmax;      /* the colour scale's end; <= 0: max |value| of the frame */
+    enum cmap_kind cmap;
+    const char *title;
+};
+
+/* What render_figure drew, for --json and the tests: the scale and where the field lies. */
+struct render_result {
+    double lo, hi;
+    struct fig_panel panel;
+};
+
+/* Draws frame `frame` (< f->frames) with the markers over it into out (format from its
+ * extension). Diverging: the scale is ±vmax; sequential: from the frame's minimum to vmax
+ * (or its maximum). Errors: E_BAD_VALUE ("o", "size"), E_IO ("o"). */
+int render_figure(const struct render_field *f, size_t frame, const struct render_style *style,
+                  const struct atom_mark *marks, size_t nmarks, const char *out, struct render_result *res,
+                  struct dashi_error *err);
+
+/* The colour image of one frame on [lo, hi] (malloc'd, 3 bytes a pixel); NULL when out of memory. */
+uint8_t *render_colours(const double *field, size_t n, enum cmap_kind cmap, double lo, double hi);
+/* max |v| (or, when sequential, min and max) over the finite values of field. */
+void render_range(const double *field, size_t n, enum cmap_kind cmap, double vmax, double *lo, double *hi);
 
 #endif

@@ -34,21 +34,9 @@ c = d["closure_depth"]
 print(f"closure depth K: last {c['last']:.0f}, mean {c['mean']:.2f}, max {c['max']:.0f}")
 print("timings (s):  " + "  ".join(f"{k} {v['wall']:.2f}" for k, v in d["timings_s"].items()))
 PY
-LES=$("$PY" -c "import json; print(json.load(open('$DEMO/summary.json'))['jobs']['les'])")
 DEC=$("$PY" -c "import json; print(json.load(open('$DEMO/summary.json'))['jobs']['decode'])")
-"$DASHI" --json show "$LES" > "$DEMO/les.json"
-"$DASHI" --json show "$DEC" > "$DEMO/decode.json"
-TRAJ=$("$PY" -c "import json; print(json.load(open('$DEMO/les.json'))['outputs']['trajectory'])")
-HAT=$("$PY" -c "import json; print(json.load(open('$DEMO/decode.json'))['outputs']['omega_hat'])")
-"$DASHI" get "$TRAJ" -o "$DEMO/truth.npy" > /dev/null
-"$DASHI" get "$HAT" -o "$DEMO/decoded.npy" > /dev/null
-"$PY" -c "
-import numpy as np
-t = np.load('$DEMO/truth.npy')[-1]; h = np.load('$DEMO/decoded.npy')[-1]
-np.save('$DEMO/truth_T.npy', t); np.save('$DEMO/decoded_T.npy', h); np.save('$DEMO/error_T.npy', h - t)"
-for f in truth decoded error; do
-  "$DASHI" render "$("$DASHI" put "$DEMO/${f}_T.npy")" -o "$DEMO/$f.png" > /dev/null
-done
 echo
-echo "pictures of the last step: $DEMO/truth.png $DEMO/decoded.png $DEMO/error.png"
+# The canonical evaluation figure: truth | decoded | error on one scale, metrics against t.
+"$DASHI" figure "$DEC" -o "$DEMO/figure.png" | head -n 1
+echo "figure of the last decoded step: $DEMO/figure.png"
 echo "state dir: $DASHI_STATE_DIR (database dashid.db, blobs/); the daemon is stopped on exit"

@@ -36,57 +36,40 @@ json "$WORK/ev.json" "all(d['totals'][k]['edges'] > 0 for k in ('continuation','
   | grep -qx True || fail "the hand-built field should give every event kind: $(json "$WORK/ev.json" "d['totals']")"
 ok "atoms job $ID on a hand-built 6-frame trajectory: every event kind present"
 
-# The PNG reader the checks below share.
+# The PNG reader the checks below share (tests/e2e/figures.py), and the field's cells.
+cp tests/e2e/figures.py "$WORK/figures.py"
 cat > "$WORK/png.py" <<'PY'
-import struct, zlib
-def decode(path):
-    """An 8-bit RGB non-interlaced PNG as (w, h, px) with px[y][x] = (r, g, b)."""
-    b = open(path, 'rb').read()
-    assert b[:8] == b'\x89PNG\r\n\x1a\n', path + ' is not a PNG'
-    pos, idat, ihdr = 8, b'', None
-    while pos < len(b):
-        n, typ = struct.unpack('>I4s', b[pos:pos + 8])
-        if typ == b'IHDR': ihdr = struct.unpack('>IIBBBBB', b[pos + 8:pos + 8 + n])
-        elif typ == b'IDAT': idat += b[pos + 8:pos + 8 + n]
-        pos += 12 + n
-    w, h, depth, ctype, _, _, interlace = ihdr
-    assert depth == 8 and ctype == 2 and interlace == 0, ihdr
-    raw, stride, prev, px = zlib.decompress(idat), 3 * w, bytearray(3 * w), []
-    for y in range(h):
-        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for x in range(stride):
-            a, up, c = (line[x - 3] if x >= 3 else 0), prev[x], (prev[x - 3] if x >= 3 else 0)
-            if f == 1: line[x] = (line[x] + a) & 255
-            elif f == 2: line[x] = (line[x] + up) & 255
-            elif f == 3: line[x] = (line[x] + (a + up) // 2) & 255
-            elif f == 4:
-                p = a + up - c; pa, pb, pc = abs(p - a), abs(p - up), abs(p - c)
-                line[x] = (line[x] + (a if pa <= pb and pa <= pc else up if pb <= pc else c)) & 255
-            else: assert f == 0, f
-        px.append([tuple(line[3 * x:3 * x + 3]) for x in range(w)]); prev = line
-    return w, h, px
+from figures import png_decode as decode
+def cells(path, meta):
+    """The field panel of a `render --json` figure at grid resolution: the centre pixel of
+    each grid cell (the field is scaled up nearest-neighbour, docs/cli.md)."""
+    import json
+    d = json.load(open(meta)); x0, y0, side = d["panel"]; n = d["grid"]
+    _, _, px = decode(path)
+    c = [[px[int(y0 + (i + 0.5) * side / n[1])][int(x0 + (j + 0.5) * side / n[0])] for j in range(n[0])]
+         for i in range(n[1])]
+    return n[0], n[1], c
 PY
 
 # ---- render --atoms: frames 0, 3 (after the split and merge) and 5; step = frame by default
 for F in 0 3 5; do
-  "$DASHI" render "$H" -o "$WORK/plain$F.png" --frame "$F" > /dev/null || fail "render frame $F"
-  "$DASHI" render "$H" -o "$WORK/marked$F.png" --frame "$F" --atoms "$ID" > /dev/null 2> "$WORK/err$F" \
+  "$DASHI" --json render "$H" -o "$WORK/plain$F.png" --frame "$F" > "$WORK/plain$F.json" || fail "render frame $F"
+  "$DASHI" --json render "$H" -o "$WORK/marked$F.png" --frame "$F" --atoms "$ID" > "$WORK/marked$F.json" 2> "$WORK/err$F" \
     || fail "render --atoms frame $F: $(cat "$WORK/err$F")"
   "$DASHI" --json atoms "$ID" --step "$F" > "$WORK/a$F.json"
   grep -q "^dashi: $(json "$WORK/a$F.json" "len(d['atoms'])") atoms of job $ID at step $F\$" "$WORK/err$F" \
     || fail "render --atoms should say how many atoms it drew: $(cat "$WORK/err$F")"
 done
 # --step picks another step than the frame shown
-"$DASHI" --json render "$H" -o "$WORK/marked5s0.png" --frame 5 --atoms "$ID" --step 0 > "$WORK/r5s0.json" 2>/dev/null \
+"$DASHI" --json render "$H" -o "$WORK/marked5s0.png" --frame 5 --atoms "$ID" --step 0 > "$WORK/marked5s0.json" 2>/dev/null \
   || fail "render --step"
-"$DASHI" render "$H" -o "$WORK/plain5.png" --frame 5 > /dev/null
-json "$WORK/r5s0.json" "d['atoms_step'] == 0 and d['atoms'] == $(json "$WORK/a0.json" "len(d['atoms'])")" | grep -qx True \
-  || fail "render --json: $(cat "$WORK/r5s0.json")"
+json "$WORK/marked5s0.json" "d['atoms_step'] == 0 and d['atoms'] == $(json "$WORK/a0.json" "len(d['atoms'])")" | grep -qx True \
+  || fail "render --json: $(cat "$WORK/marked5s0.json")"
 "$PY" - "$WORK" <<'PY' || fail "render --atoms markers"
 import json, math, sys
 import numpy as np
 w = sys.argv[1]; sys.path.insert(0, w)
-from png import decode
+from png import cells
 T = np.load(f"{w}/traj.npy")
 INK, HALO, L = (0, 0, 0), (255, 255, 255), 2 * math.pi
 def colour(v, m):  # the diverging map of docs/cli.md: blue - white - red
@@ -95,7 +78,8 @@ def colour(v, m):  # the diverging map of docs/cli.md: blue - white - red
     return tuple(int(math.floor(255 * c + 0.5)) for c in (r, g, b))
 for frame, step, marked in ((0, 0, 'marked0'), (3, 3, 'marked3'), (5, 5, 'marked5'), (5, 0, 'marked5s0')):
     atoms = json.load(open(f"{w}/a{step}.json"))["atoms"]
-    W, H, mk = decode(f"{w}/{marked}.png"); _, _, pl = decode(f"{w}/plain{frame}.png")
+    W, H, mk = cells(f"{w}/{marked}.png", f"{w}/{marked}.json")
+    _, _, pl = cells(f"{w}/plain{frame}.png", f"{w}/plain{frame}.json")
     assert (W, H) == (64, 64)
     field = T[frame]; m = np.abs(field).max()
     pos = []

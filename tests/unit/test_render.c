@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* render_png: a real PNG that libpng decodes back, with the colours where they belong. */
+/* render_figure: a real PNG (read back with cairo) whose field cells carry the colours of
+ * the diverging map, scaled up nearest-neighbour into the panel render_figure reports;
+ * the frame, colour map and format errors name their field. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <png.h>
+#include <cairo.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,35 +30,27 @@ static int teardown(void **state)
     (void)state;
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cairo_debug_reset_static_data();
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/* Decodes path into *rgb (w*h*3), checking the signature first. */
-static void decode(const char *path, png_uint_32 *w, png_uint_32 *h, png_bytep *rgb)
+/* The colour of field cell (row, col) of a rendered figure: its centre pixel. */
+static void cell(cairo_surface_t *s, const struct render_result *res, int ny, int nx, int row, int col, uint8_t rgb[3])
 {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    png_byte sig[8];
-    assert_int_equal(fread(sig, 1, 8, f), 8);
-    assert_int_equal(png_sig_cmp(sig, 0, 8), 0);
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png_create_info_struct(png);
-    assert_non_null(png);
-    assert_non_null(info);
-    assert_int_equal(setjmp(png_jmpbuf(png)), 0);
-    png_init_io(png, f);
-    png_set_sig_bytes(png, 8);
-    png_read_info(png, info);
-    *w = png_get_image_width(png, info);
-    *h = png_get_image_height(png, info);
-    assert_int_equal(png_get_color_type(png, info), PNG_COLOR_TYPE_RGB);
-    assert_int_equal(png_get_bit_depth(png, info), 8);
-    *rgb = malloc((size_t)*w * *h * 3);
-    for (png_uint_32 y = 0; y < *h; y++)
-        png_read_row(png, *rgb + (size_t)y * *w * 3, NULL);
-    png_read_end(png, NULL);
-    png_destroy_read_struct(&png, &info, NULL);
-    fclose(f);
+    int x = (int)(res->panel.x + (col + 0.5) * res->panel.side / nx);
+    int y = (int)(res->panel.y + (row + 0.5) * res->panel.side / ny);
+    const uint32_t *px = (const uint32_t *)(const void *)(cairo_image_surface_get_data(s) +
+                                                          (size_t)y * (size_t)cairo_image_surface_get_stride(s));
+    rgb[0] = (uint8_t)(px[x] >> 16);
+    rgb[1] = (uint8_t)(px[x] >> 8);
+    rgb[2] = (uint8_t)px[x];
+}
+
+static void save(const char *name, int ndim, uint64_t *shape, const double *v, char *path, size_t cap)
+{
+    struct dashi_error err = {0};
+    snprintf(path, cap, "%s/%s", dir, name);
+    assert_int_equal(npy_save(path, NPY_F8, ndim, shape, v, &err), 0);
 }
 
 static void test_field_colours(void **state)
@@ -68,23 +62,28 @@ static void test_field_colours(void **state)
     a[1] = 2.0;          /* row 0, col 1 */
     a[2 * 4 + 3] = -1.0; /* row 2, col 3: half the scale */
     char npy[128], out[128];
-    snprintf(npy, sizeof npy, "%s/f.npy", dir);
+    save("f.npy", 2, (uint64_t[]){3, 4}, a, npy, sizeof npy);
     snprintf(out, sizeof out, "%s/f.png", dir);
-    uint64_t shape[2] = {3, 4};
-    assert_int_equal(npy_save(npy, NPY_F8, 2, shape, a, &err), 0);
-    assert_int_equal(render_png(npy, out, 0, NULL, &err), 0);
-    png_uint_32 w, h;
-    png_bytep rgb;
-    decode(out, &w, &h, &rgb);
-    assert_int_equal(w, 4);
-    assert_int_equal(h, 3);
-    png_bytep pos = rgb + 3 * 1, neg = rgb + 3 * (2 * 4 + 3), zero = rgb;
+    struct render_field f;
+    assert_int_equal(render_load(npy, &f, &err), 0);
+    struct render_style st = {512, 0, CMAP_DIVERGING, "test"};
+    struct render_result res;
+    assert_int_equal(render_figure(&f, 0, &st, NULL, 0, out, &res, &err), 0);
+    assert_true(res.lo == -2.0 && res.hi == 2.0);
+    cairo_surface_t *s = cairo_image_surface_create_from_png(out);
+    assert_int_equal(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
+    assert_true(cairo_image_surface_get_width(s) >= 512 && cairo_image_surface_get_height(s) >= 512);
+    uint8_t pos[3], neg[3], zero[3];
+    cell(s, &res, 3, 4, 0, 1, pos);
+    cell(s, &res, 3, 4, 2, 3, neg);
+    cell(s, &res, 3, 4, 1, 1, zero);
     assert_int_equal(pos[0], 255); /* full red */
     assert_true(pos[1] < 10 && pos[2] < 10);
     assert_int_equal(neg[2], 255); /* half-strength blue */
     assert_true(neg[0] > 100 && neg[0] < 160 && neg[0] == neg[1]);
     assert_true(zero[0] == 255 && zero[1] == 255 && zero[2] == 255);
-    free(rgb);
+    cairo_surface_destroy(s);
+    render_field_free(&f);
 }
 
 static void test_trajectory_frame_and_errors(void **state)
@@ -93,22 +92,29 @@ static void test_trajectory_frame_and_errors(void **state)
     struct dashi_error err = {0};
     double t[2 * 2 * 2] = {1, 1, 1, 1, -1, -1, -1, -1};
     char npy[128], out[128];
-    snprintf(npy, sizeof npy, "%s/t.npy", dir);
+    save("t.npy", 3, (uint64_t[]){2, 2, 2}, t, npy, sizeof npy);
     snprintf(out, sizeof out, "%s/t.png", dir);
-    uint64_t shape[3] = {2, 2, 2};
-    assert_int_equal(npy_save(npy, NPY_F8, 3, shape, t, &err), 0);
-    assert_int_equal(render_png(npy, out, 1, "diverging", &err), 0);
-    png_uint_32 w, h;
-    png_bytep rgb;
-    decode(out, &w, &h, &rgb);
-    assert_int_equal(w, 2);
-    assert_int_equal(h, 2);
-    assert_true(rgb[2] == 255 && rgb[0] == 0); /* frame 1 is all negative: blue */
-    free(rgb);
-    assert_int_equal(render_png(npy, out, 2, NULL, &err), -1);
-    assert_string_equal(err.field, "frame");
-    assert_int_equal(render_png(npy, out, 0, "viridis", &err), -1);
+    struct render_field f;
+    assert_int_equal(render_load(npy, &f, &err), 0);
+    assert_int_equal(f.frames, 2);
+    struct render_style st = {64, 0, CMAP_DIVERGING, NULL};
+    struct render_result res;
+    assert_int_equal(render_figure(&f, 1, &st, NULL, 0, out, &res, &err), 0);
+    cairo_surface_t *s = cairo_image_surface_create_from_png(out);
+    uint8_t c[3];
+    cell(s, &res, 2, 2, 0, 0, c);
+    assert_true(c[2] == 255 && c[0] == 0); /* frame 1 is all negative: blue */
+    cairo_surface_destroy(s);
+    render_field_free(&f);
+    enum cmap_kind k;
+    assert_int_equal(cmap_parse("viridis", &k, &err), -1);
     assert_string_equal(err.field, "cmap");
+    enum fig_format fmt;
+    assert_int_equal(fig_format_of("x.gif", "o", &fmt, &err), -1);
+    assert_string_equal(err.field, "o");
+    assert_int_equal(err.code, DASHI_E_NOT_FOUND);
+    assert_int_equal(fig_format_of("x.PDF", "o", &fmt, &err), 0);
+    assert_int_equal(fmt, FIG_PDF);
 }
 
 int main(void)
