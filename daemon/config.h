@@ -50,6 +50,8 @@ struct daemon_config {
     double usage_half_life_s; /* decay of per-user GPU usage for fair share */
     uint64_t device_memory_budget; /* caps the device's budget (0: the device's own) */
     double checkpoint_every_s;     /* shortest wall time between two checkpoints of a job */
+    uint64_t resident_bytes;       /* device bytes of results kept for their consumers (0: none) */
+    bool resident_bytes_set;       /* false: resident_default_budget of the device budget */
     uint64_t disk_reserve_bytes;   /* free bytes on the state file system that no blob may take */
     struct conn_limits conn;       /* per-connection and per-uid limits of the socket server */
     struct user_limits limits;     /* defaults for every user (uid unused) */

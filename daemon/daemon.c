@@ -145,6 +145,8 @@ static int open_device(struct daemon *d, struct dashi_error *err)
         d->vk.memory_budget = d->cfg.device_memory_budget; /* leave the rest to others on the device */
     if (fft_cache_create(&d->vk, &d->fft, err) != 0)
         return -1;
+    resident_init(&d->resident, &d->vk,
+                  d->cfg.resident_bytes_set ? d->cfg.resident_bytes : resident_default_budget(d->vk.memory_budget));
     fprintf(stderr, "dashid %s: device %s (%s %s)%s\n", DASHID_VERSION, d->vk.device_name, d->vk.driver_name,
             d->vk.driver_info, d->vk.is_cpu ? " - a CPU implementation of Vulkan: no GPU in use" : "");
     return 0;
@@ -156,6 +158,7 @@ static int open_scheduler(struct daemon *d, struct dashi_error *err)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "cannot initialise the scheduler");
     d->opened.sched = true;
     d->sched.cfg = &d->cfg;
+    d->sched.resident = &d->resident;
     return jobs_requeue(d, err);
 }
 

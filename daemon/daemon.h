@@ -14,6 +14,7 @@
 #include "config.h"
 #include "conn_budget.h"
 #include "device_recovery.h"
+#include "resident.h"
 #include "rollout_tuning.h"
 #include "scheduler.h"
 #include "store.h"
@@ -46,6 +47,7 @@ struct daemon {
     struct fft_cache *fft; /* VkFFT plans, kept until the device is lost (GPU thread after start) */
     struct rollout_tuning rollout_tuning; /* DASHI_ROLLOUT_*, read once at start (immutable) */
     struct device_health health;
+    struct resident resident; /* outputs kept on the device for their consumers (GPU thread) */
     struct scheduler sched;
     uv_thread_t gpu_thread;
     bool gpu_thread_started;

@@ -313,5 +313,6 @@ void gpu_worker_main(void *arg)
     struct dashi_error why;
     dashi_fail(&why, DASHI_E_INTERRUPTED, "", "the daemon stopped while the job ran");
     end_started(d, &why);
+    resident_clear(&d->resident); /* the device is this thread's: its buffers are freed here */
     post(d, msg_new(MSG_WORKER_EXIT, 0));
 }
