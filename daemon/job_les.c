@@ -9,7 +9,10 @@
  * of wall time and when the job is stopped. The three streamed outputs are resumable
  * writers (job_output_writer) made durable before each checkpoint is reported, so a
  * resumed job keeps what they held at the checkpoint's step and continues them: its
- * outputs are those of an unbroken run, byte for byte (docs/storage.md "Resume"). */
+ * outputs are those of an unbroken run, byte for byte (docs/storage.md "Resume").
+ * When the trajectory fits the resident budget (f64, not resumed) its frames are also kept
+ * whole on the device and offered to the resident cache at finish, for the train job that
+ * encodes them (docs/architecture.md "Device-resident results"). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +83,24 @@ static struct les_config config_of(const struct les_params *p, const struct vk_r
     return c;
 }
 
+static uint64_t trajectory_bytes(const struct les_params *p)
+{
+    return (p->steps / p->save_every + 1) * p->n * p->n * sizeof(double);
+}
+
+/* Whether the job plans to keep its trajectory on the device: f64 frames (the blob's own
+ * bytes) within the resident budget, one buffer the device allows, and room for the engine
+ * beside it. Validation counts the frames in the estimate exactly when this holds. */
+static bool keeps_trajectory(const struct les_params *p, uint64_t engine_bytes, uint64_t resident_budget,
+                             const struct vk_runtime *vk)
+{
+    if (!p->save_every || p->precision != JOB_F64)
+        return false;
+    uint64_t bytes = trajectory_bytes(p);
+    return bytes <= resident_budget && (!vk || (bytes <= vk->max_storage_range &&
+                                                engine_bytes + bytes <= vk->memory_budget));
+}
+
 static int les_validate(const struct job_submit_ctx *ctx, const msgpack_object *args, void **out,
                         struct job_plan *plan, struct dashi_error *err)
 {
@@ -123,6 +144,8 @@ static int les_validate(const struct job_submit_ctx *ctx, const msgpack_object *
     if (les_config_validate(&cfg, ctx->vk, err) != 0)
         goto fail;
     plan->mem_estimate = les_gpu_memory_estimate(&cfg);
+    if (keeps_trajectory(p, plan->mem_estimate, ctx->resident_budget, ctx->vk))
+        plan->mem_estimate += trajectory_bytes(p);
     /* Outputs and one checkpoint: the trajectory, two series, omega_final (headers aside). */
     uint64_t field_bytes = p->n * p->n * 8;
     plan->disk_estimate = (p->save_every ? (p->steps / p->save_every + 1) * field_bytes : 0) +
@@ -151,6 +174,7 @@ static void les_free_params(void *params) { free(params); }
 
 struct les_state {
     const struct les_params *p;
+    struct vk_runtime *vk;
     struct les_config cfg;
     struct les_gpu *engine;
     uint64_t step0;        /* first step the outputs cover (0 unless resumed) */
@@ -162,6 +186,7 @@ struct les_state {
     bool gpu_timing;
     double energy_last, enstrophy_last;
     double last_checkpoint_ms;
+    struct vk_buffer kept; /* the whole trajectory on the device, when it is kept (else empty) */
 };
 
 /* Resumable outputs are closed, not removed: an interrupted job continues them. */
@@ -179,6 +204,7 @@ static void state_free(struct les_state *s)
         return;
     close_outputs(s);
     les_gpu_destroy(s->engine);
+    vk_buffer_free(s->vk, &s->kept);
     free(s->frames);
     free(s->e);
     free(s->z);
@@ -230,6 +256,27 @@ static int open_outputs(struct job_exec *ex, struct les_state *s, const double *
     return frames_keep ? 0 : blob_writer_append(s->traj, w0, nn * sizeof(double), err);
 }
 
+/* Keeps the trajectory on the device when validation planned it and the job starts from
+ * step 0 (a resumed one has its first frames only on disk): frame 0 is w0, the engine
+ * copies the others as it saves them. Out of device memory it streams as without. */
+static int keep_trajectory(struct job_exec *ex, struct les_state *s, const double *w0, struct dashi_error *err)
+{
+    const struct les_params *p = s->p;
+    if (s->step0 != 0 ||
+        !keeps_trajectory(p, les_gpu_memory_estimate(&s->cfg), job_resident_budget(ex), job_vk(ex)))
+        return 0;
+    if (vk_buffer_alloc(job_vk(ex), trajectory_bytes(p), VK_MEM_DEVICE, &s->kept, err) != 0) {
+        if (err->code != DASHI_E_DEVICE_MEMORY)
+            return -1;
+        dashi_error_clear(err);
+        return 0;
+    }
+    if (vk_upload(job_vk(ex), &s->kept, 0, w0, (size_t)p->n * p->n * sizeof(double), err) != 0)
+        return -1;
+    les_gpu_keep_frames(s->engine, &s->kept, 1);
+    return 0;
+}
+
 static int les_start(struct job_exec *ex, const void *params, void **out, struct dashi_error *err)
 {
     const struct les_params *p = params;
@@ -237,6 +284,8 @@ static int les_start(struct job_exec *ex, const void *params, void **out, struct
     if (!s)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     s->p = p;
+    s->vk = job_vk(ex);
+    s->kept.block = -1;
     s->cfg = config_of(p, job_vk(ex));
     s->gpu_timing = true;
     size_t nn = (size_t)p->n * p->n;
@@ -262,7 +311,8 @@ static int les_start(struct job_exec *ex, const void *params, void **out, struct
         close_outputs(s);
         dashi_error_clear(err);
     }
-    if (les_gpu_create(job_vk(ex), job_fft(ex), &s->cfg, w0, s->step0, &s->engine, err) != 0)
+    if (les_gpu_create(job_vk(ex), job_fft(ex), &s->cfg, w0, s->step0, &s->engine, err) != 0 ||
+        keep_trajectory(ex, s, w0, err) != 0)
         goto fail;
     s->steps_per_run = 4; /* the first run measures the step time */
     s->last_checkpoint_ms = monotonic_ms();
@@ -369,15 +419,24 @@ static int les_slice(struct job_exec *ex, void *state, bool *done, struct dashi_
     return 0;
 }
 
-static int finish_writer(struct job_exec *ex, struct blob_writer **w, const char *name, struct dashi_error *err)
+static int finish_writer(struct job_exec *ex, struct blob_writer **w, const char *name, struct blob_meta *meta,
+                         struct dashi_error *err)
 {
-    struct blob_meta meta;
-    int rc = blob_writer_end(*w, &meta, err);
+    int rc = blob_writer_end(*w, meta, err);
     *w = NULL;
     if (rc != 0)
         return -1;
-    job_emit_output(ex, name, meta.hash);
+    job_emit_output(ex, name, meta->hash);
     return 0;
+}
+
+/* The kept frames go to the resident cache (or are freed here when it has no room). */
+static void offer_trajectory(struct job_exec *ex, struct les_state *s, const struct blob_meta *traj)
+{
+    if (s->kept.block < 0)
+        return;
+    if (!job_resident_offer(ex, "trajectory", traj->hash, &s->kept, NPY_F8, 3, traj->info.shape))
+        vk_buffer_free(s->vk, &s->kept);
 }
 
 static int les_finish(struct job_exec *ex, void *state, struct dashi_error *err)
@@ -397,10 +456,14 @@ static int les_finish(struct job_exec *ex, void *state, struct dashi_error *err)
     }
     free(w);
     job_emit_output(ex, "omega_final", meta.hash);
-    if (finish_writer(ex, &s->energy, "energy", err) != 0 || finish_writer(ex, &s->enstrophy, "enstrophy", err) != 0)
+    if (finish_writer(ex, &s->energy, "energy", &meta, err) != 0 ||
+        finish_writer(ex, &s->enstrophy, "enstrophy", &meta, err) != 0)
         return -1;
-    if (s->traj && finish_writer(ex, &s->traj, "trajectory", err) != 0)
-        return -1;
+    if (s->traj) {
+        if (finish_writer(ex, &s->traj, "trajectory", &meta, err) != 0)
+            return -1;
+        offer_trajectory(ex, s, &meta);
+    }
     double steps = (double)(p->steps - s->step0); /* the steps this run made (all unless resumed) */
     double loop_ms = s->gpu_timing ? s->gpu_ms : s->host_ms;
     job_emit_summary(ex, "steps", (double)p->steps);
