@@ -40,7 +40,7 @@ struct resident_entry {
 
 struct resident {
     struct vk_runtime *vk;
-    uint64_t budget;     /* most bytes resident at once (0: the cache is off) */
+    uint64_t budget;     /* most bytes resident at once (0: off); fixed at start, read by validation too */
     uint64_t bytes;      /* bytes resident now */
     uint64_t tick;
     uint64_t evictions;  /* entries released for room since start (for tests and logs) */
