@@ -294,6 +294,11 @@ static int config_set(struct daemon_config *cfg, const char *key, const char *va
         *expect = "a number of bytes (suffix K, M, G or T allowed), 0 for the device's own budget";
         return parse_bytes(val, &cfg->device_memory_budget);
     }
+    if (strcmp(key, "resident_bytes") == 0) {
+        *expect = "a number of bytes (suffix K, M, G or T allowed), 0 to keep no results on the device";
+        cfg->resident_bytes_set = true;
+        return parse_bytes(val, &cfg->resident_bytes);
+    }
     if (strcmp(key, "disk_reserve_bytes") == 0) {
         *expect = "a number of bytes (suffix K, M, G or T allowed), 0 for no reserve";
         return parse_bytes(val, &cfg->disk_reserve_bytes);

@@ -52,6 +52,8 @@ struct daemon_config {
     double checkpoint_every_s;     /* shortest wall time between two checkpoints of a job */
     uint64_t io_staging_bytes;     /* host memory of the I/O thread's staging buffers (io_worker.h) */
     uint64_t gc_upload_grace_s;      /* gc keeps an unreferenced upload this long after it was stored */
+    uint64_t resident_bytes;       /* device bytes of results kept for their consumers (0: none) */
+    bool resident_bytes_set;       /* false: resident_default_budget of the device budget */
     uint64_t disk_reserve_bytes;   /* free bytes on the state file system that no blob may take */
     struct conn_limits conn;       /* per-connection and per-uid limits of the socket server */
     struct user_limits limits;     /* defaults for every user (uid unused) */

@@ -18,6 +18,7 @@
 #include "conn_budget.h"
 #include "device_health.h"
 #include "io_worker.h"
+#include "resident.h"
 #include "rollout_tuning.h"
 #include "scheduler.h"
 #include "store.h"
@@ -32,7 +33,7 @@ struct fsck_run;
 
 /* What daemon_close must close (lifecycle.c). */
 struct daemon_opened {
-    bool store, health, vk, sched, loop, io;
+    bool store, health, vk, sched, loop, io, resident;
 };
 
 struct daemon {
@@ -50,6 +51,7 @@ struct daemon {
     struct fft_cache *fft; /* VkFFT plans, kept until the device is lost (GPU thread after start) */
     struct rollout_tuning rollout_tuning; /* DASHI_ROLLOUT_*, read once at start (immutable) */
     struct device_health health;
+    struct resident resident; /* outputs kept on the device for their consumers (GPU thread) */
     struct scheduler sched;
     uv_thread_t gpu_thread;
     bool gpu_thread_started;

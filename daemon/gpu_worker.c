@@ -333,5 +333,6 @@ void gpu_worker_main(void *arg)
     struct dashi_error why;
     dashi_fail(&why, DASHI_E_INTERRUPTED, "", "the daemon stopped while the job ran");
     end_started(d, &why);
+    resident_clear(&d->resident); /* the device is this thread's: its buffers are freed here */
     io_worker_request_exit(&d->io); /* it posts MSG_WORKER_EXIT once the ends queued are written */
 }

@@ -29,6 +29,7 @@ struct io_req {
     void *owned;              /* freed after the request */
     struct io_buf *buf;
     bool discard;
+    bool resident;            /* IO_END: report the published hash to the resident cache */
     struct blob_writer *sync[IO_MAX_SYNC];
     enum npy_dtype dtype;
     int ndim;
@@ -236,12 +237,20 @@ void io_checkpoint(struct io_stream *st, struct blob_writer *const *writers, int
     enqueue(st->w, r);
 }
 
-void io_end(struct io_stream *st, struct blob_writer *w, const char *name)
+static void end_request(struct io_stream *st, struct blob_writer *w, const char *name, bool resident)
 {
     struct io_req *r = req_new(st, IO_END);
     r->w = w;
+    r->resident = resident;
     snprintf(r->name, sizeof r->name, "%s", name);
     enqueue(st->w, r);
+}
+
+void io_end(struct io_stream *st, struct blob_writer *w, const char *name) { end_request(st, w, name, false); }
+
+void io_end_resident(struct io_stream *st, struct blob_writer *w, const char *name)
+{
+    end_request(st, w, name, true);
 }
 
 void io_put(struct io_stream *st, const char *name, enum npy_dtype dtype, int ndim, const uint64_t *shape,
@@ -437,8 +446,13 @@ static bool run_request(struct io_worker *w, struct io_req *r)
             blob_writer_abort(r->w);
         else if (blob_writer_end(r->w, &meta, &err) != 0)
             stream_fail(st, &err);
-        else
+        else {
             add_output(st, r->name, &meta);
+            if (r->resident && w->resident) {
+                resident_published(w->resident, st->job, r->name, meta.hash);
+                scheduler_wake(w->sched); /* admission may now evict the entry */
+            }
+        }
         break;
     case IO_PUT:
         if (!stream_failed(st) && blobstore_put_array(w->blobs, r->dtype, r->ndim, r->shape, r->owned, &meta, &err))

@@ -30,6 +30,7 @@
 
 #include "blobstore.h"
 #include "errors.h"
+#include "resident.h"
 #include "scheduler.h"
 
 struct io_req;
@@ -50,6 +51,7 @@ struct io_worker {
     struct scheduler *sched;       /* where reports go (scheduler_post), and who waits for staging */
     uv_async_t *wake;              /* the loop thread's wakeup after a post */
     struct blobstore *blobs;
+    struct resident *resident;     /* where io_end_resident reports (NULL: nowhere) */
     uv_thread_t thread;
     bool started;
 };
@@ -103,6 +105,9 @@ void io_checkpoint(struct io_stream *st, struct blob_writer *const *writers, int
                    int ndim, const uint64_t *shape, void *owned, uint64_t step);
 /* Publishes w as the job's output name (w is freed). */
 void io_end(struct io_stream *st, struct blob_writer *w, const char *name);
+/* The same, for an output the producer put in the resident cache (without a hash) first:
+ * once published, its hash goes to resident_published, which makes the entry durable. */
+void io_end_resident(struct io_stream *st, struct blob_writer *w, const char *name);
 /* Stores the array owned (malloc'd, freed) as output name. */
 void io_put(struct io_stream *st, const char *name, enum npy_dtype dtype, int ndim, const uint64_t *shape,
             void *owned);

@@ -47,6 +47,7 @@ struct job_submit_ctx {
     struct blobstore *blobs;
     const struct vk_runtime *vk;  /* device limits */
     const struct rollout_tuning *rollout_tuning; /* the daemon's DASHI_ROLLOUT_* knobs */
+    uint64_t resident_budget;     /* config resident_bytes (resident.h; fixed at start) */
     uid_t uid;
 };
 
@@ -169,6 +170,22 @@ const char *job_resume_checkpoint(const struct job_exec *ex, uint64_t *step);
  * (io_close) go through job_io's queue. */
 int job_output_writer(struct job_exec *ex, const char *name, enum npy_dtype dtype, int ndim, const uint64_t *shape,
                       uint64_t keep, struct blob_writer **w, struct dashi_error *err);
+/* ---- device-resident results (resident.h; GPU thread, job_resident.c) ---- */
+/* The resident-results budget: what a producer may plan to keep on the device. */
+uint64_t job_resident_budget(const struct job_exec *ex);
+/* Offers the device buffer *buf holding output `output` (blob `hash`, durable) with this
+ * layout to the cache, for a job that will consume it. When a job waiting on this one
+ * exists, least recently used entries make room; otherwise it is kept only if there is
+ * room. Returns true when taken (*buf emptied); else the caller frees *buf. */
+bool job_resident_offer(struct job_exec *ex, const char *output, const char *hash, struct vk_buffer *buf,
+                        enum npy_dtype dtype, int ndim, const uint64_t *shape);
+/* Input `input` (blob `hash` with this layout) on the device, pinned until
+ * job_resident_release, or NULL when it is not resident (read the blob). Records the
+ * summary metric input_resident.INPUT (1: bound from the device, 0: read from disk). */
+const struct vk_buffer *job_resident_acquire(struct job_exec *ex, const char *input, const char *hash,
+                                             enum npy_dtype dtype, int ndim, const uint64_t *shape);
+void job_resident_release(struct job_exec *ex, const struct vk_buffer *buf); /* NULL is fine */
+
 /* The file prefix of job id's resumable outputs ("job-ID-"), for removing them. */
 void job_partials_prefix(int64_t id, char *buf, size_t cap);
 

@@ -14,7 +14,10 @@
  * Write-behind (io_worker.h): each run's frames and series are read back into a staging
  * buffer that the I/O thread appends and returns; the writers, the checkpoints and the
  * outputs are the I/O thread's, so the GPU thread never hashes or writes. Without a
- * staging buffer the slice ends early ("waiting on I/O") and other jobs run. */
+ * staging buffer the slice ends early ("waiting on I/O") and other jobs run.
+ * When the trajectory fits the resident budget (f64, not resumed) its frames are also kept
+ * whole on the device and offered to the resident cache at finish, for the train job that
+ * encodes them (docs/architecture.md "Device-resident results"). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +89,24 @@ static struct les_config config_of(const struct les_params *p, const struct vk_r
     return c;
 }
 
+static uint64_t trajectory_bytes(const struct les_params *p)
+{
+    return (p->steps / p->save_every + 1) * p->n * p->n * sizeof(double);
+}
+
+/* Whether the job plans to keep its trajectory on the device: f64 frames (the blob's own
+ * bytes) within the resident budget, one buffer the device allows, and room for the engine
+ * beside it. Validation counts the frames in the estimate exactly when this holds. */
+static bool keeps_trajectory(const struct les_params *p, uint64_t engine_bytes, uint64_t resident_budget,
+                             const struct vk_runtime *vk)
+{
+    if (!p->save_every || p->precision != JOB_F64)
+        return false;
+    uint64_t bytes = trajectory_bytes(p);
+    return bytes <= resident_budget && (!vk || (bytes <= vk->max_storage_range &&
+                                                engine_bytes + bytes <= vk->memory_budget));
+}
+
 static int les_validate(const struct job_submit_ctx *ctx, const msgpack_object *args, void **out,
                         struct job_plan *plan, struct dashi_error *err)
 {
@@ -129,6 +150,8 @@ static int les_validate(const struct job_submit_ctx *ctx, const msgpack_object *
     if (les_config_validate(&cfg, ctx->vk, err) != 0)
         goto fail;
     plan->mem_estimate = les_gpu_memory_estimate(&cfg);
+    if (keeps_trajectory(p, plan->mem_estimate, ctx->resident_budget, ctx->vk))
+        plan->mem_estimate += trajectory_bytes(p);
     /* Outputs and one checkpoint: the trajectory, two series, omega_final (headers aside). */
     uint64_t field_bytes = p->n * p->n * 8;
     plan->disk_estimate = (p->save_every ? (p->steps / p->save_every + 1) * field_bytes : 0) +
@@ -157,6 +180,7 @@ static void les_free_params(void *params) { free(params); }
 
 struct les_state {
     const struct les_params *p;
+    struct vk_runtime *vk;
     struct les_config cfg;
     struct les_gpu *engine;
     uint64_t step0;        /* first step the outputs cover (0 unless resumed) */
@@ -168,6 +192,7 @@ struct les_state {
     bool gpu_timing;
     double energy_last, enstrophy_last;
     double last_checkpoint_ms;
+    struct vk_buffer kept; /* the whole trajectory on the device, when it is kept (else empty) */
 };
 
 /* Resumable outputs are closed, not removed: an interrupted job continues them. Before
@@ -189,6 +214,7 @@ static void state_free(struct les_state *s)
         return;
     close_outputs(s, true);
     les_gpu_destroy(s->engine);
+    vk_buffer_free(s->vk, &s->kept);
     free(s);
 }
 
@@ -245,6 +271,27 @@ static uint32_t frames_per_buffer(const struct les_state *s)
     return k < 1 ? 1 : (uint32_t)k;
 }
 
+/* Keeps the trajectory on the device when validation planned it and the job starts from
+ * step 0 (a resumed one has its first frames only on disk): frame 0 is w0, the engine
+ * copies the others as it saves them. Out of device memory it streams as without. */
+static int keep_trajectory(struct job_exec *ex, struct les_state *s, const double *w0, struct dashi_error *err)
+{
+    const struct les_params *p = s->p;
+    if (s->step0 != 0 ||
+        !keeps_trajectory(p, les_gpu_memory_estimate(&s->cfg), job_resident_budget(ex), job_vk(ex)))
+        return 0;
+    if (vk_buffer_alloc(job_vk(ex), trajectory_bytes(p), VK_MEM_DEVICE, &s->kept, err) != 0) {
+        if (err->code != DASHI_E_DEVICE_MEMORY)
+            return -1;
+        dashi_error_clear(err);
+        return 0;
+    }
+    if (vk_upload(job_vk(ex), &s->kept, 0, w0, (size_t)p->n * p->n * sizeof(double), err) != 0)
+        return -1;
+    les_gpu_keep_frames(s->engine, &s->kept, 1);
+    return 0;
+}
+
 static int les_start(struct job_exec *ex, const void *params, void **out, struct dashi_error *err)
 {
     const struct les_params *p = params;
@@ -253,6 +300,8 @@ static int les_start(struct job_exec *ex, const void *params, void **out, struct
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     s->p = p;
     s->io = job_io(ex);
+    s->vk = job_vk(ex);
+    s->kept.block = -1;
     s->cfg = config_of(p, job_vk(ex));
     s->gpu_timing = true;
     size_t nn = (size_t)p->n * p->n;
@@ -274,7 +323,8 @@ static int les_start(struct job_exec *ex, const void *params, void **out, struct
         close_outputs(s, false);
         dashi_error_clear(err);
     }
-    if (les_gpu_create(job_vk(ex), job_fft(ex), &s->cfg, w0, s->step0, &s->engine, err) != 0)
+    if (les_gpu_create(job_vk(ex), job_fft(ex), &s->cfg, w0, s->step0, &s->engine, err) != 0 ||
+        keep_trajectory(ex, s, w0, err) != 0)
         goto fail;
     s->buf_frames = s->cfg.max_frames ? frames_per_buffer(s) : 0;
     s->steps_per_run = 4; /* the first run measures the step time */
@@ -412,6 +462,20 @@ static void finish_writer(struct les_state *s, struct blob_writer **w, const cha
     *w = NULL;
 }
 
+/* The kept frames go to the resident cache (or are freed here when it has no room). */
+/* Whether the cache took the kept trajectory (its hash follows from the I/O thread). */
+static bool offer_trajectory(struct job_exec *ex, struct les_state *s)
+{
+    const struct les_params *p = s->p;
+    if (s->kept.block < 0)
+        return false;
+    uint64_t shape[3] = {p->steps / p->save_every + 1, p->n, p->n};
+    if (job_resident_offer(ex, "trajectory", "", &s->kept, NPY_F8, 3, shape))
+        return true;
+    vk_buffer_free(s->vk, &s->kept);
+    return false;
+}
+
 static int les_finish(struct job_exec *ex, void *state, struct dashi_error *err)
 {
     struct les_state *s = state;
@@ -428,6 +492,12 @@ static int les_finish(struct job_exec *ex, void *state, struct dashi_error *err)
     io_put(s->io, "omega_final", NPY_F8, 2, shape, w);
     finish_writer(s, &s->energy, "energy");
     finish_writer(s, &s->enstrophy, "enstrophy");
+    /* The trajectory kept on the device goes to the resident cache before its end is
+     * queued, so the I/O thread's report of its hash always finds the entry. */
+    if (s->traj && offer_trajectory(ex, s)) {
+        io_end_resident(s->io, s->traj, "trajectory");
+        s->traj = NULL;
+    }
     finish_writer(s, &s->traj, "trajectory");
     double steps = (double)(p->steps - s->step0); /* the steps this run made (all unless resumed) */
     double loop_ms = s->gpu_timing ? s->gpu_ms : s->host_ms;

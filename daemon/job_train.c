@@ -417,13 +417,12 @@ static int put_f8(struct job_exec *ex, const char *name, int ndim, const uint64_
     return 0;
 }
 
-/* Encodes frames [a, b) of a loaded trajectory. */
-static int encode_span(struct train_state *s, const double *traj, uint64_t a, uint64_t b, double *z,
+/* Encodes frames [a, b) of a trajectory (in host memory or resident on the device). */
+static int encode_span(struct train_state *s, struct encode_frames traj, uint64_t a, uint64_t b, double *z,
                        struct dashi_error *err)
 {
-    uint64_t nn = (uint64_t)s->p->n * s->p->n;
     double gms = -1, t0 = monotonic_ms();
-    if (encoder_run(s->enc, traj + a * nn, b - a, s->anchors, z, &gms, err) != 0)
+    if (encoder_run_from(s->enc, traj, a, b - a, s->anchors, z, &gms, err) != 0)
         return -1;
     s->encode_ms += monotonic_ms() - t0;
     if (gms >= 0)
@@ -433,16 +432,44 @@ static int encode_span(struct train_state *s, const double *traj, uint64_t a, ui
     return 0;
 }
 
+/* The training trajectory: bound on the device when its producer left it resident (no
+ * host round trip), else the blob loaded and verified (*loaded, freed by the caller). */
+static int open_traj(struct job_exec *ex, const struct train_params *p, struct encode_frames *traj,
+                     double **loaded, struct dashi_error *err)
+{
+    uint64_t shape[3] = {p->traj_frames, p->n, p->n};
+    *loaded = NULL;
+    *traj = (struct encode_frames){.dev = job_resident_acquire(ex, "traj", p->traj, NPY_F8, 3, shape)};
+    if (traj->dev)
+        return 0;
+    struct npy_info info;
+    if (blobstore_load(job_blobs(ex), "traj", p->traj, &info, (void **)loaded, err) != 0)
+        return -1;
+    traj->host = *loaded;
+    return 0;
+}
+
+/* Frames [a, b) of the trajectory into host memory (the truth decoded fields are scored on). */
+static int copy_frames(struct job_exec *ex, struct encode_frames traj, uint64_t nn, uint64_t a, uint64_t b,
+                       double *out, struct dashi_error *err)
+{
+    size_t bytes = (size_t)(b - a) * nn * sizeof(double);
+    if (traj.dev)
+        return vk_download(job_vk(ex), traj.dev, a * nn * sizeof(double), out, bytes, err);
+    memcpy(out, traj.host + a * nn, bytes);
+    return 0;
+}
+
 /* Stage 0: anchors from the first training frame, proxies of the training span (and of
  * the same trajectory's eval span), outputs Z, z0, anchors, mask_low, Z_eval. */
 static int stage_encode(struct job_exec *ex, struct train_state *s, struct dashi_error *err)
 {
     const struct train_params *p = s->p;
-    struct npy_info info;
-    double *traj = NULL;
-    if (blobstore_load(job_blobs(ex), "traj", p->traj, &info, (void **)&traj, err) != 0)
+    struct encode_frames traj;
+    double *loaded;
+    if (open_traj(ex, p, &traj, &loaded, err) != 0)
         return -1;
-    uint64_t F = info.shape[0], nn = (uint64_t)p->n * p->n;
+    uint64_t F = p->traj_frames, nn = (uint64_t)p->n * p->n;
     uint64_t a = p->frames.a, b = p->frames.b == RANGE_END ? F : p->frames.b;
     s->t = (uint32_t)(b - a);
     s->Z = malloc((size_t)s->t * s->d * sizeof(double));
@@ -452,7 +479,7 @@ static int stage_encode(struct job_exec *ex, struct train_state *s, struct dashi
         goto out;
     }
     double t0 = monotonic_ms();
-    if (encoder_select_anchors(s->enc, traj + a * nn, s->anchors, err) != 0)
+    if (encoder_select_anchors_from(s->enc, traj, a, s->anchors, err) != 0)
         goto out;
     s->encode_ms += monotonic_ms() - t0;
     if (encode_span(s, traj, a, b, s->Z, err) != 0)
@@ -468,13 +495,13 @@ static int stage_encode(struct job_exec *ex, struct train_state *s, struct dashi
         if (encode_span(s, traj, ea, eb, s->Zeval, err) != 0)
             goto out;
         if (p->eval_decode) {
-            size_t bytes = (size_t)s->n_eval_frames * nn * sizeof(double);
-            s->eval_truth = malloc(bytes);
+            s->eval_truth = malloc((size_t)s->n_eval_frames * nn * sizeof(double));
             if (!s->eval_truth) {
                 dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
                 goto out;
             }
-            memcpy(s->eval_truth, traj + ea * nn, bytes);
+            if (copy_frames(ex, traj, nn, ea, eb, s->eval_truth, err) != 0)
+                goto out;
         }
     }
     uint64_t zshape[2] = {s->t, s->d}, dshape[1] = {s->d}, kshape[1] = {p->topk}, mshape[2] = {p->n, p->n};
@@ -494,7 +521,8 @@ static int stage_encode(struct job_exec *ex, struct train_state *s, struct dashi
         rc = put_f8(ex, "Z_eval", 2, eshape, s->Zeval, NPY_F8, err);
     }
 out:
-    free(traj);
+    job_resident_release(ex, traj.dev);
+    free(loaded);
     return rc;
 }
 
@@ -635,7 +663,7 @@ static int stage_eval_traj(struct job_exec *ex, struct train_state *s, int i, st
         dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
         goto out;
     }
-    if (encode_span(s, traj, 0, F, z, err) != 0)
+    if (encode_span(s, (struct encode_frames){.host = traj}, 0, F, z, err) != 0)
         goto out;
     char name[32];
     snprintf(name, sizeof name, "Z_eval_traj%d", i + 1);

@@ -23,7 +23,8 @@ static int validate_job(struct daemon *d, const struct job_kind *kind, const msg
                         struct sched_job **out, struct dashi_error *err)
 {
     struct job_submit_ctx ctx = {
-        .store = &d->store, .blobs = &d->blobs, .vk = &d->vk, .rollout_tuning = &d->rollout_tuning, .uid = uid};
+        .store = &d->store, .blobs = &d->blobs, .vk = &d->vk, .rollout_tuning = &d->rollout_tuning,
+        .resident_budget = d->resident.budget, .uid = uid};
     struct sched_job *j = calloc(1, sizeof *j);
     if (!j)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");

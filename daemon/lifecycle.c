@@ -160,6 +160,10 @@ static int open_device(struct daemon *d, struct dashi_error *err)
         d->vk.memory_budget = d->cfg.device_memory_budget; /* leave the rest to others on the device */
     if (fft_cache_create(&d->vk, &d->fft, err) != 0)
         return -1;
+    if (resident_init(&d->resident, &d->vk,
+                      d->cfg.resident_bytes_set ? d->cfg.resident_bytes : resident_default_budget(d->vk.memory_budget)))
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "cannot initialise the resident cache");
+    d->opened.resident = true;
     fprintf(stderr, "dashid %s: device %s (%s %s)%s\n", DASHID_VERSION, d->vk.device_name, d->vk.driver_name,
             d->vk.driver_info, d->vk.is_cpu ? " - a CPU implementation of Vulkan: no GPU in use" : "");
     return 0;
@@ -179,6 +183,8 @@ static int open_scheduler(struct daemon *d, struct dashi_error *err)
     d->sched.io_released = &d->io.released;
     if (d->io.delay_ms)
         fprintf(stderr, "dashid: fault injection: DASHI_IO_FAULT=delay_ms:%u\n", d->io.delay_ms);
+    d->sched.resident = &d->resident;
+    d->io.resident = &d->resident;
     return jobs_requeue(d, err);
 }
 
@@ -253,6 +259,8 @@ void daemon_close(struct daemon *d)
         fprintf(stderr, "dashid: event loop closed with handles still open\n");
     if (d->opened.io)
         io_worker_destroy(&d->io);
+    if (d->opened.resident)
+        resident_destroy(&d->resident); /* its buffers went with the GPU thread; the mailbox here */
     if (d->opened.sched)
         scheduler_destroy(&d->sched);
     fft_cache_destroy(d->fft); /* before the runtime its plans live on */

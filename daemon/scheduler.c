@@ -112,6 +112,16 @@ int scheduler_dependents(struct scheduler *s, int64_t dep, int64_t **ids, size_t
     return rc;
 }
 
+bool scheduler_has_dependents(struct scheduler *s, int64_t dep)
+{
+    bool found = false;
+    uv_mutex_lock(&s->mu);
+    for (const struct sched_job *j = s->jobs; j && !found; j = j->next)
+        found = j->waiting && depends_on(j, dep);
+    uv_mutex_unlock(&s->mu);
+    return found;
+}
+
 int scheduler_make_ready(struct scheduler *s, int64_t id, void *params, const struct job_plan *plan)
 {
     int rc = -1;
@@ -227,10 +237,11 @@ struct sched_job *scheduler_next(struct scheduler *s)
         }
         double now = now_seconds();
         struct sched_job *best = NULL;
+        uint64_t held = s->resident ? resident_pinned_bytes(s->resident) : 0; /* what eviction cannot free */
         for (struct sched_job *j = s->jobs; j; j = j->next) {
             if (j->waiting || (j->io_wait && s->io_released && atomic_load(s->io_released) == j->io_wait_gen))
                 continue;
-            bool fits = j->started || s->mem_started + j->plan.mem_estimate <= s->mem_budget;
+            bool fits = j->started || s->mem_started + held + j->plan.mem_estimate <= s->mem_budget;
             if (fits && (!best || prefer(s, j, best, now)))
                 best = j;
         }
@@ -240,7 +251,10 @@ struct sched_job *scheduler_next(struct scheduler *s)
                 best->started = true;
                 s->mem_started += best->plan.mem_estimate;
             }
+            uint64_t room = s->mem_budget > s->mem_started ? s->mem_budget - s->mem_started : 0;
             uv_mutex_unlock(&s->mu);
+            if (s->resident)
+                resident_evict_to(s->resident, room); /* this thread's: after the lock */
             return best;
         }
         uv_cond_wait(&s->cv, &s->mu);

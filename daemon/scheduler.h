@@ -8,8 +8,10 @@
  * (seconds, halved every usage_half_life_s), then the job with the highest priority,
  * then the job with the least GPU time so far (round robin within a user), then the
  * oldest. A job is started only while the device-memory estimates of the started jobs
- * plus its own fit the budget. A job waiting on I/O (no staging buffer free) is passed
- * over until the I/O thread frees staging. */
+ * plus its own fit the budget, together with the resident results that cannot be released
+ * (resident.h: pinned or not yet durable); the others are released, least recently used
+ * first, to make the room a started job needs. A job waiting on I/O (no staging buffer
+ * free) is passed over until the I/O thread frees staging. */
 #ifndef DASHI_SCHEDULER_H
 #define DASHI_SCHEDULER_H
 
@@ -21,6 +23,7 @@
 
 #include "config.h"
 #include "job.h"
+#include "resident.h"
 #include "store.h"
 #include "thread_owner.h"
 
@@ -104,6 +107,7 @@ struct scheduler {
     uint64_t mem_budget;
     double half_life_s;
     const struct daemon_config *cfg; /* per-user shares (config_user_limits); NULL: all 1 */
+    struct resident *resident;       /* results kept on the device (GPU thread); NULL: none */
     struct user_usage *users;
     size_t nusers, cap_users;
     const atomic_uint_least64_t *io_released; /* io_worker.released (NULL: no I/O thread) */
@@ -120,6 +124,8 @@ int scheduler_cancel(struct scheduler *s, int64_t id);
 /* Loop thread: the ids of all waiting jobs that depend on job dep (*ids malloc'd, NULL
  * when there are none); -1 when out of memory. */
 int scheduler_dependents(struct scheduler *s, int64_t dep, int64_t **ids, size_t *n);
+/* Either thread: whether a waiting job depends on job dep. */
+bool scheduler_has_dependents(struct scheduler *s, int64_t dep);
 /* Loop thread: a waiting job's dependencies have all succeeded; its re-validated params
  * and plan replace the old ones (the scheduler takes them) and it becomes runnable.
  * Returns -1 if the job is no longer waiting in the scheduler (the caller keeps params). */

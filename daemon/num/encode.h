@@ -82,4 +82,19 @@ int encoder_select_anchors(struct encoder *e, const double *frame, int64_t *anch
 int encoder_run(struct encoder *e, const double *frames, uint64_t count, const int64_t *anchors, double *z,
                 double *gpu_ms, struct dashi_error *err);
 
+/* Frames the encoder reads: in host memory (host, F×N×N f64), or already on the device
+ * (dev, the same bytes from offset 0: a trajectory kept resident by the job that made
+ * it), copied into the encoder's frame buffer on the device. Exactly one is set; the
+ * numbers are the same either way (the kernels see the same bytes). */
+struct encode_frames {
+    const double *host;
+    const struct vk_buffer *dev;
+};
+/* encoder_select_anchors and encoder_run on frames of src: frame `frame`, and frames
+ * [first, first + count). */
+int encoder_select_anchors_from(struct encoder *e, struct encode_frames src, uint64_t frame, int64_t *anchors,
+                                struct dashi_error *err);
+int encoder_run_from(struct encoder *e, struct encode_frames src, uint64_t first, uint64_t count,
+                     const int64_t *anchors, double *z, double *gpu_ms, struct dashi_error *err);
+
 #endif

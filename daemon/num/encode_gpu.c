@@ -312,7 +312,30 @@ static void record_residual(struct encoder *e, uint32_t f0, uint32_t nb, bool ca
     }
 }
 
+/* Begins a submission whose frame buffer holds frames [first, first + n) of src: uploaded
+ * now from the host, or copied on the device at the start of the command buffer. */
+static int begin_with_frames(struct encoder *e, struct encode_frames src, uint64_t first, uint32_t n,
+                             struct dashi_error *err)
+{
+    uint64_t fb = frame_bytes(e->cfg.n), nn = (uint64_t)e->cfg.n * e->cfg.n;
+    if (src.host && vk_upload(e->vk, &e->frames, 0, src.host + first * nn, n * fb, err) != 0)
+        return -1;
+    if (vk_cmd_begin(e->vk, &e->cmd, err) != 0)
+        return -1;
+    if (src.dev) {
+        vk_cmd_copy(&e->cmd, src.dev, first * fb, &e->frames, 0, n * fb);
+        vk_cmd_barrier(&e->cmd);
+    }
+    return 0;
+}
+
 int encoder_select_anchors(struct encoder *e, const double *frame, int64_t *anchors, struct dashi_error *err)
+{
+    return encoder_select_anchors_from(e, (struct encode_frames){.host = frame}, 0, anchors, err);
+}
+
+int encoder_select_anchors_from(struct encoder *e, struct encode_frames from, uint64_t frame, int64_t *anchors,
+                                struct dashi_error *err)
 {
     uint32_t n = e->cfg.n, h = n / 2 + 1;
     uint64_t plane = fft_plan_spectrum_plane(e->plan);
@@ -320,7 +343,7 @@ int encoder_select_anchors(struct encoder *e, const double *frame, int64_t *anch
     if (!half)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
     int rc = -1;
-    if (vk_upload(e->vk, &e->frames, 0, frame, frame_bytes(n), err) != 0 || vk_cmd_begin(e->vk, &e->cmd, err) != 0)
+    if (begin_with_frames(e, from, frame, 1, err) != 0)
         goto out;
     record_residual(e, 0, 1, false);
     if (fft_record_forward(e->plan, &e->cmd, err) != 0) {
@@ -366,9 +389,14 @@ static int upload_tables(struct encoder *e, const int64_t *anchors, struct dashi
 int encoder_run(struct encoder *e, const double *frames, uint64_t count, const int64_t *anchors, double *z,
                 double *gpu_ms, struct dashi_error *err)
 {
+    return encoder_run_from(e, (struct encode_frames){.host = frames}, 0, count, anchors, z, gpu_ms, err);
+}
+
+int encoder_run_from(struct encoder *e, struct encode_frames src, uint64_t first, uint64_t count,
+                     const int64_t *anchors, double *z, double *gpu_ms, struct dashi_error *err)
+{
     const struct encode_bands *b = &e->bands;
     uint32_t n = e->cfg.n;
-    uint64_t fb = frame_bytes(n), nn = (uint64_t)n * n;
     uint32_t plane = (uint32_t)fft_plan_spectrum_plane(e->plan);
     double total_ms = 0;
     bool timed = true;
@@ -376,8 +404,7 @@ int encoder_run(struct encoder *e, const double *frames, uint64_t count, const i
         return -1;
     for (uint64_t r0 = 0; r0 < count; r0 += e->cap_frames) {
         uint32_t nrun = (uint32_t)(count - r0 < e->cap_frames ? count - r0 : e->cap_frames);
-        if (vk_upload(e->vk, &e->frames, 0, frames + r0 * nn, nrun * fb, err) != 0 ||
-            vk_cmd_begin(e->vk, &e->cmd, err) != 0)
+        if (begin_with_frames(e, src, first + r0, nrun, err) != 0)
             return -1;
         struct vk_cmd *c = &e->cmd;
         int t0 = vk_cmd_timestamp(c);

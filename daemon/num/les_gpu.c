@@ -42,6 +42,8 @@ struct les_gpu {
     int *marks; /* les_gpu_profile: timestamp indices after each phase, NULL otherwise */
     int nmarks;
     void *host; /* staging for precision conversion: max(n*n, 2*(max_steps+1)) doubles */
+    const struct vk_buffer *keep; /* les_gpu_keep_frames: every saved frame also goes here */
+    uint64_t keep_next;           /* at this frame index */
 };
 
 static uint64_t field_bytes(const struct les_config *cfg)
@@ -371,6 +373,8 @@ int les_gpu_run(struct les_gpu *les, uint32_t nsteps, uint32_t save_every, doubl
         uint64_t abs_step = les->step + s + 1;
         if (save_every && abs_step % save_every == 0) {
             vk_cmd_copy(c, &les->omega, 0, &les->frames, (VkDeviceSize)saved * fb, fb);
+            if (les->keep)
+                vk_cmd_copy(c, &les->omega, 0, les->keep, (VkDeviceSize)(les->keep_next + saved) * fb, fb);
             vk_cmd_barrier(c);
             saved++;
         }
@@ -398,6 +402,7 @@ int les_gpu_run(struct les_gpu *les, uint32_t nsteps, uint32_t save_every, doubl
         if (download_field(les, &les->frames, (VkDeviceSize)f * fb, frames + (size_t)f * nn, err) != 0)
             return -1;
     les->step += nsteps;
+    les->keep_next += saved;
     run->steps = nsteps;
     run->frames = saved;
     return 0;
@@ -405,6 +410,12 @@ fail:
     /* Nothing was submitted: the next vk_cmd_begin resets the partial recording. */
     c->recording = false;
     return -1;
+}
+
+void les_gpu_keep_frames(struct les_gpu *les, const struct vk_buffer *dst, uint64_t first)
+{
+    les->keep = dst;
+    les->keep_next = first;
 }
 
 int les_gpu_read_field(struct les_gpu *les, double *omega, struct dashi_error *err)

@@ -60,6 +60,10 @@ struct les_run {
  * error here: it is reported in run->nonfinite_step, the engine's state is then garbage. */
 int les_gpu_run(struct les_gpu *les, uint32_t nsteps, uint32_t save_every, double *frames, double *energy,
                 double *enstrophy, struct les_run *run, struct dashi_error *err);
+/* From the next run on, every saved frame is also copied on the device into dst (which
+ * must outlive the engine's runs), at frame index first, first + 1, ... (bytes from
+ * index × the field's bytes): a trajectory kept whole on the device for its consumer. */
+void les_gpu_keep_frames(struct les_gpu *les, const struct vk_buffer *dst, uint64_t first);
 /* Frames a run of nsteps from the current step would save. */
 uint32_t les_gpu_frames_in(const struct les_gpu *les, uint32_t nsteps, uint32_t save_every);
 /* The current field (n*n doubles). */
