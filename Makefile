@@ -81,14 +81,18 @@ ifeq ($(STATIC),1)
   # Device builds: the lent GPU machine lacks these libraries, so link their archives.
   # (Debian names the static libuv libuv_a.a; cmocka has no archive, so no tests in such builds.)
   DEP_LIBS := -Wl,-Bstatic -luv_a -lmsgpackc -lsqlite3 -lsodium -Wl,-Bdynamic \
-              -lvulkan -lcairo -lfontconfig -llapack -lblas -ldl -lpthread
+              -lvulkan -llapack -lblas -ldl -lpthread
+  CLIENT_DEP_LIBS := -lcairo -lfontconfig
   NUM_DEP_LIBS := -Wl,-Bstatic -lsodium -Wl,-Bdynamic -lvulkan -llapack -lblas -ldl -lpthread
 else
-  DEP_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -llapack -lblas
+  DEP_LIBS := $(shell pkg-config --libs vulkan libuv msgpack sqlite3 libsodium 2>/dev/null) -llapack -lblas
+  CLIENT_DEP_LIBS := $(shell pkg-config --libs cairo fontconfig 2>/dev/null)
   NUM_DEP_LIBS := $(shell pkg-config --libs vulkan libsodium 2>/dev/null) -llapack -lblas
 endif
 GLSLANG_LIBS := $(shell pkg-config --libs spirv glslang SPIRV-Tools 2>/dev/null)
 LDLIBS := $(DEP_LIBS) $(GLSLANG_LIBS) -lstdc++ -lm -lpthread
+# The figures are the client's: only dashi and the tests that link libclient.a take cairo.
+CLIENT_LDLIBS := $(CLIENT_DEP_LIBS) $(LDLIBS)
 # What the numerics and the Vulkan runtime may link: no libuv, msgpack-c, SQLite or cairo.
 NUM_LDLIBS := $(NUM_DEP_LIBS) $(GLSLANG_LIBS) -lstdc++ -lm -lpthread
 
@@ -157,7 +161,7 @@ LIBS_ALL := $(BUILD)/libdaemon.a $(BUILD)/libclient.a $(LIBS_NUM)
 $(BUILD)/dashid: $(call obj,daemon/main.c) $(BUILD)/libdaemon.a $(LIBS_NUM)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 $(BUILD)/dashi: $(call obj,client/dashi.c) $(BUILD)/libclient.a $(BUILD)/libproto.a
-	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDSAN) -o $@ $^ $(CLIENT_LDLIBS)
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 $(BUILD)/obj/tests/unit/num/%.o: CFLAGS += -Itests/unit # the fixtures in tests/unit/*.h
@@ -168,7 +172,7 @@ UNIT_BIN  := $(UNIT_SVC_BIN) $(UNIT_NUM_BIN)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 $(UNIT_SVC_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS_ALL)
 	@mkdir -p $(@D)
-	$(CC) $(LDSAN) -o $@ $< -Wl,--start-group $(LIBS_ALL) -Wl,--end-group $(LDLIBS)
+	$(CC) $(LDSAN) -o $@ $< -Wl,--start-group $(LIBS_ALL) -Wl,--end-group $(CMOCKA_LIBS) $(CLIENT_LDLIBS)
 # Numerics tests link only the numerics and the runtime (libproto.a for errors and npy).
 $(UNIT_NUM_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/num/%.o $(LIBS_NUM)
 	@mkdir -p $(@D)
