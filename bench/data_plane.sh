@@ -12,7 +12,8 @@
 #   bench/data_plane.sh [BUILD] [--N "1024 2048 4096"] [--device NAME] [--quick]
 #
 # --quick: N=64 and fewer steps, for lavapipe (checks the script runs; the figures mean
-# nothing there). Wall = the job's ended_at - started_at. Needs python3 (no numpy).
+# nothing there). Every job runs with --no-reuse (a repeat would take the earlier results).
+# Wall = the job's ended_at - started_at. Needs python3 (no numpy).
 set -eu
 BUILD=build
 DEVICE=auto
@@ -62,12 +63,12 @@ save(f"{sys.argv[1]}/z.npy", (D,), [1.0] * D)
 PY
 chmod 644 "$WORK/a.npy" "$WORK/z.npy"
 rollout() { # NAME: a 1,000-step rollout of the second user, its record in job_NAME.json
-  $OTHER "$DASHI" --no-autostart --json submit rollout --op "$($OTHER "$DASHI" --no-autostart put "$WORK/a.npy")" \
+  $OTHER "$DASHI" --no-autostart --json submit rollout --no-reuse --op "$($OTHER "$DASHI" --no-autostart put "$WORK/a.npy")" \
     --z0 "$($OTHER "$DASHI" --no-autostart put "$WORK/z.npy")" --steps 1000 --wait > "$WORK/job_$1.json"
 }
 
 N0=$(echo $NS | cut -d' ' -f1)
-les() { "$DASHI" --json submit les --N "$N0" --steps $STEPS "$@"; }
+les() { "$DASHI" --json submit les --no-reuse --N "$N0" --steps $STEPS "$@"; }
 # Warm-up (plans, pipelines), then (a), then (c) alone and beside the writer.
 les --save-every 0 --wait > /dev/null
 les --save-every 0 --wait > "$WORK/job_les0.json"
@@ -82,7 +83,7 @@ rollout busy
 
 # (b) and (d): one pipeline per N (the first once more, warm), its jobs shown.
 for n in $NS; do
-  "$DASHI" --json submit pipeline --N "$n" --steps $STEPS --wait > "$WORK/pipe_$n.json"
+  "$DASHI" --json submit pipeline --no-reuse --N "$n" --steps $STEPS --wait > "$WORK/pipe_$n.json"
   for id in $(python3 -c "import json,sys; print(' '.join(str(v) for v in json.load(open(sys.argv[1]))['jobs'].values()))" \
       "$WORK/pipe_$n.json"); do
     show "$id" "p${n}_$id"

@@ -31,7 +31,7 @@ run=0
 for k in $(seq 1 "$RUNS"); do
   for mode in dashi reference; do
     run=$((run + 1))
-    "$DASHI" --json submit pipeline --mode $mode --wait > "$WORK/pipe_${mode}_$k.json"
+    "$DASHI" --json submit pipeline --no-reuse --mode $mode --wait > "$WORK/pipe_${mode}_$k.json"
     python3 - "$WORK/pipe_${mode}_$k.json" > "$WORK/ids_${mode}_$k" <<'PY'
 import json, sys
 print(" ".join(str(v) for v in json.load(open(sys.argv[1]))["jobs"].values()))

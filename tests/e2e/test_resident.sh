@@ -26,7 +26,8 @@ resident_flag() {
   "$DASHI" --json show "$1" > "$WORK/flag.json"
   json "$WORK/flag.json" "int(d['metrics']['input_resident.${2:-traj}'])"
 }
-submit_id() { "$DASHI" --json submit "$@" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
+# --no-reuse: several jobs here repeat earlier ones on purpose (reuse would answer them at once).
+submit_id() { "$DASHI" --json submit "$@" --no-reuse | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
 outputs_of() { "$DASHI" --json show "$1" > "$WORK/out.json"; json "$WORK/out.json" "sorted(d['outputs'].items())"; }
 config_daemon() { # CONFIG_LINE...: a daemon on a fresh state directory with these lines
   export DASHI_STATE_DIR="$WORK/state$((RUN = ${RUN:-0} + 1))"

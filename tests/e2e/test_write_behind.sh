@@ -11,7 +11,8 @@
 #     under build/san) and the job, interrupted, resumes to the same trajectory.
 . tests/e2e/lib.sh
 STEPS=300
-les() { "$DASHI" --json submit les --N 32 --seed 3 "$@"; }
+# --no-reuse: the runs repeat one another on purpose (reuse would answer them at once).
+les() { "$DASHI" --json submit les --no-reuse --N 32 --seed 3 "$@"; }
 traj() { json "$1" "d['outputs']['trajectory']"; }
 
 # ---- (i) the default pool, no fault
