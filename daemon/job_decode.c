@@ -254,6 +254,9 @@ static int decode_validate(const struct job_submit_ctx *ctx, const msgpack_objec
     }
     cfg.max_batch = DECODE_MAX_BATCH; /* the estimate covers the largest batch */
     plan->mem_estimate = decode_gpu_memory_estimate(&cfg);
+    /* Outputs (headers aside, as les): the decoded steps (i8 each) and, with snapshots,
+     * every decoded field (N×N f8): what the disk quota and reserve hold the job to. */
+    plan->disk_estimate = frames * 8 + (p->observer == DECODE_OBSERVE_SNAPSHOTS ? frames * p->n * p->n * 8 : 0);
     plan->total_steps = frames;
     job_plan_input(plan, "anchors", ah);
     job_plan_input(plan, "mask", mh);

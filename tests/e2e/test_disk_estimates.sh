@@ -1,7 +1,8 @@
 # End to end: a kind whose outputs were estimated at 0 disk bytes (train) is held to the
 # disk quota at submit: with max_disk_bytes = 8K, a train job on a 64×64 trajectory
 # (its mask_low alone is 4 KiB, plus A, Z and z0) is refused with E_QUOTA (exit 6), while
-# the same job for a user without a quota is accepted and succeeds.
+# the same job for a user without a quota is accepted and succeeds; likewise a decode job
+# with snapshots.
 . tests/e2e/lib.sh
 need_second_user
 start_shared_daemon "limit.root.max_disk_bytes = 8K"
@@ -26,4 +27,15 @@ print(f"train outputs: {written} bytes written, {est:.0f} estimated")
 assert written <= est + 0.05 * 2**20 and est <= 2 * written + 2**20, (written, est)
 PY
 ok "a train job whose outputs pass max_disk_bytes is refused at submit; the estimate matches the bytes written"
+
+# decode with snapshots writes every decoded field (12 frames of 64×64 f8: 384 KiB): also
+# refused past the quota (it was estimated at 0 bytes), accepted and run without one.
+TRAIN=$(json "$WORK/n.json" "d['id']")
+Z=$(json "$WORK/n.json" "d['outputs']['Z']")
+rc=0; "$DASHI" --json submit decode --op "$TRAIN" --states "$Z" --observer snapshots > "$WORK/d.json" 2>/dev/null || rc=$?
+[ $rc -eq 6 ] && [ "$(json "$WORK/d.json" "d['error']['code'], d['error']['field']")" = "E_QUOTA max_disk_bytes" ] ||
+  fail "decode past the quota: expected E_QUOTA max_disk_bytes, exit 6; got $rc: $(cat "$WORK/d.json")"
+as_nobody "$DASHI" --json --no-autostart submit decode --op "$TRAIN" --states "$Z" --observer snapshots --wait \
+  > "$WORK/dn.json" || fail "the same decode job without a quota: $(cat "$WORK/dn.json")"
+ok "a decode job whose snapshots pass max_disk_bytes is refused at submit"
 stop_daemon
