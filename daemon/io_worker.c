@@ -442,16 +442,16 @@ static bool run_request(struct io_worker *w, struct io_req *r)
             stream_fail(st, &err);
         break;
     case IO_END:
+        meta.hash[0] = '\0';
         if (stream_failed(st))
             blob_writer_abort(r->w);
         else if (blob_writer_end(r->w, &meta, &err) != 0)
             stream_fail(st, &err);
-        else {
+        else
             add_output(st, r->name, &meta);
-            if (r->resident && w->resident) {
-                resident_published(w->resident, st->job, r->name, meta.hash);
-                scheduler_wake(w->sched); /* admission may now evict the entry */
-            }
+        if (r->resident && w->resident) { /* an empty hash (not published) frees the entry */
+            resident_published(w->resident, st->job, r->name, stream_failed(st) ? "" : meta.hash);
+            scheduler_wake(w->sched); /* admission may now evict or has room again */
         }
         break;
     case IO_PUT:

@@ -44,6 +44,17 @@ void resident_published(struct resident *r, int64_t job, const char *output, con
     uv_mutex_unlock(&r->mu);
 }
 
+static void entry_free(struct resident *r, struct resident_entry *e);
+
+/* The entry of an output whose blob was never published (no hash bound yet, so no
+ * consumer can hold it). */
+static void drop_unpublished(struct resident *r, int64_t job, const char *output)
+{
+    for (int i = 0; i < RESIDENT_MAX_ENTRIES; i++)
+        if (r->e[i].used && r->e[i].job == job && !r->e[i].hash[0] && strcmp(r->e[i].output, output) == 0)
+            entry_free(r, &r->e[i]);
+}
+
 /* Applies the I/O thread's reports (GPU thread). */
 static void apply_published(struct resident *r)
 {
@@ -53,8 +64,12 @@ static void apply_published(struct resident *r)
     uv_mutex_unlock(&r->mu);
     while (p) {
         struct resident_published *next = p->next;
-        resident_bind_hash(r, p->job, p->output, p->hash);
-        resident_mark_durable(r, p->hash);
+        if (p->hash[0]) {
+            resident_bind_hash(r, p->job, p->output, p->hash);
+            resident_mark_durable(r, p->hash);
+        } else {
+            drop_unpublished(r, p->job, p->output);
+        }
         free(p);
         p = next;
     }

@@ -94,7 +94,9 @@ void resident_release(struct resident *r, const struct vk_buffer *buf); /* NULL 
 
 /* Any thread (the I/O thread, once job's output `output` is published as blob `hash`):
  * the entry put for it without a hash gets the hash and becomes durable at the GPU
- * thread's next call. Only for an entry already put (the producer puts, then ends). */
+ * thread's next call. Only for an entry already put (the producer puts, then ends). An
+ * empty hash says the blob was not published (a write failed): the entry is freed, so a
+ * failed job never holds resident bytes. */
 void resident_published(struct resident *r, int64_t job, const char *output, const char *hash);
 /* Bytes of the entries that admission cannot evict now (pinned or not yet durable). */
 uint64_t resident_pinned_bytes(struct resident *r);

@@ -135,6 +135,25 @@ static void hash_bound_later_and_layout_checked(void **state)
     assert_int_equal(r.bytes, 0);
 }
 
+/* The I/O thread's reports (resident_published, any thread): a published blob binds its
+ * entry's hash and makes it durable (evictable); a write that failed frees the entry. */
+static void published_reports_bind_or_free(void **state)
+{
+    (void)state;
+    struct resident r;
+    assert_int_equal(resident_init(&r, &vk, 4 * UNIT), 0);
+    assert_true(put(&r, 7, 0, false));
+    assert_true(put(&r, 8, 0, false));
+    assert_int_equal(resident_pinned_bytes(&r), 2 * UNIT); /* neither is on disk yet */
+    resident_published(&r, 7, "trajectory", hash_of('e'));
+    resident_published(&r, 8, "trajectory", "");
+    assert_int_equal(resident_pinned_bytes(&r), 0); /* 7 durable, 8 freed */
+    assert_int_equal(r.bytes, UNIT);
+    assert_true(resident(&r, 'e'));
+    resident_destroy(&r);
+    assert_int_equal(r.bytes, 0);
+}
+
 static void a_zero_budget_keeps_nothing(void **state)
 {
     (void)state;
@@ -150,6 +169,7 @@ int main(void)
         cmocka_unit_test(lru_eviction_within_the_budget),
         cmocka_unit_test(pinned_and_not_durable_entries_stay),
         cmocka_unit_test(hash_bound_later_and_layout_checked),
+        cmocka_unit_test(published_reports_bind_or_free),
         cmocka_unit_test(a_zero_budget_keeps_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
