@@ -160,7 +160,7 @@ LIBS_ALL := $(BUILD)/libdaemon.a $(BUILD)/libclient.a $(LIBS_NUM)
 
 $(BUILD)/dashid: $(call obj,daemon/main.c) $(BUILD)/libdaemon.a $(LIBS_NUM)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
-$(BUILD)/dashi: $(call obj,client/dashi.c) $(BUILD)/libclient.a $(BUILD)/libproto.a
+$(BUILD)/dashi: $(call obj,client/dashi.c) $(BUILD)/libclient.a $(call obj,daemon/num/blob_tree.c) $(BUILD)/libproto.a
 	$(CC) $(LDSAN) -o $@ $^ $(CLIENT_LDLIBS)
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)

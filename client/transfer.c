@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Moving .npy files through the socket: chunked upload (put_begin/put_chunk/put_end)
  * and download (get, in order). A download lands in PATH.part and is renamed to PATH only
- * once the daemon answered the last chunk (it verifies the blob as it serves it) and the
- * bytes received hash to the name asked for: a damaged blob never becomes a file. */
+ * once every range arrived (the daemon verifies each chunk before it serves it) and the
+ * bytes received have the address the daemon named, computed here by the chunk tree
+ * (num/blob_tree.h): a damaged blob never becomes a file. The daemon names the address in
+ * each answer, so an old name (migration 006) downloads as the blob it became. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -12,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blob_tree.h"
 #include "client.h"
 
 #define CHUNK (2u << 20)
@@ -119,16 +122,36 @@ static void pack_get(msgpack_packer *pk, void *ctx)
     pk_kv_u64(pk, "offset", a->offset);
 }
 
-/* The received bytes against the name asked for: an independent check of the daemon's. */
-static int check_received(crypto_generichash_state *st, const char *hash, struct dashi_error *err)
+/* The received bytes against the address: an independent check of the daemon's. */
+static int check_received(struct blob_tree_stream *st, const char *asked, const char *address,
+                          struct dashi_error *err)
 {
-    uint8_t digest[32];
+    uint8_t digest[BLOB_TREE_HASH];
     char hex[DASHI_HASH_HEX + 1];
-    crypto_generichash_final(st, digest, sizeof digest);
+    if (blob_tree_stream_final(st, digest) != 0)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-    if (strcmp(hex, hash) != 0)
-        return dashi_fail(err, DASHI_E_CORRUPT, "hash", "the bytes received for %s hash to %s: not written", hash,
+    if (strcmp(hex, address) != 0)
+        return dashi_fail(err, DASHI_E_CORRUPT, "hash", "the bytes received for %s hash to %s: not written", asked,
                           hex);
+    return 0;
+}
+
+/* The address the daemon serves for the name asked: the same, or the one an old name became. */
+static int reply_address(const msgpack_object *result, const char *asked, char address[DASHI_HASH_HEX + 1],
+                         struct dashi_error *err)
+{
+    const msgpack_object *h = map_get(result, "hash");
+    if (!h) { /* a daemon from before the chunk tree: the name is the address */
+        snprintf(address, DASHI_HASH_HEX + 1, "%s", asked);
+        return 0;
+    }
+    if (h->type != MSGPACK_OBJECT_STR || h->via.str.size != DASHI_HASH_HEX)
+        return dashi_fail(err, DASHI_E_BAD_FRAME, "hash", "the daemon's answer has no valid hash");
+    if (address[0] && memcmp(address, h->via.str.ptr, DASHI_HASH_HEX) != 0)
+        return dashi_fail(err, DASHI_E_CORRUPT, "hash", "the daemon changed the address of %s during the download", asked);
+    memcpy(address, h->via.str.ptr, DASHI_HASH_HEX);
+    address[DASHI_HASH_HEX] = '\0';
     return 0;
 }
 
@@ -145,8 +168,13 @@ int client_get_file(struct dashi_client *c, const char *hash, const char *path, 
             close(fd);
         return dashi_fail(err, DASHI_E_IO, "output", "cannot create %s: %s", tmp, strerror(errno));
     }
-    crypto_generichash_state received;
-    crypto_generichash_init(&received, NULL, 0, 32);
+    struct blob_tree_stream received;
+    if (blob_tree_stream_init(&received, BLOB_TREE_CHUNK) != 0) {
+        fclose(f);
+        unlink(tmp);
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    }
+    char address[DASHI_HASH_HEX + 1] = "";
     msgpack_unpacked resp;
     msgpack_unpacked_init(&resp);
     const msgpack_object *result;
@@ -155,7 +183,7 @@ int client_get_file(struct dashi_client *c, const char *hash, const char *path, 
     int rc = -1;
     while (a.offset < total) {
         if (client_call(c, "get", pack_get, &a, NULL, NULL, &resp, &result, err) ||
-            get_u64(result, "total", &total, err))
+            get_u64(result, "total", &total, err) || reply_address(result, hash, address, err))
             goto done;
         const msgpack_object *data = map_get(result, "data");
         if (!data || data->type != MSGPACK_OBJECT_BIN) {
@@ -166,15 +194,19 @@ int client_get_file(struct dashi_client *c, const char *hash, const char *path, 
             dashi_fail(err, DASHI_E_IO, "data", "the blob ended early");
             goto done;
         }
-        crypto_generichash_update(&received, (const uint8_t *)data->via.bin.ptr, data->via.bin.size);
+        if (blob_tree_stream_update(&received, data->via.bin.ptr, data->via.bin.size) != 0) {
+            dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+            goto done;
+        }
         if (fwrite(data->via.bin.ptr, 1, data->via.bin.size, f) != data->via.bin.size) {
             dashi_fail(err, DASHI_E_IO, "output", "writing %s: %s", tmp, strerror(errno));
             goto done;
         }
         a.offset += data->via.bin.size;
     }
-    rc = check_received(&received, hash, err);
+    rc = check_received(&received, hash, address, err);
 done:
+    blob_tree_stream_free(&received);
     msgpack_unpacked_destroy(&resp);
     if (fclose(f) != 0 && rc == 0)
         rc = dashi_fail(err, DASHI_E_IO, "output", "closing %s: %s", tmp, strerror(errno));

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* Content-addressed .npy blobs. Every blob is written to <blobs>/tmp/, hashed
- * (BLAKE2b-256) and checked while it streams in, fsync'd, then renamed to
- * <blobs>/<h[0:2]>/<hash>.npy: a file under its final name is always complete, and
- * identical content lands on the same name once. */
+/* Content-addressed .npy blobs. Every blob is written to <blobs>/tmp/, hashed (the
+ * chunk-tree address, num/blob_tree.h) and checked while it streams in, fsync'd, its
+ * leaves written beside it as <hash>.chunks, then renamed to <blobs>/<h[0:2]>/<hash>.npy:
+ * a file under its final name is always complete and has its sidecar, and identical
+ * content lands on the same name once. */
 #include "blobstore.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +19,13 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "num/blob_tree.h"
+
 /* .npy data is little-endian and checked for NaN by reinterpreting the bytes in place. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "dashid assumes a little-endian host");
 
-#define HASH_BYTES 32
+#define HASH_BYTES BLOB_TREE_HASH
+#define CHUNK BLOB_TREE_CHUNK
 #define PATH_CAP (sizeof(((struct blobstore *)0)->dir) + 96)
 
 /* ---- finiteness of float data, fed in arbitrary chunks ---- */
@@ -82,11 +87,20 @@ static void scan_feed(struct finite_scan *s, const uint8_t *p, size_t n)
 
 /* ---- a blob's bytes checked as they stream: hash, .npy header, size, finiteness ---- */
 
+/* The daemon's hashing threads (config hash_threads), shared by every writer and
+ * verifier: whoever finds the pool free hashes a large piece on it, the others hash
+ * serially rather than wait. */
+struct blob_hashing {
+    pthread_mutex_t lock;
+    struct blob_tree_pool *pool;
+};
+
 /* One pass over the bytes of a blob, wherever they come from (an upload, a job's output,
- * a stored file being read back): the BLAKE2b-256 that names it, its .npy header, the
- * total the header implies and whether float data is all finite. */
+ * a stored file being read back): the chunk-tree address that names it (and its leaves),
+ * its .npy header, the total the header implies and whether float data is all finite. */
 struct blob_check {
-    crypto_generichash_state hash; /* first: libsodium wants it 64-byte aligned */
+    struct blob_tree_stream tree; /* first: libsodium wants it 64-byte aligned */
+    struct blob_hashing *hashing;  /* NULL: serial */
     uint64_t size;                 /* the total the bytes must come to */
     uint64_t seen;
     uint8_t *head; /* the first bytes, until the header is complete */
@@ -96,22 +110,39 @@ struct blob_check {
     struct finite_scan scan;
 };
 
-static int check_begin(struct blob_check *c, uint64_t size, struct dashi_error *err)
+static int check_begin(struct blob_check *c, const struct blobstore *bs, uint64_t size, struct dashi_error *err)
 {
-    crypto_generichash_init(&c->hash, NULL, 0, HASH_BYTES);
+    c->head = NULL;
+    if (blob_tree_stream_init(&c->tree, CHUNK) < 0)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    c->hashing = bs->hashing;
     c->size = size;
     c->seen = 0;
     c->head_n = 0;
     c->parsed = false;
     scan_init(&c->scan, NPY_U1); /* no checking until the dtype is known */
     c->head = malloc(NPY_HEADER_MAX);
-    return c->head ? 0 : dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    if (c->head)
+        return 0;
+    blob_tree_stream_free(&c->tree);
+    return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
 }
 
 static void check_free(struct blob_check *c)
 {
     free(c->head);
     c->head = NULL;
+    blob_tree_stream_free(&c->tree);
+}
+
+/* Pieces larger than a chunk go to the pool when it is free. */
+static int tree_feed(struct blob_check *c, const void *p, size_t n, struct dashi_error *err)
+{
+    bool pooled = c->hashing && n > CHUNK && pthread_mutex_trylock(&c->hashing->lock) == 0;
+    int rc = blob_tree_stream_update_pool(&c->tree, pooled ? c->hashing->pool : NULL, p, n);
+    if (pooled)
+        pthread_mutex_unlock(&c->hashing->lock);
+    return rc == 0 ? 0 : dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
 }
 
 /* Buffers header bytes; parses once they are all there. *used: how many bytes of p went
@@ -146,7 +177,8 @@ static int check_feed(struct blob_check *c, const void *data, size_t n, struct d
     if (n > c->size - c->seen)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "data", "bytes run past the declared size of %llu",
                           (unsigned long long)c->size);
-    crypto_generichash_update(&c->hash, p, n);
+    if (tree_feed(c, p, n, err) < 0)
+        return -1;
     c->seen += n;
     size_t used = 0;
     if (!c->parsed && check_header(c, p, n, &used, err) < 0)
@@ -156,7 +188,8 @@ static int check_feed(struct blob_check *c, const void *data, size_t n, struct d
     return 0;
 }
 
-/* All bytes seen: fills meta (hash, header, size, finiteness). */
+/* All bytes seen: fills meta (hash, header, size, finiteness); the leaves stay in
+ * c->tree until check_free. */
 static int check_end(struct blob_check *c, struct blob_meta *meta, struct dashi_error *err)
 {
     if (c->seen != c->size)
@@ -169,7 +202,8 @@ static int check_end(struct blob_check *c, struct blob_meta *meta, struct dashi_
         return -1;
     }
     uint8_t digest[HASH_BYTES];
-    crypto_generichash_final(&c->hash, digest, sizeof digest);
+    if (blob_tree_stream_final(&c->tree, digest) < 0)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     sodium_bin2hex(meta->hash, sizeof meta->hash, digest, sizeof digest);
     meta->info = c->info;
     meta->size = c->seen;
@@ -201,12 +235,44 @@ bool blobstore_is_hash(const char *name)
     return is_hash(name);
 }
 
-int blobstore_path(const struct blobstore *bs, const char *hash, char *out, size_t cap)
+/* ---- old names (blob_aliases): set once at start, read by every thread ---- */
+
+static int alias_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct blob_alias *)a)->old, ((const struct blob_alias *)b)->old);
+}
+
+int blobstore_set_aliases(struct blobstore *bs, struct blob_alias *aliases, size_t n)
+{
+    free(bs->aliases);
+    if (n)
+        qsort(aliases, n, sizeof *aliases, alias_cmp);
+    bs->aliases = aliases;
+    bs->naliases = n;
+    return 0;
+}
+
+const char *blobstore_resolve(const struct blobstore *bs, const char *hash)
+{
+    if (!bs->naliases || !hash)
+        return hash;
+    struct blob_alias key;
+    snprintf(key.old, sizeof key.old, "%s", hash);
+    const struct blob_alias *a = bsearch(&key, bs->aliases, bs->naliases, sizeof key, alias_cmp);
+    return a ? a->new : hash;
+}
+
+static int path_with(const struct blobstore *bs, const char *hash, const char *ext, char *out, size_t cap)
 {
     if (!is_hash(hash))
         return -1;
-    int len = snprintf(out, cap, "%s/%.2s/%s.npy", bs->dir, hash, hash);
+    int len = snprintf(out, cap, "%s/%.2s/%s%s", bs->dir, hash, hash, ext);
     return len < 0 || (size_t)len >= cap ? -1 : 0;
+}
+
+int blobstore_path(const struct blobstore *bs, const char *hash, char *out, size_t cap)
+{
+    return path_with(bs, blobstore_resolve(bs, hash), ".npy", out, cap);
 }
 
 bool blobstore_exists(const struct blobstore *bs, const char *hash)
@@ -232,7 +298,8 @@ static int remove_temporaries(const char *tmpdir, struct dashi_error *err)
         return dashi_fail(err, DASHI_E_IO, "state_dir", "cannot open %s: %s", tmpdir, strerror(errno));
     struct dirent *e;
     while ((e = readdir(d)) != NULL)
-        if (strncmp(e->d_name, "up-", 3) == 0 || strncmp(e->d_name, "wr-", 3) == 0)
+        if (strncmp(e->d_name, "up-", 3) == 0 || strncmp(e->d_name, "wr-", 3) == 0 ||
+            strncmp(e->d_name, "ck-", 3) == 0)
             unlinkat(dirfd(d), e->d_name, 0); /* best effort: a leftover costs only space */
     closedir(d);
     return 0;
@@ -243,6 +310,9 @@ int blobstore_open(struct blobstore *bs, const char *state_dir, struct dashi_err
     if (sodium_init() < 0)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "libsodium failed to initialise");
     bs->reserve_bytes = 0; /* none until the daemon sets it from its configuration */
+    bs->hashing = NULL;     /* serial until blobstore_start_hashing */
+    bs->aliases = NULL;
+    bs->naliases = 0;
     int len = snprintf(bs->dir, sizeof bs->dir, "%s/blobs", state_dir);
     if (len < 0 || (size_t)len >= sizeof bs->dir - 80)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "state_dir", "state directory path is too long");
@@ -253,11 +323,40 @@ int blobstore_open(struct blobstore *bs, const char *state_dir, struct dashi_err
     return remove_temporaries(tmpdir, err);
 }
 
+int blobstore_start_hashing(struct blobstore *bs, int threads, struct dashi_error *err)
+{
+    struct blob_hashing *h = calloc(1, sizeof *h);
+    if (!h || pthread_mutex_init(&h->lock, NULL) != 0) {
+        free(h);
+        return dashi_fail(err, DASHI_E_INTERNAL, "hash_threads", "cannot create the hashing pool");
+    }
+    if (threads > 1 && !(h->pool = blob_tree_pool_new(threads))) {
+        pthread_mutex_destroy(&h->lock);
+        free(h);
+        return dashi_fail(err, DASHI_E_INTERNAL, "hash_threads", "cannot start %d hashing threads", threads);
+    }
+    bs->hashing = h;
+    return 0;
+}
+
+void blobstore_close(struct blobstore *bs)
+{
+    if (bs->hashing) {
+        blob_tree_pool_free(bs->hashing->pool);
+        pthread_mutex_destroy(&bs->hashing->lock);
+        free(bs->hashing);
+        bs->hashing = NULL;
+    }
+    free(bs->aliases);
+    bs->aliases = NULL;
+    bs->naliases = 0;
+}
+
 static int sink_open(struct blob_sink *s, struct blobstore *bs, const char *prefix, uint64_t size,
                      struct dashi_error *err)
 {
     s->bs = bs;
-    if (check_begin(&s->check, size, err) < 0)
+    if (check_begin(&s->check, bs, size, err) < 0)
         return -1;
     snprintf(s->tmp, sizeof s->tmp, "%s/tmp/%s-XXXXXX", bs->dir, prefix);
     s->fd = mkostemp(s->tmp, O_CLOEXEC);
@@ -321,16 +420,66 @@ static int fsync_dir(const char *dir)
     return rc;
 }
 
-/* Finishes the hash, makes the data durable and gives it its final name; the sink is
- * closed whatever happens. The rename replaces whatever lies under that name: a file
- * that was damaged, or a symlink planted there, is repaired by storing the content again. */
+static int write_full(int fd, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int sidecar_path(const struct blobstore *bs, const char *hash, char *out, size_t cap)
+{
+    return path_with(bs, hash, ".chunks", out, cap);
+}
+
+static int load_sidecar_at(int fd, const char *hash, uint64_t size, uint8_t **leaves, uint64_t *nleaves,
+                           struct dashi_error *err);
+
+int blobstore_write_sidecar(const struct blobstore *bs, const char *hash, uint64_t size, const uint8_t *leaves,
+                            uint64_t nleaves, struct dashi_error *err)
+{
+    char tmp[PATH_CAP], path[PATH_CAP];
+    snprintf(tmp, sizeof tmp, "%s/tmp/ck-XXXXXX", bs->dir);
+    if (sidecar_path(bs, hash, path, sizeof path) != 0)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "not a blob name: %s", hash);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return dashi_fail(err, DASHI_E_IO, "", "cannot create a chunk sidecar in %s/tmp: %s", bs->dir, strerror(errno));
+    int rc = write_full(fd, leaves, (size_t)(nleaves * HASH_BYTES)) == 0 && fsync(fd) == 0 && fchmod(fd, 0640) == 0
+                 ? 0
+                 : dashi_fail(err, DASHI_E_IO, "", "cannot write the chunk sidecar of %s: %s", hash, strerror(errno));
+    /* Read back and checked against the address before the blob is published under it. */
+    uint8_t *back = NULL;
+    uint64_t nback;
+    if (rc == 0 && lseek(fd, 0, SEEK_SET) == 0)
+        rc = load_sidecar_at(fd, hash, size, &back, &nback, err);
+    free(back);
+    close(fd);
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = dashi_fail(err, DASHI_E_IO, "", "cannot publish %s: %s", path, strerror(errno));
+    if (rc != 0)
+        unlink(tmp);
+    return rc;
+}
+
+/* Finishes the hash, makes the data durable and gives it its final name, its sidecar
+ * first; the sink is closed whatever happens. The renames replace whatever lies under
+ * those names: a file that was damaged, or a symlink planted there, is repaired by
+ * storing the content again. */
 static int sink_publish(struct blob_sink *s, struct blob_meta *meta, struct dashi_error *err)
 {
     if (check_end(&s->check, meta, err) < 0) {
         sink_discard(s);
         return -1;
     }
-    check_free(&s->check);
     if (fsync(s->fd) < 0 || fchmod(s->fd, 0640) < 0) {
         dashi_fail(err, DASHI_E_IO, "", "cannot flush blob %s: %s", s->tmp, strerror(errno));
         sink_discard(s);
@@ -339,21 +488,30 @@ static int sink_publish(struct blob_sink *s, struct blob_meta *meta, struct dash
     if (close(s->fd) < 0) {
         s->fd = -1;
         unlink(s->tmp);
+        check_free(&s->check);
         return dashi_fail(err, DASHI_E_IO, "", "cannot write blob: %s", strerror(errno));
     }
     s->fd = -1;
 
     char sub[PATH_CAP], path[PATH_CAP];
     snprintf(sub, sizeof sub, "%s/%.2s", s->bs->dir, meta->hash);
-    blobstore_path(s->bs, meta->hash, path, sizeof path);
+    path_with(s->bs, meta->hash, ".npy", path, sizeof path);
     if (make_dir(sub, err) < 0) {
         unlink(s->tmp);
+        check_free(&s->check);
         return -1;
     }
     struct stat sb;
     if (lstat(sub, &sb) < 0 || !S_ISDIR(sb.st_mode)) { /* a symlink planted for the shard */
         unlink(s->tmp);
+        check_free(&s->check);
         return dashi_fail(err, DASHI_E_CORRUPT, "", "%s is not a directory: refused", sub);
+    }
+    int rc = blobstore_write_sidecar(s->bs, meta->hash, meta->size, s->check.tree.leaves, s->check.tree.nleaves, err);
+    check_free(&s->check);
+    if (rc != 0) {
+        unlink(s->tmp);
+        return -1;
     }
     if (rename(s->tmp, path) < 0) {
         int e = errno;
@@ -512,7 +670,7 @@ static int sink_open_named(struct blob_sink *s, struct blobstore *bs, const char
     s->fd = -1;
     if (!partial_name_ok(name))
         return dashi_fail(err, DASHI_E_INTERNAL, "", "bad name for a resumable blob: %s", name);
-    if (check_begin(&s->check, size, err) < 0)
+    if (check_begin(&s->check, bs, size, err) < 0)
         return -1;
     snprintf(s->tmp, sizeof s->tmp, "%s/tmp/part-%s", bs->dir, name);
     s->fd = open(s->tmp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -535,15 +693,15 @@ static int sink_keep_prefix(struct blob_sink *s, const char *head, size_t hn, ui
                           s->tmp, (long long)sb.st_size, (unsigned long long)(hn + keep));
     if (ftruncate(s->fd, (off_t)(hn + keep)) < 0)
         return dashi_fail(err, DASHI_E_IO, "", "cannot truncate %s: %s", s->tmp, strerror(errno));
-    enum { CHUNK = 1 << 20 };
-    uint8_t *buf = malloc(CHUNK);
+    enum { PIECE = 1 << 20 };
+    uint8_t *buf = malloc(PIECE);
     if (!buf)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     uint64_t end = hn + keep;
     int rc = 0;
     while (rc == 0 && s->check.seen < end) {
         uint64_t at = s->check.seen;
-        size_t want = end - at < CHUNK ? (size_t)(end - at) : CHUNK;
+        size_t want = end - at < PIECE ? (size_t)(end - at) : PIECE;
         ssize_t r = pread(s->fd, buf, want, (off_t)at);
         if (r < 0 && errno == EINTR)
             continue;
@@ -616,11 +774,14 @@ void blob_writer_close(struct blob_writer *w)
 
 int blobstore_remove(const struct blobstore *bs, const char *hash, struct dashi_error *err)
 {
-    char path[PATH_CAP];
-    if (blobstore_path(bs, hash, path, sizeof path) != 0)
+    char path[PATH_CAP], side[PATH_CAP];
+    if (blobstore_path(bs, hash, path, sizeof path) != 0 ||
+        sidecar_path(bs, blobstore_resolve(bs, hash), side, sizeof side) != 0)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "hash", "not a blob hash");
     if (unlink(path) != 0 && errno != ENOENT)
         return dashi_fail(err, DASHI_E_IO, "", "cannot remove blob %s: %s", path, strerror(errno));
+    if (unlink(side) != 0 && errno != ENOENT) /* after the blob: a blob never lacks its sidecar */
+        return dashi_fail(err, DASHI_E_IO, "", "cannot remove %s: %s", side, strerror(errno));
     return 0;
 }
 
@@ -761,20 +922,20 @@ static void copy_data(uint8_t *out, size_t hl, uint64_t off, const uint8_t *p, s
 
 /* Streams size bytes of fd through a blob_check and compares the hash with the name;
  * with data, the array data is also copied into a buffer allocated here. */
-static int verify_stream(int fd, const char *hash, uint64_t size, struct blob_meta *meta, void **data,
-                         struct dashi_error *err)
+static int verify_stream(const struct blobstore *bs, int fd, const char *hash, uint64_t size, struct blob_meta *meta,
+                         void **data, struct dashi_error *err)
 {
-    enum { CHUNK = 1 << 20 };
+    enum { PIECE = 4 * BLOB_TREE_CHUNK }; /* several chunks a read, so the pool can share them out */
     struct blob_check c;
-    uint8_t *buf = malloc(CHUNK), *out = NULL;
-    if (!buf || check_begin(&c, size, err) < 0) {
+    uint8_t *buf = malloc(PIECE), *out = NULL;
+    if (!buf || check_begin(&c, bs, size, err) < 0) {
         free(buf);
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     }
     int rc = -1;
     for (uint64_t off = 0; off < size;) {
         size_t n;
-        if (pread_full(fd, hash, off, buf, size - off < CHUNK ? (size_t)(size - off) : CHUNK, &n, err) < 0)
+        if (pread_full(fd, hash, off, buf, size - off < PIECE ? (size_t)(size - off) : PIECE, &n, err) < 0)
             goto done;
         if (n == 0) {
             dashi_fail(err, DASHI_E_CORRUPT, "hash", "blob %s: the file ended early", hash);
@@ -820,9 +981,10 @@ int blobstore_meta(const struct blobstore *bs, const char *hash, struct blob_met
 {
     int fd;
     struct stat sb;
+    hash = blobstore_resolve(bs, hash);
     if (blob_open(bs, hash, &fd, &sb, err) < 0)
         return -1;
-    int rc = verify_stream(fd, hash, (uint64_t)sb.st_size, meta, NULL, err);
+    int rc = verify_stream(bs, fd, hash, (uint64_t)sb.st_size, meta, NULL, err);
     close(fd);
     return rc;
 }
@@ -842,13 +1004,90 @@ int blobstore_load(const struct blobstore *bs, const char *input, const char *ha
     int fd;
     struct stat sb;
     struct blob_meta meta;
+    hash = blobstore_resolve(bs, hash);
     if (blob_open(bs, hash, &fd, &sb, err) < 0)
         return name_input(err, input);
-    int rc = verify_stream(fd, hash, (uint64_t)sb.st_size, &meta, data, err);
+    int rc = verify_stream(bs, fd, hash, (uint64_t)sb.st_size, &meta, data, err);
     close(fd);
     if (rc < 0)
         return name_input(err, input);
     *info = meta.info;
+    return 0;
+}
+
+/* ---- the chunk sidecar: the leaves of a blob, checked against its address ---- */
+
+static int load_sidecar_at(int fd, const char *hash, uint64_t size, uint8_t **leaves, uint64_t *nleaves,
+                           struct dashi_error *err)
+{
+    *leaves = NULL;
+    uint64_t count = blob_tree_leaf_count(size, CHUNK);
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != count * HASH_BYTES)
+        return dashi_fail(err, DASHI_E_CORRUPT, "hash", "blob %s: its chunk sidecar is not %llu leaves (repair: dashi fsck)",
+                          hash, (unsigned long long)count);
+    uint8_t *l = malloc((size_t)(count * HASH_BYTES));
+    size_t n;
+    if (!l)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    if (pread_full(fd, hash, 0, l, (size_t)(count * HASH_BYTES), &n, err) < 0) {
+        free(l);
+        return -1;
+    }
+    uint8_t root[HASH_BYTES], want[HASH_BYTES];
+    blob_tree_root(size, CHUNK, l, count, root);
+    if (n != count * HASH_BYTES || sodium_hex2bin(want, sizeof want, hash, DASHI_HASH_HEX, NULL, NULL, NULL) != 0 ||
+        sodium_memcmp(root, want, HASH_BYTES) != 0) {
+        free(l);
+        return dashi_fail(err, DASHI_E_CORRUPT, "hash",
+                          "blob %s: its chunk sidecar does not match its address (repair: dashi fsck)", hash);
+    }
+    *leaves = l;
+    *nleaves = count;
+    return 0;
+}
+
+/* The leaves of a blob of size bytes, from <hash>.chunks (not followed if a symlink). */
+static int load_sidecar(const struct blobstore *bs, const char *hash, uint64_t size, uint8_t **leaves,
+                        uint64_t *nleaves, struct dashi_error *err)
+{
+    char path[PATH_CAP];
+    *leaves = NULL;
+    if (sidecar_path(bs, hash, path, sizeof path) != 0)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "hash", "not a blob name (64 lowercase hex digits)");
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return dashi_fail(err, DASHI_E_CORRUPT, "hash", "blob %s: its chunk sidecar %s: %s (repair: dashi fsck)",
+                          hash, errno == ENOENT ? "is missing" : "cannot be read", strerror(errno));
+    int rc = load_sidecar_at(fd, hash, size, leaves, nleaves, err);
+    close(fd);
+    return rc;
+}
+
+int blobstore_check_sidecar(const struct blobstore *bs, const char *hash, uint64_t size, struct dashi_error *err)
+{
+    uint8_t *leaves;
+    uint64_t n;
+    int rc = load_sidecar(bs, blobstore_resolve(bs, hash), size, &leaves, &n, err);
+    free(leaves);
+    return rc;
+}
+
+/* Reads chunk index of fd (file of size bytes) into buf and checks it against its leaf;
+ * *n: its length. E_CORRUPT naming the chunk when it does not match. */
+static int read_chunk(int fd, const char *hash, uint64_t size, const uint8_t *leaves, uint64_t index, uint8_t *buf,
+                      size_t *n, struct dashi_error *err)
+{
+    uint64_t off = index * CHUNK;
+    size_t want = size - off < CHUNK ? (size_t)(size - off) : (size_t)CHUNK;
+    if (pread_full(fd, hash, off, buf, want, n, err) < 0)
+        return -1;
+    uint8_t leaf[HASH_BYTES];
+    blob_tree_leaf(index, buf, *n, leaf);
+    if (*n != want || sodium_memcmp(leaf, leaves + index * HASH_BYTES, HASH_BYTES) != 0)
+        return dashi_fail(err, DASHI_E_CORRUPT, "hash",
+                          "blob %s: chunk %llu (bytes %llu to %llu) does not match its leaf: damaged, not served", hash,
+                          (unsigned long long)index, (unsigned long long)off, (unsigned long long)(off + want));
     return 0;
 }
 
@@ -858,32 +1097,76 @@ int blobstore_read(const struct blobstore *bs, const char *hash, uint64_t offset
     *n = 0;
     int fd;
     struct stat sb;
+    hash = blobstore_resolve(bs, hash);
     if (blob_open(bs, hash, &fd, &sb, err) < 0)
         return -1;
     *total = (uint64_t)sb.st_size;
+    uint64_t end = *total - offset < len ? *total : offset + len;
+    uint8_t *leaves = NULL, *chunk = NULL;
+    uint64_t nleaves;
     int rc = 0;
     if (offset > *total)
         rc = dashi_fail(err, DASHI_E_BAD_VALUE, "offset", "offset %llu is past the end (%llu bytes)",
                         (unsigned long long)offset, (unsigned long long)*total);
-    else
-        rc = pread_full(fd, hash, offset, buf, *total - offset < len ? (size_t)(*total - offset) : len, n, err);
+    else if (load_sidecar(bs, hash, *total, &leaves, &nleaves, err) < 0)
+        rc = -1;
+    else if (end > offset && !(chunk = malloc((size_t)CHUNK)))
+        rc = dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    /* Whole chunks are read and checked before any byte of them is copied out. */
+    for (uint64_t i = offset / CHUNK; rc == 0 && end > offset && i <= (end - 1) / CHUNK; i++) {
+        size_t got;
+        if (read_chunk(fd, hash, *total, leaves, i, chunk, &got, err) < 0) {
+            rc = -1;
+            break;
+        }
+        uint64_t from = i * CHUNK > offset ? i * CHUNK : offset, to = i * CHUNK + got < end ? i * CHUNK + got : end;
+        memcpy((uint8_t *)buf + (from - offset), chunk + (from - i * CHUNK), (size_t)(to - from));
+    }
+    if (rc == 0)
+        *n = (size_t)(end - offset);
+    free(chunk);
+    free(leaves);
     close(fd);
     return rc;
 }
 
-/* ---- a verified file kept open for reads at offsets (frames of a job's input) ---- */
+/* ---- a blob kept open for reads at offsets (frames of a job's input) ---- */
 
 int blob_reader_open(const struct blobstore *bs, const char *input, const char *hash, struct blob_reader *r,
                      struct dashi_error *err)
 {
+    *r = (struct blob_reader){.fd = -1};
+    hash = blobstore_resolve(bs, hash);
     snprintf(r->hash, sizeof r->hash, "%s", hash);
     snprintf(r->input, sizeof r->input, "%s", input);
     if (blob_open(bs, hash, &r->fd, &r->verified, err) < 0)
         return name_input(err, input);
-    if (verify_stream(r->fd, hash, (uint64_t)r->verified.st_size, &r->meta, NULL, err) < 0) {
+    uint64_t size = (uint64_t)r->verified.st_size;
+    size_t n, hl;
+    if (load_sidecar(bs, hash, size, &r->leaves, &r->nleaves, err) < 0) {
         blob_reader_close(r);
         return name_input(err, input);
     }
+    if (!(r->checked = calloc((size_t)(r->nleaves + 7) / 8, 1)) || !(r->chunk = malloc((size_t)CHUNK))) {
+        blob_reader_close(r);
+        return dashi_fail(err, DASHI_E_INTERNAL, input, "%s: out of memory", input);
+    }
+    /* The header lies in chunk 0: checked now, the other chunks on their first read. */
+    struct dashi_error why;
+    if (read_chunk(r->fd, hash, size, r->leaves, 0, r->chunk, &n, err) < 0) {
+        blob_reader_close(r);
+        return name_input(err, input);
+    }
+    if (npy_header_length(r->chunk, n, &hl, &why) < 0 || hl == 0 || hl > n ||
+        npy_parse_header(r->chunk, hl, &r->meta.info, &why) < 0 || r->meta.info.header_len + r->meta.info.nbytes != size) {
+        blob_reader_close(r);
+        dashi_fail(err, DASHI_E_CORRUPT, "hash", "blob %s: its .npy header is invalid or does not match its size", hash);
+        return name_input(err, input);
+    }
+    r->checked[0] |= 1;
+    snprintf(r->meta.hash, sizeof r->meta.hash, "%s", hash);
+    r->meta.size = size;
+    r->meta.all_finite = false; /* not scanned here: the store's row records it */
     return 0;
 }
 
@@ -896,12 +1179,29 @@ int blob_reader_read(const struct blob_reader *r, uint64_t offset, void *buf, si
         now.st_mtim.tv_nsec != r->verified.st_mtim.tv_nsec)
         return dashi_fail(err, DASHI_E_CORRUPT, r->input, "%s: blob %s was modified after it was verified",
                           r->input, r->hash);
-    size_t n;
-    if (pread_full(r->fd, r->hash, offset, buf, len, &n, err) < 0)
-        return name_input(err, r->input);
-    if (n != len)
+    uint64_t size = r->meta.size;
+    if (offset > size || len > size - offset)
         return dashi_fail(err, DASHI_E_CORRUPT, r->input, "%s: blob %s: short read at offset %llu", r->input,
                           r->hash, (unsigned long long)offset);
+    uint8_t *out = buf;
+    for (uint64_t at = offset; at < offset + len;) {
+        uint64_t i = at / CHUNK, take = (i + 1) * CHUNK < offset + len ? (i + 1) * CHUNK - at : offset + len - at;
+        size_t n;
+        if (r->checked[i / 8] & (1u << (i % 8))) {
+            if (pread_full(r->fd, r->hash, at, out, (size_t)take, &n, err) < 0)
+                return name_input(err, r->input);
+            if (n != take)
+                return dashi_fail(err, DASHI_E_CORRUPT, r->input, "%s: blob %s: short read at offset %llu", r->input,
+                                  r->hash, (unsigned long long)at);
+        } else { /* first read of this chunk: checked whole, served from what was checked */
+            if (read_chunk(r->fd, r->hash, size, r->leaves, i, r->chunk, &n, err) < 0)
+                return name_input(err, r->input);
+            r->checked[i / 8] |= (uint8_t)(1u << (i % 8));
+            memcpy(out, r->chunk + (at - i * CHUNK), (size_t)take);
+        }
+        out += take;
+        at += take;
+    }
     return 0;
 }
 
@@ -910,37 +1210,92 @@ void blob_reader_close(struct blob_reader *r)
     if (r->fd >= 0)
         close(r->fd);
     r->fd = -1;
+    free(r->leaves);
+    free(r->checked);
+    free(r->chunk);
+    r->leaves = r->checked = r->chunk = NULL;
 }
 
-/* ---- bytes served in order, checked against the blob's name at the end ---- */
+/* ---- re-addressing a blob stored under its old name (migration 006) ---- */
 
-struct blob_hasher {
-    crypto_generichash_state state; /* first: 64-byte aligned by alloc_aligned */
-};
-
-struct blob_hasher *blob_hasher_new(void)
+bool blobstore_has_sidecar(const struct blobstore *bs, const char *hash)
 {
-    struct blob_hasher *h = alloc_aligned(sizeof *h);
-    if (h)
-        crypto_generichash_init(&h->state, NULL, 0, HASH_BYTES);
-    return h;
+    char path[PATH_CAP];
+    struct stat sb;
+    return sidecar_path(bs, hash, path, sizeof path) == 0 && lstat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-void blob_hasher_update(struct blob_hasher *h, const void *data, size_t n)
+/* Streams the file once through both hashes: the old name must still be its BLAKE2b-256
+ * (else it is damaged and stays as it is, for fsck to report), the tree gives the new. */
+static int hash_old_file(const struct blobstore *bs, int fd, const char *old, uint64_t size, struct blob_check *c,
+                         struct blob_meta *meta, struct dashi_error *err)
 {
-    crypto_generichash_update(&h->state, data, n);
-}
-
-bool blob_hasher_matches(struct blob_hasher *h, const char *hash)
-{
+    crypto_generichash_state whole;
+    crypto_generichash_init(&whole, NULL, 0, HASH_BYTES);
+    enum { PIECE = 4 * BLOB_TREE_CHUNK };
+    uint8_t *buf = malloc(PIECE);
+    if (!buf || check_begin(c, bs, size, err) < 0) {
+        free(buf);
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    }
+    int rc = 0;
+    for (uint64_t off = 0; rc == 0 && off < size;) {
+        size_t n;
+        rc = pread_full(fd, old, off, buf, size - off < PIECE ? (size_t)(size - off) : PIECE, &n, err);
+        if (rc == 0 && n == 0)
+            rc = dashi_fail(err, DASHI_E_CORRUPT, "hash", "blob %s: the file ended early", old);
+        if (rc == 0 && check_feed(c, buf, n, err) < 0)
+            rc = corrupt(err, old);
+        crypto_generichash_update(&whole, buf, n);
+        off += n;
+    }
+    free(buf);
     uint8_t digest[HASH_BYTES];
     char hex[DASHI_HASH_HEX + 1];
-    crypto_generichash_final(&h->state, digest, sizeof digest);
+    crypto_generichash_final(&whole, digest, sizeof digest);
     sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-    return strcmp(hex, hash) == 0;
+    if (rc == 0 && check_end(c, meta, err) < 0)
+        rc = corrupt(err, old);
+    if (rc == 0 && strcmp(hex, old) != 0 && strcmp(meta->hash, old) != 0)
+        rc = dashi_fail(err, DASHI_E_CORRUPT, "hash", "blob %s: its bytes match neither its old nor its new name", old);
+    return rc;
 }
 
-void blob_hasher_free(struct blob_hasher *h)
+int blobstore_readdress(const struct blobstore *bs, const char *old, struct blob_meta *meta, struct dashi_error *err)
 {
-    free(h);
+    int fd;
+    struct stat sb;
+    struct blob_check c = {0};
+    if (blob_open(bs, old, &fd, &sb, err) < 0)
+        return -1;
+    int rc = hash_old_file(bs, fd, old, (uint64_t)sb.st_size, &c, meta, err);
+    close(fd);
+    if (rc == 0)
+        rc = blobstore_write_sidecar(bs, meta->hash, meta->size, c.tree.leaves, c.tree.nleaves, err);
+    check_free(&c);
+    if (rc != 0 || strcmp(meta->hash, old) == 0) /* already its address: only the sidecar was missing */
+        return rc;
+    char from[PATH_CAP], to[PATH_CAP], sub[PATH_CAP];
+    path_with(bs, old, ".npy", from, sizeof from);
+    path_with(bs, meta->hash, ".npy", to, sizeof to);
+    snprintf(sub, sizeof sub, "%s/%.2s", bs->dir, meta->hash);
+    /* The sidecar's rename made the shard; a link already there holds the same bytes. */
+    if (link(from, to) != 0 && errno != EEXIST)
+        return dashi_fail(err, DASHI_E_IO, "", "cannot link %s to %s: %s", from, to, strerror(errno));
+    if (fsync_dir(sub) < 0)
+        return dashi_fail(err, DASHI_E_IO, "", "cannot flush directory %s: %s", sub, strerror(errno));
+    return 0;
+}
+
+int blobstore_unlink_old(const struct blobstore *bs, const char *old, struct dashi_error *err)
+{
+    char path[PATH_CAP], sub[PATH_CAP];
+    if (path_with(bs, old, ".npy", path, sizeof path) != 0)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "hash", "not a blob hash");
+    if (unlink(path) != 0 && errno != ENOENT)
+        return dashi_fail(err, DASHI_E_IO, "", "cannot remove %s: %s", path, strerror(errno));
+    snprintf(sub, sizeof sub, "%s/%.2s", bs->dir, old);
+    if (fsync_dir(sub) < 0 && errno != ENOENT)
+        return dashi_fail(err, DASHI_E_IO, "", "cannot flush directory %s: %s", sub, strerror(errno));
+    return 0;
 }

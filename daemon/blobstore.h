@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Content-addressed blob store: every input and output is an .npy file named by the
- * BLAKE2b-256 hash (lowercase hex) of its bytes, under <state>/blobs/<h[0:2]>/<hash>.npy.
- * Files are written to a temporary name and renamed, so a blob that exists is complete.
- * The daemon never opens a path a client names; clients upload through the socket. */
+ * chunk-tree address (num/blob_tree.h, docs/storage.md "Blob addresses") of its bytes, in
+ * lowercase hex, under <state>/blobs/<h[0:2]>/<hash>.npy, with the leaves of its tree
+ * beside it in <hash>.chunks (32 bytes a leaf, in order), so that any chunk can be
+ * verified alone. Files are written to a temporary name and renamed, the sidecar first,
+ * so a blob that exists is complete. The daemon never opens a path a client names;
+ * clients upload through the socket. */
 #ifndef DASHI_BLOBSTORE_H
 #define DASHI_BLOBSTORE_H
 
@@ -15,9 +18,19 @@
 #include "npy.h"
 #include "wire.h"
 
+/* An address a blob had before migration 006 (one BLAKE2b-256 stream) and its address now. */
+struct blob_alias {
+    char old[DASHI_HASH_HEX + 1];
+    char new[DASHI_HASH_HEX + 1];
+};
+
+struct blob_hashing;
 struct blobstore {
     char dir[4096]; /* <state>/blobs */
     uint64_t reserve_bytes; /* free bytes no write may take (config disk_reserve_bytes; 0: none) */
+    struct blob_hashing *hashing; /* the hashing threads (hash_threads); NULL: serial */
+    struct blob_alias *aliases;   /* sorted by old; fixed once the daemon has started */
+    size_t naliases;
 };
 
 /* Metadata computed when a blob is stored. */
@@ -29,6 +42,14 @@ struct blob_meta {
 };
 
 int blobstore_open(struct blobstore *bs, const char *state_dir, struct dashi_error *err);
+/* Starts threads hashing threads (1: none, hashing stays serial); blobstore_close stops them. */
+int blobstore_start_hashing(struct blobstore *bs, int threads, struct dashi_error *err);
+/* Takes aliases (malloc'd, n of them, any order) as the old names the store answers to;
+ * before any other thread uses the store. */
+int blobstore_set_aliases(struct blobstore *bs, struct blob_alias *aliases, size_t n);
+/* The address an old name stands for, or hash itself. */
+const char *blobstore_resolve(const struct blobstore *bs, const char *hash);
+void blobstore_close(struct blobstore *bs); /* the hashing threads and the aliases; idempotent */
 
 /* Streaming upload: begin with the total size (<= max_size, else E_TOO_LARGE), write
  * chunks strictly in order (offset must equal bytes written so far, else E_BAD_VALUE
@@ -72,47 +93,65 @@ int blobstore_remove(const struct blobstore *bs, const char *hash, struct dashi_
 /* Removes the files of resumable writers whose name starts with prefix. */
 void blobstore_remove_partials(const struct blobstore *bs, const char *prefix);
 
-/* Reading. The name of a blob is the hash of its bytes, and every read checks it:
+/* Writes <hash>.chunks for a blob of size bytes from its leaves, durably, after checking
+ * that they give the address hash (migration and fsck's repair; publishing does it too). */
+int blobstore_write_sidecar(const struct blobstore *bs, const char *hash, uint64_t size, const uint8_t *leaves,
+                            uint64_t nleaves, struct dashi_error *err);
+/* 0 when <hash>.chunks holds the leaves of a blob of size bytes that give the address
+ * hash; E_CORRUPT when it is missing, of the wrong length or does not match. */
+int blobstore_check_sidecar(const struct blobstore *bs, const char *hash, uint64_t size, struct dashi_error *err);
+
+/* Migration 006 (store_readdress.c): a blob stored under its old name (BLAKE2b-256 of
+ * the file) gets its sidecar and a hard link under its address (meta, from one pass over
+ * the file that also checks the old name; E_CORRUPT when it matches neither). Redoing it
+ * after a crash is harmless. A file already under its address only gets its sidecar.
+ * unlink_old removes the old name once the database no longer uses it. */
+bool blobstore_has_sidecar(const struct blobstore *bs, const char *hash);
+int blobstore_readdress(const struct blobstore *bs, const char *old, struct blob_meta *meta, struct dashi_error *err);
+int blobstore_unlink_old(const struct blobstore *bs, const char *old, struct dashi_error *err);
+
+/* Reading. The name of a blob is the address of its bytes, and every read checks it:
  * a file whose bytes, size or header do not match its name, a symlink (at the file or its
  * blobs/XX/ shard), or anything but a regular file under a blob's name is refused with
  * E_CORRUPT, never followed or served as valid. E_NOT_FOUND when absent. */
 bool blobstore_exists(const struct blobstore *bs, const char *hash); /* a regular file, not followed */
 bool blobstore_is_hash(const char *name);                             /* 64 lowercase hex digits */
 int blobstore_path(const struct blobstore *bs, const char *hash, char *out, size_t cap);
-/* Metadata of a stored blob, from the whole file streamed through BLAKE2b (header parsed,
- * size checked, data scanned for NaN/Inf). */
+/* Metadata of a stored blob, from the whole file streamed through the tree hash (header
+ * parsed, size checked, data scanned for NaN/Inf). Old names (aliases) resolve here and
+ * in every read below. */
 int blobstore_meta(const struct blobstore *bs, const char *hash, struct blob_meta *meta, struct dashi_error *err);
 /* Loads a whole blob, verified as it is read (*data malloc'd, the caller frees). Errors
  * name `input` (the job argument that refers to the blob) as their field. */
 int blobstore_load(const struct blobstore *bs, const char *input, const char *hash, struct npy_info *info,
                    void **data, struct dashi_error *err);
-/* Reads up to len bytes at offset into buf; *n = bytes read, *total = file size. Not
- * verified by itself: a reader of ranges checks the bytes with a blob_hasher as they are
- * served in order (ops_blob.c), or opens a blob_reader. */
+/* Reads up to len bytes at offset into buf; *n = bytes read, *total = file size. The
+ * whole chunks covering the range are read and checked against their leaves (the sidecar,
+ * itself checked against the name) before any byte is copied: a damaged chunk is
+ * E_CORRUPT naming it, and buf then holds nothing valid. */
 int blobstore_read(const struct blobstore *bs, const char *hash, uint64_t offset, void *buf, size_t len,
                    size_t *n, uint64_t *total, struct dashi_error *err);
 
-/* A blob verified once, then kept open for reads at offsets (a job reading frames of a
- * trajectory in its own order): reads go to the verified file, and fail with E_CORRUPT
- * if it was modified (size or mtime) since. */
+/* A blob kept open for reads at offsets (a job reading frames of a trajectory in its own
+ * order), verified lazily: the sidecar against the name and chunk 0 (the header) at open,
+ * every other chunk whole on its first read (E_CORRUPT naming the chunk, nothing of it
+ * returned). Reads fail with E_CORRUPT if the file was modified (size or mtime) since it
+ * was opened. meta holds the hash, header and size; all_finite is not scanned (false). */
 struct blob_reader {
     int fd;
     struct stat verified;
     struct blob_meta meta;
     char hash[DASHI_HASH_HEX + 1];
     char input[32];
+    uint8_t *leaves; /* from the sidecar, nleaves of them */
+    uint64_t nleaves;
+    uint8_t *checked; /* a bit per chunk: verified already */
+    uint8_t *chunk;   /* one chunk, read and checked before it is copied out */
 };
 int blob_reader_open(const struct blobstore *bs, const char *input, const char *hash, struct blob_reader *r,
                      struct dashi_error *err);
 /* Exactly len bytes at offset, or an error. */
 int blob_reader_read(const struct blob_reader *r, uint64_t offset, void *buf, size_t len, struct dashi_error *err);
 void blob_reader_close(struct blob_reader *r); /* idempotent */
-
-/* BLAKE2b-256 of bytes fed in order, compared with a blob name at the end. */
-struct blob_hasher;
-struct blob_hasher *blob_hasher_new(void); /* NULL when out of memory */
-void blob_hasher_update(struct blob_hasher *h, const void *data, size_t n);
-bool blob_hasher_matches(struct blob_hasher *h, const char *hash); /* finishes the hash */
-void blob_hasher_free(struct blob_hasher *h);
 
 #endif

@@ -307,6 +307,10 @@ static int config_set(struct daemon_config *cfg, const char *key, const char *va
         *expect = "a positive number of bytes (suffix K, M, G or T allowed)";
         return parse_bytes(val, &cfg->io_staging_bytes) || cfg->io_staging_bytes == 0 ? -1 : 0;
     }
+    if (strcmp(key, "hash_threads") == 0) {
+        *expect = "a whole number of threads from 0 (the online CPUs, at most 8) to 64";
+        return parse_u64(val, &cfg->hash_threads) || cfg->hash_threads > 64 ? -1 : 0;
+    }
     if (strcmp(key, "gc_upload_grace_s") == 0) {
         *expect = "a whole number of seconds, 0 or more";
         return parse_u64(val, &cfg->gc_upload_grace_s);

@@ -51,6 +51,7 @@ struct daemon_config {
     uint64_t device_memory_budget; /* caps the device's budget (0: the device's own) */
     double checkpoint_every_s;     /* shortest wall time between two checkpoints of a job */
     uint64_t io_staging_bytes;     /* host memory of the I/O thread's staging buffers (io_worker.h) */
+    uint64_t hash_threads;         /* threads hashing blob chunks (0: the online CPUs, at most 8) */
     uint64_t gc_upload_grace_s;      /* gc keeps an unreferenced upload this long after it was stored */
     uint64_t resident_bytes;       /* device bytes of results kept for their consumers (0: none) */
     bool resident_bytes_set;       /* false: resident_default_budget of the device budget */

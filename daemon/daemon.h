@@ -33,7 +33,7 @@ struct fsck_run;
 
 /* What daemon_close must close (lifecycle.c). */
 struct daemon_opened {
-    bool store, health, vk, sched, loop, io, resident;
+    bool store, blobs, health, vk, sched, loop, io, resident;
 };
 
 struct daemon {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The store checker (fsck.h). Three passes: the files under blobs/ (each verified by
- * streaming it through BLAKE2b, then compared with its row), the rows that refer to blobs
+ * streaming it through the chunk tree, its sidecar checked, then compared with its row),
+ * the rows that refer to blobs
  * (the blobs table, job inputs/outputs, checkpoints), and PRAGMA integrity_check. */
 #include "fsck.h"
 
@@ -82,6 +83,15 @@ static void check_blob(struct fsck_ctx *x, const char *hash)
         return;
     }
     x->r->bytes_checked += file.size;
+    if (blobstore_check_sidecar(x->bs, hash, file.size, &e) != 0) {
+        /* The bytes are good (verified above): the leaves are rewritten from them. */
+        struct dashi_error why;
+        struct blob_meta again;
+        if (blobstore_readdress(x->bs, hash, &again, &why) == 0 && strcmp(again.hash, hash) == 0)
+            report(x->r, FSCK_DAMAGED, hash, "%s; the bytes are intact: the sidecar was rewritten", e.message);
+        else
+            report(x->r, FSCK_DAMAGED, hash, "%s; it could not be rewritten: %s", e.message, why.message);
+    }
     if (store_blob_get(&x->ro, hash, &row, &e) != 0) {
         if (e.code != DASHI_E_NOT_FOUND)
             report(x->r, FSCK_MISMATCH, hash, "the database row is unreadable: %s", e.message);
@@ -101,7 +111,19 @@ static bool is_shard_name(const char *n)
     return strlen(n) == 2 && strchr(hex, n[0]) && strchr(hex, n[1]);
 }
 
-/* The entries of blobs/XX/: each must be a regular file named <hash>.npy with that prefix. */
+/* <hash>.chunks, checked with its blob. One whose blob is gone is not reported: it is
+ * never read without the blob, storing the blob again replaces it, and the loss of the
+ * blob itself is what fsck reports (missing, dangling). */
+static bool is_sidecar(const char *n, const char *shard)
+{
+    char hash[DASHI_HASH_HEX + 1];
+    snprintf(hash, sizeof hash, "%.*s", DASHI_HASH_HEX, n);
+    return strlen(n) == DASHI_HASH_HEX + 7 && strcmp(n + DASHI_HASH_HEX, ".chunks") == 0 && blobstore_is_hash(hash) &&
+           strncmp(hash, shard, 2) == 0;
+}
+
+/* The entries of blobs/XX/: each must be a regular file named <hash>.npy with that prefix,
+ * or that blob's <hash>.chunks. */
 static void check_shard(struct fsck_ctx *x, int blobs_fd, const char *shard)
 {
     char where[96];
@@ -118,6 +140,8 @@ static void check_shard(struct fsck_ctx *x, int blobs_fd, const char *shard)
     while ((e = readdir(d)) != NULL && !atomic_load(x->cancel)) {
         const char *n = e->d_name;
         if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+            continue;
+        if (is_sidecar(n, shard))
             continue;
         snprintf(where, sizeof where, "blobs/%.2s/%.80s", shard, n);
         char hash[DASHI_HASH_HEX + 1];

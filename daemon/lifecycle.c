@@ -18,8 +18,10 @@
 #include "gc.h"
 #include "gpu_worker.h"
 #include "jobs.h"
+#include "num/blob_tree.h"
 #include "results.h"
 #include "server.h"
+#include "store_readdress.h"
 #include "waiters.h"
 
 void daemon_begin_stop(struct daemon *d, const char *why)
@@ -132,8 +134,16 @@ static int open_storage(struct daemon *d, struct dashi_error *err)
     if (store_open(&d->store, dbpath, err) != 0)
         return -1;
     d->opened.store = true;
-    if (mark_interrupted(&d->store, err) != 0 || blobstore_open(&d->blobs, d->cfg.state_dir, err) != 0)
+    if (mark_interrupted(&d->store, err) != 0 || blobstore_open(&d->blobs, d->cfg.state_dir, err) != 0 ||
+        blobstore_start_hashing(&d->blobs, blob_tree_threads((int)d->cfg.hash_threads), err) != 0)
         return -1;
+    d->opened.blobs = true;
+    uint64_t moved;
+    if (store_readdress(&d->store, &d->blobs, getenv("DASHI_MIGRATE_FAULT"), &moved, err) != 0)
+        return -1;
+    if (moved)
+        fprintf(stderr, "dashid: migration 006: %llu blob(s) re-addressed by the chunk tree (old names still resolve)\n",
+                (unsigned long long)moved);
     struct gc_scope g = {&d->store, &d->blobs, d->cfg.gc_upload_grace_s, now_seconds()};
     struct gc_tally partials = {0, 0};
     if (gc_partials(&g, true, &partials, err) != 0)
@@ -266,6 +276,8 @@ void daemon_close(struct daemon *d)
     fft_cache_destroy(d->fft); /* before the runtime its plans live on */
     if (d->opened.vk)
         vk_runtime_close(&d->vk);
+    if (d->opened.blobs)
+        blobstore_close(&d->blobs);
     if (d->opened.store)
         store_close(&d->store);
     if (d->opened.health)

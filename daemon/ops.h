@@ -28,7 +28,7 @@ int op_put_chunk(struct conn *c, const struct request *req, msgpack_packer *pk, 
 int op_put_end(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 int op_get(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 int op_blob_info(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
-void uploads_release(struct conn *c); /* the uploads and downloads of a closing connection */
+void uploads_release(struct conn *c); /* the uploads of a closing connection */
 
 /* ops_describe.c */
 int op_describe(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);

@@ -3,18 +3,17 @@
  * Uploads are chunked: put_begin {size} -> upload id; put_chunk {upload, offset, data}
  * in order; put_end {upload} -> the blob's hash and metadata. An upload belongs to its
  * connection and is discarded if the connection closes first.
- * Downloads are chunked too and read in order from offset 0 on one connection: the bytes
- * served are hashed as they go, and the last chunk is answered only once the hash equals
- * the blob's name (else E_CORRUPT and no data). Hashing a chunk at a time keeps the loop
- * responsive whatever the blob's size; the client keeps what it received apart until
- * then (docs/protocol.md). */
+ * Downloads are ranged reads at any offset: the whole chunks of the address tree that
+ * cover a range are checked against their leaves before any byte of them is sent (a
+ * damaged chunk: E_CORRUPT naming it), so every byte served is verified and a range costs
+ * at most two chunks of hashing on the loop (docs/protocol.md). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "disk.h"
+#include "num/blob_tree.h"
 #include "ops.h"
 
-#define MAX_DOWNLOADS_PER_CONN 4 /* each holds a hash state, no descriptor */
 #define GET_MAX_LENGTH (4u << 20)
 
 struct upload_slot {
@@ -37,8 +36,10 @@ static struct upload_slot *slot_find(struct conn *c, uint64_t id, struct upload_
 
 static void pack_blob_meta(msgpack_packer *pk, const struct blob_meta *m)
 {
-    msgpack_pack_map(pk, 5);
+    msgpack_pack_map(pk, 7);
     pk_kv_str(pk, "hash", m->hash);
+    pk_kv_u64(pk, "address_version", BLOB_TREE_VERSION);
+    pk_kv_u64(pk, "chunk_size", BLOB_TREE_CHUNK);
     pk_kv_str(pk, "dtype", npy_dtype_name(m->info.dtype));
     pk_key(pk, "shape");
     msgpack_pack_array(pk, (size_t)m->info.ndim);
@@ -141,95 +142,6 @@ int op_put_end(struct conn *c, const struct request *req, msgpack_packer *pk, st
     return 0;
 }
 
-/* A download in progress: the bytes served so far, hashed. */
-struct download_slot {
-    char hash[DASHI_HASH_HEX + 1];
-    uint64_t served; /* the offset the next chunk must start at */
-    uint64_t total;  /* the file size when the download began */
-    struct blob_hasher *h;
-    struct download_slot *next;
-};
-
-static void download_drop(struct download_slot **prev)
-{
-    struct download_slot *s = *prev;
-    *prev = s->next;
-    blob_hasher_free(s->h);
-    free(s);
-}
-
-static struct download_slot **download_find(struct conn *c, const char *hash)
-{
-    struct download_slot **p = &c->downloads;
-    while (*p && strcmp((*p)->hash, hash) != 0)
-        p = &(*p)->next;
-    return p;
-}
-
-/* Offset 0 (re)starts the download of hash on this connection; the oldest of more than
- * MAX_DOWNLOADS_PER_CONN is forgotten (its next chunk is then refused). The size the
- * database recorded for the blob must be the file's. */
-static struct download_slot *download_begin(struct conn *c, const char *hash, uint64_t total, struct dashi_error *err)
-{
-    struct blob_meta recorded;
-    struct dashi_error lookup;
-    if (store_blob_get(&c->d->store, hash, &recorded, &lookup) == 0 && recorded.size != total) {
-        dashi_fail(err, DASHI_E_CORRUPT, "hash", "blob %s: the file holds %llu bytes, %llu were stored", hash,
-                   (unsigned long long)total, (unsigned long long)recorded.size);
-        return NULL;
-    }
-    struct download_slot **p = download_find(c, hash);
-    if (*p)
-        download_drop(p);
-    int n = 0;
-    for (p = &c->downloads; *p; p = &(*p)->next)
-        if (++n == MAX_DOWNLOADS_PER_CONN) {
-            while (*p)
-                download_drop(p);
-            break;
-        }
-    struct download_slot *s = calloc(1, sizeof *s);
-    if (!s || !(s->h = blob_hasher_new())) {
-        free(s);
-        dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
-        return NULL;
-    }
-    snprintf(s->hash, sizeof s->hash, "%s", hash);
-    s->total = total;
-    s->next = c->downloads; /* newest first */
-    c->downloads = s;
-    return s;
-}
-
-/* Hashes a chunk read at offset; at the end of the blob, E_CORRUPT unless the bytes
- * served hash to its name (the slot is then done either way). */
-static int download_feed(struct conn *c, const char *hash, uint64_t offset, const void *data, size_t n,
-                         uint64_t total, struct dashi_error *err)
-{
-    struct download_slot *s = offset == 0 ? download_begin(c, hash, total, err) : *download_find(c, hash);
-    if (offset == 0 && !s)
-        return -1;
-    if (!s || s->served != offset)
-        return dashi_fail(err, DASHI_E_BAD_VALUE, "offset",
-                          "a download reads the blob in order from offset 0 on one connection: offset %llu does "
-                          "not continue one", (unsigned long long)offset);
-    if (total != s->total) {
-        download_drop(download_find(c, hash));
-        return dashi_fail(err, DASHI_E_CORRUPT, "hash", "blob %s changed size during the download", hash);
-    }
-    blob_hasher_update(s->h, data, n);
-    s->served += n;
-    if (s->served < total)
-        return 0;
-    bool good = blob_hasher_matches(s->h, hash);
-    download_drop(download_find(c, hash));
-    if (!good)
-        return dashi_fail(err, DASHI_E_CORRUPT, "hash",
-                          "blob %s: its bytes do not match its name (altered or damaged): the data sent is not valid",
-                          hash);
-    return 0;
-}
-
 int op_get(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
     static const char *const allowed[] = {"hash", "offset", "length", NULL};
@@ -244,13 +156,13 @@ int op_get(struct conn *c, const struct request *req, msgpack_packer *pk, struct
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     size_t n;
     uint64_t total;
-    if (blobstore_read(&c->d->blobs, hash, offset, buf, length, &n, &total, err) != 0 ||
-        download_feed(c, hash, offset, buf, n, total, err) != 0) {
+    if (blobstore_read(&c->d->blobs, hash, offset, buf, length, &n, &total, err) != 0) {
         free(buf);
         return -1;
     }
     pack_ok_begin(pk, req->id);
-    msgpack_pack_map(pk, 3);
+    msgpack_pack_map(pk, 4);
+    pk_kv_str(pk, "hash", blobstore_resolve(&c->d->blobs, hash)); /* the address, also for an old name */
     pk_kv_u64(pk, "offset", offset);
     pk_kv_u64(pk, "total", total);
     pk_kv_bin(pk, "data", buf, n);
@@ -275,6 +187,4 @@ void uploads_release(struct conn *c)
 {
     while (c->uploads)
         slot_drop(c, &c->uploads);
-    while (c->downloads)
-        download_drop(&c->downloads);
 }

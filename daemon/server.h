@@ -17,7 +17,6 @@
 #include "wire.h"
 
 struct upload_slot;
-struct download_slot;
 struct waiter;
 
 /* Backpressure: replies are queued in libuv until the peer reads them. When a
@@ -44,7 +43,6 @@ struct conn {
     struct uid_tally *tally;     /* this uid's totals (NULL until admitted) */
     struct upload_slot *uploads; /* in-progress uploads of this connection */
     uint64_t upload_bytes;       /* what they will store, for the disk quota (disk.c) */
-    struct download_slot *downloads; /* `get`s being verified as they are served */
     struct waiter *waiters;      /* `wait` requests streaming events */
     uint64_t nwaiters;
     struct conn *next;

@@ -893,7 +893,11 @@ int store_blob_get(struct store *st, const char *hash, struct blob_meta *meta, s
 {
     memset(meta, 0, sizeof *meta);
     sqlite3_stmt *s;
-    if (store_prepare(st, "SELECT dtype, shape, nbytes, size, all_finite FROM blobs WHERE hash = ?", &s, err) < 0)
+    /* An old name (migration 006) answers with the blob it became. */
+    if (store_prepare(st,
+                      "SELECT dtype, shape, nbytes, size, all_finite, hash FROM blobs "
+                      "WHERE hash = COALESCE((SELECT new FROM blob_aliases WHERE old = ?1), ?1)",
+                      &s, err) < 0)
         return -1;
     sqlite3_bind_text(s, 1, hash, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(s);
@@ -903,7 +907,7 @@ int store_blob_get(struct store *st, const char *hash, struct blob_meta *meta, s
         sqlite3_finalize(s);
         return out;
     }
-    snprintf(meta->hash, sizeof meta->hash, "%s", hash);
+    snprintf(meta->hash, sizeof meta->hash, "%s", (const char *)sqlite3_column_text(s, 5));
     const char *dtype = (const char *)sqlite3_column_text(s, 0);
     int known = -1;
     for (int t = 0; t < NPY_DTYPE_COUNT; t++)

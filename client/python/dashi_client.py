@@ -29,6 +29,23 @@ SYSTEM_SOCKET = "/run/dashid/dashid.sock"
 __all__ = ["connect", "Client", "DashiError", "default_socket", "user_socket"]
 
 
+
+BLOB_CHUNK = 4 << 20  # C of the blob address (docs/storage.md "Blob addresses")
+
+
+def blob_address(data):
+    """The chunk-tree address of a blob's bytes (version 1, docs/storage.md), as the
+    daemon names it: the leaves hash each 4 MiB chunk with its index, the root hashes
+    the size, the chunk size and the leaves."""
+    data = memoryview(data)
+    n = max(1, -(-len(data) // BLOB_CHUNK))
+    root = hashlib.blake2b(b"\x01\x01" + struct.pack("<QQ", len(data), BLOB_CHUNK), digest_size=32)
+    for i in range(n):
+        leaf = hashlib.blake2b(b"\x00" + struct.pack("<Q", i), digest_size=32)
+        leaf.update(data[i * BLOB_CHUNK:(i + 1) * BLOB_CHUNK])
+        root.update(leaf.digest())
+    return root.hexdigest()
+
 class DashiError(Exception):
     """An error answered by the daemon (or E_CONNECT when none could be reached)."""
 
@@ -154,7 +171,7 @@ class Client:
     # ---- blobs ----
     def put(self, data):
         """Uploads an array (numpy), a path to a .npy file, or the bytes of one; returns
-        the blob hash (BLAKE2b-256 of the file bytes)."""
+        the blob hash (its chunk-tree address, `blob_address`)."""
         if numpy is not None and isinstance(data, numpy.ndarray):
             buf = io.BytesIO()
             numpy.save(buf, numpy.ascontiguousarray(data), allow_pickle=False)
@@ -176,9 +193,11 @@ class Client:
             out += r["data"]
             if len(out) >= r["total"] or not r["data"]:
                 break
-        # The daemon verified the blob before answering the last chunk; check what arrived.
-        if hashlib.blake2b(out, digest_size=32).hexdigest() != blob:
-            raise DashiError("E_CORRUPT", f"the bytes received for {blob} do not hash to its name", "hash")
+        # The daemon verified each chunk it served; check what arrived against the address it
+        # named (the blob's own name, or the one an old name became: docs/storage.md).
+        address = r.get("hash", blob)
+        if blob_address(out) != address:
+            raise DashiError("E_CORRUPT", f"the bytes received for {blob} do not hash to its address", "hash")
         return bytes(out)
 
     def get(self, blob, path=None):

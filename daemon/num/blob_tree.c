@@ -104,6 +104,46 @@ int blob_tree_stream_update(struct blob_tree_stream *s, const void *data, size_t
     return 0;
 }
 
+static int reserve_leaves(struct blob_tree_stream *s, uint64_t more)
+{
+    uint64_t cap = s->cap;
+    while (cap < s->nleaves + more)
+        cap *= 2;
+    if (cap == s->cap)
+        return 0;
+    uint8_t *grown = realloc(s->leaves, cap * BLOB_TREE_HASH);
+    if (!grown)
+        return -1;
+    s->leaves = grown;
+    s->cap = cap;
+    return 0;
+}
+
+int blob_tree_stream_update_pool(struct blob_tree_stream *s, struct blob_tree_pool *pool, const void *data,
+                                 size_t n)
+{
+    const uint8_t *p = data;
+    size_t head = s->in_leaf < s->chunk ? (size_t)(s->chunk - s->in_leaf) : 0; /* completes the open chunk */
+    if (head >= n || n - head <= s->chunk || blob_tree_pool_threads(pool) == 1)
+        return blob_tree_stream_update(s, data, n);
+    if (blob_tree_stream_update(s, p, head) < 0)
+        return -1;
+    p += head;
+    n -= head;
+    /* Whole chunks with at least one byte after them go to the pool (a chunk is closed only
+     * when more bytes follow, as in update); the rest opens the next leaf. */
+    uint64_t whole = (n - 1) / s->chunk;
+    if (push_leaf(s) < 0 || reserve_leaves(s, whole) < 0)
+        return -1;
+    blob_tree_pool_leaves(pool, p, whole * s->chunk, s->chunk, s->nleaves, s->leaves + s->nleaves * BLOB_TREE_HASH);
+    s->nleaves += whole;
+    s->fed += whole * s->chunk;
+    p += whole * s->chunk;
+    n -= (size_t)(whole * s->chunk);
+    leaf_begin(&s->leaf, s->nleaves);
+    return blob_tree_stream_update(s, p, n);
+}
+
 int blob_tree_stream_final(struct blob_tree_stream *s, uint8_t root[BLOB_TREE_HASH])
 {
     if (push_leaf(s) < 0) /* the last chunk (an empty one for an empty blob) */

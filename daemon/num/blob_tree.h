@@ -31,6 +31,7 @@ void blob_tree_root(uint64_t size, uint64_t chunk, const uint8_t *leaves, uint64
 /* Bytes fed in order in pieces of any size, leaves hashed as each chunk completes, so
  * finishing costs the last chunk's tail and the root. Holds no globals: one stream per
  * thread, or handed between threads with the caller's own synchronisation. */
+struct blob_tree_pool;
 struct blob_tree_stream {
     crypto_generichash_state leaf; /* first: libsodium wants it 64-byte aligned */
     uint64_t chunk;   /* C */
@@ -41,13 +42,16 @@ struct blob_tree_stream {
 };
 int blob_tree_stream_init(struct blob_tree_stream *s, uint64_t chunk); /* -1: chunk 0 or out of memory */
 int blob_tree_stream_update(struct blob_tree_stream *s, const void *data, size_t n); /* -1: out of memory */
+/* As update, but the whole chunks inside data are hashed in parallel by pool (NULL:
+ * serially): for large appends, so a big blob costs its bytes over the pool's threads. */
+int blob_tree_stream_update_pool(struct blob_tree_stream *s, struct blob_tree_pool *pool, const void *data,
+                                 size_t n); /* -1: out of memory */
 /* The root; the leaves stay readable in s->leaves (s->nleaves) until free. */
 int blob_tree_stream_final(struct blob_tree_stream *s, uint8_t root[BLOB_TREE_HASH]);
 void blob_tree_stream_free(struct blob_tree_stream *s);
 
 /* A small pool of hashing threads: threads - 1 workers, the calling thread being the
  * last. One call at a time per pool (the caller's own lock if it is shared). */
-struct blob_tree_pool;
 /* Threads to use for a configured count: 0 means the online CPUs, up to 8; the result
  * is at least 1 and at most BLOB_TREE_MAX_THREADS. */
 int blob_tree_threads(int configured);

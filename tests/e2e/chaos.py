@@ -9,7 +9,6 @@ configuration documents, every honest job succeeded (resumed after an interrupti
 had a checkpoint, resubmitted where it had none) with the outputs of an unbroken run, the
 database passes `PRAGMA integrity_check`, every blob file hashes to its name, `dashi fsck`
 agrees, and the daemon still stops cleanly."""
-import hashlib
 import json
 import os
 import random
@@ -25,7 +24,7 @@ import time
 import msgpack
 
 import dashi_wire
-from dashi_wire import connect, frame, read_frame
+from dashi_wire import blob_address, connect, frame, read_frame
 
 NOBODY = 65534
 HOSTILE_UID = 1  # the `daemon` account of Debian: a third local user
@@ -333,7 +332,7 @@ class Chaos:
                     continue
                 nblobs += 1
                 with open(os.path.join(root, name), "rb") as f:
-                    if hashlib.blake2b(f.read(), digest_size=32).hexdigest() != name[:-4]:
+                    if blob_address(f.read()) != name[:-4]:
                         self.fail(f"blob {name} does not hash to its name")
         rc, report = self.cli(["fsck"])
         if rc != 0:

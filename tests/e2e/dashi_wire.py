@@ -1,9 +1,20 @@
 """The dashid wire protocol for the Python end-to-end tests (docs/protocol.md): frames,
-requests and reading one frame. Shared by hostile.py and backpressure.py."""
+requests and reading one frame, and the blob address. Shared by hostile.py, backpressure.py
+and the other Python tests."""
+import hashlib
 import socket
 import struct
 
 import msgpack
+
+
+def blob_address(data, chunk=4 << 20):
+    """The chunk-tree address of a blob's bytes, written out from docs/storage.md "Blob
+    addresses" (not dashid's code, nor the Python client's)."""
+    n = max(1, -(-len(data) // chunk))
+    leaves = b"".join(hashlib.blake2b(b"\x00" + struct.pack("<Q", i) + data[i * chunk:(i + 1) * chunk],
+                                      digest_size=32).digest() for i in range(n))
+    return hashlib.blake2b(b"\x01\x01" + struct.pack("<QQ", len(data), chunk) + leaves, digest_size=32).hexdigest()
 
 
 def connect(path, timeout=20):

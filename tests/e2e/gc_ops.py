@@ -1,6 +1,5 @@
 """Raw-protocol parts of test_gc.sh: an upload that spans a `gc --apply` (the blob must
 survive and verify), and hostile arguments for rm and gc. Usage: gc_ops.py SOCKET DASHI WORK."""
-import hashlib
 import io
 import os
 import subprocess
@@ -9,7 +8,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dashi_wire import call, connect, frame, read_frame, request  # noqa: E402
+from dashi_wire import blob_address, call, connect, frame, read_frame, request  # noqa: E402
 
 sock, dashi, work = sys.argv[1:4]
 
@@ -43,7 +42,7 @@ get = subprocess.run([dashi, "--no-autostart", "get", h, "-o", out], capture_out
 assert get.returncode == 0, get.stderr
 with open(out, "rb") as f:
     assert f.read() == data
-assert hashlib.blake2b(data, digest_size=32).hexdigest() == h
+assert blob_address(data) == h
 print("ok - an upload spanning gc --apply survives and verifies")
 
 

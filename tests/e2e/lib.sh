@@ -56,6 +56,8 @@ print('finished' if d['state'] == 'succeeded' else (d['checkpoint'] or {}).get('
 }
 
 # json FILE EXPR: evaluates a Python expression over the parsed JSON document `d`.
+# The chunk-tree address of a file (docs/storage.md), by tests/e2e/dashi_wire.py.
+blob_address() { "$PY" -c "import sys; sys.path.insert(0, 'tests/e2e'); from dashi_wire import blob_address as a; print(a(open(sys.argv[1], 'rb').read()))" "$1"; }
 json() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
 # wait_state ID STATE: polls until the job is in STATE (at most ~60 s).

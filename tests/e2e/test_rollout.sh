@@ -28,7 +28,7 @@ ok "ping"
 put_reference_rollout
 T=$("$DASHI" --json put tests/data/zhat_T.npy | "$PY" -c "import json,sys; print(json.load(sys.stdin)['hash'])")
 [ ${#A} -eq 64 ] && [ ${#Z} -eq 64 ] && [ ${#T} -eq 64 ] || fail "put did not print 64-hex hashes"
-[ "$(b2sum -l 256 tests/data/A.npy | cut -d' ' -f1)" = "$A" ] || fail "blob name is not BLAKE2b-256 of the file"
+[ "$(blob_address tests/data/A.npy)" = "$A" ] || fail "blob name is not the chunk-tree address of the file"
 ok "put (content-addressed)"
 
 "$DASHI" --json submit rollout --op "$A" --z0 "$Z" --truth "$T" --steps 300 --wait > "$WORK/r1.json" \
