@@ -49,6 +49,21 @@ static void field(FILE *f, const msgpack_object *rec, const char *label, const c
     fputc('\n', f);
 }
 
+/* One line per output a keep rule released: "NAME: released (RULE; consumed by job N)". */
+static void released_lines(FILE *f, const msgpack_object *released)
+{
+    for (uint32_t i = 0; released && released->type == MSGPACK_OBJECT_MAP && i < released->via.map.size; i++) {
+        const msgpack_object *r = &released->via.map.ptr[i].val;
+        fprintf(f, "  %-10s ", i ? "" : "released");
+        print_value(f, &released->via.map.ptr[i].key);
+        fputs(": released (", f);
+        print_value(f, map_get(r, "keep"));
+        fputs("; consumed by job ", f);
+        print_value(f, map_get(r, "consumed_by"));
+        fputs(")\n", f);
+    }
+}
+
 void print_record_text(FILE *f, const msgpack_object *rec)
 {
     fputs("job ", f);
@@ -69,6 +84,7 @@ void print_record_text(FILE *f, const msgpack_object *rec)
     field(f, rec, "params", "params");
     field(f, rec, "inputs", "inputs");
     field(f, rec, "outputs", "outputs");
+    released_lines(f, map_get(rec, "released"));
     field(f, rec, "metrics", "metrics");
     field(f, rec, "error", "error");
 }

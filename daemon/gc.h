@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Garbage collection of the blob store (docs/storage.md "Lifecycle"): blob files nothing
  * refers to, uploads past gc_upload_grace_s, and partial files of jobs that will not
- * continue. Runs on the loop thread, the store's only writer, so the references it reads
- * cannot change under it; files that running jobs may not have recorded yet are spared by
- * their mtime. */
+ * continue. Runs on the loop thread, the store's only writer, in batches: the references it
+ * reads for a file cannot change before that file is judged and freed; files that running
+ * jobs may not have recorded yet (or jobs submitted during the walk) are spared by their
+ * mtime. */
 #ifndef DASHI_GC_H
 #define DASHI_GC_H
 
@@ -33,9 +34,18 @@ struct gc_scope {
     double now;
 };
 
-/* Finds (apply: also frees) what nothing needs. */
-int gc_run(const struct gc_scope *g, bool apply, struct gc_report *r, struct dashi_error *err);
-/* The partial-file part of gc_run; also run at daemon start, after jobs left running were
+/* A walk finding (apply: also freeing) what nothing needs, in bounded steps so that the
+ * loop thread serves other requests between them (ops_gc.c runs one step per loop turn). */
+struct gc_walk;
+/* Starts a walk of g (copied); *out is freed with gc_end. */
+int gc_begin(const struct gc_scope *g, bool apply, struct gc_walk **out, struct dashi_error *err);
+/* Judges (apply: frees) at most `batch` more blob files; once every shard is done, the
+ * partial files too, and *done is true. */
+int gc_step(struct gc_walk *w, size_t batch, bool *done, struct dashi_error *err);
+/* What the walk has found so far (all of it once done). */
+const struct gc_report *gc_walk_report(const struct gc_walk *w);
+void gc_end(struct gc_walk *w);
+/* The partial-file part of a walk; also run at daemon start, after jobs left running were
  * marked interrupted. */
 int gc_partials(const struct gc_scope *g, bool apply, struct gc_tally *t, struct dashi_error *err);
 

@@ -37,6 +37,11 @@ struct job_plan {
      * reference resolves to a hash) and schedules it; if one fails, it fails. */
     int ndeps;
     int64_t deps[JOB_MAX_DEPS];
+    /* Jobs whose outputs it takes that had already succeeded (their references resolved).
+     * A job that waits records its inputs only once all its deps have succeeded, so until
+     * then only this says that it needs these jobs' outputs (rm, keep rules). */
+    int nresolved;
+    int64_t resolved[JOB_MAX_INPUTS + JOB_MAX_DEPS];
 };
 
 struct rollout_tuning;

@@ -49,6 +49,7 @@ struct atoms_params {
     enum atoms_carrier carrier;
     uint64_t n, frames; /* from the input's shape (0 while it is still being produced) */
     struct atoms_evolve_params *evolve; /* mode evolve: everything is in there */
+    struct job_common_params common; /* keep */
 };
 
 #define P struct atoms_params
@@ -103,6 +104,11 @@ static int atoms_validate(const struct job_submit_ctx *ctx, const msgpack_object
     if (atoms_input_shape(ctx, p->from, &p->n, &p->frames, err))
         goto fail;
     plan->total_steps = (p->frames + p->every - 1) / p->every;
+    /* A frame's 8-connected components are at most ceil(N/2)² (isolated cells); the budget
+     * keeps fewer. */
+    uint64_t most = ((p->n + 1) / 2) * ((p->n + 1) / 2);
+    plan->disk_estimate = atoms_rows_disk_estimate(
+        plan->total_steps, p->knobs.budget && p->knobs.budget < most ? p->knobs.budget : most);
     plan->mem_estimate = carrier_wants_gpu(p->carrier, ctx->vk) ? atoms_gpu_bytes_on(ctx->vk, (uint32_t)p->n) : 0;
     if (p->carrier == CARRIER_GPU && ctx->vk && plan->mem_estimate == 0) {
         dashi_fail(err, DASHI_E_NO_GPU, "carrier", "carrier gpu: %s cannot run the GPU path at N=%llu (it needs "

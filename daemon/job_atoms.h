@@ -38,10 +38,14 @@ extern const char *const atoms_mode_names[]; /* "track", "evolve" */
         PARAM_U64("every", T, every, 1, 1, UINT32_MAX, "frame stride"),                                            \
         PARAM_F64("tau", T, tau, 0.35, 0, 1, "closed-carrier threshold, a fraction of max |omega|",                \
                   .flags = PARAM_ABOVE_MIN),                                                                       \
-        PARAM_GROUP(T, knobs, atoms_knobs_group)
+        PARAM_GROUP(T, knobs, atoms_knobs_group), PARAM_GROUP(T, common, job_common_param_group)
 
 /* Π parameters with the knobs set and merging/splitting off. */
 void atoms_knobs_nf(const struct atoms_knobs *k, uint64_t n, struct nf_params *p);
+/* The disk bytes an atoms job may store for `steps` steps of at most `per_step` atoms each,
+ * besides its field outputs: the atoms, lineage and audit outputs and the same rows in
+ * the database (docs/storage.md "Disk space"). Saturates at UINT64_MAX. */
+uint64_t atoms_rows_disk_estimate(uint64_t steps, uint64_t per_step);
 
 /* Checks a resolved `from` blob (float64 F×N×N or N×N, finite, N in range): its N and
  * frame count. */

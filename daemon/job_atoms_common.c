@@ -169,6 +169,22 @@ int atom_table_audit(struct atom_table *t, int64_t parent_step, int64_t child_st
     return 0;
 }
 
+/* SQLite's cost of a table row beyond its values (header, key, page slack), and the npy
+ * header of each of the three table outputs. */
+#define ATOM_DB_ROW_OVERHEAD 24
+#define ATOM_BLOB_HEADER 128
+
+uint64_t atoms_rows_disk_estimate(uint64_t steps, uint64_t per_step)
+{
+    /* Each atom is one atoms row, the child of at most two lineage edges on average (a
+     * continuation, or its part of a split or merge: edges join overlapping atoms of two
+     * frames) and at most two audit rows (its own and, at its parent's step, a death); each
+     * row is stored twice, as 8-byte values in the output blob and as a table row. */
+    double per_atom = 2.0 * 8 * (ATOMS_COLS + 2 * LINEAGE_COLS + 2 * AUDIT_COLS) + 5.0 * ATOM_DB_ROW_OVERHEAD;
+    double bytes = (double)steps * (double)per_step * per_atom + 3.0 * ATOM_BLOB_HEADER;
+    return bytes >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)bytes;
+}
+
 int atom_table_put(struct job_exec *ex, const struct atom_table *t, const char *name, struct dashi_error *err)
 {
     uint64_t shape[2] = {t->rows, t->cols};

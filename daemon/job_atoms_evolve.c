@@ -45,6 +45,7 @@ struct atoms_evolve_params {
     struct atoms_knobs knobs;
     enum evolve_background background;
     uint64_t n, frames; /* 0 while unknown */
+    struct job_common_params common; /* keep */
 };
 
 #define P struct atoms_evolve_params
@@ -168,6 +169,9 @@ int atoms_evolve_validate(const struct job_submit_ctx *ctx, const msgpack_object
     plan->mem_estimate = p->kmax ? atom_velocity_gpu_bytes(cap > EVOLVE_MIN_CAPACITY ? cap : EVOLVE_MIN_CAPACITY,
                                                            (uint32_t)p->kmax)
                                  : 0;
+    /* Its atom rows, at most cap atoms a step, and field_final (N×N f8, an npy header). */
+    uint64_t rows = atoms_rows_disk_estimate(plan->total_steps, cap), field = p->n * p->n * 8 + 128;
+    plan->disk_estimate = rows > UINT64_MAX - field ? UINT64_MAX : rows + field;
     job_plan_input(plan, "from", p->from);
     *out = p;
     return 0;

@@ -43,6 +43,7 @@ struct decode_params {
     /* Known once every input resolved (no deps left). */
     uint32_t n, M, topk, D;
     uint64_t F, F_truth; /* states (plus z0) and truth frames */
+    struct job_common_params common; /* keep */
 };
 
 static const char *const observers[] = {"none", "metrics", "snapshots", NULL}; /* enum decode_observer */
@@ -77,6 +78,7 @@ static const struct param_spec decode_params[] = {
                .default_doc = "the train job's, else `dashi`"),
     PARAM_U64("max_levels", P, max_levels, 32, 1, DECODE_MAX_LEVELS, "closure passes recorded"),
     PARAM_BOOL("require_gpu", P, require_gpu, false, "refuse to run on a CPU implementation of Vulkan"),
+    PARAM_GROUP(P, common, job_common_param_group),
     PARAM_END,
 };
 #undef P

@@ -44,6 +44,7 @@ struct les_params {
     enum job_precision precision;
     enum job_mode mode;
     bool dealias, require_gpu;
+    struct job_common_params common; /* keep */
 };
 
 static bool has_ic(const void *params) { return ((const struct les_params *)params)->ic[0] != 0; }
@@ -65,6 +66,7 @@ static const struct param_spec les_params[] = {
     PARAM_BOOL("dealias", P, dealias, false, "2/3-rule dealiasing (mode dashi only)"),
     PARAM_ENUM("mode", P, mode, JOB_MODE_DASHI, job_mode_names, "the DASHI solver or the plain reference"),
     PARAM_BOOL("require_gpu", P, require_gpu, false, "refuse to run on a CPU implementation of Vulkan"),
+    PARAM_GROUP(P, common, job_common_param_group),
     PARAM_END,
 };
 #undef P

@@ -11,6 +11,17 @@
 const char *const job_mode_names[] = {"dashi", "reference", NULL};
 const char *const job_precision_names[] = {"f64", "f32", NULL};
 
+const char *const job_keep_names[] = {"all", "until-consumed", NULL};
+
+#define COMMON struct job_common_params
+const struct param_spec job_common_param_group[] = {
+    PARAM_ENUM("keep", COMMON, keep, JOB_KEEP_ALL, job_keep_names,
+               "`until-consumed`: the outputs are deleted once every job that consumed them has ended",
+               .flags = PARAM_NOT_IDENTITY),
+    PARAM_END,
+};
+#undef COMMON
+
 #define ENC struct encode_params
 const struct param_spec encode_param_group[] = {
     PARAM_F64("k_cut", ENC, k_cut, 8, 0, 65536, "low band: wavenumbers |k| <= k_cut (the proxy's Fourier part)"),

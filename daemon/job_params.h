@@ -38,8 +38,10 @@ enum {
     PARAM_MANUAL = 1 << 1,     /* the kind parses it (its default depends on other inputs) */
     PARAM_ABOVE_MIN = 1 << 2,  /* F64: the value must be above fmin, not equal */
     PARAM_ZERO_IS_NIL = 1 << 3, /* U64: 0 (not known yet) is packed as nil */
-    PARAM_REFERENCE = 1 << 4    /* CUSTOM: names inputs (hashes or job ids); left out of the job's identity,
+    PARAM_REFERENCE = 1 << 4,   /* CUSTOM: names inputs (hashes or job ids); left out of the job's identity,
                                    which takes their resolved hashes from the plan (reuse.c) */
+    PARAM_NOT_IDENTITY = 1 << 5 /* says what to do with the results, not what they are: left out of the
+                                   job's identity (reuse.c) */
 };
 
 struct param_spec {
@@ -99,6 +101,17 @@ enum job_mode { JOB_MODE_DASHI, JOB_MODE_REFERENCE }; /* the DASHI numerics or t
 extern const char *const job_mode_names[];             /* "dashi", "reference" */
 enum job_precision { JOB_F64, JOB_F32 };
 extern const char *const job_precision_names[];        /* "f64", "f32" */
+
+/* Whether a job's outputs stay ("all") or are deleted once every job that consumed them
+ * has ended ("until-consumed"): keep.c, docs/protocol.md "keep". */
+enum job_keep { JOB_KEEP_ALL, JOB_KEEP_UNTIL_CONSUMED };
+extern const char *const job_keep_names[]; /* "all", "until-consumed" */
+/* The parameters every kind takes: a `common` field of each kind's params struct and a
+ * PARAM_GROUP line at the end of each of its tables. */
+struct job_common_params {
+    enum job_keep keep;
+};
+extern const struct param_spec job_common_param_group[];
 
 /* The encode configuration (docs/numerics.md "Encode and train") that train takes and decode reads from the train
  * job or its own arguments. Bounds: the largest grid is N = 65536, so a cut above 65536

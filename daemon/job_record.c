@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "job_record.h"
+#include "store_keep.h"
 #include "wire.h"
 
 #define RECORD_MAX_BLOBS 32
@@ -104,6 +105,38 @@ static void pk_kv_time(msgpack_packer *pk, const char *k, double t)
         pk_kv_nil(pk, k);
 }
 
+struct released_packer {
+    msgpack_packer *pk;
+    uint32_t n;
+    bool counting;
+};
+
+static int released_cb(void *ctx, const struct released_output *r)
+{
+    struct released_packer *p = ctx;
+    p->n++;
+    if (p->counting)
+        return 0;
+    pk_key(p->pk, r->name);
+    msgpack_pack_map(p->pk, 3);
+    pk_kv_str(p->pk, "hash", r->hash);
+    pk_kv_str(p->pk, "keep", r->rule);
+    pk_kv_i64(p->pk, "consumed_by", r->consumed_by);
+    return 0;
+}
+
+/* "released": the outputs a keep rule deleted, name -> {hash, keep, consumed_by}. */
+static int pack_released(msgpack_packer *pk, struct store *st, int64_t id, struct dashi_error *err)
+{
+    struct released_packer p = {.pk = pk, .counting = true};
+    if (store_released_outputs(st, id, released_cb, &p, err) != 0)
+        return -1;
+    pk_key(pk, "released");
+    msgpack_pack_map(pk, p.n);
+    p.counting = false;
+    return store_released_outputs(st, id, released_cb, &p, err);
+}
+
 int pack_job_record(msgpack_packer *pk, struct store *st, int64_t id, uid_t viewer, bool with_events,
                     struct dashi_error *err)
 {
@@ -122,7 +155,7 @@ int pack_job_record(msgpack_packer *pk, struct store *st, int64_t id, uid_t view
         load_summary(st, id, sum, err) || (with_events && store_job_events(st, id, event_cb, &ev, err)))
         goto done;
 
-    msgpack_pack_map(pk, 26 + (with_events ? 1 : 0));
+    msgpack_pack_map(pk, 27 + (with_events ? 1 : 0));
     pk_kv_i64(pk, "id", row.id);
     pk_kv_str(pk, "kind", row.kind);
     pk_kv_str(pk, "state", job_state_name(row.state));
@@ -155,6 +188,8 @@ int pack_job_record(msgpack_packer *pk, struct store *st, int64_t id, uid_t view
     pk_kv_u64(pk, "mem_estimate", row.mem_estimate);
     pack_blob_list(pk, "inputs", in);
     pack_blob_list(pk, "outputs", out);
+    if (pack_released(pk, st, id, err) != 0)
+        goto done; /* the frame is discarded on error */
     pk_key(pk, "metrics");
     msgpack_pack_map(pk, (size_t)sum->n);
     for (int i = 0; i < sum->n; i++)

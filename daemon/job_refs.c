@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "job.h"
+#include "store_keep.h"
 
 void job_plan_input(struct job_plan *plan, const char *name, const char *hash)
 {
@@ -113,15 +114,47 @@ static bool pick_output(const struct output_list *l, const char *wanted, char ha
     return false;
 }
 
+/* Adds id to a job list of the plan (ids, *n of cap) unless it is there already. */
+static int add_job(int64_t *ids, int *n, int cap, int64_t id, const char *name, struct dashi_error *err)
+{
+    for (int i = 0; i < *n; i++)
+        if (ids[i] == id)
+            return 0;
+    if (*n == cap)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, name, "a job may depend on at most %d other jobs", cap);
+    ids[(*n)++] = id;
+    return 0;
+}
+
 static int add_dep(struct job_plan *plan, int64_t id, const char *name, struct dashi_error *err)
 {
-    for (int i = 0; i < plan->ndeps; i++)
-        if (plan->deps[i] == id)
-            return 0;
-    if (plan->ndeps == JOB_MAX_DEPS)
-        return dashi_fail(err, DASHI_E_BAD_VALUE, name, "a job may depend on at most %d other jobs", JOB_MAX_DEPS);
-    plan->deps[plan->ndeps++] = id;
-    return 0;
+    return add_job(plan->deps, &plan->ndeps, JOB_MAX_DEPS, id, name, err);
+}
+
+static int add_resolved(struct job_plan *plan, int64_t id, const char *name, struct dashi_error *err)
+{
+    return add_job(plan->resolved, &plan->nresolved, (int)(sizeof plan->resolved / sizeof plan->resolved[0]), id,
+                   name, err);
+}
+
+/* The wanted output of job id is not among its outputs: E_NOT_FOUND saying why, naming the
+ * output a keep rule released and the job that consumed it last. */
+static int released_or_missing(const struct job_submit_ctx *ctx, const char *name, int64_t id, const char *kind,
+                               const char *output, struct dashi_error *err)
+{
+    struct released_output r;
+    int found = store_released_output(ctx->store, id, output, &r, err);
+    if (found < 0) {
+        snprintf(err->field, sizeof err->field, "%s", name);
+        return -1;
+    }
+    if (found)
+        return dashi_fail(err, DASHI_E_NOT_FOUND, name,
+                          "%s: the output '%s' of job %lld (%s) was released (keep %s; consumed by job %lld): "
+                          "submit that job again to make it", name, r.name, (long long)id, kind, r.rule,
+                          (long long)r.consumed_by);
+    return dashi_fail(err, DASHI_E_NOT_FOUND, name, "%s: job %lld (%s) has no output '%s'", name, (long long)id, kind,
+                      output);
 }
 
 int job_input_ref(const struct job_submit_ctx *ctx, const msgpack_object *args, const char *name,
@@ -169,7 +202,6 @@ int job_input_ref(const struct job_submit_ctx *ctx, const msgpack_object *args, 
     if (store_job_blobs(ctx->store, id, "output", collect_output, &outs, err) != 0)
         return -1;
     if (!pick_output(&outs, output, hash))
-        return dashi_fail(err, DASHI_E_NOT_FOUND, name, "%s: job %lld (%s) has no output '%s'", name, (long long)id,
-                          kind, output);
-    return 0;
+        return released_or_missing(ctx, name, id, kind, output, err);
+    return add_resolved(plan, id, name, err);
 }

@@ -30,6 +30,7 @@ struct rollout_params {
     bool require_gpu;
     uint32_t D, B;
     bool batched; /* z0 was B×D rather than D */
+    struct job_common_params common; /* keep */
 };
 
 static const char *const modes[] = {"exact", "fast", NULL}; /* enum rollout_mode */
@@ -46,6 +47,7 @@ static const struct param_spec rollout_params[] = {
     PARAM_ENUM("precision", P, precision, JOB_F64, job_precision_names, "arithmetic of the products"),
     PARAM_ENUM("mode", P, mode, ROLLOUT_EXACT, modes, "`exact`: step by step; `fast`: batched where it pays"),
     PARAM_BOOL("require_gpu", P, require_gpu, false, "refuse to run on a CPU implementation of Vulkan"),
+    PARAM_GROUP(P, common, job_common_param_group),
     PARAM_END,
 };
 #undef P

@@ -51,6 +51,7 @@ struct train_params {
     uint32_t n;
     uint64_t traj_frames;
     uint64_t eval_len[TRAIN_MAX_EVAL];
+    struct job_common_params common; /* keep */
 };
 
 static struct encode_config config_of(const struct train_params *p)
@@ -231,6 +232,7 @@ static const struct param_spec train_params[] = {
     PARAM_BOOL("eval_decode", P, eval_decode, true, "decode the evaluation rollouts and score the fields"),
     PARAM_U64("N", P, n_given, 0, 0, 65536, "the grid size: when given, the trajectory's; stored as known at submit",
               .pack = pack_n, .default_doc = "the trajectory's"),
+    PARAM_GROUP(P, common, job_common_param_group),
     PARAM_END,
 };
 #undef P

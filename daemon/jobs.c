@@ -9,6 +9,7 @@
 
 #include "job_record.h"
 #include "json.h"
+#include "keep.h"
 #include "quota.h"
 #include "reuse.h"
 #include "store_reuse.h"
@@ -163,15 +164,29 @@ static int record_submission(struct daemon *d, const struct job_submission *s, s
     return rc;
 }
 
-/* Whether the recorded job j, its inputs all resolved, took an identical job's results
- * instead of running (reuse.c). A store error only costs the reuse: the job runs. */
-static bool reused_instead(struct daemon *d, const struct sched_job *j)
+/* What identical jobs offer the resolved job j (id 0: not recorded yet): reuse.c. A store
+ * error only costs the reuse: the job runs. */
+static void identical_lookup(struct daemon *d, const struct sched_job *j, int64_t id, bool allow,
+                             struct reuse_match *m)
+{
+    struct dashi_error err;
+    struct reuse_ctx ctx = {.store = &d->store, .blobs = &d->blobs, .vk = &d->vk, .daemon_version = DASHID_VERSION};
+    if (reuse_lookup(&ctx, id, j->uid, j->kind, j->params, &j->plan, allow, m, &err) != 0) {
+        fprintf(stderr, "dashid: looking for a job identical to job %lld (it runs instead): %s\n", (long long)id,
+                err.message);
+        memset(m, 0, sizeof *m);
+    }
+}
+
+/* Whether the recorded job j took the results of m's original instead of running; stores
+ * its identity either way (when m has one). */
+static bool reused_instead(struct daemon *d, const struct sched_job *j, const struct reuse_match *m)
 {
     struct dashi_error err;
     bool reused = false;
     struct reuse_ctx ctx = {.store = &d->store, .blobs = &d->blobs, .vk = &d->vk, .daemon_version = DASHID_VERSION};
-    if (reuse_record(&ctx, j->id, j->uid, j->kind, j->params, &j->plan, now_seconds(), &reused, &err) != 0)
-        fprintf(stderr, "dashid: looking for a job identical to job %lld (it runs instead): %s\n", (long long)j->id,
+    if (m->identity[0] && reuse_apply(&ctx, j->id, m, now_seconds(), &reused, &err) != 0)
+        fprintf(stderr, "dashid: recording the identity of job %lld (it runs instead): %s\n", (long long)j->id,
                 err.message);
     return reused;
 }
@@ -179,8 +194,17 @@ static bool reused_instead(struct daemon *d, const struct sched_job *j)
 int jobs_submit(struct daemon *d, const struct job_submission *s, int64_t *id, struct dashi_error *err)
 {
     struct sched_job *j = NULL;
-    if (device_check_accepting(&d->health, err) != 0 || validate_job(d, s->kind, s->args, s->uid, &j, err) != 0 ||
-        quota_check_submit(d, s->uid, &j->plan, err) != 0) {
+    if (device_check_accepting(&d->health, err) != 0 || validate_job(d, s->kind, s->args, s->uid, &j, err) != 0) {
+        sched_job_discard(j);
+        return -1;
+    }
+    /* Reuse is looked up first: taking a succeeded job's results costs no disk, device
+     * memory or place in the queue, so the quotas apply only to a job that will run. */
+    struct reuse_match m = {.original = 0};
+    j->waiting = j->plan.ndeps > 0;
+    if (!j->waiting)
+        identical_lookup(d, j, 0, s->reuse, &m);
+    if (!m.original && quota_check_submit(d, s->uid, &j->plan, err) != 0) {
         sched_job_discard(j);
         return -1;
     }
@@ -190,12 +214,14 @@ int jobs_submit(struct daemon *d, const struct job_submission *s, int64_t *id, s
         sched_job_discard(j);
         return -1;
     }
-    j->waiting = j->plan.ndeps > 0;
     *id = j->id;
-    if (!j->waiting && reused_instead(d, j)) { /* nothing waits on a new job yet */
+    if (!j->waiting && reused_instead(d, j, &m)) { /* nothing waits on a new job yet */
         sched_job_discard(j);
+        keep_job_ended(d, *id); /* it consumed its inputs */
         return 0;
     }
+    if (m.in_flight) /* an identical job computes it: wait for that one, then reuse */
+        scheduler_job_await_identical(j, m.in_flight);
     scheduler_add(&d->sched, j);
     return 0;
 }
@@ -387,14 +413,24 @@ static void revalidate(struct daemon *d, int64_t id)
     }
     if (!j->waiting) { /* else other dependencies are still running */
         record_resolved(d, j);
-        if (reused_instead(d, j)) {
+        struct reuse_match m;
+        bool allow = false;
+        if (store_job_reuse_allowed(&d->store, id, &allow, &err) != 0)
+            fprintf(stderr, "dashid: reading the reuse setting of job %lld: %s\n", (long long)id, err.message);
+        identical_lookup(d, j, id, allow, &m);
+        if (reused_instead(d, j, &m)) {
             scheduler_cancel(&d->sched, id); /* waiting, so never started: removed */
             sched_job_discard(j);
             jobs_ended(d, id);
             return;
         }
-        if (scheduler_make_ready(&d->sched, id, j->params, &j->plan) == 0)
+        if (m.in_flight) {
+            scheduler_job_await_identical(j, m.in_flight);
+            if (scheduler_make_waiting(&d->sched, id, j->params, &j->plan, m.in_flight) == 0)
+                j->params = NULL;
+        } else if (scheduler_make_ready(&d->sched, id, j->params, &j->plan) == 0) {
             j->params = NULL; /* the scheduler owns them now */
+        }
     }
     sched_job_discard(j);
 }
@@ -428,7 +464,9 @@ static void dependents_settle(struct daemon *d, int64_t dep)
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        if (state == JOB_SUCCEEDED) {
+        /* A job waiting for an identical one needs none of its outputs: it is reused once
+         * that one succeeded and runs itself otherwise. */
+        if (state == JOB_SUCCEEDED || scheduler_awaits_identical(&d->sched, ids[i], dep)) {
             revalidate(d, ids[i]);
             continue;
         }
@@ -444,4 +482,5 @@ void jobs_ended(struct daemon *d, int64_t id)
 {
     waiters_job_ended(d, id);
     dependents_settle(d, id);
+    keep_job_ended(d, id); /* after its dependents took what they need */
 }

@@ -140,6 +140,7 @@ static void ops_conn_released(struct conn *c)
     uploads_release(c);
     waiters_release(c);
     fsck_conn_released(c);
+    gc_conn_released(c);
 }
 
 const struct conn_handlers ops_conn_handlers = {

@@ -56,6 +56,7 @@ int op_acct(struct conn *c, const struct request *req, msgpack_packer *pk, struc
  * daemon's user) */
 int op_rm(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 int op_gc(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
+void gc_conn_released(struct conn *c); /* a closing connection's gc stops */
 
 /* ops_atoms.c: queries over atoms jobs (atoms, lineage, events, audit) */
 int op_atoms(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);

@@ -2,7 +2,8 @@
 /* rm: the owner (or root) removes finished jobs (docs/protocol.md "rm"). A job is removed
  * only when no other job has one of its outputs as an input; its records go, the removal
  * is kept in removed_jobs, and its outputs' blobs are left for gc unless another job or a
- * checkpoint still refers to them. Ids are removed in the order given: the first refusal
+ * checkpoint still refers to them, nor while a job waits for it (its inputs are recorded only
+ * once all its dependencies succeeded). Ids are removed in the order given: the first refusal
  * ends the request (the jobs before it stay removed; the message counts them). */
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +43,11 @@ static int rm_one(struct conn *c, int64_t id, struct dashi_error *err)
     if (rc == 0 && needer)
         rc = dashi_fail(err, DASHI_E_STATE, "ids", "job %lld is needed by job %lld (its input %s): remove that first",
                         (long long)id, (long long)needer, input);
+    /* A dependent still waiting on another job has not recorded its inputs yet. */
+    if (rc == 0 && (needer = scheduler_first_dependent(&c->d->sched, id)) != 0)
+        rc = dashi_fail(err, DASHI_E_STATE, "ids",
+                        "job %lld is needed by job %lld, which waits for it: cancel that first", (long long)id,
+                        (long long)needer);
     if (rc == 0)
         rc = store_rm_job(st, &row, c->uid, now_seconds(), err);
     job_row_free(&row);

@@ -21,15 +21,16 @@ static bool names_reference(const struct param_spec *specs, const char *key, siz
     for (const struct param_spec *s = specs; s && s->name; s++) {
         if (s->type == PARAM_GROUP && names_reference(s->group, key, len))
             return true;
-        bool ref = s->type == PARAM_INPUT || s->type == PARAM_HASH || (s->flags & PARAM_REFERENCE);
+        bool ref = s->type == PARAM_INPUT || s->type == PARAM_HASH || (s->flags & (PARAM_REFERENCE | PARAM_NOT_IDENTITY));
         if (ref && strlen(s->name) == len && memcmp(s->name, key, len) == 0)
             return true;
     }
     return false;
 }
 
-/* Whether the packed parameter key names inputs, in any of the kind's tables: its value is
- * a job id or a hash as given, and the identity takes the resolved hashes instead. */
+/* Whether the packed parameter key names inputs, in any of the kind's tables (its value is
+ * a job id or a hash as given, and the identity takes the resolved hashes instead), or is
+ * not part of what the results are (keep). */
 static bool is_reference(const struct job_kind *kind, const msgpack_object *key)
 {
     if (key->type != MSGPACK_OBJECT_STR)
@@ -164,21 +165,52 @@ int reuse_find(const struct reuse_ctx *ctx, const char *identity, uid_t uid, int
     return 0;
 }
 
-int reuse_record(const struct reuse_ctx *ctx, int64_t id, uid_t uid, const struct job_kind *kind, const void *params,
-                 const struct job_plan *plan, double now, bool *reused, struct dashi_error *err)
+/* The oldest identical job in flight older than id that uid may see: it computes what this
+ * one would, so this one waits for it. Only older jobs, so that waits never form a cycle. */
+static int find_in_flight(const struct reuse_ctx *ctx, const char *identity, int64_t id, uid_t uid,
+                          int64_t *in_flight, struct dashi_error *err)
+{
+    *in_flight = 0;
+    int64_t ids[REUSE_CANDIDATES];
+    size_t n;
+    if (store_identical_in_flight(ctx->store, identity, id ? id : INT64_MAX, ids, REUSE_CANDIDATES, &n, err) != 0)
+        return -1;
+    for (size_t i = 0; i < n && !*in_flight; i++) {
+        struct job_row row;
+        if (job_get_visible(ctx->store, ids[i], uid, &row, err) != 0) {
+            if (err->code != DASHI_E_NOT_FOUND)
+                return -1;
+            continue;
+        }
+        job_row_free(&row);
+        *in_flight = ids[i];
+    }
+    return 0;
+}
+
+int reuse_lookup(const struct reuse_ctx *ctx, int64_t id, uid_t uid, const struct job_kind *kind,
+                 const void *params, const struct job_plan *plan, bool allow, struct reuse_match *m,
+                 struct dashi_error *err)
+{
+    memset(m, 0, sizeof *m);
+    if (reuse_identity(ctx, kind, params, plan, m->identity, err) != 0)
+        return -1;
+    if (!allow)
+        return 0;
+    if (reuse_find(ctx, m->identity, uid, &m->original, err) != 0)
+        return -1;
+    return m->original ? 0 : find_in_flight(ctx, m->identity, id, uid, &m->in_flight, err);
+}
+
+int reuse_apply(const struct reuse_ctx *ctx, int64_t id, const struct reuse_match *m, double now, bool *reused,
+                struct dashi_error *err)
 {
     *reused = false;
-    char identity[DASHI_HASH_HEX + 1];
-    int64_t original = 0;
-    bool allow_reuse;
-    if (store_job_reuse_allowed(ctx->store, id, &allow_reuse, err) != 0 ||
-        reuse_identity(ctx, kind, params, plan, identity, err) != 0 ||
-        (allow_reuse && reuse_find(ctx, identity, uid, &original, err) != 0) ||
-        store_job_set_identity(ctx->store, id, identity, err) != 0)
+    if (store_job_set_identity(ctx->store, id, m->identity, err) != 0)
         return -1;
-    if (!original)
+    if (!m->original)
         return 0;
-    if (store_job_reuse(ctx->store, id, original, now, err) != 0)
+    if (store_job_reuse(ctx->store, id, m->original, now, err) != 0)
         return -1;
     *reused = true;
     return 0;

@@ -31,14 +31,29 @@ int reuse_identity(const struct reuse_ctx *ctx, const struct job_kind *kind, con
 
 /* The newest succeeded job with this identity that computed its results, whose results uid
  * may see (its own, another user's public job, or any for root) and whose outputs all still
- * exist in the blob store: *original its id, or 0 when there is none. */
+ * exist in the blob store (none released by a keep rule): *original its id, or 0 when there
+ * is none. */
 int reuse_find(const struct reuse_ctx *ctx, const char *identity, uid_t uid, int64_t *original,
                struct dashi_error *err);
 
-/* The resolved job id of uid (inputs all known, still queued): stores its identity, and
- * unless it was submitted with "reuse": false, when reuse_find finds an original, records id
- * as succeeded at `now` with the original's results (*reused true). */
-int reuse_record(const struct reuse_ctx *ctx, int64_t id, uid_t uid, const struct job_kind *kind, const void *params,
-                 const struct job_plan *plan, double now, bool *reused, struct dashi_error *err);
+/* What an identical job offers a resolved one: the identity, a succeeded original whose
+ * results it takes (reuse_find), or else the oldest identical job still queued or running,
+ * older than it and visible to its owner, to wait for (0: none). */
+struct reuse_match {
+    char identity[DASHI_HASH_HEX + 1];
+    int64_t original, in_flight;
+};
+
+/* The match for the resolved job of uid with id `id` (0: not recorded yet, so every recorded
+ * job is older); with allow false (`"reuse": false`) only the identity is computed. Reads
+ * only: nothing is recorded. */
+int reuse_lookup(const struct reuse_ctx *ctx, int64_t id, uid_t uid, const struct job_kind *kind,
+                 const void *params, const struct job_plan *plan, bool allow, struct reuse_match *m,
+                 struct dashi_error *err);
+
+/* Stores the recorded job id's identity and, when m has an original, records id as
+ * succeeded at `now` with the original's results (*reused true). */
+int reuse_apply(const struct reuse_ctx *ctx, int64_t id, const struct reuse_match *m, double now, bool *reused,
+                struct dashi_error *err);
 
 #endif

@@ -112,17 +112,52 @@ int scheduler_dependents(struct scheduler *s, int64_t dep, int64_t **ids, size_t
     return rc;
 }
 
-bool scheduler_has_dependents(struct scheduler *s, int64_t dep)
+static bool resolved_from(const struct sched_job *j, int64_t dep)
 {
-    bool found = false;
+    for (int k = 0; k < j->plan.nresolved; k++)
+        if (j->plan.resolved[k] == dep)
+            return true;
+    return false;
+}
+
+int64_t scheduler_first_dependent(struct scheduler *s, int64_t dep)
+{
+    int64_t found = 0;
     uv_mutex_lock(&s->mu);
     for (const struct sched_job *j = s->jobs; j && !found; j = j->next)
-        found = j->waiting && depends_on(j, dep);
+        if (j->waiting && !j->identical_to && (depends_on(j, dep) || resolved_from(j, dep)))
+            found = j->id;
     uv_mutex_unlock(&s->mu);
     return found;
 }
 
-int scheduler_make_ready(struct scheduler *s, int64_t id, void *params, const struct job_plan *plan)
+bool scheduler_has_dependents(struct scheduler *s, int64_t dep)
+{
+    return scheduler_first_dependent(s, dep) != 0;
+}
+
+bool scheduler_awaits_identical(struct scheduler *s, int64_t id, int64_t dep)
+{
+    bool found = false;
+    uv_mutex_lock(&s->mu);
+    for (const struct sched_job *j = s->jobs; j && !found; j = j->next)
+        found = j->id == id && j->waiting && j->identical_to == dep;
+    uv_mutex_unlock(&s->mu);
+    return found;
+}
+
+void scheduler_job_await_identical(struct sched_job *j, int64_t original)
+{
+    j->plan.ndeps = 1;
+    j->plan.deps[0] = original;
+    j->identical_to = original;
+    j->waiting = true;
+}
+
+/* The waiting job id takes the re-validated params and plan; waiting on for identical_to,
+ * or runnable when that is 0. -1 if the job is no longer waiting in the scheduler. */
+static int replace_plan(struct scheduler *s, int64_t id, void *params, const struct job_plan *plan,
+                        int64_t identical_to)
 {
     int rc = -1;
     uv_mutex_lock(&s->mu);
@@ -133,13 +168,26 @@ int scheduler_make_ready(struct scheduler *s, int64_t id, void *params, const st
             j->kind->free_params(j->params);
         j->params = params;
         j->plan = *plan;
-        j->waiting = false;
+        j->identical_to = identical_to;
+        j->waiting = identical_to != 0;
         rc = 0;
-        uv_cond_signal(&s->cv);
+        if (!j->waiting)
+            uv_cond_signal(&s->cv);
         break;
     }
     uv_mutex_unlock(&s->mu);
     return rc;
+}
+
+int scheduler_make_waiting(struct scheduler *s, int64_t id, void *params, const struct job_plan *plan,
+                           int64_t identical_to)
+{
+    return replace_plan(s, id, params, plan, identical_to);
+}
+
+int scheduler_make_ready(struct scheduler *s, int64_t id, void *params, const struct job_plan *plan)
+{
+    return replace_plan(s, id, params, plan, 0);
 }
 
 size_t scheduler_count_user(struct scheduler *s, uid_t uid)

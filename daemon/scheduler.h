@@ -37,6 +37,9 @@ struct sched_job {
     atomic_bool cancel;     /* set by the loop thread, read by the GPU thread */
     bool started;           /* set under mu when the GPU thread takes the job */
     bool waiting;           /* its plan has deps that have not succeeded: not runnable */
+    /* Waiting for this identical job (reuse.c), its only dep, rather than for an input: it
+     * takes that job's results once it succeeded and runs itself otherwise. 0: none. */
+    int64_t identical_to;
     void *state;            /* GPU-thread only */
     double gpu_seconds;     /* GPU-thread only (also read by scheduler_next, on that thread) */
     double time_limit;      /* GPU seconds after which the job is stopped (0: none), quota_time_limit */
@@ -124,12 +127,25 @@ int scheduler_cancel(struct scheduler *s, int64_t id);
 /* Loop thread: the ids of all waiting jobs that depend on job dep (*ids malloc'd, NULL
  * when there are none); -1 when out of memory. */
 int scheduler_dependents(struct scheduler *s, int64_t dep, int64_t **ids, size_t *n);
-/* Either thread: whether a waiting job depends on job dep. */
+/* Either thread: the first waiting job that needs an output of job dep (waits for it, or
+ * took it already and waits for another; one waiting for an identical job needs none),
+ * 0 when none does. */
+int64_t scheduler_first_dependent(struct scheduler *s, int64_t dep);
+/* Either thread: whether a waiting job needs an output of job dep. */
 bool scheduler_has_dependents(struct scheduler *s, int64_t dep);
+/* Loop thread: whether the waiting job id waits for the identical job dep (identical_to). */
+bool scheduler_awaits_identical(struct scheduler *s, int64_t id, int64_t dep);
+/* Loop thread, before scheduler_add or scheduler_make_waiting: j waits for the identical
+ * job `original` alone. */
+void scheduler_job_await_identical(struct sched_job *j, int64_t original);
 /* Loop thread: a waiting job's dependencies have all succeeded; its re-validated params
  * and plan replace the old ones (the scheduler takes them) and it becomes runnable.
  * Returns -1 if the job is no longer waiting in the scheduler (the caller keeps params). */
 int scheduler_make_ready(struct scheduler *s, int64_t id, void *params, const struct job_plan *plan);
+/* Loop thread: as scheduler_make_ready, but the waiting job waits on for the identical job
+ * identical_to (its plan's one dep, scheduler_job_await_identical). */
+int scheduler_make_waiting(struct scheduler *s, int64_t id, void *params, const struct job_plan *plan,
+                           int64_t identical_to);
 /* Number of active jobs of a user (for the queued-jobs limit). */
 size_t scheduler_count_user(struct scheduler *s, uid_t uid);
 void scheduler_request_stop(struct scheduler *s);

@@ -48,6 +48,19 @@ int store_job_reuse_allowed(struct store *st, int64_t id, bool *allowed, struct 
     return rc == SQLITE_ROW ? 0 : store_db_fail(st, err, "reading a job's reuse setting");
 }
 
+/* Up to cap ids of the rows of s (its parameters bound but ?cap_param), into ids. */
+static int collect_ids(struct store *st, sqlite3_stmt *s, int cap_param, int64_t *ids, size_t cap, size_t *n,
+                       const char *what, struct dashi_error *err)
+{
+    *n = 0;
+    sqlite3_bind_int64(s, cap_param, (sqlite3_int64)cap);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < cap)
+        ids[(*n)++] = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_fail(st, err, what);
+}
+
 int store_reuse_candidates(struct store *st, const char *identity, int64_t *ids, size_t cap, size_t *n,
                            struct dashi_error *err)
 {
@@ -55,16 +68,27 @@ int store_reuse_candidates(struct store *st, const char *identity, int64_t *ids,
     sqlite3_stmt *s;
     if (store_prepare(st,
                       "SELECT id FROM jobs WHERE identity = ?1 AND state = 'succeeded' AND reused_from IS NULL "
+                      "AND NOT EXISTS (SELECT 1 FROM released_outputs r WHERE r.job = jobs.id) "
                       "ORDER BY id DESC LIMIT ?2",
                       &s, err) < 0)
         return -1;
     sqlite3_bind_text(s, 1, identity, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)cap);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < cap)
-        ids[(*n)++] = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_fail(st, err, "looking up identical jobs");
+    return collect_ids(st, s, 2, ids, cap, n, "looking up identical jobs", err);
+}
+
+int store_identical_in_flight(struct store *st, const char *identity, int64_t below, int64_t *ids, size_t cap,
+                              size_t *n, struct dashi_error *err)
+{
+    *n = 0;
+    sqlite3_stmt *s;
+    if (store_prepare(st,
+                      "SELECT id FROM jobs WHERE identity = ?1 AND state IN ('queued', 'running') AND id < ?2 "
+                      "ORDER BY id LIMIT ?3",
+                      &s, err) < 0)
+        return -1;
+    sqlite3_bind_text(s, 1, identity, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, below);
+    return collect_ids(st, s, 3, ids, cap, n, "looking up identical jobs in flight", err);
 }
 
 /* What a reused job copies from its original, each with ?1 = the new job, ?2 = the original.

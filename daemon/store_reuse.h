@@ -22,6 +22,10 @@ int store_job_reuse_allowed(struct store *st, int64_t id, bool *allowed, struct 
  * (not reused), newest first, into ids (*n of them). */
 int store_reuse_candidates(struct store *st, const char *identity, int64_t *ids, size_t cap, size_t *n,
                            struct dashi_error *err);
+/* Up to cap queued or running jobs with this identity and an id below `below`, oldest
+ * first, into ids (*n of them). */
+int store_identical_in_flight(struct store *st, const char *identity, int64_t below, int64_t *ids, size_t cap,
+                              size_t *n, struct dashi_error *err);
 /* In one transaction: the queued job id takes the outputs, metrics, hashes and atom tables
  * of the succeeded job original, its device and progress, 0 GPU seconds, reused_from =
  * original, and becomes succeeded (an event says from which job). E_STATE when id is no
