@@ -7,7 +7,11 @@
 #   (c) a 1,000-step rollout of a second user (nobody, via sudo or setpriv, when possible;
 #       else the same user) alone, then while the save-every-1 LES runs (target <= 1.2x);
 #   (d) for each N of --N: the pipeline's wall and the LES trajectory's write rate (GB/s of
-#       trajectory over the LES job's wall time).
+#       trajectory over the LES job's wall time);
+#   (e) where each LES's GPU-thread time went, from its summary (docs/numerics.md "Job
+#       outputs"): GPU ms of the steps and of the readback copies, the GPU thread's ms in
+#       its slices and of them waiting for a run's fence, ms waiting for staging, runs
+#       overlapped, host copies per frame.
 #
 #   bench/data_plane.sh [BUILD] [--N "1024 2048 4096"] [--device NAME] [--quick]
 #
@@ -80,6 +84,7 @@ BG=$(id_of "$WORK/bg.json")
 while "$DASHI" --json status "$BG" | grep -q '"queued"'; do sleep 0.05; done
 rollout busy
 "$DASHI" --json wait "$BG" > "$WORK/job_bg.json"
+for name in les0 les1 bg; do show "$(id_of "$WORK/job_$name.json")" "$name"; done # with their summaries
 
 # (b) and (d): one pipeline per N (the first once more, warm), its jobs shown.
 for n in $NS; do
@@ -120,4 +125,17 @@ for n in ns:
     les = next(j for j in jobs if j.get("kind") == "les")
     gb = (steps + 1) * int(n) * int(n) * 8 / 1e9
     print(f"| {n} | {pipe_wall:.2f} | {wall(les):.2f} | {gb:.2f} | {gb / wall(les):.2f} |")
+print("\n| (e) les | wall s | gpu_ms | readback_gpu_ms | gpu_thread_ms | readback_wait_ms | io_wait_ms "
+      "| runs overlapped | host copies/frame |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+rows = [(f"N={n0} save-every 0", les0), (f"N={n0} save-every 1", les1), ("beside the rollout", load("bg"))]
+for n in ns:
+    jobs = [json.load(open(f)) for f in sorted(glob.glob(f"{work}/job_p{n}_*.json"))]
+    rows.append((f"pipeline N={n}", next(j for j in jobs if j.get("kind") == "les")))
+for name, j in rows:
+    m = j.get("metrics", {})
+    f = lambda k: f"{m[k]:.0f}" if k in m else "-"
+    print(f"| {name} | {wall(j):.2f} | {f('gpu_ms')} | {f('readback_gpu_ms')} | {f('gpu_thread_ms')} | "
+          f"{f('readback_wait_ms')} | {f('io_wait_ms')} | {f('runs_overlapped')}/{f('runs')} | "
+          f"{m.get('host_copies_per_frame', '-')} |")
 PY

@@ -22,6 +22,7 @@ void device_loss_begin(struct daemon *d, const struct dashi_error *cause)
 static int recreate_once(struct daemon *d, struct dashi_error *err)
 {
     resident_clear(&d->resident); /* its results were on the old device: consumers read the blobs */
+    io_staging_drop(&d->io);      /* the staging pool is memory of the old device too */
     fft_cache_destroy(d->fft); /* its plans hold buffers and pipelines of the old device */
     d->fft = NULL;
     if (vk_runtime_reset(&d->vk, err) != 0)

@@ -40,11 +40,18 @@ struct io_req {
     struct io_req *next;
 };
 
+/* A staging buffer. With a Vulkan runtime its bytes are host-visible device memory
+ * (vk_buffer_alloc VK_MEM_HOST: HOST_CACHED where the device has it, else COHERENT), so
+ * the GPU copies results straight into what the I/O thread hashes and writes; without
+ * one, or when such memory cannot be had, they follow the header (malloc). Only the GPU
+ * thread allocates and frees Vulkan memory: the I/O thread retires what it would free. */
 struct io_buf {
     struct io_stream *owner; /* NULL while free */
     size_t size;
-    struct io_buf *next;     /* the free list, or the owner's list */
-    max_align_t data[];
+    struct io_buf *next;     /* the free list, the retired list, or the owner's list */
+    void *data;              /* vkb.mapped or inline_data */
+    struct vk_buffer vkb;    /* block -1: malloc'd */
+    max_align_t inline_data[];
 };
 
 struct io_stream {
@@ -84,13 +91,54 @@ static void recount(struct io_stream *st)
     st->counted = using;
 }
 
+/* GPU thread (or the loop thread once it is gone): Vulkan memory is freed only there. */
+static void buffer_free(struct io_worker *w, struct io_buf *b)
+{
+    if (b->vkb.block >= 0)
+        vk_buffer_free(w->vk, &b->vkb);
+    free(b);
+}
+
+static void free_list(struct io_worker *w, struct io_buf *b)
+{
+    while (b) {
+        struct io_buf *next = b->next;
+        buffer_free(w, b);
+        b = next;
+    }
+}
+
+/* Host-visible Vulkan memory when there is a runtime, else (or when it has none to
+ * give) host memory: a buffer the GPU cannot copy into only costs the kind a copy. */
+static struct io_buf *buffer_new(struct io_worker *w, size_t bytes)
+{
+    struct io_buf *b;
+    if (w->vk && (b = calloc(1, sizeof *b))) {
+        struct dashi_error err;
+        if (vk_buffer_alloc(w->vk, bytes, VK_MEM_HOST, &b->vkb, &err) == 0) {
+            b->size = bytes;
+            b->data = b->vkb.mapped;
+            return b;
+        }
+        free(b);
+    }
+    b = malloc(sizeof *b + bytes);
+    if (b) {
+        memset(b, 0, sizeof *b);
+        b->vkb.block = -1;
+        b->size = bytes;
+        b->data = b->inline_data;
+    }
+    return b;
+}
+
 static void drop_cache_for(struct io_worker *w, uint64_t room)
 {
     while (w->free_bufs && w->staging_held + w->staging_cached + room > w->staging_total) {
         struct io_buf *b = w->free_bufs;
         w->free_bufs = b->next;
         w->staging_cached -= b->size;
-        free(b);
+        buffer_free(w, b);
     }
 }
 
@@ -105,16 +153,15 @@ static struct io_buf *take_buffer(struct io_worker *w, size_t bytes)
             return b;
         }
     drop_cache_for(w, bytes);
-    struct io_buf *b = malloc(sizeof *b + bytes);
-    if (b)
-        b->size = bytes;
-    return b;
+    return buffer_new(w, bytes);
 }
 
 struct io_buf *io_staging_get(struct io_stream *st, size_t bytes)
 {
     struct io_worker *w = st->w;
     uv_mutex_lock(&w->mu);
+    struct io_buf *retired = w->retired;
+    w->retired = NULL;
     unsigned others = w->streams_using - (st->counted ? 1 : 0);
     uint64_t share = others ? w->staging_total / 2 : w->staging_total;
     bool fits = st->held + bytes <= share && w->staging_held + bytes <= w->staging_total;
@@ -133,10 +180,26 @@ struct io_buf *io_staging_get(struct io_stream *st, size_t bytes)
     }
     recount(st);
     uv_mutex_unlock(&w->mu);
+    free_list(w, retired);
     return b;
 }
 
 void *io_buf_data(struct io_buf *b) { return b->data; }
+
+const struct vk_buffer *io_buf_vk(const struct io_buf *b) { return b->vkb.block >= 0 ? &b->vkb : NULL; }
+
+void io_staging_drop(struct io_worker *w)
+{
+    uv_mutex_lock(&w->mu);
+    while (w->staging_held > 0)
+        uv_cond_wait(&w->returned, &w->mu);
+    struct io_buf *cached = w->free_bufs, *retired = w->retired;
+    w->free_bufs = w->retired = NULL;
+    w->staging_cached = 0;
+    uv_mutex_unlock(&w->mu);
+    free_list(w, cached);
+    free_list(w, retired);
+}
 
 size_t io_staging_target(const struct io_stream *st) { return (size_t)(st->w->staging_total / 4); }
 
@@ -157,9 +220,11 @@ static void give_back(struct io_worker *w, struct io_buf *b)
         b->next = w->free_bufs;
         w->free_bufs = b;
         w->staging_cached += b->size;
-    } else {
-        free(b); /* the oversize buffer of a job alone */
+    } else { /* the oversize buffer of a job alone: the GPU thread frees it */
+        b->next = w->retired;
+        w->retired = b;
     }
+    uv_cond_broadcast(&w->returned);
 }
 
 /* Staging was freed: a job waiting for it may run (scheduler_next watches `released`). */
@@ -523,7 +588,7 @@ int io_worker_init(struct io_worker *w, uint64_t staging_bytes, const char *faul
         return -1;
     if (uv_mutex_init(&w->mu) != 0)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "cannot initialise a mutex");
-    if (uv_cond_init(&w->cv) != 0) {
+    if (uv_cond_init(&w->cv) != 0 || uv_cond_init(&w->returned) != 0) {
         uv_mutex_destroy(&w->mu);
         return dashi_fail(err, DASHI_E_INTERNAL, "", "cannot initialise a condition variable");
     }
@@ -564,11 +629,10 @@ void io_worker_destroy(struct io_worker *w)
         free(r->owned);
         free(r);
     }
-    while (w->free_bufs) {
-        struct io_buf *b = w->free_bufs;
-        w->free_bufs = b->next;
-        free(b);
-    }
+    free_list(w, w->free_bufs);
+    free_list(w, w->retired);
+    w->free_bufs = w->retired = NULL;
+    uv_cond_destroy(&w->returned);
     uv_cond_destroy(&w->cv);
     uv_mutex_destroy(&w->mu);
 }

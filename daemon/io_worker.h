@@ -4,6 +4,8 @@
  * staging buffers from a pool bounded by io_staging_bytes and queues requests on the
  * job's stream (append, sync before a checkpoint, end/publish, close); the I/O thread
  * runs them in order and returns each buffer to the pool once its bytes are written.
+ * The buffers are host-visible Vulkan memory of w->vk, so the GPU can copy results into
+ * them directly (io_buf_vk); the GPU thread alone allocates and frees that memory.
  *
  * Backpressure: io_staging_get returns NULL when the job has no buffer to take (the pool
  * is spent, or the job holds its share: half the pool while another job also uses
@@ -40,11 +42,14 @@ struct io_stream;
 struct io_worker {
     uv_mutex_t mu;                 /* guards everything below but the thread handle */
     uv_cond_t cv;                  /* a request was queued */
+    uv_cond_t returned;            /* a buffer came back (io_staging_drop waits for them all) */
     struct io_req *head, *tail;    /* in order */
     uint64_t staging_total;        /* io_staging_bytes */
     uint64_t staging_held;         /* bytes of buffers held by streams */
     uint64_t staging_cached;       /* bytes of free buffers kept for reuse */
     struct io_buf *free_bufs;
+    struct io_buf *retired;        /* given back over the bound: the GPU thread frees them */
+    struct vk_runtime *vk;         /* buffers are its host-visible memory (NULL: malloc) */
     unsigned streams_using;        /* streams holding or wanting staging */
     atomic_uint_least64_t released;/* counts the buffers given back: what io-waiting jobs watch */
     unsigned delay_ms;             /* DASHI_IO_FAULT=delay_ms:N (tests): sleep before each write */
@@ -89,6 +94,13 @@ void io_stream_free(struct io_stream *st);
  * size, so every job can progress: the bound is io_staging_bytes or one such buffer. */
 struct io_buf *io_staging_get(struct io_stream *st, size_t bytes);
 void *io_buf_data(struct io_buf *b);
+/* The buffer as host-visible Vulkan memory the GPU can copy into (io_buf_data is its
+ * mapping), or NULL when it is plain host memory. */
+const struct vk_buffer *io_buf_vk(const struct io_buf *b);
+/* GPU thread, before the device is re-created: waits until every buffer is back (the
+ * jobs have ended; the I/O thread finishes what they queued) and frees the pool, whose
+ * memory belongs to the old device. */
+void io_staging_drop(struct io_worker *w);
 /* The size a kind should aim its buffers at: a quarter of the pool, so a job alone can
  * double-buffer within its share. */
 size_t io_staging_target(const struct io_stream *st);

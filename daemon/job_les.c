@@ -13,8 +13,12 @@
  *
  * Write-behind (io_worker.h): each run's frames and series are read back into a staging
  * buffer that the I/O thread appends and returns; the writers, the checkpoints and the
- * outputs are the I/O thread's, so the GPU thread never hashes or writes. Without a
- * staging buffer the slice ends early ("waiting on I/O") and other jobs run.
+ * outputs are the I/O thread's, so the GPU thread never hashes or writes. The staging is
+ * host-visible Vulkan memory: the GPU copies the frames into it and the host touches them
+ * no more. Runs overlap (les_gpu_submit): run k+1 is submitted before run k is collected,
+ * so the GPU thread does not wait on the GPU between them. Without a staging buffer the
+ * slice collects what it submitted and ends early ("waiting on I/O"); other jobs run.
+ * The summary metrics say where the time went (docs/protocol.md, "les").
  * When the trajectory fits the resident budget (f64, not resumed) its frames are also kept
  * whole on the device and offered to the resident cache at finish, for the train job that
  * encodes them (docs/architecture.md "Device-resident results"). */
@@ -190,7 +194,16 @@ struct les_state {
     struct blob_writer *traj, *energy, *enstrophy; /* the I/O thread's once started */
     uint32_t buf_frames;   /* frames one staging buffer holds (at most cfg.max_frames) */
     uint32_t steps_per_run;
-    double gpu_ms, host_ms;
+    struct les_pending {   /* runs submitted, not collected: oldest first */
+        struct io_buf *buf;
+        uint64_t cur;      /* the step the run starts from */
+        uint32_t n;
+        double *frames, *e, *z;
+    } pending[LES_RUNS_IN_FLIGHT];
+    unsigned npending;
+    /* Where the time went (summary metrics). */
+    double gpu_ms, readback_ms, host_ms, wait_ms, slice_ms, io_wait_ms, io_wait_since;
+    uint64_t frames_saved, frames_host_copied, runs, runs_overlapped, io_waits;
     bool gpu_timing;
     double energy_last, enstrophy_last;
     double last_checkpoint_ms;
@@ -214,8 +227,10 @@ static void state_free(struct les_state *s)
 {
     if (!s)
         return;
+    les_gpu_destroy(s->engine); /* waits for runs in flight: then their staging is free */
+    for (unsigned i = 0; i < s->npending; i++)
+        io_release(s->io, s->pending[i].buf);
     close_outputs(s, true);
-    les_gpu_destroy(s->engine);
     vk_buffer_free(s->vk, &s->kept);
     free(s);
 }
@@ -263,11 +278,16 @@ static int open_outputs(struct job_exec *ex, struct les_state *s, struct dashi_e
     return job_output_writer(ex, "trajectory", NPY_F8, 3, shape, frames_keep, &s->traj, err);
 }
 
-/* Frames per staging buffer: about io_staging_target, at least one. */
+/* Frames per staging buffer: about io_staging_target with the series beside them, and
+ * within one buffer the device allows (the GPU copies into it), at least one. */
 static uint32_t frames_per_buffer(const struct les_state *s)
 {
     uint64_t frame = (uint64_t)s->p->n * s->p->n * sizeof(double);
-    uint64_t k = io_staging_target(s->io) / frame;
+    uint64_t room = io_staging_target(s->io), series = 2 * ((uint64_t)s->cfg.max_steps + 1) * sizeof(double);
+    if (room > s->vk->max_storage_range)
+        room = s->vk->max_storage_range;
+    room = room > series ? room - series : 0;
+    uint64_t k = room / frame;
     if (k > s->cfg.max_frames)
         k = s->cfg.max_frames;
     return k < 1 ? 1 : (uint32_t)k;
@@ -376,10 +396,10 @@ static int checkpoint(struct les_state *s, struct dashi_error *err)
     return 0;
 }
 
-/* One run into a staging buffer laid out as [frames | energy | enstrophy], handed to the
- * I/O thread. 1 when no buffer is free (the slice waits on I/O), 0 done, -1 failed. */
-static int run_once(struct job_exec *ex, struct les_state *s, uint32_t n, struct les_run *run, double *hms,
-                    struct dashi_error *err)
+/* Submits a run into a staging buffer laid out as [frames | energy | enstrophy]; the GPU
+ * copies the frames straight into it when it is host-visible Vulkan memory. 1 when no
+ * buffer is free (the slice waits on I/O), 0 submitted, -1 failed. */
+static int submit_run(struct les_state *s, uint32_t n, struct dashi_error *err)
 {
     const struct les_params *p = s->p;
     size_t nn = (size_t)p->n * p->n;
@@ -388,63 +408,122 @@ static int run_once(struct job_exec *ex, struct les_state *s, uint32_t n, struct
     struct io_buf *buf = io_staging_get(s->io, (nframes * nn + 2 * ((size_t)n + 1)) * sizeof(double));
     if (!buf)
         return 1;
-    double *frames = io_buf_data(buf), *e = frames + nframes * nn, *z = e + n + 1;
-    uint64_t cur = les_gpu_step(s->engine);
+    struct les_pending *r = &s->pending[s->npending];
+    *r = (struct les_pending){.buf = buf, .cur = les_gpu_step(s->engine), .n = n, .frames = io_buf_data(buf)};
+    r->e = r->frames + nframes * nn;
+    r->z = r->e + n + 1;
+    const struct les_dest dst = {.frames = nframes ? r->frames : NULL, .frames_vk = io_buf_vk(buf),
+                                 .energy = r->e, .enstrophy = r->z};
     double t0 = monotonic_ms();
-    int rc = les_gpu_run(s->engine, n, save_every, nframes ? frames : NULL, e, z, run, err);
-    *hms = monotonic_ms() - t0;
-    if (rc == 0 && run->nonfinite_step >= 0)
-        rc = dashi_fail(err, DASHI_E_DIVERGED, "step",
-                        "the vorticity became non-finite (NaN or Inf) at step %lld: reduce dt",
-                        (long long)run->nonfinite_step);
+    int rc = les_gpu_submit(s->engine, n, save_every, &dst, err);
+    s->host_ms += monotonic_ms() - t0;
     if (rc != 0) {
         io_release(s->io, buf);
         return -1;
     }
+    s->runs_overlapped += s->npending > 0;
+    s->npending++;
+    return 0;
+}
+
+/* Sizes the next run to about a quarter of the slice, so cancellation stays prompt. */
+static void size_runs(struct les_state *s, const struct les_run *run, double host_ms, double budget_ms)
+{
+    double per_step = (run->gpu_ms > 0 ? run->gpu_ms : host_ms) / run->steps;
+    double want = per_step > 0 ? budget_ms / 4 / per_step : LES_RUN_MAX_STEPS;
+    s->steps_per_run = want < 1 ? 1 : want > LES_RUN_MAX_STEPS ? LES_RUN_MAX_STEPS : (uint32_t)want;
+}
+
+/* Waits for the oldest run and hands its frames and series to the I/O thread. */
+static int collect_run(struct job_exec *ex, struct les_state *s, struct dashi_error *err)
+{
+    size_t nn = (size_t)s->p->n * s->p->n;
+    struct les_pending r = s->pending[0];
+    memmove(s->pending, s->pending + 1, --s->npending * sizeof *s->pending);
+    struct les_run run;
+    double t0 = monotonic_ms();
+    int rc = les_gpu_collect(s->engine, &run, err);
+    double hms = monotonic_ms() - t0;
+    s->host_ms += hms;
+    if (rc == 0 && run.nonfinite_step >= 0)
+        rc = dashi_fail(err, DASHI_E_DIVERGED, "step",
+                        "the vorticity became non-finite (NaN or Inf) at step %lld: reduce dt",
+                        (long long)run.nonfinite_step);
+    if (rc != 0) {
+        io_release(s->io, r.buf); /* les_gpu_collect waited: the GPU is done with it */
+        return -1;
+    }
     /* Entry 0 of a run is the field it started from: written once, by the run from
      * step 0 (a resumed job kept it with the rest up to its checkpoint). */
-    uint32_t first = cur == 0 ? 0 : 1;
+    uint32_t first = r.cur == 0 ? 0 : 1, n = r.n;
     for (uint32_t k = first; k <= n; k++) {
-        job_emit_metric(ex, "energy", (int64_t)(cur + k), e[k]);
-        job_emit_metric(ex, "enstrophy", (int64_t)(cur + k), z[k]);
+        job_emit_metric(ex, "energy", (int64_t)(r.cur + k), r.e[k]);
+        job_emit_metric(ex, "enstrophy", (int64_t)(r.cur + k), r.z[k]);
     }
-    io_append(s->io, s->energy, e + first, (n + 1 - first) * sizeof(double));
-    io_append(s->io, s->enstrophy, z + first, (n + 1 - first) * sizeof(double));
-    if (s->traj && run->frames)
-        io_append(s->io, s->traj, frames, (size_t)run->frames * nn * sizeof(double));
-    io_release(s->io, buf);
-    s->energy_last = e[n];
-    s->enstrophy_last = z[n];
+    io_append(s->io, s->energy, r.e + first, (n + 1 - first) * sizeof(double));
+    io_append(s->io, s->enstrophy, r.z + first, (n + 1 - first) * sizeof(double));
+    if (s->traj && run.frames)
+        io_append(s->io, s->traj, r.frames, (size_t)run.frames * nn * sizeof(double));
+    io_release(s->io, r.buf);
+    s->energy_last = r.e[n];
+    s->enstrophy_last = r.z[n];
+    s->runs++;
+    s->frames_saved += run.frames;
+    s->frames_host_copied += run.host_copied_frames;
+    s->wait_ms += run.wait_ms;
+    if (run.gpu_ms >= 0 && run.readback_ms >= 0) {
+        s->gpu_ms += run.gpu_ms;
+        s->readback_ms += run.readback_ms;
+    } else {
+        s->gpu_timing = false;
+    }
+    size_runs(s, &run, hms, job_slice_target_ms(ex));
     return 0;
+}
+
+static int collect_all(struct job_exec *ex, struct les_state *s, struct dashi_error *err)
+{
+    while (s->npending)
+        if (collect_run(ex, s, err) != 0)
+            return -1;
+    return 0;
+}
+
+/* Runs are submitted ahead: while the GPU runs the newest, the oldest is collected. A
+ * slice ends with nothing in flight, so the scheduler may switch jobs or checkpoint. */
+static int run_steps(struct job_exec *ex, struct les_state *s, double slice_start, struct dashi_error *err)
+{
+    const struct les_params *p = s->p;
+    double budget_ms = job_slice_target_ms(ex);
+    while (les_gpu_step(s->engine) < p->steps && monotonic_ms() - slice_start < budget_ms) {
+        int rc = submit_run(s, run_length(s, les_gpu_step(s->engine)), err);
+        if (rc < 0)
+            return -1;
+        if (rc > 0 && s->npending == 0) { /* waiting on I/O: the scheduler runs others until staging is freed */
+            s->io_waits++;
+            s->io_wait_since = monotonic_ms();
+            break;
+        }
+        if ((rc > 0 || s->npending == LES_RUNS_IN_FLIGHT) && collect_run(ex, s, err) != 0)
+            return -1;
+        if (job_should_stop(ex))
+            break;
+    }
+    return collect_all(ex, s, err);
 }
 
 static int les_slice(struct job_exec *ex, void *state, bool *done, struct dashi_error *err)
 {
     struct les_state *s = state;
     const struct les_params *p = s->p;
-    double budget_ms = job_slice_target_ms(ex);
     double slice_start = monotonic_ms();
-    while (les_gpu_step(s->engine) < p->steps && monotonic_ms() - slice_start < budget_ms) {
-        uint32_t n = run_length(s, les_gpu_step(s->engine));
-        struct les_run run;
-        double hms = 0;
-        int rc = run_once(ex, s, n, &run, &hms, err);
-        if (rc < 0)
-            return -1;
-        if (rc > 0) /* waiting on I/O: the scheduler runs others until staging is freed */
-            break;
-        s->host_ms += hms;
-        if (run.gpu_ms >= 0)
-            s->gpu_ms += run.gpu_ms;
-        else
-            s->gpu_timing = false;
-        /* Size the next run to about a quarter of the slice so cancellation stays prompt. */
-        double per_step = (run.gpu_ms > 0 ? run.gpu_ms : hms) / n;
-        double want = per_step > 0 ? budget_ms / 4 / per_step : LES_RUN_MAX_STEPS;
-        s->steps_per_run = want < 1 ? 1 : want > LES_RUN_MAX_STEPS ? LES_RUN_MAX_STEPS : (uint32_t)want;
-        if (job_should_stop(ex))
-            break;
-    }
+    if (s->io_wait_since > 0) /* the time since the last slice ended waiting for staging */
+        s->io_wait_ms += slice_start - s->io_wait_since;
+    s->io_wait_since = 0;
+    int rc = run_steps(ex, s, slice_start, err);
+    s->slice_ms += monotonic_ms() - slice_start;
+    if (rc != 0)
+        return -1;
     uint64_t now_step = les_gpu_step(s->engine);
     job_emit_progress(ex, now_step, p->steps);
     *done = now_step >= p->steps;
@@ -478,6 +557,24 @@ static bool offer_trajectory(struct job_exec *ex, struct les_state *s)
     return false;
 }
 
+/* Where the GPU thread's time went (docs/protocol.md "les"): the lead reads these from
+ * `show --json` to tell compute, readback, waiting on the GPU and waiting on the disk apart. */
+static void emit_data_plane(struct job_exec *ex, const struct les_state *s)
+{
+    if (s->gpu_timing) {
+        job_emit_summary(ex, "gpu_ms", s->gpu_ms);
+        job_emit_summary(ex, "readback_gpu_ms", s->readback_ms);
+    }
+    job_emit_summary(ex, "gpu_thread_ms", s->slice_ms);
+    job_emit_summary(ex, "readback_wait_ms", s->wait_ms);
+    job_emit_summary(ex, "io_wait_ms", s->io_wait_ms);
+    job_emit_summary(ex, "io_wait_slices", (double)s->io_waits);
+    job_emit_summary(ex, "runs", (double)s->runs);
+    job_emit_summary(ex, "runs_overlapped", (double)s->runs_overlapped);
+    if (s->frames_saved)
+        job_emit_summary(ex, "host_copies_per_frame", (double)s->frames_host_copied / (double)s->frames_saved);
+}
+
 static int les_finish(struct job_exec *ex, void *state, struct dashi_error *err)
 {
     struct les_state *s = state;
@@ -509,6 +606,7 @@ static int les_finish(struct job_exec *ex, void *state, struct dashi_error *err)
     if (s->gpu_timing)
         job_emit_summary(ex, "gpu_ms_per_step", s->gpu_ms / steps);
     job_emit_summary(ex, "host_ms_per_step", s->host_ms / steps);
+    emit_data_plane(ex, s);
     job_emit_summary(ex, "ffts_per_step", LES_FFTS_PER_STEP);
     job_emit_summary(ex, "energy_final", s->energy_last);
     job_emit_summary(ex, "enstrophy_final", s->enstrophy_last);

@@ -195,6 +195,7 @@ static int open_scheduler(struct daemon *d, struct dashi_error *err)
         fprintf(stderr, "dashid: fault injection: DASHI_IO_FAULT=delay_ms:%u\n", d->io.delay_ms);
     d->sched.resident = &d->resident;
     d->io.resident = &d->resident;
+    d->io.vk = &d->vk; /* staging in host-visible memory the GPU copies into */
     return jobs_requeue(d, err);
 }
 

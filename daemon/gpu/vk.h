@@ -180,6 +180,7 @@ struct vk_cmd {
     VkQueryPool queries;
     uint32_t timestamps; /* written so far */
     bool recording;
+    bool pending;        /* submitted, not yet waited for (vk_cmd_submit) */
 };
 int vk_cmd_create(struct vk_runtime *vk, struct vk_cmd *c, struct dashi_error *err);
 void vk_cmd_destroy(struct vk_runtime *vk, struct vk_cmd *c);
@@ -203,6 +204,12 @@ int vk_cmd_timestamp(struct vk_cmd *c);
 /* Ends, submits, waits for the fence (E_VULKAN, naming VK_ERROR_DEVICE_LOST etc.). */
 /* Owner thread only (vk->owner). */
 int vk_cmd_submit_wait(struct vk_runtime *vk, struct vk_cmd *c, struct dashi_error *err);
+/* The same in two halves, so the host can record the next work while this runs:
+ * vk_cmd_submit ends and submits; vk_cmd_wait waits for its fence (0 at once when
+ * nothing is pending). Submissions on the one queue run in order; each ends with a
+ * barrier that orders it before every later submission. */
+int vk_cmd_submit(struct vk_runtime *vk, struct vk_cmd *c, struct dashi_error *err);
+int vk_cmd_wait(struct vk_runtime *vk, struct vk_cmd *c, struct dashi_error *err);
 /* Milliseconds between two timestamps of the last submission; negative if unavailable. */
 double vk_cmd_elapsed_ms(struct vk_runtime *vk, struct vk_cmd *c, int from, int to);
 

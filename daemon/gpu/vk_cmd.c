@@ -41,6 +41,8 @@ void vk_cmd_destroy(struct vk_runtime *vk, struct vk_cmd *c)
 {
     if (!vk->device)
         return;
+    if (c->pending) /* a command buffer in flight may not be freed; a lost device returns at once */
+        (void)vkWaitForFences(vk->device, 1, &c->fence, VK_TRUE, UINT64_MAX);
     if (c->queries)
         vkDestroyQueryPool(vk->device, c->queries, NULL);
     if (c->fence)
@@ -122,9 +124,9 @@ static int submit_failed(struct vk_runtime *vk, struct dashi_error *err, VkResul
     return vk_fail(err, r, what);
 }
 
-int vk_cmd_submit_wait(struct vk_runtime *vk, struct vk_cmd *c, struct dashi_error *err)
+int vk_cmd_submit(struct vk_runtime *vk, struct vk_cmd *c, struct dashi_error *err)
 {
-    thread_owner_check(&vk->owner, "vk_cmd_submit_wait");
+    thread_owner_check(&vk->owner, "vk_cmd_submit");
     VkResult r;
     if (c->recording) {
         /* Device writes must be visible to host reads after the fence and to the
@@ -149,10 +151,26 @@ int vk_cmd_submit_wait(struct vk_runtime *vk, struct vk_cmd *c, struct dashi_err
     r = vkQueueSubmit(vk->queue, 1, &si, c->fence);
     if (r != VK_SUCCESS)
         return submit_failed(vk, err, r, "vkQueueSubmit");
-    r = vkWaitForFences(vk->device, 1, &c->fence, VK_TRUE, UINT64_MAX);
+    c->pending = true;
+    return 0;
+}
+
+int vk_cmd_wait(struct vk_runtime *vk, struct vk_cmd *c, struct dashi_error *err)
+{
+    if (!c->pending)
+        return 0;
+    c->pending = false; /* signalled, or the device is lost: either way nothing is left to wait for */
+    VkResult r = vkWaitForFences(vk->device, 1, &c->fence, VK_TRUE, UINT64_MAX);
     if (r != VK_SUCCESS)
         return submit_failed(vk, err, r, "vkWaitForFences");
     return 0;
+}
+
+int vk_cmd_submit_wait(struct vk_runtime *vk, struct vk_cmd *c, struct dashi_error *err)
+{
+    if (vk_cmd_submit(vk, c, err) != 0)
+        return -1;
+    return vk_cmd_wait(vk, c, err);
 }
 
 double vk_cmd_elapsed_ms(struct vk_runtime *vk, struct vk_cmd *c, int from, int to)

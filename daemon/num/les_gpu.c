@@ -7,7 +7,16 @@
  *          reduce: partials -> series[s]  fwd again (w2)   spectral(5) -> inv5.spectrum
  *          inv5 -> inv5.real (5 planes)   stage2: omega += dt (k1+k2)/2, also -> fwd.real
  *   after the last step one more stage-1 pass gives the series entry of the final field.
- */
+ *   saved frames: omega --copy--> frames (the device ring); at the run's end the series and
+ *   the ring are copied into host-visible memory: the caller's (its staging buffer: the
+ *   bytes are then where the I/O thread writes them from) or the slot's own bounce buffer.
+ *
+ * Runs go through LES_RUNS_IN_FLIGHT slots (command buffer, fence, host-visible series),
+ * so the host records and submits run k+1 while run k executes and collects run k after.
+ * One queue runs them in order and each ends with a full barrier (vk_cmd_submit), so run
+ * k+1's writes to the ring, the series and omega wait for run k's copies: the device
+ * buffers need no second copy. */
+#include "monotonic.h"
 #include "les_gpu.h"
 
 #include <math.h>
@@ -37,8 +46,19 @@ struct les_gpu {
     bool have_sets;
 
     struct vk_grid pointwise, spectral;
-    struct vk_cmd cmd;
-    bool have_cmd;
+    struct les_slot {
+        struct vk_cmd cmd;
+        bool have_cmd;
+        struct vk_buffer series;  /* host-visible: the run's series, interleaved */
+        struct vk_buffer bounce;  /* host-visible frames when the caller's are not (made when needed) */
+        struct les_dest dst;
+        bool direct;              /* the frames went straight into dst.frames_vk */
+        uint64_t step0;
+        uint32_t nsteps, nframes;
+        int t0, t1, t2;
+    } slot[LES_RUNS_IN_FLIGHT];
+    unsigned oldest, in_flight;  /* slot[oldest] is the next to collect */
+    struct vk_cmd *rec;          /* the command buffer being recorded */
     int *marks; /* les_gpu_profile: timestamp indices after each phase, NULL otherwise */
     int nmarks;
     void *host; /* staging for precision conversion: max(n*n, 2*(max_steps+1)) doubles */
@@ -195,6 +215,8 @@ int les_gpu_create(struct vk_runtime *vk, struct fft_cache *fft, const struct le
     struct vk_buffer *bufs[] = {&les->omega, &les->k1, &les->nu, &les->kvec, &les->part, &les->series, &les->frames};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         bufs[i]->block = -1;
+    for (int i = 0; i < LES_RUNS_IN_FLIGHT; i++)
+        les->slot[i].series.block = les->slot[i].bounce.block = -1;
     uint64_t n = cfg->n, nn = n * n;
     les->pointwise = vk_grid_for(nn, WG);
     les->spectral = vk_grid_for(n * (n / 2 + 1), WG);
@@ -226,11 +248,19 @@ int les_gpu_create(struct vk_runtime *vk, struct fft_cache *fft, const struct le
         les_gpu_destroy(les);
         return -1;
     }
-    if (vk_cmd_create(vk, &les->cmd, err) != 0) {
-        les_gpu_destroy(les);
-        return -1;
+    for (int i = 0; i < LES_RUNS_IN_FLIGHT; i++) {
+        struct les_slot *sl = &les->slot[i];
+        if (vk_cmd_create(vk, &sl->cmd, err) != 0) {
+            les_gpu_destroy(les);
+            return -1;
+        }
+        sl->have_cmd = true;
+        if (vk_buffer_alloc(vk, ((uint64_t)cfg->max_steps + 1) * 2 * sizeof(double), VK_MEM_HOST, &sl->series,
+                            err) != 0) {
+            les_gpu_destroy(les);
+            return -1;
+        }
     }
-    les->have_cmd = true;
     *out = les;
     return 0;
 }
@@ -239,8 +269,13 @@ void les_gpu_destroy(struct les_gpu *les)
 {
     if (!les)
         return;
-    if (les->have_cmd)
-        vk_cmd_destroy(les->vk, &les->cmd);
+    for (int i = 0; i < LES_RUNS_IN_FLIGHT; i++) { /* first: a run in flight is waited for */
+        struct les_slot *sl = &les->slot[i];
+        if (sl->have_cmd)
+            vk_cmd_destroy(les->vk, &sl->cmd);
+        vk_buffer_free(les->vk, &sl->series);
+        vk_buffer_free(les->vk, &sl->bounce);
+    }
     if (les->have_sets) {
         vk_descriptor_set_free(les->vk, les->ds_spec7);
         vk_descriptor_set_free(les->vk, les->ds_spec5);
@@ -275,13 +310,13 @@ uint32_t les_gpu_frames_in(const struct les_gpu *les, uint32_t nsteps, uint32_t 
 static void mark(struct les_gpu *les)
 {
     if (les->marks)
-        les->marks[les->nmarks++] = vk_cmd_timestamp(&les->cmd);
+        les->marks[les->nmarks++] = vk_cmd_timestamp(les->rec);
 }
 
 /* The stage-1 pass of the current forward input: u, v, ... and the series entry `slot`. */
 static int record_stage1(struct les_gpu *les, uint32_t slot, struct dashi_error *err)
 {
-    struct vk_cmd *c = &les->cmd;
+    struct vk_cmd *c = les->rec;
     const struct les_config *cfg = &les->cfg;
     uint32_t nn = cfg->n * cfg->n;
     double dx = (2.0 * M_PI) / (double)cfg->n, cdx = cfg->cs * dx;
@@ -311,7 +346,7 @@ static int record_stage1(struct les_gpu *les, uint32_t slot, struct dashi_error 
 
 static int record_stage2(struct les_gpu *les, struct dashi_error *err)
 {
-    struct vk_cmd *c = &les->cmd;
+    struct vk_cmd *c = les->rec;
     const struct les_config *cfg = &les->cfg;
     struct spectral_push sp = {cfg->n, (uint32_t)fft_plan_spectrum_plane(les->fwd), 5, cfg->dealias ? 1u : 0u,
                                les->spectral.gx};
@@ -347,29 +382,36 @@ static int download_field(struct les_gpu *les, const struct vk_buffer *src, VkDe
     return 0;
 }
 
-int les_gpu_run(struct les_gpu *les, uint32_t nsteps, uint32_t save_every, double *frames, double *energy,
-                double *enstrophy, struct les_run *run, struct dashi_error *err)
+static int check_run(const struct les_gpu *les, uint32_t nsteps, uint32_t save_every, const struct les_dest *dst,
+                     struct dashi_error *err)
 {
-    memset(run, 0, sizeof *run);
-    run->nonfinite_step = -1;
     if (nsteps < 1 || nsteps > les->cfg.max_steps)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "steps", "a run takes 1..%u steps, asked %u", les->cfg.max_steps,
                           nsteps);
     uint32_t nframes = les_gpu_frames_in(les, nsteps, save_every);
-    if (nframes > les->cfg.max_frames || (nframes > 0 && !frames))
+    if (nframes > les->cfg.max_frames || (nframes > 0 && !dst->frames))
         return dashi_fail(err, DASHI_E_BAD_VALUE, "save_every",
                           "%u frames in a run of %u steps, room for %u", nframes, nsteps, les->cfg.max_frames);
-    struct vk_cmd *c = &les->cmd;
+    if (les->in_flight == LES_RUNS_IN_FLIGHT)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "les: %d runs in flight: collect one first", LES_RUNS_IN_FLIGHT);
+    return 0;
+}
+
+/* The steps, the saved frames into the ring (and the kept trajectory), then the series
+ * and the frames into host-visible memory. */
+static int record_run(struct les_gpu *les, struct les_slot *sl, uint32_t save_every, struct dashi_error *err)
+{
+    struct vk_cmd *c = les->rec = &sl->cmd;
     uint64_t fb = field_bytes(&les->cfg);
     if (vk_cmd_begin(les->vk, c, err) != 0)
         return -1;
-    int t0 = vk_cmd_timestamp(c);
+    sl->t0 = vk_cmd_timestamp(c);
     vk_cmd_copy(c, &les->omega, 0, fft_plan_real(les->fwd), 0, fb);
     vk_cmd_barrier(c);
     uint32_t saved = 0;
-    for (uint32_t s = 0; s < nsteps; s++) {
+    for (uint32_t s = 0; s < sl->nsteps; s++) {
         if (record_stage1(les, s, err) != 0 || record_stage2(les, err) != 0)
-            goto fail;
+            return -1;
         uint64_t abs_step = les->step + s + 1;
         if (save_every && abs_step % save_every == 0) {
             vk_cmd_copy(c, &les->omega, 0, &les->frames, (VkDeviceSize)saved * fb, fb);
@@ -379,37 +421,104 @@ int les_gpu_run(struct les_gpu *les, uint32_t nsteps, uint32_t save_every, doubl
             saved++;
         }
     }
-    if (record_stage1(les, nsteps, err) != 0) /* the series entry of the final field */
-        goto fail;
-    int t1 = vk_cmd_timestamp(c);
-    if (vk_cmd_submit_wait(les->vk, c, err) != 0)
+    if (record_stage1(les, sl->nsteps, err) != 0) /* the series entry of the final field */
         return -1;
-    run->gpu_ms = (t0 >= 0 && t1 >= 0) ? vk_cmd_elapsed_ms(les->vk, c, t0, t1) : -1.0;
-
-    double *series = les->host;
-    if (vk_download(les->vk, &les->series, 0, series, ((size_t)nsteps + 1) * 2 * sizeof(double), err) != 0)
-        return -1;
-    for (uint32_t k = 0; k <= nsteps; k++) {
-        if (energy)
-            energy[k] = series[2 * k];
-        if (enstrophy)
-            enstrophy[k] = series[2 * k + 1];
-        if (run->nonfinite_step < 0 && (!isfinite(series[2 * k]) || !isfinite(series[2 * k + 1])))
-            run->nonfinite_step = (int64_t)(les->step + k);
+    sl->t1 = vk_cmd_timestamp(c);
+    vk_cmd_copy(c, &les->series, 0, &sl->series, 0, ((VkDeviceSize)sl->nsteps + 1) * 2 * sizeof(double));
+    if (saved) {
+        const struct vk_buffer *to = sl->direct ? sl->dst.frames_vk : &sl->bounce;
+        vk_cmd_copy(c, &les->frames, 0, to, sl->direct ? sl->dst.frames_off : 0, (VkDeviceSize)saved * fb);
     }
-    size_t nn = (size_t)les->cfg.n * les->cfg.n;
-    for (uint32_t f = 0; f < saved; f++)
-        if (download_field(les, &les->frames, (VkDeviceSize)f * fb, frames + (size_t)f * nn, err) != 0)
-            return -1;
-    les->step += nsteps;
-    les->keep_next += saved;
-    run->steps = nsteps;
-    run->frames = saved;
+    sl->t2 = vk_cmd_timestamp(c);
     return 0;
-fail:
-    /* Nothing was submitted: the next vk_cmd_begin resets the partial recording. */
-    c->recording = false;
-    return -1;
+}
+
+int les_gpu_submit(struct les_gpu *les, uint32_t nsteps, uint32_t save_every, const struct les_dest *dst,
+                   struct dashi_error *err)
+{
+    if (check_run(les, nsteps, save_every, dst, err) != 0)
+        return -1;
+    struct les_slot *sl = &les->slot[(les->oldest + les->in_flight) % LES_RUNS_IN_FLIGHT];
+    uint64_t fb = field_bytes(&les->cfg);
+    sl->dst = *dst;
+    sl->step0 = les->step;
+    sl->nsteps = nsteps;
+    sl->nframes = les_gpu_frames_in(les, nsteps, save_every);
+    sl->direct = dst->frames_vk && !les->cfg.f32 &&
+                 dst->frames_off + (VkDeviceSize)sl->nframes * fb <= dst->frames_vk->size;
+    if (sl->nframes && !sl->direct && sl->bounce.block < 0 &&
+        vk_buffer_alloc(les->vk, (VkDeviceSize)les->cfg.max_frames * fb, VK_MEM_HOST, &sl->bounce, err) != 0)
+        return -1;
+    if (record_run(les, sl, save_every, err) != 0) {
+        sl->cmd.recording = false; /* nothing was submitted: the next vk_cmd_begin resets it */
+        return -1;
+    }
+    if (vk_cmd_submit(les->vk, &sl->cmd, err) != 0)
+        return -1;
+    les->in_flight++;
+    les->step += nsteps;
+    les->keep_next += sl->nframes;
+    return 0;
+}
+
+/* The frames of a run that did not go straight to the caller: copied (or widened) now. */
+static void copy_bounced(const struct les_gpu *les, const struct les_slot *sl)
+{
+    size_t count = (size_t)sl->nframes * les->cfg.n * les->cfg.n;
+    if (!les->cfg.f32) {
+        memcpy(sl->dst.frames, sl->bounce.mapped, count * sizeof(double));
+        return;
+    }
+    const float *src = sl->bounce.mapped;
+    for (size_t i = 0; i < count; i++)
+        sl->dst.frames[i] = (double)src[i];
+}
+
+int les_gpu_collect(struct les_gpu *les, struct les_run *run, struct dashi_error *err)
+{
+    memset(run, 0, sizeof *run);
+    run->nonfinite_step = -1;
+    if (les->in_flight == 0)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "les: no run in flight to collect");
+    struct les_slot *sl = &les->slot[les->oldest];
+    les->oldest = (les->oldest + 1) % LES_RUNS_IN_FLIGHT;
+    les->in_flight--;
+    double t = monotonic_ms();
+    int rc = vk_cmd_wait(les->vk, &sl->cmd, err);
+    run->wait_ms = monotonic_ms() - t;
+    if (rc != 0)
+        return -1;
+    run->gpu_ms = (sl->t0 >= 0 && sl->t1 >= 0) ? vk_cmd_elapsed_ms(les->vk, &sl->cmd, sl->t0, sl->t1) : -1.0;
+    run->readback_ms = (sl->t1 >= 0 && sl->t2 >= 0) ? vk_cmd_elapsed_ms(les->vk, &sl->cmd, sl->t1, sl->t2) : -1.0;
+    const double *series = sl->series.mapped;
+    for (uint32_t k = 0; k <= sl->nsteps; k++) {
+        if (sl->dst.energy)
+            sl->dst.energy[k] = series[2 * k];
+        if (sl->dst.enstrophy)
+            sl->dst.enstrophy[k] = series[2 * k + 1];
+        if (run->nonfinite_step < 0 && (!isfinite(series[2 * k]) || !isfinite(series[2 * k + 1])))
+            run->nonfinite_step = (int64_t)(sl->step0 + k);
+    }
+    if (sl->nframes && !sl->direct) {
+        copy_bounced(les, sl);
+        run->host_copied_frames = sl->nframes;
+    }
+    run->steps = sl->nsteps;
+    run->frames = sl->nframes;
+    return 0;
+}
+
+unsigned les_gpu_in_flight(const struct les_gpu *les) { return les->in_flight; }
+
+int les_gpu_run(struct les_gpu *les, uint32_t nsteps, uint32_t save_every, double *frames, double *energy,
+                double *enstrophy, struct les_run *run, struct dashi_error *err)
+{
+    if (les->in_flight)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "les: les_gpu_run with runs in flight");
+    const struct les_dest dst = {.frames = frames, .energy = energy, .enstrophy = enstrophy};
+    if (les_gpu_submit(les, nsteps, save_every, &dst, err) != 0)
+        return -1;
+    return les_gpu_collect(les, run, err);
 }
 
 void les_gpu_keep_frames(struct les_gpu *les, const struct vk_buffer *dst, uint64_t first)
@@ -420,6 +529,8 @@ void les_gpu_keep_frames(struct les_gpu *les, const struct vk_buffer *dst, uint6
 
 int les_gpu_read_field(struct les_gpu *les, double *omega, struct dashi_error *err)
 {
+    if (les->in_flight)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "les: the field is read with runs in flight");
     return download_field(les, &les->omega, 0, omega, err);
 }
 
@@ -428,7 +539,9 @@ int les_gpu_profile(struct les_gpu *les, uint32_t nsteps, double ms[LES_PROFILE_
     int marks[1 + LES_PROFILE_MAX_STEPS * LES_PROFILE_PHASES];
     if (nsteps < 1 || nsteps > LES_PROFILE_MAX_STEPS || nsteps > les->cfg.max_steps)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "steps", "a profile takes 1..%d steps", LES_PROFILE_MAX_STEPS);
-    struct vk_cmd *c = &les->cmd;
+    if (les->in_flight)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "les: a profile with runs in flight");
+    struct vk_cmd *c = les->rec = &les->slot[0].cmd;
     if (vk_cmd_begin(les->vk, c, err) != 0)
         return -1;
     vk_cmd_copy(c, &les->omega, 0, fft_plan_real(les->fwd), 0, field_bytes(&les->cfg));

@@ -2,7 +2,9 @@
 /* The LES engine (docs/numerics.md "LES"): 2-D vorticity with a Smagorinsky eddy viscosity,
  * pseudo-spectral with VkFFT R2C/C2R, RK2 (Heun) with nu frozen per step, entirely on
  * the GPU. A run of many steps is recorded into one command buffer; the host sees the
- * energy/enstrophy series, the saved frames and the field only when a run ends.
+ * energy/enstrophy series, the saved frames and the field only when a run ends. Up to
+ * LES_RUNS_IN_FLIGHT runs may be submitted before the first is collected, so the host
+ * never waits on the GPU between runs (les_gpu_submit, les_gpu_collect).
  *
  * Per step: 2 forward FFTs (omega, then the stage-2 field) and 12 inverse FFTs in two
  * batched calls (7 planes: u v wx wy lap ux Sxy; 5 planes: u v wx wy lap). */
@@ -48,9 +50,26 @@ void les_gpu_destroy(struct les_gpu *les); /* NULL is fine */
 struct les_run {
     uint32_t steps;           /* steps taken (== requested) */
     uint32_t frames;          /* frames written */
+    uint32_t host_copied_frames; /* of them, copied by the host (not straight into frames_vk) */
     int64_t nonfinite_step;   /* first step whose field is not finite, -1 if none */
-    double gpu_ms;            /* GPU time of the run (timestamps), negative if unavailable */
+    double gpu_ms;            /* GPU time of the steps (timestamps), negative if unavailable */
+    double readback_ms;       /* GPU time of the copies into host-visible memory, likewise */
+    double wait_ms;           /* host time les_gpu_collect waited for the run's fence */
 };
+
+/* Where a run's results go. frames (may be NULL when the run saves none): n*n doubles per
+ * saved frame. When frames_vk is not NULL, frames is its mapping at frames_off (host-
+ * visible memory, vk_buffer_alloc VK_MEM_HOST) and the GPU copies f64 frames there
+ * itself; otherwise (and for f32, widened on the host) they are copied at collect.
+ * energy/enstrophy (may be NULL) receive nsteps+1 values at collect. Every pointer must
+ * stay valid until the run is collected. */
+struct les_dest {
+    double *frames;
+    const struct vk_buffer *frames_vk;
+    VkDeviceSize frames_off;
+    double *energy, *enstrophy;
+};
+#define LES_RUNS_IN_FLIGHT 2
 
 /* Takes nsteps (1..max_steps) steps from the current step s0.
  * energy/enstrophy (may be NULL) receive nsteps+1 values: of the field at s0, then after
@@ -60,14 +79,22 @@ struct les_run {
  * error here: it is reported in run->nonfinite_step, the engine's state is then garbage. */
 int les_gpu_run(struct les_gpu *les, uint32_t nsteps, uint32_t save_every, double *frames, double *energy,
                 double *enstrophy, struct les_run *run, struct dashi_error *err);
+/* les_gpu_run in two halves: submit records the run from the step after those already
+ * submitted and returns without waiting (E_INTERNAL when LES_RUNS_IN_FLIGHT are); collect
+ * waits for the oldest run submitted and fills run and its destination. */
+int les_gpu_submit(struct les_gpu *les, uint32_t nsteps, uint32_t save_every, const struct les_dest *dst,
+                   struct dashi_error *err);
+int les_gpu_collect(struct les_gpu *les, struct les_run *run, struct dashi_error *err);
+unsigned les_gpu_in_flight(const struct les_gpu *les);
 /* From the next run on, every saved frame is also copied on the device into dst (which
  * must outlive the engine's runs), at frame index first, first + 1, ... (bytes from
  * index × the field's bytes): a trajectory kept whole on the device for its consumer. */
 void les_gpu_keep_frames(struct les_gpu *les, const struct vk_buffer *dst, uint64_t first);
-/* Frames a run of nsteps from the current step would save. */
+/* Frames a run of nsteps from les_gpu_step would save. */
 uint32_t les_gpu_frames_in(const struct les_gpu *les, uint32_t nsteps, uint32_t save_every);
-/* The current field (n*n doubles). */
+/* The current field (n*n doubles); no run may be in flight. */
 int les_gpu_read_field(struct les_gpu *les, double *omega, struct dashi_error *err);
+/* The step after the runs submitted so far (collected or not). */
 uint64_t les_gpu_step(const struct les_gpu *les);
 
 /* Where a step's GPU time goes (benchmarks): takes nsteps (1..LES_PROFILE_MAX_STEPS)
