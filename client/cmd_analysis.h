@@ -31,11 +31,16 @@ int cmd_compare(struct dashi_client *c, const struct cmd_args *a, struct dashi_e
  * (key,step,value; summary scalars at step -1) and DIR/NAME.npy for every output. */
 int cmd_export(struct dashi_client *c, const struct cmd_args *a, struct dashi_error *err);
 
-/* submit pipeline [--N 64] [--steps 300] [--dt] [--nu0] [--cs] [--seed 0] [--train-frames A:B]
- * [--eval-steps K] [--rollout-steps R] [--decode-every E] [--observer none|metrics|snapshots]
- * [--mode reference|dashi] [--no-reuse] [--wait]:
- * les -> train -> rollout -> decode as dependent jobs; with --wait, one summary. */
-int cmd_pipeline(struct dashi_client *c, const struct cmd_args *a, struct dashi_error *err);
+/* cmd_pipeline.c: a pipeline job's record (kind "pipeline", its stages and summary). */
+bool pipeline_is(const msgpack_object *rec);
+/* The stages line and, once it succeeded, the summary: the v4 table (relL2, corr, dE, dZ at
+ * t=0, the last step, means), train vs eval, closure depth, wall and GPU time per stage. */
+void pipeline_print_text(const msgpack_object *rec);
+/* The summary as text, or as one JSON document (jobs, v4, train, closure_depth, timings_s). */
+void pipeline_print_summary(const msgpack_object *rec, bool json);
+/* Job id itself, or when it is a pipeline its stage `stage` ("decode"): what commands that
+ * take a stage's job accept a pipeline for. */
+int pipeline_stage_of(struct dashi_client *c, int64_t id, const char *stage, int64_t *out, struct dashi_error *err);
 
 /* Shared by the three: the job id in word s (E_BAD_VALUE "id") and the value of the
  * first --name (NULL if absent). */

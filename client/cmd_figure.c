@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* `dashi figure ID -o FILE`: the canonical evaluation figure of a pipeline (docs/cli.md
- * "figure"). From the decode job the chain is followed through its params (truth: the les
+ * "figure"), given as the pipeline job or its decode stage. From the decode job the chain is followed through its params (truth: the les
  * job, op: the train job); the figure shows truth | decoded | error at one decoded step on
  * ONE colour scale ±V, V = max(|truth|, |decoded|, |error|), printed as `scale: +-V`, and
  * under them energy, enstrophy, relL2 and corr against t = step·dt with the end of the
@@ -56,8 +56,8 @@ static int read_decode(struct dashi_client *c, struct chain *ch, struct dashi_er
     int rc = cmd_call_id(c, "show", ch->decode, NULL, &r, err);
     if (rc == 0 && !kind_is(r.obj, "decode"))
         rc = dashi_fail(err, DASHI_E_BAD_VALUE, "id",
-                        "job %lld is not a decode job: give the pipeline's decode job (the last of les -> train -> "
-                        "rollout -> decode)",
+                        "job %lld is not a decode job: give a pipeline or its decode job (the last of les -> "
+                        "train -> rollout -> decode)",
                         (long long)ch->decode);
     const msgpack_object *out = rc == 0 ? map_get(r.obj, "outputs") : NULL;
     double every = 1;
@@ -268,11 +268,11 @@ int cmd_figure(struct dashi_client *c, struct cli_opts *o, struct dashi_error *e
     const char *out = cli_opt(o, "o");
     if (o->args.npos < 1 || !out || !*out)
         return dashi_fail(err, DASHI_E_MISSING_FIELD, o->args.npos < 1 ? "id" : "o",
-                          "usage: dashi figure DECODE_JOB -o FILE.png|.svg|.pdf [--step S]");
+                          "usage: dashi figure PIPELINE|DECODE_JOB -o FILE.png|.svg|.pdf [--step S]");
     enum fig_format fmt;
     struct chain ch = {.truth_every = 1};
     if (fig_format_of(out, "o", &fmt, err) != 0 || cmd_parse_id(o->pos[0], &ch.decode, err) != 0 ||
-        read_decode(c, &ch, err) != 0 || read_les(c, &ch, err) != 0 || read_train(c, &ch, err) != 0)
+        pipeline_stage_of(c, ch.decode, "decode", &ch.decode, err) != 0 || read_decode(c, &ch, err) != 0 || read_les(c, &ch, err) != 0 || read_train(c, &ch, err) != 0)
         return -1;
     int64_t *steps = NULL;
     size_t nsteps = 0, k = 0;

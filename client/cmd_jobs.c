@@ -40,8 +40,10 @@ static int job_exit_status(const msgpack_object *rec)
     return 3;
 }
 
-/* Waits for job id (a progress bar on a terminal) and prints its final record. */
-static int wait_job(struct dashi_client *c, const struct cli_opts *o, int64_t id, struct dashi_error *err)
+/* Waits for job id (a progress bar on a terminal) and prints its final record; with
+ * summary, a pipeline that succeeded prints its summary instead (`submit pipeline --wait`). */
+static int wait_job(struct dashi_client *c, const struct cli_opts *o, int64_t id, bool summary,
+                    struct dashi_error *err)
 {
     msgpack_unpacked resp;
     msgpack_unpacked_init(&resp);
@@ -51,8 +53,11 @@ static int wait_job(struct dashi_client *c, const struct cli_opts *o, int64_t id
     end_progress();
     int status = -1;
     if (rc == 0) {
-        cli_print_result(o, result, true);
         status = job_exit_status(result);
+        if (summary && status == 0 && pipeline_is(result))
+            pipeline_print_summary(result, o->args.json);
+        else
+            cli_print_result(o, result, true);
     }
     msgpack_unpacked_destroy(&resp);
     return status;
@@ -60,7 +65,7 @@ static int wait_job(struct dashi_client *c, const struct cli_opts *o, int64_t id
 
 int cmd_wait(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err)
 {
-    return wait_job(c, o, o->job, err);
+    return wait_job(c, o, o->job, false, err);
 }
 
 /* ---- submit ---- */
@@ -126,9 +131,11 @@ static int submit_job(struct dashi_client *c, struct cli_opts *o, struct dashi_e
         if (!o->args.json)
             fprintf(stderr, "submitted job %lld\n", (long long)jid);
         msgpack_unpacked_destroy(&resp);
-        return wait_job(c, o, jid, err);
+        return wait_job(c, o, jid, true, err);
     }
     cli_print_result(o, result, true);
+    if (!o->args.json && pipeline_is(result)) /* which jobs its stages are */
+        pipeline_print_text(result);
     msgpack_unpacked_destroy(&resp);
     return 0;
 }
@@ -137,8 +144,6 @@ int cmd_submit(struct dashi_client *c, struct cli_opts *o, struct dashi_error *e
 {
     if (o->args.npos < 1)
         return dashi_fail(err, DASHI_E_MISSING_FIELD, "kind", "submit needs a job kind (e.g. rollout)");
-    if (strcmp(o->pos[0], "pipeline") == 0)
-        return cmd_pipeline(c, &o->args, err);
     char(*hashes)[DASHI_HASH_HEX + 1] = calloc(CLI_MAX_OPTS, DASHI_HASH_HEX + 1);
     if (!hashes)
         return 7; /* the exit status of an internal error, with nothing left to say it */
@@ -178,11 +183,14 @@ static void print_jobs_text(const msgpack_object *result)
         const msgpack_object *j = &jobs->via.array.ptr[i];
         const msgpack_object *id = map_get(j, "id"), *kind = map_get(j, "kind"), *state = map_get(j, "state"),
                              *user = map_get(j, "user"), *prog = map_get(j, "progress"),
-                             *reused = map_get(j, "reused_from");
+                             *reused = map_get(j, "reused_from"), *parent = map_get(j, "parent");
         const msgpack_object *step = map_get(prog, "step"), *total = map_get(prog, "total");
-        char from[40] = "";
+        char from[80] = "";
         if (reused && reused->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
             snprintf(from, sizeof from, " (reused from %llu)", (unsigned long long)reused->via.u64);
+        if (parent && parent->type == MSGPACK_OBJECT_POSITIVE_INTEGER) /* shown with --all or --kind */
+            snprintf(from + strlen(from), sizeof from - strlen(from), " (stage of pipeline %llu)",
+                     (unsigned long long)parent->via.u64);
         printf("%-6llu %-9.*s %-11.*s %-10.*s %llu/%llu%s\n", (unsigned long long)id->via.u64, (int)kind->via.str.size,
                kind->via.str.ptr, (int)state->via.str.size, state->via.str.ptr, (int)user->via.str.size,
                user->via.str.ptr, (unsigned long long)(step ? step->via.u64 : 0),
@@ -193,7 +201,7 @@ static void print_jobs_text(const msgpack_object *result)
 int cmd_list(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err)
 {
     /* --limit is the number of jobs shown; the daemon's pages hold at most DASHI_PAGE_JOBS. */
-    static const char *const only[] = {"state", "kind", "user", NULL};
+    static const char *const only[] = {"state", "kind", "user", "all", NULL};
     struct cli_optmap m = {o, NULL, only};
     const char *limit_opt = cli_opt(o, "limit");
     long long limit = limit_opt ? atoll(limit_opt) : 50;
@@ -226,7 +234,18 @@ int cmd_job_op(struct dashi_client *c, struct cli_opts *o, struct dashi_error *e
 int cmd_show(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err)
 {
     struct cmd_id_key a = {o->job, NULL};
-    return cli_call_print(c, o, "show", cmd_pack_id_key, &a, false, true, err);
+    msgpack_unpacked resp;
+    msgpack_unpacked_init(&resp);
+    const msgpack_object *result;
+    int rc = client_call(c, "show", cmd_pack_id_key, &a, NULL, NULL, &resp, &result, err);
+    if (rc == 0)
+        cli_print_result(o, result, true);
+    if (rc == 0 && !o->args.json && pipeline_is(result)) { /* its summary under the record */
+        printf("\n");
+        pipeline_print_text(result);
+    }
+    msgpack_unpacked_destroy(&resp);
+    return rc;
 }
 
 int cmd_metrics(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err)

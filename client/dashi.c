@@ -79,7 +79,7 @@ static const struct command commands[] = {
     {"wait", "ID", "waits for the job, prints its final record", cmd_wait, CMD_JOB_ID},
     {"cancel", "ID", "cancels a job (owner or root)", cmd_job_op, CMD_JOB_ID},
     {"resume", "ID", "an interrupted job continues from its checkpoint", cmd_job_op, CMD_JOB_ID},
-    {"list", "[--state S] [--kind K] [--user U] [--limit N]", "jobs, newest first", cmd_list, 0},
+    {"list", "[--state S] [--kind K] [--user U] [--all] [--limit N]", "jobs, newest first (--all: pipelines' stages too)", cmd_list, 0},
     {"metrics", "ID [--key K]", "time series and summary scalars", cmd_metrics, CMD_JOB_ID},
     {"hashes", "ID", "state hashes of a rollout", cmd_hashes, CMD_JOB_ID},
     {"plot", "ID [ID...] --key K [--key K]... -o FILE.png|.svg|.pdf", "metric series, one panel per key", cmd_plot_series, 0},
@@ -94,7 +94,7 @@ static const struct command commands[] = {
     {"audit", "ID", "conservation residuals per event", cmd_atoms_query, CMD_JOB_ID},
     {"render", "JOB|HASH -o FILE.png|.svg|.pdf [--frame K|--t T] [--size PX] [--vmax V] [--cmap diverging|sequential] "
      "[--atoms ID [--step T]]", "figure of a field (default its last frame), atoms of an atoms job marked", cmd_render, 0},
-    {"figure", "DECODE_JOB -o FILE.png|.svg|.pdf [--step S]",
+    {"figure", "PIPELINE|DECODE_JOB -o FILE.png|.svg|.pdf [--step S]",
      "truth | decoded | error on one scale, and the metrics against time", cmd_figure, 0},
     {"describe", "[KIND]", "the job kinds' parameters: type, default, range, meaning", cmd_describe, 0},
     {"fsck", "", "check every blob and the database (its user or root)", cmd_fsck_store, 0},

@@ -57,6 +57,7 @@ struct job_submit_ctx {
 };
 
 struct job_exec; /* GPU-thread context, defined in gpu_worker.h */
+struct job_stages; /* below */
 struct fft_cache;
 struct param_table; /* job_params.h */
 
@@ -88,6 +89,24 @@ struct job_kind {
      * success: what the kind keeps in the database beyond its outputs (atoms: its tables).
      * A failure fails the job with that error instead. */
     int (*on_succeeded)(struct store *st, const struct blobstore *bs, int64_t job, struct dashi_error *err);
+
+    /* Not NULL for a kind made of stages (pipeline): it never reaches the scheduler or the
+     * GPU (start..destroy are NULL); jobs.c submits its stages as its children and its
+     * state follows theirs (settle). */
+    const struct job_stages *stages;
+};
+
+/* The stages of a composite kind, in order; each is a job of an ordinary kind. */
+struct job_stages {
+    int n;
+    const char *const *kinds;
+    /* The arguments of stage k (a msgpack map) from the validated params, the stages
+     * before it named by their job ids ids[0..k-1]. */
+    void (*args)(const void *params, int k, const int64_t *ids, msgpack_packer *pk);
+    /* Loop thread, after a stage of job `id` changed state: records the job's state as its
+     * stages make it (and, once they all succeeded, its summary); *ended when that state
+     * is a final one reached now. */
+    int (*settle)(struct store *st, int64_t id, double now, bool *ended, struct dashi_error *err);
 };
 
 /* An input given either as a blob hash (64 hex digits) or as a job id (an integer) whose
@@ -97,7 +116,8 @@ struct job_kind {
  * empty, sets *job_id, adds it to plan->deps and returns 0: the kind must then skip the
  * checks that need the blob and pack the job id (not a hash) in pack_params, so that
  * validation can run again once the job has succeeded. Errors: E_NOT_FOUND (no such
- * blob/job/output), E_STATE (the job failed, was cancelled or interrupted), E_BAD_TYPE;
+ * blob/job/output), E_STATE (the job failed or was cancelled), E_BAD_TYPE; an interrupted
+ * job is waited for like a queued one (it can be resumed);
  * a store error looking the blob or job up (E_DB) passes through, naming the argument.
  * A missing key: E_MISSING_FIELD if required, else 0 with hash empty and *job_id 0. */
 int job_input_ref(const struct job_submit_ctx *ctx, const msgpack_object *args, const char *name,

@@ -12,6 +12,7 @@ extern const struct job_kind job_kind_les;
 extern const struct job_kind job_kind_train;
 extern const struct job_kind job_kind_atoms;
 extern const struct job_kind job_kind_decode;
+extern const struct job_kind job_kind_pipeline;
 
 static const struct job_kind *const kinds[] = {
     &job_kind_rollout,
@@ -19,6 +20,7 @@ static const struct job_kind *const kinds[] = {
     &job_kind_train,
     &job_kind_atoms,
     &job_kind_decode,
+    &job_kind_pipeline,
 };
 
 const struct job_kind *job_kind_find(const char *name)

@@ -9,7 +9,8 @@
 #include "wire.h"
 
 #define RECORD_MAX_BLOBS 32
-#define RECORD_MAX_SUMMARY 64
+#define RECORD_MAX_SUMMARY 128
+#define RECORD_MAX_STAGES 8
 
 struct named_hash {
     char name[32];
@@ -86,6 +87,25 @@ static int event_cb(void *ctx, double at, const char *state, const char *detail)
     return 0;
 }
 
+/* A pipeline's stages as {KIND: id} (their kinds differ), nil for a job without stages. */
+static int pack_stages(msgpack_packer *pk, struct store *st, const int64_t *ids, size_t n, struct dashi_error *err)
+{
+    pk_key(pk, "stages");
+    if (n == 0) {
+        msgpack_pack_nil(pk);
+        return 0;
+    }
+    msgpack_pack_map(pk, n);
+    for (size_t i = 0; i < n; i++) {
+        struct job_row r;
+        if (store_job_get(st, ids[i], &r, err) != 0)
+            return -1;
+        pk_kv_i64(pk, r.kind, ids[i]);
+        job_row_free(&r);
+    }
+    return 0;
+}
+
 int job_get_visible(struct store *st, int64_t id, uid_t viewer, struct job_row *row, struct dashi_error *err)
 {
     if (store_job_get(st, id, row, err) != 0)
@@ -155,7 +175,11 @@ int pack_job_record(msgpack_packer *pk, struct store *st, int64_t id, uid_t view
         load_summary(st, id, sum, err) || (with_events && store_job_events(st, id, event_cb, &ev, err)))
         goto done;
 
-    msgpack_pack_map(pk, 27 + (with_events ? 1 : 0));
+    int64_t stage_ids[RECORD_MAX_STAGES];
+    size_t nstages = 0;
+    if (store_job_children(st, id, stage_ids, RECORD_MAX_STAGES, &nstages, err) != 0)
+        goto done;
+    msgpack_pack_map(pk, 29 + (with_events ? 1 : 0));
     pk_kv_i64(pk, "id", row.id);
     pk_kv_str(pk, "kind", row.kind);
     pk_kv_str(pk, "state", job_state_name(row.state));
@@ -211,6 +235,12 @@ int pack_job_record(msgpack_packer *pk, struct store *st, int64_t id, uid_t view
     } else {
         msgpack_pack_nil(pk);
     }
+    if (row.parent) /* the pipeline it is a stage of */
+        pk_kv_i64(pk, "parent", row.parent);
+    else
+        pk_kv_nil(pk, "parent");
+    if (pack_stages(pk, st, stage_ids, nstages, err) != 0)
+        goto done;
     pk_kv_str(pk, "backend", row.device[0] ? (strstr(row.device, "llvmpipe") ? "vulkan-cpu (lavapipe)" : "vulkan-gpu")
                                            : NULL);
     if (with_events) {

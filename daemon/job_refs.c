@@ -193,7 +193,7 @@ int job_input_ref(const struct job_submit_ctx *ctx, const msgpack_object *args, 
     snprintf(kind, sizeof kind, "%s", row.kind);
     job_row_free(&row);
     *job_id = id;
-    if (state == JOB_QUEUED || state == JOB_RUNNING)
+    if (state == JOB_QUEUED || state == JOB_RUNNING || state == JOB_INTERRUPTED) /* interrupted: resumable */
         return add_dep(plan, id, name, err);
     if (state != JOB_SUCCEEDED)
         return dashi_fail(err, DASHI_E_STATE, name, "%s: job %lld is %s, so its %s will never exist", name,

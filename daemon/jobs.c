@@ -15,6 +15,47 @@
 #include "store_reuse.h"
 #include "waiters.h"
 
+static int stored_state(struct daemon *d, int64_t id, enum job_state *state);
+
+/* ---- pipelines follow their stages ---- */
+
+/* Job id, when it is made of stages, takes the state they give it; when that is a final
+ * one reached now, it ended (its waiters get its record). Anything else: nothing. */
+static void pipeline_follow(struct daemon *d, int64_t id)
+{
+    struct job_row row;
+    struct dashi_error err;
+    dashi_error_clear(&err);
+    if (store_job_get(&d->store, id, &row, &err) != 0) {
+        fprintf(stderr, "dashid: reading job %lld: %s\n", (long long)id, err.message);
+        return;
+    }
+    const struct job_kind *kind = job_kind_find(row.kind);
+    job_row_free(&row);
+    bool ended = false;
+    if (!kind || !kind->stages)
+        return;
+    if (kind->stages->settle(&d->store, id, now_seconds(), &ended, &err) != 0)
+        fprintf(stderr, "dashid: recording the state of job %lld from its stages: %s\n", (long long)id, err.message);
+    if (ended)
+        jobs_ended(d, id);
+}
+
+/* Job id changed state: the pipeline it is a stage of follows. */
+static void stage_changed(struct daemon *d, int64_t id)
+{
+    struct job_row row;
+    struct dashi_error err;
+    if (store_job_get(&d->store, id, &row, &err) != 0) {
+        fprintf(stderr, "dashid: reading job %lld: %s\n", (long long)id, err.message);
+        return;
+    }
+    int64_t parent = row.parent;
+    job_row_free(&row);
+    if (parent)
+        pipeline_follow(d, parent);
+}
+
 /* ---- one job from parameters ---- */
 
 /* Validates args for kind as submitted by uid into *out (not yet scheduled; on failure
@@ -141,6 +182,7 @@ static void submission_row(const struct job_submission *s, const struct sched_jo
     snprintf(row->mode, sizeof row->mode, "%s", j->plan.mode);
     row->total_steps = j->plan.total_steps;
     row->mem_estimate = j->plan.mem_estimate;
+    row->parent = s->parent;
 }
 
 /* Records the validated job j as queued, with its inputs, and sets its id. The stored
@@ -191,6 +233,105 @@ static bool reused_instead(struct daemon *d, const struct sched_job *j, const st
     return reused;
 }
 
+/* ---- a pipeline's stages ---- */
+
+#define JOB_MAX_STAGES 8
+
+struct stages_tx {
+    struct daemon *d;
+    const struct job_submission *s;
+    struct sched_job *pipe;
+    struct sched_job *stages[JOB_MAX_STAGES];
+};
+
+/* Stage k validated (the stages before it are recorded, so it waits on them) and recorded
+ * as a child of the pipeline. Its error names the stage. */
+static int submit_stage(struct stages_tx *t, int k, const int64_t *ids, struct dashi_error *err)
+{
+    const struct job_stages *st = t->s->kind->stages;
+    struct job_submission sub = *t->s;
+    sub.kind = job_kind_find(st->kinds[k]);
+    sub.parent = t->pipe->id;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    st->args(t->pipe->params, k, ids, &pk);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    int rc = sub.kind && msgpack_unpack_next(&u, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS
+                 ? 0
+                 : dashi_fail(err, DASHI_E_INTERNAL, "", "cannot build the arguments of stage %s", st->kinds[k]);
+    sub.args = &u.data;
+    if (rc == 0)
+        rc = validate_job(t->d, sub.kind, sub.args, sub.uid, &t->stages[k], err) ||
+                     quota_check_submit(t->d, sub.uid, &t->stages[k]->plan, err) ||
+                     record_submission(t->d, &sub, t->stages[k], err)
+                 ? -1
+                 : 0;
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc != 0) {
+        char msg[sizeof err->message];
+        snprintf(msg, sizeof msg, "stage %s: %.200s", st->kinds[k], err->message);
+        memcpy(err->message, msg, sizeof msg);
+    }
+    return rc;
+}
+
+static int stages_tx_fn(void *ctx, struct dashi_error *err)
+{
+    struct stages_tx *t = ctx;
+    int64_t ids[JOB_MAX_STAGES];
+    if (record_submission(t->d, t->s, t->pipe, err) != 0)
+        return -1;
+    for (int k = 0; k < t->s->kind->stages->n; k++) {
+        if (submit_stage(t, k, ids, err) != 0)
+            return -1;
+        ids[k] = t->stages[k]->id;
+    }
+    return 0;
+}
+
+/* The pipeline and its stages recorded in one transaction (all or nothing), then the
+ * stages scheduled: the waiting ones first, so that a first stage reused at once finds
+ * its dependents. */
+static int submit_stages(struct daemon *d, const struct job_submission *s, struct sched_job *pipe, int64_t *id,
+                         struct dashi_error *err)
+{
+    struct stages_tx t = {.d = d, .s = s, .pipe = pipe};
+    int n = s->kind->stages->n;
+    int rc = n <= JOB_MAX_STAGES ? quota_check_jobs(d, s->uid, (uint64_t)n, err)
+                                 : dashi_fail(err, DASHI_E_INTERNAL, "", "too many stages");
+    if (rc == 0)
+        rc = store_transaction(&d->store, stages_tx_fn, &t, err);
+    if (rc != 0) {
+        for (int k = 0; k < n; k++)
+            sched_job_discard(t.stages[k]);
+        sched_job_discard(pipe);
+        return -1;
+    }
+    *id = pipe->id;
+    sched_job_discard(pipe);
+    int64_t reused[JOB_MAX_STAGES];
+    int nreused = 0;
+    for (int k = n - 1; k >= 0; k--) {
+        struct sched_job *j = t.stages[k];
+        j->priority = s->priority;
+        quota_time_limit(d, j, s->time_limit);
+        j->waiting = j->plan.ndeps > 0;
+        if (!j->waiting && reused_instead(d, j)) {
+            reused[nreused++] = j->id;
+            sched_job_discard(j);
+            continue;
+        }
+        scheduler_add(&d->sched, j);
+    }
+    for (int i = 0; i < nreused; i++)
+        jobs_ended(d, reused[i]);
+    return 0;
+}
+
 int jobs_submit(struct daemon *d, const struct job_submission *s, int64_t *id, struct dashi_error *err)
 {
     struct sched_job *j = NULL;
@@ -208,6 +349,8 @@ int jobs_submit(struct daemon *d, const struct job_submission *s, int64_t *id, s
         sched_job_discard(j);
         return -1;
     }
+    if (s->kind->stages)
+        return submit_stages(d, s, j, id, err);
     j->priority = s->priority;
     quota_time_limit(d, j, s->time_limit);
     if (record_submission(d, s, j, err) != 0) {
@@ -239,6 +382,12 @@ static int requeue_one(struct daemon *d, int64_t id, struct dashi_error *err)
     dashi_error_clear(&why);
     struct sched_job *j = NULL;
     int rc = 0;
+    const struct job_kind *kind = job_kind_find(row.kind);
+    if (kind && kind->stages) { /* never scheduled: it follows its stages, re-queued on their own */
+        job_row_free(&row);
+        pipeline_follow(d, id);
+        return 0;
+    }
     if (job_from_row(d, &row, &j, &why) == 0) {
         scheduler_add(&d->sched, j);
     } else {
@@ -258,6 +407,13 @@ int jobs_requeue(struct daemon *d, struct dashi_error *err)
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = requeue_one(d, ids[i], err);
+    free(ids);
+    /* A pipeline that was running was marked interrupted with its running stage: it
+     * follows its stages again (queued while they are, interrupted while one is). */
+    if (rc == 0 && store_jobs_in_state(&d->store, JOB_INTERRUPTED, &ids, &n, err) != 0)
+        return -1;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        pipeline_follow(d, ids[i]);
     free(ids);
     return rc;
 }
@@ -307,11 +463,19 @@ static int resume_tx_fn(void *ctx, struct dashi_error *err)
     return store_job_set_state(t->st, row->id, JOB_QUEUED, now_seconds(), NULL, err);
 }
 
+static int resume_stages(struct daemon *d, uid_t caller, const struct job_row *pipe, struct dashi_error *err);
+
 int jobs_resume(struct daemon *d, uid_t caller, int64_t id, struct dashi_error *err)
 {
     struct job_row row;
     if (job_get_visible(&d->store, id, caller, &row, err) != 0)
         return -1;
+    const struct job_kind *kind = job_kind_find(row.kind);
+    if (kind && kind->stages) {
+        int rc = resume_stages(d, caller, &row, err);
+        job_row_free(&row);
+        return rc;
+    }
     struct sched_job *j = NULL;
     int rc = resumable(caller, &row, err);
     if (rc == 0)
@@ -327,10 +491,61 @@ int jobs_resume(struct daemon *d, uid_t caller, int64_t id, struct dashi_error *
         return -1;
     }
     scheduler_add(&d->sched, j);
+    stage_changed(d, id);
+    return 0;
+}
+
+/* A pipeline's interrupted stages, each resumed as a job of its own would be. */
+static int resume_stages(struct daemon *d, uid_t caller, const struct job_row *pipe, struct dashi_error *err)
+{
+    if (caller != 0 && caller != pipe->uid)
+        return dashi_fail(err, DASHI_E_PERMISSION, "id",
+                          "job %lld belongs to another user; only its owner or root may resume it", (long long)pipe->id);
+    if (pipe->state != JOB_INTERRUPTED)
+        return dashi_fail(err, DASHI_E_STATE, "id", "job %lld is %s; only an interrupted job can be resumed",
+                          (long long)pipe->id, job_state_name(pipe->state));
+    int64_t ids[JOB_MAX_STAGES];
+    size_t n;
+    if (store_job_children(&d->store, pipe->id, ids, JOB_MAX_STAGES, &n, err) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        enum job_state state;
+        if (stored_state(d, ids[i], &state) != 0)
+            return dashi_fail(err, DASHI_E_DB, "id", "cannot read stage %lld of job %lld", (long long)ids[i],
+                              (long long)pipe->id);
+        if (state == JOB_INTERRUPTED && jobs_resume(d, caller, ids[i], err) != 0)
+            return -1;
+    }
     return 0;
 }
 
 /* ---- cancel ---- */
+
+/* A pipeline's stages that are still active, the last first (so that none fails for want
+ * of an output the one before it will not make); *ended once the pipeline is final. */
+static int cancel_stages(struct daemon *d, uid_t caller, const char *caller_name, int64_t id, bool *ended,
+                         struct dashi_error *err)
+{
+    int64_t ids[JOB_MAX_STAGES];
+    size_t n;
+    if (store_job_children(&d->store, id, ids, JOB_MAX_STAGES, &n, err) != 0)
+        return -1;
+    for (size_t i = n; i-- > 0;) {
+        enum job_state state;
+        bool stage_ended;
+        if (stored_state(d, ids[i], &state) != 0)
+            return dashi_fail(err, DASHI_E_DB, "id", "cannot read stage %lld of job %lld", (long long)ids[i],
+                              (long long)id);
+        if ((state == JOB_QUEUED || state == JOB_RUNNING) &&
+            jobs_cancel(d, caller, caller_name, ids[i], &stage_ended, err) != 0)
+            return -1;
+    }
+    enum job_state state;
+    if (stored_state(d, id, &state) != 0)
+        return dashi_fail(err, DASHI_E_DB, "id", "cannot read job %lld", (long long)id);
+    *ended = job_state_is_final(state);
+    return 0;
+}
 
 int jobs_cancel(struct daemon *d, uid_t caller, const char *caller_name, int64_t id, bool *ended,
                 struct dashi_error *err)
@@ -341,6 +556,7 @@ int jobs_cancel(struct daemon *d, uid_t caller, const char *caller_name, int64_t
         return -1;
     uid_t owner = row.uid;
     enum job_state state = row.state;
+    const struct job_kind *kind = job_kind_find(row.kind);
     job_row_free(&row);
     if (caller != 0 && caller != owner)
         return dashi_fail(err, DASHI_E_PERMISSION, "id", "job %lld belongs to another user; only its owner or root "
@@ -348,6 +564,8 @@ int jobs_cancel(struct daemon *d, uid_t caller, const char *caller_name, int64_t
     if (state != JOB_QUEUED && state != JOB_RUNNING)
         return dashi_fail(err, DASHI_E_STATE, "id", "job %lld is %s and cannot be cancelled", (long long)id,
                           job_state_name(state));
+    if (kind && kind->stages)
+        return cancel_stages(d, caller, caller_name, id, ended, err);
     int rc = scheduler_cancel(&d->sched, id);
     if (rc < 0)
         return dashi_fail(err, DASHI_E_STATE, "id", "job %lld is not active in the scheduler", (long long)id);
@@ -463,6 +681,10 @@ static void dependents_settle(struct daemon *d, int64_t dep)
         free(ids);
         return;
     }
+    if (state == JOB_INTERRUPTED) { /* it can be resumed: they wait for it (docs/protocol.md "resume") */
+        free(ids);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         /* A job waiting for an identical one needs none of its outputs: it is reused once
          * that one succeeded and runs itself otherwise. */
@@ -483,4 +705,7 @@ void jobs_ended(struct daemon *d, int64_t id)
     waiters_job_ended(d, id);
     dependents_settle(d, id);
     keep_job_ended(d, id); /* after its dependents took what they need */
+    stage_changed(d, id);
 }
+
+void jobs_started(struct daemon *d, int64_t id) { stage_changed(d, id); }

@@ -31,23 +31,30 @@ struct job_submission {
     bool is_private;
     double time_limit; /* GPU seconds, 0: none */
     bool reuse;        /* false: run even when an identical job succeeded (reuse.h) */
+    int64_t parent;    /* the pipeline it is a stage of (0: none) */
 };
 
 /* Validates, records and schedules the job; *id is its id. Refused (nothing recorded)
- * while the device is lost, on bad parameters, or beyond the user's limits. */
+ * while the device is lost, on bad parameters, or beyond the user's limits. A kind made
+ * of stages (pipeline) is recorded with its stages as children, in one transaction; the
+ * stages are scheduled, the pipeline's state follows theirs. */
 int jobs_submit(struct daemon *d, const struct job_submission *s, int64_t *id, struct dashi_error *err);
 /* Daemon start: schedules again the jobs the database holds as queued; one whose stored
  * parameters no longer validate (a blob removed, another device) is failed with the reason. */
 int jobs_requeue(struct daemon *d, struct dashi_error *err);
 /* `resume` by caller: the interrupted job id continues from its checkpoint (owner or root;
- * validated again, the per-user limits apply as at submission). */
+ * validated again, the per-user limits apply as at submission). For a pipeline: each of
+ * its interrupted stages. */
 int jobs_resume(struct daemon *d, uid_t caller, int64_t id, struct dashi_error *err);
 /* `cancel` by caller (named by caller_name in the job's error): a queued job ends at once
- * (*ended true), a running one is flagged and the GPU thread ends it after its slice. */
+ * (*ended true), a running one is flagged and the GPU thread ends it after its slice. A
+ * pipeline's active stages are cancelled, the last first. */
 int jobs_cancel(struct daemon *d, uid_t caller, const char *caller_name, int64_t id, bool *ended,
                 struct dashi_error *err);
 /* A job reached a final state and it is recorded: its waiters get its record, and its
  * waiting dependents are validated again (it succeeded) or fail (it did not). */
 void jobs_ended(struct daemon *d, int64_t id);
+/* The GPU thread started job id and that is recorded (a pipeline follows its stages). */
+void jobs_started(struct daemon *d, int64_t id);
 
 #endif

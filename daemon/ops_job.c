@@ -156,19 +156,21 @@ static int parse_list_cursor(const char *cur, int64_t *before, struct dashi_erro
 
 int op_list(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
-    static const char *const allowed[] = {"state", "kind", "user", "limit", "cursor", NULL};
+    static const char *const allowed[] = {"state", "kind", "user", "limit", "cursor", "all", NULL};
     static const char *const states[] = {"queued", "running", "succeeded", "failed", "cancelled", "interrupted", NULL};
     int state;
     char kind[16], user[64], cursor[32];
     uint64_t limit;
+    bool all;
     if (args_only(req->args, allowed, err) || arg_enum(req->args, "state", false, -1, states, &state, err) ||
+        arg_bool(req->args, "all", false, false, &all, err) ||
         arg_str(req->args, "kind", false, "", kind, sizeof kind, err) ||
         arg_str(req->args, "user", false, "", user, sizeof user, err) ||
         arg_u64(req->args, "limit", false, 50, 1, DASHI_PAGE_JOBS, &limit, err) ||
         arg_cursor(req->args, cursor, sizeof cursor, err))
         return -1;
     struct job_filter f = {.state = state, .kind = kind[0] ? kind : NULL, .uid = -1, .viewer = c->uid,
-                           .limit = limit + 1};
+                           .limit = limit + 1, .stages = all || kind[0]}; /* a kind asked for: wherever it is */
     if (parse_list_cursor(cursor, &f.before_id, err) != 0)
         return -1;
     if (user[0]) {

@@ -38,6 +38,19 @@ int quota_check_submit(struct daemon *d, uid_t uid, const struct job_plan *plan,
     return disk_check(d, uid, plan->disk_estimate, err);
 }
 
+int quota_check_jobs(struct daemon *d, uid_t uid, uint64_t more, struct dashi_error *err)
+{
+    struct user_limits l = config_user_limits(&d->cfg, uid);
+    uint64_t count, mem;
+    user_active(&d->sched, uid, &count, &mem);
+    if (count + more > l.max_queued_jobs)
+        return dashi_fail(err, DASHI_E_QUOTA, "max_queued_jobs",
+                          "you have %llu active jobs and this one adds %llu; the limit (max_queued_jobs) is %llu "
+                          "per user", (unsigned long long)count, (unsigned long long)more,
+                          (unsigned long long)l.max_queued_jobs);
+    return 0;
+}
+
 void quota_time_limit(const struct daemon *d, struct sched_job *j, double own_limit)
 {
     struct user_limits l = config_user_limits(&d->cfg, j->uid);

@@ -173,6 +173,8 @@ bool results_apply(struct daemon *d, struct job_msg *m)
         jobs_ended(d, m->job);
     else if (m->type == MSG_STARTED || m->has_progress) /* a checkpoint of the I/O thread says no step */
         waiters_progress(d, m);
+    if (m->type == MSG_STARTED)
+        jobs_started(d, m->job);
     return false;
 }
 

@@ -243,7 +243,7 @@ void store_close(struct store *st)
 #define JOB_COLUMNS                                                                                      \
     "id, kind, state, uid, user, priority, private, params_json, params_mp, submitted_at, started_at, "  \
     "ended_at, device, driver, precision, mode, step, total_steps, gpu_seconds, mem_estimate, "         \
-    "error_code, error_field, error_message, checkpoint, checkpoint_step, time_limit, reused_from"
+    "error_code, error_field, error_message, checkpoint, checkpoint_step, time_limit, reused_from, parent"
 
 static int row_from_stmt(struct store *st, sqlite3_stmt *s, struct job_row *row, struct dashi_error *err)
 {
@@ -290,6 +290,7 @@ static int row_from_stmt(struct store *st, sqlite3_stmt *s, struct job_row *row,
     row->checkpoint_step = (uint64_t)sqlite3_column_int64(s, 24);
     row->time_limit = sqlite3_column_double(s, 25);
     row->reused_from = sqlite3_column_int64(s, 26); /* NULL reads as 0 */
+    row->parent = sqlite3_column_int64(s, 27);      /* NULL reads as 0 */
     (void)st;
     return 0;
 }
@@ -314,8 +315,8 @@ static int insert_job(struct store *st, struct job_row *row, struct dashi_error 
                 "INSERT INTO jobs (kind, state, uid, user, priority, private, params_json, params_mp, "
                 "submitted_at, started_at, ended_at, device, driver, precision, mode, step, total_steps, "
                 "gpu_seconds, mem_estimate, error_code, error_field, error_message, checkpoint, "
-                "checkpoint_step, time_limit) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "?, ?, ?, ?, ?, ?, ?)",
+                "checkpoint_step, time_limit, parent) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, ?, ?, ?, ?, ?, ?, ?)",
                 &s, err) < 0)
         return -1;
     int i = 1;
@@ -345,6 +346,10 @@ static int insert_job(struct store *st, struct job_row *row, struct dashi_error 
     bind_text_or_null(s, i++, row->checkpoint);
     sqlite3_bind_int64(s, i++, (sqlite3_int64)row->checkpoint_step);
     sqlite3_bind_double(s, i++, row->time_limit);
+    if (row->parent > 0)
+        sqlite3_bind_int64(s, i++, row->parent);
+    else
+        sqlite3_bind_null(s, i++);
     if (step_done(st, s, err) < 0)
         return -1;
     row->id = sqlite3_last_insert_rowid(st->db);
@@ -565,6 +570,8 @@ int store_job_list(struct store *st, const struct job_filter *f,
         len += snprintf(sql + len, sizeof sql - (size_t)len, " AND (private = 0 OR uid = ?4)");
     if (f->before_id > 0)
         len += snprintf(sql + len, sizeof sql - (size_t)len, " AND id < ?6");
+    if (!f->stages)
+        len += snprintf(sql + len, sizeof sql - (size_t)len, " AND parent IS NULL");
     snprintf(sql + len, sizeof sql - (size_t)len, " ORDER BY id DESC LIMIT ?5");
 
     sqlite3_stmt *s;
@@ -597,6 +604,22 @@ int store_job_list(struct store *st, const struct job_filter *f,
     }
     if (out == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
         out = store_db_fail(st, err, "job list");
+    sqlite3_finalize(s);
+    return out;
+}
+
+int store_job_children(struct store *st, int64_t parent, int64_t *ids, size_t cap, size_t *n,
+                       struct dashi_error *err)
+{
+    *n = 0;
+    sqlite3_stmt *s;
+    if (store_prepare(st, "SELECT id FROM jobs WHERE parent = ? ORDER BY id", &s, err) < 0)
+        return -1;
+    sqlite3_bind_int64(s, 1, parent);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < cap)
+        ids[(*n)++] = sqlite3_column_int64(s, 0);
+    int out = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_db_fail(st, err, "stages of a job");
     sqlite3_finalize(s);
     return out;
 }

@@ -53,6 +53,7 @@ struct job_row {
     uint64_t checkpoint_step;
     double time_limit;      /* the job's own GPU-time limit in seconds (0: none) */
     int64_t reused_from;    /* the job whose outputs it reused (0: it computed them; store_reuse.h) */
+    int64_t parent;         /* the pipeline this job is a stage of (0: none; job_stages.h) */
 };
 
 void job_row_free(struct job_row *row); /* frees params_json and params_mp */
@@ -93,10 +94,15 @@ struct job_filter {
     uid_t viewer;     /* private jobs of other users are hidden unless viewer is 0 */
     uint64_t limit;   /* 0: 100 */
     int64_t before_id; /* > 0: only jobs with a smaller id (the paging cursor: the last id seen) */
+    bool stages;       /* the stages of pipelines too (false: a pipeline is one row) */
 };
 /* Newest first. cb returns non-zero to stop. The row is freed after cb returns. */
 int store_job_list(struct store *st, const struct job_filter *f,
                    int (*cb)(void *ctx, const struct job_row *row), void *ctx, struct dashi_error *err);
+/* The stages of pipeline `parent` (jobs whose parent it is), oldest first: at most cap ids
+ * into ids, their number in *n. */
+int store_job_children(struct store *st, int64_t parent, int64_t *ids, size_t cap, size_t *n,
+                       struct dashi_error *err);
 /* Ids of jobs in the given state, oldest first (*ids malloc'd). */
 int store_jobs_in_state(struct store *st, enum job_state s, int64_t **ids, size_t *n, struct dashi_error *err);
 

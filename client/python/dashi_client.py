@@ -243,6 +243,11 @@ class Client:
         check record["state"]). on_progress receives each event {state, step, total}."""
         return self.call("wait", {"id": job_id}, on_event=on_progress)
 
+    def summary(self, job_id):
+        """A job's summary scalars (its record's metrics). For a pipeline: decode's (relL2_T,
+        corr_T, dE_T, ...), train's train.* and eval.*, and time.STAGE.wall_s/gpu_s."""
+        return self.show(job_id)["metrics"]
+
     def status(self, job_id):
         return self.call("status", {"id": job_id})
 

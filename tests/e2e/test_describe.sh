@@ -29,7 +29,7 @@ def ok(r):
 every = ok(call(sock, "describe"))
 assert markdown(every) == md, "the describe op and --describe-params markdown differ"
 kinds = sorted({t["kind"] for t in every})
-assert kinds == sorted(["rollout", "les", "train", "atoms", "decode"]), kinds
+assert kinds == sorted(["rollout", "les", "train", "atoms", "decode", "pipeline"]), kinds
 for kind in kinds:
     one = ok(call(sock, "describe", {"kind": kind}))
     assert {t["kind"] for t in one} == {kind}, one

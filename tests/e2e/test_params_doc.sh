@@ -16,7 +16,7 @@ awk -v b="$begin" -v e="$end" '$0 == e {inside = 0} inside {print} $0 == b {insi
 env LD_PRELOAD="${DASHI_TEST_PRELOAD:-}" "$BUILD/dashid" --describe-params markdown > "$WORK/generated.md" \
   || fail "dashid --describe-params markdown failed"
 [ -s "$WORK/generated.md" ] || fail "no tables generated"
-for kind in rollout les train decode atoms; do
+for kind in rollout les train decode atoms pipeline; do
   grep -q "^\`$kind\`" "$WORK/generated.md" || fail "no table for $kind"
 done
 diff -u "$WORK/documented.md" "$WORK/generated.md" || fail "docs/protocol.md differs from the kinds' tables (diff above)"
