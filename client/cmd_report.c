@@ -420,21 +420,19 @@ static int write_index(struct dashi_client *c, struct report *r, char *index, si
     if (!f)
         return dashi_fail(err, DASHI_E_IO, "o", "cannot write %s: %s", tmp, strerror(errno));
     int saved = stdout_to_stderr(err);
-    if (saved >= 0) {
+    int rc = saved < 0 ? -1 : 0;
+    if (rc == 0) {
         write_page(f, c, r);
-        if (stdout_restore(saved, err) != 0)
-            saved = -1;
+        rc = stdout_restore(saved, err);
     }
     bool written = !ferror(f);
     if (fclose(f) != 0)
         written = false;
-    if (saved >= 0 && (!written || rename(tmp, index) != 0)) {
-        dashi_fail(err, DASHI_E_IO, "o", "cannot write %s: %s", index, strerror(errno));
-        saved = -1;
-    }
-    if (saved < 0)
+    if (rc == 0 && (!written || rename(tmp, index) != 0))
+        rc = dashi_fail(err, DASHI_E_IO, "o", "cannot write %s: %s", index, strerror(errno));
+    if (rc != 0)
         unlink(tmp);
-    return saved < 0 ? -1 : 0;
+    return rc;
 }
 
 static int make_dir(const char *dir, struct dashi_error *err)
