@@ -23,7 +23,7 @@ CC     ?= cc
 APT_PACKAGES := pkg-config libvulkan-dev mesa-vulkan-drivers libvkfft-dev glslang-dev glslc \
   spirv-tools libuv1-dev libmsgpack-dev libsqlite3-dev libcmocka-dev libsodium-dev \
   libcairo2-dev fonts-dejavu-core \
-  liblapack-dev libblas-dev valgrind clang libclang-rt-14-dev python3-msgpack python3-numpy \
+  liblapack-dev libblas-dev valgrind clang libclang-rt-14-dev python3-msgpack python3-numpy chromium \
   debhelper systemd groff-base
 PKGS := vulkan libuv msgpack sqlite3 libsodium cairo fontconfig cmocka
 
@@ -40,7 +40,7 @@ ensure-deps:
 	@if ! pkg-config --exists $(PKGS) 2>/dev/null || ! command -v glslc >/dev/null \
 	   || [ ! -f /usr/include/vkFFT.h ] || [ ! -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] \
 	   || [ ! -f /usr/lib/x86_64-linux-gnu/liblapack.so ] || ! command -v clang >/dev/null \
-	   || ! command -v valgrind >/dev/null || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
+	   || ! command -v valgrind >/dev/null || ! command -v chromium >/dev/null || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
 	  echo "dashid: installing missing Debian packages (make deps)"; $(MAKE) --no-print-directory deps; fi
 
 # The release daemon is built too: the valgrind test runs it (ASan and valgrind do not mix).

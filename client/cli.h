@@ -77,5 +77,7 @@ struct render_field;
 int cmd_fetch_field(struct dashi_client *c, const char *hash, struct render_field *f, struct dashi_error *err);
 /* cmd_figure.c: the canonical evaluation figure of a pipeline (docs/cli.md "figure") */
 int cmd_figure(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
+/* cmd_report.c: an HTML page about a few runs, with their figures (docs/cli.md "report") */
+int cmd_report(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 
 #endif

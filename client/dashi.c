@@ -96,6 +96,8 @@ static const struct command commands[] = {
      "[--atoms ID [--step T]]", "figure of a field (default its last frame), atoms of an atoms job marked", cmd_render, 0},
     {"figure", "PIPELINE|DECODE_JOB -o FILE.png|.svg|.pdf [--step S]",
      "truth | decoded | error on one scale, and the metrics against time", cmd_figure, 0},
+    {"report", "ID [ID...] | --group G -o DIR", "an HTML page of the runs: figures, parameters, summary",
+     cmd_report, 0},
     {"describe", "[KIND]", "the job kinds' parameters: type, default, range, meaning", cmd_describe, 0},
     {"fsck", "", "check every blob and the database (its user or root)", cmd_fsck_store, 0},
     {"rm", "ID [ID...]", "remove finished jobs and their records (owner or root)", cmd_rm, 0},

@@ -1,12 +1,14 @@
 """A small Python client for dashid (docs/protocol.md): connect, submit, wait, get, put,
 metrics. Needs only the standard library and msgpack (Debian: python3-msgpack); with
 numpy present, `get` and `metrics` return numpy arrays and `put`/`submit` accept them.
+docs/python.md describes each method.
 
     import dashi_client
     c = dashi_client.connect()
     rec = c.submit("rollout", op="A.npy", z0=z0_array, steps=300)   # files/arrays are uploaded
     rec = c.wait(rec["id"], on_progress=print)
-    z = c.get(rec["outputs"]["z_final"])                               # numpy array
+    z = c.output(rec, "z_final")                                       # numpy array
+    series, summary = c.metrics(rec["id"])
 """
 import hashlib
 import io
@@ -214,6 +216,24 @@ class Client:
             return data
         return numpy.load(io.BytesIO(data), allow_pickle=False)
 
+    def get_array(self, blob):
+        """A blob as a numpy array: numpy.load of its verified .npy bytes (never a pickle).
+        Needs numpy, where get falls back to bytes."""
+        if numpy is None:
+            raise ImportError("get_array needs numpy (Debian: python3-numpy); get() returns the .npy bytes")
+        return numpy.load(io.BytesIO(self.get_bytes(blob)), allow_pickle=False)
+
+    def output(self, job, name):
+        """Output `name` of a job (its id, or its record) as a numpy array. E_NOT_FOUND naming
+        "output", with the outputs the job has, when it has no such output (yet)."""
+        rec = job if isinstance(job, dict) else self.show(job)
+        outputs = rec.get("outputs") or {}
+        if name not in outputs:
+            have = ", ".join(sorted(outputs)) or "none yet"
+            raise DashiError("E_NOT_FOUND", f"job {rec['id']} ({rec['kind']}, {rec['state']}) has no output "
+                             f"'{name}'; its outputs: {have}", "output")
+        return self.get_array(outputs[name])
+
     # ---- jobs ----
     def _arg(self, value):
         """A job argument: arrays and existing .npy files are uploaded and become hashes."""
@@ -252,6 +272,7 @@ class Client:
         return self.call("status", {"id": job_id})
 
     def show(self, job_id):
+        """The job record (docs/protocol.md "The job record") with its state `events`."""
         return self.call("show", {"id": job_id})
 
     def cancel(self, job_id):
@@ -259,7 +280,9 @@ class Client:
 
     def list(self, limit=None, page=100, **filters):
         """Job records, newest first: all of them, or the first `limit`; follows the
-        pages of at most `page` (≤ 100) records (docs/protocol.md "Paging")."""
+        pages of at most `page` (≤ 100) records (docs/protocol.md "Paging"). Filters are
+        the list op's (state="succeeded", kind="les", user="name" or uid); one the daemon
+        does not know raises E_UNKNOWN_FIELD naming it."""
         jobs = []
         for r in self.replies("list", {**filters, "limit": min(limit or page, page)}):
             jobs += r["jobs"]

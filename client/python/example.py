@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Example for dashi_client: upload an operator and a start state, run a rollout on the
 daemon, follow its progress, fetch the final state as a numpy array and check it against
-the same rollout computed here with numpy.
+the same rollout computed here with numpy; then find the job again with list filters,
+read its record (show) and its metric series and summary (docs/python.md).
 
     example.py A.npy z0.npy [STEPS]        (the repository's tests/data/ has both)
 Exits 0 when the daemon's answer agrees with numpy to 1e-10 (relative)."""
@@ -31,7 +32,7 @@ def main():
         if rec["state"] != "succeeded":
             print(rec.get("error"), file=sys.stderr)
             return 1
-        z = c.get(rec["outputs"]["z_final"])
+        z = c.output(rec, "z_final")          # the output as a numpy array
         ref = z0.copy()
         for _ in range(steps):
             ref = ref @ A
@@ -39,6 +40,13 @@ def main():
         print(f"z_final shape {z.shape}, relative difference from numpy {rel:.3e}")
         series, summary = c.metrics(rec["id"])
         print(f"summary metrics: {', '.join(sorted(summary))}")
+        print(f"{len(series)} metric series")
+        for key, (st, values) in sorted(series.items()):
+            print(f"series {key}: {len(st)} points, steps {st[0]}..{st[-1]}, last {values[-1]:.6g}")
+        mine = c.list(kind="rollout", state="succeeded", limit=5)   # the list op's filters
+        print(f"list kind=rollout state=succeeded: jobs {[j['id'] for j in mine]}")
+        shown = c.show(rec["id"])
+        print(f"show: {len(shown['events'])} events, {shown['gpu_seconds']:.3g} GPU s, mode {shown['mode']}")
         hashes = c.hashes(rec["id"])
         print(f"{len(hashes)} state hashes, last {hashes[-1]['hash']}")
         try:

@@ -12,7 +12,55 @@ grep -q "relative difference from numpy" "$WORK/example.out" || fail "example: n
 grep -q "refused as expected: E_BAD_VALUE field=steps" "$WORK/example.out" || fail "example: bad steps not refused"
 "$DASHI" --json show 1 > "$WORK/show.json"
 [ "$(json "$WORK/show.json" "d['params']['steps']")" = 100 ] || fail "the daemon did not record the example's job"
+grep -q "list kind=rollout state=succeeded: jobs \[1\]" "$WORK/example.out" || fail "example: list filters"
+grep -q "show: 3 events" "$WORK/example.out" || fail "example: show"
 ok "example.py end to end"
+
+# A job's output as a numpy array equals the blob dashi downloads, byte for byte; the metric
+# series and summary equal dashi's; list filters select by kind and state.
+"$DASHI" --json submit les --N 16 --steps 10 --save-every 2 --wait > "$WORK/les.json" || fail "les job"
+LES=$(json "$WORK/les.json" "d['id']")
+"$DASHI" get "$(json "$WORK/les.json" "d['outputs']['trajectory']")" -o "$WORK/traj.npy" > /dev/null || fail "dashi get"
+"$DASHI" --json metrics "$LES" > "$WORK/metrics.json" || fail "dashi metrics"
+"$PY" - "$WORK" "$LES" <<'PY' || fail "numpy get, metrics, list filters"
+import json, sys
+sys.path.insert(0, "client/python")
+import numpy as np, dashi_client
+work, les = sys.argv[1], int(sys.argv[2])
+c = dashi_client.connect()
+rec = c.show(les)
+a, b = c.output(les, "trajectory"), np.load(f"{work}/traj.npy")
+assert a.dtype == b.dtype == np.float64 and a.shape == b.shape == (6, 16, 16), (a.dtype, a.shape, b.shape)
+assert np.array_equal(a, b), "the numpy array differs from the downloaded blob"
+assert np.array_equal(c.get_array(rec["outputs"]["trajectory"]), b)
+assert c.get_bytes(rec["outputs"]["trajectory"]) == open(f"{work}/traj.npy", "rb").read()
+try:
+    c.output(rec, "z_final")
+    raise SystemExit("no error for a missing output")
+except dashi_client.DashiError as e:
+    assert e.code == "E_NOT_FOUND" and e.field == "output" and "trajectory" in e.message, e
+series, summary = c.metrics(les)
+ref = json.load(open(f"{work}/metrics.json"))["metrics"]
+for key, s in ref.items():
+    pts = [(st, v) for st, v in zip(s["steps"], s["values"]) if st >= 0]
+    if pts:
+        assert series[key][0].tolist() == [p[0] for p in pts] and series[key][1].tolist() == [p[1] for p in pts], key
+    for st, v in zip(s["steps"], s["values"]):
+        assert st >= 0 or summary[key] == v, key
+assert series and summary and set(series) | set(summary) == set(ref), (sorted(series), sorted(summary))
+assert summary == rec["metrics"], "the summary scalars should be the record's"
+les_jobs = c.list(kind="les")
+assert les in [j["id"] for j in les_jobs] and all(j["kind"] == "les" for j in les_jobs), les_jobs
+assert les not in [j["id"] for j in c.list(kind="rollout")]
+assert [j["id"] for j in c.list(state="succeeded", limit=1)] == [les]
+try:
+    c.list(colour="blue")
+    raise SystemExit("an unknown filter was accepted")
+except dashi_client.DashiError as e:
+    assert (e.code, e.field) == ("E_UNKNOWN_FIELD", "colour"), (e.code, e.field)
+print(f"ok: {a.shape} trajectory, {len(series)} series, {len(summary)} summary scalars")
+PY
+ok "output()/get_array() equal dashi get byte for byte; metrics equal dashi's; list filters by kind and state"
 
 # Without numpy: blobs round-trip as bytes, hashes match dashi's, errors carry codes.
 "$PY" - "$WORK" <<'PY' || fail "client without numpy"
