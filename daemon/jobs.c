@@ -320,11 +320,16 @@ static int submit_stages(struct daemon *d, const struct job_submission *s, struc
         j->priority = s->priority;
         quota_time_limit(d, j, s->time_limit);
         j->waiting = j->plan.ndeps > 0;
-        if (!j->waiting && reused_instead(d, j)) {
+        struct reuse_match m = {.original = 0};
+        if (!j->waiting)
+            identical_lookup(d, j, j->id, s->reuse, &m);
+        if (!j->waiting && reused_instead(d, j, &m)) {
             reused[nreused++] = j->id;
             sched_job_discard(j);
             continue;
         }
+        if (m.in_flight) /* an identical job computes it: wait for that one, then reuse */
+            scheduler_job_await_identical(j, m.in_flight);
         scheduler_add(&d->sched, j);
     }
     for (int i = 0; i < nreused; i++)
