@@ -38,6 +38,18 @@ int quota_check_submit(struct daemon *d, uid_t uid, const struct job_plan *plan,
     return disk_check(d, uid, plan->disk_estimate, err);
 }
 
+int quota_check_runs(struct daemon *d, uid_t uid, uint64_t runs, struct dashi_error *err)
+{
+    struct user_limits l = config_user_limits(&d->cfg, uid);
+    uint64_t count, mem;
+    user_active(&d->sched, uid, &count, &mem);
+    if (count + runs > l.max_queued_jobs)
+        return dashi_fail(err, DASHI_E_QUOTA, "max_queued_jobs",
+                          "%llu runs beside your %llu active jobs exceed the limit (max_queued_jobs) of %llu per user",
+                          (unsigned long long)runs, (unsigned long long)count, (unsigned long long)l.max_queued_jobs);
+    return 0;
+}
+
 void quota_time_limit(const struct daemon *d, struct sched_job *j, double own_limit)
 {
     struct user_limits l = config_user_limits(&d->cfg, j->uid);

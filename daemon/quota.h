@@ -13,6 +13,9 @@
  * active jobs; -1 with E_QUOTA (field max_queued_jobs, max_steps, max_gpu_memory, or
  * for its outputs max_disk_bytes or disk_reserve_bytes: disk_check). */
 int quota_check_submit(struct daemon *d, uid_t uid, const struct job_plan *plan, struct dashi_error *err);
+/* Loop thread: 0 if `runs` more jobs of uid fit max_queued_jobs beside its active ones
+ * (a sweep's runs, checked together before any is queued); else E_QUOTA as above. */
+int quota_check_runs(struct daemon *d, uid_t uid, uint64_t runs, struct dashi_error *err);
 /* Sets j->time_limit (and its key) to the smaller of the job's own limit (seconds, 0 =
  * none) and its user's max_gpu_seconds. */
 void quota_time_limit(const struct daemon *d, struct sched_job *j, double own_limit);
