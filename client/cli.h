@@ -11,7 +11,7 @@
 #include "client.h"
 #include "cmd_analysis.h"
 
-#define CLI_MAX_POS 4   /* positional words after the command */
+#define CLI_MAX_POS 32  /* positional words after the command (compare, table: CMD_MAX_RUNS) */
 #define CLI_MAX_OPTS 64 /* --name value pairs and bare --flags */
 
 struct cli_opts {
@@ -57,6 +57,10 @@ int cli_call_print(struct dashi_client *c, const struct cli_opts *o, const char 
                    bool paged, bool record, struct dashi_error *err);
 
 /* cmd_jobs.c: submitting, waiting for and looking at jobs */
+/* Packs submit's (and sweep's) request: kind (the first word), args (the options not in
+ * envelope), priority, private, time_limit, reuse, name and tags, in a map with nextra
+ * more entries that the caller packs next. */
+void cli_pack_submission(msgpack_packer *pk, const struct cli_opts *o, const char *const *envelope, uint32_t nextra);
 int cmd_submit(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 int cmd_wait(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 int cmd_list(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
@@ -64,6 +68,12 @@ int cmd_job_op(struct dashi_client *c, struct cli_opts *o, struct dashi_error *e
 int cmd_show(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 int cmd_metrics(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 int cmd_hashes(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
+
+/* cmd_runs.c: tags and notes of a run, sweeps and the table of runs (docs/cli.md) */
+int cmd_tag(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
+int cmd_note(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
+int cmd_sweep(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
+int cmd_table(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 
 /* cmd_describe.c: the job kinds' parameters */
 int cmd_describe(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);

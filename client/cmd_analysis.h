@@ -24,9 +24,15 @@ struct cmd_args {
  * E_BAD_VALUE naming "id", "key" or "o"; E_NOT_FOUND when a job has no such metric series
  * or the extension no format. */
 int cmd_plot(struct dashi_client *c, const struct cmd_args *a, struct dashi_error *err);
-/* compare JOB1 JOB2: parameters that differ, summary-metric deltas (b - a, and relative
- * to |a|), and whether the state hashes both jobs recorded agree. */
+/* compare JOB1 JOB2 [JOB...] (up to CMD_MAX_RUNS): parameters that differ, each summary
+ * metric's values and range (for two runs also b - a, and relative to |a|), and whether
+ * the state hashes each run recorded agree with the first run's. */
+#define CMD_MAX_RUNS 32  /* runs one compare takes (CLI_MAX_POS words) */
+#define CMD_MAX_KEYS 256 /* parameter or metric names considered */
 int cmd_compare(struct dashi_client *c, const struct cmd_args *a, struct dashi_error *err);
+/* The names of the parameters whose values differ between the n job records (a name one
+ * lacks differs), in the order they first appear; at most max. */
+size_t cmd_differing_params(const msgpack_object *const *recs, size_t n, const msgpack_object **keys, size_t max);
 /* export JOB -o DIR: DIR/record.json (the record with its events), DIR/metrics.csv
  * (key,step,value; summary scalars at step -1) and DIR/NAME.npy for every output. */
 int cmd_export(struct dashi_client *c, const struct cmd_args *a, struct dashi_error *err);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* `dashi compare JOB1 JOB2`: what differs between two jobs. Parameters come from the
- * records' params, metric deltas from their summary scalars, and the hash verdict from
- * the state hashes both recorded at the same (trajectory, step). */
+/* `dashi compare JOB1 JOB2 [JOB...]`: what differs between runs. Parameters come from
+ * the records' params, metrics from their summary scalars, and the hash verdict from the
+ * state hashes each run recorded at the steps of the first. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +30,6 @@ static bool as_double(const msgpack_object *o, double *v)
     }
 }
 
-/* Keys of map a, then those of b that a lacks, each once: calls fn for each. */
-typedef void (*key_fn)(msgpack_packer *pk, const msgpack_object *key, const msgpack_object *va,
-                       const msgpack_object *vb, void *ctx);
-
 static const msgpack_object *map_get_obj(const msgpack_object *map, const msgpack_object *key)
 {
     if (!map || map->type != MSGPACK_OBJECT_MAP || key->type != MSGPACK_OBJECT_STR)
@@ -44,15 +40,6 @@ static const msgpack_object *map_get_obj(const msgpack_object *map, const msgpac
     return NULL;
 }
 
-static void each_key(msgpack_packer *pk, const msgpack_object *a, const msgpack_object *b, key_fn fn, void *ctx)
-{
-    for (uint32_t i = 0; a && a->type == MSGPACK_OBJECT_MAP && i < a->via.map.size; i++)
-        fn(pk, &a->via.map.ptr[i].key, &a->via.map.ptr[i].val, map_get_obj(b, &a->via.map.ptr[i].key), ctx);
-    for (uint32_t i = 0; b && b->type == MSGPACK_OBJECT_MAP && i < b->via.map.size; i++)
-        if (!map_get_obj(a, &b->via.map.ptr[i].key))
-            fn(pk, &b->via.map.ptr[i].key, NULL, &b->via.map.ptr[i].val, ctx);
-}
-
 static void pack_or_nil(msgpack_packer *pk, const msgpack_object *o)
 {
     if (o)
@@ -61,37 +48,89 @@ static void pack_or_nil(msgpack_packer *pk, const msgpack_object *o)
         msgpack_pack_nil(pk);
 }
 
-/* Counting pass (pk NULL) then packing pass, so maps get their sizes up front. */
-static void param_fn(msgpack_packer *pk, const msgpack_object *key, const msgpack_object *va,
-                     const msgpack_object *vb, void *ctx)
+/* The keys of the n maps, each once, in the order they first appear; at most max. */
+static size_t union_keys(const msgpack_object *const *maps, size_t n, const msgpack_object **keys, size_t max)
 {
-    if (same_object(va, vb))
-        return;
-    if (!pk) {
-        (*(uint32_t *)ctx)++;
-        return;
-    }
-    msgpack_pack_object(pk, *key);
-    msgpack_pack_array(pk, 2);
-    pack_or_nil(pk, va);
-    pack_or_nil(pk, vb);
+    size_t nkeys = 0;
+    for (size_t r = 0; r < n; r++)
+        for (uint32_t i = 0; maps[r] && maps[r]->type == MSGPACK_OBJECT_MAP && i < maps[r]->via.map.size; i++) {
+            const msgpack_object *k = &maps[r]->via.map.ptr[i].key;
+            bool seen = false;
+            for (size_t q = 0; q < nkeys && !seen; q++)
+                seen = msgpack_object_equal(*keys[q], *k);
+            if (!seen && nkeys < max)
+                keys[nkeys++] = k;
+        }
+    return nkeys;
 }
 
-static void metric_fn(msgpack_packer *pk, const msgpack_object *key, const msgpack_object *va,
-                      const msgpack_object *vb, void *ctx)
+size_t cmd_differing_params(const msgpack_object *const *recs, size_t n, const msgpack_object **keys, size_t max)
 {
-    if (!pk) {
-        (*(uint32_t *)ctx)++;
-        return;
+    const msgpack_object **params = malloc((n ? n : 1) * sizeof *params), *all[CMD_MAX_KEYS];
+    if (!params)
+        return 0;
+    for (size_t r = 0; r < n; r++)
+        params[r] = map_get(recs[r], "params");
+    size_t nall = union_keys(params, n, all, CMD_MAX_KEYS), nkeys = 0;
+    for (size_t k = 0; k < nall; k++) {
+        bool differ = false;
+        for (size_t r = 1; r < n && !differ; r++)
+            differ = !same_object(map_get_obj(params[0], all[k]), map_get_obj(params[r], all[k]));
+        if (differ && nkeys < max)
+            keys[nkeys++] = all[k];
     }
+    free(params);
+    return nkeys;
+}
+
+/* "params": each differing parameter with its value in every run (nil where absent). */
+static void pack_params(msgpack_packer *pk, const msgpack_object *const *recs, size_t n)
+{
+    const msgpack_object *keys[CMD_MAX_KEYS];
+    size_t nkeys = cmd_differing_params(recs, n, keys, CMD_MAX_KEYS);
+    pk_key(pk, "params");
+    msgpack_pack_map(pk, nkeys);
+    for (size_t k = 0; k < nkeys; k++) {
+        msgpack_pack_object(pk, *keys[k]);
+        msgpack_pack_array(pk, n);
+        for (size_t r = 0; r < n; r++)
+            pack_or_nil(pk, map_get_obj(map_get(recs[r], "params"), keys[k]));
+    }
+}
+
+/* One summary metric over the runs: its values, their range, and for two runs the
+ * change from a to b (delta, and relative to |a|). */
+static void pack_metric(msgpack_packer *pk, const msgpack_object *const *vals, size_t n)
+{
+    double lo = INFINITY, hi = -INFINITY, v;
+    for (size_t r = 0; r < n; r++)
+        if (as_double(vals[r], &v) && isfinite(v)) {
+            lo = fmin(lo, v);
+            hi = fmax(hi, v);
+        }
+    msgpack_pack_map(pk, n == 2 ? 7 : 3);
+    pk_key(pk, "values");
+    msgpack_pack_array(pk, n);
+    for (size_t r = 0; r < n; r++)
+        pack_or_nil(pk, vals[r]);
+    pk_key(pk, "min");
+    if (lo <= hi)
+        msgpack_pack_double(pk, lo);
+    else
+        msgpack_pack_nil(pk);
+    pk_key(pk, "max");
+    if (lo <= hi)
+        msgpack_pack_double(pk, hi);
+    else
+        msgpack_pack_nil(pk);
+    if (n != 2)
+        return;
     double a, b;
-    bool both = as_double(va, &a) && as_double(vb, &b);
-    msgpack_pack_object(pk, *key);
-    msgpack_pack_map(pk, 4);
+    bool both = as_double(vals[0], &a) && as_double(vals[1], &b);
     pk_key(pk, "a");
-    pack_or_nil(pk, va);
+    pack_or_nil(pk, vals[0]);
     pk_key(pk, "b");
-    pack_or_nil(pk, vb);
+    pack_or_nil(pk, vals[1]);
     pk_key(pk, "delta");
     if (both && isfinite(b - a))
         msgpack_pack_double(pk, b - a);
@@ -104,10 +143,27 @@ static void metric_fn(msgpack_packer *pk, const msgpack_object *key, const msgpa
         msgpack_pack_nil(pk);
 }
 
+static void pack_metrics(msgpack_packer *pk, const msgpack_object *const *recs, size_t n)
+{
+    const msgpack_object *maps[CMD_MAX_RUNS], *keys[CMD_MAX_KEYS], *vals[CMD_MAX_RUNS];
+    for (size_t r = 0; r < n; r++)
+        maps[r] = map_get(recs[r], "metrics");
+    size_t nkeys = union_keys(maps, n, keys, CMD_MAX_KEYS);
+    pk_key(pk, "metrics");
+    msgpack_pack_map(pk, nkeys);
+    for (size_t k = 0; k < nkeys; k++) {
+        msgpack_pack_object(pk, *keys[k]);
+        for (size_t r = 0; r < n; r++)
+            vals[r] = map_get_obj(maps[r], keys[k]);
+        pack_metric(pk, vals, n);
+    }
+}
+
 /* Hashes recorded by both jobs at the same (traj, step); the first that differs. */
 struct hash_verdict {
     uint64_t common, differ;
     int64_t first_traj, first_step;
+    size_t first_run; /* the run (index) of the first difference */
 };
 
 static bool hash_key(const msgpack_object *h, int64_t *traj, int64_t *step)
@@ -120,10 +176,9 @@ static bool hash_key(const msgpack_object *h, int64_t *traj, int64_t *step)
     return true;
 }
 
-static void compare_hashes(const msgpack_object *ha, const msgpack_object *hb, struct hash_verdict *v)
+/* Adds to v the hashes run b recorded at the steps of run a. */
+static void compare_hashes(const msgpack_object *ha, const msgpack_object *hb, size_t run_b, struct hash_verdict *v)
 {
-    memset(v, 0, sizeof *v);
-    v->first_traj = v->first_step = -1;
     if (!ha || !hb || ha->type != MSGPACK_OBJECT_ARRAY || hb->type != MSGPACK_OBJECT_ARRAY)
         return;
     /* Both lists come in (traj, step) order from the daemon: merge them. */
@@ -148,6 +203,7 @@ static void compare_hashes(const msgpack_object *ha, const msgpack_object *hb, s
                 if (v->differ++ == 0) {
                     v->first_traj = ta;
                     v->first_step = sa;
+                    v->first_run = run_b;
                 }
             }
             i++;
@@ -156,7 +212,24 @@ static void compare_hashes(const msgpack_object *ha, const msgpack_object *hb, s
     }
 }
 
-static void print_text(const msgpack_object *doc)
+static void print_hash_verdict(const msgpack_object *doc)
+{
+    const msgpack_object *h = map_get(doc, "hashes");
+    double common = 0, differ = 0, step, job;
+    as_double(map_get(h, "compared"), &common);
+    as_double(map_get(h, "differ"), &differ);
+    const msgpack_object *first = map_get(h, "first_difference");
+    if (common == 0)
+        printf("hashes: no state hashes recorded at the same steps\n");
+    else if (differ == 0)
+        printf("hashes: agree at all %.0f common steps\n", common);
+    else if (as_double(map_get(first, "step"), &step) && as_double(map_get(first, "job"), &job))
+        printf("hashes: differ at %.0f of %.0f common steps, first at step %.0f (job %.0f)\n", differ, common, step,
+               job);
+}
+
+/* Two runs: each difference as "a -> b". */
+static void print_pair(const msgpack_object *doc)
 {
     const msgpack_object *jobs = map_get(doc, "jobs");
     printf("job %llu vs job %llu\n", (unsigned long long)jobs->via.array.ptr[0].via.u64,
@@ -186,85 +259,117 @@ static void print_text(const msgpack_object *doc)
             printf(" (%+.3g%%)", 100 * r);
         fputc('\n', stdout);
     }
-    const msgpack_object *h = map_get(doc, "hashes");
-    double common, differ, step;
-    as_double(map_get(h, "compared"), &common);
-    as_double(map_get(h, "differ"), &differ);
-    if (common == 0)
-        printf("hashes: no state hashes recorded at the same steps\n");
-    else if (differ == 0)
-        printf("hashes: agree at all %.0f common steps\n", common);
-    else if (as_double(map_get(map_get(h, "first_difference"), "step"), &step))
-        printf("hashes: differ at %.0f of %.0f common steps, first at step %.0f\n", differ, common, step);
+}
+
+#define COMPARE_CELL 14
+
+/* A row of the N-way text: a label, then one value per run. */
+static void print_row(const msgpack_object_kv *kv, const msgpack_object *values)
+{
+    printf("  %-22.*s", (int)kv->key.via.str.size, kv->key.via.str.ptr);
+    for (uint32_t r = 0; values && values->type == MSGPACK_OBJECT_ARRAY && r < values->via.array.size; r++) {
+        const msgpack_object *v = &values->via.array.ptr[r];
+        if (v->type == MSGPACK_OBJECT_FLOAT64 || v->type == MSGPACK_OBJECT_FLOAT32) {
+            printf(" %*.6g", COMPARE_CELL, v->via.f64);
+            continue;
+        }
+        char *cell = json_string(v, -1);
+        printf(" %*s", COMPARE_CELL, cell ? cell : "?");
+        free(cell);
+    }
+    fputc('\n', stdout);
+}
+
+/* More runs: one column per run. */
+static void print_columns(const msgpack_object *doc)
+{
+    const msgpack_object *jobs = map_get(doc, "jobs"), *params = map_get(doc, "params"),
+                         *metrics = map_get(doc, "metrics");
+    printf("  %-22s", "job");
+    for (uint32_t r = 0; r < jobs->via.array.size; r++)
+        printf(" %*llu", COMPARE_CELL, (unsigned long long)jobs->via.array.ptr[r].via.u64);
+    printf("\nparameters that differ:%s\n", params->via.map.size ? "" : " none");
+    for (uint32_t i = 0; i < params->via.map.size; i++)
+        print_row(&params->via.map.ptr[i], &params->via.map.ptr[i].val);
+    printf("summary metrics:%s\n", metrics->via.map.size ? "" : " none");
+    for (uint32_t i = 0; i < metrics->via.map.size; i++)
+        print_row(&metrics->via.map.ptr[i], map_get(&metrics->via.map.ptr[i].val, "values"));
+}
+
+static void pack_hashes(msgpack_packer *pk, const struct hash_verdict *v, const int64_t *ids)
+{
+    pk_key(pk, "hashes");
+    msgpack_pack_map(pk, 4);
+    pk_kv_i64(pk, "compared", (int64_t)v->common);
+    pk_kv_i64(pk, "differ", (int64_t)v->differ);
+    pk_key(pk, "agree");
+    if (v->common == 0)
+        msgpack_pack_nil(pk); /* nothing to compare is not agreement */
+    else if (v->differ == 0)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+    pk_key(pk, "first_difference");
+    if (v->differ) {
+        msgpack_pack_map(pk, 3);
+        pk_kv_i64(pk, "job", ids[v->first_run]);
+        pk_kv_i64(pk, "traj", v->first_traj);
+        pk_kv_i64(pk, "step", v->first_step);
+    } else {
+        msgpack_pack_nil(pk);
+    }
+}
+
+/* The comparison of n runs as one msgpack document (into sb). */
+static void pack_comparison(msgpack_packer *pk, const int64_t *ids, const msgpack_object *const *recs,
+                            const msgpack_object *const *hashes, size_t n)
+{
+    bool kinds_agree = true;
+    struct hash_verdict v = {.first_traj = -1, .first_step = -1};
+    for (size_t r = 1; r < n; r++) {
+        kinds_agree = kinds_agree && same_object(map_get(recs[0], "kind"), map_get(recs[r], "kind"));
+        compare_hashes(map_get(hashes[0], "hashes"), map_get(hashes[r], "hashes"), r, &v);
+    }
+    msgpack_pack_map(pk, 5);
+    pk_key(pk, "jobs");
+    msgpack_pack_array(pk, n);
+    for (size_t r = 0; r < n; r++)
+        msgpack_pack_int64(pk, ids[r]);
+    pk_kv_bool(pk, "kinds_agree", kinds_agree);
+    pack_params(pk, recs, n);
+    pack_metrics(pk, recs, n);
+    pack_hashes(pk, &v, ids);
 }
 
 int cmd_compare(struct dashi_client *c, const struct cmd_args *a, struct dashi_error *err)
 {
-    int64_t ids[2];
-    if (a->npos != 2)
-        return dashi_fail(err, DASHI_E_MISSING_FIELD, "id", "usage: dashi compare JOB1 JOB2");
-    if (cmd_parse_id(a->pos[0], &ids[0], err) != 0 || cmd_parse_id(a->pos[1], &ids[1], err) != 0)
-        return -1;
-    struct cmd_result rec[2], hashes[2];
-    for (int i = 0; i < 2; i++) {
+    size_t n = (size_t)a->npos;
+    if (n < 2 || n > CMD_MAX_RUNS)
+        return dashi_fail(err, DASHI_E_MISSING_FIELD, "id", "usage: dashi compare JOB1 JOB2 [JOB...] (2 to %d jobs)",
+                          CMD_MAX_RUNS);
+    int64_t ids[CMD_MAX_RUNS];
+    struct cmd_result rec[CMD_MAX_RUNS], hashes[CMD_MAX_RUNS];
+    const msgpack_object *r[CMD_MAX_RUNS], *h[CMD_MAX_RUNS];
+    for (size_t i = 0; i < n; i++) {
         cmd_result_init(&rec[i]);
         cmd_result_init(&hashes[i]);
     }
     int rc = 0;
-    for (int i = 0; i < 2 && rc == 0; i++) {
-        rc = cmd_call_id(c, "show", ids[i], NULL, &rec[i], err);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = cmd_parse_id(a->pos[i], &ids[i], err);
+        if (rc == 0)
+            rc = cmd_call_id(c, "show", ids[i], NULL, &rec[i], err);
         if (rc == 0)
             rc = cmd_call_id(c, "hashes", ids[i], NULL, &hashes[i], err);
+        r[i] = rec[i].obj;
+        h[i] = hashes[i].obj;
     }
-    const msgpack_object *r[2] = {rec[0].obj, rec[1].obj}, *h[2] = {hashes[0].obj, hashes[1].obj};
     if (rc == 0) {
-        /* The comparison as one msgpack document, printed as JSON or as text. */
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
         msgpack_packer pk;
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        const msgpack_object *pa = map_get(r[0], "params"), *pb = map_get(r[1], "params");
-        const msgpack_object *ma = map_get(r[0], "metrics"), *mb = map_get(r[1], "metrics");
-        uint32_t nparams = 0, nmetrics = 0;
-        each_key(NULL, pa, pb, param_fn, &nparams);
-        each_key(NULL, ma, mb, metric_fn, &nmetrics);
-        struct hash_verdict v;
-        compare_hashes(map_get(h[0], "hashes"), map_get(h[1], "hashes"), &v);
-        msgpack_pack_map(&pk, 5);
-        pk_key(&pk, "jobs");
-        msgpack_pack_array(&pk, 2);
-        msgpack_pack_int64(&pk, ids[0]);
-        msgpack_pack_int64(&pk, ids[1]);
-        pk_key(&pk, "kinds_agree");
-        if (same_object(map_get(r[0], "kind"), map_get(r[1], "kind")))
-            msgpack_pack_true(&pk);
-        else
-            msgpack_pack_false(&pk);
-        pk_key(&pk, "params");
-        msgpack_pack_map(&pk, nparams);
-        each_key(&pk, pa, pb, param_fn, NULL);
-        pk_key(&pk, "metrics");
-        msgpack_pack_map(&pk, nmetrics);
-        each_key(&pk, ma, mb, metric_fn, NULL);
-        pk_key(&pk, "hashes");
-        msgpack_pack_map(&pk, 4);
-        pk_kv_i64(&pk, "compared", (int64_t)v.common);
-        pk_kv_i64(&pk, "differ", (int64_t)v.differ);
-        pk_key(&pk, "agree");
-        if (v.common == 0)
-            msgpack_pack_nil(&pk); /* nothing to compare is not agreement */
-        else if (v.differ == 0)
-            msgpack_pack_true(&pk);
-        else
-            msgpack_pack_false(&pk);
-        pk_key(&pk, "first_difference");
-        if (v.differ) {
-            msgpack_pack_map(&pk, 2);
-            pk_kv_i64(&pk, "traj", v.first_traj);
-            pk_kv_i64(&pk, "step", v.first_step);
-        } else {
-            msgpack_pack_nil(&pk);
-        }
+        pack_comparison(&pk, ids, r, h, n);
         msgpack_unpacked doc;
         msgpack_unpacked_init(&doc);
         if (msgpack_unpack_next(&doc, sb.data, sb.size, NULL) != MSGPACK_UNPACK_SUCCESS) {
@@ -273,12 +378,16 @@ int cmd_compare(struct dashi_client *c, const struct cmd_args *a, struct dashi_e
             json_write(stdout, &doc.data, 2);
             fputc('\n', stdout);
         } else {
-            print_text(&doc.data);
+            if (n == 2)
+                print_pair(&doc.data);
+            else
+                print_columns(&doc.data);
+            print_hash_verdict(&doc.data);
         }
         msgpack_unpacked_destroy(&doc);
         msgpack_sbuffer_destroy(&sb);
     }
-    for (int i = 0; i < 2; i++) {
+    for (size_t i = 0; i < n; i++) {
         cmd_result_free(&rec[i]);
         cmd_result_free(&hashes[i]);
     }

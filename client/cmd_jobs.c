@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -87,19 +88,35 @@ static int upload_file_args(struct dashi_client *c, struct cli_opts *o, char (*h
 }
 
 /* The options of submit that are part of the request's envelope, not the job's args. */
-static const char *const submit_envelope[] = {"wait", "priority", "private", "time-limit", "no-reuse", NULL};
+static const char *const submit_envelope[] = {"wait", "priority", "private", "time-limit", "no-reuse", "name", "tag",
+                                              NULL};
 
-static void pack_submit(msgpack_packer *pk, void *ctx)
+/* Packs every --name (skipped by the envelope: the job's args never hold them) as an
+ * array of strings, typed as text whatever they look like. */
+static void pack_repeated(msgpack_packer *pk, const struct cli_opts *o, const char *name)
 {
-    const struct cli_opts *o = ctx;
+    uint32_t n = 0;
+    for (int i = 0; i < o->args.nopts; i++)
+        n += strcmp(o->names[i], name) == 0;
+    msgpack_pack_array(pk, n);
+    for (int i = 0; i < o->args.nopts; i++)
+        if (strcmp(o->names[i], name) == 0)
+            pk_str(pk, o->values[i] ? o->values[i] : "");
+}
+
+void cli_pack_submission(msgpack_packer *pk, const struct cli_opts *o, const char *const *envelope, uint32_t nextra)
+{
     const char *prio = cli_opt(o, "priority");
     bool priv = cli_opt(o, "private") != NULL;
     const char *limit = cli_opt(o, "time-limit");
     bool no_reuse = cli_opt(o, "no-reuse") != NULL;
-    msgpack_pack_map(pk, 2 + (prio ? 1 : 0) + (priv ? 1 : 0) + (limit ? 1 : 0) + (no_reuse ? 1 : 0));
+    const char *name = cli_opt(o, "name");
+    bool tags = cli_opt(o, "tag") != NULL;
+    msgpack_pack_map(pk, 2 + nextra + (prio ? 1 : 0) + (priv ? 1 : 0) + (limit ? 1 : 0) + (no_reuse ? 1 : 0) +
+                             (name ? 1 : 0) + (tags ? 1 : 0));
     pk_kv_str(pk, "kind", o->pos[0]);
     pk_key(pk, "args");
-    struct cli_optmap m = {o, submit_envelope, NULL};
+    struct cli_optmap m = {o, envelope, NULL};
     cli_pack_optmap(pk, &m);
     if (prio) {
         pk_key(pk, "priority");
@@ -113,6 +130,17 @@ static void pack_submit(msgpack_packer *pk, void *ctx)
     }
     if (no_reuse)
         pk_kv_bool(pk, "reuse", false);
+    if (name)
+        pk_kv_str(pk, "name", name); /* text even when it reads as a number */
+    if (tags) {
+        pk_key(pk, "tags");
+        pack_repeated(pk, o, "tag");
+    }
+}
+
+static void pack_submit(msgpack_packer *pk, void *ctx)
+{
+    cli_pack_submission(pk, ctx, submit_envelope, 0);
 }
 
 /* Submits (the files uploaded) and prints the record, or with --wait waits for the job. */
@@ -152,62 +180,174 @@ int cmd_submit(struct dashi_client *c, struct cli_opts *o, struct dashi_error *e
     return status;
 }
 
-/* ---- list ---- */
+/* ---- the columns of list's text ---- */
 
-struct list_page {
-    struct cli_optmap *filters;
-    long long page;
+static void cell_str(char *out, size_t cap, const msgpack_object *v)
+{
+    if (v && v->type == MSGPACK_OBJECT_STR)
+        snprintf(out, cap, "%.*s", (int)v->via.str.size, v->via.str.ptr);
+    else
+        snprintf(out, cap, "-");
+}
+
+static void col_id(const msgpack_object *j, char *out, size_t cap) { snprintf(out, cap, "%lld", (long long)obj_i64(map_get(j, "id"))); }
+static void col_kind(const msgpack_object *j, char *out, size_t cap) { cell_str(out, cap, map_get(j, "kind")); }
+static void col_state(const msgpack_object *j, char *out, size_t cap) { cell_str(out, cap, map_get(j, "state")); }
+static void col_user(const msgpack_object *j, char *out, size_t cap) { cell_str(out, cap, map_get(j, "user")); }
+static void col_name(const msgpack_object *j, char *out, size_t cap) { cell_str(out, cap, map_get(j, "name")); }
+
+static void col_progress(const msgpack_object *j, char *out, size_t cap)
+{
+    const msgpack_object *prog = map_get(j, "progress"), *reused = map_get(j, "reused_from");
+    int len = snprintf(out, cap, "%lld/%lld", (long long)obj_i64(map_get(prog, "step")),
+                       (long long)obj_i64(map_get(prog, "total")));
+    const msgpack_object *parent = map_get(j, "parent");
+    if (reused && reused->type == MSGPACK_OBJECT_POSITIVE_INTEGER && len > 0 && (size_t)len < cap)
+        len += snprintf(out + len, cap - (size_t)len, " (reused from %llu)", (unsigned long long)reused->via.u64);
+    if (parent && parent->type == MSGPACK_OBJECT_POSITIVE_INTEGER && len > 0 && (size_t)len < cap)
+        snprintf(out + len, cap - (size_t)len, " (stage of pipeline %llu)", /* shown with --all or --kind */
+                 (unsigned long long)parent->via.u64);
+}
+
+/* Wall time since it started (to its end when it ended); "-" before it starts. */
+static void col_elapsed(const msgpack_object *j, char *out, size_t cap)
+{
+    double started = obj_number(map_get(j, "started_at"), 0), ended = obj_number(map_get(j, "ended_at"), 0);
+    if (started <= 0) {
+        snprintf(out, cap, "-");
+        return;
+    }
+    double s = (ended > 0 ? ended : (double)time(NULL)) - started;
+    s = s > 0 ? s : 0;
+    if (s < 60)
+        snprintf(out, cap, "%.1fs", s);
+    else if (s < 3600)
+        snprintf(out, cap, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    else
+        snprintf(out, cap, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+}
+
+struct list_column {
+    const char *title;
+    int width; /* 0: the last column, unpadded */
+    void (*cell)(const msgpack_object *job, char *out, size_t cap);
 };
 
-static void pack_filters(msgpack_packer *pk, void *ctx)
-{
-    cli_pack_optmap(pk, ((const struct list_page *)ctx)->filters);
-}
+/* One line per column: a column is a title, a width and how to fill a cell. */
+static const struct list_column list_columns[] = {
+    {"ID", 6, col_id},         {"KIND", 9, col_kind},       {"STATE", 11, col_state}, {"USER", 10, col_user},
+    {"ELAPSED", 8, col_elapsed}, {"NAME", 16, col_name},    {"PROGRESS", 0, col_progress},
+};
 
-static void pack_page_limit(msgpack_packer *pk, void *ctx)
+static void print_cell(const struct list_column *col, const char *text)
 {
-    pk_kv_i64(pk, "limit", ((const struct list_page *)ctx)->page);
-}
-
-/* The list filters with the page size. */
-static void pack_list_page(msgpack_packer *pk, void *ctx)
-{
-    pack_map_extended(pk, pack_filters, ctx, 1, pack_page_limit, ctx);
+    if (col->width)
+        printf("%-*s ", col->width, text);
+    else
+        printf("%s\n", text);
 }
 
 static void print_jobs_text(const msgpack_object *result)
 {
+    const size_t ncols = sizeof list_columns / sizeof list_columns[0];
+    for (size_t k = 0; k < ncols; k++)
+        print_cell(&list_columns[k], list_columns[k].title);
     const msgpack_object *jobs = map_get(result, "jobs");
-    printf("%-6s %-9s %-11s %-10s %s\n", "ID", "KIND", "STATE", "USER", "PROGRESS");
     for (uint32_t i = 0; jobs && jobs->type == MSGPACK_OBJECT_ARRAY && i < jobs->via.array.size; i++) {
-        const msgpack_object *j = &jobs->via.array.ptr[i];
-        const msgpack_object *id = map_get(j, "id"), *kind = map_get(j, "kind"), *state = map_get(j, "state"),
-                             *user = map_get(j, "user"), *prog = map_get(j, "progress"),
-                             *reused = map_get(j, "reused_from"), *parent = map_get(j, "parent");
-        const msgpack_object *step = map_get(prog, "step"), *total = map_get(prog, "total");
-        char from[80] = "";
-        if (reused && reused->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-            snprintf(from, sizeof from, " (reused from %llu)", (unsigned long long)reused->via.u64);
-        if (parent && parent->type == MSGPACK_OBJECT_POSITIVE_INTEGER) /* shown with --all or --kind */
-            snprintf(from + strlen(from), sizeof from - strlen(from), " (stage of pipeline %llu)",
-                     (unsigned long long)parent->via.u64);
-        printf("%-6llu %-9.*s %-11.*s %-10.*s %llu/%llu%s\n", (unsigned long long)id->via.u64, (int)kind->via.str.size,
-               kind->via.str.ptr, (int)state->via.str.size, state->via.str.ptr, (int)user->via.str.size,
-               user->via.str.ptr, (unsigned long long)(step ? step->via.u64 : 0),
-               (unsigned long long)(total ? total->via.u64 : 0), from);
+        for (size_t k = 0; k < ncols; k++) {
+            char cell[160];
+            list_columns[k].cell(&jobs->via.array.ptr[i], cell, sizeof cell);
+            print_cell(&list_columns[k], cell);
+        }
     }
+}
+
+/* "50 of 312 shown", when the filter matches more than the rows shown. */
+static void print_more_rows(const msgpack_object *result)
+{
+    const msgpack_object *jobs = map_get(result, "jobs");
+    int64_t total = obj_i64(map_get(result, "total"));
+    uint32_t shown = jobs && jobs->type == MSGPACK_OBJECT_ARRAY ? jobs->via.array.size : 0;
+    if (total > (int64_t)shown)
+        printf("%u of %lld shown; --limit N for more\n", shown, (long long)total);
+}
+
+/* --param KEY=VALUE (repeatable): the list op's param map, each value typed. */
+static int count_params(const struct cli_opts *o, struct dashi_error *err)
+{
+    int n = 0;
+    for (int i = 0; i < o->args.nopts; i++) {
+        if (strcmp(o->names[i], "param") != 0)
+            continue;
+        const char *v = o->values[i];
+        if (!v || !strchr(v, '=') || v[0] == '=')
+            return dashi_fail(err, DASHI_E_BAD_VALUE, "param", "--param takes KEY=VALUE (e.g. --param cs=0.2), got %s",
+                              v ? v : "nothing");
+        n++;
+    }
+    return n;
+}
+
+static void pack_params_filter(msgpack_packer *pk, const struct cli_opts *o, int n)
+{
+    msgpack_pack_map(pk, (size_t)n);
+    for (int i = 0; i < o->args.nopts; i++) {
+        if (strcmp(o->names[i], "param") != 0)
+            continue;
+        const char *eq = strchr(o->values[i], '=');
+        msgpack_pack_str(pk, (size_t)(eq - o->values[i]));
+        msgpack_pack_str_body(pk, o->values[i], (size_t)(eq - o->values[i]));
+        cli_pack_value(pk, eq + 1);
+    }
+}
+
+/* ---- list ---- */
+
+struct list_page {
+    const struct cli_opts *o;
+    long long page;
+    int nparams; /* --param filters */
+};
+
+/* What list's options add to the filters cli_pack_optmap packs: the page size, --name
+ * as text, every --tag and the --param map. */
+static void pack_list_extra(msgpack_packer *pk, void *ctx)
+{
+    const struct list_page *lp = ctx;
+    const char *name = cli_opt(lp->o, "name");
+    pk_kv_i64(pk, "limit", lp->page);
+    if (name)
+        pk_kv_str(pk, "name", name);
+    if (cli_opt(lp->o, "tag")) {
+        pk_key(pk, "tag");
+        pack_repeated(pk, lp->o, "tag");
+    }
+    if (lp->nparams) {
+        pk_key(pk, "param");
+        pack_params_filter(pk, lp->o, lp->nparams);
+    }
+}
+
+static void pack_list_page(msgpack_packer *pk, void *ctx)
+{
+    static const char *const only[] = {"state", "kind", "user", "group", "all", NULL}; /* typed: group 3 is an id */
+    const struct list_page *lp = ctx;
+    struct cli_optmap m = {lp->o, NULL, only};
+    uint32_t nextra = 1 + (cli_opt(lp->o, "name") ? 1 : 0) + (cli_opt(lp->o, "tag") ? 1 : 0) + (lp->nparams ? 1 : 0);
+    pack_map_extended(pk, cli_pack_optmap, &m, nextra, pack_list_extra, ctx);
 }
 
 int cmd_list(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err)
 {
     /* --limit is the number of jobs shown; the daemon's pages hold at most DASHI_PAGE_JOBS. */
-    static const char *const only[] = {"state", "kind", "user", "all", NULL};
-    struct cli_optmap m = {o, NULL, only};
     const char *limit_opt = cli_opt(o, "limit");
     long long limit = limit_opt ? atoll(limit_opt) : 50;
     if (limit < 1)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "limit", "--limit must be a positive integer, got %s", limit_opt);
-    struct list_page lp = {&m, limit < DASHI_PAGE_JOBS ? limit : DASHI_PAGE_JOBS};
+    int nparams = count_params(o, err);
+    if (nparams < 0)
+        return -1;
+    struct list_page lp = {o, limit < DASHI_PAGE_JOBS ? limit : DASHI_PAGE_JOBS, nparams};
     msgpack_unpacked resp;
     msgpack_unpacked_init(&resp);
     const msgpack_object *result;
@@ -215,10 +355,12 @@ int cmd_list(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err
         msgpack_unpacked_destroy(&resp);
         return -1;
     }
-    if (o->args.json)
+    if (o->args.json) {
         print_json(result);
-    else
+    } else {
         print_jobs_text(result);
+        print_more_rows(result);
+    }
     msgpack_unpacked_destroy(&resp);
     return 0;
 }

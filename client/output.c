@@ -2,6 +2,7 @@
 #include "output.h"
 
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -42,7 +43,8 @@ static void field(FILE *f, const msgpack_object *rec, const char *label, const c
     const msgpack_object *v = map_get(rec, key);
     if (!v || v->type == MSGPACK_OBJECT_NIL)
         return;
-    if (v->type == MSGPACK_OBJECT_MAP && v->via.map.size == 0)
+    if ((v->type == MSGPACK_OBJECT_MAP && v->via.map.size == 0) ||
+        (v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size == 0))
         return;
     fprintf(f, "  %-10s ", label);
     print_value(f, v);
@@ -64,6 +66,22 @@ static void released_lines(FILE *f, const msgpack_object *released)
     }
 }
 
+/* show's notes, one per line: when (UTC) and who, then the text. */
+static void print_notes(FILE *f, const msgpack_object *notes)
+{
+    for (uint32_t i = 0; notes && notes->type == MSGPACK_OBJECT_ARRAY && i < notes->via.array.size; i++) {
+        const msgpack_object *n = &notes->via.array.ptr[i], *text = map_get(n, "text");
+        time_t at = (time_t)obj_number(map_get(n, "at"), 0);
+        struct tm tm;
+        char when[32] = "?";
+        if (gmtime_r(&at, &tm))
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+        fprintf(f, "  note       %s (uid %lld): %.*s\n", when, (long long)obj_i64(map_get(n, "uid")),
+                text && text->type == MSGPACK_OBJECT_STR ? (int)text->via.str.size : 0,
+                text && text->type == MSGPACK_OBJECT_STR ? text->via.str.ptr : "");
+    }
+}
+
 void print_record_text(FILE *f, const msgpack_object *rec)
 {
     fputs("job ", f);
@@ -75,6 +93,9 @@ void print_record_text(FILE *f, const msgpack_object *rec)
     fputs("  (user ", f);
     print_value(f, map_get(rec, "user"));
     fputs(")\n", f);
+    field(f, rec, "name", "name");
+    field(f, rec, "tags", "tags");
+    field(f, rec, "group", "group");
     field(f, rec, "device", "device");
     field(f, rec, "backend", "backend");
     field(f, rec, "precision", "precision");
@@ -87,6 +108,7 @@ void print_record_text(FILE *f, const msgpack_object *rec)
     released_lines(f, map_get(rec, "released"));
     field(f, rec, "metrics", "metrics");
     field(f, rec, "error", "error");
+    print_notes(f, map_get(rec, "notes"));
 }
 
 void print_dashi_error(bool json, const struct dashi_error *err)

@@ -6,6 +6,7 @@
 
 #include "job_record.h"
 #include "store_keep.h"
+#include "store_tags.h"
 #include "wire.h"
 
 #define RECORD_MAX_BLOBS 32
@@ -117,6 +118,55 @@ int job_get_visible(struct store *st, int64_t id, uid_t viewer, struct job_row *
     return 0;
 }
 
+/* ---- name, tags, group and notes (store_tags.h) ---- */
+
+#define LABEL_FIELDS 4 /* name, tags, group, group_name */
+
+static void pack_labels(msgpack_packer *pk, const struct job_labels *l, const char *group_name)
+{
+    pk_kv_str(pk, "name", l->name[0] ? l->name : NULL);
+    pk_key(pk, "tags");
+    msgpack_pack_array(pk, (size_t)l->ntags);
+    for (int i = 0; i < l->ntags; i++)
+        pk_str(pk, l->tags[i]);
+    if (l->group > 0)
+        pk_kv_i64(pk, "group", l->group);
+    else
+        pk_kv_nil(pk, "group");
+    pk_kv_str(pk, "group_name", group_name[0] ? group_name : NULL);
+}
+
+struct note_packer {
+    msgpack_packer *pk; /* NULL: counting */
+    size_t n;
+};
+
+static int note_cb(void *ctx, double at, int64_t uid, const char *text)
+{
+    struct note_packer *np = ctx;
+    np->n++;
+    if (!np->pk)
+        return 0;
+    msgpack_pack_map(np->pk, 3);
+    pk_kv_f64(np->pk, "at", at);
+    pk_kv_i64(np->pk, "uid", uid);
+    pk_kv_str(np->pk, "text", text);
+    return 0;
+}
+
+/* "notes": the job's notes, oldest first (show). */
+static int pack_notes(msgpack_packer *pk, struct store *st, int64_t id, struct dashi_error *err)
+{
+    struct note_packer np = {NULL, 0};
+    if (store_job_notes(st, id, note_cb, &np, err) != 0)
+        return -1;
+    pk_key(pk, "notes");
+    msgpack_pack_array(pk, np.n);
+    np.pk = pk;
+    np.n = 0;
+    return store_job_notes(st, id, note_cb, &np, err);
+}
+
 static void pk_kv_time(msgpack_packer *pk, const char *k, double t)
 {
     if (t > 0)
@@ -166,20 +216,23 @@ int pack_job_record(msgpack_packer *pk, struct store *st, int64_t id, uid_t view
     struct blob_list *in = calloc(1, sizeof *in), *out = calloc(1, sizeof *out);
     struct summary *sum = calloc(1, sizeof *sum);
     struct event_packer ev = {.pk = pk, .counting = true};
+    struct job_labels labels;
+    char group_name[JOB_NAME_MAX + 1];
     int rc = -1;
     if (!in || !out || !sum) {
         dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
         goto done;
     }
     if (store_job_blobs(st, id, "input", collect_blob, in, err) || store_job_blobs(st, id, "output", collect_blob, out, err) ||
-        load_summary(st, id, sum, err) || (with_events && store_job_events(st, id, event_cb, &ev, err)))
+        load_summary(st, id, sum, err) || (with_events && store_job_events(st, id, event_cb, &ev, err)) ||
+        store_job_labels_get(st, id, &labels, group_name, err))
         goto done;
 
     int64_t stage_ids[RECORD_MAX_STAGES];
     size_t nstages = 0;
     if (store_job_children(st, id, stage_ids, RECORD_MAX_STAGES, &nstages, err) != 0)
         goto done;
-    msgpack_pack_map(pk, 29 + (with_events ? 1 : 0));
+    msgpack_pack_map(pk, 29 + LABEL_FIELDS + (with_events ? 2 : 0));
     pk_kv_i64(pk, "id", row.id);
     pk_kv_str(pk, "kind", row.kind);
     pk_kv_str(pk, "state", job_state_name(row.state));
@@ -241,6 +294,7 @@ int pack_job_record(msgpack_packer *pk, struct store *st, int64_t id, uid_t view
         pk_kv_nil(pk, "parent");
     if (pack_stages(pk, st, stage_ids, nstages, err) != 0)
         goto done;
+    pack_labels(pk, &labels, group_name);
     pk_kv_str(pk, "backend", row.device[0] ? (strstr(row.device, "llvmpipe") ? "vulkan-cpu (lavapipe)" : "vulkan-gpu")
                                            : NULL);
     if (with_events) {
@@ -250,6 +304,8 @@ int pack_job_record(msgpack_packer *pk, struct store *st, int64_t id, uid_t view
         ev.n = 0;
         if (store_job_events(st, id, event_cb, &ev, err) != 0)
             goto done; /* cannot happen twice in a row in practice; the frame is discarded on error */
+        if (pack_notes(pk, st, id, err) != 0)
+            goto done;
     }
     rc = 0;
 done:

@@ -13,6 +13,7 @@
 #include "quota.h"
 #include "reuse.h"
 #include "store_reuse.h"
+#include "store_tags.h"
 #include "waiters.h"
 
 static int stored_state(struct daemon *d, int64_t id, enum job_state *state);
@@ -154,12 +155,14 @@ struct submit_tx {
     struct job_row *row;
     const struct job_plan *plan;
     bool reuse; /* false: run even when an identical job succeeded */
+    const struct job_labels *labels;
 };
 
 static int submit_tx_fn(void *ctx, struct dashi_error *err)
 {
     struct submit_tx *t = ctx;
-    if (store_job_insert(t->st, t->row, err) != 0 || (!t->reuse && store_job_forbid_reuse(t->st, t->row->id, err) != 0))
+    if (store_job_insert(t->st, t->row, err) != 0 || (!t->reuse && store_job_forbid_reuse(t->st, t->row->id, err) != 0) ||
+        (t->labels && store_job_labels_set(t->st, t->row->id, t->labels, err) != 0))
         return -1;
     for (int i = 0; i < t->plan->ninputs; i++)
         if (store_job_blob_add(t->st, t->row->id, "input", t->plan->inputs[i].name, t->plan->inputs[i].hash, err) != 0)
@@ -197,7 +200,8 @@ static int record_submission(struct daemon *d, const struct job_submission *s, s
     row.params_json = pjson;
     row.params_mp = psb.data;
     row.params_mp_len = psb.size;
-    struct submit_tx tx = {.st = &d->store, .row = &row, .plan = &j->plan, .reuse = s->reuse};
+    struct submit_tx tx = {.st = &d->store, .row = &row, .plan = &j->plan, .reuse = s->reuse,
+                          .labels = s->labels};
     int rc = pjson ? store_transaction(&d->store, submit_tx_fn, &tx, err)
                    : dashi_fail(err, DASHI_E_INTERNAL, "", "cannot encode the job's parameters");
     free(pjson);
@@ -335,6 +339,24 @@ static int submit_stages(struct daemon *d, const struct job_submission *s, struc
     for (int i = 0; i < nreused; i++)
         jobs_ended(d, reused[i]);
     return 0;
+}
+
+/* The checks of a submission; on failure *j may hold a job to discard. */
+static int check_submission(struct daemon *d, const struct job_submission *s, struct sched_job **j,
+                            struct dashi_error *err)
+{
+    return device_check_accepting(&d->health, err) != 0 || validate_job(d, s->kind, s->args, s->uid, j, err) != 0 ||
+                   quota_check_submit(d, s->uid, &(*j)->plan, err) != 0
+               ? -1
+               : 0;
+}
+
+int jobs_check(struct daemon *d, const struct job_submission *s, struct dashi_error *err)
+{
+    struct sched_job *j = NULL;
+    int rc = check_submission(d, s, &j, err);
+    sched_job_discard(j);
+    return rc;
 }
 
 int jobs_submit(struct daemon *d, const struct job_submission *s, int64_t *id, struct dashi_error *err)

@@ -21,6 +21,8 @@
 #include "daemon.h"
 #include "job.h"
 
+struct job_labels;
+
 /* A submission as the request gave it (args: the kind's parameter map). */
 struct job_submission {
     const struct job_kind *kind;
@@ -32,6 +34,7 @@ struct job_submission {
     double time_limit; /* GPU seconds, 0: none */
     bool reuse;        /* false: run even when an identical job succeeded (reuse.h) */
     int64_t parent;    /* the pipeline it is a stage of (0: none) */
+    const struct job_labels *labels; /* name, tags and group (job_labels.h); NULL: none */
 };
 
 /* Validates, records and schedules the job; *id is its id. Refused (nothing recorded)
@@ -39,6 +42,9 @@ struct job_submission {
  * of stages (pipeline) is recorded with its stages as children, in one transaction; the
  * stages are scheduled, the pipeline's state follows theirs. */
 int jobs_submit(struct daemon *d, const struct job_submission *s, int64_t *id, struct dashi_error *err);
+/* What jobs_submit checks before it records anything (the device, the parameters, the
+ * user's limits), without recording: a sweep checks every run before it queues one. */
+int jobs_check(struct daemon *d, const struct job_submission *s, struct dashi_error *err);
 /* Daemon start: schedules again the jobs the database holds as queued; one whose stored
  * parameters no longer validate (a blob removed, another device) is failed with the reason. */
 int jobs_requeue(struct daemon *d, struct dashi_error *err);

@@ -78,6 +78,8 @@ static const struct op_entry ops[] = {
     {"resume", op_resume, true},
     {"fsck", op_fsck, false},          {"describe", op_describe, false},
     {"rm", op_rm, true},               {"gc", op_gc, true},
+    {"tag", op_tag, true},             {"note", op_note, true},
+    {"sweep", op_sweep, true},
 };
 
 #define NOPS (sizeof ops / sizeof ops[0])

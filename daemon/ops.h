@@ -8,7 +8,9 @@
 
 #include <msgpack.h>
 
+#include "job_labels.h"
 #include "job_record.h"
+#include "jobs.h"
 #include "server.h"
 #include "wire.h"
 
@@ -34,6 +36,16 @@ void uploads_release(struct conn *c); /* the uploads of a closing connection */
 int op_describe(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 
 /* ops_job.c */
+/* The envelope submit and sweep share: kind, args, priority, private, time_limit, reuse,
+ * name and tags, as a submission of the caller (s points into args and out). */
+struct submission_args {
+    struct job_submission s;
+    struct job_labels labels;
+    char kind_name[16];
+    msgpack_object empty; /* the args of a request without any */
+};
+int submission_from_args(struct conn *c, const msgpack_object *args, struct submission_args *out,
+                         struct dashi_error *err);
 int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 int op_status(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 int op_show(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
@@ -44,6 +56,15 @@ int op_metrics(struct conn *c, const struct request *req, msgpack_packer *pk, st
 int op_hashes(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 /* an interrupted job continues from its checkpoint */
 int op_resume(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
+
+/* ops_tags.c: a run's tags and notes (owner or root), and the list op's filters over
+ * names, tags, parameters and groups (*any: whether one is set) */
+int op_tag(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
+int op_note(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
+struct runs_filter;
+int runs_filter_from_args(const msgpack_object *args, struct runs_filter *f, bool *any, struct dashi_error *err);
+/* ops_sweep.c: the Cartesian product of parameter values as one group of jobs */
+int op_sweep(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 
 /* ops_fsck.c: the store checker (root and the daemon's user); answered when done */
 int op_fsck(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);

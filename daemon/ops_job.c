@@ -11,6 +11,7 @@
 #include "ops.h"
 #include "ops_page.h"
 #include "results.h"
+#include "store_tags.h"
 #include "waiters.h"
 
 /* The common start of the per-job ops: args limited to `allowed` (which includes "id"),
@@ -31,36 +32,45 @@ static int visible_job_arg(struct conn *c, const struct request *req, const char
 
 /* ---- submit, cancel, resume ---- */
 
-int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
+int submission_from_args(struct conn *c, const msgpack_object *args, struct submission_args *out,
+                         struct dashi_error *err)
 {
-    static const char *const allowed[] = {"kind", "args", "priority", "private", "time_limit", "reuse", NULL};
-    char kind_name[16];
     int64_t priority;
-    bool is_private, reuse;
-    double time_limit;
-    if (args_only(req->args, allowed, err) || arg_str(req->args, "kind", true, NULL, kind_name, sizeof kind_name, err) ||
-        arg_i64(req->args, "priority", false, 0, -100, 100, &priority, err) ||
-        arg_bool(req->args, "private", false, false, &is_private, err) ||
-        arg_f64(req->args, "time_limit", false, 0, 0, 1e9, &time_limit, err) ||
-        arg_bool(req->args, "reuse", false, true, &reuse, err))
+    memset(out, 0, sizeof *out);
+    if (arg_str(args, "kind", true, NULL, out->kind_name, sizeof out->kind_name, err) ||
+        arg_i64(args, "priority", false, 0, -100, 100, &priority, err) ||
+        arg_bool(args, "private", false, false, &out->s.is_private, err) ||
+        arg_f64(args, "time_limit", false, 0, 0, 1e9, &out->s.time_limit, err) ||
+        arg_bool(args, "reuse", false, true, &out->s.reuse, err) || labels_from_args(args, &out->labels, err) != 0)
         return -1;
-    const struct job_kind *kind = job_kind_find(kind_name);
-    if (!kind) {
+    out->s.kind = job_kind_find(out->kind_name);
+    if (!out->s.kind) {
         char names[256];
         job_kind_names(names, sizeof names);
-        return dashi_fail(err, DASHI_E_BAD_VALUE, "kind", "unknown job kind '%s' (kinds: %s)", kind_name, names);
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "kind", "unknown job kind '%s' (kinds: %s)", out->kind_name, names);
     }
-    const msgpack_object *args = args_find(req->args, "args");
-    msgpack_object empty = {.type = MSGPACK_OBJECT_MAP};
-    if (!args || args->type == MSGPACK_OBJECT_NIL)
-        args = &empty;
-    if (args->type != MSGPACK_OBJECT_MAP)
+    const msgpack_object *job_args = args_find(args, "args");
+    out->empty.type = MSGPACK_OBJECT_MAP;
+    if (!job_args || job_args->type == MSGPACK_OBJECT_NIL)
+        job_args = &out->empty;
+    if (job_args->type != MSGPACK_OBJECT_MAP)
         return dashi_fail(err, DASHI_E_BAD_TYPE, "args", "args must be a map of the job's parameters");
-    struct job_submission s = {.kind = kind, .args = args, .uid = c->uid, .user = c->user,
-                               .priority = (int)priority, .is_private = is_private, .time_limit = time_limit,
-                               .reuse = reuse};
+    out->s.args = job_args;
+    out->s.uid = c->uid;
+    out->s.user = c->user;
+    out->s.priority = (int)priority;
+    out->s.labels = &out->labels;
+    return 0;
+}
+
+int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
+{
+    static const char *const allowed[] = {"kind", "args", "priority", "private", "time_limit", "reuse", "name", "tags",
+                                          NULL};
+    struct submission_args sub;
     int64_t id;
-    if (jobs_submit(c->d, &s, &id, err) != 0)
+    if (args_only(req->args, allowed, err) || submission_from_args(c, req->args, &sub, err) != 0 ||
+        jobs_submit(c->d, &sub.s, &id, err) != 0)
         return -1;
     pack_ok_begin(pk, req->id);
     return pack_job_record(pk, &c->d->store, id, c->uid, false, err);
@@ -156,7 +166,8 @@ static int parse_list_cursor(const char *cur, int64_t *before, struct dashi_erro
 
 int op_list(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
-    static const char *const allowed[] = {"state", "kind", "user", "limit", "cursor", "all", NULL};
+    static const char *const allowed[] = {"state", "kind", "user", "limit", "cursor", "all", "name", "tag", "param",
+                                          "group", NULL};
     static const char *const states[] = {"queued", "running", "succeeded", "failed", "cancelled", "interrupted", NULL};
     int state;
     char kind[16], user[64], cursor[32];
@@ -171,8 +182,11 @@ int op_list(struct conn *c, const struct request *req, msgpack_packer *pk, struc
         return -1;
     struct job_filter f = {.state = state, .kind = kind[0] ? kind : NULL, .uid = -1, .viewer = c->uid,
                            .limit = limit + 1, .stages = all || kind[0]}; /* a kind asked for: wherever it is */
-    if (parse_list_cursor(cursor, &f.before_id, err) != 0)
+    struct runs_filter runs;
+    bool by_runs;
+    if (parse_list_cursor(cursor, &f.before_id, err) != 0 || runs_filter_from_args(req->args, &runs, &by_runs, err) != 0)
         return -1;
+    f.runs = by_runs ? &runs : NULL;
     if (user[0]) {
         struct passwd pw, *res = NULL;
         char buf[4096];
@@ -188,11 +202,13 @@ int op_list(struct conn *c, const struct request *req, msgpack_packer *pk, struc
     struct list_ctx *l = calloc(1, sizeof *l);
     if (!l)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
-    int rc = store_job_list(&c->d->store, &f, list_cb, l, err);
+    uint64_t total = 0; /* every page together: "50 of 312 shown" */
+    int rc = store_job_list(&c->d->store, &f, list_cb, l, err) || store_job_count(&c->d->store, &f, &total, err) ? -1 : 0;
     if (rc == 0) {
         size_t shown = l->n > limit ? limit : l->n;
         pack_ok_begin(pk, req->id);
-        msgpack_pack_map(pk, 2);
+        msgpack_pack_map(pk, 3);
+        pk_kv_u64(pk, "total", total);
         char next[24];
         snprintf(next, sizeof next, "%lld", shown ? (long long)l->ids[shown - 1] : 0LL);
         pack_next(pk, l->n > limit ? next : NULL);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "schema.h"
+#include "store_tags.h"
 
 static const char *const state_names[JOB_STATE_COUNT] = {
     [JOB_QUEUED] = "queued",       [JOB_RUNNING] = "running",     [JOB_SUCCEEDED] = "succeeded",
@@ -555,11 +556,13 @@ int store_job_get(struct store *st, int64_t id, struct job_row *row, struct dash
     return out;
 }
 
-int store_job_list(struct store *st, const struct job_filter *f,
-                   int (*cb)(void *ctx, const struct job_row *row), void *ctx, struct dashi_error *err)
+/* The statement "SELECT columns FROM jobs WHERE <f's conditions> tail", bound (?5 is the
+ * limit, which only a tail may use). */
+static int prepare_job_filter(struct store *st, const struct job_filter *f, const char *columns, const char *tail,
+                              sqlite3_stmt **out, struct dashi_error *err)
 {
-    char sql[512];
-    int len = snprintf(sql, sizeof sql, "SELECT " JOB_COLUMNS " FROM jobs WHERE 1");
+    char sql[2048];
+    int len = snprintf(sql, sizeof sql, "SELECT %s FROM jobs WHERE 1", columns);
     if (f->state >= 0)
         len += snprintf(sql + len, sizeof sql - (size_t)len, " AND state = ?1");
     if (f->kind)
@@ -572,7 +575,11 @@ int store_job_list(struct store *st, const struct job_filter *f,
         len += snprintf(sql + len, sizeof sql - (size_t)len, " AND id < ?6");
     if (!f->stages)
         len += snprintf(sql + len, sizeof sql - (size_t)len, " AND parent IS NULL");
-    snprintf(sql + len, sizeof sql - (size_t)len, " ORDER BY id DESC LIMIT ?5");
+    if (f->runs)
+        len += runs_filter_sql(f->runs, 10, sql + len, sizeof sql - (size_t)len);
+    if ((size_t)len + strlen(tail) >= sizeof sql)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "job list query too long");
+    snprintf(sql + len, sizeof sql - (size_t)len, "%s", tail);
 
     sqlite3_stmt *s;
     if (store_prepare(st, sql, &s, err) < 0)
@@ -589,7 +596,18 @@ int store_job_list(struct store *st, const struct job_filter *f,
     sqlite3_bind_int64(s, 5, limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)limit);
     if (f->before_id > 0)
         sqlite3_bind_int64(s, 6, f->before_id);
+    if (f->runs)
+        runs_filter_bind(s, f->runs, 10);
+    *out = s;
+    return 0;
+}
 
+int store_job_list(struct store *st, const struct job_filter *f,
+                   int (*cb)(void *ctx, const struct job_row *row), void *ctx, struct dashi_error *err)
+{
+    sqlite3_stmt *s;
+    if (prepare_job_filter(st, f, JOB_COLUMNS, " ORDER BY id DESC LIMIT ?5", &s, err) < 0)
+        return -1;
     int rc, out = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct job_row row;
@@ -622,6 +640,19 @@ int store_job_children(struct store *st, int64_t parent, int64_t *ids, size_t ca
     int out = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_db_fail(st, err, "stages of a job");
     sqlite3_finalize(s);
     return out;
+}
+
+int store_job_count(struct store *st, const struct job_filter *f, uint64_t *n, struct dashi_error *err)
+{
+    struct job_filter all = *f;
+    all.before_id = 0;
+    sqlite3_stmt *s;
+    if (prepare_job_filter(st, &all, "count(*)", "", &s, err) < 0)
+        return -1;
+    int rc = sqlite3_step(s);
+    *n = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : store_db_fail(st, err, "job count");
 }
 
 int store_jobs_in_state(struct store *st, enum job_state state, int64_t **ids, size_t *n,

@@ -95,6 +95,7 @@ struct job_filter {
     uint64_t limit;   /* 0: 100 */
     int64_t before_id; /* > 0: only jobs with a smaller id (the paging cursor: the last id seen) */
     bool stages;       /* the stages of pipelines too (false: a pipeline is one row) */
+    const struct runs_filter *runs; /* NULL: no name, tag, parameter or group filter (store_tags.h) */
 };
 /* Newest first. cb returns non-zero to stop. The row is freed after cb returns. */
 int store_job_list(struct store *st, const struct job_filter *f,
@@ -103,6 +104,9 @@ int store_job_list(struct store *st, const struct job_filter *f,
  * into ids, their number in *n. */
 int store_job_children(struct store *st, int64_t parent, int64_t *ids, size_t cap, size_t *n,
                        struct dashi_error *err);
+
+/* How many jobs the filter matches, every page together (before_id and limit ignored). */
+int store_job_count(struct store *st, const struct job_filter *f, uint64_t *n, struct dashi_error *err);
 /* Ids of jobs in the given state, oldest first (*ids malloc'd). */
 int store_jobs_in_state(struct store *st, enum job_state s, int64_t **ids, size_t *n, struct dashi_error *err);
 

@@ -243,10 +243,7 @@ class Client:
             return self.put(value)
         return value
 
-    def submit(self, kind, priority=None, private=None, args=None, reuse=None, **kwargs):
-        """Submits a job; returns its record. Arguments come as `args` (a dict) and/or
-        keywords (op=..., steps=...). reuse=False runs it even when an identical job
-        succeeded (otherwise the record may come back succeeded, with `reused_from`)."""
+    def _submission(self, kind, priority, private, args, reuse, name, tags, kwargs):
         job_args = dict(args or {})
         job_args.update(kwargs)
         req = {"kind": kind, "args": {k: self._arg(v) for k, v in job_args.items()}}
@@ -256,7 +253,76 @@ class Client:
             req["private"] = bool(private)
         if reuse is not None:
             req["reuse"] = bool(reuse)
-        return self.call("submit", req)
+        if name is not None:
+            req["name"] = str(name)
+        if tags:
+            req["tags"] = [tags] if isinstance(tags, str) else list(tags)
+        return req
+
+    def submit(self, kind, priority=None, private=None, args=None, reuse=None, name=None, tags=None, **kwargs):
+        """Submits a job; returns its record. Arguments come as `args` (a dict) and/or
+        keywords (op=..., steps=...). reuse=False runs it even when an identical job
+        succeeded (otherwise the record may come back succeeded, with `reused_from`).
+        name and tags (a string or a list) label the run (docs/protocol.md "Names, tags,
+        notes and groups")."""
+        return self.call("submit", self._submission(kind, priority, private, args, reuse, name, tags, kwargs))
+
+    def sweep(self, kind, vary, priority=None, private=None, args=None, reuse=None, name=None, tags=None, **kwargs):
+        """Submits the Cartesian product of `vary` ({param: [values...]}) as one group of
+        jobs of `kind`, the other arguments shared; returns {"group", "name", "jobs"}.
+        Every run is checked before any is queued: a bad value raises and queues nothing."""
+        req = self._submission(kind, priority, private, args, reuse, name, tags, kwargs)
+        req["vary"] = {k: list(v) for k, v in vary.items()}
+        return self.call("sweep", req)
+
+    def tag(self, job_id, *tags, remove=False):
+        """Adds (remove=True: removes) tags of a job; returns its tags."""
+        return self.call("tag", {"id": job_id, "tags": list(tags), "remove": remove})["tags"]
+
+    def note(self, job_id, text):
+        """Adds a note to a job (show lists them)."""
+        return self.call("note", {"id": job_id, "text": text})
+
+    def group(self, group):
+        """The runs of a group (its id, or its name), oldest first."""
+        return sorted(self.list(group=group), key=lambda r: r["id"])
+
+    def table(self, runs, cols=()):
+        """One dict per run, as `dashi table`: id, name, state, the parameters that differ
+        between the runs, then each column of `cols` (docs/cli.md "table": KEY a summary
+        scalar; KEY.T, KEY.0, KEY.min, KEY.max of the series KEY; KEY@STEP), None where a
+        run has none. `runs` is a group (id or name) or a list of job ids or records."""
+        if isinstance(runs, (int, str)):
+            records = self.group(runs)
+        else:
+            records = [r if isinstance(r, dict) else self.show(r) for r in runs]
+        keys = []
+        for r in records:
+            keys += [k for k in r["params"] if k not in keys]
+        varied = [k for k in keys if len({repr(r["params"].get(k)) for r in records}) > 1]
+        rows = []
+        for r in records:
+            row = {"id": r["id"], "name": r.get("name"), "state": r["state"]}
+            row.update({k: r["params"].get(k) for k in varied})
+            for col in cols:
+                row[col] = self._column(r, col)
+            rows.append(row)
+        return rows
+
+    def _column(self, record, col):
+        if "@" in col:
+            key, step = col.split("@", 1)
+            series = self.metrics(record["id"], key)[0].get(key)
+            if series is None:
+                return None
+            return next((float(v) for s, v in zip(*series) if s == float(step)), None)
+        reductions = {".T": lambda v: v[-1], ".0": lambda v: v[0], ".min": min, ".max": max}
+        for suffix, reduce in reductions.items():
+            if col.endswith(suffix) and len(col) > len(suffix):
+                key = col[: -len(suffix)]
+                series = self.metrics(record["id"], key)[0].get(key)
+                return None if series is None or len(series[1]) == 0 else float(reduce(list(series[1])))
+        return record["metrics"].get(col)
 
     def wait(self, job_id, on_progress=None):
         """Waits for the job to end and returns its final record (whatever the outcome:
