@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "schema.h"
-#include "store_tags.h"
+#include "store_filter.h"
 
 static const char *const state_names[JOB_STATE_COUNT] = {
     [JOB_QUEUED] = "queued",       [JOB_RUNNING] = "running",     [JOB_SUCCEEDED] = "succeeded",

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The store's side of named runs (schema/006_runs.sql): a job's name, group, tags and
- * notes, the groups sweeps make, and the list filters over them. Loop thread only, like
+/* The store's side of named runs (schema/009_runs.sql): a job's name, group, tags and
+ * notes and the groups sweeps make. Loop thread only, like
  * the rest of the store. */
 #ifndef DASHI_STORE_TAGS_H
 #define DASHI_STORE_TAGS_H
@@ -11,6 +11,7 @@
 
 #include "job_labels.h"
 #include "store.h"
+#include "store_filter.h"
 
 /* Sets a new job's name and group and adds its tags (inside submission's transaction). */
 int store_job_labels_set(struct store *st, int64_t id, const struct job_labels *l, struct dashi_error *err);
@@ -29,32 +30,5 @@ int store_job_notes(struct store *st, int64_t id, int (*cb)(void *ctx, double at
 /* Records a group of uid (name NULL: none); *id is its id. */
 int store_group_create(struct store *st, uid_t uid, const char *name, const char *kind, const char *vary_json,
                        double now, int64_t *id, struct dashi_error *err);
-
-/* The run filters of `list` (all that are set must hold). */
-#define RUNS_FILTER_TAGS 8
-#define RUNS_FILTER_PARAMS 8
-#define RUNS_PARAM_KEY_MAX 32
-struct runs_param_match {
-    char path[RUNS_PARAM_KEY_MAX + 3]; /* "$.KEY" (KEY: letters, digits, _) */
-    enum { MATCH_INT, MATCH_REAL, MATCH_TEXT } type;
-    int64_t i;
-    double real;
-    char text[JOB_NAME_MAX + 1];
-};
-struct runs_filter {
-    char name_glob[JOB_NAME_MAX + 1]; /* "" any; SQLite GLOB: * ? [...] */
-    char tags[RUNS_FILTER_TAGS][JOB_TAG_MAX + 1];
-    int ntags;
-    struct runs_param_match params[RUNS_FILTER_PARAMS];
-    int nparams;
-    int64_t group_id;                  /* > 0: that group */
-    char group_name[JOB_NAME_MAX + 1]; /* else, when set: the groups of that name */
-};
-/* The SQL conditions (" AND ...") of f, its parameters numbered from first, into sql;
- * the number of characters written (truncated at cap). */
-int runs_filter_sql(const struct runs_filter *f, int first, char *sql, size_t cap);
-/* Binds what runs_filter_sql numbered. */
-struct sqlite3_stmt;
-void runs_filter_bind(struct sqlite3_stmt *s, const struct runs_filter *f, int first);
 
 #endif
