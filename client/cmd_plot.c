@@ -130,7 +130,7 @@ static double step_dt(const msgpack_object *record)
     return v && cmd_number_of(v, &dt) && dt > 0 ? dt : 0;
 }
 
-enum { PLOT_MAX_JOBS = CLI_MAX_POS, PLOT_MAX_KEYS = 8 };
+enum { PLOT_MAX_JOBS = 4, PLOT_MAX_KEYS = 8 }; /* PLOT_MAX_SERIES = 32 of them */
 
 struct plot_job {
     int64_t id;
@@ -175,6 +175,8 @@ int cmd_plot(struct dashi_client *c, const struct cmd_args *a, struct dashi_erro
     if (a->npos < 1 || nkeys == 0 || !out || !*out)
         return dashi_fail(err, DASHI_E_MISSING_FIELD, a->npos < 1 ? "id" : nkeys == 0 ? "key" : "o",
                           "usage: dashi plot JOB [JOB...] --key K [--key K...] -o FILE.png|.svg|.pdf");
+    if (a->npos > PLOT_MAX_JOBS)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "id", "at most %d jobs in one plot, got %d", PLOT_MAX_JOBS, a->npos);
     enum fig_format fmt;
     if (fig_format_of(out, "o", &fmt, err) != 0)
         return -1;

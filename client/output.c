@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "answer_text.h"
 #include "client.h"
 #include "json.h"
 
@@ -71,6 +72,8 @@ void print_record_text(FILE *f, const msgpack_object *rec)
     field(f, rec, "outputs", "outputs");
     field(f, rec, "metrics", "metrics");
     field(f, rec, "error", "error");
+    print_record_times(f, rec);
+    print_record_events(f, rec);
 }
 
 void print_dashi_error(bool json, const struct dashi_error *err)
