@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +27,22 @@ static int add_option(struct cli_opts *o, int argc, char **argv, int *i)
     return 0;
 }
 
-int cli_parse(int argc, char **argv, struct cli_opts *o)
+/* A usage error: --json given anywhere still makes it a JSON document. */
+__attribute__((format(printf, 7, 8))) static int usage_error(int argc, char **argv, struct cli_opts *o,
+                                                             struct dashi_error *err, dashi_code code,
+                                                             const char *field, const char *fmt, ...)
+{
+    for (int i = 1; i < argc; i++)
+        o->args.json = o->args.json || strcmp(argv[i], "--json") == 0;
+    char text[96];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    return dashi_fail(err, code, field, "%s (dashi help lists the commands)", text);
+}
+
+int cli_parse(int argc, char **argv, struct cli_opts *o, struct dashi_error *err)
 {
     memset(o, 0, sizeof *o);
     o->autostart = true;
@@ -44,18 +60,22 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             o->help = true;
             return 0;
+        } else if (strcmp(a, "--version") == 0 && !o->cmd) {
+            o->version = true;
+            return 0;
         } else if (strncmp(a, "--", 2) == 0 || strcmp(a, "-o") == 0) {
             if (add_option(o, argc, argv, &i) != 0)
-                return -1;
+                return usage_error(argc, argv, o, err, DASHI_E_TOO_LARGE, "", "more than %d options", CLI_MAX_OPTS);
         } else if (!o->cmd) {
             o->cmd = a;
         } else if (o->args.npos < CLI_MAX_POS) {
             o->pos[o->args.npos++] = a;
         } else {
-            return -1;
+            return usage_error(argc, argv, o, err, DASHI_E_TOO_LARGE, "", "more than %d words after the command",
+                               CLI_MAX_POS);
         }
     }
-    return o->cmd ? 0 : -1;
+    return o->cmd ? 0 : usage_error(argc, argv, o, err, DASHI_E_MISSING_FIELD, "command", "no command given");
 }
 
 const char *cli_opt(const struct cli_opts *o, const char *name) { return cmd_opt(&o->args, name); }

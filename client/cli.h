@@ -11,12 +11,13 @@
 #include "client.h"
 #include "cmd_analysis.h"
 
-#define CLI_MAX_POS 32  /* positional words after the command (compare, table: CMD_MAX_RUNS) */
+#define CLI_MAX_POS 32  /* positional words after the command (compare, table: CMD_MAX_RUNS; show, wait, rm, plot ids) */
 #define CLI_MAX_OPTS 64 /* --name value pairs and bare --flags */
 
 struct cli_opts {
     bool autostart;
-    bool help;       /* -h or --help: print the usage and run nothing */
+    bool help;       /* -h or --help: print the usage (of the command, if one came first) and run nothing */
+    bool version;    /* --version: print the versions and run nothing */
     const char *cmd; /* the command word; NULL when there is none */
     int64_t job;     /* the job id of a command that takes one (set by the dispatcher) */
     /* The words after the command (args.json: --json), pointing into the arrays below. */
@@ -27,9 +28,10 @@ struct cli_opts {
 };
 
 /* Parses argv: global options anywhere (--json, --no-autostart, --socket PATH, which
- * sets $DASHI_SOCKET, -h/--help), the command, its positional words and its options.
- * -1 on a usage error (no command, too many words); stops at -h/--help. */
-int cli_parse(int argc, char **argv, struct cli_opts *o);
+ * sets $DASHI_SOCKET, -h/--help, --version), the command, its positional words and its
+ * options. -1 with err on a usage error (no command, too many words; --json is still
+ * noted wherever it was, so that the error is one JSON document); stops at -h/--help. */
+int cli_parse(int argc, char **argv, struct cli_opts *o, struct dashi_error *err);
 /* The value of the first --name: "" for a bare flag, NULL if absent. */
 const char *cli_opt(const struct cli_opts *o, const char *name);
 
@@ -77,6 +79,13 @@ int cmd_table(struct dashi_client *c, struct cli_opts *o, struct dashi_error *er
 
 /* cmd_describe.c: the job kinds' parameters */
 int cmd_describe(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
+/* The describe answer's tables as text, a line per parameter. */
+void describe_print_tables(const msgpack_object *result);
+/* E_UNKNOWN_FIELD naming the first option of a that is no parameter of kind (as the
+ * describe op lists them; skip: options that are not the job's, NULL-terminated), with the
+ * nearest parameter when it looks like a typo; the daemon's E_BAD_VALUE for no such kind. */
+int describe_check_options(struct dashi_client *c, const char *kind, const struct cmd_args *a,
+                           const char *const *skip, struct dashi_error *err);
 
 /* cmd_blobs.c: moving and drawing blobs */
 int cmd_put(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);

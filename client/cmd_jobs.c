@@ -7,7 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "answer_text.h"
 #include "cli.h"
+#include "json.h"
 #include "output.h"
 
 /* ---- wait ---- */
@@ -64,9 +66,59 @@ static int wait_job(struct dashi_client *c, const struct cli_opts *o, int64_t id
     return status;
 }
 
+/* ---- show and wait of several jobs ---- */
+
+/* The answers of op (show or wait) for every job id on the command line, in order, or -1
+ * at the first that fails (nothing printed then). */
+static int call_each_id(struct dashi_client *c, const struct cli_opts *o, const char *op, struct cmd_result *r,
+                        struct dashi_error *err)
+{
+    for (int i = 0; i < o->args.npos; i++)
+        cmd_result_init(&r[i]);
+    for (int i = 0; i < o->args.npos; i++) {
+        int64_t id;
+        if (cmd_parse_id(o->pos[i], &id, err) != 0 || cmd_call_id(c, op, id, NULL, &r[i], err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Prints the records: one document with --json ({"jobs": [...]}), else a blank line between. */
+static void print_records(const struct cli_opts *o, const struct cmd_result *r, int n)
+{
+    if (o->args.json)
+        fputs("{\"jobs\": [\n", stdout);
+    for (int i = 0; i < n; i++) {
+        if (o->args.json) {
+            json_write(stdout, r[i].obj, 2);
+            fputs(i + 1 < n ? ",\n" : "\n", stdout);
+        } else {
+            fputs(i ? "\n" : "", stdout);
+            print_record_text(stdout, r[i].obj);
+        }
+    }
+    if (o->args.json)
+        fputs("]}\n", stdout);
+}
+
+/* show/wait ID ID...: every job's record; wait's status is the worst of the jobs'. */
+static int several_jobs(struct dashi_client *c, const struct cli_opts *o, const char *op, struct dashi_error *err)
+{
+    struct cmd_result r[CLI_MAX_POS];
+    int status = call_each_id(c, o, op, r, err);
+    if (status == 0)
+        print_records(o, r, o->args.npos);
+    for (int i = 0; i < o->args.npos; i++) {
+        if (status >= 0 && strcmp(op, "wait") == 0 && job_exit_status(r[i].obj) > status)
+            status = job_exit_status(r[i].obj);
+        cmd_result_free(&r[i]);
+    }
+    return status;
+}
+
 int cmd_wait(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err)
 {
-    return wait_job(c, o, o->job, false, err);
+    return o->args.npos > 1 ? several_jobs(c, o, "wait", err) : wait_job(c, o, o->job, false, err);
 }
 
 /* ---- submit ---- */
@@ -172,6 +224,8 @@ int cmd_submit(struct dashi_client *c, struct cli_opts *o, struct dashi_error *e
 {
     if (o->args.npos < 1)
         return dashi_fail(err, DASHI_E_MISSING_FIELD, "kind", "submit needs a job kind (e.g. rollout)");
+    if (describe_check_options(c, o->pos[0], &o->args, submit_envelope, err) != 0)
+        return -1;
     char(*hashes)[DASHI_HASH_HEX + 1] = calloc(CLI_MAX_OPTS, DASHI_HASH_HEX + 1);
     if (!hashes)
         return 7; /* the exit status of an internal error, with nothing left to say it */
@@ -375,6 +429,8 @@ int cmd_job_op(struct dashi_client *c, struct cli_opts *o, struct dashi_error *e
 
 int cmd_show(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err)
 {
+    if (o->args.npos > 1)
+        return several_jobs(c, o, "show", err);
     struct cmd_id_key a = {o->job, NULL};
     msgpack_unpacked resp;
     msgpack_unpacked_init(&resp);
@@ -390,14 +446,26 @@ int cmd_show(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err
     return rc;
 }
 
+/* A paged answer about one job: --json as it is, else as text prints it. */
+static int call_paged_text(struct dashi_client *c, const struct cli_opts *o, const char *op, const char *key,
+                           void (*text)(FILE *f, const msgpack_object *result), struct dashi_error *err)
+{
+    struct cmd_result r;
+    int rc = cmd_call_id(c, op, o->job, key, &r, err);
+    if (rc == 0 && o->args.json)
+        print_json(r.obj);
+    else if (rc == 0)
+        text(stdout, r.obj);
+    cmd_result_free(&r);
+    return rc;
+}
+
 int cmd_metrics(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err)
 {
-    struct cmd_id_key a = {o->job, cli_opt(o, "key")};
-    return cli_call_print(c, o, "metrics", cmd_pack_id_key, &a, true, false, err);
+    return call_paged_text(c, o, "metrics", cli_opt(o, "key"), print_metrics_text, err);
 }
 
 int cmd_hashes(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err)
 {
-    struct cmd_id_key a = {o->job, NULL};
-    return cli_call_print(c, o, "hashes", cmd_pack_id_key, &a, true, false, err);
+    return call_paged_text(c, o, "hashes", NULL, print_hashes_text, err);
 }

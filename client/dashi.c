@@ -10,7 +10,9 @@
 #include "cmd_atoms.h"
 #include "cmd_fsck.h"
 #include "cmd_store.h"
+#include "help.h"
 #include "output.h"
+#include "suggest.h"
 
 /* ---- commands handled elsewhere, adapted to the table's handler type ---- */
 
@@ -56,9 +58,12 @@ static int cmd_atoms_query(struct dashi_client *c, struct cli_opts *o, struct da
     return cmd_atoms_run(c, o->cmd, o->job, o->args.json, opt_lookup, o, err);
 }
 
+static int cmd_help(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
+
 /* ---- the table ---- */
 
 #define CMD_JOB_ID 1u /* the first word is a job id, checked before the handler runs */
+#define CMD_LOCAL 2u  /* runs without a daemon (its handler gets no connection) */
 
 struct command {
     const char *name;
@@ -76,14 +81,14 @@ static const struct command commands[] = {
      "[--name NAME] [--tag T]...",
      "submit a job, e.g. submit rollout --op HASH --z0 HASH --steps 300", cmd_submit, 0},
     {"status", "ID", "state and progress", cmd_job_op, CMD_JOB_ID},
-    {"show", "ID", "the whole record with its state events", cmd_show, CMD_JOB_ID},
-    {"wait", "ID", "waits for the job, prints its final record", cmd_wait, CMD_JOB_ID},
+    {"show", "ID [ID...]", "the whole record with its state events and GPU time", cmd_show, CMD_JOB_ID},
+    {"wait", "ID [ID...]", "waits for the jobs, prints their final records", cmd_wait, CMD_JOB_ID},
     {"cancel", "ID", "cancels a job (owner or root)", cmd_job_op, CMD_JOB_ID},
     {"resume", "ID", "an interrupted job continues from its checkpoint", cmd_job_op, CMD_JOB_ID},
     {"list", "[--state S] [--kind K] [--user U] [--name GLOB] [--tag T]... [--param K=V]... [--group G] [--all] [--limit N]",
      "jobs, newest first (--all: pipelines' stages too)", cmd_list, 0},
-    {"metrics", "ID [--key K]", "time series and summary scalars", cmd_metrics, CMD_JOB_ID},
-    {"hashes", "ID", "state hashes of a rollout", cmd_hashes, CMD_JOB_ID},
+    {"metrics", "ID [--key K]", "a table of the time series, then the summary scalars", cmd_metrics, CMD_JOB_ID},
+    {"hashes", "ID", "state hashes of a rollout, one per line", cmd_hashes, CMD_JOB_ID},
     {"plot", "ID [ID...] --key K [--key K]... -o FILE.png|.svg|.pdf", "metric series, one panel per key", cmd_plot_series, 0},
     {"compare", "ID1 ID2 [ID...]", "parameters, summary metrics and hashes side by side", cmd_compare_jobs, 0},
     {"tag", "ID TAG... [--rm]", "add (or remove) tags of a job (owner or root)", cmd_tag, CMD_JOB_ID},
@@ -111,6 +116,7 @@ static const struct command commands[] = {
     {"rm", "ID [ID...]", "remove finished jobs and their records (owner or root)", cmd_rm, 0},
     {"gc", "[--apply]", "what the store holds that nothing needs; --apply frees it (its user or root)", cmd_gc, 0},
     {"shutdown", "", "stop the daemon (its user or root)", cmd_daemon_op, 0},
+    {"help", "[COMMAND|KIND]", "the commands, one command's usage, or a job kind's arguments", cmd_help, CMD_LOCAL},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -126,7 +132,7 @@ static void usage(FILE *f)
             width = fprintf(f, "\n") - 1;
         fprintf(f, "%*s%s\n", SUMMARY_COLUMN - width, "", cmd->summary);
     }
-    fputs("see docs/cli.md\n", f);
+    fputs("dashi help COMMAND or KIND for more; see docs/cli.md\n", f);
 }
 
 static const struct command *find_command(const char *name)
@@ -145,8 +151,70 @@ static int parse_job_id(struct cli_opts *o, struct dashi_error *err)
     return cmd_parse_id(o->pos[0], &o->job, err);
 }
 
+/* The command nearest to word, if word looks like a typo of one (NULL otherwise). */
+static const char *nearest_command(const char *word, char *buf, size_t cap)
+{
+    const char *names[NCOMMANDS + 1];
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        names[i] = commands[i].name;
+    names[NCOMMANDS] = NULL;
+    return suggest_among(word, names, buf, cap);
+}
+
+static int unknown_command(const char *word, struct dashi_error *err)
+{
+    char near[SUGGEST_MAX_WORD + 1];
+    if (nearest_command(word, near, sizeof near))
+        return dashi_fail(err, DASHI_E_UNKNOWN_OP, "command", "unknown command '%s'; did you mean %s? (dashi help)",
+                          word, near);
+    return dashi_fail(err, DASHI_E_UNKNOWN_OP, "command", "unknown command '%s' (dashi help lists the commands)",
+                      word);
+}
+
+/* A job kind's arguments, from the daemon (`help KIND`, `submit KIND --help`). */
+static int kind_help(const struct cli_opts *o, const char *kind, struct dashi_error *err)
+{
+    struct dashi_client c;
+    int status = client_open(&c, o->autostart, err) == 0 ? help_kind(&c, kind, o->args.json, err) : -1;
+    client_close(&c);
+    return status;
+}
+
+/* help [COMMAND|KIND]: a command's usage needs no daemon; any other word is taken for a
+ * job kind unless it is a typo of a command. */
+static int cmd_help(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err)
+{
+    (void)c;
+    if (o->args.npos == 0) {
+        usage(stdout);
+        return 0;
+    }
+    const struct command *cmd = find_command(o->pos[0]);
+    if (cmd) {
+        help_command(stdout, cmd->name, cmd->synopsis, cmd->summary);
+        return 0;
+    }
+    char near[SUGGEST_MAX_WORD + 1];
+    if (nearest_command(o->pos[0], near, sizeof near))
+        return unknown_command(o->pos[0], err);
+    return kind_help(o, o->pos[0], err);
+}
+
+/* COMMAND --help, and submit KIND --help for the kind's arguments. */
+static int command_help(const struct command *cmd, const struct cli_opts *o, struct dashi_error *err)
+{
+    if (cmd->run == cmd_submit && o->args.npos > 0)
+        return kind_help(o, o->pos[0], err);
+    help_command(stdout, cmd->name, cmd->synopsis, cmd->summary);
+    return 0;
+}
+
 static int run_command(const struct command *cmd, struct cli_opts *o, struct dashi_error *err)
 {
+    if (o->help)
+        return command_help(cmd, o, err);
+    if (cmd->flags & CMD_LOCAL)
+        return cmd->run(NULL, o, err);
     struct dashi_client c;
     int status = -1;
     if (client_open(&c, o->autostart, err) == 0 && (!(cmd->flags & CMD_JOB_ID) || parse_job_id(o, err) == 0))
@@ -158,20 +226,24 @@ static int run_command(const struct command *cmd, struct cli_opts *o, struct das
 int main(int argc, char **argv)
 {
     struct cli_opts o;
-    if (cli_parse(argc, argv, &o) != 0) {
-        usage(stderr);
-        return 1;
+    struct dashi_error err;
+    dashi_error_clear(&err);
+    if (cli_parse(argc, argv, &o, &err) != 0) {
+        print_dashi_error(o.args.json, &err);
+        if (!o.args.json)
+            usage(stderr);
+        return dashi_code_exit_status(err.code);
     }
-    if (o.help) {
+    if (o.version) {
+        help_version(o.args.json);
+        return 0;
+    }
+    if (o.help && !o.cmd) {
         usage(stdout);
         return 0;
     }
-    struct dashi_error err;
-    dashi_error_clear(&err);
     const struct command *cmd = find_command(o.cmd);
-    int status = cmd ? run_command(cmd, &o, &err)
-                     : dashi_fail(&err, DASHI_E_UNKNOWN_OP, "command", "unknown command '%s' (see dashi --help)",
-                                  o.cmd);
+    int status = cmd ? run_command(cmd, &o, &err) : unknown_command(o.cmd, &err);
     if (status < 0) {
         print_dashi_error(o.args.json, &err);
         return dashi_code_exit_status(err.code);

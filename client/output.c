@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "answer_text.h"
 #include "client.h"
 #include "json.h"
 
@@ -108,6 +109,8 @@ void print_record_text(FILE *f, const msgpack_object *rec)
     released_lines(f, map_get(rec, "released"));
     field(f, rec, "metrics", "metrics");
     field(f, rec, "error", "error");
+    print_record_times(f, rec);
+    print_record_events(f, rec);
     print_notes(f, map_get(rec, "notes"));
 }
 

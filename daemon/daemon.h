@@ -23,8 +23,9 @@
 #include "scheduler.h"
 #include "store.h"
 #include "vk.h"
+#include "wire.h"
 
-#define DASHID_VERSION "0.1.0"
+#define DASHID_VERSION DASHI_RELEASE
 
 struct conn;
 struct conn_handlers;

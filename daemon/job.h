@@ -153,6 +153,9 @@ void job_plan_input(struct job_plan *plan, const char *name, const char *hash);
 const struct job_kind *job_kind_find(const char *name);
 /* Writes the kind names, space-separated, into buf (for error messages). */
 void job_kind_names(char *buf, size_t cap);
+/* Fails with code naming "kind": name is no job kind; the message lists the kinds and the
+ * nearest one, if name looks like a typo of it. */
+int job_kind_unknown(const char *name, dashi_code code, struct dashi_error *err);
 /* Every kind's parameter tables as markdown: the generated part of docs/protocol.md
  * ("Job kinds and their args"; `dashid --describe-params markdown`). */
 void job_kinds_params_markdown(FILE *f);

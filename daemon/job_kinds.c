@@ -5,6 +5,7 @@
 
 #include "job.h"
 #include "job_params.h"
+#include "suggest.h"
 #include "wire.h"
 
 extern const struct job_kind job_kind_rollout;
@@ -37,6 +38,20 @@ void job_kind_names(char *buf, size_t cap)
     buf[0] = 0;
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && used < cap; i++)
         used += (size_t)snprintf(buf + used, cap - used, "%s%s", i ? " " : "", kinds[i]->name);
+}
+
+int job_kind_unknown(const char *name, dashi_code code, struct dashi_error *err)
+{
+    char names[256];
+    job_kind_names(names, sizeof names);
+    struct suggestion near;
+    suggest_init(&near, name);
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        suggest_consider(&near, kinds[i]->name);
+    if (suggest_best(&near))
+        return dashi_fail(err, code, "kind", "unknown job kind '%s'; did you mean %s? (kinds: %s)", name,
+                          suggest_best(&near), names);
+    return dashi_fail(err, code, "kind", "unknown job kind '%s' (kinds: %s)", name, names);
 }
 
 void job_kinds_params_markdown(FILE *f)

@@ -165,6 +165,36 @@ static const struct page_kind events_page = {"events", EVENTS_KEY_LEN, sizeof(st
 static const struct page_kind audit_page = {"audit", AUDIT_KEY_LEN, sizeof(struct audit_row),
                                             offsetof(struct audit_row, key), "rows", pack_audit};
 
+/* The tracked steps nearest to step, as words for a message: "0 and 20", "20", "none". */
+static void nearest_steps(const struct atoms_near *near, char *buf, size_t cap)
+{
+    if (near->below >= 0 && near->above >= 0)
+        snprintf(buf, cap, "%lld and %lld", (long long)near->below, (long long)near->above);
+    else if (near->below >= 0 || near->above >= 0)
+        snprintf(buf, cap, "%lld", (long long)(near->below >= 0 ? near->below : near->above));
+    else
+        snprintf(buf, cap, "none: the job has no atoms");
+}
+
+/* E_NOT_FOUND naming "step" or "idx" unless atom (step, idx) exists (idx < 0: unless step
+ * holds atoms): a step or atom the job never tracked is an error, not an empty page. */
+static int atom_exists(struct conn *c, int64_t id, int64_t step, int64_t idx, struct dashi_error *err)
+{
+    struct atoms_near near = {0, -1, -1};
+    if (store_atoms_near(&c->d->store, id, step, &near, err))
+        return -1;
+    char steps[64];
+    nearest_steps(&near, steps, sizeof steps);
+    if (near.count == 0)
+        return dashi_fail(err, DASHI_E_NOT_FOUND, "step", "job %lld tracked no atoms at step %lld (nearest tracked steps: %s)",
+                          (long long)id, (long long)step, steps);
+    if (idx >= near.count)
+        return dashi_fail(err, DASHI_E_NOT_FOUND, "idx", "job %lld has no atom %lld:%lld (step %lld has atoms 0..%lld)",
+                          (long long)id, (long long)step, (long long)idx, (long long)step,
+                          (long long)near.count - 1);
+    return 0;
+}
+
 int op_atoms(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
     static const char *const allowed[] = {"id", "step", "limit", "cursor", NULL};
@@ -181,6 +211,10 @@ int op_atoms(struct conn *c, const struct request *req, msgpack_packer *pk, stru
     }
     if (r.failed)
         return oom(&r, err);
+    if (step >= 0 && !pr.has_after && r.n == 0 && total > 0 && atom_exists(c, id, step, -1, err)) {
+        free(r.v);
+        return -1;
+    }
     pack_ok_begin(pk, req->id);
     msgpack_pack_map(pk, 5);
     pk_kv_i64(pk, "job", id);
@@ -212,6 +246,10 @@ int op_lineage(struct conn *c, const struct request *req, msgpack_packer *pk, st
     }
     if (r.failed)
         return oom(&r, err);
+    if (!pr.has_after && r.n == 0 && atom_exists(c, id, step, idx, err)) {
+        free(r.v);
+        return -1;
+    }
     pack_ok_begin(pk, req->id);
     msgpack_pack_map(pk, 6);
     pk_kv_i64(pk, "job", id);

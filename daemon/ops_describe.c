@@ -16,11 +16,8 @@ int op_describe(struct conn *c, const struct request *req, msgpack_packer *pk, s
     const msgpack_object *given = args_find(req->args, "kind");
     bool one = given && given->type != MSGPACK_OBJECT_NIL;
     const struct job_kind *kind = one ? job_kind_find(name) : NULL;
-    if (one && !kind) {
-        char names[256];
-        job_kind_names(names, sizeof names);
-        return dashi_fail(err, DASHI_E_BAD_VALUE, "kind", "unknown job kind '%s' (kinds: %s)", name, names);
-    }
+    if (one && !kind)
+        return job_kind_unknown(name, DASHI_E_BAD_VALUE, err);
     pack_ok_begin(pk, req->id);
     msgpack_pack_map(pk, 1);
     pk_key(pk, "tables");

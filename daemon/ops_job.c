@@ -12,6 +12,7 @@
 #include "ops_page.h"
 #include "results.h"
 #include "store_tags.h"
+#include "suggest.h"
 #include "waiters.h"
 
 /* The common start of the per-job ops: args limited to `allowed` (which includes "id"),
@@ -44,11 +45,8 @@ int submission_from_args(struct conn *c, const msgpack_object *args, struct subm
         arg_bool(args, "reuse", false, true, &out->s.reuse, err) || labels_from_args(args, &out->labels, err) != 0)
         return -1;
     out->s.kind = job_kind_find(out->kind_name);
-    if (!out->s.kind) {
-        char names[256];
-        job_kind_names(names, sizeof names);
-        return dashi_fail(err, DASHI_E_BAD_VALUE, "kind", "unknown job kind '%s' (kinds: %s)", out->kind_name, names);
-    }
+    if (!out->s.kind)
+        return job_kind_unknown(out->kind_name, DASHI_E_BAD_VALUE, err);
     const msgpack_object *job_args = args_find(args, "args");
     out->empty.type = MSGPACK_OBJECT_MAP;
     if (!job_args || job_args->type == MSGPACK_OBJECT_NIL)
@@ -180,6 +178,8 @@ int op_list(struct conn *c, const struct request *req, msgpack_packer *pk, struc
         arg_u64(req->args, "limit", false, 50, 1, DASHI_PAGE_JOBS, &limit, err) ||
         arg_cursor(req->args, cursor, sizeof cursor, err))
         return -1;
+    if (kind[0] && !job_kind_find(kind)) /* a filter naming no kind would list nothing, silently */
+        return job_kind_unknown(kind, DASHI_E_NOT_FOUND, err);
     struct job_filter f = {.state = state, .kind = kind[0] ? kind : NULL, .uid = -1, .viewer = c->uid,
                            .limit = limit + 1, .stages = all || kind[0]}; /* a kind asked for: wherever it is */
     struct runs_filter runs;
@@ -335,6 +335,38 @@ static void pack_series_page(msgpack_packer *pk, const struct series_set *set)
     }
 }
 
+/* The keys a job has, listed (the first ones, as many as fit) and the nearest to the one asked for. */
+struct known_keys {
+    struct suggestion near;
+    char list[256];
+    size_t used;
+};
+
+static int known_key_cb(void *ctx, const char *key)
+{
+    struct known_keys *k = ctx;
+    suggest_consider(&k->near, key);
+    if (k->used < sizeof k->list) {
+        int w = snprintf(k->list + k->used, sizeof k->list - k->used, "%s%s", k->used ? ", " : "", key);
+        k->used += w > 0 ? (size_t)w : 0;
+    }
+    return 0;
+}
+
+/* E_NOT_FOUND naming "key": a finished job has no metric key (an empty answer would look
+ * like a series with no points). */
+static int unknown_metric_key(struct conn *c, int64_t id, const char *key, struct dashi_error *err)
+{
+    struct known_keys k = {.used = 0};
+    suggest_init(&k.near, key);
+    if (store_metric_keys(&c->d->store, id, known_key_cb, &k, err) != 0)
+        return -1;
+    const char *near = suggest_best(&k.near);
+    return dashi_fail(err, DASHI_E_NOT_FOUND, "key", "job %lld has no metric '%s'%s%s%s (its keys: %s)", (long long)id,
+                      key, near ? "; did you mean " : "", near ? near : "", near ? "?" : "",
+                      k.used ? k.list : "none");
+}
+
 int op_metrics(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
     static const char *const allowed[] = {"id", "key", "limit", "cursor", NULL};
@@ -349,12 +381,15 @@ int op_metrics(struct conn *c, const struct request *req, msgpack_packer *pk, st
         (cursor[0] && parse_metric_cursor(cursor, &after, err)) ||
         visible_job_arg(c, req, allowed, &id, &row, err) != 0)
         return -1;
+    bool active = row.state == JOB_QUEUED || row.state == JOB_RUNNING; /* its keys may still come */
     job_row_free(&row);
     struct series_set set = {.limit = limit};
     int rc = store_metrics(&c->d->store, id, key[0] ? key : NULL, cursor[0] ? &after : NULL, limit + 1, series_cb,
                            &set, err);
     if (rc == 0 && set.failed)
         rc = dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    if (rc == 0 && key[0] && !cursor[0] && set.n == 0 && !active)
+        rc = unknown_metric_key(c, id, key, err);
     if (rc == 0) {
         /* Series are sent as parallel arrays; summary scalars (step -1) come first in their key. */
         pack_ok_begin(pk, req->id);

@@ -839,6 +839,22 @@ int store_metrics(struct store *st, int64_t id, const char *key, const struct me
     return out;
 }
 
+int store_metric_keys(struct store *st, int64_t id, int (*cb)(void *ctx, const char *key), void *ctx,
+                      struct dashi_error *err)
+{
+    sqlite3_stmt *s;
+    if (store_prepare(st, "SELECT DISTINCT key FROM metrics WHERE job = ?1 ORDER BY key", &s, err) < 0)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (cb(ctx, (const char *)sqlite3_column_text(s, 0)))
+            break;
+    int out = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_fail(st, err, "metrics");
+    sqlite3_finalize(s);
+    return out;
+}
+
 static void bind_hash(sqlite3_stmt *s, const void *items, size_t i)
 {
     const struct zhash *h = (const struct zhash *)items + i;

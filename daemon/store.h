@@ -138,6 +138,9 @@ struct metric_cursor {
 int store_metrics(struct store *st, int64_t id, const char *key, const struct metric_cursor *after, uint64_t limit,
                   int (*cb)(void *ctx, const char *key, int64_t step, double value), void *ctx,
                   struct dashi_error *err);
+/* The distinct metric keys of a job, in order (for naming the valid ones). */
+int store_metric_keys(struct store *st, int64_t id, int (*cb)(void *ctx, const char *key), void *ctx,
+                      struct dashi_error *err);
 
 struct zhash {
     uint32_t traj;

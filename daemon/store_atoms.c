@@ -285,6 +285,26 @@ int store_atoms_count(struct store *st, int64_t job, int64_t *atoms, int64_t *st
     return finish(st, s, rc, err);
 }
 
+int store_atoms_near(struct store *st, int64_t job, int64_t step, struct atoms_near *near, struct dashi_error *err)
+{
+    sqlite3_stmt *s;
+    if (query_job(st,
+                  "SELECT (SELECT count(*) FROM atoms WHERE job = :job AND step = :step),"
+                  " (SELECT max(step) FROM atoms WHERE job = :job AND step < :step),"
+                  " (SELECT min(step) FROM atoms WHERE job = :job AND step > :step)",
+                  job, &s, err))
+        return -1;
+    if (bound(s, bind_i64(st, s, ":step", step, err)))
+        return -1;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        near->count = sqlite3_column_int64(s, 0);
+        near->below = sqlite3_column_type(s, 1) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 1);
+        near->above = sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 2);
+    }
+    return finish(st, s, rc, err);
+}
+
 /* The rows of a lineage query, each with its key of key_len columns. */
 static int each_edge(struct store *st, sqlite3_stmt *s, int key_len, lineage_row_fn cb, void *ctx,
                      struct dashi_error *err)

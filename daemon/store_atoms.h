@@ -79,6 +79,12 @@ int store_atoms_query(struct store *st, int64_t job, int64_t step, const struct 
                       atom_row_fn cb, void *ctx, struct dashi_error *err);
 /* Number of atom rows and of distinct steps of a job. */
 int store_atoms_count(struct store *st, int64_t job, int64_t *atoms, int64_t *steps, struct dashi_error *err);
+/* The atoms at step (count) and the nearest steps before and after it that hold atoms
+ * (-1: none): for naming the tracked steps when a step is not one of them. */
+struct atoms_near {
+    int64_t count, below, above;
+};
+int store_atoms_near(struct store *st, int64_t job, int64_t step, struct atoms_near *near, struct dashi_error *err);
 /* Up to limit edges after `after`, of one kind (NULL: all), by (child_step, parent_idx,
  * child_idx). */
 int store_lineage_query(struct store *st, int64_t job, const char *kind, const struct row_key *after, uint64_t limit,

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "suggest.h"
+
 /* ---- helpers over msgpack objects ------------------------------------------------ */
 
 /* msgpack-c gives an empty str or bin a NULL pointer, and the mem* functions may not
@@ -257,6 +259,11 @@ int args_only(const msgpack_object *args, const char *const *allowed, struct das
         char name[64];
         snprintf(name, sizeof name, "%.*s", (int)(key->via.str.size < 63 ? key->via.str.size : 63),
                  key->via.str.ptr);
+        char near[SUGGEST_MAX_WORD + 1];
+        if (suggest_among(name, allowed, near, sizeof near))
+            return dashi_fail(err, DASHI_E_UNKNOWN_FIELD, name,
+                              "unknown argument \"%s\"; did you mean \"%s\"? (this operation takes: %s)", name, near,
+                              list);
         return dashi_fail(err, DASHI_E_UNKNOWN_FIELD, name, "unknown argument \"%s\" (this operation takes: %s)",
                           name, allowed[0] ? list : "no arguments");
     }

@@ -19,6 +19,7 @@
 #include "errors.h"
 
 #define DASHI_PROTO_VERSION 1
+#define DASHI_RELEASE "0.1.0" /* dashid and dashi, built together (dashi --version, dashid --version, ping) */
 #define DASHI_FRAME_MAX (8u << 20)      /* payload bytes of one frame */
 #define DASHI_MAX_DEPTH 8               /* nesting of maps/arrays, the request map is depth 1 */
 #define DASHI_MAX_STR 4096              /* bytes of one str */

@@ -21,3 +21,10 @@ for kind in rollout les train decode atoms pipeline; do
 done
 diff -u "$WORK/documented.md" "$WORK/generated.md" || fail "docs/protocol.md differs from the kinds' tables (diff above)"
 ok "docs/protocol.md's argument tables match the kinds' tables"
+# The comparison catches drift: a scratch copy of the docs with one default changed (les's
+# steps, 300 -> 301) must differ, and the diff must show that row.
+sed '0,/^| `steps` | integer | 300 |/s//| `steps` | integer | 301 |/' "$WORK/documented.md" > "$WORK/drifted.md"
+! cmp -s "$WORK/drifted.md" "$WORK/documented.md" || fail "the scratch copy has no steps default of 300 to change"
+if diff -u "$WORK/drifted.md" "$WORK/generated.md" > "$WORK/drift.diff"; then fail "a changed default went unnoticed"; fi
+grep -q '^-| `steps` | integer | 301 |' "$WORK/drift.diff" || fail "the diff does not show the changed default: $(cat "$WORK/drift.diff")"
+ok "a default changed in a copy of the docs is reported"
