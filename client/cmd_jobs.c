@@ -18,13 +18,13 @@ static int on_wait_event(const msgpack_object *ev, void *ctx)
     char state[16] = "";
     if (st && st->type == MSGPACK_OBJECT_STR)
         snprintf(state, sizeof state, "%.*s", (int)st->via.str.size, st->via.str.ptr);
-    print_progress(state, step && step->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? step->via.u64 : 0,
-                   total && total->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? total->via.u64 : 0);
+    print_progress_rate(state, step && step->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? step->via.u64 : 0,
+                        total && total->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? total->via.u64 : 0,
+                        obj_number(map_get(ev, "rate"), 0), obj_number(map_get(ev, "eta"), -1));
     return 0;
 }
 
-/* Exit status of a finished job: 0 when it succeeded, else by its error code. */
-static int job_exit_status(const msgpack_object *rec)
+int job_exit_status(const msgpack_object *rec)
 {
     const msgpack_object *st = map_get(rec, "state");
     if (st && st->type == MSGPACK_OBJECT_STR && st->via.str.size == 9 && memcmp(st->via.str.ptr, "succeeded", 9) == 0)
@@ -173,20 +173,24 @@ static void pack_list_page(msgpack_packer *pk, void *ctx)
 static void print_jobs_text(const msgpack_object *result)
 {
     const msgpack_object *jobs = map_get(result, "jobs");
-    printf("%-6s %-9s %-11s %-10s %s\n", "ID", "KIND", "STATE", "USER", "PROGRESS");
+    printf("%-6s %-9s %-11s %-10s %-12s %s\n", "ID", "KIND", "STATE", "USER", "PROGRESS", "REASON");
     for (uint32_t i = 0; jobs && jobs->type == MSGPACK_OBJECT_ARRAY && i < jobs->via.array.size; i++) {
         const msgpack_object *j = &jobs->via.array.ptr[i];
         const msgpack_object *id = map_get(j, "id"), *kind = map_get(j, "kind"), *state = map_get(j, "state"),
                              *user = map_get(j, "user"), *prog = map_get(j, "progress"),
-                             *reused = map_get(j, "reused_from");
+                             *reused = map_get(j, "reused_from"), *reason = map_get(j, "reason");
         const msgpack_object *step = map_get(prog, "step"), *total = map_get(prog, "total");
         char from[40] = "";
         if (reused && reused->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
             snprintf(from, sizeof from, " (reused from %llu)", (unsigned long long)reused->via.u64);
-        printf("%-6llu %-9.*s %-11.*s %-10.*s %llu/%llu%s\n", (unsigned long long)id->via.u64, (int)kind->via.str.size,
-               kind->via.str.ptr, (int)state->via.str.size, state->via.str.ptr, (int)user->via.str.size,
-               user->via.str.ptr, (unsigned long long)(step ? step->via.u64 : 0),
-               (unsigned long long)(total ? total->via.u64 : 0), from);
+        char progress[48];
+        snprintf(progress, sizeof progress, "%llu/%llu", (unsigned long long)(step ? step->via.u64 : 0),
+                 (unsigned long long)(total ? total->via.u64 : 0));
+        bool has_reason = reason && reason->type == MSGPACK_OBJECT_STR;
+        printf("%-6llu %-9.*s %-11.*s %-10.*s %-12s %.*s%s\n", (unsigned long long)id->via.u64,
+               (int)kind->via.str.size, kind->via.str.ptr, (int)state->via.str.size, state->via.str.ptr,
+               (int)user->via.str.size, user->via.str.ptr, progress, has_reason ? (int)reason->via.str.size : 1,
+               has_reason ? reason->via.str.ptr : "-", from);
     }
 }
 

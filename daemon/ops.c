@@ -78,6 +78,7 @@ static const struct op_entry ops[] = {
     {"resume", op_resume, true},
     {"fsck", op_fsck, false},          {"describe", op_describe, false},
     {"rm", op_rm, true},               {"gc", op_gc, true},
+    {"log", op_log, false},            {"watch", op_watch, false},
 };
 
 #define NOPS (sizeof ops / sizeof ops[0])

@@ -45,6 +45,11 @@ int op_hashes(struct conn *c, const struct request *req, msgpack_packer *pk, str
 /* an interrupted job continues from its checkpoint */
 int op_resume(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 
+/* ops_log.c: a job's events, paged or followed; ops_watch.c: live state of one job or all of
+ * the caller's (docs/protocol.md "log", "watch") */
+int op_log(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
+int op_watch(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
+
 /* ops_fsck.c: the store checker (root and the daemon's user); answered when done */
 int op_fsck(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 void fsck_conn_released(struct conn *c); /* a closing connection's fsck stops */

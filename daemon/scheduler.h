@@ -11,7 +11,10 @@
  * plus its own fit the budget, together with the resident results that cannot be released
  * (resident.h: pinned or not yet durable); the others are released, least recently used
  * first, to make the room a started job needs. A job waiting on I/O (no staging buffer
- * free) is passed over until the I/O thread frees staging. */
+ * free) is passed over until the I/O thread frees staging.
+ *
+ * Each pass records, for every job it passes over, why (sched_job.reason): the queue
+ * reasons that status, show, list and watch serve (docs/protocol.md "Queue reasons"). */
 #ifndef DASHI_SCHEDULER_H
 #define DASHI_SCHEDULER_H
 
@@ -26,6 +29,8 @@
 #include "resident.h"
 #include "store.h"
 #include "thread_owner.h"
+
+#define SCHED_REASON_MAX 96
 
 struct sched_job {
     int64_t id;
@@ -52,6 +57,8 @@ struct sched_job {
     struct io_stream *io;
     bool io_wait;
     uint64_t io_wait_gen;
+    /* Why the last pass did not run it ("" when it ran, or before the first pass), under mu. */
+    char reason[SCHED_REASON_MAX];
     struct sched_job *next;
 };
 
@@ -130,6 +137,9 @@ bool scheduler_has_dependents(struct scheduler *s, int64_t dep);
  * and plan replace the old ones (the scheduler takes them) and it becomes runnable.
  * Returns -1 if the job is no longer waiting in the scheduler (the caller keeps params). */
 int scheduler_make_ready(struct scheduler *s, int64_t id, void *params, const struct job_plan *plan);
+/* Any thread: copies why the scheduler last passed over job id into out ("" when it ran
+ * or has not been considered yet) and whether it has started; false if not active. */
+bool scheduler_reason(struct scheduler *s, int64_t id, char *out, size_t size, bool *started);
 /* Number of active jobs of a user (for the queued-jobs limit). */
 size_t scheduler_count_user(struct scheduler *s, uid_t uid);
 void scheduler_request_stop(struct scheduler *s);
