@@ -70,6 +70,13 @@ int cmd_job_op(struct dashi_client *c, struct cli_opts *o, struct dashi_error *e
 int cmd_show(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 int cmd_metrics(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 int cmd_hashes(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
+/* Exit status of a finished job's record (or status): 0 when it succeeded, else by its
+ * error code (docs/cli.md "Exit status"). */
+int job_exit_status(const msgpack_object *rec);
+
+/* cmd_watch.c: a job's events (log [--follow]) and the live state of jobs (watch) */
+int cmd_log(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
+int cmd_watch(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 
 /* cmd_runs.c: tags and notes of a run, sweeps and the table of runs (docs/cli.md) */
 int cmd_tag(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);

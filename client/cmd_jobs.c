@@ -21,13 +21,13 @@ static int on_wait_event(const msgpack_object *ev, void *ctx)
     char state[16] = "";
     if (st && st->type == MSGPACK_OBJECT_STR)
         snprintf(state, sizeof state, "%.*s", (int)st->via.str.size, st->via.str.ptr);
-    print_progress(state, step && step->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? step->via.u64 : 0,
-                   total && total->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? total->via.u64 : 0);
+    print_progress_rate(state, step && step->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? step->via.u64 : 0,
+                        total && total->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? total->via.u64 : 0,
+                        obj_number(map_get(ev, "rate"), 0), obj_number(map_get(ev, "eta"), -1));
     return 0;
 }
 
-/* Exit status of a finished job: 0 when it succeeded, else by its error code. */
-static int job_exit_status(const msgpack_object *rec)
+int job_exit_status(const msgpack_object *rec)
 {
     const msgpack_object *st = map_get(rec, "state");
     if (st && st->type == MSGPACK_OBJECT_STR && st->via.str.size == 9 && memcmp(st->via.str.ptr, "succeeded", 9) == 0)
@@ -281,6 +281,9 @@ static void col_elapsed(const msgpack_object *j, char *out, size_t cap)
         snprintf(out, cap, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
 }
 
+/* Why a queued job does not run yet (the scheduler's reason), "-" when none. */
+static void col_reason(const msgpack_object *j, char *out, size_t cap) { cell_str(out, cap, map_get(j, "reason")); }
+
 struct list_column {
     const char *title;
     int width; /* 0: the last column, unpadded */
@@ -290,7 +293,8 @@ struct list_column {
 /* One line per column: a column is a title, a width and how to fill a cell. */
 static const struct list_column list_columns[] = {
     {"ID", 6, col_id},         {"KIND", 9, col_kind},       {"STATE", 11, col_state}, {"USER", 10, col_user},
-    {"ELAPSED", 8, col_elapsed}, {"NAME", 16, col_name},    {"PROGRESS", 0, col_progress},
+    {"ELAPSED", 8, col_elapsed}, {"NAME", 16, col_name},    {"PROGRESS", 12, col_progress},
+    {"REASON", 0, col_reason},
 };
 
 static void print_cell(const struct list_column *col, const char *text)

@@ -115,6 +115,8 @@ static const struct command commands[] = {
     {"fsck", "", "check every blob and the database (its user or root)", cmd_fsck_store, 0},
     {"rm", "ID [ID...]", "remove finished jobs and their records (owner or root)", cmd_rm, 0},
     {"gc", "[--apply]", "what the store holds that nothing needs; --apply frees it (its user or root)", cmd_gc, 0},
+    {"log", "ID [--follow]", "the job's events in time order; --follow until it ends", cmd_log, CMD_JOB_ID},
+    {"watch", "[ID]", "live state, progress, rate, ETA and queue reason of a job or all yours", cmd_watch, 0},
     {"shutdown", "", "stop the daemon (its user or root)", cmd_daemon_op, 0},
     {"help", "[COMMAND|KIND]", "the commands, one command's usage, or a job kind's arguments", cmd_help, CMD_LOCAL},
 };

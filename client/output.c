@@ -97,6 +97,7 @@ void print_record_text(FILE *f, const msgpack_object *rec)
     field(f, rec, "name", "name");
     field(f, rec, "tags", "tags");
     field(f, rec, "group", "group");
+    field(f, rec, "waiting", "reason");
     field(f, rec, "device", "device");
     field(f, rec, "backend", "backend");
     field(f, rec, "precision", "precision");
@@ -134,13 +135,39 @@ void print_dashi_error(bool json, const struct dashi_error *err)
 
 void print_progress(const char *state, uint64_t step, uint64_t total)
 {
+    print_progress_rate(state, step, total, 0, -1);
+}
+
+/* "41.2 steps/s, ETA 1m05s" into out, or "" while the rate is unknown. */
+void format_rate(char *out, size_t size, double rate, double eta)
+{
+    out[0] = '\0';
+    if (!(rate > 0))
+        return;
+    int used = snprintf(out, size, "%.3g steps/s", rate);
+    if (eta < 0 || used < 0 || (size_t)used >= size)
+        return;
+    long s = (long)(eta + 0.5);
+    if (s >= 3600)
+        snprintf(out + used, size - (size_t)used, ", ETA %ldh%02ldm", s / 3600, s / 60 % 60);
+    else if (s >= 60)
+        snprintf(out + used, size - (size_t)used, ", ETA %ldm%02lds", s / 60, s % 60);
+    else
+        snprintf(out + used, size - (size_t)used, ", ETA %lds", s);
+}
+
+void print_progress_rate(const char *state, uint64_t step, uint64_t total, double rate, double eta)
+{
     if (!isatty(2))
         return;
     int width = 30, filled = total ? (int)((double)step / (double)total * width) : 0;
     if (filled > width)
         filled = width;
-    fprintf(stderr, "\r%-9s [%.*s%*s] %llu/%llu", state, filled, "##############################", width - filled, "",
-            (unsigned long long)step, (unsigned long long)total);
+    char speed[64];
+    format_rate(speed, sizeof speed, rate, eta);
+    /* \033[K clears what a longer line before it left. */
+    fprintf(stderr, "\r%-9s [%.*s%*s] %llu/%llu%s%s\033[K", state, filled, "##############################",
+            width - filled, "", (unsigned long long)step, (unsigned long long)total, speed[0] ? "  " : "", speed);
     fflush(stderr);
 }
 

@@ -19,6 +19,10 @@ void print_map_text(FILE *f, const msgpack_object *m);
 void print_dashi_error(bool json, const struct dashi_error *err);
 /* A progress bar on stderr (only when stderr is a terminal). */
 void print_progress(const char *state, uint64_t step, uint64_t total);
+/* The same with the rate (steps/s; 0: not known yet) and the seconds left (< 0: not known). */
+void print_progress_rate(const char *state, uint64_t step, uint64_t total, double rate, double eta);
+/* "41.2 steps/s, ETA 1m05s" (or "41.2 steps/s" without an ETA) into out; "" without a rate. */
+void format_rate(char *out, size_t size, double rate, double eta);
 void end_progress(void);
 
 #endif

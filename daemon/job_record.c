@@ -107,6 +107,16 @@ static int pack_stages(msgpack_packer *pk, struct store *st, const int64_t *ids,
     return 0;
 }
 
+void pack_job_event(msgpack_packer *pk, int64_t job, const struct job_event *ev)
+{
+    msgpack_pack_map(pk, 5);
+    pk_kv_i64(pk, "job", job);
+    pk_kv_i64(pk, "seq", ev->seq);
+    pk_kv_f64(pk, "at", ev->at);
+    pk_kv_str(pk, "state", ev->state);
+    pk_kv_str(pk, "detail", ev->detail && ev->detail[0] ? ev->detail : NULL);
+}
+
 int job_get_visible(struct store *st, int64_t id, uid_t viewer, struct job_row *row, struct dashi_error *err)
 {
     if (store_job_get(st, id, row, err) != 0)
@@ -210,6 +220,12 @@ static int pack_released(msgpack_packer *pk, struct store *st, int64_t id, struc
 int pack_job_record(msgpack_packer *pk, struct store *st, int64_t id, uid_t viewer, bool with_events,
                     struct dashi_error *err)
 {
+    return pack_job_record_reason(pk, st, id, viewer, with_events, NULL, err);
+}
+
+int pack_job_record_reason(msgpack_packer *pk, struct store *st, int64_t id, uid_t viewer, bool with_events,
+                           const char *reason, struct dashi_error *err)
+{
     struct job_row row;
     if (job_get_visible(st, id, viewer, &row, err) != 0)
         return -1;
@@ -232,10 +248,11 @@ int pack_job_record(msgpack_packer *pk, struct store *st, int64_t id, uid_t view
     size_t nstages = 0;
     if (store_job_children(st, id, stage_ids, RECORD_MAX_STAGES, &nstages, err) != 0)
         goto done;
-    msgpack_pack_map(pk, 29 + LABEL_FIELDS + (with_events ? 2 : 0));
+    msgpack_pack_map(pk, 30 + LABEL_FIELDS + (with_events ? 2 : 0));
     pk_kv_i64(pk, "id", row.id);
     pk_kv_str(pk, "kind", row.kind);
     pk_kv_str(pk, "state", job_state_name(row.state));
+    pk_kv_str(pk, "reason", reason && reason[0] ? reason : NULL); /* why it is not running */
     pk_kv_str(pk, "user", row.user);
     pk_kv_u64(pk, "uid", row.uid);
     pk_kv_i64(pk, "priority", row.priority);

@@ -16,6 +16,11 @@
  * (viewer). */
 int pack_job_record(msgpack_packer *pk, struct store *st, int64_t id, uid_t viewer, bool with_events,
                     struct dashi_error *err);
+/* The same with the job's queue reason (queue_reason.h; NULL or "": nil). */
+int pack_job_record_reason(msgpack_packer *pk, struct store *st, int64_t id, uid_t viewer, bool with_events,
+                           const char *reason, struct dashi_error *err);
+/* Packs one of a job's events as `log` serves it (docs/protocol.md "log"). */
+void pack_job_event(msgpack_packer *pk, int64_t job, const struct job_event *ev);
 /* Loads a job the viewer may see: E_NOT_FOUND for private jobs of others. */
 int job_get_visible(struct store *st, int64_t id, uid_t viewer, struct job_row *row, struct dashi_error *err);
 

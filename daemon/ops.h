@@ -65,6 +65,10 @@ struct runs_filter;
 int runs_filter_from_args(const msgpack_object *args, struct runs_filter *f, bool *any, struct dashi_error *err);
 /* ops_sweep.c: the Cartesian product of parameter values as one group of jobs */
 int op_sweep(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
+/* ops_log.c: a job's events, paged or followed; ops_watch.c: live state of one job or all of
+ * the caller's (docs/protocol.md "log", "watch") */
+int op_log(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
+int op_watch(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 
 /* ops_fsck.c: the store checker (root and the daemon's user); answered when done */
 int op_fsck(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);

@@ -10,6 +10,7 @@
 #include "jobs.h"
 #include "ops.h"
 #include "ops_page.h"
+#include "queue_reason.h"
 #include "results.h"
 #include "store_tags.h"
 #include "suggest.h"
@@ -29,6 +30,14 @@ static int visible_job_arg(struct conn *c, const struct request *req, const char
     if (job_id_arg(req, allowed, id, err) != 0)
         return -1;
     return job_get_visible(&c->d->store, *id, c->uid, row, err);
+}
+
+/* The job's record with its queue reason (docs/protocol.md "Queue reasons"). */
+static int pack_record_now(struct conn *c, msgpack_packer *pk, int64_t id, bool with_events, struct dashi_error *err)
+{
+    char reason[QUEUE_REASON_MAX];
+    queue_reason(c->d, id, reason, sizeof reason);
+    return pack_job_record_reason(pk, &c->d->store, id, c->uid, with_events, reason, err);
 }
 
 /* ---- submit, cancel, resume ---- */
@@ -71,7 +80,7 @@ int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, str
         jobs_submit(c->d, &sub.s, &id, err) != 0)
         return -1;
     pack_ok_begin(pk, req->id);
-    return pack_job_record(pk, &c->d->store, id, c->uid, false, err);
+    return pack_record_now(c, pk, id, false, err);
 }
 
 int op_cancel(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
@@ -107,11 +116,14 @@ int op_status(struct conn *c, const struct request *req, msgpack_packer *pk, str
     struct job_row row;
     if (visible_job_arg(c, req, allowed, &id, &row, err) != 0)
         return -1;
+    char reason[QUEUE_REASON_MAX];
+    queue_reason(c->d, id, reason, sizeof reason);
     pack_ok_begin(pk, req->id);
-    msgpack_pack_map(pk, 6);
+    msgpack_pack_map(pk, 7);
     pk_kv_i64(pk, "id", row.id);
     pk_kv_str(pk, "kind", row.kind);
     pk_kv_str(pk, "state", job_state_name(row.state));
+    pk_kv_str(pk, "reason", reason[0] ? reason : NULL);
     pk_kv_u64(pk, "step", row.step);
     pk_kv_u64(pk, "total", row.total_steps);
     pk_key(pk, "error");
@@ -133,7 +145,7 @@ int op_show(struct conn *c, const struct request *req, msgpack_packer *pk, struc
     if (job_id_arg(req, allowed, &id, err) != 0)
         return -1;
     pack_ok_begin(pk, req->id);
-    return pack_job_record(pk, &c->d->store, id, c->uid, true, err);
+    return pack_record_now(c, pk, id, true, err);
 }
 
 struct list_ctx {
@@ -215,7 +227,7 @@ int op_list(struct conn *c, const struct request *req, msgpack_packer *pk, struc
         pk_key(pk, "jobs");
         msgpack_pack_array(pk, shown);
         for (size_t i = 0; i < shown && rc == 0; i++)
-            rc = pack_job_record(pk, &c->d->store, l->ids[i], c->uid, false, err);
+            rc = pack_record_now(c, pk, l->ids[i], false, err);
     }
     free(l);
     return rc;
@@ -236,7 +248,8 @@ int op_wait(struct conn *c, const struct request *req, msgpack_packer *pk, struc
         pack_ok_begin(pk, req->id);
         return pack_job_record(pk, &c->d->store, id, c->uid, false, err);
     }
-    if (waiter_add(c, req->id, id, err) != 0)
+    struct waiter_spec w = {.req_id = req->id, .job = id, .mode = WAITER_WAIT};
+    if (waiter_add(c, &w, err) != 0)
         return -1;
     return OP_DEFERRED;
 }

@@ -2,6 +2,7 @@
 #include "scheduler.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,10 +53,33 @@ void scheduler_destroy(struct scheduler *s)
     memset(s, 0, sizeof *s);
 }
 
+static const struct sched_job *find_active(const struct scheduler *s, int64_t id)
+{
+    for (const struct sched_job *j = s->jobs; j; j = j->next)
+        if (j->id == id)
+            return j;
+    return NULL;
+}
+
+/* A waiting job's reason: the first of its dependencies that has not ended. Under mu. */
+static void note_waiting(const struct scheduler *s, struct sched_job *j)
+{
+    for (int k = 0; k < j->plan.ndeps; k++)
+        if (find_active(s, j->plan.deps[k])) {
+            snprintf(j->reason, sizeof j->reason, "waiting for job %lld", (long long)j->plan.deps[k]);
+            return;
+        }
+    snprintf(j->reason, sizeof j->reason, "waiting for its inputs to be checked");
+}
+
 void scheduler_add(struct scheduler *s, struct sched_job *job)
 {
     job->next = NULL;
     uv_mutex_lock(&s->mu);
+    if (job->waiting)
+        note_waiting(s, job);
+    else
+        job->reason[0] = '\0';
     struct sched_job **p = &s->jobs;
     while (*p)
         p = &(*p)->next;
@@ -170,6 +194,7 @@ static int replace_plan(struct scheduler *s, int64_t id, void *params, const str
         j->plan = *plan;
         j->identical_to = identical_to;
         j->waiting = identical_to != 0;
+        j->reason[0] = '\0';
         rc = 0;
         if (!j->waiting)
             uv_cond_signal(&s->cv);
@@ -188,6 +213,18 @@ int scheduler_make_waiting(struct scheduler *s, int64_t id, void *params, const 
 int scheduler_make_ready(struct scheduler *s, int64_t id, void *params, const struct job_plan *plan)
 {
     return replace_plan(s, id, params, plan, 0);
+}
+
+bool scheduler_reason(struct scheduler *s, int64_t id, char *out, size_t size, bool *started)
+{
+    uv_mutex_lock(&s->mu);
+    const struct sched_job *j = find_active(s, id);
+    if (j) {
+        snprintf(out, size, "%s", j->reason);
+        *started = j->started;
+    }
+    uv_mutex_unlock(&s->mu);
+    return j != NULL;
 }
 
 size_t scheduler_count_user(struct scheduler *s, uid_t uid)
@@ -257,12 +294,16 @@ static double user_share(const struct scheduler *s, uid_t uid)
     return s->cfg ? config_user_limits(s->cfg, uid).share : 1.0;
 }
 
+/* Usage is weighed by the user's share: a user with share 2 gets twice the GPU time. */
+static double weighted_usage(struct scheduler *s, uid_t uid, double now)
+{
+    return decayed_usage(s, user_find(s, uid, false), now) / user_share(s, uid);
+}
+
 /* True if a is preferred over b for the next slice. */
 static bool prefer(struct scheduler *s, const struct sched_job *a, const struct sched_job *b, double now)
 {
-    /* Usage is weighed by the user's share: a user with share 2 gets twice the GPU time. */
-    double ua = decayed_usage(s, user_find(s, a->uid, false), now) / user_share(s, a->uid);
-    double ub = decayed_usage(s, user_find(s, b->uid, false), now) / user_share(s, b->uid);
+    double ua = weighted_usage(s, a->uid, now), ub = weighted_usage(s, b->uid, now);
     if (ua != ub)
         return ua < ub;
     if (a->priority != b->priority)
@@ -272,6 +313,49 @@ static bool prefer(struct scheduler *s, const struct sched_job *a, const struct 
     if (a->gpu_seconds != b->gpu_seconds)
         return a->gpu_seconds < b->gpu_seconds;
     return a->id < b->id;
+}
+
+static bool waits_on_io(const struct scheduler *s, const struct sched_job *j)
+{
+    return j->io_wait && s->io_released && atomic_load(s->io_released) == j->io_wait_gen;
+}
+
+static bool fits_now(const struct scheduler *s, const struct sched_job *j, uint64_t held)
+{
+    return j->started || s->mem_started + held + j->plan.mem_estimate <= s->mem_budget;
+}
+
+#define MIB(b) ((double)(b) / (1024.0 * 1024.0))
+
+/* Records why this pass, which chose best (NULL: nothing could run), passed j over: the
+ * same tests scheduler_next made, in its order. A started job that waits for its turn is
+ * running, not queued: only waiting on I/O is worth saying of it. Under mu. */
+static void note_pass_over(struct scheduler *s, struct sched_job *j, const struct sched_job *best, uint64_t held,
+                           double now)
+{
+    char *r = j->reason;
+    size_t n = sizeof j->reason;
+    if (j == best) {
+        r[0] = '\0';
+    } else if (j->waiting) {
+        note_waiting(s, j);
+    } else if (waits_on_io(s, j)) {
+        snprintf(r, n, "waiting on I/O (no staging buffer free)");
+    } else if (j->started) {
+        r[0] = '\0';
+    } else if (!fits_now(s, j, held)) {
+        uint64_t used = s->mem_started + held;
+        snprintf(r, n, "device memory (needs %.1f MiB, %.1f of %.1f MiB free)", MIB(j->plan.mem_estimate),
+                 MIB(used < s->mem_budget ? s->mem_budget - used : 0), MIB(s->mem_budget));
+    } else if (!best) {
+        r[0] = '\0'; /* cannot happen: a job that fits is chosen */
+    } else if (best->uid != j->uid && weighted_usage(s, best->uid, now) < weighted_usage(s, j->uid, now)) {
+        snprintf(r, n, "fair share: uid %u first", (unsigned)best->uid);
+    } else if (best->priority > j->priority) {
+        snprintf(r, n, "priority: job %lld first", (long long)best->id);
+    } else {
+        snprintf(r, n, "behind job %lld", (long long)best->id);
+    }
 }
 
 struct sched_job *scheduler_next(struct scheduler *s)
@@ -287,12 +371,13 @@ struct sched_job *scheduler_next(struct scheduler *s)
         struct sched_job *best = NULL;
         uint64_t held = s->resident ? resident_pinned_bytes(s->resident) : 0; /* what eviction cannot free */
         for (struct sched_job *j = s->jobs; j; j = j->next) {
-            if (j->waiting || (j->io_wait && s->io_released && atomic_load(s->io_released) == j->io_wait_gen))
+            if (j->waiting || waits_on_io(s, j))
                 continue;
-            bool fits = j->started || s->mem_started + held + j->plan.mem_estimate <= s->mem_budget;
-            if (fits && (!best || prefer(s, j, best, now)))
+            if (fits_now(s, j, held) && (!best || prefer(s, j, best, now)))
                 best = j;
         }
+        for (struct sched_job *j = s->jobs; j; j = j->next)
+            note_pass_over(s, j, best, held, now);
         if (best) {
             best->io_wait = false;
             if (!best->started) {

@@ -11,7 +11,10 @@
  * plus its own fit the budget, together with the resident results that cannot be released
  * (resident.h: pinned or not yet durable); the others are released, least recently used
  * first, to make the room a started job needs. A job waiting on I/O (no staging buffer
- * free) is passed over until the I/O thread frees staging. */
+ * free) is passed over until the I/O thread frees staging.
+ *
+ * Each pass records, for every job it passes over, why (sched_job.reason): the queue
+ * reasons that status, show, list and watch serve (docs/protocol.md "Queue reasons"). */
 #ifndef DASHI_SCHEDULER_H
 #define DASHI_SCHEDULER_H
 
@@ -26,6 +29,8 @@
 #include "resident.h"
 #include "store.h"
 #include "thread_owner.h"
+
+#define SCHED_REASON_MAX 96
 
 struct sched_job {
     int64_t id;
@@ -55,6 +60,8 @@ struct sched_job {
     struct io_stream *io;
     bool io_wait;
     uint64_t io_wait_gen;
+    /* Why the last pass did not run it ("" when it ran, or before the first pass), under mu. */
+    char reason[SCHED_REASON_MAX];
     struct sched_job *next;
 };
 
@@ -146,6 +153,9 @@ int scheduler_make_ready(struct scheduler *s, int64_t id, void *params, const st
  * identical_to (its plan's one dep, scheduler_job_await_identical). */
 int scheduler_make_waiting(struct scheduler *s, int64_t id, void *params, const struct job_plan *plan,
                            int64_t identical_to);
+/* Any thread: copies why the scheduler last passed over job id into out ("" when it ran
+ * or has not been considered yet) and whether it has started; false if not active. */
+bool scheduler_reason(struct scheduler *s, int64_t id, char *out, size_t size, bool *started);
 /* Number of active jobs of a user (for the queued-jobs limit). */
 size_t scheduler_count_user(struct scheduler *s, uid_t uid);
 void scheduler_request_stop(struct scheduler *s);

@@ -709,6 +709,28 @@ int store_job_events(struct store *st, int64_t id,
     return out;
 }
 
+int store_job_events_after(struct store *st, int64_t id, int64_t after, size_t limit,
+                           int (*cb)(void *ctx, const struct job_event *ev), void *ctx, struct dashi_error *err)
+{
+    sqlite3_stmt *s;
+    if (store_prepare(st, "SELECT id, at, state, detail FROM job_events WHERE job = ? AND id > ? ORDER BY id LIMIT ?",
+                      &s, err) < 0)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, after);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct job_event ev = {sqlite3_column_int64(s, 0), sqlite3_column_double(s, 1),
+                               (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3)};
+        if (cb(ctx, &ev))
+            break;
+    }
+    int out = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_fail(st, err, "job events");
+    sqlite3_finalize(s);
+    return out;
+}
+
 /* ---- inputs and outputs ---- */
 
 int store_job_blob_add(struct store *st, int64_t id, const char *role, const char *name, const char *hash,

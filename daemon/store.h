@@ -114,6 +114,15 @@ int store_jobs_in_state(struct store *st, enum job_state s, int64_t **ids, size_
 int store_job_events(struct store *st, int64_t id,
                      int (*cb)(void *ctx, double at, const char *state, const char *detail), void *ctx,
                      struct dashi_error *err);
+/* At most limit events of one job after the event numbered after (0: from the first),
+ * oldest first, each with its number (seq) for the next call. */
+struct job_event {
+    int64_t seq;
+    double at;
+    const char *state, *detail; /* valid during the callback; detail may be NULL */
+};
+int store_job_events_after(struct store *st, int64_t id, int64_t after, size_t limit,
+                           int (*cb)(void *ctx, const struct job_event *ev), void *ctx, struct dashi_error *err);
 
 /* Inputs/outputs: role is "input" or "output". */
 int store_job_blob_add(struct store *st, int64_t id, const char *role, const char *name, const char *hash,

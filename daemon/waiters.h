@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* `wait` requests on the loop thread: a connection's waiters get the job's events
- * (coalesced: at most the latest progress is held, sent when the connection's reply
- * queue has room) and, once the job ends, its final record. A client that does not
- * read costs one small struct per wait, never a backlog. */
+/* Subscriptions on the loop thread: `wait`, `watch` and `log --follow` requests. A
+ * connection's waiters get their job's events coalesced (at most the latest progress is
+ * held per job, sent when the connection's reply queue has room; a follower holds only
+ * the number of the last event it sent, the rest stays in the database) and, once the
+ * job ends, its answer. A client that does not read costs one small struct per job it
+ * subscribed to, never a backlog; max_waits_per_connection bounds them. */
 #ifndef DASHI_WAITERS_H
 #define DASHI_WAITERS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "errors.h"
@@ -15,23 +18,41 @@
 struct conn;
 struct daemon;
 
-/* Registers a waiter for job_id on c (request req_id); E_QUOTA beyond
- * max_waits_per_connection. */
-int waiter_add(struct conn *c, uint64_t req_id, int64_t job_id, struct dashi_error *err);
+enum waiter_mode {
+    WAITER_WAIT,  /* progress events, then the job's record */
+    WAITER_WATCH, /* state, progress, rate, ETA and queue reason; then its end, and the request's
+                   * answer once every job it watches has ended */
+    WAITER_LOG,   /* the job's stored events as they are recorded, then the answer at its end */
+};
+
+struct waiter_spec {
+    uint64_t req_id;
+    int64_t job;
+    enum waiter_mode mode;
+    bool running;      /* the job has started (watch) */
+    bool ended;        /* it has already ended: only its answer is owed (watch, log) */
+    uint64_t step, total; /* its progress as recorded (watch: the first event) */
+    int64_t log_after; /* log: the last event the client has */
+};
+
+/* E_QUOTA (max_waits_per_connection) unless n more waiters fit on c. */
+int waiters_reserve(const struct conn *c, size_t n, struct dashi_error *err);
+/* Registers a waiter on c (waiters_reserve first); waiters_flush sends what is owed. */
+int waiter_add(struct conn *c, const struct waiter_spec *spec, struct dashi_error *err);
 /* Frees the waiters of a closing connection. */
 void waiters_release(struct conn *c);
-/* Sends c's pending events and owed records while its queue has room. */
+/* Sends c's pending events and owed answers while its queue has room. */
 void waiters_flush(struct conn *c);
 
 /* The job started or made progress (m: MSG_STARTED or MSG_SLICE): its waiters' pending
- * event becomes m. */
+ * event becomes m; watchers of queued jobs learn a changed queue reason. */
 void waiters_progress(struct daemon *d, const struct job_msg *m);
-/* The job reached a final state, recorded: its waiters are owed its record. */
+/* The job reached a final state, recorded: its waiters are owed its answer. */
 void waiters_job_ended(struct daemon *d, int64_t job);
-/* The job ended but that could not be recorded (why): its waiters get that error rather
- * than wait for a change the database cannot show. */
+/* The job ended but that could not be recorded (why): its waiters' requests get that
+ * error rather than wait for a change the database cannot show. */
 void waiters_unrecorded(struct daemon *d, int64_t job, const struct dashi_error *why);
-/* The daemon stopped: owed records are sent, every other waiter learns that the job
+/* The daemon stopped: owed records are sent, every other request learns that its job
  * stays queued for the next start; then all are released. */
 void waiters_daemon_stopped(struct daemon *d);
 

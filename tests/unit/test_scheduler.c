@@ -149,6 +149,54 @@ static void next_job(void *s)
     (void)scheduler_next(s);
 }
 
+/* The reason scheduler_reason reports for job id ("" when it ran); the job must be active. */
+static const char *reason_of(struct scheduler *s, int64_t id, char out[SCHED_REASON_MAX])
+{
+    bool started;
+    assert_true(scheduler_reason(s, id, out, SCHED_REASON_MAX, &started));
+    return out;
+}
+
+/* Each pass records why it passed a job over, from the same tests that chose the job that
+ * ran: a dependency, the device-memory budget, fair share, priority, order. */
+static void test_pass_over_reasons(void **state)
+{
+    (void)state;
+    char r[SCHED_REASON_MAX];
+    struct scheduler s;
+    assert_int_equal(scheduler_init(&s, 100u << 20, 1e9), 0);
+    struct sched_job *busy = new_job(1, 1000, 0), *light = new_job(2, 2000, 0);
+    struct sched_job *dep = new_job(3, 2000, 0), *big = new_job(4, 2000, 0);
+    dep->plan.ndeps = 1;
+    dep->plan.deps[0] = 2;
+    dep->waiting = true;
+    light->plan.mem_estimate = 10u << 20;
+    big->plan.mem_estimate = 95u << 20; /* fits the budget alone, not beside `light` once it started */
+    scheduler_add(&s, busy);
+    scheduler_add(&s, light);
+    scheduler_add(&s, dep);
+    assert_string_equal(reason_of(&s, 3, r), "waiting for job 2"); /* known at once */
+    scheduler_charge(&s, busy, 5.0, now_seconds());
+    assert_ptr_equal(scheduler_next(&s), light);
+    assert_string_equal(reason_of(&s, 1, r), "fair share: uid 2000 first");
+    assert_string_equal(reason_of(&s, 2, r), "");
+    assert_string_equal(reason_of(&s, 3, r), "waiting for job 2");
+    scheduler_add(&s, big);
+    assert_string_equal(reason_of(&s, 4, r), ""); /* not considered yet */
+    assert_ptr_equal(scheduler_next(&s), light);
+    assert_string_equal(reason_of(&s, 4, r), "device memory (needs 95.0 MiB, 90.0 of 100.0 MiB free)");
+    struct sched_job *hi = new_job(5, 2000, 5), *same = new_job(6, 2000, 0);
+    scheduler_add(&s, hi);
+    scheduler_add(&s, same);
+    assert_ptr_equal(scheduler_next(&s), hi);
+    assert_string_equal(reason_of(&s, 6, r), "priority: job 5 first");
+    hi->priority = 0; /* equal priority, equal GPU time: the older started job goes first */
+    assert_ptr_equal(scheduler_next(&s), light);
+    assert_string_equal(reason_of(&s, 6, r), "behind job 2");
+    assert_string_equal(reason_of(&s, 5, r), ""); /* started: running, not queued */
+    scheduler_destroy(&s);
+}
+
 /* The GPU-thread calls abort when another thread makes them once the GPU thread claimed
  * the scheduler (scheduler_next returns at once here: stop was requested). */
 static void test_gpu_thread_calls_checked(void **state)
@@ -168,6 +216,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_share_weighs_usage),
         cmocka_unit_test(test_order_usage_priority_gpu_time),
+        cmocka_unit_test(test_pass_over_reasons),
         cmocka_unit_test(test_config_limits),
         cmocka_unit_test(test_config_rejects_bad_limits),
         cmocka_unit_test(test_gpu_thread_calls_checked),
