@@ -132,8 +132,9 @@ print(f"counts {m['atoms.count']['values']} kinds {sorted(kinds)}")
 PY
 ok "start/every/steps on a plain hash with dt_frame, budget/merge/split knobs: $(cat "$WORK/summary3.txt")"
 
-# Cancellation between slices: a long evolve stops promptly when cancelled.
-"$DASHI" --json submit atoms --from "$LES" --mode evolve --steps 100000 > "$WORK/long.json" || fail "long submit"
+# Cancellation between slices: a long evolve stops promptly when cancelled (a budget bounds
+# its disk estimate: without one, 100000 steps may hold N²/2 atoms each, beyond the reserve).
+"$DASHI" --json submit atoms --from "$LES" --mode evolve --steps 100000 --budget 32 > "$WORK/long.json" || fail "long submit"
 LONG=$(json "$WORK/long.json" "d['id']")
 wait_state "$LONG" running
 "$DASHI" cancel "$LONG" > /dev/null || fail "cancel"

@@ -35,10 +35,31 @@ for path in glob.glob(os.path.join(state, "blobs", "??", "*.npy")):
     for jid, mp in db.execute("SELECT id, params_mp FROM jobs").fetchall():
         db.execute("UPDATE jobs SET params_mp = ? WHERE id = ?", (mp.replace(new.encode(), old.encode()), jid))
     print(old, new)
-db.execute("DROP TABLE IF EXISTS blob_aliases")
-db.execute("DROP TABLE IF EXISTS blob_readdress_pending")
+db.commit()
+db.close()
+# The database as schema version 5 left it: made anew from migrations 1 to 5 and holding
+# every row of the tables and columns that existed then, so that every later migration
+# (not only 006) runs on it as on a real old store.
+path = os.path.join(state, "dashid.db")
+os.rename(path, path + ".full")
+for suffix in ("-wal", "-shm"):
+    if os.path.exists(path + suffix):
+        os.unlink(path + suffix)
+db = sqlite3.connect(path)
+for sql in sorted(glob.glob("schema/00[1-5]_*.sql")):
+    db.executescript(open(sql).read())
+db.execute("ATTACH DATABASE ? AS full", (path + ".full",))
+tables = [r[0] for r in db.execute("SELECT name FROM main.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+for t in tables:
+    have = {r[1] for r in db.execute(f"PRAGMA full.table_info({t})")}
+    cols = ", ".join(r[1] for r in db.execute(f"PRAGMA main.table_info({t})") if r[1] in have)
+    db.execute(f"INSERT INTO main.{t} ({cols}) SELECT {cols} FROM full.{t}")
+db.commit()
+db.execute("DETACH DATABASE full")
 db.execute("PRAGMA user_version = 5")
 db.commit()
+db.close()
+os.unlink(path + ".full")
 PY
 N=$(wc -l < "$WORK/renames.txt")
 [ "$N" -ge 3 ] || fail "only $N blobs in the fixture store"

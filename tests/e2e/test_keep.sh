@@ -78,9 +78,9 @@ out_bytes() { "$DASHI" --json acct --user root | "$PY" -c "import json,sys; prin
 "$DASHI" --json submit $LES --seed 31 --keep until-consumed --wait > "$WORK/k1.json" || fail "les keep until-consumed"
 K1=$(json "$WORK/k1.json" "d['id']")
 H=$(json "$WORK/k1.json" "d['outputs']['trajectory']")
-[ -n "$(find "$DASHI_STATE_DIR/blobs" -name "$H*")" ] || fail "the unconsumed trajectory must stay"
+[ -n "$(find "$DASHI_STATE_DIR/blobs" -name "$H.npy")" ] || fail "the unconsumed trajectory must stay"
 B0=$(out_bytes)
-SIZE_H=$(stat -c %s "$(find "$DASHI_STATE_DIR/blobs" -name "$H*")")
+SIZE_H=$(stat -c %s "$(find "$DASHI_STATE_DIR/blobs" -name "$H.npy")")
 "$DASHI" --json submit train --traj "$K1" --mode reference --wait > "$WORK/kt.json" || fail "the consumer"
 KT=$(json "$WORK/kt.json" "d['id']")
 show_json "$K1"
@@ -91,7 +91,7 @@ show_json "$K1"
 "$DASHI" --no-autostart show "$K1" | grep -q "trajectory: released (until-consumed; consumed by job $KT)" ||
   fail "text show does not say the trajectory was released: $("$DASHI" --no-autostart show "$K1")"
 B1=$(out_bytes)
-SIZE_T=$(json "$WORK/kt.json" "' '.join(d['outputs'].values())" | xargs -n1 sh -c 'stat -c %s "$(find "$0" -name "$1*")"' "$DASHI_STATE_DIR/blobs" | paste -sd+ | bc)
+SIZE_T=$(json "$WORK/kt.json" "' '.join(d['outputs'].values())" | xargs -n1 sh -c 'stat -c %s "$(find "$0" -name "$1.npy")"' "$DASHI_STATE_DIR/blobs" | paste -sd+ | bc)
 [ "$B1" -eq $((B0 + SIZE_T - SIZE_H)) ] ||
   fail "acct output_bytes: $B0 + the consumer's $SIZE_T - the released $SIZE_H should be $((B0 + SIZE_T - SIZE_H)), is $B1"
 ok "keep until-consumed: released once its consumer $KT ended (show, file gone, acct drops its $SIZE_H bytes)"
