@@ -119,7 +119,7 @@ run p.json p.err --json plot "$L" "$L" "$L" "$L" "$L" --key energy -o "$WORK/p.p
 check "--json plot with 5 jobs prints one JSON error" one_json p.json "d['error']['field'] == 'id'"
 run u.json u.err --json
 check "--json without a command prints one JSON error" one_json u.json "d['error']['field'] == 'command'"
-run u2.json u2.err --json show 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17
+run u2.json u2.err --json show $(seq 1 33)
 check "--json with too many words prints one JSON error" one_json u2.json "d['error']['code'] == 'E_TOO_LARGE'"
 
 stop_daemon
