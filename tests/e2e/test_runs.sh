@@ -56,6 +56,20 @@ assert [(r["params"]["seed"], r["params"]["cs"]) for r in runs] == \
 PY
 ok "sweep: bad key, bad value, over quota and over 1000 runs queue nothing; 3x2 is one group"
 
+# ---- report of a group: the page holds every run of the sweep (the list op's group filter)
+"$DASHI" --json report --group scan -o "$WORK/rep" > "$WORK/rep.json" 2> "$WORK/rep.err" \
+  || { cat "$WORK/rep.err" "$WORK/rep.json"; fail "report --group scan"; }
+"$PY" - "$WORK/rep.json" "$WORK/rep/index.html" $JOBS <<'PY' || fail "report of the group"
+import json, sys
+d = json.load(open(sys.argv[1])); page = open(sys.argv[2]).read(); want = sorted(int(j) for j in sys.argv[3:])
+got = sorted(j if isinstance(j, int) else j["id"] for j in d["jobs"])
+assert got == want, (got, want)
+assert all(f"job {j}" in page or f">{j}<" in page for j in want), "a run missing from the page"
+PY
+rc=0; "$DASHI" report --group nosuch -o "$WORK/rep2" > /dev/null 2>&1 || rc=$?
+[ $rc -eq 2 ] && [ ! -e "$WORK/rep2/index.html" ] || fail "report of an unknown group: exit $rc"
+ok "report --group: the page of the sweep's 6 runs; an unknown group is exit 2, no page"
+
 # ---- list filters, total, elapsed
 "$DASHI" --json list --group scan --param cs=0.2 --param seed=1 > "$WORK/f.json"
 [ "$(json "$WORK/f.json" "[(j['params']['seed'], j['params']['cs']) for j in d['jobs']]")" = "[(1, 0.2)]" ] \
