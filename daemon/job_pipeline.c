@@ -38,6 +38,7 @@ struct pipeline_params {
     enum pipeline_observer observer;
     uint64_t frames_a, frames_b; /* training frames [a, b) of the LES trajectory */
     bool frames_given;
+    bool drop_intermediate; /* the LES stage keeps its trajectory only until consumed */
 };
 
 /* The LES runs long enough to be the truth of the whole rollout. */
@@ -96,6 +97,8 @@ static const struct param_spec pipeline_params[] = {
     PARAM_ENUM("observer", P, observer, OBSERVE_METRICS, observers,
                "what decode keeps: `snapshots` adds the fields (for `dashi figure`)"),
     PARAM_ENUM("mode", P, mode, JOB_MODE_DASHI, job_mode_names, "the DASHI numerics or the plain reference, every stage"),
+    PARAM_BOOL("drop_intermediate", P, drop_intermediate, false,
+               "the LES trajectory is deleted once train and decode have used it (its `keep` is `until-consumed`)"),
     PARAM_END,
 };
 #undef P
@@ -117,9 +120,11 @@ static void pipeline_stage_args(const void *params, int k, const int64_t *ids, m
     char frames[48], eval_frames[48];
     switch ((enum pipeline_stage)k) {
     case STAGE_LES:
-        msgpack_pack_map(pk, 8);
+        msgpack_pack_map(pk, 8 + (p->drop_intermediate ? 1 : 0));
         pk_kv_u64(pk, "N", p->n);
         pk_kv_u64(pk, "steps", les_steps(p));
+        if (p->drop_intermediate)
+            pk_kv_str(pk, "keep", "until-consumed");
         pk_kv_f64(pk, "dt", p->dt);
         pk_kv_f64(pk, "nu0", p->nu0);
         pk_kv_f64(pk, "cs", p->cs);

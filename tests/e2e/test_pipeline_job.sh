@@ -106,4 +106,16 @@ start_daemon --config "$WORK/dashid.conf"
 "$DASHI" --json wait "$K" > "$WORK/kw.json" || fail "resumed pipeline: $(cat "$WORK/kw.json")"
 [ "$(json "$WORK/kw.json" "d['state']")" = succeeded ] || fail "resumed pipeline: $(cat "$WORK/kw.json")"
 ok "kill -9 during the LES stage: the pipeline is interrupted, resume PIPE resumes it and it succeeds"
+
+# 7. --drop-intermediate: the LES stage's trajectory is released once train and decode used it.
+"$DASHI" --json submit pipeline --N 32 --steps 10 --seed 7 --drop-intermediate --wait > "$WORK/d.json" \
+  || { cat "$WORK/d.json"; fail "pipeline --drop-intermediate"; }
+D=$(json "$WORK/d.json" "d['id']")
+"$DASHI" --json show "$D" > "$WORK/d_rec.json"
+DL=$(json "$WORK/d_rec.json" "d['stages']['les']")
+"$DASHI" --json show "$DL" > "$WORK/dl.json"
+json "$WORK/dl.json" "d['params']['keep'] == 'until-consumed' and 'trajectory' in (d.get('released') or {}) \
+and 'trajectory' not in d['outputs']" | grep -qx True || fail "the LES trajectory was not released: $(cat "$WORK/dl.json")"
+[ "$(json "$WORK/d_rec.json" "d['state']")" = succeeded ] || fail "pipeline with --drop-intermediate: $(cat "$WORK/d_rec.json")"
+ok "--drop-intermediate: the pipeline succeeds and its LES trajectory is released after train and decode"
 stop_daemon
