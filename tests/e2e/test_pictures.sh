@@ -236,7 +236,8 @@ expect 1 png lineage "$ID" --atom 0:0 --png "$WORK/x.png" --dot
 expect 1 png lineage "$ID" --atom 0:0 --png
 expect 6 png lineage "$ID" --atom 0:0 --png "$WORK/no/such/dir/x.png"
 expect 1 id lineage "$LES" --atom 0:0 --png "$WORK/x.png"
-expect 2 atom lineage "$ID" --atom 0:99 --png "$WORK/x.png"
+# (the daemon refuses the atom itself now, naming its lineage argument idx)
+expect 2 idx lineage "$ID" --atom 0:99 --png "$WORK/x.png"
 [ ! -e "$WORK/x.png" ] || fail "a refused command wrote its picture"
 # a step without atoms: the field is drawn, and the count says 0
 "$DASHI" render "$H" -o "$WORK/none.png" --frame 2 --atoms "$ID" --step 77 > /dev/null 2> "$WORK/none.err" \
