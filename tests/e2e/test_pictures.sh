@@ -239,11 +239,8 @@ expect 1 id lineage "$LES" --atom 0:0 --png "$WORK/x.png"
 # (the daemon refuses the atom itself now, naming its lineage argument idx)
 expect 2 idx lineage "$ID" --atom 0:99 --png "$WORK/x.png"
 [ ! -e "$WORK/x.png" ] || fail "a refused command wrote its picture"
-# a step without atoms: the field is drawn, and the count says 0
-"$DASHI" render "$H" -o "$WORK/none.png" --frame 2 --atoms "$ID" --step 77 > /dev/null 2> "$WORK/none.err" \
-  || fail "render with a step that has no atoms"
-grep -q "^dashi: 0 atoms of job $ID at step 77$" "$WORK/none.err" || fail "no '0 atoms' note: $(cat "$WORK/none.err")"
-"$DASHI" render "$H" -o "$WORK/plain2.png" --frame 2 > /dev/null
-cmp -s "$WORK/none.png" "$WORK/plain2.png" || fail "a render with 0 atoms differs from the plain render"
-ok "bad input refused (exit 1/2/6 naming atoms, step, png, id, atom); a step without atoms renders the bare field"
+# a step the atoms job never tracked is an error naming the step (no silent empty overlay)
+expect 2 step render "$H" -o "$WORK/none.png" --frame 2 --atoms "$ID" --step 77
+[ ! -e "$WORK/none.png" ] || fail "a refused render wrote its picture"
+ok "bad input refused (exit 1/2/6 naming atoms, step, png, id, idx); an untracked step is refused naming it"
 stop_daemon
