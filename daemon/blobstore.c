@@ -443,13 +443,29 @@ static int sidecar_path(const struct blobstore *bs, const char *hash, char *out,
 static int load_sidecar_at(int fd, const char *hash, uint64_t size, uint8_t **leaves, uint64_t *nleaves,
                            struct dashi_error *err);
 
+/* The shard directory of hash (STATE/blobs/XX), made when missing; a symlink planted in its
+ * place is refused. Into sub, for the caller's fsync. */
+static int make_shard(const struct blobstore *bs, const char *hash, char *sub, size_t cap, struct dashi_error *err)
+{
+    snprintf(sub, cap, "%s/%.2s", bs->dir, hash);
+    if (make_dir(sub, err) < 0)
+        return -1;
+    struct stat sb;
+    if (lstat(sub, &sb) < 0 || !S_ISDIR(sb.st_mode))
+        return dashi_fail(err, DASHI_E_CORRUPT, "", "%s is not a directory: refused", sub);
+    return 0;
+}
+
 int blobstore_write_sidecar(const struct blobstore *bs, const char *hash, uint64_t size, const uint8_t *leaves,
                             uint64_t nleaves, struct dashi_error *err)
 {
-    char tmp[PATH_CAP], path[PATH_CAP];
+    char tmp[PATH_CAP], path[PATH_CAP], sub[PATH_CAP];
     snprintf(tmp, sizeof tmp, "%s/tmp/ck-XXXXXX", bs->dir);
     if (sidecar_path(bs, hash, path, sizeof path) != 0)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "not a blob name: %s", hash);
+    /* A re-addressed blob (migration 006) may be the first of its new shard. */
+    if (make_shard(bs, hash, sub, sizeof sub, err) != 0)
+        return -1;
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return dashi_fail(err, DASHI_E_IO, "", "cannot create a chunk sidecar in %s/tmp: %s", bs->dir, strerror(errno));
@@ -494,18 +510,11 @@ static int sink_publish(struct blob_sink *s, struct blob_meta *meta, struct dash
     s->fd = -1;
 
     char sub[PATH_CAP], path[PATH_CAP];
-    snprintf(sub, sizeof sub, "%s/%.2s", s->bs->dir, meta->hash);
     path_with(s->bs, meta->hash, ".npy", path, sizeof path);
-    if (make_dir(sub, err) < 0) {
+    if (make_shard(s->bs, meta->hash, sub, sizeof sub, err) != 0) {
         unlink(s->tmp);
         check_free(&s->check);
         return -1;
-    }
-    struct stat sb;
-    if (lstat(sub, &sb) < 0 || !S_ISDIR(sb.st_mode)) { /* a symlink planted for the shard */
-        unlink(s->tmp);
-        check_free(&s->check);
-        return dashi_fail(err, DASHI_E_CORRUPT, "", "%s is not a directory: refused", sub);
     }
     int rc = blobstore_write_sidecar(s->bs, meta->hash, meta->size, s->check.tree.leaves, s->check.tree.nleaves, err);
     check_free(&s->check);

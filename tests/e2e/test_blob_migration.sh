@@ -37,6 +37,10 @@ for path in glob.glob(os.path.join(state, "blobs", "??", "*.npy")):
     print(old, new)
 db.commit()
 db.close()
+# A real old store has no shard directory for a new name: the shards the old names left empty go.
+for shard in glob.glob(os.path.join(state, "blobs", "??")):
+    if not os.listdir(shard):
+        os.rmdir(shard)
 # The database as schema version 5 left it: made anew from migrations 1 to 5 and holding
 # every row of the tables and columns that existed then, so that every later migration
 # (not only 006) runs on it as on a real old store.
