@@ -23,7 +23,11 @@ if [ -f "$LVP" ] && ldd "$BUILD/dashid" 2>/dev/null | grep -q libasan; then
   DASHI_TEST_PRELOAD="$(gcc -print-file-name=libasan.so) $LVP"
 fi
 export DASHI_TEST_PRELOAD
-pass=0; fail=0; failed=""
+# Tests run DASHI_TEST_JOBS at a time (default 2: CI's cores). Each test keeps to its own
+# temporary directory, socket and ports, so they can run side by side; the longest are
+# started first so that two lanes finish together.
+JOBS=${DASHI_TEST_JOBS:-2}
+case "$JOBS" in ''|*[!0-9]*|0) echo "DASHI_TEST_JOBS must be a positive integer" >&2; exit 2 ;; esac
 selected() { # name: 0 if DASHI_TESTS is unset or one of its globs matches
   [ -z "${DASHI_TESTS:-}" ] && return 0
   for g in $DASHI_TESTS; do
@@ -31,32 +35,39 @@ selected() { # name: 0 if DASHI_TESTS is unset or one of its globs matches
   done
   return 1
 }
-run() { # name command...
-  name=$1; shift
-  selected "$name" || return 0
-  start=$(date +%s)
-  if "$@" > "$BUILD/test-logs/$name.log" 2>&1; then
-    pass=$((pass + 1)); echo "PASS $name ($(( $(date +%s) - start ))s)"
-  else
-    fail=$((fail + 1)); failed="$failed $name"; echo "FAIL $name ($(( $(date +%s) - start ))s)"
-    tail -n 40 "$BUILD/test-logs/$name.log" | sed 's/^/    | /'
-  fi
-}
-mkdir -p "$BUILD/test-logs"
+LOGS="$BUILD/test-logs"
+mkdir -p "$LOGS"
+rm -f "$LOGS"/*.result
+# The work list, one test per line: NAME KIND PATH (KIND: unit | e2e | fuzz).
+LIST=$(mktemp)
+trap 'rm -f "$LIST"' EXIT
 for t in "$BUILD"/tests/test_*; do
-  [ -x "$t" ] || continue
-  run "$(basename "$t")" env LD_PRELOAD="$DASHI_TEST_PRELOAD" "$t"
-done
+  [ -x "$t" ] && echo "$(basename "$t") unit $t"
+done > "$LIST.all"
 for t in tests/e2e/test_*.sh; do
-  [ -f "$t" ] || continue
-  run "$(basename "$t" .sh)" sh "$t" "$BUILD"
-done
+  [ -f "$t" ] && echo "$(basename "$t" .sh) e2e $t"
+done >> "$LIST.all"
 for f in "$BUILD"/fuzz/fuzz_*; do
-  [ -x "$f" ] || continue
-  corpus=$(mktemp -d)
-  cp tests/fuzz/corpus/* "$corpus"/ 2>/dev/null
-  run "$(basename "$f")" "$f" -max_total_time="${FUZZ_SECONDS:-60}" -rss_limit_mb=2048 -timeout=10 "$corpus"
-  rm -rf "$corpus"
-done
+  [ -x "$f" ] && echo "$(basename "$f") fuzz $f"
+done >> "$LIST.all"
+# Longest first: the durations of the last run here (NAME.time), else those recorded in
+# tests/durations (a clean checkout's), else first of all.
+while read -r name kind path; do
+  selected "$name" || continue
+  secs=$(cat "$LOGS/$name.time" 2>/dev/null || sed -n "s/^$name //p" tests/durations)
+  [ -n "$secs" ] || secs=100000
+  echo "$secs $name $kind $path"
+done < "$LIST.all" | sort -rn | cut -d' ' -f2- > "$LIST"
+rm -f "$LIST.all"
+export BUILD LOGS
+xargs -P "$JOBS" -L 1 sh tests/run_one.sh < "$LIST"
+pass=0; fail=0; failed=""
+while read -r name kind path; do
+  if [ "$(cat "$LOGS/$name.result" 2>/dev/null)" = PASS ]; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1)); failed="$failed $name"
+  fi
+done < "$LIST"
 echo "== $pass passed, $fail failed${failed:+:$failed}"
 [ "$fail" -eq 0 ]
