@@ -8,6 +8,8 @@
 #       else the same user) alone, then while the save-every-1 LES runs (target <= 1.2x);
 #   (d) for each N of --N: the pipeline's wall and the LES trajectory's write rate (GB/s of
 #       trajectory over the LES job's wall time);
+#   (f) the disk's own rate: dd writing the N=1024 trajectory's bytes with fdatasync, the
+#       baseline of (d)'s write rates;
 #   (e) where each LES's GPU-thread time went, from its summary (docs/numerics.md "Job
 #       outputs"): GPU ms of the steps and of the readback copies, the GPU thread's ms in
 #       its slices and of them waiting for a run's fence, ms waiting for staging, runs
@@ -17,6 +19,10 @@
 #
 # --quick: N=64 and fewer steps, for lavapipe (checks the script runs; the figures mean
 # nothing there). Every job runs with --no-reuse (a repeat would take the earlier results).
+# (a) and (c) run at N=1024 (64 with --quick) whatever --N says. Beyond N=2048 the pipeline
+# runs 100 steps (a 300-step N=4096 trajectory is 40 GB, most of the lent host's disk), and
+# each N's jobs are removed (rm, gc --apply) before the next. Any dashi call that fails
+# prints what it answered and the daemon's log, and the script stops.
 # Wall = the job's ended_at - started_at. Needs python3 (no numpy).
 set -eu
 BUILD=build
@@ -33,8 +39,20 @@ while [ $# -gt 0 ]; do
     *) BUILD=$1; shift ;;
   esac
 done
-if [ $QUICK = 1 ]; then NS=64; STEPS=60; fi
+N0=1024
+if [ $QUICK = 1 ]; then NS=64; STEPS=60; N0=64; fi
 . "$(dirname "$0")/private_dashid.sh"
+# OUT COMMAND...: runs it with stdout into OUT; on failure shows why and stops.
+must() {
+  out=$1; shift
+  "$@" > "$out" || {
+    rc=$?
+    echo "data_plane.sh: failed (exit $rc): $*" >&2
+    cat "$out" >&2
+    tail -n 20 "$WORK/dashid.log" >&2
+    exit 1
+  }
+}
 CONF=$(mktemp) # the second user reaches the socket
 printf 'socket_mode = 0666\n' > "$CONF"
 start_private_dashid --config "$CONF"
@@ -66,36 +84,53 @@ save(f"{sys.argv[1]}/a.npy", (D, D), [0.9 if i == j else 0.0 for i in range(D) f
 save(f"{sys.argv[1]}/z.npy", (D,), [1.0] * D)
 PY
 chmod 644 "$WORK/a.npy" "$WORK/z.npy"
+must "$WORK/a.hash" $OTHER "$DASHI" --no-autostart put "$WORK/a.npy"
+must "$WORK/z.hash" $OTHER "$DASHI" --no-autostart put "$WORK/z.npy"
 rollout() { # NAME: a 1,000-step rollout of the second user, its record in job_NAME.json
-  $OTHER "$DASHI" --no-autostart --json submit rollout --no-reuse --op "$($OTHER "$DASHI" --no-autostart put "$WORK/a.npy")" \
-    --z0 "$($OTHER "$DASHI" --no-autostart put "$WORK/z.npy")" --steps 1000 --wait > "$WORK/job_$1.json"
+  must "$WORK/job_$1.json" $OTHER "$DASHI" --no-autostart --json submit rollout --no-reuse --op "$(cat "$WORK/a.hash")" \
+    --z0 "$(cat "$WORK/z.hash")" --steps 1000 --wait
 }
 
-N0=$(echo $NS | cut -d' ' -f1)
-les() { "$DASHI" --json submit les --no-reuse --N "$N0" --steps $STEPS "$@"; }
+les() { # OUT ARGS...: an LES at N0
+  out=$1; shift
+  must "$out" "$DASHI" --json submit les --no-reuse --N "$N0" --steps $STEPS "$@"
+}
 # Warm-up (plans, pipelines), then (a), then (c) alone and beside the writer.
-les --save-every 0 --wait > /dev/null
-les --save-every 0 --wait > "$WORK/job_les0.json"
-les --save-every 1 --wait > "$WORK/job_les1.json"
+les "$WORK/warm.json" --save-every 0 --wait
+les "$WORK/job_les0.json" --save-every 0 --wait
+les "$WORK/job_les1.json" --save-every 1 --wait
 rollout warm
 rollout alone
-les --save-every 1 > "$WORK/bg.json"
+les "$WORK/bg.json" --save-every 1
 BG=$(id_of "$WORK/bg.json")
 while "$DASHI" --json status "$BG" | grep -q '"queued"'; do sleep 0.05; done
 rollout busy
-"$DASHI" --json wait "$BG" > "$WORK/job_bg.json"
+must "$WORK/job_bg.json" "$DASHI" --json wait "$BG"
 for name in les0 les1 bg; do show "$(id_of "$WORK/job_$name.json")" "$name"; done # with their summaries
+for name in les1 bg; do must /dev/null "$DASHI" rm "$(id_of "$WORK/job_$name.json")"; done
+must /dev/null "$DASHI" gc --apply
+
+# (f) the disk's rate for the same bytes, written and made durable the way a blob is.
+RAW_BYTES=$(( (STEPS + 1) * N0 * N0 * 8 ))
+RAW_START=$(python3 -c "import time; print(time.monotonic())")
+dd if=/dev/zero of="$WORK/raw" bs=4M count=$(( RAW_BYTES / 4194304 + 1 )) conv=fdatasync status=none
+python3 -c "import sys, time; print(time.monotonic() - float(sys.argv[1]))" "$RAW_START" > "$WORK/raw_s"
+rm -f "$WORK/raw"
 
 # (b) and (d): one pipeline per N (the first once more, warm), its jobs shown.
 # The time step shrinks with the grid spacing beyond N=1024 (0.01 diverges at N=2048: CFL).
 for n in $NS; do
   dt=$(python3 -c "print(min(0.01, 0.01 * 1024 / $n))")
-  "$DASHI" --json submit pipeline --no-reuse --N "$n" --steps $STEPS --dt "$dt" --wait > "$WORK/pipe_$n.json" \
-    || { cat "$WORK/pipe_$n.json" >&2; exit 1; }
-  for id in $(python3 -c "import json,sys; print(' '.join(str(v) for v in json.load(open(sys.argv[1]))['jobs'].values()))" \
-      "$WORK/pipe_$n.json"); do
+  steps=$STEPS; [ "$n" -gt 2048 ] && steps=100
+  echo "$steps" > "$WORK/steps_$n"
+  must "$WORK/pipe_$n.json" "$DASHI" --json submit pipeline --no-reuse --N "$n" --steps $steps --dt "$dt" --wait
+  ids=$(python3 -c "import json,sys; print(' '.join(str(v) for v in json.load(open(sys.argv[1]))['jobs'].values()))" \
+      "$WORK/pipe_$n.json")
+  for id in $ids; do
     show "$id" "p${n}_$id"
   done
+  for id in $(echo $ids | tr ' ' '\n' | sort -rn); do must /dev/null "$DASHI" rm "$id"; done
+  must /dev/null "$DASHI" gc --apply
 done
 
 python3 - "$WORK" "$N0" "$STEPS" "$NS" "${OTHER:-same user}" <<'PY'
@@ -118,16 +153,22 @@ for n in ns:
     pipe_wall = max(j["ended_at"] for j in jobs) - min(j["started_at"] for j in jobs)
     g = sum(gpu(j) for j in jobs)
     target = "<= 1.5, <= 4 s" if int(n) == 1024 else "-"
-    print(f"| (b) pipeline N={n} {steps} steps, wall vs sum of GPU s | {pipe_wall:.2f} s | {g:.2f} s | "
+    s_n = int(open(f"{work}/steps_{n}").read())
+    print(f"| (b) pipeline N={n} {s_n} steps, wall vs sum of GPU s | {pipe_wall:.2f} s | {g:.2f} s | "
           f"{pipe_wall / g if g else float('nan'):.2f} | {target} |")
-print("\n| (d) N | pipeline wall s | les wall s | trajectory GB | write GB/s |")
-print("|---:|---:|---:|---:|---:|")
+raw_s = float(open(f"{work}/raw_s").read())
+raw_gb = (steps + 1) * n0 * n0 * 8 / 1e9
+print(f"\n(f) the disk alone: dd of {raw_gb:.2f} GB with fdatasync in {raw_s:.2f} s = {raw_gb / raw_s:.2f} GB/s\n")
+print("| (d) N | steps | pipeline wall s | les wall s | trajectory GB | write GB/s | vs the disk (f) |")
+print("|---:|---:|---:|---:|---:|---:|---:|")
 for n in ns:
     jobs = [json.load(open(f)) for f in sorted(glob.glob(f"{work}/job_p{n}_*.json"))]
     pipe_wall = max(j["ended_at"] for j in jobs) - min(j["started_at"] for j in jobs)
     les = next(j for j in jobs if j.get("kind") == "les")
-    gb = (steps + 1) * int(n) * int(n) * 8 / 1e9
-    print(f"| {n} | {pipe_wall:.2f} | {wall(les):.2f} | {gb:.2f} | {gb / wall(les):.2f} |")
+    s_n = int(open(f"{work}/steps_{n}").read())
+    gb = (s_n + 1) * int(n) * int(n) * 8 / 1e9
+    rate = gb / wall(les)
+    print(f"| {n} | {s_n} | {pipe_wall:.2f} | {wall(les):.2f} | {gb:.2f} | {rate:.2f} | {rate / (raw_gb / raw_s):.2f} |")
 print("\n| (e) les | wall s | gpu_ms | readback_gpu_ms | gpu_thread_ms | readback_wait_ms | io_wait_ms "
       "| runs overlapped | host copies/frame |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -154,6 +154,7 @@ static void end_job(struct job_exec *ex, enum job_state state, const struct dash
     if (j->state)
         j->kind->destroy(j->state); /* queues the close of its writers */
     j->state = NULL;
+    job_resident_release_all(ex); /* after destroy: its engines no longer read them */
     char prefix[48];
     job_partials_prefix(j->id, prefix, sizeof prefix);
     if (j->io && io_stream_used(j->io)) {

@@ -288,7 +288,11 @@ static void decode_free_params(void *params) { free(params); }
 struct decode_state {
     const struct decode_params *p;
     struct decode_gpu *engine;
-    double *states, *z0, *truth;    /* whole inputs */
+    double *states, *z0, *truth;    /* whole inputs (truth: when it is not resident) */
+    /* The truth left on the device by its LES (job_resident_acquire; released when the job
+     * ends), and the frame of it each decoded frame of a batch is scored against. */
+    const struct vk_buffer *truth_dev;
+    uint64_t *tidx;
     uint64_t *order;                /* state index per decoded frame (UINT64_MAX: z0) */
     uint64_t nframes, next;
     uint32_t batch;
@@ -315,7 +319,7 @@ static void state_free(struct decode_state *s)
         return;
     io_close(s->io, s->snap, true);
     decode_gpu_destroy(s->engine);
-    free(s->states), free(s->z0), free(s->truth), free(s->order), free(s->zb), free(s->tb);
+    free(s->states), free(s->z0), free(s->truth), free(s->order), free(s->zb), free(s->tb), free(s->tidx);
     free(s->tsteps), free(s->res), free(s->steps_out);
     free(s);
 }
@@ -339,10 +343,16 @@ static int decode_start(struct job_exec *ex, const void *params, void **out, str
     void *anchors = NULL, *mask = NULL;
     const char *ah = p->op_job ? p->op_anchors : p->anchors, *mh = p->op_job ? p->op_mask : p->mask;
     size_t nn = (size_t)p->n * p->n;
-    if (blobstore_load(job_blobs(ex), p->op_job ? "op" : "anchors", ah, &info, &anchors, err) || blobstore_load(job_blobs(ex), p->op_job ? "op" : "mask", mh, &info, &mask, err) ||
+    if (p->truth[0]) {
+        uint64_t shape[3] = {p->F_truth, p->n, p->n};
+        s->truth_dev = job_resident_acquire(ex, "truth", p->truth, NPY_F8, 3, shape);
+    }
+    bool truth_host = p->truth[0] && !s->truth_dev;
+    if (blobstore_load(job_blobs(ex), p->op_job ? "op" : "anchors", ah, &info, &anchors, err) ||
+        blobstore_load(job_blobs(ex), p->op_job ? "op" : "mask", mh, &info, &mask, err) ||
         blobstore_load(job_blobs(ex), "states", p->states, &info, (void **)&s->states, err) ||
         (p->z0[0] && blobstore_load(job_blobs(ex), "z0", p->z0, &info, (void **)&s->z0, err)) ||
-        (p->truth[0] && blobstore_load(job_blobs(ex), "truth", p->truth, &info, (void **)&s->truth, err)))
+        (truth_host && blobstore_load(job_blobs(ex), "truth", p->truth, &info, (void **)&s->truth, err)))
         goto fail;
     /* The frames: z0 first, then every `every`-th state and the last one. */
     s->order = malloc((p->F + 2) * sizeof *s->order);
@@ -364,16 +374,19 @@ static int decode_start(struct job_exec *ex, const void *params, void **out, str
         s->batch = (uint32_t)s->nframes;
     struct decode_config cfg = config_of(p, anchors, mask, s->batch);
     s->zb = malloc((size_t)s->batch * p->D * 8);
-    s->tb = p->truth[0] ? malloc((size_t)s->batch * nn * 8) : NULL;
+    s->tb = truth_host ? malloc((size_t)s->batch * nn * 8) : NULL;
+    s->tidx = s->truth_dev ? malloc(s->batch * sizeof *s->tidx) : NULL;
     s->tsteps = malloc(s->batch * sizeof *s->tsteps);
     s->res = calloc(s->batch, sizeof *s->res);
     s->steps_out = malloc(s->nframes * sizeof *s->steps_out);
-    if (!s->zb || (p->truth[0] && !s->tb) || !s->tsteps || !s->res || !s->steps_out) {
+    if (!s->zb || (truth_host && !s->tb) || (s->truth_dev && !s->tidx) || !s->tsteps || !s->res || !s->steps_out) {
         dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
         goto fail;
     }
     if (decode_gpu_create(job_vk(ex), job_fft(ex), &cfg, &s->engine, err))
         goto fail;
+    if (s->truth_dev)
+        decode_gpu_bind_truth(s->engine, s->truth_dev, p->F_truth);
     if (snapshots) {
         uint64_t shape[3] = {s->nframes, p->n, p->n};
         if (blob_writer_begin(job_blobs(ex), NPY_F8, 3, shape, &s->snap, err))
@@ -436,14 +449,17 @@ static int decode_slice(struct job_exec *ex, void *state, bool *done, struct das
             memcpy(s->zb + (size_t)f * p->D, idx == UINT64_MAX ? s->z0 : s->states + idx * p->D, p->D * 8);
             if (s->tb)
                 memcpy(s->tb + f * nn, s->truth + (t / p->truth_every) * nn, nn * 8);
+            if (s->tidx)
+                s->tidx[f] = t / p->truth_every;
         }
         /* The snapshots go straight into a staging buffer for the I/O thread. */
         struct io_buf *buf = s->snap ? io_staging_get(s->io, (size_t)nb * nn * 8) : NULL;
         if (s->snap && !buf)
             break; /* waiting on I/O: the scheduler runs others until staging is freed */
         double gms = -1, t0 = monotonic_ms();
-        int rc = decode_gpu_run(s->engine, nb, s->tsteps, s->zb, s->tb, obs, s->res, buf ? io_buf_data(buf) : NULL,
-                                &gms, err);
+        double *fields = buf ? io_buf_data(buf) : NULL;
+        int rc = s->tidx ? decode_gpu_run_bound(s->engine, nb, s->tsteps, s->zb, s->tidx, obs, s->res, fields, &gms, err)
+                         : decode_gpu_run(s->engine, nb, s->tsteps, s->zb, s->tb, obs, s->res, fields, &gms, err);
         if (rc == 0 && buf)
             io_append(s->io, s->snap, io_buf_data(buf), (size_t)nb * nn * 8);
         if (buf)
@@ -457,7 +473,7 @@ static int decode_slice(struct job_exec *ex, void *state, bool *done, struct das
             s->gpu_timing = false;
         if (obs != DECODE_OBSERVE_NONE)
             for (uint32_t f = 0; f < nb; f++) {
-                if (s->truth && !(isfinite(s->res[f].rel_l2) && isfinite(s->res[f].energy)))
+                if ((s->truth || s->truth_dev) && !(isfinite(s->res[f].rel_l2) && isfinite(s->res[f].energy)))
                     return dashi_fail(err, DASHI_E_DIVERGED, "states", "the decoded field at step %llu is not finite",
                                       (unsigned long long)s->tsteps[f]);
                 report_frame(ex, s, s->next + f, s->tsteps[f], &s->res[f]);

@@ -43,8 +43,13 @@ const struct vk_buffer *job_resident_acquire(struct job_exec *ex, const char *in
                                              enum npy_dtype dtype, int ndim, const uint64_t *shape)
 {
     thread_owner_check(&ex->d->sched.gpu, "job_resident_acquire");
+    struct sched_job *j = ex->job;
     struct resident_layout l = layout_of(dtype, ndim, shape);
-    const struct vk_buffer *buf = ndim <= RESIDENT_MAX_DIMS ? resident_acquire(&ex->d->resident, hash, &l) : NULL;
+    const struct vk_buffer *buf = ndim <= RESIDENT_MAX_DIMS && j->nresident_pins < JOB_MAX_INPUTS
+                                      ? resident_acquire(&ex->d->resident, hash, &l)
+                                      : NULL;
+    if (buf)
+        j->resident_pins[j->nresident_pins++] = buf;
     char key[48];
     snprintf(key, sizeof key, "input_resident.%s", input);
     job_emit_summary(ex, key, buf ? 1 : 0);
@@ -53,5 +58,18 @@ const struct vk_buffer *job_resident_acquire(struct job_exec *ex, const char *in
 
 void job_resident_release(struct job_exec *ex, const struct vk_buffer *buf)
 {
-    resident_release(&ex->d->resident, buf);
+    struct sched_job *j = ex->job;
+    for (int i = 0; buf && i < j->nresident_pins; i++)
+        if (j->resident_pins[i] == buf) {
+            resident_release(&ex->d->resident, buf);
+            j->resident_pins[i] = j->resident_pins[--j->nresident_pins];
+            return;
+        }
+}
+
+void job_resident_release_all(struct job_exec *ex)
+{
+    struct sched_job *j = ex->job;
+    while (j->nresident_pins > 0)
+        resident_release(&ex->d->resident, j->resident_pins[--j->nresident_pins]);
 }

@@ -60,6 +60,10 @@ struct sched_job {
     struct io_stream *io;
     bool io_wait;
     uint64_t io_wait_gen;
+    /* GPU-thread only: the resident inputs it holds (job_resident_acquire), released by
+     * job_resident_release or, whatever happened, when it ends. */
+    const struct vk_buffer *resident_pins[JOB_MAX_INPUTS];
+    int nresident_pins;
     /* Why the last pass did not run it ("" when it ran, or before the first pass), under mu. */
     char reason[SCHED_REASON_MAX];
     struct sched_job *next;

@@ -391,7 +391,7 @@ fail:
     return -1;
 }
 
-static int write_full(int fd, const void *buf, size_t n)
+int fd_write_full(int fd, const void *buf, size_t n)
 {
     const uint8_t *p = buf;
     while (n > 0) {
@@ -421,7 +421,7 @@ int npy_save(const char *path, enum npy_dtype dtype, int ndim, const uint64_t *s
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0)
         return dashi_fail(err, DASHI_E_IO, "path", "cannot create %s: %s", path, strerror(errno));
-    if (write_full(fd, head, hn) < 0 || write_full(fd, data, (size_t)info.nbytes) < 0) {
+    if (fd_write_full(fd, head, hn) < 0 || fd_write_full(fd, data, (size_t)info.nbytes) < 0) {
         dashi_fail(err, DASHI_E_IO, "path", "cannot write %s: %s", path, strerror(errno));
         close(fd);
         return -1;

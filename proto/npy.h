@@ -46,4 +46,8 @@ int npy_load(const char *path, struct npy_info *info, void **data, struct dashi_
 int npy_save(const char *path, enum npy_dtype dtype, int ndim, const uint64_t *shape, const void *data,
              struct dashi_error *err);
 
+/* Writes all n bytes to fd (retrying short writes and EINTR): 0, or -1 with errno set.
+ * For .npy files here and the blob store's files. */
+int fd_write_full(int fd, const void *buf, size_t n);
+
 #endif

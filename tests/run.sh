@@ -44,8 +44,13 @@ trap 'rm -f "$LIST"' EXIT
 for t in "$BUILD"/tests/test_*; do
   [ -x "$t" ] && echo "$(basename "$t") unit $t"
 done > "$LIST.all"
+# An e2e script named like a unit test (test_les and test_les.sh) is keyed NAME.e2e, so that
+# their logs and results do not overwrite each other.
 for t in tests/e2e/test_*.sh; do
-  [ -f "$t" ] && echo "$(basename "$t" .sh) e2e $t"
+  [ -f "$t" ] || continue
+  name=$(basename "$t" .sh)
+  [ -x "$BUILD/tests/$name" ] && name=$name.e2e
+  echo "$name e2e $t"
 done >> "$LIST.all"
 for f in "$BUILD"/fuzz/fuzz_*; do
   [ -x "$f" ] && echo "$(basename "$f") fuzz $f"
@@ -53,7 +58,7 @@ done >> "$LIST.all"
 # Longest first: the durations of the last run here (NAME.time), else those recorded in
 # tests/durations (a clean checkout's), else first of all.
 while read -r name kind path; do
-  selected "$name" || continue
+  selected "${name%.e2e}" || continue
   secs=$(cat "$LOGS/$name.time" 2>/dev/null || sed -n "s/^$name //p" tests/durations)
   [ -n "$secs" ] || secs=100000
   echo "$secs $name $kind $path"

@@ -74,6 +74,15 @@ int decode_gpu_run(struct decode_gpu *d, uint32_t nframes, const uint64_t *steps
                    const double *truth, enum decode_observer obs, struct decode_result *res, double *fields,
                    double *gpu_ms, struct dashi_error *err);
 
+/* Binds a trajectory of count n × n f64 frames on the device (a resident LES output; not
+ * owned: it must outlive the runs) for decode_gpu_run_bound, which is decode_gpu_run with
+ * the truth of frame f taken from frame truth_index[f] of it, copied on the device: no
+ * host round trip. */
+void decode_gpu_bind_truth(struct decode_gpu *d, const struct vk_buffer *frames, uint64_t count);
+int decode_gpu_run_bound(struct decode_gpu *d, uint32_t nframes, const uint64_t *steps, const double *z,
+                         const uint64_t *truth_index, enum decode_observer obs, struct decode_result *res,
+                         double *fields, double *gpu_ms, struct dashi_error *err);
+
 /* The intermediates of the last frame decoded: ω_lp (n*n) and the final carrier (n*n). */
 int decode_gpu_read_lowpass(struct decode_gpu *d, double *omega_lp, struct dashi_error *err);
 int decode_gpu_read_carrier(struct decode_gpu *d, int8_t *carrier, struct dashi_error *err);

@@ -72,6 +72,9 @@ struct decode_gpu {
     uint32_t last_fz;  /* group position of the last frame decoded */
     struct fft_plan *plan1, *plan2;
     struct vk_buffer fields, truth, snap, z, meta, kv, phasor, carrier, part, res, counters, steps;
+    /* The truth's frames on the device (decode_gpu_bind_truth; not owned), or NULL. */
+    const struct vk_buffer *truth_frames;
+    uint64_t truth_count;
     const struct vk_kernel *k_decode, *k_reduce;
     VkDescriptorSet ds_decode, ds_reduce;
     bool have_decode_set, have_reduce_set, have_cmd;
@@ -459,9 +462,17 @@ static void fill_result(const struct decode_gpu *d, uint32_t slot, struct decode
     }
 }
 
-int decode_gpu_run(struct decode_gpu *d, uint32_t nframes, const uint64_t *steps, const double *z,
-                   const double *truth, enum decode_observer obs, struct decode_result *res, double *fields,
-                   double *gpu_ms, struct dashi_error *err)
+void decode_gpu_bind_truth(struct decode_gpu *d, const struct vk_buffer *frames, uint64_t count)
+{
+    d->truth_frames = frames;
+    d->truth_count = count;
+}
+
+/* The truth of a run: nframes fields from the host (truth), or the frames truth_index of
+ * the bound device trajectory, copied on the device in the run's command buffer. */
+static int run(struct decode_gpu *d, uint32_t nframes, const uint64_t *steps, const double *z, const double *truth,
+               const uint64_t *truth_index, enum decode_observer obs, struct decode_result *res, double *fields,
+               double *gpu_ms, struct dashi_error *err)
 {
     const struct decode_config *cfg = &d->cfg;
     size_t nn = (size_t)cfg->n * cfg->n;
@@ -470,9 +481,13 @@ int decode_gpu_run(struct decode_gpu *d, uint32_t nframes, const uint64_t *steps
     if (nframes < 1 || nframes > cfg->max_batch)
         return dashi_fail(err, DASHI_E_BAD_VALUE, "batch", "a run decodes 1..%u frames, asked %u", cfg->max_batch,
                           nframes);
-    if ((cfg->truth != (truth != NULL)) || (obs == DECODE_OBSERVE_SNAPSHOTS && (!cfg->snapshots || !fields)) ||
-        (obs != DECODE_OBSERVE_NONE && !res))
+    if ((cfg->truth != (truth != NULL || truth_index != NULL)) ||
+        (obs == DECODE_OBSERVE_SNAPSHOTS && (!cfg->snapshots || !fields)) || (obs != DECODE_OBSERVE_NONE && !res))
         return dashi_fail(err, DASHI_E_INTERNAL, "observer", "decode_gpu_run called against its configuration");
+    for (uint32_t f = 0; truth_index && f < nframes; f++)
+        if (!d->truth_frames || truth_index[f] >= d->truth_count)
+            return dashi_fail(err, DASHI_E_INTERNAL, "truth", "truth frame %llu of %llu bound",
+                              (unsigned long long)truth_index[f], (unsigned long long)d->truth_count);
     if (vk_upload(d->vk, &d->z, 0, z, (size_t)nframes * d->D * sizeof(double), err) != 0)
         return -1;
     if (truth && vk_upload(d->vk, &d->truth, 0, truth, (size_t)nframes * nn * sizeof(double), err) != 0)
@@ -489,6 +504,9 @@ int decode_gpu_run(struct decode_gpu *d, uint32_t nframes, const uint64_t *steps
         return -1;
     int t0 = vk_cmd_timestamp(c);
     vk_cmd_fill_zero(c, &d->counters, 0, (VkDeviceSize)nframes * (d->levels + 1) * 16);
+    for (uint32_t f = 0; truth_index && f < nframes; f++)
+        vk_cmd_copy(c, d->truth_frames, (VkDeviceSize)truth_index[f] * nn * sizeof(double), &d->truth,
+                    (VkDeviceSize)f * nn * sizeof(double), nn * sizeof(double));
     vk_cmd_barrier(c);
     for (uint32_t f = 0; f < nframes; f++) {
         d->steps_host[2 * f] = (uint32_t)steps[f];
@@ -518,6 +536,20 @@ int decode_gpu_run(struct decode_gpu *d, uint32_t nframes, const uint64_t *steps
         vk_download(d->vk, &d->snap, 0, fields, (size_t)nframes * nn * sizeof(double), err) != 0)
         return -1;
     return 0;
+}
+
+int decode_gpu_run(struct decode_gpu *d, uint32_t nframes, const uint64_t *steps, const double *z,
+                   const double *truth, enum decode_observer obs, struct decode_result *res, double *fields,
+                   double *gpu_ms, struct dashi_error *err)
+{
+    return run(d, nframes, steps, z, truth, NULL, obs, res, fields, gpu_ms, err);
+}
+
+int decode_gpu_run_bound(struct decode_gpu *d, uint32_t nframes, const uint64_t *steps, const double *z,
+                         const uint64_t *truth_index, enum decode_observer obs, struct decode_result *res,
+                         double *fields, double *gpu_ms, struct dashi_error *err)
+{
+    return run(d, nframes, steps, z, NULL, truth_index, obs, res, fields, gpu_ms, err);
 }
 
 int decode_gpu_read_lowpass(struct decode_gpu *d, double *omega_lp, struct dashi_error *err)

@@ -1,7 +1,9 @@
 # End to end: device-resident results (docs/architecture.md "Device-resident results"). A
 # pipeline (les -> train -> rollout -> decode) with the resident cache on: train binds the
-# LES trajectory on the device (input_resident.traj = 1) and every output of the four jobs
-# equals, hash for hash, the same pipeline with resident_bytes = 0 (the disk path). Then:
+# LES trajectory on the device (input_resident.traj = 1), and so does decode for its truth
+# (input_resident.truth = 1); every output of the four jobs equals, hash for hash, and the
+# decode's scores equal, value for value, the same pipeline with resident_bytes = 0 (the
+# disk path). Then:
 # a resident budget too small for the trajectory streams it (read from disk, same hashes);
 # a budget for one trajectory: a second LES with a waiting consumer evicts the first,
 # whose next consumer reads the disk; admission: a train that fits the device budget only
@@ -26,6 +28,11 @@ resident_flag() {
   "$DASHI" --json show "$1" > "$WORK/flag.json"
   json "$WORK/flag.json" "int(d['metrics']['input_resident.${2:-traj}'])"
 }
+# decode_scores ID: the decode's scores against its truth (metrics, not outputs: compared apart).
+decode_scores() {
+  "$DASHI" --json show "$1" > "$WORK/scores.json"
+  json "$WORK/scores.json" "' '.join('%s=%r' % (k, d['metrics'][k]) for k in sorted(d['metrics']) if k.split('_')[0] in ('relL2', 'corr', 'dE', 'dZ'))"
+}
 # --no-reuse: several jobs here repeat earlier ones on purpose (reuse would answer them at once).
 submit_id() { "$DASHI" --json submit "$@" --no-reuse | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
 outputs_of() { "$DASHI" --json show "$1" > "$WORK/out.json"; json "$WORK/out.json" "sorted(d['outputs'].items())"; }
@@ -41,7 +48,10 @@ config_daemon
 "$DASHI" --json submit pipeline $PIPE_ARGS --wait > "$WORK/res.json" || { cat "$WORK/res.json"; fail "resident pipeline"; }
 TRAIN=$(json "$WORK/res.json" "d['jobs']['train']")
 [ "$(resident_flag "$TRAIN")" = 1 ] || fail "train did not bind the LES trajectory on the device"
+DECODE=$(json "$WORK/res.json" "d['jobs']['decode']")
+[ "$(resident_flag "$DECODE" truth)" = 1 ] || fail "decode did not bind the LES trajectory (its truth) on the device"
 pipeline_outputs "$WORK/res.json" > "$WORK/res.out"
+decode_scores "$DECODE" > "$WORK/res.scores"
 # The reference train of parts 3-5 (a plain LES, kept while there is room, then a train on
 # it); the trajectory stays resident when the daemon stops: the stop must free it.
 L=$(submit_id les --N $N --steps $STEPS)
@@ -57,8 +67,13 @@ ok "pipeline: train bound the trajectory on the device; clean stop with a result
 config_daemon "resident_bytes = 0"
 "$DASHI" --json submit pipeline $PIPE_ARGS --wait > "$WORK/disk.json" || fail "disk pipeline"
 [ "$(resident_flag "$(json "$WORK/disk.json" "d['jobs']['train']")")" = 0 ] || fail "resident_bytes = 0 kept a result"
+DECODE=$(json "$WORK/disk.json" "d['jobs']['decode']")
+[ "$(resident_flag "$DECODE" truth)" = 0 ] || fail "resident_bytes = 0: decode bound its truth on the device"
 pipeline_outputs "$WORK/disk.json" > "$WORK/disk.out"
 cmp "$WORK/res.out" "$WORK/disk.out" || { diff "$WORK/res.out" "$WORK/disk.out"; fail "resident and disk outputs differ"; }
+decode_scores "$DECODE" > "$WORK/disk.scores"
+grep -q relL2_mean "$WORK/disk.scores" || { cat "$WORK/disk.scores"; fail "the decode has no scores"; }
+cmp "$WORK/res.scores" "$WORK/disk.scores" || { diff "$WORK/res.scores" "$WORK/disk.scores"; fail "decode scores differ resident vs disk"; }
 stop_daemon
 ok "all $(wc -l < "$WORK/res.out") outputs of the pipeline are identical with resident_bytes = 0 (the disk path)"
 
