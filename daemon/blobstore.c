@@ -219,8 +219,11 @@ struct blob_sink {
     int fd;
     char tmp[PATH_CAP];
     /* Write-behind (sink_writeback): bytes before wb_started were handed to the disk's
-     * writeback, those before wb_waited are on the disk. */
+     * writeback, those before wb_waited are on the disk. wb_wait: a blob writer's sink
+     * (the I/O thread's, which may wait for the disk); an upload's runs on the loop thread
+     * and only starts writeback, never waits for it. */
     uint64_t wb_started, wb_waited;
+    bool wb_wait;
 };
 
 static bool is_hash(const char *h)
@@ -360,6 +363,7 @@ static int sink_open(struct blob_sink *s, struct blobstore *bs, const char *pref
 {
     s->bs = bs;
     s->wb_started = s->wb_waited = 0;
+    s->wb_wait = false;
     if (check_begin(&s->check, bs, size, err) < 0)
         return -1;
     snprintf(s->tmp, sizeof s->tmp, "%s/tmp/%s-XXXXXX", bs->dir, prefix);
@@ -404,7 +408,8 @@ static int sink_room(const struct blob_sink *s, size_t n, struct dashi_error *er
  * written is handed to the disk at once, and the window before it is waited for: the
  * disk writes while the job computes, and a writer holds at most two windows of dirty
  * pages. Advisory only: durability is still the fdatasync before a checkpoint or publish,
- * so a file system without sync_file_range (an error here) loses speed, not data. */
+ * so a file system without sync_file_range (an error here) loses speed, not data. An
+ * upload (the loop thread) only starts each window's writeback: its sink never waits. */
 #define WRITEBACK_WINDOW (64u << 20)
 static void sink_writeback(struct blob_sink *s)
 {
@@ -412,7 +417,7 @@ static void sink_writeback(struct blob_sink *s)
     if (pos < 0 || (uint64_t)pos < s->wb_started + WRITEBACK_WINDOW)
         return;
     (void)sync_file_range(s->fd, (off_t)s->wb_started, pos - (off_t)s->wb_started, SYNC_FILE_RANGE_WRITE);
-    if (s->wb_started > s->wb_waited)
+    if (s->wb_wait && s->wb_started > s->wb_waited)
         (void)sync_file_range(s->fd, (off_t)s->wb_waited, (off_t)(s->wb_started - s->wb_waited),
                               SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
     s->wb_waited = s->wb_started;
@@ -656,6 +661,7 @@ int blob_writer_begin(struct blobstore *bs, enum npy_dtype dtype, int ndim, cons
         free(bw);
         return -1;
     }
+    bw->sink.wb_wait = true; /* its appends run on the I/O thread */
     if (sink_write(&bw->sink, head, hn, err) < 0) {
         blob_writer_abort(bw);
         return -1;
@@ -682,6 +688,7 @@ static int sink_open_named(struct blob_sink *s, struct blobstore *bs, const char
     s->bs = bs;
     s->fd = -1;
     s->wb_started = s->wb_waited = 0;
+    s->wb_wait = true; /* only blob writers are named */
     if (!partial_name_ok(name))
         return dashi_fail(err, DASHI_E_INTERNAL, "", "bad name for a resumable blob: %s", name);
     if (check_begin(&s->check, bs, size, err) < 0)
