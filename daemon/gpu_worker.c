@@ -4,6 +4,7 @@
 #include "device_recovery.h"
 #include "fft_vkfft.h"
 #include "io_worker.h"
+#include "resident.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,16 @@ int job_output_writer(struct job_exec *ex, const char *name, enum npy_dtype dtyp
 
 /* ---- the worker loop ---- */
 
+/* Drops every resident result the job still holds (job_resident_acquire), however it
+ * ended. Here rather than in job_resident.c: that file reports through the emitters above,
+ * and a call back down from it into the worker would make a cycle (tests/e2e/layers.py). */
+static void release_resident_pins(struct job_exec *ex)
+{
+    struct sched_job *j = ex->job;
+    while (j->nresident_pins > 0)
+        resident_release(&ex->d->resident, j->resident_pins[--j->nresident_pins]);
+}
+
 static void post(struct daemon *d, struct job_msg *m)
 {
     scheduler_post(&d->sched, m);
@@ -154,7 +165,7 @@ static void end_job(struct job_exec *ex, enum job_state state, const struct dash
     if (j->state)
         j->kind->destroy(j->state); /* queues the close of its writers */
     j->state = NULL;
-    job_resident_release_all(ex); /* after destroy: its engines no longer read them */
+    release_resident_pins(ex); /* after destroy: its engines no longer read them */
     char prefix[48];
     job_partials_prefix(j->id, prefix, sizeof prefix);
     if (j->io && io_stream_used(j->io)) {

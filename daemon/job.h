@@ -212,10 +212,9 @@ bool job_resident_offer(struct job_exec *ex, const char *output, const char *has
  * summary metric input_resident.INPUT (1: bound from the device, 0: read from disk). */
 const struct vk_buffer *job_resident_acquire(struct job_exec *ex, const char *input, const char *hash,
                                              enum npy_dtype dtype, int ndim, const uint64_t *shape);
-void job_resident_release(struct job_exec *ex, const struct vk_buffer *buf); /* NULL is fine */
-/* The worker's, when a job ends (after its destroy): what it still holds is released, so
- * a job that failed or was stopped between slices never keeps an entry pinned. */
-void job_resident_release_all(struct job_exec *ex);
+/* NULL is fine. Whatever a job still holds when it ends (after its destroy) the worker
+ * releases, so a job that failed or was stopped between slices never keeps one pinned. */
+void job_resident_release(struct job_exec *ex, const struct vk_buffer *buf);
 
 /* The file prefix of job id's resumable outputs ("job-ID-"), for removing them. */
 void job_partials_prefix(int64_t id, char *buf, size_t cap);

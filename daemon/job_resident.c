@@ -66,10 +66,3 @@ void job_resident_release(struct job_exec *ex, const struct vk_buffer *buf)
             return;
         }
 }
-
-void job_resident_release_all(struct job_exec *ex)
-{
-    struct sched_job *j = ex->job;
-    while (j->nresident_pins > 0)
-        resident_release(&ex->d->resident, j->resident_pins[--j->nresident_pins]);
-}
