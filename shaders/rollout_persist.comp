@@ -11,10 +11,15 @@
 // pattern (SENTINEL) that no arithmetic produces (IEEE operations return quiet NaNs; an
 // output that would equal it anyway is replaced by a quiet NaN). A workgroup starting
 // step k polls every element of slot k-1 until none holds the sentinel. Each element is
-// written and read as one relaxed device-scope atomic of its own width (64-bit atomics
-// for f64: shaderBufferInt64Atomics), so seeing its new bits means seeing the value:
-// no fence, flag or ordering between different addresses is needed, and the polling is
-// not a data race under the Vulkan memory model. Step 0 reads the state slot `src`
+// written as one relaxed device-scope atomic store of its own width and polled with a
+// relaxed atomic load (GPUs) or read-modify-write (atomicOr with 0, CPU devices; 64-bit
+// atomics for f64: shaderBufferInt64Atomics), so seeing its new bits means seeing the
+// value: no fence, flag or ordering between different addresses is needed, and the
+// polling is not a data race under the Vulkan memory model. An RMW reads the latest value
+// in the location's modification order, which the memory model guarantees; an atomic
+// load may return an older one, and on lavapipe 22.3 it behaved as a plain load hoisted
+// out of the spin loop: the poll never saw the other workgroup's store (docs/numerics.md,
+// "Persistent kernel"). Step 0 reads the state slot `src`
 // (written before the dispatch, behind a pipeline barrier); the last step also writes
 // the state slot `dst`.
 //
@@ -25,6 +30,10 @@
 // waiting for the rest of the dispatch (the results are then garbage; the host discards
 // them, restores the run's input state and falls back to the portable kernel), so a
 // device that does not keep the workgroups resident cannot hang.
+// A workgroup that leaves its step loop before the end, or a poll that ends with an
+// element still pending although it did not give up, also sets `timed_out`: lavapipe ends
+// every loop of an invocation once the invocation has run 65,535 loop iterations in all
+// (llvmpipe's loop limiter), which no program can otherwise tell from a finished loop.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_memory_scope_semantics : require
 #ifdef F64
@@ -61,12 +70,19 @@
 #define QUIET_NAN 0x7FC00000u
 #endif
 #define LOAD(x) atomicLoad(x, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed)
+#define POLL(x) (CPU_DEVICE ? atomicOr(x, BITS(0), gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed) : LOAD(x))
 #define STORE(x, v) atomicStore(x, v, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed)
 
 layout(constant_id = 0) const uint D = 1;
 layout(constant_id = 1) const uint B = 1;
 layout(constant_id = 2) const uint NC = 5;    // output columns per workgroup
 layout(constant_id = 3) const uint WGS = 192; // invocations: >= NC*16, multiple of 32
+// CPU devices (lavapipe) poll with RMWs, 64 per element and spin-loop iteration: every
+// loop iteration counts against lavapipe's limit of 65,535, and a burst of unrolled polls
+// lets a workgroup wait that much longer for one started late. GPUs poll with one atomic
+// load: on the H100 the RMW poll made B=1 runs 1.43x slower (bench/README.md).
+layout(constant_id = 4) const bool CPU_DEVICE = false;
+const uint POLL_BURST = CPU_DEVICE ? 64u : 1u;
 layout(local_size_x_id = 3, local_size_y = 1, local_size_z = 1) in;
 
 const uint NT = (D + P - 1u) / P; // terms of the longest partial
@@ -110,7 +126,13 @@ void main()
     }
     bool gave_up = LOAD(timed_out) != 0u;
 
-    for (uint k = 0u; k < pc.nsteps; k++) {
+    // The exit test sits at the top so that only a completed step loop sets `finished`.
+    bool finished = false;
+    for (uint k = 0u;; k++) {
+        if (k == pc.nsteps) {
+            finished = true;
+            break;
+        }
         uint s = pc.step + k;
         if (k == 0u) {
             for (uint e = tid; e < BD; e += WGS)
@@ -120,19 +142,22 @@ void main()
             BITS v[EPT];
             [[unroll]] for (uint m = 0u; m < EPT; m++) {
                 uint e = tid + m * WGS;
-                v[m] = e < BD ? LOAD(ring[base + e]) : BITS(0);
+                v[m] = e < BD ? POLL(ring[base + e]) : BITS(0);
             }
             uint spins = 0u;
+            bool pending;
             for (;;) {
-                bool pending = false;
+                pending = false;
                 [[unroll]] for (uint m = 0u; m < EPT; m++)
                     pending = pending || v[m] == SENTINEL;
                 if (!pending || gave_up)
                     break;
-                [[unroll]] for (uint m = 0u; m < EPT; m++) {
-                    uint e = tid + m * WGS;
-                    if (e < BD && v[m] == SENTINEL)
-                        v[m] = LOAD(ring[base + e]);
+                [[unroll]] for (uint r = 0u; r < POLL_BURST; r++) {
+                    [[unroll]] for (uint m = 0u; m < EPT; m++) {
+                        uint e = tid + m * WGS;
+                        if (e < BD && v[m] == SENTINEL)
+                            v[m] = POLL(ring[base + e]);
+                    }
                 }
                 if ((++spins & 1023u) == 0u) {
                     if (LOAD(timed_out) != 0u) {
@@ -142,6 +167,12 @@ void main()
                         gave_up = true;
                     }
                 }
+            }
+            // Still pending without giving up: the loop was ended from outside (lavapipe's
+            // limiter; an iteration that polled the last element in vain counts too).
+            if (pending && !gave_up) {
+                STORE(timed_out, 1u);
+                gave_up = true;
             }
             [[unroll]] for (uint m = 0u; m < EPT; m++) {
                 uint e = tid + m * WGS;
@@ -189,4 +220,6 @@ void main()
             }
         }
     }
+    if (!finished)
+        STORE(timed_out, 1u);
 }

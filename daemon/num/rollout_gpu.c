@@ -15,10 +15,12 @@
  *    state through its own ring slot, pre-filled with a sentinel they poll for. That
  *    needs every workgroup resident at once, which Vulkan does not promise, so it is only
  *    used where the device says how many it runs together (VK_NV_shader_sm_builtins: at
- *    most one workgroup per multiprocessor), never on CPU devices such as lavapipe (forced
- *    there it gives wrong results, cause unknown: docs/numerics.md); and should a
- *    wait still time out, the run is discarded, its input restored from slot 2 and
- *    repeated with the portable kernel, which is then kept.
+ *    most one workgroup per multiprocessor), never by default on CPU devices such as
+ *    lavapipe (which may run the workgroups one after another; forced there, it is
+ *    correct, tests/unit/num/test_rollout_persist.c); and should a wait still time out
+ *    or be cut short (lavapipe's loop limit, docs/numerics.md), the run is discarded,
+ *    its input restored from slot 2 and repeated with the portable kernel, which is then
+ *    kept.
  * Fast batches run in blocks of steps where the run is long enough (rollout_block.h:
  * one wide GEMM with the powers of A per block), or, fast f64 batches, on the split
  * product (rollout_split.h: two dispatches per step, int8 digits on tensor cores) where
@@ -190,8 +192,8 @@ static int choose_persistent(struct rollout_gpu *r, struct dashi_error *err)
     bool f64 = c->precision == ROLLOUT_F64;
     const char *name = c->mode == ROLLOUT_EXACT ? (f64 ? "rollout_persist_exact_f64" : "rollout_persist_exact_f32")
                                                 : (f64 ? "rollout_persist_f64" : "rollout_persist_f32");
-    uint32_t spec[4] = {c->D, c->B, nc, wgs};
-    if (vk_kernel_get(vk, name, 4, sizeof(struct rollout_persist_push), spec, 4, &r->kernel, err) != 0)
+    uint32_t spec[5] = {c->D, c->B, nc, wgs, vk->is_cpu}; /* CPU_DEVICE: how it polls */
+    if (vk_kernel_get(vk, name, 4, sizeof(struct rollout_persist_push), spec, 5, &r->kernel, err) != 0)
         return -1;
     r->ring_slots = ring_slots(c, r->elem);
     if (!r->ring.buffer &&
