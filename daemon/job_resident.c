@@ -22,13 +22,13 @@ static uint64_t data_bytes(enum npy_dtype dtype, int ndim, const uint64_t *shape
     return bytes;
 }
 
-uint64_t job_resident_budget(const struct job_exec *ex) { return ex->d->resident.budget; }
+uint64_t job_resident_budget(const struct job_exec *ex) { return ex->dev->resident.budget; }
 
 bool job_resident_offer(struct job_exec *ex, const char *output, const char *hash, struct vk_buffer *buf,
                         enum npy_dtype dtype, int ndim, const uint64_t *shape)
 {
-    thread_owner_check(&ex->d->sched.gpu, "job_resident_offer");
-    struct resident *r = &ex->d->resident;
+    thread_owner_check(&ex->d->sched.dev[ex->dev->index].gpu, "job_resident_offer");
+    struct resident *r = &ex->dev->resident;
     uint64_t bytes = data_bytes(dtype, ndim, shape);
     /* Without a consumer waiting, a result never pushes out one that may have one. */
     if (!scheduler_has_dependents(&ex->d->sched, ex->job->id) && bytes > resident_room(r))
@@ -42,9 +42,9 @@ bool job_resident_offer(struct job_exec *ex, const char *output, const char *has
 const struct vk_buffer *job_resident_acquire(struct job_exec *ex, const char *input, const char *hash,
                                              enum npy_dtype dtype, int ndim, const uint64_t *shape)
 {
-    thread_owner_check(&ex->d->sched.gpu, "job_resident_acquire");
+    thread_owner_check(&ex->d->sched.dev[ex->dev->index].gpu, "job_resident_acquire");
     struct resident_layout l = layout_of(dtype, ndim, shape);
-    const struct vk_buffer *buf = ndim <= RESIDENT_MAX_DIMS ? resident_acquire(&ex->d->resident, hash, &l) : NULL;
+    const struct vk_buffer *buf = ndim <= RESIDENT_MAX_DIMS ? resident_acquire(&ex->dev->resident, hash, &l) : NULL;
     char key[48];
     snprintf(key, sizeof key, "input_resident.%s", input);
     job_emit_summary(ex, key, buf ? 1 : 0);
@@ -53,5 +53,5 @@ const struct vk_buffer *job_resident_acquire(struct job_exec *ex, const char *in
 
 void job_resident_release(struct job_exec *ex, const struct vk_buffer *buf)
 {
-    resident_release(&ex->d->resident, buf);
+    resident_release(&ex->dev->resident, buf);
 }

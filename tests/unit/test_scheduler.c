@@ -62,7 +62,7 @@ static void test_share_weighs_usage(void **state)
         double now = now_seconds();
         scheduler_charge(&s, a, 3.0, now);
         scheduler_charge(&s, b, 2.0, now);
-        struct sched_job *next = scheduler_next(&s);
+        struct sched_job *next = scheduler_next(&s, 0);
         assert_ptr_equal(next, with_share ? a : b);
         scheduler_destroy(&s);
     }
@@ -80,13 +80,13 @@ static void test_order_usage_priority_gpu_time(void **state)
     scheduler_add(&s, light);
     double now = now_seconds();
     scheduler_charge(&s, busy, 5.0, now);
-    assert_ptr_equal(scheduler_next(&s), light);
+    assert_ptr_equal(scheduler_next(&s, 0), light);
     struct sched_job *hi = new_job(3, 2000, 5);
     scheduler_add(&s, hi);
-    assert_ptr_equal(scheduler_next(&s), hi);
+    assert_ptr_equal(scheduler_next(&s, 0), hi);
     hi->priority = -10;   /* now equal priority with `light`: less GPU time goes first */
     hi->gpu_seconds = 1.0;
-    assert_ptr_equal(scheduler_next(&s), light);
+    assert_ptr_equal(scheduler_next(&s, 0), light);
     scheduler_destroy(&s);
 }
 
@@ -146,7 +146,7 @@ static void test_config_rejects_bad_limits(void **state)
 
 static void next_job(void *s)
 {
-    (void)scheduler_next(s);
+    (void)scheduler_next(s, 0);
 }
 
 /* The reason scheduler_reason reports for job id ("" when it ran); the job must be active. */
@@ -177,21 +177,21 @@ static void test_pass_over_reasons(void **state)
     scheduler_add(&s, dep);
     assert_string_equal(reason_of(&s, 3, r), "waiting for job 2"); /* known at once */
     scheduler_charge(&s, busy, 5.0, now_seconds());
-    assert_ptr_equal(scheduler_next(&s), light);
+    assert_ptr_equal(scheduler_next(&s, 0), light);
     assert_string_equal(reason_of(&s, 1, r), "fair share: uid 2000 first");
     assert_string_equal(reason_of(&s, 2, r), "");
     assert_string_equal(reason_of(&s, 3, r), "waiting for job 2");
     scheduler_add(&s, big);
     assert_string_equal(reason_of(&s, 4, r), ""); /* not considered yet */
-    assert_ptr_equal(scheduler_next(&s), light);
+    assert_ptr_equal(scheduler_next(&s, 0), light);
     assert_string_equal(reason_of(&s, 4, r), "device memory (needs 95.0 MiB, 90.0 of 100.0 MiB free)");
     struct sched_job *hi = new_job(5, 2000, 5), *same = new_job(6, 2000, 0);
     scheduler_add(&s, hi);
     scheduler_add(&s, same);
-    assert_ptr_equal(scheduler_next(&s), hi);
+    assert_ptr_equal(scheduler_next(&s, 0), hi);
     assert_string_equal(reason_of(&s, 6, r), "priority: job 5 first");
     hi->priority = 0; /* equal priority, equal GPU time: the older started job goes first */
-    assert_ptr_equal(scheduler_next(&s), light);
+    assert_ptr_equal(scheduler_next(&s, 0), light);
     assert_string_equal(reason_of(&s, 6, r), "behind job 2");
     assert_string_equal(reason_of(&s, 5, r), ""); /* started: running, not queued */
     scheduler_destroy(&s);
@@ -205,8 +205,8 @@ static void test_gpu_thread_calls_checked(void **state)
     struct scheduler s;
     assert_int_equal(scheduler_init(&s, 1, 3600), 0);
     scheduler_request_stop(&s);
-    assert_null(scheduler_next(&s)); /* unclaimed: any thread */
-    claim_elsewhere(&s.gpu);
+    assert_null(scheduler_next(&s, 0)); /* unclaimed: any thread */
+    claim_elsewhere(&s.dev[0].gpu);
     expect_abort(next_job, &s);
     scheduler_destroy(&s);
 }
