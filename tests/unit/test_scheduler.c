@@ -197,6 +197,48 @@ static void test_pass_over_reasons(void **state)
     scheduler_destroy(&s);
 }
 
+/* The pool: a pinned job is taken only by its device (the others say why they pass it
+ * over); a device that runs a job leaves a new one to an idle device; a job whose
+ * producer ran on a device waits for that device. */
+static void test_pool_placement(void **state)
+{
+    (void)state;
+    char r[SCHED_REASON_MAX];
+    struct scheduler s;
+    assert_int_equal(scheduler_init(&s, 1u << 20, 1e9), 0);
+    assert_int_equal(scheduler_add_device(&s, 1u << 20, NULL, NULL), 1);
+    struct sched_job *pinned = new_job(1, 1000, 0), *free_job = new_job(2, 1000, 0);
+    pinned->pin = 2; /* device 1 */
+    scheduler_add(&s, pinned);
+    scheduler_add(&s, free_job);
+    assert_ptr_equal(scheduler_next(&s, 0), free_job);
+    assert_string_equal(reason_of(&s, 1, r), "waiting for device 1 (pinned)");
+    assert_ptr_equal(scheduler_next(&s, 1), pinned);
+    assert_int_equal(free_job->device, 0);
+    assert_int_equal(pinned->device, 1);
+    scheduler_destroy(&s);
+
+    assert_int_equal(scheduler_init(&s, 1u << 20, 1e9), 0);
+    assert_int_equal(scheduler_add_device(&s, 1u << 20, NULL, NULL), 1);
+    struct sched_job *x = new_job(1, 1000, 0), *y = new_job(2, 1000, 0), *z = new_job(3, 1000, 0);
+    z->plan.ndeps = 1;
+    z->plan.deps[0] = 1;
+    z->waiting = true;
+    scheduler_add(&s, x);
+    scheduler_add(&s, y);
+    scheduler_add(&s, z);
+    assert_ptr_equal(scheduler_next(&s, 0), x);
+    assert_ptr_equal(scheduler_next(&s, 0), x); /* y is left to idle device 1 */
+    assert_ptr_equal(scheduler_next(&s, 1), y);
+    scheduler_remove(&s, x); /* x ended on device 0: z, its consumer, goes there */
+    assert_int_equal(z->affinity, 1);
+    z->waiting = false;
+    assert_ptr_equal(scheduler_next(&s, 1), y);
+    assert_string_equal(reason_of(&s, 3, r), "waiting for device 0 (its inputs are there)");
+    assert_ptr_equal(scheduler_next(&s, 0), z);
+    scheduler_destroy(&s);
+}
+
 /* The GPU-thread calls abort when another thread makes them once the GPU thread claimed
  * the scheduler (scheduler_next returns at once here: stop was requested). */
 static void test_gpu_thread_calls_checked(void **state)
@@ -220,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_config_limits),
         cmocka_unit_test(test_config_rejects_bad_limits),
         cmocka_unit_test(test_gpu_thread_calls_checked),
+        cmocka_unit_test(test_pool_placement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
