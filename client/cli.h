@@ -77,6 +77,7 @@ int job_exit_status(const msgpack_object *rec);
 /* cmd_watch.c: a job's events (log [--follow]) and the live state of jobs (watch) */
 int cmd_log(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 int cmd_watch(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
+int cmd_devices(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err); /* cmd_devices.c */
 
 /* cmd_runs.c: tags and notes of a run, sweeps and the table of runs (docs/cli.md) */
 int cmd_tag(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);

@@ -141,7 +141,7 @@ static int upload_file_args(struct dashi_client *c, struct cli_opts *o, char (*h
 
 /* The options of submit that are part of the request's envelope, not the job's args. */
 static const char *const submit_envelope[] = {"wait", "priority", "private", "time-limit", "no-reuse", "name", "tag",
-                                              NULL};
+                                              "device", NULL};
 
 /* Packs every --name (skipped by the envelope: the job's args never hold them) as an
  * array of strings, typed as text whatever they look like. */
@@ -164,8 +164,12 @@ void cli_pack_submission(msgpack_packer *pk, const struct cli_opts *o, const cha
     bool no_reuse = cli_opt(o, "no-reuse") != NULL;
     const char *name = cli_opt(o, "name");
     bool tags = cli_opt(o, "tag") != NULL;
+    bool pinnable = false; /* only where the envelope takes --device (submit): else it is a job arg */
+    for (const char *const *e = envelope; *e && !pinnable; e++)
+        pinnable = strcmp(*e, "device") == 0;
+    const char *device = pinnable ? cli_opt(o, "device") : NULL;
     msgpack_pack_map(pk, 2 + nextra + (prio ? 1 : 0) + (priv ? 1 : 0) + (limit ? 1 : 0) + (no_reuse ? 1 : 0) +
-                             (name ? 1 : 0) + (tags ? 1 : 0));
+                             (name ? 1 : 0) + (tags ? 1 : 0) + (device ? 1 : 0));
     pk_kv_str(pk, "kind", o->pos[0]);
     pk_key(pk, "args");
     struct cli_optmap m = {o, envelope, NULL};
@@ -188,6 +192,8 @@ void cli_pack_submission(msgpack_packer *pk, const struct cli_opts *o, const cha
         pk_key(pk, "tags");
         pack_repeated(pk, o, "tag");
     }
+    if (device)
+        pk_kv_str(pk, "device", device); /* a name or an index, as text: the daemon resolves it */
 }
 
 static void pack_submit(msgpack_packer *pk, void *ctx)

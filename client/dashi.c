@@ -75,10 +75,11 @@ struct command {
 
 static const struct command commands[] = {
     {"ping", "", "daemon, protocol and device", cmd_daemon_op, 0},
+    {"devices", "", "the daemon's devices: state, memory, running job, pins", cmd_devices, 0},
     {"put", "FILE.npy", "upload; prints the blob hash", cmd_put, 0},
     {"get", "HASH -o FILE.npy", "download a blob", cmd_get, 0},
     {"submit", "KIND [--ARG VALUE|--FLAG]... [--wait] [--priority N] [--private] [--time-limit S] [--no-reuse] "
-     "[--name NAME] [--tag T]...",
+     "[--name NAME] [--tag T]... [--device NAME|INDEX]",
      "submit a job, e.g. submit rollout --op HASH --z0 HASH --steps 300", cmd_submit, 0},
     {"status", "ID", "state and progress", cmd_job_op, CMD_JOB_ID},
     {"show", "ID [ID...]", "the whole record with its state events and GPU time", cmd_show, CMD_JOB_ID},

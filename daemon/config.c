@@ -15,7 +15,7 @@ void config_defaults(struct daemon_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     default_socket_path(cfg->socket_path, sizeof cfg->socket_path);
     default_state_dir(cfg->state_dir, sizeof cfg->state_dir);
-    snprintf(cfg->device, sizeof cfg->device, "auto");
+    snprintf(cfg->device, sizeof cfg->device, "all");
     cfg->socket_mode = 0600;
     cfg->slice_ms = 50.0;
     cfg->max_upload_bytes = 16ull << 30;
@@ -264,8 +264,8 @@ static int config_set(struct daemon_config *cfg, const char *key, const char *va
         *expect = "an absolute path";
         return val[0] == '/' ? copy_str(cfg->state_dir, sizeof cfg->state_dir, val) : -1;
     }
-    if (strcmp(key, "device") == 0) {
-        *expect = "auto, lavapipe, a device index or a name";
+    if (strcmp(key, "devices") == 0 || strcmp(key, "device") == 0) { /* device: a list of one, kept working */
+        *expect = "all, or a comma-separated list of auto, lavapipe, device indexes or names";
         return copy_str(cfg->device, sizeof cfg->device, val);
     }
     if (strcmp(key, "slice_ms") == 0) {

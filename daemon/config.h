@@ -42,7 +42,7 @@ struct daemon_config {
     char socket_path[108];    /* sun_path limit */
     unsigned socket_mode;     /* permission bits of the socket file (0600 per-user, 0660 system) */
     char state_dir[4096];
-    char device[128];         /* "auto" | "lavapipe" | index | name substring */
+    char device[128];         /* keys devices/device: "all" | list of "auto" | "lavapipe" | index | name substring */
     bool foreground;
     double slice_ms;          /* target GPU time of one slice */
     uint64_t max_upload_bytes;

@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* The daemon's context: everything dashid owns, in one struct, passed to the parts above
  * it (docs/architecture.md "Layers"). Only the state of the parts below it is embedded
- * here (config, store, blobs, device, health, scheduler, connection budget), so none of
+ * here (config, store, blobs, devices, scheduler, connection budget), so none of
  * those includes this header; its start and stop are lifecycle.h.
  * Thread ownership: the loop thread owns the socket, connections, the store and the
- * scheduler's bookkeeping under its mutex; the GPU thread owns the Vulkan runtime and
- * job states after startup; the I/O thread owns the writers handed to it
- * (io_worker.h). Immutable after startup: cfg, rollout_tuning, vk's descriptive fields. */
+ * scheduler's bookkeeping under its mutex; each device's GPU thread owns its Vulkan
+ * runtime and the states of the jobs placed on it after startup (gpu_device.h); the I/O
+ * thread owns the writers handed to it (io_worker.h). Immutable after startup: cfg,
+ * rollout_tuning, ndev, the devices' descriptive fields. */
 #ifndef DASHI_DAEMON_H
 #define DASHI_DAEMON_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <uv.h>
 
@@ -17,6 +19,7 @@
 #include "config.h"
 #include "conn_budget.h"
 #include "device_health.h"
+#include "gpu_device.h"
 #include "io_worker.h"
 #include "resident.h"
 #include "rollout_tuning.h"
@@ -35,7 +38,7 @@ struct gc_run;
 
 /* What daemon_close must close (lifecycle.c). */
 struct daemon_opened {
-    bool store, blobs, health, vk, sched, loop, io, resident;
+    bool store, blobs, sched, loop, io;
 };
 
 struct daemon {
@@ -46,17 +49,16 @@ struct daemon {
     uv_signal_t sig_term, sig_int;
     uv_signal_t sig_fault; /* SIGUSR1 arms DASHI_VK_FAULT's usr1 rules (only when it is set) */
     bool sig_fault_open;
-    uv_async_t wake; /* the GPU thread posts results, then wakes the loop */
+    uv_async_t wake; /* the GPU threads post results, then wake the loop */
     struct store store;
     struct blobstore blobs;
-    struct vk_runtime vk;
-    struct fft_cache *fft; /* VkFFT plans, kept until the device is lost (GPU thread after start) */
+    /* The pool (config devices, device_pool.h): dev[0..ndev) opened, each with its GPU thread. */
+    struct gpu_device dev[GPU_MAX_DEVICES];
+    int ndev;
+    atomic_int gpu_threads_running; /* the last to exit asks the I/O thread to exit */
+    char device_failures[1024];     /* the devices named that could not open, for ping ("" none) */
     struct rollout_tuning rollout_tuning; /* DASHI_ROLLOUT_*, read once at start (immutable) */
-    struct device_health health;
-    struct resident resident; /* outputs kept on the device for their consumers (GPU thread) */
     struct scheduler sched;
-    uv_thread_t gpu_thread;
-    bool gpu_thread_started;
     struct io_worker io; /* the I/O thread: streamed outputs are written there (io_worker.h) */
     const struct conn_handlers *handlers; /* what the server hands requests to (server.h) */
     struct conn *conns; /* list of open connections */

@@ -42,7 +42,7 @@ static void *grow(void *p, size_t *cap, size_t need, size_t item)
 
 void job_emit_metric(struct job_exec *ex, const char *key, int64_t step, double value)
 {
-    thread_owner_check(&ex->d->sched.gpu, "job_emit_metric");
+    thread_owner_check(&ex->d->sched.dev[ex->dev->index].gpu, "job_emit_metric");
     struct job_msg *m = ex->batch;
     m->metrics = grow(m->metrics, &m->cap_metrics, m->nmetrics + 1, sizeof *m->metrics);
     struct metric_rec *r = &m->metrics[m->nmetrics++];
@@ -58,7 +58,7 @@ void job_emit_summary(struct job_exec *ex, const char *key, double value)
 
 void job_emit_hash(struct job_exec *ex, uint32_t traj, uint64_t step, const char hex[33])
 {
-    thread_owner_check(&ex->d->sched.gpu, "job_emit_hash");
+    thread_owner_check(&ex->d->sched.dev[ex->dev->index].gpu, "job_emit_hash");
     struct job_msg *m = ex->batch;
     m->hashes = grow(m->hashes, &m->cap_hashes, m->nhashes + 1, sizeof *m->hashes);
     struct zhash *h = &m->hashes[m->nhashes++];
@@ -69,7 +69,7 @@ void job_emit_hash(struct job_exec *ex, uint32_t traj, uint64_t step, const char
 
 void job_emit_output(struct job_exec *ex, const char *name, const char *hash)
 {
-    thread_owner_check(&ex->d->sched.gpu, "job_emit_output");
+    thread_owner_check(&ex->d->sched.dev[ex->dev->index].gpu, "job_emit_output");
     struct job_msg *m = ex->batch;
     if (m->noutputs == MSG_MAX_OUTPUTS) {
         /* Each kind has a small fixed set of outputs; more is a bug in the kind. */
@@ -87,7 +87,7 @@ void job_emit_output(struct job_exec *ex, const char *name, const char *hash)
 
 void job_emit_progress(struct job_exec *ex, uint64_t step, uint64_t total)
 {
-    thread_owner_check(&ex->d->sched.gpu, "job_emit_progress");
+    thread_owner_check(&ex->d->sched.dev[ex->dev->index].gpu, "job_emit_progress");
     ex->batch->has_progress = true;
     ex->batch->step = step;
     ex->batch->total = total;
@@ -95,7 +95,7 @@ void job_emit_progress(struct job_exec *ex, uint64_t step, uint64_t total)
 
 void job_emit_checkpoint(struct job_exec *ex, const char *hash, uint64_t step)
 {
-    thread_owner_check(&ex->d->sched.gpu, "job_emit_checkpoint");
+    thread_owner_check(&ex->d->sched.dev[ex->dev->index].gpu, "job_emit_checkpoint");
     snprintf(ex->batch->checkpoint, sizeof ex->batch->checkpoint, "%s", hash);
     ex->batch->checkpoint_step = step;
 }
@@ -105,9 +105,9 @@ bool job_should_stop(const struct job_exec *ex)
     return atomic_load(&ex->job->cancel) || scheduler_stopping(&ex->d->sched);
 }
 
-struct vk_runtime *job_vk(struct job_exec *ex) { return &ex->d->vk; }
+struct vk_runtime *job_vk(struct job_exec *ex) { return &ex->dev->vk; }
 struct blobstore *job_blobs(struct job_exec *ex) { return &ex->d->blobs; }
-struct fft_cache *job_fft(struct job_exec *ex) { return ex->d->fft; }
+struct fft_cache *job_fft(struct job_exec *ex) { return ex->dev->fft; }
 struct io_stream *job_io(struct job_exec *ex) { return ex->job->io; }
 double job_slice_target_ms(const struct job_exec *ex) { return ex->d->cfg.slice_ms; }
 const struct rollout_tuning *job_rollout_tuning(const struct job_exec *ex) { return &ex->d->rollout_tuning; }
@@ -140,7 +140,7 @@ static void release_resident_pins(struct job_exec *ex)
 {
     struct sched_job *j = ex->job;
     while (j->nresident_pins > 0)
-        resident_release(&ex->d->resident, j->resident_pins[--j->nresident_pins]);
+        resident_release(&ex->dev->resident, j->resident_pins[--j->nresident_pins]);
 }
 
 static void post(struct daemon *d, struct job_msg *m)
@@ -202,44 +202,45 @@ static void fail_stop(struct job_exec *ex)
     end_stopped(ex, &why);
 }
 
-/* Every started job ends with `why` (cancelled instead when its owner asked for that);
- * queued ones stay queued. On stop, and when the device was lost. */
-static void end_started(struct daemon *d, const struct dashi_error *why)
+/* Every job started on device g ends with `why` (cancelled instead when its owner asked
+ * for that); queued ones stay queued. On stop, and when the device was lost. */
+static void end_started(struct gpu_device *g, const struct dashi_error *why)
 {
+    struct daemon *d = g->d;
     for (;;) {
         struct sched_job *found = NULL;
         uv_mutex_lock(&d->sched.mu);
         for (struct sched_job *j = d->sched.jobs; j; j = j->next)
-            if (j->started) {
+            if (j->started && j->device == g->index) {
                 found = j;
                 break;
             }
         uv_mutex_unlock(&d->sched.mu);
         if (!found)
             return;
-        struct job_exec ex = {.d = d, .job = found, .batch = NULL};
+        struct job_exec ex = {.d = d, .dev = g, .job = found, .batch = NULL};
         end_stopped(&ex, why);
     }
 }
 
 /* A job's start, slice or finish failed. When the device was lost, that is not the job's
- * failure: it and every other started job (their state lives on the lost device) are
- * interrupted, resumable from their checkpoints, and the device is re-created before
- * the next slice; queued jobs then run on the new device. */
+ * failure: it and every other job started on that device (their state lives there) are
+ * interrupted, resumable from their checkpoints, and the device is re-created before its
+ * next slice; meanwhile the other devices run the queue, and then this one again. */
 static void end_failed(struct job_exec *ex, const struct dashi_error *err)
 {
-    struct daemon *d = ex->d;
-    if (!vk_runtime_lost(&d->vk)) {
+    struct gpu_device *g = ex->dev;
+    if (!vk_runtime_lost(&g->vk)) {
         end_job(ex, JOB_FAILED, err);
         return;
     }
-    device_loss_begin(d, err);
+    device_loss_begin(g, err);
     struct dashi_error why;
     dashi_fail(&why, DASHI_E_INTERRUPTED, "", "the GPU device was lost while the job ran (%s); `dashi resume` "
                "continues it from its last checkpoint", err->message);
     end_stopped(ex, &why);
-    end_started(d, &why);
-    device_recreate(d); /* fails only when the daemon stops: scheduler_next then returns NULL */
+    end_started(g, &why);
+    device_recreate(g); /* fails only when the daemon stops: scheduler_next then returns NULL */
 }
 
 /* Device memory the daemon keeps for reuse (idle FFT plans, empty sub-allocation blocks)
@@ -252,8 +253,8 @@ static int start_job(struct job_exec *ex, struct sched_job *j, struct dashi_erro
     j->state = NULL;
     if (err->code != DASHI_E_DEVICE_MEMORY)
         return -1;
-    fft_cache_trim(ex->d->fft);
-    VkDeviceSize released = vk_alloc_trim(&ex->d->vk);
+    fft_cache_trim(ex->dev->fft);
+    VkDeviceSize released = vk_alloc_trim(&ex->dev->vk);
     struct dashi_error first = *err;
     dashi_error_clear(err);
     if (j->kind->start(ex, j->params, &j->state, err) == 0)
@@ -265,10 +266,11 @@ static int start_job(struct job_exec *ex, struct sched_job *j, struct dashi_erro
     return -1;
 }
 
-/* Runs one slice of job j (starting it first if needed). */
-static void run_slice(struct daemon *d, struct sched_job *j)
+/* Runs one slice of job j on device g (starting it first if needed). */
+static void run_slice(struct gpu_device *g, struct sched_job *j)
 {
-    struct job_exec ex = {.d = d, .job = j, .batch = msg_new(MSG_SLICE, j->id)};
+    struct daemon *d = g->d;
+    struct job_exec ex = {.d = d, .dev = g, .job = j, .batch = msg_new(MSG_SLICE, j->id)};
     struct dashi_error err;
     dashi_error_clear(&err);
 
@@ -276,7 +278,7 @@ static void run_slice(struct daemon *d, struct sched_job *j)
         fail_stop(&ex);
         return;
     }
-    if (!j->io && !(j->io = io_stream_new(&d->io, j->id))) {
+    if (!j->io && !(j->io = io_stream_new(&d->io, j->id, &g->resident))) {
         dashi_fail(&err, DASHI_E_INTERNAL, "", "out of memory for the job's I/O stream");
         end_job(&ex, JOB_FAILED, &err);
         return;
@@ -287,7 +289,9 @@ static void run_slice(struct daemon *d, struct sched_job *j)
     }
     uint64_t t0 = uv_hrtime();
     if (!j->state) {
-        post(d, msg_new(MSG_STARTED, j->id));
+        struct job_msg *started = msg_new(MSG_STARTED, j->id);
+        started->device = g->index;
+        post(d, started);
         if (start_job(&ex, j, &err) != 0) {
             end_failed(&ex, &err);
             return;
@@ -335,16 +339,18 @@ static void run_slice(struct daemon *d, struct sched_job *j)
 
 void gpu_worker_main(void *arg)
 {
-    struct daemon *d = arg;
-    /* From here the device and the jobs' states are this thread's (daemon.h). */
-    thread_owner_claim(&d->sched.gpu);
-    thread_owner_claim(&d->vk.owner);
+    struct gpu_device *g = arg;
+    struct daemon *d = g->d;
+    /* From here the device and the states of the jobs placed on it are this thread's (daemon.h). */
+    thread_owner_claim(&d->sched.dev[g->index].gpu);
+    thread_owner_claim(&g->vk.owner);
     struct sched_job *j;
-    while ((j = scheduler_next(&d->sched)) != NULL)
-        run_slice(d, j);
+    while ((j = scheduler_next(&d->sched, g->index)) != NULL)
+        run_slice(g, j);
     struct dashi_error why;
     dashi_fail(&why, DASHI_E_INTERRUPTED, "", "the daemon stopped while the job ran");
-    end_started(d, &why);
-    resident_clear(&d->resident); /* the device is this thread's: its buffers are freed here */
-    io_worker_request_exit(&d->io); /* it posts MSG_WORKER_EXIT once the ends queued are written */
+    end_started(g, &why);
+    resident_clear(&g->resident); /* the device is this thread's: its buffers are freed here */
+    if (atomic_fetch_sub(&d->gpu_threads_running, 1) == 1)
+        io_worker_request_exit(&d->io); /* it posts MSG_WORKER_EXIT once the ends queued are written */
 }

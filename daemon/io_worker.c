@@ -57,6 +57,7 @@ struct io_buf {
 struct io_stream {
     struct io_worker *w;
     int64_t job;
+    struct resident *resident; /* where io_end_resident reports: the job's device's cache */
     bool used;                 /* GPU thread */
     /* under w->mu */
     uint64_t held;
@@ -339,12 +340,13 @@ void io_close(struct io_stream *st, struct blob_writer *w, bool discard)
 
 /* ---- streams ---- */
 
-struct io_stream *io_stream_new(struct io_worker *w, int64_t job)
+struct io_stream *io_stream_new(struct io_worker *w, int64_t job, struct resident *resident)
 {
     struct io_stream *st = calloc(1, sizeof *st);
     if (st) {
         st->w = w;
         st->job = job;
+        st->resident = resident;
     }
     return st;
 }
@@ -514,8 +516,8 @@ static bool run_request(struct io_worker *w, struct io_req *r)
             stream_fail(st, &err);
         else
             add_output(st, r->name, &meta);
-        if (r->resident && w->resident) { /* an empty hash (not published) frees the entry */
-            resident_published(w->resident, st->job, r->name, stream_failed(st) ? "" : meta.hash);
+        if (r->resident && st->resident) { /* an empty hash (not published) frees the entry */
+            resident_published(st->resident, st->job, r->name, stream_failed(st) ? "" : meta.hash);
             scheduler_wake(w->sched); /* admission may now evict or has room again */
         }
         break;

@@ -56,7 +56,6 @@ struct io_worker {
     struct scheduler *sched;       /* where reports go (scheduler_post), and who waits for staging */
     uv_async_t *wake;              /* the loop thread's wakeup after a post */
     struct blobstore *blobs;
-    struct resident *resident;     /* where io_end_resident reports (NULL: nowhere) */
     uv_thread_t thread;
     bool started;
 };
@@ -73,7 +72,8 @@ void io_worker_join(struct io_worker *w);    /* loop thread, after MSG_WORKER_EX
 void io_worker_destroy(struct io_worker *w); /* frees the pool */
 
 /* ---- a job's stream (GPU thread) ---- */
-struct io_stream *io_stream_new(struct io_worker *w, int64_t job); /* NULL when out of memory */
+/* resident: the cache of the job's device, where io_end_resident reports (NULL: nowhere). */
+struct io_stream *io_stream_new(struct io_worker *w, int64_t job, struct resident *resident); /* NULL: out of memory */
 /* True once a request was queued: the job's end then goes through the stream. */
 bool io_stream_used(const struct io_stream *st);
 /* The first error on the I/O side (0 and err untouched when none). */

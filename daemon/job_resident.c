@@ -22,13 +22,13 @@ static uint64_t data_bytes(enum npy_dtype dtype, int ndim, const uint64_t *shape
     return bytes;
 }
 
-uint64_t job_resident_budget(const struct job_exec *ex) { return ex->d->resident.budget; }
+uint64_t job_resident_budget(const struct job_exec *ex) { return ex->dev->resident.budget; }
 
 bool job_resident_offer(struct job_exec *ex, const char *output, const char *hash, struct vk_buffer *buf,
                         enum npy_dtype dtype, int ndim, const uint64_t *shape)
 {
-    thread_owner_check(&ex->d->sched.gpu, "job_resident_offer");
-    struct resident *r = &ex->d->resident;
+    thread_owner_check(&ex->d->sched.dev[ex->dev->index].gpu, "job_resident_offer");
+    struct resident *r = &ex->dev->resident;
     uint64_t bytes = data_bytes(dtype, ndim, shape);
     /* Without a consumer waiting, a result never pushes out one that may have one. */
     if (!scheduler_has_dependents(&ex->d->sched, ex->job->id) && bytes > resident_room(r))
@@ -42,11 +42,11 @@ bool job_resident_offer(struct job_exec *ex, const char *output, const char *has
 const struct vk_buffer *job_resident_acquire(struct job_exec *ex, const char *input, const char *hash,
                                              enum npy_dtype dtype, int ndim, const uint64_t *shape)
 {
-    thread_owner_check(&ex->d->sched.gpu, "job_resident_acquire");
+    thread_owner_check(&ex->d->sched.dev[ex->dev->index].gpu, "job_resident_acquire");
     struct sched_job *j = ex->job;
     struct resident_layout l = layout_of(dtype, ndim, shape);
     const struct vk_buffer *buf = ndim <= RESIDENT_MAX_DIMS && j->nresident_pins < JOB_MAX_INPUTS
-                                      ? resident_acquire(&ex->d->resident, hash, &l)
+                                      ? resident_acquire(&ex->dev->resident, hash, &l)
                                       : NULL;
     if (buf)
         j->resident_pins[j->nresident_pins++] = buf;
@@ -61,7 +61,7 @@ void job_resident_release(struct job_exec *ex, const struct vk_buffer *buf)
     struct sched_job *j = ex->job;
     for (int i = 0; buf && i < j->nresident_pins; i++)
         if (j->resident_pins[i] == buf) {
-            resident_release(&ex->d->resident, buf);
+            resident_release(&ex->dev->resident, buf);
             j->resident_pins[i] = j->resident_pins[--j->nresident_pins];
             return;
         }

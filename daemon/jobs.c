@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device_pool.h"
 #include "job_record.h"
 #include "json.h"
 #include "keep.h"
@@ -60,34 +61,37 @@ static void stage_changed(struct daemon *d, int64_t id)
 /* ---- one job from parameters ---- */
 
 /* Validates args for kind as submitted by uid into *out (not yet scheduled; on failure
- * *out may hold a job to discard): the kind's checks, then what this daemon's device can
- * run. */
+ * *out may hold a job to discard): the kind's checks, then what this daemon's devices can
+ * run (pin: 1 + the device it is pinned to, 0: any; the device that validates is
+ * device_pool_validator's). */
 static int validate_job(struct daemon *d, const struct job_kind *kind, const msgpack_object *args, uid_t uid,
-                        struct sched_job **out, struct dashi_error *err)
+                        int pin, struct sched_job **out, struct dashi_error *err)
 {
+    const struct gpu_device *g = device_pool_validator(d, pin);
     struct job_submit_ctx ctx = {
-        .store = &d->store, .blobs = &d->blobs, .vk = &d->vk, .rollout_tuning = &d->rollout_tuning,
-        .resident_budget = d->resident.budget, .uid = uid};
+        .store = &d->store, .blobs = &d->blobs, .vk = &g->vk, .rollout_tuning = &d->rollout_tuning,
+        .resident_budget = g->resident.budget, .uid = uid};
     struct sched_job *j = calloc(1, sizeof *j);
     if (!j)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     j->kind = kind;
     j->uid = uid;
+    j->pin = pin;
     if (kind->validate(&ctx, args, &j->params, &j->plan, err) != 0) {
         free(j);
         return -1;
     }
     *out = j;
-    if (j->plan.require_gpu && d->vk.is_cpu)
+    if (j->plan.require_gpu && g->vk.is_cpu)
         return dashi_fail(err, DASHI_E_NO_GPU, "require_gpu",
                           "the job requires a GPU but this daemon runs on %s, a CPU implementation of Vulkan "
                           "(no GPU was found or --device selected it)",
-                          d->vk.device_name);
-    if (j->plan.mem_estimate > d->vk.memory_budget)
+                          g->vk.device_name);
+    if (j->plan.mem_estimate > g->vk.memory_budget)
         return dashi_fail(err, DASHI_E_DEVICE_MEMORY, "",
                           "the job needs about %llu MiB of device memory; the device budget is %llu MiB",
                           (unsigned long long)(j->plan.mem_estimate >> 20),
-                          (unsigned long long)(d->vk.memory_budget >> 20));
+                          (unsigned long long)(g->vk.memory_budget >> 20));
     return 0;
 }
 
@@ -112,7 +116,7 @@ static int job_from_row(struct daemon *d, const struct job_row *row, struct sche
     msgpack_unpacked_init(&pu);
     int rc = kind && row->params_mp &&
                      msgpack_unpack_next(&pu, row->params_mp, row->params_mp_len, NULL) == MSGPACK_UNPACK_SUCCESS
-                 ? validate_job(d, kind, &pu.data, row->uid, out, err)
+                 ? validate_job(d, kind, &pu.data, row->uid, 0, out, err)
                  : dashi_fail(err, DASHI_E_INTERNAL, "", "stored parameters of job %lld cannot be read",
                               (long long)row->id);
     msgpack_unpacked_destroy(&pu);
@@ -216,7 +220,8 @@ static void identical_lookup(struct daemon *d, const struct sched_job *j, int64_
                              struct reuse_match *m)
 {
     struct dashi_error err;
-    struct reuse_ctx ctx = {.store = &d->store, .blobs = &d->blobs, .vk = &d->vk, .daemon_version = DASHID_VERSION};
+    struct reuse_ctx ctx = {.store = &d->store, .blobs = &d->blobs, .vk = &device_pool_validator(d, j->pin)->vk,
+                            .daemon_version = DASHID_VERSION};
     if (reuse_lookup(&ctx, id, j->uid, j->kind, j->params, &j->plan, allow, m, &err) != 0) {
         fprintf(stderr, "dashid: looking for a job identical to job %lld (it runs instead): %s\n", (long long)id,
                 err.message);
@@ -230,7 +235,8 @@ static bool reused_instead(struct daemon *d, const struct sched_job *j, const st
 {
     struct dashi_error err;
     bool reused = false;
-    struct reuse_ctx ctx = {.store = &d->store, .blobs = &d->blobs, .vk = &d->vk, .daemon_version = DASHID_VERSION};
+    struct reuse_ctx ctx = {.store = &d->store, .blobs = &d->blobs, .vk = &device_pool_validator(d, j->pin)->vk,
+                            .daemon_version = DASHID_VERSION};
     if (m->identity[0] && reuse_apply(&ctx, j->id, m, now_seconds(), &reused, &err) != 0)
         fprintf(stderr, "dashid: recording the identity of job %lld (it runs instead): %s\n", (long long)j->id,
                 err.message);
@@ -268,7 +274,7 @@ static int submit_stage(struct stages_tx *t, int k, const int64_t *ids, struct d
                  : dashi_fail(err, DASHI_E_INTERNAL, "", "cannot build the arguments of stage %s", st->kinds[k]);
     sub.args = &u.data;
     if (rc == 0)
-        rc = validate_job(t->d, sub.kind, sub.args, sub.uid, &t->stages[k], err) ||
+        rc = validate_job(t->d, sub.kind, sub.args, sub.uid, sub.pin, &t->stages[k], err) ||
                      quota_check_submit(t->d, sub.uid, &t->stages[k]->plan, err) ||
                      record_submission(t->d, &sub, t->stages[k], err)
                  ? -1
@@ -345,7 +351,7 @@ static int submit_stages(struct daemon *d, const struct job_submission *s, struc
 static int check_submission(struct daemon *d, const struct job_submission *s, struct sched_job **j,
                             struct dashi_error *err)
 {
-    return device_check_accepting(&d->health, err) != 0 || validate_job(d, s->kind, s->args, s->uid, j, err) != 0 ||
+    return device_pool_accepting(d, s->pin, err) != 0 || validate_job(d, s->kind, s->args, s->uid, s->pin, j, err) != 0 ||
                    quota_check_submit(d, s->uid, &(*j)->plan, err) != 0
                ? -1
                : 0;
@@ -362,7 +368,8 @@ int jobs_check(struct daemon *d, const struct job_submission *s, struct dashi_er
 int jobs_submit(struct daemon *d, const struct job_submission *s, int64_t *id, struct dashi_error *err)
 {
     struct sched_job *j = NULL;
-    if (device_check_accepting(&d->health, err) != 0 || validate_job(d, s->kind, s->args, s->uid, &j, err) != 0) {
+    if (device_pool_accepting(d, s->pin, err) != 0 ||
+        validate_job(d, s->kind, s->args, s->uid, s->pin, &j, err) != 0) {
         sched_job_discard(j);
         return -1;
     }
@@ -506,7 +513,7 @@ int jobs_resume(struct daemon *d, uid_t caller, int64_t id, struct dashi_error *
     struct sched_job *j = NULL;
     int rc = resumable(caller, &row, err);
     if (rc == 0)
-        rc = device_check_accepting(&d->health, err);
+        rc = device_pool_accepting(d, 0, err);
     if (rc == 0)
         rc = rebuild(d, &row, &j, err);
     struct resume_tx tx = {.st = &d->store, .row = &row};

@@ -34,6 +34,7 @@ struct job_submission {
     double time_limit; /* GPU seconds, 0: none */
     bool reuse;        /* false: run even when an identical job succeeded (reuse.h) */
     int64_t parent;    /* the pipeline it is a stage of (0: none) */
+    int pin;           /* 1 + the device it must run on (submit's `device`, device_pool_find), 0: any */
     const struct job_labels *labels; /* name, tags and group (job_labels.h); NULL: none */
 };
 

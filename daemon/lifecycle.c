@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The daemon's start and stop (lifecycle.h). Start opens, in order: the store (jobs left
  * running by a previous daemon are marked interrupted), the blobs and the disk reserve,
- * the device, the scheduler with the jobs still queued, the loop with its handles, the
- * socket, the I/O thread and the GPU thread. Stop is orderly: daemon_begin_stop closes
+ * the devices (device_pool.c), the scheduler with the jobs still queued, the loop with its
+ * handles, the socket, the I/O thread and a GPU thread per device. Stop is orderly: daemon_begin_stop closes
  * the socket and tells the GPU thread; it interrupts the jobs it ran and asks the I/O
  * thread to exit, which drains what is queued (the writes in flight are written, the
  * ends recorded) and reports the exit; then the waiters are answered, the connections
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "conn_sweep.h"
+#include "device_pool.h"
 #include "disk.h"
 #include "fft_vkfft.h"
 #include "gc.h"
@@ -43,12 +44,15 @@ static void on_signal(uv_signal_t *h, int signum)
     daemon_begin_stop(h->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
-/* Tests arm DASHI_VK_FAULT's usr1 rules at the moment they choose (docs/cli.md). */
+/* Tests arm DASHI_VK_FAULT's usr1 rules at the moment they choose (docs/cli.md), on the
+ * devices it applies to (DASHI_VK_FAULT_DEVICE). */
 static void on_fault_signal(uv_signal_t *h, int signum)
 {
     (void)signum;
     struct daemon *d = h->data;
-    bool armed = vk_fault_arm(&d->vk.fault);
+    bool armed = false;
+    for (int k = 0; k < d->ndev; k++)
+        armed = vk_fault_arm(&d->dev[k].vk.fault) || armed;
     fprintf(stderr, "dashid: SIGUSR1: %s\n", armed ? "fault injection armed" : "no usr1 rule in DASHI_VK_FAULT");
 }
 
@@ -70,13 +74,15 @@ static void close_handles(struct daemon *d)
     }
 }
 
-/* The GPU thread has exited: it ended the jobs it ran; jobs still queued stay queued in
- * the database for the next start. */
+/* The GPU threads have exited: they ended the jobs they ran; jobs still queued stay
+ * queued in the database for the next start. */
 static void finish_stop(struct daemon *d)
 {
-    if (d->gpu_thread_started)
-        uv_thread_join(&d->gpu_thread);
-    d->gpu_thread_started = false;
+    for (int k = 0; k < d->ndev; k++) {
+        if (d->dev[k].thread_started)
+            uv_thread_join(&d->dev[k].thread);
+        d->dev[k].thread_started = false;
+    }
     io_worker_join(&d->io);
     waiters_daemon_stopped(d);
     conn_sweep_stop(d);
@@ -156,34 +162,22 @@ static int open_storage(struct daemon *d, struct dashi_error *err)
     return 0;
 }
 
-static int open_device(struct daemon *d, struct dashi_error *err)
+static bool any_fault_injection(const struct daemon *d)
 {
-    if (device_health_init(&d->health) != 0)
-        return dashi_fail(err, DASHI_E_INTERNAL, "", "cannot initialise a mutex");
-    d->opened.health = true;
-    if (vk_runtime_open(&d->vk, d->cfg.device, d->cfg.state_dir, err) != 0)
-        return -1;
-    d->opened.vk = true;
-    if (d->vk.fault.enabled)
-        fprintf(stderr, "dashid: fault injection: DASHI_VK_FAULT=%s\n", d->vk.fault.spec);
-    if (d->cfg.device_memory_budget && d->cfg.device_memory_budget < d->vk.memory_budget)
-        d->vk.memory_budget = d->cfg.device_memory_budget; /* leave the rest to others on the device */
-    if (fft_cache_create(&d->vk, &d->fft, err) != 0)
-        return -1;
-    if (resident_init(&d->resident, &d->vk,
-                      d->cfg.resident_bytes_set ? d->cfg.resident_bytes : resident_default_budget(d->vk.memory_budget)))
-        return dashi_fail(err, DASHI_E_INTERNAL, "", "cannot initialise the resident cache");
-    d->opened.resident = true;
-    fprintf(stderr, "dashid %s: device %s (%s %s)%s\n", DASHID_VERSION, d->vk.device_name, d->vk.driver_name,
-            d->vk.driver_info, d->vk.is_cpu ? " - a CPU implementation of Vulkan: no GPU in use" : "");
-    return 0;
+    for (int k = 0; k < d->ndev; k++)
+        if (d->dev[k].vk.fault.enabled)
+            return true;
+    return false;
 }
 
 static int open_scheduler(struct daemon *d, struct dashi_error *err)
 {
-    if (scheduler_init(&d->sched, d->vk.memory_budget, d->cfg.usage_half_life_s) != 0)
+    if (scheduler_init(&d->sched, d->dev[0].vk.memory_budget, d->cfg.usage_half_life_s) != 0)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "cannot initialise the scheduler");
     d->opened.sched = true;
+    scheduler_set_device(&d->sched, 0, d->dev[0].vk.memory_budget, &d->dev[0].resident, &d->dev[0].health);
+    for (int k = 1; k < d->ndev; k++)
+        (void)scheduler_add_device(&d->sched, d->dev[k].vk.memory_budget, &d->dev[k].resident, &d->dev[k].health);
     d->sched.cfg = &d->cfg;
     /* Read once here, like DASHI_VK_FAULT: nothing reads the environment while jobs run. */
     if (io_worker_init(&d->io, d->cfg.io_staging_bytes, getenv("DASHI_IO_FAULT"), &d->sched, &d->wake, &d->blobs,
@@ -193,9 +187,9 @@ static int open_scheduler(struct daemon *d, struct dashi_error *err)
     d->sched.io_released = &d->io.released;
     if (d->io.delay_ms)
         fprintf(stderr, "dashid: fault injection: DASHI_IO_FAULT=delay_ms:%u\n", d->io.delay_ms);
-    d->sched.resident = &d->resident;
-    d->io.resident = &d->resident;
-    d->io.vk = &d->vk; /* staging in host-visible memory the GPU copies into */
+    /* Staging in host-visible memory the GPU copies into: of one device only, so with
+     * several the pool is host memory (a kind then copies once more). */
+    d->io.vk = d->ndev == 1 ? &d->dev[0].vk : NULL;
     return jobs_requeue(d, err);
 }
 
@@ -213,7 +207,7 @@ static int open_loop(struct daemon *d, struct dashi_error *err)
     d->sig_term.data = d->sig_int.data = d;
     uv_signal_start(&d->sig_term, on_signal, SIGTERM);
     uv_signal_start(&d->sig_int, on_signal, SIGINT);
-    if (d->vk.fault.enabled) {
+    if (any_fault_injection(d)) {
         uv_signal_init(&d->loop, &d->sig_fault);
         d->sig_fault.data = d;
         uv_signal_start(&d->sig_fault, on_fault_signal, SIGUSR1);
@@ -239,12 +233,17 @@ static int start_serving(struct daemon *d, const struct conn_handlers *handlers,
         daemon_begin_stop(d, "startup failure");
         return dashi_fail(err, DASHI_E_INTERNAL, "", "cannot start the I/O thread"); /* unreachable in practice */
     }
-    if (uv_thread_create(&d->gpu_thread, gpu_worker_main, d) != 0) {
-        daemon_begin_stop(d, "startup failure");
-        io_worker_request_exit(&d->io); /* its exit report ends the loop */
-        return dashi_fail(err, DASHI_E_INTERNAL, "", "cannot start the GPU thread"); /* unreachable in practice */
+    atomic_store(&d->gpu_threads_running, d->ndev);
+    for (int k = 0; k < d->ndev; k++) {
+        if (uv_thread_create(&d->dev[k].thread, gpu_worker_main, &d->dev[k]) != 0) {
+            daemon_begin_stop(d, "startup failure");
+            /* the threads not started count as exited: the last one's exit report ends the loop */
+            if (atomic_fetch_sub(&d->gpu_threads_running, d->ndev - k) == d->ndev - k)
+                io_worker_request_exit(&d->io);
+            return dashi_fail(err, DASHI_E_INTERNAL, "", "cannot start a GPU thread"); /* unreachable in practice */
+        }
+        d->dev[k].thread_started = true;
     }
-    d->gpu_thread_started = true;
     return 0;
 }
 
@@ -253,7 +252,7 @@ int daemon_start(struct daemon *d, const struct conn_handlers *handlers, struct 
     d->started_at = now_seconds();
     rollout_tuning_from_env(&d->rollout_tuning); /* after main's redirect: its warnings are logged */
     conn_budget_raise_nofile(&d->conn_budget, d->cfg.conn.fd_reserve);
-    if (open_storage(d, err) != 0 || open_device(d, err) != 0 || open_scheduler(d, err) != 0 ||
+    if (open_storage(d, err) != 0 || device_pool_open(d, err) != 0 || open_scheduler(d, err) != 0 ||
         open_loop(d, err) != 0 || start_serving(d, handlers, err) != 0)
         return -1;
     return 0;
@@ -270,18 +269,12 @@ void daemon_close(struct daemon *d)
         fprintf(stderr, "dashid: event loop closed with handles still open\n");
     if (d->opened.io)
         io_worker_destroy(&d->io);
-    if (d->opened.resident)
-        resident_destroy(&d->resident); /* its buffers went with the GPU thread; the mailbox here */
     if (d->opened.sched)
         scheduler_destroy(&d->sched);
-    fft_cache_destroy(d->fft); /* before the runtime its plans live on */
-    if (d->opened.vk)
-        vk_runtime_close(&d->vk);
+    device_pool_close(d);
     if (d->opened.blobs)
         blobstore_close(&d->blobs);
     if (d->opened.store)
         store_close(&d->store);
-    if (d->opened.health)
-        device_health_destroy(&d->health);
     d->opened = (struct daemon_opened){0};
 }

@@ -15,7 +15,7 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: dashid [--socket PATH] [--state-dir DIR] [--device auto|lavapipe|INDEX|NAME]\n"
+    fprintf(f, "usage: dashid [--socket PATH] [--state-dir DIR] [--devices all|LIST]\n"
                "              [--foreground] [--config FILE] [--list-devices] [--version]\n"
                "              [--describe-params markdown]\n");
 }
@@ -48,7 +48,9 @@ static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *li
             usage(stdout);
             exit(0);
         } else if (v && (strcmp(a, "--socket") == 0 || strcmp(a, "--state-dir") == 0 || strcmp(a, "--device") == 0 ||
-                         strcmp(a, "--config") == 0)) {
+                         strcmp(a, "--devices") == 0 || strcmp(a, "--config") == 0)) {
+            if (strcmp(a, "--devices") == 0)
+                a = "--device"; /* the same list (docs/cli.md) */
             size_t cap = strcmp(a, "--socket") == 0 ? sizeof cfg->socket_path
                          : strcmp(a, "--device") == 0 ? sizeof cfg->device : sizeof cfg->state_dir;
             char *dst = strcmp(a, "--socket") == 0 ? cfg->socket_path

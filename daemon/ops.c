@@ -8,15 +8,39 @@
 #include "vk.h"
 #include "waiters.h"
 
+/* One device of the pool: what `dashi devices` shows. */
+static void pack_device(struct daemon *d, int k, msgpack_packer *pk)
+{
+    const struct gpu_device *g = &d->dev[k];
+    struct device_health_view health = device_health_get(&d->dev[k].health);
+    struct sched_device_view v;
+    scheduler_device_view(&d->sched, k, &v);
+    msgpack_pack_map(pk, 14);
+    pk_kv_i64(pk, "index", k);
+    pk_kv_str(pk, "name", g->vk.device_name);
+    pk_kv_str(pk, "driver", g->vk.driver_name);
+    pk_kv_str(pk, "kind", g->vk.is_cpu ? "cpu" : "gpu");
+    pk_kv_u64(pk, "memory_budget", v.mem_budget);
+    pk_kv_u64(pk, "memory_free", v.mem_budget > v.mem_started ? v.mem_budget - v.mem_started : 0);
+    pk_kv_i64(pk, "running", v.running); /* the job of its current slice, 0: none */
+    pk_kv_u64(pk, "started", v.started); /* jobs placed on it that have not ended */
+    pk_kv_u64(pk, "queued_pins", v.queued_pins);
+    pk_kv_u64(pk, "jobs_run", v.jobs_started);
+    pk_kv_f64(pk, "gpu_seconds", v.gpu_seconds);
+    pk_kv_str(pk, "state", device_state_name(health.state));
+    pk_kv_u64(pk, "resets", health.resets);
+    pk_kv_str(pk, "error", health.why);
+}
+
 static int op_ping(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
     static const char *const allowed[] = {NULL};
     if (args_only(req->args, allowed, err) != 0)
         return -1;
-    const struct vk_runtime *vk = &c->d->vk;
+    const struct vk_runtime *vk = &c->d->dev[0].vk; /* the top-level fields describe device 0 */
     pack_ok_begin(pk, req->id);
-    struct device_health_view health = device_health_get(&c->d->health);
-    msgpack_pack_map(pk, 19);
+    struct device_health_view health = device_health_get(&c->d->dev[0].health);
+    msgpack_pack_map(pk, 21);
     pk_kv_str(pk, "daemon_version", DASHID_VERSION);
     pk_kv_u64(pk, "protocol", DASHI_PROTO_VERSION);
     pk_kv_str(pk, "device", vk->device_name);
@@ -36,6 +60,11 @@ static int op_ping(struct conn *c, const struct request *req, msgpack_packer *pk
     pk_kv_str(pk, "device_state", device_state_name(health.state));
     pk_kv_u64(pk, "device_resets", health.resets);
     pk_kv_str(pk, "device_error", health.why); /* the last loss or re-creation failure */
+    pk_key(pk, "devices");
+    msgpack_pack_array(pk, (size_t)c->d->ndev);
+    for (int k = 0; k < c->d->ndev; k++)
+        pack_device(c->d, k, pk);
+    pk_kv_str(pk, "device_failures", c->d->device_failures); /* devices named that did not open */
     pk_kv_u64(pk, "uid", c->uid);
     pk_kv_str(pk, "user", c->user);
     pk_kv_str(pk, "socket", c->d->cfg.socket_path);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device_pool.h"
 #include "jobs.h"
 #include "ops.h"
 #include "ops_page.h"
@@ -46,13 +47,21 @@ int submission_from_args(struct conn *c, const msgpack_object *args, struct subm
                          struct dashi_error *err)
 {
     int64_t priority;
+    char device[128];
     memset(out, 0, sizeof *out);
     if (arg_str(args, "kind", true, NULL, out->kind_name, sizeof out->kind_name, err) ||
         arg_i64(args, "priority", false, 0, -100, 100, &priority, err) ||
         arg_bool(args, "private", false, false, &out->s.is_private, err) ||
         arg_f64(args, "time_limit", false, 0, 0, 1e9, &out->s.time_limit, err) ||
-        arg_bool(args, "reuse", false, true, &out->s.reuse, err) || labels_from_args(args, &out->labels, err) != 0)
+        arg_bool(args, "reuse", false, true, &out->s.reuse, err) || labels_from_args(args, &out->labels, err) != 0 ||
+        arg_str(args, "device", false, "", device, sizeof device, err) != 0)
         return -1;
+    if (device[0]) { /* a pin: validated against the opened devices, never run elsewhere */
+        int index;
+        if (device_pool_find(c->d, device, &index, err) != 0)
+            return -1;
+        out->s.pin = index + 1;
+    }
     out->s.kind = job_kind_find(out->kind_name);
     if (!out->s.kind)
         return job_kind_unknown(out->kind_name, DASHI_E_BAD_VALUE, err);
@@ -73,7 +82,7 @@ int submission_from_args(struct conn *c, const msgpack_object *args, struct subm
 int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
     static const char *const allowed[] = {"kind", "args", "priority", "private", "time_limit", "reuse", "name", "tags",
-                                          NULL};
+                                          "device", NULL};
     struct submission_args sub;
     int64_t id;
     if (args_only(req->args, allowed, err) || submission_from_args(c, req->args, &sub, err) != 0 ||

@@ -18,9 +18,15 @@ void queue_reason(struct daemon *d, int64_t id, char *out, size_t size)
     /* Between a job's hand-over and the next pass (the GPU thread may be in a slice of
      * another job) the scheduler has said nothing yet. */
     const char *why = sched[0] ? sched : "not yet scheduled";
-    struct device_health_view health = device_health_get(&d->health);
-    if (health.state != DEVICE_OK) /* the GPU thread re-creates the device and runs nothing */
-        snprintf(out, size, "device %s; %s", device_state_name(health.state), why);
-    else
-        snprintf(out, size, "%s", why);
+    for (int k = 0; k < d->ndev; k++) { /* a device being re-created runs nothing */
+        struct device_health_view health = device_health_get(&d->dev[k].health);
+        if (health.state == DEVICE_OK)
+            continue;
+        if (d->ndev == 1)
+            snprintf(out, size, "device %s; %s", device_state_name(health.state), why);
+        else
+            snprintf(out, size, "device %d %s; %s", k, device_state_name(health.state), why);
+        return;
+    }
+    snprintf(out, size, "%s", why);
 }

@@ -41,7 +41,7 @@ static int apply_fn(void *ctx, struct dashi_error *err)
     struct apply_ctx *a = ctx;
     struct store *st = &a->d->store;
     const struct job_msg *m = a->m;
-    const struct vk_runtime *vk = &a->d->vk;
+    const struct vk_runtime *vk = &a->d->dev[m->device].vk;
 
     if (m->type == MSG_STARTED) {
         struct job_row row;
@@ -50,7 +50,9 @@ static int apply_fn(void *ctx, struct dashi_error *err)
         char precision[8];
         snprintf(precision, sizeof precision, "%s", row.precision);
         job_row_free(&row);
-        return store_job_set_state(st, m->job, JOB_RUNNING, now_seconds(), NULL, err) ||
+        char on[300];
+        snprintf(on, sizeof on, "on device %d (%s)", m->device, vk->device_name);
+        return store_job_set_state_note(st, m->job, JOB_RUNNING, now_seconds(), NULL, on, err) ||
                store_job_set_device(st, m->job, vk->device_name, vk->driver_name, precision, err);
     }
     if (m->nmetrics) {

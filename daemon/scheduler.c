@@ -16,9 +16,41 @@ int scheduler_init(struct scheduler *s, uint64_t mem_budget, double half_life_s)
         uv_mutex_destroy(&s->mu);
         return -1;
     }
-    s->mem_budget = mem_budget;
+    s->ndev = 1;
+    s->dev[0].mem_budget = mem_budget;
     s->half_life_s = half_life_s;
     return 0;
+}
+
+void scheduler_set_device(struct scheduler *s, int dev, uint64_t mem_budget, struct resident *resident,
+                          struct device_health *health)
+{
+    s->dev[dev].mem_budget = mem_budget;
+    s->dev[dev].resident = resident;
+    s->dev[dev].health = health;
+}
+
+int scheduler_add_device(struct scheduler *s, uint64_t mem_budget, struct resident *resident,
+                         struct device_health *health)
+{
+    if (s->ndev == SCHED_MAX_DEVICES)
+        return -1;
+    scheduler_set_device(s, s->ndev, mem_budget, resident, health);
+    return s->ndev++;
+}
+
+void scheduler_device_view(struct scheduler *s, int dev, struct sched_device_view *v)
+{
+    uv_mutex_lock(&s->mu);
+    const struct sched_device *sd = &s->dev[dev];
+    *v = (struct sched_device_view){.mem_budget = sd->mem_budget, .mem_started = sd->mem_started,
+                                    .jobs_started = sd->jobs_started, .gpu_seconds = sd->gpu_seconds,
+                                    .running = sd->running};
+    for (const struct sched_job *j = s->jobs; j; j = j->next) {
+        v->queued_pins += !j->started && j->pin == dev + 1;
+        v->started += j->started && j->device == dev;
+    }
+    uv_mutex_unlock(&s->mu);
 }
 
 static void sched_job_free(struct sched_job *j)
@@ -84,7 +116,7 @@ void scheduler_add(struct scheduler *s, struct sched_job *job)
     while (*p)
         p = &(*p)->next;
     *p = job;
-    uv_cond_signal(&s->cv);
+    uv_cond_broadcast(&s->cv); /* every device's thread: the job may be pinned */
     uv_mutex_unlock(&s->mu);
 }
 
@@ -197,7 +229,7 @@ static int replace_plan(struct scheduler *s, int64_t id, void *params, const str
         j->reason[0] = '\0';
         rc = 0;
         if (!j->waiting)
-            uv_cond_signal(&s->cv);
+            uv_cond_broadcast(&s->cv); /* every device's thread: the job may be pinned */
         break;
     }
     uv_mutex_unlock(&s->mu);
@@ -320,21 +352,46 @@ static bool waits_on_io(const struct scheduler *s, const struct sched_job *j)
     return j->io_wait && s->io_released && atomic_load(s->io_released) == j->io_wait_gen;
 }
 
-static bool fits_now(const struct scheduler *s, const struct sched_job *j, uint64_t held)
+static bool fits_now(const struct scheduler *s, int dev, const struct sched_job *j, uint64_t held)
 {
-    return j->started || s->mem_started + held + j->plan.mem_estimate <= s->mem_budget;
+    const struct sched_device *sd = &s->dev[dev];
+    return j->started || sd->mem_started + held + j->plan.mem_estimate <= sd->mem_budget;
+}
+
+/* Whether device dev takes new work (a device being re-created or lost runs nothing). */
+static bool device_ok(const struct scheduler *s, int dev)
+{
+    struct device_health *h = s->dev[dev].health;
+    return !h || device_health_get(h).state == DEVICE_OK;
+}
+
+/* The device a queued job must wait for instead of dev, -1 when dev may take it: its pin,
+ * or its affinity while that device is ok (a pipeline's stages stay where their inputs are). */
+static int placed_elsewhere(const struct scheduler *s, const struct sched_job *j, int dev)
+{
+    if (j->started)
+        return j->device == dev ? -1 : j->device;
+    if (j->pin)
+        return j->pin - 1 == dev ? -1 : j->pin - 1;
+    if (j->affinity && j->affinity - 1 != dev && j->affinity - 1 < s->ndev && device_ok(s, j->affinity - 1))
+        return j->affinity - 1;
+    return -1;
 }
 
 #define MIB(b) ((double)(b) / (1024.0 * 1024.0))
 
-/* Records why this pass, which chose best (NULL: nothing could run), passed j over: the
- * same tests scheduler_next made, in its order. A started job that waits for its turn is
- * running, not queued: only waiting on I/O is worth saying of it. Under mu. */
-static void note_pass_over(struct scheduler *s, struct sched_job *j, const struct sched_job *best, uint64_t held,
-                           double now)
+/* Records why this pass of device dev, which chose best (NULL: nothing could run), passed
+ * j over: the same tests scheduler_next made, in its order. A started job that waits for
+ * its turn is running, not queued: only waiting on I/O is worth saying of it; one started
+ * on another device is that device's to note. Under mu. */
+static void note_pass_over(struct scheduler *s, int dev, struct sched_job *j, const struct sched_job *best,
+                           uint64_t held, double now)
 {
     char *r = j->reason;
     size_t n = sizeof j->reason;
+    int other = placed_elsewhere(s, j, dev);
+    if (j->started && other >= 0)
+        return;
     if (j == best) {
         r[0] = '\0';
     } else if (j->waiting) {
@@ -343,10 +400,16 @@ static void note_pass_over(struct scheduler *s, struct sched_job *j, const struc
         snprintf(r, n, "waiting on I/O (no staging buffer free)");
     } else if (j->started) {
         r[0] = '\0';
-    } else if (!fits_now(s, j, held)) {
-        uint64_t used = s->mem_started + held;
-        snprintf(r, n, "device memory (needs %.1f MiB, %.1f of %.1f MiB free)", MIB(j->plan.mem_estimate),
-                 MIB(used < s->mem_budget ? s->mem_budget - used : 0), MIB(s->mem_budget));
+    } else if (other >= 0) {
+        snprintf(r, n, "waiting for device %d (%s)", other, j->pin ? "pinned" : "its inputs are there");
+    } else if (!fits_now(s, dev, j, held)) {
+        const struct sched_device *sd = &s->dev[dev];
+        uint64_t used = sd->mem_started + held;
+        char which[16] = ""; /* with one device, as before the pool */
+        if (s->ndev > 1)
+            snprintf(which, sizeof which, " %d", dev);
+        snprintf(r, n, "device%s memory (needs %.1f MiB, %.1f of %.1f MiB free)", which, MIB(j->plan.mem_estimate),
+                 MIB(used < sd->mem_budget ? sd->mem_budget - used : 0), MIB(sd->mem_budget));
     } else if (!best) {
         r[0] = '\0'; /* cannot happen: a job that fits is chosen */
     } else if (best->uid != j->uid && weighted_usage(s, best->uid, now) < weighted_usage(s, j->uid, now)) {
@@ -358,36 +421,64 @@ static void note_pass_over(struct scheduler *s, struct sched_job *j, const struc
     }
 }
 
-struct sched_job *scheduler_next(struct scheduler *s)
+/* Whether a queued job is better started by another device that runs nothing, than by
+ * dev, which already runs a job: the pool's devices run side by side rather than one of
+ * them interleaving slices. The idle device's thread was woken by the job's arrival.
+ * Under mu (resident bytes of the other device are not counted: its thread owns them). */
+static bool idle_device_for(const struct scheduler *s, int dev, const struct sched_job *j)
 {
-    thread_owner_check(&s->gpu, "scheduler_next");
+    if (j->started || s->dev[dev].nstarted == 0)
+        return false;
+    for (int k = 0; k < s->ndev; k++)
+        if (k != dev && s->dev[k].nstarted == 0 && device_ok(s, k) && placed_elsewhere(s, j, k) < 0 &&
+            fits_now(s, k, j, 0))
+            return true;
+    return false;
+}
+
+/* The job device dev's pass picks (NULL: none can run there now). Under mu. */
+static struct sched_job *pick(struct scheduler *s, int dev, uint64_t held, double now)
+{
+    struct sched_job *best = NULL;
+    for (struct sched_job *j = s->jobs; j; j = j->next) {
+        if (j->waiting || waits_on_io(s, j) || placed_elsewhere(s, j, dev) >= 0 || idle_device_for(s, dev, j))
+            continue;
+        if (fits_now(s, dev, j, held) && (!best || prefer(s, j, best, now)))
+            best = j;
+    }
+    return best;
+}
+
+struct sched_job *scheduler_next(struct scheduler *s, int dev)
+{
+    struct sched_device *sd = &s->dev[dev];
+    thread_owner_check(&sd->gpu, "scheduler_next");
     uv_mutex_lock(&s->mu);
+    sd->running = 0;
     for (;;) {
         if (s->stop) {
             uv_mutex_unlock(&s->mu);
             return NULL;
         }
         double now = now_seconds();
-        struct sched_job *best = NULL;
-        uint64_t held = s->resident ? resident_pinned_bytes(s->resident) : 0; /* what eviction cannot free */
-        for (struct sched_job *j = s->jobs; j; j = j->next) {
-            if (j->waiting || waits_on_io(s, j))
-                continue;
-            if (fits_now(s, j, held) && (!best || prefer(s, j, best, now)))
-                best = j;
-        }
+        uint64_t held = sd->resident ? resident_pinned_bytes(sd->resident) : 0; /* what eviction cannot free */
+        struct sched_job *best = device_ok(s, dev) ? pick(s, dev, held, now) : NULL;
         for (struct sched_job *j = s->jobs; j; j = j->next)
-            note_pass_over(s, j, best, held, now);
+            note_pass_over(s, dev, j, best, held, now);
         if (best) {
             best->io_wait = false;
             if (!best->started) {
                 best->started = true;
-                s->mem_started += best->plan.mem_estimate;
+                best->device = dev;
+                sd->mem_started += best->plan.mem_estimate;
+                sd->jobs_started++;
+                sd->nstarted++;
             }
-            uint64_t room = s->mem_budget > s->mem_started ? s->mem_budget - s->mem_started : 0;
+            sd->running = best->id;
+            uint64_t room = sd->mem_budget > sd->mem_started ? sd->mem_budget - sd->mem_started : 0;
             uv_mutex_unlock(&s->mu);
-            if (s->resident)
-                resident_evict_to(s->resident, room); /* this thread's: after the lock */
+            if (sd->resident)
+                resident_evict_to(sd->resident, room); /* this thread's: after the lock */
             return best;
         }
         uv_cond_wait(&s->cv, &s->mu);
@@ -396,8 +487,9 @@ struct sched_job *scheduler_next(struct scheduler *s)
 
 void scheduler_charge(struct scheduler *s, struct sched_job *job, double seconds, double now)
 {
-    thread_owner_check(&s->gpu, "scheduler_charge");
+    thread_owner_check(&s->dev[job->device].gpu, "scheduler_charge");
     uv_mutex_lock(&s->mu);
+    s->dev[job->device].gpu_seconds += seconds;
     struct user_usage *u = user_find(s, job->uid, true);
     if (u) {
         u->usage = decayed_usage(s, u, now) + seconds;
@@ -408,7 +500,8 @@ void scheduler_charge(struct scheduler *s, struct sched_job *job, double seconds
 
 void scheduler_remove(struct scheduler *s, struct sched_job *job)
 {
-    thread_owner_check(&s->gpu, "scheduler_remove");
+    if (job->started)
+        thread_owner_check(&s->dev[job->device].gpu, "scheduler_remove");
     uv_mutex_lock(&s->mu);
     for (struct sched_job **p = &s->jobs; *p; p = &(*p)->next) {
         if (*p == job) {
@@ -416,8 +509,13 @@ void scheduler_remove(struct scheduler *s, struct sched_job *job)
             break;
         }
     }
-    if (job->started)
-        s->mem_started -= job->plan.mem_estimate;
+    if (job->started) {
+        s->dev[job->device].mem_started -= job->plan.mem_estimate;
+        s->dev[job->device].nstarted--;
+        for (struct sched_job *j = s->jobs; j; j = j->next)
+            if (j->waiting && !j->affinity && depends_on(j, job->id))
+                j->affinity = job->device + 1; /* its inputs are resident there */
+    }
     uv_cond_broadcast(&s->cv); /* memory freed: a waiting job may fit now */
     uv_mutex_unlock(&s->mu);
     sched_job_free(job);

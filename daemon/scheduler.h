@@ -4,12 +4,18 @@
  * and the queue of messages the GPU thread sends back. Everything here is guarded by
  * `mu`, except the fields marked GPU-thread-only.
  *
+ * The pool: one queue and one fair share over every device (sched_device); each device's
+ * GPU thread asks for its next slice (scheduler_next with its index). A job is placed on
+ * the first device whose pass takes it and stays there until it ends; a pin (sched_job.pin)
+ * keeps it to one device, an affinity (the device its producer ran on, where the
+ * producer's resident outputs are) keeps it there while that device is ok.
+ *
  * Fair share: the next slice goes to the user with the lowest decayed GPU usage
  * (seconds, halved every usage_half_life_s), then the job with the highest priority,
  * then the job with the least GPU time so far (round robin within a user), then the
- * oldest. A job is started only while the device-memory estimates of the started jobs
- * plus its own fit the budget, together with the resident results that cannot be released
- * (resident.h: pinned or not yet durable); the others are released, least recently used
+ * oldest. A job is started on a device only while the device-memory estimates of the jobs
+ * started there plus its own fit that device's budget, with the resident results that
+ * cannot be released (resident.h: pinned or not yet durable); the others are released, least recently used
  * first, to make the room a started job needs. A job waiting on I/O (no staging buffer
  * free) is passed over until the I/O thread frees staging.
  *
@@ -25,12 +31,14 @@
 #include <uv.h>
 
 #include "config.h"
+#include "device_health.h"
 #include "job.h"
 #include "resident.h"
 #include "store.h"
 #include "thread_owner.h"
 
 #define SCHED_REASON_MAX 96
+#define SCHED_MAX_DEVICES 16 /* the pool's bound (config devices) */
 
 struct sched_job {
     int64_t id;
@@ -42,6 +50,9 @@ struct sched_job {
     atomic_bool cancel;     /* set by the loop thread, read by the GPU thread */
     bool started;           /* set under mu when the GPU thread takes the job */
     bool waiting;           /* its plan has deps that have not succeeded: not runnable */
+    int device;             /* where it runs once started (under mu; meaningless before) */
+    int pin;                /* 1 + the only device it may run on (submit's `device`), 0: any */
+    int affinity;           /* 1 + the device its producer ran on (its resident inputs), 0: none */
     /* Waiting for this identical job (reuse.c), its only dep, rather than for an input: it
      * takes that job's results once it succeeded and runs itself otherwise. 0: none. */
     int64_t identical_to;
@@ -78,7 +89,7 @@ struct metric_rec {
 };
 
 enum job_msg_type {
-    MSG_STARTED,     /* the job is running on the device named */
+    MSG_STARTED,     /* the job is running on the device `device` */
     MSG_SLICE,       /* what one slice reported */
     MSG_ENDED,       /* final: state + error */
     MSG_WORKER_EXIT, /* the GPU thread has stopped */
@@ -88,6 +99,7 @@ enum job_msg_type {
 struct job_msg {
     enum job_msg_type type;
     int64_t job;
+    int device;                /* the pool index of the device that ran it */
     enum job_state state;      /* MSG_ENDED */
     struct dashi_error error;  /* MSG_ENDED with a failure */
     struct metric_rec *metrics;
@@ -110,24 +122,51 @@ struct user_usage {
     double updated_at;
 };
 
+/* One device of the pool, as the scheduler sees it (under mu but gpu). */
+struct sched_device {
+    struct thread_owner gpu;     /* its GPU thread, claimed at its start: the GPU-thread calls check it */
+    uint64_t mem_budget;         /* the device's budget for job estimates */
+    uint64_t mem_started;        /* sum of the estimates of the jobs started on it */
+    struct resident *resident;   /* its resident results (its GPU thread); NULL: none */
+    struct device_health *health;/* NULL: always ok (unit tests) */
+    int64_t running;             /* the job it runs a slice of now, 0: none */
+    uint64_t jobs_started;
+    unsigned nstarted;           /* jobs started on it that have not ended */
+    double gpu_seconds;          /* slices run on it since start */
+};
+
 struct scheduler {
-    struct thread_owner gpu; /* the GPU thread, claimed at its start: the GPU-thread calls check it */
     uv_mutex_t mu;
     uv_cond_t cv;
     struct sched_job *jobs;            /* active jobs, in submission order */
     struct job_msg *msgs, *msgs_tail;  /* GPU -> loop */
     bool stop;
-    uint64_t mem_started;              /* sum of estimates of started jobs */
-    uint64_t mem_budget;
+    struct sched_device dev[SCHED_MAX_DEVICES];
+    int ndev;
     double half_life_s;
     const struct daemon_config *cfg; /* per-user shares (config_user_limits); NULL: all 1 */
-    struct resident *resident;       /* results kept on the device (GPU thread); NULL: none */
     struct user_usage *users;
     size_t nusers, cap_users;
     const atomic_uint_least64_t *io_released; /* io_worker.released (NULL: no I/O thread) */
 };
 
+/* With device 0 of mem_budget; scheduler_add_device adds the others. */
 int scheduler_init(struct scheduler *s, uint64_t mem_budget, double half_life_s);
+/* At start: the next device of the pool (its index returned; -1 beyond SCHED_MAX_DEVICES).
+ * Device 0 exists from scheduler_init: scheduler_set_device fills it in. */
+int scheduler_add_device(struct scheduler *s, uint64_t mem_budget, struct resident *resident,
+                         struct device_health *health);
+void scheduler_set_device(struct scheduler *s, int dev, uint64_t mem_budget, struct resident *resident,
+                          struct device_health *health);
+/* Any thread: a consistent copy of device dev's bookkeeping (but gpu), the number of
+ * queued jobs pinned to it and of jobs started on it. */
+struct sched_device_view {
+    uint64_t mem_budget, mem_started, jobs_started;
+    double gpu_seconds;
+    int64_t running;
+    unsigned queued_pins, started;
+};
+void scheduler_device_view(struct scheduler *s, int dev, struct sched_device_view *v);
 void scheduler_destroy(struct scheduler *s); /* frees remaining jobs and messages */
 
 /* Loop thread: hands a validated job to the scheduler (which owns it from now on). */
@@ -164,12 +203,13 @@ bool scheduler_reason(struct scheduler *s, int64_t id, char *out, size_t size, b
 size_t scheduler_count_user(struct scheduler *s, uid_t uid);
 void scheduler_request_stop(struct scheduler *s);
 
-/* GPU thread: blocks until a job can get a slice (returns it, started marked) or stop
- * is requested (returns NULL). */
-struct sched_job *scheduler_next(struct scheduler *s);
+/* GPU thread of device dev: blocks until a job can get a slice there (returns it, started
+ * and placed marked) or stop is requested (returns NULL). */
+struct sched_job *scheduler_next(struct scheduler *s, int dev);
 /* GPU thread: charges a slice's GPU seconds to the job's user. */
 void scheduler_charge(struct scheduler *s, struct sched_job *job, double seconds, double now);
-/* GPU thread: removes an ended job and frees it (params via its kind). */
+/* GPU thread: removes an ended job and frees it (params via its kind); the waiting jobs
+ * that consume its outputs get its device as their affinity. */
 void scheduler_remove(struct scheduler *s, struct sched_job *job);
 bool scheduler_stopping(struct scheduler *s);
 /* Any thread: something a waiting job may need changed (the I/O thread freed staging). */

@@ -386,7 +386,7 @@ static int explain_no_change(struct store *st, int64_t id, struct dashi_error *e
 }
 
 static int update_state(struct store *st, int64_t id, enum job_state state, double now,
-                        const struct dashi_error *error, struct dashi_error *err)
+                        const struct dashi_error *error, const char *note, struct dashi_error *err)
 {
     /* Final states are final; leaving one is a bug in the caller, refused here so the
      * record cannot be rewritten. Entering queued/running clears the end of an earlier
@@ -415,18 +415,24 @@ static int update_state(struct store *st, int64_t id, enum job_state state, doub
     char detail[sizeof error->message + 40];
     if (error)
         snprintf(detail, sizeof detail, "%s: %s", dashi_code_name(error->code), error->message);
-    return add_event(st, id, now, state, error ? detail : NULL, err);
+    return add_event(st, id, now, state, error ? detail : note, err);
 }
 
 int store_job_set_state(struct store *st, int64_t id, enum job_state state, double now,
                         const struct dashi_error *error, struct dashi_error *err)
+{
+    return store_job_set_state_note(st, id, state, now, error, NULL, err);
+}
+
+int store_job_set_state_note(struct store *st, int64_t id, enum job_state state, double now,
+                             const struct dashi_error *error, const char *note, struct dashi_error *err)
 {
     if ((unsigned)state >= JOB_STATE_COUNT)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "bad job state %d", (int)state);
     struct txn t;
     if (txn_begin(st, &t, err) < 0)
         return -1;
-    if (update_state(st, id, state, now, error, err) < 0 || txn_commit(st, &t, err) < 0) {
+    if (update_state(st, id, state, now, error, note, err) < 0 || txn_commit(st, &t, err) < 0) {
         txn_rollback(st, &t);
         return -1;
     }

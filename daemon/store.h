@@ -68,6 +68,10 @@ int store_job_insert(struct store *st, struct job_row *row, struct dashi_error *
  * interrupted), storing the error (NULL when none), and adding an event row. */
 int store_job_set_state(struct store *st, int64_t id, enum job_state state, double now,
                         const struct dashi_error *error, struct dashi_error *err);
+/* The same, the event's detail being note when there is no error (NULL: none): the
+ * running event names the device the job was placed on. */
+int store_job_set_state_note(struct store *st, int64_t id, enum job_state state, double now,
+                             const struct dashi_error *error, const char *note, struct dashi_error *err);
 /* Replaces the resolved parameters and the plan's figures of a job (a waiting job whose
  * dependencies resolved: its parameters now hold what validation learned from them). */
 int store_job_set_params(struct store *st, int64_t id, const char *params_json, const void *params_mp,

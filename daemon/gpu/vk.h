@@ -128,6 +128,12 @@ struct vk_runtime {
  * and when the chosen device lacks shaderFloat64/shaderInt64.
  * state_dir may be NULL (no persisted pipeline cache). */
 int vk_runtime_open(struct vk_runtime *vk, const char *device, const char *state_dir, struct dashi_error *err);
+/* The physical devices (indexes for vk_runtime_open, at most max, into idx) that a
+ * `devices` list names: "all" (or empty) is every discrete GPU, else the one "auto"
+ * picks; otherwise a comma-separated list of items, each selected as vk_runtime_open's
+ * `device` (a device named twice counts once). E_NO_GPU naming `devices` when an item
+ * matches nothing or no device exists. */
+int vk_select_devices(const char *list, uint32_t *idx, int max, int *count, struct dashi_error *err);
 /* Whether the device is lost: a call returned VK_ERROR_DEVICE_LOST (vk->lost), or it
  * does now (vkDeviceWaitIdle is asked). Called after an operation failed, to tell a lost
  * device from an error of the operation's own. */

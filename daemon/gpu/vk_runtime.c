@@ -128,13 +128,10 @@ static bool all_digits(const char *s)
     return true;
 }
 
-/* Implements the selection rule documented in vk.h; never substitutes another device. */
-static int select_device(VkInstance inst, const char *want, VkPhysicalDevice *out, struct dashi_error *err)
+/* The index among devs[0..n) that `want` names by the selection rule documented in vk.h,
+ * -1 when none does. */
+static int select_index(const VkPhysicalDevice *devs, uint32_t n, const char *want)
 {
-    VkPhysicalDevice *devs;
-    uint32_t n;
-    if (enumerate_devices(inst, &devs, &n, err) != 0)
-        return -1;
     int pick = -1;
     if (!want || !*want || strcmp(want, "auto") == 0) {
         int best_rank = 99;
@@ -163,6 +160,17 @@ static int select_device(VkInstance inst, const char *want, VkPhysicalDevice *ou
                 pick = (int)i;
         }
     }
+    return pick;
+}
+
+/* Implements the selection rule documented in vk.h; never substitutes another device. */
+static int select_device(VkInstance inst, const char *want, VkPhysicalDevice *out, struct dashi_error *err)
+{
+    VkPhysicalDevice *devs;
+    uint32_t n;
+    if (enumerate_devices(inst, &devs, &n, err) != 0)
+        return -1;
+    int pick = select_index(devs, n, want);
     if (pick >= 0)
         *out = devs[pick];
     free(devs);
@@ -170,6 +178,62 @@ static int select_device(VkInstance inst, const char *want, VkPhysicalDevice *ou
         return dashi_fail(err, DASHI_E_NO_GPU, "device", "no Vulkan device matches \"%s\" (%u devices present)",
                           want ? want : "auto", n);
     return 0;
+}
+
+/* "all": every discrete GPU, else the one "auto" picks. */
+static void select_all(const VkPhysicalDevice *devs, uint32_t n, uint32_t *idx, int max, int *count)
+{
+    for (uint32_t i = 0; i < n && *count < max; i++) {
+        VkPhysicalDeviceProperties p;
+        vkGetPhysicalDeviceProperties(devs[i], &p);
+        if (p.deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU)
+            idx[(*count)++] = i;
+    }
+    int best = select_index(devs, n, "auto");
+    if (*count == 0 && best >= 0)
+        idx[(*count)++] = (uint32_t)best;
+}
+
+/* One item of a list: a name that matches nothing is the caller's error, naming it. */
+static int select_item(const VkPhysicalDevice *devs, uint32_t n, const char *item, uint32_t *idx, int max, int *count,
+                       struct dashi_error *err)
+{
+    int pick = select_index(devs, n, item);
+    if (pick < 0)
+        return dashi_fail(err, DASHI_E_NO_GPU, "devices", "no Vulkan device matches \"%s\" (%u devices present)",
+                          item, n);
+    for (int k = 0; k < *count; k++)
+        if (idx[k] == (uint32_t)pick)
+            return 0; /* named twice: opened once */
+    if (*count == max)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "devices", "at most %d devices", max);
+    idx[(*count)++] = (uint32_t)pick;
+    return 0;
+}
+
+int vk_select_devices(const char *list, uint32_t *idx, int max, int *count, struct dashi_error *err)
+{
+    *count = 0;
+    VkInstance inst;
+    if (create_instance(&inst, err) != 0)
+        return -1;
+    VkPhysicalDevice *devs = NULL;
+    uint32_t n = 0;
+    int rc = enumerate_devices(inst, &devs, &n, err);
+    if (rc == 0 && (!list || !*list || strcmp(list, "all") == 0)) {
+        select_all(devs, n, idx, max, count);
+    } else if (rc == 0) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", list);
+        char *save = NULL;
+        for (char *item = strtok_r(buf, ",", &save); item && rc == 0; item = strtok_r(NULL, ",", &save))
+            rc = select_item(devs, n, item, idx, max, count, err);
+    }
+    free(devs); /* NULL after a failed enumeration */
+    vkDestroyInstance(inst, NULL);
+    if (rc == 0 && *count == 0)
+        rc = dashi_fail(err, DASHI_E_NO_GPU, "devices", "no Vulkan device found (%u present)", n);
+    return rc;
 }
 
 int vk_list_devices(char *buf, size_t cap, struct dashi_error *err)

@@ -62,7 +62,7 @@ static void test_share_weighs_usage(void **state)
         double now = now_seconds();
         scheduler_charge(&s, a, 3.0, now);
         scheduler_charge(&s, b, 2.0, now);
-        struct sched_job *next = scheduler_next(&s);
+        struct sched_job *next = scheduler_next(&s, 0);
         assert_ptr_equal(next, with_share ? a : b);
         scheduler_destroy(&s);
     }
@@ -80,13 +80,13 @@ static void test_order_usage_priority_gpu_time(void **state)
     scheduler_add(&s, light);
     double now = now_seconds();
     scheduler_charge(&s, busy, 5.0, now);
-    assert_ptr_equal(scheduler_next(&s), light);
+    assert_ptr_equal(scheduler_next(&s, 0), light);
     struct sched_job *hi = new_job(3, 2000, 5);
     scheduler_add(&s, hi);
-    assert_ptr_equal(scheduler_next(&s), hi);
+    assert_ptr_equal(scheduler_next(&s, 0), hi);
     hi->priority = -10;   /* now equal priority with `light`: less GPU time goes first */
     hi->gpu_seconds = 1.0;
-    assert_ptr_equal(scheduler_next(&s), light);
+    assert_ptr_equal(scheduler_next(&s, 0), light);
     scheduler_destroy(&s);
 }
 
@@ -146,7 +146,7 @@ static void test_config_rejects_bad_limits(void **state)
 
 static void next_job(void *s)
 {
-    (void)scheduler_next(s);
+    (void)scheduler_next(s, 0);
 }
 
 /* The reason scheduler_reason reports for job id ("" when it ran); the job must be active. */
@@ -177,23 +177,65 @@ static void test_pass_over_reasons(void **state)
     scheduler_add(&s, dep);
     assert_string_equal(reason_of(&s, 3, r), "waiting for job 2"); /* known at once */
     scheduler_charge(&s, busy, 5.0, now_seconds());
-    assert_ptr_equal(scheduler_next(&s), light);
+    assert_ptr_equal(scheduler_next(&s, 0), light);
     assert_string_equal(reason_of(&s, 1, r), "fair share: uid 2000 first");
     assert_string_equal(reason_of(&s, 2, r), "");
     assert_string_equal(reason_of(&s, 3, r), "waiting for job 2");
     scheduler_add(&s, big);
     assert_string_equal(reason_of(&s, 4, r), ""); /* not considered yet */
-    assert_ptr_equal(scheduler_next(&s), light);
+    assert_ptr_equal(scheduler_next(&s, 0), light);
     assert_string_equal(reason_of(&s, 4, r), "device memory (needs 95.0 MiB, 90.0 of 100.0 MiB free)");
     struct sched_job *hi = new_job(5, 2000, 5), *same = new_job(6, 2000, 0);
     scheduler_add(&s, hi);
     scheduler_add(&s, same);
-    assert_ptr_equal(scheduler_next(&s), hi);
+    assert_ptr_equal(scheduler_next(&s, 0), hi);
     assert_string_equal(reason_of(&s, 6, r), "priority: job 5 first");
     hi->priority = 0; /* equal priority, equal GPU time: the older started job goes first */
-    assert_ptr_equal(scheduler_next(&s), light);
+    assert_ptr_equal(scheduler_next(&s, 0), light);
     assert_string_equal(reason_of(&s, 6, r), "behind job 2");
     assert_string_equal(reason_of(&s, 5, r), ""); /* started: running, not queued */
+    scheduler_destroy(&s);
+}
+
+/* The pool: a pinned job is taken only by its device (the others say why they pass it
+ * over); a device that runs a job leaves a new one to an idle device; a job whose
+ * producer ran on a device waits for that device. */
+static void test_pool_placement(void **state)
+{
+    (void)state;
+    char r[SCHED_REASON_MAX];
+    struct scheduler s;
+    assert_int_equal(scheduler_init(&s, 1u << 20, 1e9), 0);
+    assert_int_equal(scheduler_add_device(&s, 1u << 20, NULL, NULL), 1);
+    struct sched_job *pinned = new_job(1, 1000, 0), *free_job = new_job(2, 1000, 0);
+    pinned->pin = 2; /* device 1 */
+    scheduler_add(&s, pinned);
+    scheduler_add(&s, free_job);
+    assert_ptr_equal(scheduler_next(&s, 0), free_job);
+    assert_string_equal(reason_of(&s, 1, r), "waiting for device 1 (pinned)");
+    assert_ptr_equal(scheduler_next(&s, 1), pinned);
+    assert_int_equal(free_job->device, 0);
+    assert_int_equal(pinned->device, 1);
+    scheduler_destroy(&s);
+
+    assert_int_equal(scheduler_init(&s, 1u << 20, 1e9), 0);
+    assert_int_equal(scheduler_add_device(&s, 1u << 20, NULL, NULL), 1);
+    struct sched_job *x = new_job(1, 1000, 0), *y = new_job(2, 1000, 0), *z = new_job(3, 1000, 0);
+    z->plan.ndeps = 1;
+    z->plan.deps[0] = 1;
+    z->waiting = true;
+    scheduler_add(&s, x);
+    scheduler_add(&s, y);
+    scheduler_add(&s, z);
+    assert_ptr_equal(scheduler_next(&s, 0), x);
+    assert_ptr_equal(scheduler_next(&s, 0), x); /* y is left to idle device 1 */
+    assert_ptr_equal(scheduler_next(&s, 1), y);
+    scheduler_remove(&s, x); /* x ended on device 0: z, its consumer, goes there */
+    assert_int_equal(z->affinity, 1);
+    z->waiting = false;
+    assert_ptr_equal(scheduler_next(&s, 1), y);
+    assert_string_equal(reason_of(&s, 3, r), "waiting for device 0 (its inputs are there)");
+    assert_ptr_equal(scheduler_next(&s, 0), z);
     scheduler_destroy(&s);
 }
 
@@ -205,8 +247,8 @@ static void test_gpu_thread_calls_checked(void **state)
     struct scheduler s;
     assert_int_equal(scheduler_init(&s, 1, 3600), 0);
     scheduler_request_stop(&s);
-    assert_null(scheduler_next(&s)); /* unclaimed: any thread */
-    claim_elsewhere(&s.gpu);
+    assert_null(scheduler_next(&s, 0)); /* unclaimed: any thread */
+    claim_elsewhere(&s.dev[0].gpu);
     expect_abort(next_job, &s);
     scheduler_destroy(&s);
 }
@@ -220,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_config_limits),
         cmocka_unit_test(test_config_rejects_bad_limits),
         cmocka_unit_test(test_gpu_thread_calls_checked),
+        cmocka_unit_test(test_pool_placement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
