@@ -57,6 +57,24 @@ static int parse_error(const msgpack_object *rec, struct job_row *row, struct da
            str_field(e, "field", false, row->error_field, sizeof row->error_field, err)) ? -1 : 0;
 }
 
+/* The last checkpoint (what resume would start from), a blob the store must hold. */
+static int parse_checkpoint(struct conn *c, const msgpack_object *rec, struct job_row *row, struct dashi_error *err)
+{
+    const msgpack_object *ck;
+    struct blob_meta meta;
+    if (map_field(rec, "checkpoint", false, &ck, err) != 0)
+        return -1;
+    if (!ck)
+        return 0;
+    if (arg_hash(ck, "hash", true, row->checkpoint, err) ||
+        arg_u64(ck, "step", true, 0, 0, INT64_MAX, &row->checkpoint_step, err))
+        return -1;
+    if (store_blob_get(&c->d->store, row->checkpoint, &meta, err) != 0)
+        return dashi_fail(err, DASHI_E_NOT_FOUND, "checkpoint",
+                          "checkpoint %s is not in the store: upload the bundle's blobs first", row->checkpoint);
+    return 0;
+}
+
 static int parse_row(struct conn *c, const msgpack_object *rec, struct job_row *row, struct dashi_error *err)
 {
     const msgpack_object *params, *progress;
@@ -72,7 +90,8 @@ static int parse_row(struct conn *c, const msgpack_object *rec, struct job_row *
         arg_f64(rec, "submitted_at", true, 0, 0, 1e12, &row->submitted_at, err) ||
         arg_f64(rec, "started_at", false, 0, 0, 1e12, &row->started_at, err) ||
         arg_f64(rec, "ended_at", false, 0, 0, 1e12, &row->ended_at, err) ||
-        arg_f64(rec, "gpu_seconds", false, 0, 0, 1e12, &row->gpu_seconds, err) || parse_error(rec, row, err))
+        arg_f64(rec, "gpu_seconds", false, 0, 0, 1e12, &row->gpu_seconds, err) || parse_error(rec, row, err) ||
+        parse_checkpoint(c, rec, row, err))
         return -1;
     if (!job_kind_find(row->kind))
         return job_kind_unknown(row->kind, DASHI_E_BAD_VALUE, err);
