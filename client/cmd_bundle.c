@@ -91,6 +91,27 @@ static int write_record_json(const char *dir, const msgpack_object *rec, struct 
     return rc;
 }
 
+/* Where the bundle is written: inside a Slurm job (dashid --run on a node), that job and
+ * node, which the importing catalogue records as the job's origin; nil elsewhere. */
+static void pack_written_in(msgpack_packer *pk)
+{
+    const char *job = getenv("SLURM_ARRAY_JOB_ID"), *task = getenv("SLURM_ARRAY_TASK_ID");
+    const char *node = getenv("SLURMD_NODENAME");
+    char id[64];
+    if (job && task)
+        snprintf(id, sizeof id, "%s_%s", job, task);
+    else
+        snprintf(id, sizeof id, "%s", getenv("SLURM_JOB_ID") ? getenv("SLURM_JOB_ID") : "");
+    pk_key(pk, "slurm");
+    if (!id[0]) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    msgpack_pack_map(pk, 2);
+    pk_kv_str(pk, "slurm_job_id", id);
+    pk_kv_str(pk, "node", node);
+}
+
 /* The index, written last: what import reads. Its blobs map names each file's size. */
 static int write_index(const char *dir, const msgpack_object *rec, const msgpack_object *metrics,
                        const msgpack_object *hashes, char blobs[][DASHI_HASH_HEX + 1], size_t nblobs,
@@ -100,8 +121,9 @@ static int write_index(const char *dir, const msgpack_object *rec, const msgpack
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 5);
+    msgpack_pack_map(&pk, 6);
     pk_kv_str(&pk, "format", BUNDLE_FORMAT);
+    pack_written_in(&pk);
     pk_key(&pk, "record");
     msgpack_pack_object(&pk, *rec);
     pk_key(&pk, "metrics");
@@ -225,6 +247,7 @@ struct bundle {
     msgpack_sbuffer bytes;
     msgpack_unpacked unpacked;
     const msgpack_object *record, *metrics, *hashes, *blobs;
+    const msgpack_object *slurm; /* {slurm_job_id, node} when written in a Slurm job; NULL else */
 };
 
 static int bad_bundle(struct dashi_error *err, const char *dir, const char *what)
@@ -269,6 +292,9 @@ static int read_index(const char *dir, struct bundle *b, struct dashi_error *err
     b->metrics = map_get(idx, "metrics");
     b->hashes = map_get(idx, "hashes");
     b->blobs = map_get(idx, "blobs");
+    b->slurm = map_get(idx, "slurm");
+    if (b->slurm && b->slurm->type != MSGPACK_OBJECT_MAP)
+        b->slurm = NULL;
     if (!b->record || b->record->type != MSGPACK_OBJECT_MAP || !b->blobs || b->blobs->type != MSGPACK_OBJECT_MAP ||
         b->blobs->via.map.size > BUNDLE_BLOBS_MAX)
         return bad_bundle(err, dir, "it needs a record map and a blobs map (at most 64 blobs)");
@@ -321,9 +347,11 @@ struct import_args {
     const char *from;
 };
 
-static void pack_origin_str(msgpack_packer *pk, const char *key, const msgpack_object *rec)
+/* An origin field: from where the bundle was written (a Slurm job), else as the record has it
+ * (a bundle of a job that was itself imported). */
+static void pack_origin_str(msgpack_packer *pk, const char *key, const struct bundle *b)
 {
-    const msgpack_object *v = map_get(rec, key);
+    const msgpack_object *v = b->slurm ? map_get(b->slurm, key) : map_get(b->record, key);
     pk_key(pk, key);
     if (v && v->type == MSGPACK_OBJECT_STR)
         msgpack_pack_object(pk, *v);
@@ -348,9 +376,12 @@ static void pack_import(msgpack_packer *pk, void *ctx)
     else
         msgpack_pack_nil(pk);
     pk_kv_str(pk, "imported_from", a->from);
-    pack_origin_str(pk, "executor", a->b->record);
-    pack_origin_str(pk, "slurm_job_id", a->b->record);
-    pack_origin_str(pk, "node", a->b->record);
+    if (a->b->slurm)
+        pk_kv_str(pk, "executor", "slurm");
+    else
+        pack_origin_str(pk, "executor", a->b);
+    pack_origin_str(pk, "slurm_job_id", a->b);
+    pack_origin_str(pk, "node", a->b);
 }
 
 int bundle_import(struct dashi_client *c, const char *dir, int64_t *id, struct dashi_error *err)
