@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cmd_bundle.h"
+#include "paths.h"
 #include "json.h"
 #include "wire.h"
 
@@ -156,7 +157,7 @@ static int fetch(struct dashi_client *c, const char *op, int64_t id, struct cmd_
         return -1;
     *out = key ? map_get(r->obj, key) : r->obj;
     if (!*out)
-        return dashi_fail(err, DASHI_E_INTERNAL, op, "the %s answer has no %s", op, key);
+        return dashi_fail(err, DASHI_E_INTERNAL, op, "the %s answer has no %s", op, key ? key : "result");
     return 0;
 }
 
@@ -205,16 +206,6 @@ static int export_into(struct dashi_client *c, int64_t id, const char *tmp, char
     cmd_result_free(&rec_r);
     cmd_result_free(&met_r);
     cmd_result_free(&hash_r);
-    return rc;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
     return rc;
 }
 
