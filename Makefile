@@ -24,7 +24,8 @@ APT_PACKAGES := pkg-config libvulkan-dev mesa-vulkan-drivers libvkfft-dev glslan
   spirv-tools libuv1-dev libmsgpack-dev libsqlite3-dev libcmocka-dev libsodium-dev \
   libcairo2-dev fonts-dejavu-core \
   liblapack-dev libblas-dev valgrind clang libclang-rt-14-dev python3-msgpack python3-numpy chromium \
-  debhelper systemd groff-base
+  debhelper systemd groff-base \
+  slurmctld slurmd slurm-client munge
 PKGS := vulkan libuv msgpack sqlite3 libsodium cairo fontconfig cmocka
 
 .PHONY: all deps ensure-deps test check demo bench clean fuzz install
@@ -40,7 +41,8 @@ ensure-deps:
 	@if ! pkg-config --exists $(PKGS) 2>/dev/null || ! command -v glslc >/dev/null \
 	   || [ ! -f /usr/include/vkFFT.h ] || [ ! -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] \
 	   || [ ! -f /usr/lib/x86_64-linux-gnu/liblapack.so ] || ! command -v clang >/dev/null \
-	   || ! command -v valgrind >/dev/null || ! command -v chromium >/dev/null || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
+	   || ! command -v valgrind >/dev/null || ! command -v chromium >/dev/null || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] \
+	   || [ ! -x /usr/sbin/slurmctld ] || [ ! -x /usr/sbin/munged ]; then \
 	  echo "dashid: installing missing Debian packages (make deps)"; $(MAKE) --no-print-directory deps; fi
 
 # The release daemon is built too: the valgrind test runs it (ASan and valgrind do not mix).

@@ -8,6 +8,7 @@
 #include "acct.h"
 #include "cli.h"
 #include "cmd_atoms.h"
+#include "cmd_bundle.h"
 #include "cmd_fsck.h"
 #include "cmd_store.h"
 #include "help.h"
@@ -47,6 +48,8 @@ static int cmd_compare_jobs(struct dashi_client *c, struct cli_opts *o, struct d
 
 static int cmd_export_job(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err)
 {
+    if (cli_opt(o, "bundle"))
+        return cmd_export_bundle(c, o, err);
     return cmd_export(c, &o->args, err);
 }
 
@@ -98,7 +101,9 @@ static const struct command commands[] = {
      "submit the product of the values as one group", cmd_sweep, 0},
     {"table", "GROUP|ID... [--col KEY[.T|.0|.min|.max|@STEP]]... [--csv]",
      "one row per run: varied parameters and metrics", cmd_table, 0},
-    {"export", "ID -o DIR", "record.json, metrics.csv and outputs as .npy", cmd_export_job, 0},
+    {"export", "ID -o DIR | --bundle DIR ID", "record.json, metrics.csv and outputs as .npy; or a result bundle",
+     cmd_export_job, 0},
+    {"import", "DIR", "a result bundle as a job of yours; prints its id", cmd_import, 0},
     {"acct", "[--user U] [--since T]", "per-user jobs by state and GPU seconds", cmd_acct, 0},
     {"atoms", "ID [--step T]", "atoms of an atoms job (one step or all; paged)", cmd_atoms_query, CMD_JOB_ID},
     {"lineage", "ID --atom STEP:IDX [--ancestors|--descendants] [--depth N] [--dot | --png FILE.png]",

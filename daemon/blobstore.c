@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "num/blob_tree.h"
+#include "paths.h"
 
 /* .npy data is little-endian and checked for NaN by reinterpreting the bytes in place. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "dashid assumes a little-endian host");
@@ -434,15 +435,6 @@ static int sink_write(struct blob_sink *s, const void *data, size_t n, struct da
     return 0;
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
 
 static int sidecar_path(const struct blobstore *bs, const char *hash, char *out, size_t cap)
 {

@@ -6,6 +6,7 @@
 
 #include "job_record.h"
 #include "store_keep.h"
+#include "store_origin.h"
 #include "store_tags.h"
 #include "wire.h"
 
@@ -151,6 +152,17 @@ struct note_packer {
     size_t n;
 };
 
+#define ORIGIN_FIELDS 4 /* executor, imported_from, slurm_job_id, node */
+
+/* Where it ran: nil fields for a local job's origin it does not have. */
+static void pack_origin(msgpack_packer *pk, const struct job_origin *o)
+{
+    pk_kv_str(pk, "executor", o->executor);
+    pk_kv_str(pk, "imported_from", o->imported_from[0] ? o->imported_from : NULL);
+    pk_kv_str(pk, "slurm_job_id", o->slurm_job_id[0] ? o->slurm_job_id : NULL);
+    pk_kv_str(pk, "node", o->node[0] ? o->node : NULL);
+}
+
 static int note_cb(void *ctx, double at, int64_t uid, const char *text)
 {
     struct note_packer *np = ctx;
@@ -248,7 +260,10 @@ int pack_job_record_reason(msgpack_packer *pk, struct store *st, int64_t id, uid
     size_t nstages = 0;
     if (store_job_children(st, id, stage_ids, RECORD_MAX_STAGES, &nstages, err) != 0)
         goto done;
-    msgpack_pack_map(pk, 30 + LABEL_FIELDS + (with_events ? 2 : 0));
+    struct job_origin origin;
+    if (store_job_origin_get(st, id, &origin, err) != 0)
+        goto done;
+    msgpack_pack_map(pk, 30 + LABEL_FIELDS + ORIGIN_FIELDS + (with_events ? 2 : 0));
     pk_kv_i64(pk, "id", row.id);
     pk_kv_str(pk, "kind", row.kind);
     pk_kv_str(pk, "state", job_state_name(row.state));
@@ -312,6 +327,7 @@ int pack_job_record_reason(msgpack_packer *pk, struct store *st, int64_t id, uid
     if (pack_stages(pk, st, stage_ids, nstages, err) != 0)
         goto done;
     pack_labels(pk, &labels, group_name);
+    pack_origin(pk, &origin);
     pk_kv_str(pk, "backend", row.device[0] ? (strstr(row.device, "llvmpipe") ? "vulkan-cpu (lavapipe)" : "vulkan-gpu")
                                            : NULL);
     if (with_events) {

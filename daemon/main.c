@@ -11,13 +11,16 @@
 
 #include "lifecycle.h"
 #include "ops.h"
+#include "run_one.h"
 #include "runtime_dir.h"
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: dashid [--socket PATH] [--state-dir DIR] [--devices all|LIST]\n"
                "              [--foreground] [--config FILE] [--list-devices] [--version]\n"
-               "              [--describe-params markdown]\n");
+               "              [--describe-params markdown]\n"
+               "       dashid --run SPEC.msgpack --bundle DIR [--inputs DIR] [--index K] [--device D]\n"
+               "              [--config FILE]\n");
 }
 
 static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *list_devices)
@@ -130,6 +133,8 @@ static int redirect_output(const char *state_dir)
 
 int main(int argc, char **argv)
 {
+    if (run_one_wanted(argc, argv))
+        return run_one_main(argc, argv); /* one job on a private daemon, then its bundle */
     struct daemon *d = calloc(1, sizeof *d);
     if (!d)
         return 1;

@@ -109,6 +109,7 @@ static const struct op_entry ops[] = {
     {"rm", op_rm, true},               {"gc", op_gc, true},
     {"tag", op_tag, true},             {"note", op_note, true},
     {"sweep", op_sweep, true},
+    {"import", op_import, true},
     {"log", op_log, false},            {"watch", op_watch, false},
 };
 

@@ -32,6 +32,9 @@ int op_get(struct conn *c, const struct request *req, msgpack_packer *pk, struct
 int op_blob_info(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 void uploads_release(struct conn *c); /* the uploads of a closing connection */
 
+/* ops_import.c: a job from a result bundle (docs/storage.md "Bundles") */
+int op_import(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
+
 /* ops_describe.c */
 int op_describe(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err);
 

@@ -2,6 +2,7 @@
 #include "paths.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,4 +50,14 @@ int mkdir_p(const char *path, unsigned mode)
     if (mkdir(buf, mode) != 0 && errno != EEXIST)
         return -1;
     return 0;
+}
+
+int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
 }

@@ -14,5 +14,7 @@ void default_socket_path(char *out, size_t cap);
 void default_state_dir(char *out, size_t cap);
 /* mkdir -p with the given mode for every created component; 0 or -1 (errno set). */
 int mkdir_p(const char *path, unsigned mode);
+/* fsync of a directory, so the names created in it are durable; 0 or -1 (errno set). */
+int fsync_dir(const char *dir);
 
 #endif
