@@ -174,8 +174,8 @@ static int parse_traj_list(const struct job_submit_ctx *ctx, const msgpack_objec
     char texts[sizeof items / sizeof items[0]][DASHI_HASH_HEX + 24];
     int count = 0;
     if (v->type == MSGPACK_OBJECT_ARRAY) {
-        if (v->via.array.size > (uint32_t)max || v->via.array.size == 0)
-            return dashi_fail(err, DASHI_E_BAD_VALUE, name, "%s: 1 to %d trajectories", name, max);
+        if (v->via.array.size > (uint32_t)max) /* empty: none (traj's caller refuses that) */
+            return dashi_fail(err, DASHI_E_BAD_VALUE, name, "%s: at most %d trajectories", name, max);
         for (uint32_t i = 0; i < v->via.array.size; i++)
             items[count++] = v->via.array.ptr[i];
     } else if (v->type == MSGPACK_OBJECT_STR) {

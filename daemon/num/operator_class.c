@@ -22,6 +22,16 @@ void dgeev_(const char *jobvl, const char *jobvr, const int *n, double *a, const
 void zgesv_(const int *n, const int *nrhs, double complex *a, const int *lda, int *ipiv, double complex *b,
             const int *ldb, int *info);
 
+double relative_difference(const double *a, const double *b, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num += (a[i] - b[i]) * (a[i] - b[i]);
+        den += b[i] * b[i];
+    }
+    return sqrt(num) / (sqrt(den) + 1e-300);
+}
+
 static int out_of_memory(struct dashi_error *err) { return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory"); }
 
 /* C = op(A)·op(B), column-major. */
@@ -79,13 +89,8 @@ int operator_fit_residual(const double *X, const double *Y, uint32_t T, uint32_t
         return out_of_memory(err);
     /* (XA)ᵀ = Aᵀ Xᵀ column-major is XA row-major. */
     gemm('N', 'N', (int)D, (int)T, (int)D, A, (int)D, X, (int)D, XA, (int)D);
-    double num = 0, den = 0;
-    for (size_t i = 0; i < (size_t)T * D; i++) {
-        num += (XA[i] - Y[i]) * (XA[i] - Y[i]);
-        den += Y[i] * Y[i];
-    }
+    *res = relative_difference(XA, Y, (size_t)T * D);
     free(XA);
-    *res = sqrt(num) / (sqrt(den) + 1e-300);
     return 0;
 }
 
@@ -221,12 +226,7 @@ int operator_stabilize(double *A, uint32_t D, struct operator_stabilize_report *
         goto out;
     memcpy(A0, A, (size_t)n * n * sizeof *A0);
     add_correction(A, n, W, Winv, delta);
-    double num = 0, den = 0;
-    for (size_t i = 0; i < (size_t)n * n; i++) {
-        num += (A[i] - A0[i]) * (A[i] - A0[i]);
-        den += A0[i] * A0[i];
-    }
-    rep->rel_change = sqrt(num) / (sqrt(den) + 1e-300);
+    rep->rel_change = relative_difference(A, A0, (size_t)n * n);
     rc = operator_spectral_radius(A, D, &rep->radius_after, err);
 out:
     free(w), free(vr), free(A0), free(W), free(Winv), free(delta);

@@ -15,6 +15,7 @@
 #ifndef DASHI_OPERATOR_CLASS_H
 #define DASHI_OPERATOR_CLASS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "errors.h"
@@ -27,6 +28,10 @@
  * E_INTERNAL (out of memory). */
 int operator_fit_banded(const double *X, const double *Y, uint32_t T, uint32_t D, double lambda, uint32_t K,
                         double *A, struct dashi_error *err);
+
+/* ‖a − b‖ / ‖b‖ over n values (the fit residual, the change of a stabilised A), summed in
+ * index order. */
+double relative_difference(const double *a, const double *b, size_t n);
 
 /* ‖XA − Y‖_F / ‖Y‖_F. Errors: E_INTERNAL (out of memory). */
 int operator_fit_residual(const double *X, const double *Y, uint32_t T, uint32_t D, const double *A, double *res,
