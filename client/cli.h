@@ -83,7 +83,14 @@ int cmd_devices(struct dashi_client *c, struct cli_opts *o, struct dashi_error *
 int cmd_tag(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 int cmd_note(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 int cmd_sweep(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
+/* The sweep op of a sweep command line o (KIND --vary ... [--ARG VALUE]...), its answer in
+ * *result (held by resp, which the caller destroys); nothing printed. */
+int sweep_call(struct dashi_client *c, const struct cli_opts *o, msgpack_unpacked *resp, const msgpack_object **result,
+               struct dashi_error *err);
 int cmd_table(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
+
+/* cmd_study.c: the studies as one command each (docs/numerics.md "Generalization study") */
+int cmd_study(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 
 /* cmd_describe.c: the job kinds' parameters */
 int cmd_describe(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);

@@ -132,17 +132,23 @@ static void pack_sweep(msgpack_packer *pk, void *ctx)
     }
 }
 
-int cmd_sweep(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err)
+int sweep_call(struct dashi_client *c, const struct cli_opts *o, msgpack_unpacked *resp, const msgpack_object **result,
+               struct dashi_error *err)
 {
     struct sweep_args s = {o, 0};
     if (o->args.npos != 1)
         return dashi_fail(err, DASHI_E_MISSING_FIELD, "kind", "usage: dashi sweep KIND --vary KEY=V1,V2,... [--ARG VALUE]...");
     if (check_vary(o, &s.nvary, err) != 0)
         return -1;
+    return client_call(c, "sweep", pack_sweep, &s, NULL, NULL, resp, result, err);
+}
+
+int cmd_sweep(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err)
+{
     msgpack_unpacked resp;
     msgpack_unpacked_init(&resp);
     const msgpack_object *result;
-    int rc = client_call(c, "sweep", pack_sweep, &s, NULL, NULL, &resp, &result, err);
+    int rc = sweep_call(c, o, &resp, &result, err);
     if (rc == 0 && o->args.json) {
         print_json(result);
     } else if (rc == 0) {

@@ -101,6 +101,9 @@ static const struct command commands[] = {
      "submit the product of the values as one group", cmd_sweep, 0},
     {"table", "GROUP|ID... [--col KEY[.T|.0|.min|.max|@STEP]]... [--csv]",
      "one row per run: varied parameters and metrics", cmd_table, 0},
+    {"study", "generalization [--seeds S] [--operators C1,C2...] [--N N] [--steps K] [--topk K] [--frames A:B] "
+     "[--ridge R] [--stabilize] [--nu0-eval V] [--cs-eval V] [--dt-eval V] [--name NAME] [--csv]",
+     "train on S seeds, score on a held-out seed and perturbed nu0/cs/dt: one table", cmd_study, 0},
     {"export", "ID -o DIR | --bundle DIR ID", "record.json, metrics.csv and outputs as .npy; or a result bundle",
      cmd_export_job, 0},
     {"import", "DIR", "a result bundle as a job of yours; prints its id", cmd_import, 0},

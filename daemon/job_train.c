@@ -4,12 +4,19 @@
  * train.* metrics on the training span, eval.* on later frames of the same trajectory
  * and eval.trajK.* on other trajectories, all encoded with the training anchors.
  *
- * Slices: 0 encode the training (and same-trajectory eval) frames, 1 fit and score the
- * training span, 2.. one other evaluation trajectory each. No checkpoints: a resumed
- * train job starts over (it takes seconds).
+ * Several training trajectories (traj a list) give one operator fitted on all their
+ * transitions, each trajectory's proxies paired within itself (never across a boundary),
+ * all encoded with the first trajectory's anchors; train.trajK.* score the further ones
+ * and train.pooled.* / eval.pooled.* the means over trajectories.
+ *
+ * Slices: 0 encode the first trajectory's training (and eval) frames, 1..n_traj−1 the
+ * other training trajectories, n_traj fit and score the training spans, then one other
+ * evaluation trajectory each. No checkpoints: a resumed train job starts over (it takes
+ * seconds).
  *
  * Outputs: A (D×D f8), Z (T×D f8), z0 (D f8, the first training proxy: what a rollout
- * starts from), anchors (topk i8, ascending flat indices), mask_low (N×N u1), Z_eval
+ * starts from), anchors (topk i8, ascending flat indices), mask_low (N×N u1), Z_trajK (the
+ * further training trajectories' proxies), Z_eval
  * (same trajectory) and Z_eval_trajK (others) when asked. The encode configuration is
  * in the params (N, k_cut, mid_cut, topk, tau, smooth, mode), so rollout and decode
  * need nothing else. */
@@ -23,19 +30,29 @@
 #include "job.h"
 #include "job_params.h"
 #include "monotonic.h"
+#include "operator_class.h"
 #include "ridge.h"
 #include "train_eval.h"
 #include "rollout_ref.h"
 
 #define TRAIN_MAX_EVAL 4
+#define TRAIN_MAX_TRAJ 4 /* with TRAIN_MAX_EVAL: JOB_MAX_INPUTS */
 #define TRAIN_MAX_FRAMES 100000ull
 #define RANGE_END UINT64_MAX
 
 struct frame_range { uint64_t a, b; bool given; }; /* [a, b); b = RANGE_END: to the end */
 
+/* The operator class (docs/numerics.md "Operator classes and stabilisation"). */
+enum operator_kind { OPERATOR_FULL, OPERATOR_BANDED, OPERATOR_LOWRANK };
+struct operator_class {
+    enum operator_kind kind;
+    uint32_t width; /* banded: K, the half-bandwidth; lowrank: R, the rank */
+};
+
 struct train_params {
-    char traj[DASHI_HASH_HEX + 1];
-    int64_t traj_job;
+    int n_traj; /* training trajectories; the first one's frames also give the anchors */
+    char traj[TRAIN_MAX_TRAJ][DASHI_HASH_HEX + 1];
+    int64_t traj_job[TRAIN_MAX_TRAJ];
     int n_eval;
     char eval_traj[TRAIN_MAX_EVAL][DASHI_HASH_HEX + 1];
     int64_t eval_job[TRAIN_MAX_EVAL];
@@ -43,13 +60,15 @@ struct train_params {
     double ridge;
     struct encode_params enc;
     uint64_t topk, rank;
+    struct operator_class op;
+    bool stabilize;
     enum job_mode mode;
     bool require_gpu;
     bool eval_decode;   /* decode the evaluation rollouts and score the fields (train_eval.h) */
     uint64_t n_given; /* N as given: packed by pack_params for readers; when present it must agree */
     /* known once the trajectory resolves */
     uint32_t n;
-    uint64_t traj_frames;
+    uint64_t traj_frames[TRAIN_MAX_TRAJ];
     uint64_t eval_len[TRAIN_MAX_EVAL];
     struct job_common_params common; /* keep */
 };
@@ -140,22 +159,23 @@ static int check_traj(const struct job_submit_ctx *ctx, const char *field, const
     return 0;
 }
 
-/* eval_traj: one hash or job id, an array of them, or a comma-separated string. Each
- * element is resolved through job_input_ref with a one-entry map of its own. */
-static int resolve_eval(const struct job_submit_ctx *ctx, const msgpack_object *args, void *params,
-                        struct job_plan *plan, struct dashi_error *err)
+/* A list of trajectories (traj, eval_traj): one hash or job id, an array of them, or a
+ * comma-separated string. Each element is resolved through job_input_ref with a one-entry
+ * map of its own. */
+static int parse_traj_list(const struct job_submit_ctx *ctx, const msgpack_object *args, const char *name, int max,
+                           char hashes[][DASHI_HASH_HEX + 1], int64_t *jobs, int *n_out, struct job_plan *plan,
+                           struct dashi_error *err)
 {
-    struct train_params *p = params;
-    const msgpack_object *v = args_find(args, "eval_traj");
+    *n_out = 0;
+    const msgpack_object *v = args_find(args, name);
     if (!v || v->type == MSGPACK_OBJECT_NIL)
         return 0;
-    msgpack_object items[TRAIN_MAX_EVAL];
-    char texts[TRAIN_MAX_EVAL][DASHI_HASH_HEX + 24];
+    msgpack_object items[TRAIN_MAX_TRAJ > TRAIN_MAX_EVAL ? TRAIN_MAX_TRAJ : TRAIN_MAX_EVAL];
+    char texts[sizeof items / sizeof items[0]][DASHI_HASH_HEX + 24];
     int count = 0;
     if (v->type == MSGPACK_OBJECT_ARRAY) {
-        if (v->via.array.size > TRAIN_MAX_EVAL)
-            return dashi_fail(err, DASHI_E_BAD_VALUE, "eval_traj", "at most %d evaluation trajectories",
-                              TRAIN_MAX_EVAL);
+        if (v->via.array.size > (uint32_t)max) /* empty: none (traj's caller refuses that) */
+            return dashi_fail(err, DASHI_E_BAD_VALUE, name, "%s: at most %d trajectories", name, max);
         for (uint32_t i = 0; i < v->via.array.size; i++)
             items[count++] = v->via.array.ptr[i];
     } else if (v->type == MSGPACK_OBJECT_STR) {
@@ -163,9 +183,9 @@ static int resolve_eval(const struct job_submit_ctx *ctx, const msgpack_object *
         while (s < end) {
             const char *comma = memchr(s, ',', (size_t)(end - s));
             size_t len = (size_t)((comma ? comma : end) - s);
-            if (count == TRAIN_MAX_EVAL || len == 0 || len >= sizeof texts[0])
-                return dashi_fail(err, DASHI_E_BAD_VALUE, "eval_traj",
-                                  "eval_traj: up to %d hashes or job ids separated by commas", TRAIN_MAX_EVAL);
+            if (count == max || len == 0 || len >= sizeof texts[0])
+                return dashi_fail(err, DASHI_E_BAD_VALUE, name, "%s: up to %d hashes or job ids separated by commas",
+                                  name, max);
             memcpy(texts[count], s, len);
             texts[count][len] = 0;
             char *e;
@@ -186,25 +206,107 @@ static int resolve_eval(const struct job_submit_ctx *ctx, const msgpack_object *
         items[count++] = *v;
     }
     for (int i = 0; i < count; i++) {
-        msgpack_object_kv kv = {.key = {.type = MSGPACK_OBJECT_STR, .via.str = {9, "eval_traj"}}, .val = items[i]};
+        msgpack_object_kv kv = {.key = {.type = MSGPACK_OBJECT_STR, .via.str = {(uint32_t)strlen(name), name}},
+                                .val = items[i]};
         msgpack_object one = {.type = MSGPACK_OBJECT_MAP, .via.map = {1, &kv}};
-        if (job_input_ref(ctx, &one, "eval_traj", "trajectory", true, p->eval_traj[i], &p->eval_job[i], plan, err))
+        if (job_input_ref(ctx, &one, name, "trajectory", true, hashes[i], &jobs[i], plan, err))
             return -1;
     }
-    p->n_eval = count;
+    *n_out = count;
     return 0;
+}
+
+static int resolve_eval(const struct job_submit_ctx *ctx, const msgpack_object *args, void *params,
+                        struct job_plan *plan, struct dashi_error *err)
+{
+    struct train_params *p = params;
+    return parse_traj_list(ctx, args, "eval_traj", TRAIN_MAX_EVAL, p->eval_traj, p->eval_job, &p->n_eval, plan, err);
+}
+
+static int resolve_traj(const struct job_submit_ctx *ctx, const msgpack_object *args, void *params,
+                        struct job_plan *plan, struct dashi_error *err)
+{
+    struct train_params *p = params;
+    if (parse_traj_list(ctx, args, "traj", TRAIN_MAX_TRAJ, p->traj, p->traj_job, &p->n_traj, plan, err) != 0)
+        return -1;
+    if (p->n_traj == 0)
+        return dashi_fail(err, DASHI_E_MISSING_FIELD, "traj", "traj is required (a blob hash or a job id, or a list)");
+    return 0;
+}
+
+/* One trajectory as one value (what a train of one trajectory always stored), several
+ * as an array. */
+static void pack_traj_ref(msgpack_packer *pk, const char *hash, int64_t job)
+{
+    if (job)
+        msgpack_pack_int64(pk, job);
+    else
+        pk_str(pk, hash);
+}
+
+static void pack_traj(const void *params, msgpack_packer *pk)
+{
+    const struct train_params *p = params;
+    if (p->n_traj > 1)
+        msgpack_pack_array(pk, (size_t)p->n_traj);
+    for (int i = 0; i < p->n_traj; i++)
+        pack_traj_ref(pk, p->traj[i], p->traj_job[i]);
+}
+
+/* "full", "banded:K" or "lowrank:R"; lowrank is the rank-R truncated fit, so it must
+ * agree with `rank` when that is given too (rank sits before operator in the table). */
+static int parse_operator(const struct job_submit_ctx *ctx, const msgpack_object *args, void *params,
+                          struct job_plan *plan, struct dashi_error *err)
+{
+    (void)ctx, (void)plan;
+    struct train_params *p = params;
+    char s[40];
+    if (arg_str(args, "operator", false, "full", s, sizeof s, err) != 0)
+        return -1;
+    static const struct { const char *prefix; enum operator_kind kind; unsigned long long min; } classes[] = {
+        {"banded:", OPERATOR_BANDED, 0}, {"lowrank:", OPERATOR_LOWRANK, 1}};
+    p->op = (struct operator_class){OPERATOR_FULL, 0};
+    if (strcmp(s, "full") != 0) {
+        size_t i = 0, n = sizeof classes / sizeof classes[0];
+        while (i < n && strncmp(s, classes[i].prefix, strlen(classes[i].prefix)) != 0)
+            i++;
+        if (i == n)
+            return dashi_fail(err, DASHI_E_BAD_VALUE, "operator",
+                              "operator must be full, banded:K or lowrank:R, got '%s'", s);
+        const char *num = s + strlen(classes[i].prefix);
+        char *end;
+        unsigned long long w = strtoull(num, &end, 10);
+        if (!num[0] || *end || num[0] == '-' || w < classes[i].min || w > 65535)
+            return dashi_fail(err, DASHI_E_BAD_VALUE, "operator", "operator %s: '%s' must be an integer from %llu to 65535",
+                              s, num, classes[i].min);
+        p->op = (struct operator_class){classes[i].kind, (uint32_t)w};
+    }
+    bool lowrank = p->op.kind == OPERATOR_LOWRANK;
+    if (p->op.kind != OPERATOR_FULL && p->rank && (!lowrank || p->rank != p->op.width))
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "operator", "operator %s and rank %llu disagree: give one of them", s,
+                          (unsigned long long)p->rank);
+    if (lowrank)
+        p->rank = p->op.width;
+    return 0;
+}
+
+static void pack_operator(const void *params, msgpack_packer *pk)
+{
+    const struct train_params *p = params;
+    char s[40];
+    if (p->op.kind == OPERATOR_FULL)
+        snprintf(s, sizeof s, "full");
+    else
+        snprintf(s, sizeof s, "%s:%u", p->op.kind == OPERATOR_BANDED ? "banded" : "lowrank", p->op.width);
+    pk_str(pk, s);
 }
 
 static void pack_eval_traj(const void *params, msgpack_packer *pk)
 {
     const struct train_params *p = params;
     msgpack_pack_array(pk, (size_t)p->n_eval);
-    for (int i = 0; i < p->n_eval; i++) {
-        if (p->eval_job[i])
-            msgpack_pack_int64(pk, p->eval_job[i]);
-        else
-            pk_str(pk, p->eval_traj[i]);
-    }
+    for (int i = 0; i < p->n_eval; i++)
+        pack_traj_ref(pk, p->eval_traj[i], p->eval_job[i]);
 }
 
 /* The grid size the encode configuration applies to (0 until the trajectory exists). */
@@ -215,9 +317,12 @@ static void pack_n(const void *params, msgpack_packer *pk)
 
 #define P struct train_params
 static const struct param_spec train_params[] = {
-    PARAM_INPUT("traj", P, traj, traj_job, "trajectory", "the training trajectory: F×N×N f8, N even >= 8",
-                .flags = PARAM_REQUIRED),
-    PARAM_CUSTOM("frames", parse_frames, pack_frames, "`\"A:B\"`", "training frames A to B-1", .default_doc = "all"),
+    PARAM_CUSTOM("traj", resolve_traj, pack_traj, "hashes or job ids",
+                 "the training trajectories (F×N×N f8, N even >= 8, one N): one, an array or a comma-separated "
+                 "string of up to 4; transitions are paired within each",
+                 .flags = PARAM_REQUIRED | PARAM_REFERENCE),
+    PARAM_CUSTOM("frames", parse_frames, pack_frames, "`\"A:B\"`", "training frames A to B-1 (of each trajectory)",
+                 .default_doc = "all"),
     PARAM_CUSTOM("eval_frames", parse_eval_frames, pack_eval_frames, "`\"C:D\"`",
                  "held-out frames of the same trajectory"),
     PARAM_CUSTOM("eval_traj", resolve_eval, pack_eval_traj, "hashes or job ids",
@@ -227,6 +332,9 @@ static const struct param_spec train_params[] = {
     PARAM_GROUP(P, enc, encode_param_group),
     PARAM_U64("topk", P, topk, 128, 0, 1u << 24, "anchors: the largest residual cells kept"),
     PARAM_U64("rank", P, rank, 0, 0, 1u << 24, "rank of the fit (0: full); at most min(T, D)"),
+    PARAM_CUSTOM("operator", parse_operator, pack_operator, "`full` \\| `banded:K` \\| `lowrank:R`",
+                 "the operator class: A zero outside |i−j| <= K, or of rank R (as `rank`)", .default_doc = "`full`"),
+    PARAM_BOOL("stabilize", P, stabilize, false, "move the eigenvalues of A outside the unit disc just inside it"),
     PARAM_ENUM("mode", P, mode, JOB_MODE_DASHI, job_mode_names, "the DASHI encoder or the plain reference"),
     PARAM_BOOL("require_gpu", P, require_gpu, false, "refuse to run on a CPU implementation of Vulkan"),
     PARAM_BOOL("eval_decode", P, eval_decode, true, "decode the evaluation rollouts and score the fields"),
@@ -241,6 +349,18 @@ static const struct param_table train_table = {"`train`", train_params};
 
 #define OUTPUT_HEADER_BYTES 256 /* an output's .npy header as the blob store writes it, at most */
 
+/* The end of a frame range over a trajectory of `frames` frames. */
+static uint64_t range_end(const struct frame_range *r, uint64_t frames) { return r->b == RANGE_END ? frames : r->b; }
+
+/* Training frames summed over the trajectories. */
+static uint64_t training_frames(const struct train_params *p)
+{
+    uint64_t sum = 0;
+    for (int k = 0; k < p->n_traj; k++)
+        sum += range_end(&p->frames, p->traj_frames[k]) - p->frames.a;
+    return sum;
+}
+
 /* File bytes of the outputs (disk quota): A (D×D), Z (frames×D), z0 (D), anchors (topk),
  * mask_low (N×N u1) and, when evaluated, Z_eval (a D-vector per evaluated frame, counted for
  * the eval span and every eval trajectory: an upper bound). */
@@ -248,11 +368,51 @@ static uint64_t train_disk_estimate(const struct train_params *p, uint64_t d, ui
 {
     uint64_t eval_frames = 0;
     if (p->eval_frames.given)
-        eval_frames += (p->eval_frames.b == RANGE_END ? p->traj_frames : p->eval_frames.b) - p->eval_frames.a;
+        eval_frames += range_end(&p->eval_frames, p->traj_frames[0]) - p->eval_frames.a;
     for (int i = 0; i < p->n_eval; i++)
         eval_frames += p->eval_len[i];
     uint64_t f8 = d * d + frames * d + d + p->topk + eval_frames * d;
     return 8 * f8 + (uint64_t)p->n * p->n + 6 * OUTPUT_HEADER_BYTES;
+}
+
+/* The input name of training trajectory k: traj, traj2, traj3, ... (eval_traj1.. for the
+ * evaluation ones): the store's inputs, the output Z_traj2.. and the metric prefix train.traj2. */
+static void traj_name(int k, char *buf, size_t cap)
+{
+    if (k == 0)
+        snprintf(buf, cap, "traj");
+    else
+        snprintf(buf, cap, "traj%d", k + 1);
+}
+
+/* The training trajectories: one N; `frames` and (on the first) `eval_frames` within each. */
+static int check_training(const struct job_submit_ctx *ctx, struct train_params *p, uint64_t *n,
+                          struct dashi_error *err)
+{
+    for (int k = 0; k < p->n_traj; k++) {
+        uint64_t nk, F;
+        if (check_traj(ctx, "traj", p->traj[k], &p->traj_frames[k], &nk, err) != 0)
+            return -1;
+        if (k > 0 && nk != *n)
+            return dashi_fail(err, DASHI_E_BAD_VALUE, "traj", "traj %d has N = %llu, traj 1 N = %llu: one N for all",
+                              k + 1, (unsigned long long)nk, (unsigned long long)*n);
+        *n = nk;
+        F = p->traj_frames[k];
+        uint64_t fb = range_end(&p->frames, F);
+        if (p->frames.a >= fb || fb > F || fb - p->frames.a < 2)
+            return dashi_fail(err, DASHI_E_BAD_VALUE, "frames",
+                              "frames must hold at least 2 of the %llu frames of traj %d", (unsigned long long)F, k + 1);
+    }
+    if (p->n_given && p->n_given != *n)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "N", "N = %llu, but the trajectory has N = %llu",
+                          (unsigned long long)p->n_given, (unsigned long long)*n);
+    const struct frame_range *ev = &p->eval_frames;
+    uint64_t eb = range_end(ev, p->traj_frames[0]);
+    if (ev->given && (ev->a >= eb || eb > p->traj_frames[0] || eb - ev->a < 2))
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "eval_frames",
+                          "eval_frames must hold at least 2 of the trajectory's %llu frames",
+                          (unsigned long long)p->traj_frames[0]);
+    return 0;
 }
 
 static int train_validate(const struct job_submit_ctx *ctx, const msgpack_object *args, void **out,
@@ -264,7 +424,7 @@ static int train_validate(const struct job_submit_ctx *ctx, const msgpack_object
     *out = NULL;
     if (params_only(train_params, args, err) || params_parse(train_params, ctx, args, p, plan, err))
         goto fail;
-    plan->total_steps = 2 + (uint64_t)p->n_eval;
+    plan->total_steps = (uint64_t)p->n_traj + 1 + (uint64_t)p->n_eval;
     snprintf(plan->precision, sizeof plan->precision, "f64");
     snprintf(plan->mode, sizeof plan->mode, "%s", job_mode_names[p->mode]);
     plan->require_gpu = p->require_gpu;
@@ -272,31 +432,10 @@ static int train_validate(const struct job_submit_ctx *ctx, const msgpack_object
         *out = p;
         return 0;
     }
-    uint64_t n;
-    if (check_traj(ctx, "traj", p->traj, &p->traj_frames, &n, err) != 0)
+    uint64_t n = 0;
+    if (check_training(ctx, p, &n, err) != 0)
         goto fail;
     p->n = (uint32_t)n;
-    if (p->n_given && p->n_given != n) {
-        dashi_fail(err, DASHI_E_BAD_VALUE, "N", "N = %llu, but the trajectory has N = %llu",
-                   (unsigned long long)p->n_given, (unsigned long long)n);
-        goto fail;
-    }
-    struct frame_range *fr = &p->frames, *ev = &p->eval_frames;
-    uint64_t fb = fr->b == RANGE_END ? p->traj_frames : fr->b;
-    if (fr->a >= fb || fb > p->traj_frames || fb - fr->a < 2) {
-        dashi_fail(err, DASHI_E_BAD_VALUE, "frames", "frames must hold at least 2 of the trajectory's %llu frames",
-                   (unsigned long long)p->traj_frames);
-        goto fail;
-    }
-    if (ev->given) {
-        uint64_t eb = ev->b == RANGE_END ? p->traj_frames : ev->b;
-        if (ev->a >= eb || eb > p->traj_frames || eb - ev->a < 2) {
-            dashi_fail(err, DASHI_E_BAD_VALUE, "eval_frames",
-                       "eval_frames must hold at least 2 of the trajectory's %llu frames",
-                       (unsigned long long)p->traj_frames);
-            goto fail;
-        }
-    }
     for (int i = 0; i < p->n_eval; i++) {
         uint64_t en;
         if (check_traj(ctx, "eval_traj", p->eval_traj[i], &p->eval_len[i], &en, err) != 0)
@@ -315,7 +454,17 @@ static int train_validate(const struct job_submit_ctx *ctx, const msgpack_object
     uint32_t d = bands.d;
     uint64_t decoder_bytes = train_decoder_memory_estimate(&cfg, &bands);
     encode_bands_free(&bands);
-    uint64_t t = fb - fr->a - 1;
+    uint64_t t = training_frames(p) - (uint64_t)p->n_traj; /* transitions */
+    if (p->op.kind == OPERATOR_BANDED && p->op.width >= d) {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "operator", "operator banded:%u: K must be below D = %u (K = D - 1 is full)",
+                   p->op.width, d);
+        goto fail;
+    }
+    if (p->op.kind == OPERATOR_LOWRANK && p->rank > (t < d ? t : d)) {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "operator", "operator lowrank:%u: R must be at most min(T, D) = %llu",
+                   p->op.width, (unsigned long long)(t < d ? t : d));
+        goto fail;
+    }
     if (p->rank > (t < d ? t : d)) {
         dashi_fail(err, DASHI_E_BAD_VALUE, "rank", "rank must be 0 (full) or at most min(T, D) = %llu",
                    (unsigned long long)(t < d ? t : d));
@@ -325,7 +474,7 @@ static int train_validate(const struct job_submit_ctx *ctx, const msgpack_object
         dashi_fail(err, DASHI_E_TOO_LARGE, "k_cut", "the proxy dimension D = %u is too large to fit", d);
         goto fail;
     }
-    plan->disk_estimate = train_disk_estimate(p, d, fb - fr->a);
+    plan->disk_estimate = train_disk_estimate(p, d, training_frames(p));
     plan->mem_estimate = encoder_memory_estimate(&cfg);
     if (p->eval_decode && (p->eval_frames.given || p->n_eval > 0))
         plan->mem_estimate += decoder_bytes;
@@ -334,7 +483,11 @@ static int train_validate(const struct job_submit_ctx *ctx, const msgpack_object
                    plan->mem_estimate / 1048576.0, ctx->vk->memory_budget / 1048576.0);
         goto fail;
     }
-    job_plan_input(plan, "traj", p->traj);
+    for (int k = 0; k < p->n_traj; k++) {
+        char name[32];
+        traj_name(k, name, sizeof name);
+        job_plan_input(plan, name, p->traj[k]);
+    }
     for (int i = 0; i < p->n_eval; i++) {
         char name[32];
         snprintf(name, sizeof name, "eval_traj%d", i + 1);
@@ -356,12 +509,21 @@ static void train_free_params(void *params) { free(params); }
 
 /* ---- execution (GPU thread) ---- */
 
+/* Scores summed over several spans, reported as their means under PREFIX.pooled. A span
+ * whose correlation never fell below 0.95 counts its length (a censored time). */
+struct pooled {
+    double proxy_error, corr, rel_l2, fell;
+    int spans, decoded;
+};
+
 struct train_state {
     const struct train_params *p;
     struct encoder *enc;
-    uint32_t d, t;      /* proxy size; training frames */
+    uint32_t d;         /* proxy size */
+    uint32_t t[TRAIN_MAX_TRAJ]; /* training frames of each trajectory */
     int64_t *anchors;
-    double *Z, *Zeval, *A;
+    double *Z[TRAIN_MAX_TRAJ]; /* each trajectory's training proxies (t[k] × D) */
+    double *Zeval, *A;
     double *eval_truth; /* the eval span's frames, kept from stage 0 for its decoded scores */
     uint64_t n_eval_frames;
     int stage;
@@ -369,6 +531,7 @@ struct train_state {
     bool gpu_timing;
     struct train_decoder *decoder; /* made at the first decoded evaluation */
     double *zhat;                  /* the rollout being scored (frames × D) */
+    struct pooled train_pool, eval_pool; /* over the training trajectories; over eval_traj */
 };
 
 static void state_free(struct train_state *s)
@@ -379,7 +542,8 @@ static void state_free(struct train_state *s)
     train_decoder_destroy(s->decoder);
     free(s->zhat);
     free(s->anchors);
-    free(s->Z);
+    for (int k = 0; k < TRAIN_MAX_TRAJ; k++)
+        free(s->Z[k]);
     free(s->Zeval);
     free(s->eval_truth);
     free(s->A);
@@ -434,18 +598,20 @@ static int encode_span(struct train_state *s, struct encode_frames traj, uint64_
     return 0;
 }
 
-/* The training trajectory: bound on the device when its producer left it resident (no
+/* Training trajectory k: bound on the device when its producer left it resident (no
  * host round trip), else the blob loaded and verified (*loaded, freed by the caller). */
-static int open_traj(struct job_exec *ex, const struct train_params *p, struct encode_frames *traj,
+static int open_traj(struct job_exec *ex, const struct train_params *p, int k, struct encode_frames *traj,
                      double **loaded, struct dashi_error *err)
 {
-    uint64_t shape[3] = {p->traj_frames, p->n, p->n};
+    uint64_t shape[3] = {p->traj_frames[k], p->n, p->n};
+    char name[32];
+    traj_name(k, name, sizeof name);
     *loaded = NULL;
-    *traj = (struct encode_frames){.dev = job_resident_acquire(ex, "traj", p->traj, NPY_F8, 3, shape)};
+    *traj = (struct encode_frames){.dev = job_resident_acquire(ex, name, p->traj[k], NPY_F8, 3, shape)};
     if (traj->dev)
         return 0;
     struct npy_info info;
-    if (blobstore_load(job_blobs(ex), "traj", p->traj, &info, (void **)loaded, err) != 0)
+    if (blobstore_load(job_blobs(ex), "traj", p->traj[k], &info, (void **)loaded, err) != 0)
         return -1;
     traj->host = *loaded;
     return 0;
@@ -469,14 +635,14 @@ static int stage_encode(struct job_exec *ex, struct train_state *s, struct dashi
     const struct train_params *p = s->p;
     struct encode_frames traj;
     double *loaded;
-    if (open_traj(ex, p, &traj, &loaded, err) != 0)
+    if (open_traj(ex, p, 0, &traj, &loaded, err) != 0)
         return -1;
-    uint64_t F = p->traj_frames, nn = (uint64_t)p->n * p->n;
-    uint64_t a = p->frames.a, b = p->frames.b == RANGE_END ? F : p->frames.b;
-    s->t = (uint32_t)(b - a);
-    s->Z = malloc((size_t)s->t * s->d * sizeof(double));
+    uint64_t F = p->traj_frames[0], nn = (uint64_t)p->n * p->n;
+    uint64_t a = p->frames.a, b = range_end(&p->frames, F);
+    s->t[0] = (uint32_t)(b - a);
+    s->Z[0] = malloc((size_t)s->t[0] * s->d * sizeof(double));
     int rc = -1;
-    if (!s->Z) {
+    if (!s->Z[0]) {
         dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
         goto out;
     }
@@ -484,10 +650,10 @@ static int stage_encode(struct job_exec *ex, struct train_state *s, struct dashi
     if (encoder_select_anchors_from(s->enc, traj, a, s->anchors, err) != 0)
         goto out;
     s->encode_ms += monotonic_ms() - t0;
-    if (encode_span(s, traj, a, b, s->Z, err) != 0)
+    if (encode_span(s, traj, a, b, s->Z[0], err) != 0)
         goto out;
     if (p->eval_frames.given) {
-        uint64_t ea = p->eval_frames.a, eb = p->eval_frames.b == RANGE_END ? F : p->eval_frames.b;
+        uint64_t ea = p->eval_frames.a, eb = range_end(&p->eval_frames, F);
         s->n_eval_frames = eb - ea;
         s->Zeval = malloc((size_t)s->n_eval_frames * s->d * sizeof(double));
         if (!s->Zeval) {
@@ -506,14 +672,14 @@ static int stage_encode(struct job_exec *ex, struct train_state *s, struct dashi
                 goto out;
         }
     }
-    uint64_t zshape[2] = {s->t, s->d}, dshape[1] = {s->d}, kshape[1] = {p->topk}, mshape[2] = {p->n, p->n};
+    uint64_t zshape[2] = {s->t[0], s->d}, dshape[1] = {s->d}, kshape[1] = {p->topk}, mshape[2] = {p->n, p->n};
     uint8_t *mask = malloc(nn);
     if (!mask) {
         dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
         goto out;
     }
     encode_mask_low(encoder_bands(s->enc), mask);
-    rc = put_f8(ex, "Z", 2, zshape, s->Z, NPY_F8, err) || put_f8(ex, "z0", 1, dshape, s->Z, NPY_F8, err) ||
+    rc = put_f8(ex, "Z", 2, zshape, s->Z[0], NPY_F8, err) || put_f8(ex, "z0", 1, dshape, s->Z[0], NPY_F8, err) ||
                  put_f8(ex, "anchors", 1, kshape, s->anchors, NPY_I8, err) ||
                  put_f8(ex, "mask_low", 2, mshape, mask, NPY_U1, err)
              ? -1 : 0;
@@ -528,12 +694,39 @@ out:
     return rc;
 }
 
+/* Stage k (1 <= k < n_traj): training trajectory k's proxies, with the anchors of the first
+ * (one proxy space for the one operator), output Z_traj<k+1>. */
+static int stage_encode_more(struct job_exec *ex, struct train_state *s, int k, struct dashi_error *err)
+{
+    const struct train_params *p = s->p;
+    struct encode_frames traj;
+    double *loaded;
+    if (open_traj(ex, p, k, &traj, &loaded, err) != 0)
+        return -1;
+    uint64_t a = p->frames.a, b = range_end(&p->frames, p->traj_frames[k]);
+    s->t[k] = (uint32_t)(b - a);
+    s->Z[k] = malloc((size_t)s->t[k] * s->d * sizeof(double));
+    int rc = -1;
+    if (!s->Z[k])
+        dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    else if (encode_span(s, traj, a, b, s->Z[k], err) == 0) {
+        char name[32];
+        snprintf(name, sizeof name, "Z_traj%d", k + 1);
+        uint64_t zshape[2] = {s->t[k], s->d};
+        rc = put_f8(ex, name, 2, zshape, s->Z[k], NPY_F8, err);
+    }
+    job_resident_release(ex, traj.dev);
+    free(loaded);
+    return rc;
+}
+
 /* Rolls A from z[0] over `count` proxies and reports ‖ẑ_t − z_t‖/‖z_t‖ per step t >= 1
  * under `prefix`.proxy_error, with summaries of its mean and last value. When zhat is not
  * NULL it receives ẑ_0..ẑ_{count-1} (count × D); *diverged (if not NULL) the first step
  * whose state is not finite, 0 when none. */
 static int score_rollout(struct job_exec *ex, const struct train_state *s, const char *prefix, const double *z,
-                         uint64_t count, double *zhat, uint64_t *diverged_out, struct dashi_error *err)
+                         uint64_t count, double *zhat, uint64_t *diverged_out, struct pooled *pool,
+                         struct dashi_error *err)
 {
     uint32_t d = s->d;
     double *cur = malloc(2 * (size_t)d * sizeof *cur);
@@ -572,7 +765,12 @@ static int score_rollout(struct job_exec *ex, const struct train_state *s, const
     snprintf(key, sizeof key, "%s.proxy_error_final", prefix);
     job_emit_summary(ex, key, diverged ? INFINITY : last);
     snprintf(key, sizeof key, "%s.proxy_error_mean", prefix);
-    job_emit_summary(ex, key, diverged ? INFINITY : sum / (double)(count - 1));
+    double mean = diverged ? INFINITY : sum / (double)(count - 1);
+    job_emit_summary(ex, key, mean);
+    if (pool) {
+        pool->proxy_error += mean;
+        pool->spans++;
+    }
     snprintf(key, sizeof key, "%s.steps", prefix);
     job_emit_summary(ex, key, (double)(count - 1));
     if (diverged) {
@@ -585,16 +783,16 @@ static int score_rollout(struct job_exec *ex, const struct train_state *s, const
 /* An evaluation span: its proxy error and, unless eval_decode is off or the rollout
  * diverged, the decoded fields against the span's frames (truth, count × N × N). */
 static int score_eval_span(struct job_exec *ex, struct train_state *s, const char *prefix, const double *z,
-                           uint64_t count, const double *truth, struct dashi_error *err)
+                           uint64_t count, const double *truth, struct pooled *pool, struct dashi_error *err)
 {
     if (!s->p->eval_decode)
-        return score_rollout(ex, s, prefix, z, count, NULL, NULL, err);
+        return score_rollout(ex, s, prefix, z, count, NULL, NULL, pool, err);
     free(s->zhat);
     s->zhat = malloc((size_t)count * s->d * sizeof *s->zhat);
     if (!s->zhat)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
     uint64_t diverged = 0;
-    if (score_rollout(ex, s, prefix, z, count, s->zhat, &diverged, err) != 0)
+    if (score_rollout(ex, s, prefix, z, count, s->zhat, &diverged, pool, err) != 0)
         return -1;
     if (diverged)
         return 0; /* nothing finite to decode; the proxy summaries say where it diverged */
@@ -603,22 +801,121 @@ static int score_eval_span(struct job_exec *ex, struct train_state *s, const cha
         if (train_decoder_create(ex, &cfg, encoder_bands(s->enc), s->anchors, &s->decoder, err) != 0)
             return -1;
     }
-    return train_decode_score(ex, s->decoder, prefix, s->zhat, truth, count, err);
+    struct train_decode_means m;
+    if (train_decode_score(ex, s->decoder, prefix, s->zhat, truth, count, &m, err) != 0)
+        return -1;
+    if (pool) {
+        pool->corr += m.corr_mean;
+        pool->rel_l2 += m.rel_l2_mean;
+        pool->fell += m.time_to_corr >= 0 ? (double)m.time_to_corr : (double)count;
+        pool->decoded++;
+    }
+    return 0;
 }
 
-/* Stage 1: the fit, its diagnostics, train.* and the same-trajectory eval.* scores. */
+static void emit_pooled(struct job_exec *ex, const char *prefix, const struct pooled *pool)
+{
+    char key[64];
+    snprintf(key, sizeof key, "%s.pooled.spans", prefix);
+    job_emit_summary(ex, key, pool->spans);
+    snprintf(key, sizeof key, "%s.pooled.proxy_error_mean", prefix);
+    job_emit_summary(ex, key, pool->proxy_error / pool->spans);
+    if (!pool->decoded)
+        return;
+    snprintf(key, sizeof key, "%s.pooled.corr_mean", prefix);
+    job_emit_summary(ex, key, pool->corr / pool->decoded);
+    snprintf(key, sizeof key, "%s.pooled.rel_l2_mean", prefix);
+    job_emit_summary(ex, key, pool->rel_l2 / pool->decoded);
+    snprintf(key, sizeof key, "%s.pooled.time_to_corr_below_0.95", prefix);
+    job_emit_summary(ex, key, pool->fell / pool->decoded);
+}
+
+/* The transitions of every training trajectory, each paired within itself: X holds
+ * z_0..z_{T_k−2} and Y z_1..z_{T_k−1} of each k, stacked. One trajectory needs no copy
+ * (X = Z, Y = Z + D: the fit as it always was). *T: the transitions. */
+static int stack_transitions(struct train_state *s, const double **X, const double **Y, double **owned, uint32_t *T,
+                             struct dashi_error *err)
+{
+    int n = s->p->n_traj;
+    size_t d = s->d, rows = 0;
+    for (int k = 0; k < n; k++)
+        rows += s->t[k] - 1;
+    *T = (uint32_t)rows;
+    *owned = NULL;
+    if (n == 1) {
+        *X = s->Z[0];
+        *Y = s->Z[0] + d;
+        return 0;
+    }
+    double *buf = malloc(2 * rows * d * sizeof *buf);
+    if (!buf)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    double *x = buf, *y = buf + rows * d;
+    for (int k = 0; k < n; k++) {
+        size_t len = (s->t[k] - 1) * d;
+        memcpy(x, s->Z[k], len * sizeof *x);
+        memcpy(y, s->Z[k] + d, len * sizeof *y);
+        x += len, y += len;
+    }
+    *X = buf, *Y = buf + rows * d;
+    *owned = buf;
+    return 0;
+}
+
+/* The operator of the class asked for: ridge.h's fit (full, or lowrank as its rank), whose
+ * report also gives the conditioning of XᵀX + λI; a banded class then replaces A and the
+ * numbers that depend on it. */
+static int fit_operator(struct job_exec *ex, struct train_state *s, const double *X, const double *Y, uint32_t T,
+                        struct ridge_report *rep, struct dashi_error *err)
+{
+    const struct train_params *p = s->p;
+    /* The fit's products on a real GPU; on lavapipe the host's BLAS is faster. */
+    struct vk_runtime *vk = job_vk(ex)->is_cpu ? NULL : job_vk(ex);
+    if (ridge_fit(X, Y, T, s->d, p->ridge, (uint32_t)p->rank, vk, s->A, rep, err) != 0)
+        return -1;
+    if (p->op.kind != OPERATOR_BANDED)
+        return 0;
+    if (operator_fit_banded(X, Y, T, s->d, p->ridge, p->op.width, s->A, err) != 0 ||
+        operator_fit_residual(X, Y, T, s->d, s->A, &rep->fit_residual, err) != 0 ||
+        operator_spectral_radius(s->A, s->d, &rep->spectral_radius, err) != 0)
+        return -1;
+    rep->unstable = rep->spectral_radius > 1.0;
+    return 0;
+}
+
+/* stabilize: A's eigenvalues outside the unit disc moved inside it, the change reported. */
+static int stabilize_operator(struct job_exec *ex, struct train_state *s, struct ridge_report *rep,
+                              struct dashi_error *err)
+{
+    struct operator_stabilize_report st;
+    if (operator_stabilize(s->A, s->d, &st, err) != 0)
+        return -1;
+    job_emit_summary(ex, "train.spectral_radius_unstabilized", st.radius_before);
+    job_emit_summary(ex, "train.stabilize_moved", st.moved);
+    job_emit_summary(ex, "train.stabilize_rel_change", st.rel_change);
+    rep->spectral_radius = st.radius_after;
+    rep->unstable = st.radius_after > 1.0;
+    return 0;
+}
+
+/* Stage n_traj: the fit, its diagnostics, train.* (train.trajK.* for the further training
+ * trajectories) and the same-trajectory eval.* scores. */
 static int stage_fit(struct job_exec *ex, struct train_state *s, struct dashi_error *err)
 {
     const struct train_params *p = s->p;
-    uint32_t d = s->d;
+    uint32_t d = s->d, T;
     s->A = malloc((size_t)d * d * sizeof(double));
     if (!s->A)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    const double *X = NULL, *Y = NULL;
+    double *owned;
+    if (stack_transitions(s, &X, &Y, &owned, &T, err) != 0)
+        return -1;
     struct ridge_report rep;
     double t0 = monotonic_ms();
-    /* The fit's products on a real GPU; on lavapipe the host's BLAS is faster. */
-    struct vk_runtime *vk = job_vk(ex)->is_cpu ? NULL : job_vk(ex);
-    if (ridge_fit(s->Z, s->Z + d, s->t - 1, d, p->ridge, (uint32_t)p->rank, vk, s->A, &rep, err) != 0)
+    int rc = fit_operator(ex, s, X, Y, T, &rep, err);
+    free(owned);
+    if (rc != 0 || (p->stabilize && stabilize_operator(ex, s, &rep, err) != 0))
         return -1;
     s->fit_ms = monotonic_ms() - t0;
     uint64_t ashape[2] = {d, d};
@@ -626,7 +923,11 @@ static int stage_fit(struct job_exec *ex, struct train_state *s, struct dashi_er
         return -1;
     job_emit_summary(ex, "D", d);
     job_emit_summary(ex, "M", encoder_bands(s->enc)->m);
-    job_emit_summary(ex, "train.frames", s->t);
+    job_emit_summary(ex, "train.frames", s->t[0]);
+    if (p->n_traj > 1) {
+        job_emit_summary(ex, "train.trajectories", p->n_traj);
+        job_emit_summary(ex, "train.transitions", T);
+    }
     job_emit_summary(ex, "train.fit_residual", rep.fit_residual);
     job_emit_summary(ex, "train.cond", rep.cond);
     job_emit_summary(ex, "train.sigma_max", rep.sigma_max);
@@ -640,11 +941,16 @@ static int stage_fit(struct job_exec *ex, struct train_state *s, struct dashi_er
     job_emit_summary(ex, "fit_on_gpu", rep.on_gpu ? 1 : 0);
     if (rep.gpu_ms >= 0)
         job_emit_summary(ex, "fit_gpu_ms", rep.gpu_ms);
-    job_emit_summary(ex, "train.support_frac_first", s->Z[2 * encoder_bands(s->enc)->m]);
+    job_emit_summary(ex, "train.support_frac_first", s->Z[0][2 * encoder_bands(s->enc)->m]);
     t0 = monotonic_ms();
-    if (score_rollout(ex, s, "train", s->Z, s->t, NULL, NULL, err) != 0)
-        return -1;
-    if (s->Zeval && score_eval_span(ex, s, "eval", s->Zeval, s->n_eval_frames, s->eval_truth, err) != 0)
+    struct pooled *pool = p->n_traj > 1 ? &s->train_pool : NULL;
+    for (int k = 0; k < p->n_traj; k++) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, k ? "train.traj%d" : "train", k + 1);
+        if (score_rollout(ex, s, prefix, s->Z[k], s->t[k], NULL, NULL, pool, err) != 0)
+            return -1;
+    }
+    if (s->Zeval && score_eval_span(ex, s, "eval", s->Zeval, s->n_eval_frames, s->eval_truth, NULL, err) != 0)
         return -1;
     s->eval_ms += monotonic_ms() - t0;
     return 0;
@@ -674,7 +980,7 @@ static int stage_eval_traj(struct job_exec *ex, struct train_state *s, int i, st
         goto out;
     snprintf(name, sizeof name, "eval.traj%d", i + 1);
     double t0 = monotonic_ms();
-    rc = score_eval_span(ex, s, name, z, F, traj, err);
+    rc = score_eval_span(ex, s, name, z, F, traj, &s->eval_pool, err);
     s->eval_ms += monotonic_ms() - t0;
 out:
     free(traj);
@@ -685,18 +991,20 @@ out:
 static int train_slice(struct job_exec *ex, void *state, bool *done, struct dashi_error *err)
 {
     struct train_state *s = state;
-    int rc;
+    int rc, fit = s->p->n_traj, total = fit + 1 + s->p->n_eval;
     if (s->stage == 0)
         rc = stage_encode(ex, s, err);
-    else if (s->stage == 1)
+    else if (s->stage < fit)
+        rc = stage_encode_more(ex, s, s->stage, err);
+    else if (s->stage == fit)
         rc = stage_fit(ex, s, err);
     else
-        rc = stage_eval_traj(ex, s, s->stage - 2, err);
+        rc = stage_eval_traj(ex, s, s->stage - fit - 1, err);
     if (rc != 0)
         return -1;
     s->stage++;
-    job_emit_progress(ex, (uint64_t)s->stage, 2 + (uint64_t)s->p->n_eval);
-    *done = s->stage >= 2 + s->p->n_eval;
+    job_emit_progress(ex, (uint64_t)s->stage, (uint64_t)total);
+    *done = s->stage >= total;
     return 0;
 }
 
@@ -709,6 +1017,10 @@ static int train_finish(struct job_exec *ex, void *state, struct dashi_error *er
         job_emit_summary(ex, "encode_gpu_ms", s->encode_gpu_ms);
     job_emit_summary(ex, "fit_ms", s->fit_ms);
     job_emit_summary(ex, "eval_ms", s->eval_ms);
+    if (s->train_pool.spans)
+        emit_pooled(ex, "train", &s->train_pool);
+    if (s->eval_pool.spans)
+        emit_pooled(ex, "eval", &s->eval_pool);
     return 0;
 }
 

@@ -77,7 +77,8 @@ static void summary(struct job_exec *ex, const char *prefix, const char *name, d
 }
 
 int train_decode_score(struct job_exec *ex, struct train_decoder *td, const char *prefix, const double *zhat,
-                       const double *truth, uint64_t count, struct dashi_error *err)
+                       const double *truth, uint64_t count, struct train_decode_means *means,
+                       struct dashi_error *err)
 {
     size_t nn = (size_t)td->n * td->n;
     char k_rel[96], k_corr[96], k_de[96], k_dz[96];
@@ -116,5 +117,9 @@ int train_decode_score(struct job_exec *ex, struct train_decoder *td, const char
     summary(ex, prefix, "dZ_final", last_dz);
     summary(ex, prefix, "time_to_corr_below_0.95", (double)fell);
     summary(ex, prefix, "decoded", (double)count);
+    if (means)
+        *means = (struct train_decode_means){.rel_l2_mean = count ? rel_sum / (double)count : NAN,
+                                             .corr_mean = count ? corr_sum / (double)count : NAN,
+                                             .time_to_corr = fell};
     return 0;
 }

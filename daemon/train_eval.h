@@ -28,8 +28,16 @@ int train_decoder_create(struct job_exec *ex, const struct encode_config *cfg, c
                          const int64_t *anchors, struct train_decoder **out, struct dashi_error *err);
 void train_decoder_destroy(struct train_decoder *td); /* NULL is fine */
 
-/* Decodes zhat (count × D) against truth (count × N × N) and reports under prefix. */
+/* The summaries a decoded score reports, for pooling over trajectories. */
+struct train_decode_means {
+    double rel_l2_mean, corr_mean;
+    int64_t time_to_corr; /* the first step with corr < 0.95, -1 when none */
+};
+
+/* Decodes zhat (count × D) against truth (count × N × N) and reports under prefix; the
+ * summaries also into *means when it is not NULL. */
 int train_decode_score(struct job_exec *ex, struct train_decoder *td, const char *prefix, const double *zhat,
-                       const double *truth, uint64_t count, struct dashi_error *err);
+                       const double *truth, uint64_t count, struct train_decode_means *means,
+                       struct dashi_error *err);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "monotonic.h"
+#include "operator_class.h"
 #include "ridge_gpu.h"
 
 /* No LAPACKE/CBLAS headers are installed: the Fortran symbols, with gfortran's hidden
@@ -339,13 +340,8 @@ int ridge_fit(const double *X, const double *Y, uint32_t T, uint32_t D, double l
     /* (XA)ᵀ = Aᵀ Xᵀ: A's row-major buffer is Aᵀ column-major (the GPU fit computed it). */
     if (!rep->on_gpu)
         gemm('N', 'N', (int)D, (int)T, (int)D, A, (int)D, X, (int)D, XA, (int)D);
-    double num = 0, den = 0;
-    for (size_t i = 0; i < (size_t)T * D; i++) {
-        num += (XA[i] - Y[i]) * (XA[i] - Y[i]);
-        den += Y[i] * Y[i];
-    }
+    rep->fit_residual = relative_difference(XA, Y, (size_t)T * D);
     free(XA);
-    rep->fit_residual = sqrt(num) / (sqrt(den) + 1e-300);
     rep->diag_ms = monotonic_ms() - t1;
     return 0;
 }
