@@ -10,6 +10,7 @@
 #include "cmd_atoms.h"
 #include "cmd_fsck.h"
 #include "cmd_store.h"
+#include "cmd_study.h"
 #include "help.h"
 #include "output.h"
 #include "suggest.h"
@@ -111,6 +112,9 @@ static const struct command commands[] = {
      "truth | decoded | error on one scale, and the metrics against time", cmd_figure, 0},
     {"report", "ID [ID...] | --group G -o DIR", "an HTML page of the runs: figures, parameters, summary",
      cmd_report, 0},
+    {"study", "slider [--N 64] [--steps 300] [--save-every 10] [--dt 0.01] [--seed 0] [--horizon 30] "
+              "[--fidelity 0,0.25,0.5,0.75,1] [--les-n N/2,N/4] [--name NAME]",
+     "a study from one command: slider sweeps v5's fidelity against LES at coarser N", cmd_study, 0},
     {"describe", "[KIND]", "the job kinds' parameters: type, default, range, meaning", cmd_describe, 0},
     {"fsck", "", "check every blob and the database (its user or root)", cmd_fsck_store, 0},
     {"rm", "ID [ID...]", "remove finished jobs and their records (owner or root)", cmd_rm, 0},

@@ -25,6 +25,7 @@
 #include "job_atoms.h"
 #include "lowpass.h"
 #include "monotonic.h"
+#include "residual_channel.h"
 #include "store_atoms.h"
 
 #define EVOLVE_MAX_STEPS 100000u
@@ -32,6 +33,7 @@
 #define EVOLVE_DEFAULT_KMAX 32u
 #define EVOLVE_BACKGROUND_K 8 /* |k| ≤ 8: the LES's forcing/large-scale band */
 #define EVOLVE_MIN_CAPACITY 64u
+#define EVOLVE_RESIDUAL_MAX_N 1024u /* residual_channel.h: 14 host planes of N² doubles */
 
 enum evolve_background { BACKGROUND_NONE, BACKGROUND_LOWK };
 static const char *const backgrounds[] = {"none", "lowk", NULL};
@@ -44,6 +46,7 @@ struct atoms_evolve_params {
     double dt_frame, tau, merge_dist, merge_angle, split_elong;
     struct atoms_knobs knobs;
     enum evolve_background background;
+    double fidelity; /* the slider: 0 the atoms alone, 1 the exact start frame */
     uint64_t n, frames; /* 0 while unknown */
     struct job_common_params common; /* keep */
 };
@@ -66,6 +69,10 @@ const struct param_spec atoms_evolve_params[] = {
     PARAM_F64("split_elong", P, split_elong, 0, 0, 1e6, "split atoms more elongated than this (0: off, else > 1)"),
     PARAM_ENUM("background", P, background, BACKGROUND_NONE, backgrounds,
                "`lowk`: add the input's |k| <= 8 band, fixed at step 0, to the rendered field"),
+    PARAM_F64("fidelity", P, fidelity, 0, 0, 1,
+              "the slider: a residual channel of what the atoms miss at step 0, the modes |m| <= fidelity*N/sqrt(2), "
+              "advected by the atoms' velocity (0: the atoms alone; 1: every mode, the exact start frame; "
+              "N <= 1024; not with background lowk)"),
     PARAM_END,
 };
 #undef P
@@ -128,6 +135,16 @@ int atoms_evolve_validate(const struct job_submit_ctx *ctx, const msgpack_object
         goto fail;
     if (p->split_elong != 0 && p->split_elong <= 1) {
         dashi_fail(err, DASHI_E_BAD_VALUE, "split_elong", "split_elong must be 0 (no splitting) or above 1");
+        goto fail;
+    }
+    if (p->fidelity > 0 && p->background != BACKGROUND_NONE) {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "fidelity",
+                   "fidelity > 0 carries the residual itself: it does not combine with background lowk");
+        goto fail;
+    }
+    if (p->fidelity > 0 && p->n > EVOLVE_RESIDUAL_MAX_N) {
+        dashi_fail(err, DASHI_E_TOO_LARGE, "fidelity", "the residual channel runs on the host up to N %u (N %llu)",
+                   EVOLVE_RESIDUAL_MAX_N, (unsigned long long)p->n);
         goto fail;
     }
     if (!isfinite(p->every * p->dt_frame * (double)EVOLVE_MAX_STEPS)) {
@@ -197,8 +214,10 @@ struct atoms_evolve_state {
     uint64_t k;                     /* the next evolve step to produce */
     struct atom *cur;               /* the atoms of step k − 1 */
     size_t ncur;
-    struct atom_point *pts;
+    struct atom_point *pts, *pts_before; /* pts_before: the atoms before transport (residual channel) */
     size_t pts_cap;
+    struct residual_channel *residual; /* NULL with fidelity 0 */
+    double residual_ms;
     struct atom_velocity_gpu *gpu;
     size_t gpu_cap;
     double *omega, *field, *background; /* n×n each; background NULL with background none */
@@ -217,6 +236,8 @@ static void evolve_destroy(void *state)
     if (!s)
         return;
     atom_velocity_gpu_destroy(s->gpu);
+    residual_channel_destroy(s->residual);
+    free(s->pts_before);
     atoms_input_close(&s->input);
     free(s->cur);
     free(s->pts);
@@ -265,9 +286,13 @@ static int ensure_points(struct atoms_evolve_state *s, size_t count, struct dash
         return 0;
     size_t cap = count < EVOLVE_MIN_CAPACITY ? EVOLVE_MIN_CAPACITY : count;
     struct atom_point *q = realloc(s->pts, cap * sizeof *q);
-    if (!q)
+    if (q)
+        s->pts = q;
+    struct atom_point *b = q && s->p->fidelity > 0 ? realloc(s->pts_before, cap * sizeof *b) : NULL;
+    if (b)
+        s->pts_before = b;
+    if (!q || (s->p->fidelity > 0 && !b))
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory for %zu atoms", count);
-    s->pts = q;
     s->pts_cap = cap;
     return 0;
 }
@@ -293,6 +318,8 @@ static int render(struct atoms_evolve_state *s, struct dashi_error *err)
         for (size_t c = 0; c < nn; c++)
             s->field[c] += s->background[c];
     }
+    if (s->residual)
+        residual_channel_add(s->residual, s->field);
     return 0;
 }
 
@@ -395,6 +422,15 @@ static int step_zero(struct job_exec *ex, struct atoms_evolve_state *s, struct d
         if (render(s, err) != 0)
             return -1;
     }
+    if (p->fidelity > 0) {
+        /* the channel = the disc's part of everything the atoms miss at the start */
+        size_t nn = (size_t)p->n * p->n;
+        for (size_t c = 0; c < nn; c++)
+            s->field[c] = s->omega[c] - s->field[c];
+        if (residual_channel_create(s->field, (uint32_t)p->n, 2 * M_PI, p->fidelity, &s->residual, err) != 0 ||
+            render(s, err) != 0)
+            return -1;
+    }
     emit_atoms(ex, s, step, NULL, 0);
     job_emit_metric(ex, "atoms.closure_depth", step, depth);
     emit_eval(ex, s, step);
@@ -420,10 +456,20 @@ static int transport(struct job_exec *ex, struct atoms_evolve_state *s, struct d
     }
     if (to_points(s, s->cur, s->ncur, err) != 0)
         return -1;
+    if (s->residual)
+        memcpy(s->pts_before, s->pts, s->ncur * sizeof *s->pts);
     double t0 = monotonic_ms();
     if (atom_advect_gpu(s->gpu, s->pts, s->ncur, 2 * M_PI, s->dt_step, (uint32_t)s->p->substeps, err) != 0)
         return -1;
     s->transport_ms += monotonic_ms() - t0;
+    if (s->residual) {
+        /* the same velocity field: the atoms before and after this transport */
+        t0 = monotonic_ms();
+        if (residual_channel_advect(s->residual, s->pts_before, s->pts, s->ncur, (uint32_t)s->p->kmax, s->dt_step,
+                                    (uint32_t)s->p->substeps, err) != 0)
+            return -1;
+        s->residual_ms += monotonic_ms() - t0;
+    }
     s->atom_steps += s->ncur;
     for (size_t k = 0; k < s->ncur; k++) {
         if (!isfinite(s->pts[k].x) || !isfinite(s->pts[k].y))
@@ -508,6 +554,8 @@ static int evolve_finish(struct job_exec *ex, void *state, struct dashi_error *e
     job_emit_summary(ex, "eval_steps", (double)s->evals);
     job_emit_summary(ex, "ms_per_step", s->host_ms / (double)(p->steps + 1));
     job_emit_summary(ex, "transport_ms_total", s->transport_ms);
+    job_emit_summary(ex, "residual_modes", s->residual ? (double)residual_channel_modes(s->residual) : 0);
+    job_emit_summary(ex, "residual_ms_total", s->residual_ms);
     job_emit_summary(ex, "atom_steps_per_s",
                      s->transport_ms > 0 ? (double)s->atom_steps / (s->transport_ms * 1e-3) : 0);
     return 0;
