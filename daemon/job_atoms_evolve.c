@@ -13,9 +13,12 @@
  * `step` in rows and metrics is the input frame the atoms stand for, start + k·every, so
  * a track and an evolve of the same LES share their step axis. Where that frame exists
  * the rendered atoms (plus the optional low-k background, fixed at step 0) are scored
- * against it (eval.rel_l2, eval.corr). Outputs: the atoms/lineage/atom_audit tables of
- * store_atoms.h and field_final (the last rendered field, N×N f8). No checkpoints: a
- * cancelled or interrupted evolve starts again from step 0. */
+ * against it (eval.rel_l2, eval.corr). With `fidelity` > 0 a residual channel
+ * (residual_channel.h) carries what the atoms miss at step 0 on a disc of modes and is
+ * rendered with them; the atoms' own steps are unchanged.
+ * Outputs: the atoms/lineage/atom_audit tables of store_atoms.h and field_final (the last
+ * rendered field, N×N f8). No checkpoints: a cancelled or interrupted evolve starts again
+ * from step 0. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,8 +74,8 @@ const struct param_spec atoms_evolve_params[] = {
                "`lowk`: add the input's |k| <= 8 band, fixed at step 0, to the rendered field"),
     PARAM_F64("fidelity", P, fidelity, 0, 0, 1,
               "the slider: a residual channel of what the atoms miss at step 0, the modes |m| <= fidelity*N/sqrt(2), "
-              "advected by the atoms' velocity (0: the atoms alone; 1: every mode, the exact start frame; "
-              "N <= 1024; not with background lowk)"),
+              "evolved on that disc by the whole field's vorticity equation (0: the atoms alone; 1: every mode, "
+              "the exact start frame; N <= 1024; not with background lowk)"),
     PARAM_END,
 };
 #undef P
@@ -214,9 +217,10 @@ struct atoms_evolve_state {
     uint64_t k;                     /* the next evolve step to produce */
     struct atom *cur;               /* the atoms of step k − 1 */
     size_t ncur;
-    struct atom_point *pts, *pts_before; /* pts_before: the atoms before transport (residual channel) */
+    struct atom_point *pts;
     size_t pts_cap;
     struct residual_channel *residual; /* NULL with fidelity 0 */
+    double *atoms_before, *atoms_after; /* n×n renders around a transport, with the channel */
     double residual_ms;
     struct atom_velocity_gpu *gpu;
     size_t gpu_cap;
@@ -237,7 +241,8 @@ static void evolve_destroy(void *state)
         return;
     atom_velocity_gpu_destroy(s->gpu);
     residual_channel_destroy(s->residual);
-    free(s->pts_before);
+    free(s->atoms_before);
+    free(s->atoms_after);
     atoms_input_close(&s->input);
     free(s->cur);
     free(s->pts);
@@ -286,13 +291,9 @@ static int ensure_points(struct atoms_evolve_state *s, size_t count, struct dash
         return 0;
     size_t cap = count < EVOLVE_MIN_CAPACITY ? EVOLVE_MIN_CAPACITY : count;
     struct atom_point *q = realloc(s->pts, cap * sizeof *q);
-    if (q)
-        s->pts = q;
-    struct atom_point *b = q && s->p->fidelity > 0 ? realloc(s->pts_before, cap * sizeof *b) : NULL;
-    if (b)
-        s->pts_before = b;
-    if (!q || (s->p->fidelity > 0 && !b))
+    if (!q)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory for %zu atoms", count);
+    s->pts = q;
     s->pts_cap = cap;
     return 0;
 }
@@ -427,6 +428,10 @@ static int step_zero(struct job_exec *ex, struct atoms_evolve_state *s, struct d
         size_t nn = (size_t)p->n * p->n;
         for (size_t c = 0; c < nn; c++)
             s->field[c] = s->omega[c] - s->field[c];
+        s->atoms_before = malloc(nn * sizeof *s->atoms_before);
+        s->atoms_after = malloc(nn * sizeof *s->atoms_after);
+        if (!s->atoms_before || !s->atoms_after)
+            return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory for the residual channel");
         if (residual_channel_create(s->field, (uint32_t)p->n, 2 * M_PI, p->fidelity, &s->residual, err) != 0 ||
             render(s, err) != 0)
             return -1;
@@ -440,6 +445,13 @@ static int step_zero(struct job_exec *ex, struct atoms_evolve_state *s, struct d
 /* Moves s->cur by dt_step on the GPU (growing its buffers when the count outgrew them). */
 static int transport(struct job_exec *ex, struct atoms_evolve_state *s, struct dashi_error *err)
 {
+    if (s->ncur == 0 && s->residual) { /* no atoms left: the channel carries the whole field */
+        size_t nn = (size_t)s->p->n * s->p->n;
+        memset(s->atoms_before, 0, nn * sizeof *s->atoms_before);
+        memset(s->atoms_after, 0, nn * sizeof *s->atoms_after);
+        return residual_channel_advect(s->residual, s->atoms_before, s->atoms_after, s->dt_step,
+                                       (uint32_t)s->p->substeps, err);
+    }
     if (s->ncur == 0)
         return 0;
     if (s->ncur > s->gpu_cap) {
@@ -456,16 +468,17 @@ static int transport(struct job_exec *ex, struct atoms_evolve_state *s, struct d
     }
     if (to_points(s, s->cur, s->ncur, err) != 0)
         return -1;
-    if (s->residual)
-        memcpy(s->pts_before, s->pts, s->ncur * sizeof *s->pts);
+    if (s->residual && atoms_render_host(s->pts, s->ncur, (uint32_t)s->p->n, 2 * M_PI, s->atoms_before, err) != 0)
+        return -1;
     double t0 = monotonic_ms();
     if (atom_advect_gpu(s->gpu, s->pts, s->ncur, 2 * M_PI, s->dt_step, (uint32_t)s->p->substeps, err) != 0)
         return -1;
     s->transport_ms += monotonic_ms() - t0;
     if (s->residual) {
-        /* the same velocity field: the atoms before and after this transport */
+        /* the channel takes what the vorticity equation asks beyond the atoms' motion */
         t0 = monotonic_ms();
-        if (residual_channel_advect(s->residual, s->pts_before, s->pts, s->ncur, (uint32_t)s->p->kmax, s->dt_step,
+        if (atoms_render_host(s->pts, s->ncur, (uint32_t)s->p->n, 2 * M_PI, s->atoms_after, err) != 0 ||
+            residual_channel_advect(s->residual, s->atoms_before, s->atoms_after, s->dt_step,
                                     (uint32_t)s->p->substeps, err) != 0)
             return -1;
         s->residual_ms += monotonic_ms() - t0;
@@ -477,6 +490,22 @@ static int transport(struct job_exec *ex, struct atoms_evolve_state *s, struct d
         s->cur[k].cx = s->pts[k].x;
         s->cur[k].cy = s->pts[k].y;
     }
+    return 0;
+}
+
+/* Π after a transport may merge or drop atoms: the channel takes the change of the rendered
+ * atoms (atoms_after, before Π, minus s->cur's), so what Π removes stays carried on the disc. */
+static int absorb_normal_form(struct atoms_evolve_state *s, struct dashi_error *err)
+{
+    size_t nn = (size_t)s->p->n * s->p->n;
+    if (s->ncur && (to_points(s, s->cur, s->ncur, err) != 0 ||
+                    atoms_render_host(s->pts, s->ncur, (uint32_t)s->p->n, 2 * M_PI, s->atoms_before, err) != 0))
+        return -1;
+    if (!s->ncur)
+        memset(s->atoms_before, 0, nn * sizeof *s->atoms_before);
+    for (size_t c = 0; c < nn; c++)
+        s->atoms_after[c] -= s->atoms_before[c];
+    residual_channel_absorb(s->residual, s->atoms_after);
     return 0;
 }
 
@@ -497,6 +526,10 @@ static int step_next(struct job_exec *ex, struct atoms_evolve_state *s, struct d
     }
     atom_events_step(ex, &s->events, step, r.events, r.abs_residual, r.signed_residual);
     adopt(s, &r);
+    if (s->residual && absorb_normal_form(s, err) != 0) {
+        nf_result_free(&r);
+        return -1;
+    }
     emit_atoms(ex, s, step, r.edges, r.nedges);
     nf_result_free(&r);
     if (render(s, err) != 0)

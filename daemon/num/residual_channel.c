@@ -7,6 +7,7 @@
 #include "residual_channel.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,8 @@
 #define RESIDUAL_MAX_SUBSTEPS 100000.0
 #define RK4_STABLE_Z 2.0 /* |u|·|k|·h kept below this (RK4's imaginary-axis limit: 2.83) */
 
-enum { F_RE, F_IM, ACC_RE, ACC_IM, IN_RE, IN_IM, K_RE, K_IM, Z_RE, Z_IM, U0, V0, U1, V1, PLANES };
+enum { F_RE, F_IM, ACC_RE, ACC_IM, IN_RE, IN_IM, K_RE, K_IM, Z_RE, Z_IM, W_RE, W_IM, A0_RE, A0_IM, A1_RE, A1_IM,
+       FILTER, PLANES };
 
 struct residual_channel {
     uint32_t n;
@@ -93,6 +95,15 @@ static void transform(struct residual_channel *c, double *re, double *im, int si
     }
 }
 
+/* Hou and Li's exponential filter exp(−36 (|m|/(n/2))^36) along one axis: 1 to 1e-7 up to
+ * 2/3 of the Nyquist mode, exp(−36) at it. It removes the pile-up at the grid scale that
+ * an undissipated pseudo-spectral step grows, and leaves the resolved scales alone. */
+static double hou_li(long m, uint32_t n)
+{
+    double r = fabs((double)m) / (double)(n / 2);
+    return exp(-36 * pow(r, 36));
+}
+
 int residual_channel_create(const double *missed, uint32_t n, double box, double fidelity,
                             struct residual_channel **out, struct dashi_error *err)
 {
@@ -131,6 +142,7 @@ int residual_channel_create(const double *missed, uint32_t n, double box, double
             bool in = (double)(mx * mx + my * my) <= c->k2max;
             c->in_disc[(size_t)i * n + j] = in;
             c->modes += in;
+            c->plane[FILTER][(size_t)i * n + j] = hou_li(mx, n) * hou_li(my, n);
         }
     double *re = c->plane[F_RE], *im = c->plane[F_IM];
     memcpy(re, missed, nn * sizeof *re);
@@ -168,82 +180,82 @@ void residual_channel_add(struct residual_channel *c, double *field)
         field[k] += c->plane[Z_RE][k];
 }
 
-/* The atoms' velocity at the grid points into (u, v): the spectrum of their Gaussians on
- * the modes |mx|, |my| ≤ kmax (atom_velocity.h), ψ̂ = ω̂/|k|², u = ∂yψ, v = −∂xψ, summed
- * at the grid with one complex transform (u + i v: both fields are real). Modes ±n/2 land
- * in one bin, which samples the same sum. */
-static void grid_velocity(struct residual_channel *c, const struct atom_point *a, size_t count, uint32_t kmax,
-                          double *u, double *v)
+/* Into (zr, zi): the fields (∂x + i ∂y) of the spectrum Ω (gradient) or, with velocity set,
+ * u + i v (ψ̂ = Ω/|k|², u = ∂yψ, v = −∂xψ, so û + i v̂ = (kx + i ky) ψ̂), both real fields
+ * in one complex transform. The Nyquist modes have no real derivative and are dropped. */
+static void synth_pair(struct residual_channel *c, const double *ore, const double *oim, bool velocity, double *zr,
+                       double *zi)
 {
     uint32_t n = c->n;
-    size_t nn = (size_t)n * n;
-    double *zr = c->plane[Z_RE], *zi = c->plane[Z_IM];
-    memset(zr, 0, nn * sizeof *zr);
-    memset(zi, 0, nn * sizeof *zi);
-    double kunit = 2 * M_PI / c->box, area = c->box * c->box;
-    long km = (long)kmax;
-    for (size_t at = 0; at < count; at++)
-        for (long my = -km; my <= km; my++)
-            for (long mx = -km; mx <= km; mx++) {
-                if (mx == 0 && my == 0)
-                    continue;
-                double kx = kunit * (double)mx, ky = kunit * (double)my, k2 = kx * kx + ky * ky;
-                double amp = a[at].q / area * exp(-0.5 * k2 * a[at].eps * a[at].eps) / k2;
-                double ph = -(kx * a[at].x + ky * a[at].y);
-                double pr = amp * cos(ph), pi = amp * sin(ph); /* ψ̂ */
-                size_t bin = (size_t)((my + (long)n) % (long)n) * n + (size_t)((mx + (long)n) % (long)n);
-                /* û = i ky ψ̂, v̂ = −i kx ψ̂; z = û + i v̂ = (i ky + kx) ψ̂ */
-                zr[bin] += kx * pr - ky * pi;
-                zi[bin] += kx * pi + ky * pr;
-            }
-    transform(c, zr, zi, +1);
-    memcpy(u, zr, nn * sizeof *u);
-    memcpy(v, zi, nn * sizeof *v);
-}
-
-/* (kre, kim) = the disc's part of −u(θ)·∇r for the spectrum (re, im), u(θ) = (1 − θ)u0 + θu1. */
-static void tendency(struct residual_channel *c, const double *re, const double *im, double theta, double *kre,
-                     double *kim)
-{
-    uint32_t n = c->n;
-    size_t nn = (size_t)n * n;
-    double *zr = c->plane[Z_RE], *zi = c->plane[Z_IM], kunit = 2 * M_PI / c->box;
+    double kunit = 2 * M_PI / c->box;
     for (uint32_t i = 0; i < n; i++)
         for (uint32_t j = 0; j < n; j++) {
             size_t k = (size_t)i * n + j;
-            /* ∂x + i ∂y: (i kx − ky)·R; the Nyquist modes have no real derivative */
             double kx = 2 * j == n ? 0 : kunit * (double)mode_of(j, n);
             double ky = 2 * i == n ? 0 : kunit * (double)mode_of(i, n);
-            zr[k] = -kx * im[k] - ky * re[k];
-            zi[k] = kx * re[k] - ky * im[k];
+            double k2 = kx * kx + ky * ky;
+            if (velocity) {
+                double pr = k2 > 0 ? ore[k] / k2 : 0, pi = k2 > 0 ? oim[k] / k2 : 0;
+                zr[k] = kx * pr - ky * pi;
+                zi[k] = kx * pi + ky * pr;
+            } else {
+                zr[k] = -kx * oim[k] - ky * ore[k];
+                zi[k] = kx * ore[k] - ky * oim[k];
+            }
         }
     transform(c, zr, zi, +1);
-    const double *u0 = c->plane[U0], *v0 = c->plane[V0], *u1 = c->plane[U1], *v1 = c->plane[V1];
-    for (size_t k = 0; k < nn; k++) {
-        double u = (1 - theta) * u0[k] + theta * u1[k], v = (1 - theta) * v0[k] + theta * v1[k];
-        zr[k] = -(u * zr[k] + v * zi[k]);
-        zi[k] = 0;
-    }
-    transform(c, zr, zi, -1);
-    for (size_t k = 0; k < nn; k++) {
-        bool in = c->in_disc[k];
-        kre[k] = in ? zr[k] : 0;
-        kim[k] = in ? zi[k] : 0;
+}
+
+/* The whole field's spectrum at time fraction θ: Ω = (1 − θ)Â0 + θÂ1 + R, into (ore, oim). */
+static void total_spectrum(struct residual_channel *c, const double *re, const double *im, double theta, double *ore,
+                           double *oim)
+{
+    const double *a0r = c->plane[A0_RE], *a0i = c->plane[A0_IM], *a1r = c->plane[A1_RE], *a1i = c->plane[A1_IM];
+    for (size_t k = 0; k < (size_t)c->n * c->n; k++) {
+        ore[k] = (1 - theta) * a0r[k] + theta * a1r[k] + re[k];
+        oim[k] = (1 - theta) * a0i[k] + theta * a1i[k] + im[k];
     }
 }
 
-static double max_speed(const struct residual_channel *c)
+/* (kre, kim) = the disc's part of −u·∇ω − ∂A/∂t at θ for the channel spectrum (re, im):
+ * ω = A(θ) + r the whole field, u its velocity, ∂A/∂t = (A1 − A0)/dt. */
+static void tendency(struct residual_channel *c, const double *re, const double *im, double theta, double dt,
+                     double *kre, double *kim)
 {
-    double m = 0;
-    for (size_t k = 0; k < (size_t)c->n * c->n; k++) {
-        double s0 = hypot(c->plane[U0][k], c->plane[V0][k]), s1 = hypot(c->plane[U1][k], c->plane[V1][k]);
-        m = fmax(m, fmax(s0, s1));
+    size_t nn = (size_t)c->n * c->n;
+    double *kr = kre, *ki = kim; /* Ω first, the tendency last */
+    double *gr = c->plane[Z_RE], *gi = c->plane[Z_IM], *ur = c->plane[W_RE], *ui = c->plane[W_IM];
+    total_spectrum(c, re, im, theta, kr, ki);
+    synth_pair(c, kr, ki, false, gr, gi);
+    synth_pair(c, kr, ki, true, ur, ui);
+    for (size_t k = 0; k < nn; k++) {
+        gr[k] = -(ur[k] * gr[k] + ui[k] * gi[k]);
+        gi[k] = 0;
+    }
+    transform(c, gr, gi, -1);
+    const double *a0r = c->plane[A0_RE], *a0i = c->plane[A0_IM], *a1r = c->plane[A1_RE], *a1i = c->plane[A1_IM];
+    for (size_t k = 0; k < nn; k++) {
+        bool in = c->in_disc[k];
+        kr[k] = in ? gr[k] - (a1r[k] - a0r[k]) / dt : 0;
+        ki[k] = in ? gi[k] - (a1i[k] - a0i[k]) / dt : 0;
+    }
+}
+
+/* max |u| of the whole field at the step's start and end (the channel held at its start). */
+static double max_speed(struct residual_channel *c)
+{
+    double m = 0, *ore = c->plane[K_RE], *oim = c->plane[K_IM], *ur = c->plane[W_RE], *ui = c->plane[W_IM];
+    for (int end = 0; end < 2; end++) {
+        total_spectrum(c, c->plane[F_RE], c->plane[F_IM], end, ore, oim);
+        synth_pair(c, ore, oim, true, ur, ui);
+        for (size_t k = 0; k < (size_t)c->n * c->n; k++)
+            m = fmax(m, hypot(ur[k], ui[k]));
     }
     return m;
 }
 
 /* One classic RK4 substep of length h from time fraction θ to θ + dθ. */
-static void rk4_substep(struct residual_channel *c, double h, double theta, double dtheta)
+static void rk4_substep(struct residual_channel *c, double h, double dt, double theta, double dtheta)
 {
     size_t nn = (size_t)c->n * c->n;
     double *re = c->plane[F_RE], *im = c->plane[F_IM], *ar = c->plane[ACC_RE], *ai = c->plane[ACC_IM];
@@ -254,7 +266,7 @@ static void rk4_substep(struct residual_channel *c, double h, double theta, doub
     memcpy(sr, re, nn * sizeof *sr);
     memcpy(si, im, nn * sizeof *si);
     for (int st = 0; st < 4; st++) {
-        tendency(c, sr, si, theta + stage_at[st] * dtheta, kr, ki);
+        tendency(c, sr, si, theta + stage_at[st] * dtheta, dt, kr, ki);
         double next = st < 3 ? stage_at[st + 1] * h : 0;
         for (size_t k = 0; k < nn; k++) {
             ar[k] += weight[st] * h / 6 * kr[k];
@@ -269,21 +281,56 @@ static void rk4_substep(struct residual_channel *c, double h, double theta, doub
     memcpy(im, ai, nn * sizeof *im);
 }
 
-int residual_channel_advect(struct residual_channel *c, const struct atom_point *before,
-                            const struct atom_point *after, size_t count, uint32_t kmax, double dt,
-                            uint32_t substeps, struct dashi_error *err)
+/* The filter applied to the whole field A(θ) + r through the channel: on the disc,
+ * r ← r − (1 − σ)(A(θ) + r). */
+static void filter_whole_field(struct residual_channel *c, double theta)
 {
-    if (c->modes == 0 || count == 0)
-        return 0; /* nothing to carry, or no velocity */
-    grid_velocity(c, before, count, kmax, c->plane[U0], c->plane[V0]);
-    grid_velocity(c, after, count, kmax, c->plane[U1], c->plane[V1]);
-    double kdisc = 2 * M_PI / c->box * sqrt(c->k2max);
-    double need = ceil(fabs(dt) * max_speed(c) * kdisc / RK4_STABLE_Z);
+    double *ore = c->plane[K_RE], *oim = c->plane[K_IM];
+    total_spectrum(c, c->plane[F_RE], c->plane[F_IM], theta, ore, oim);
+    for (size_t k = 0; k < (size_t)c->n * c->n; k++)
+        if (c->in_disc[k]) {
+            double damp = 1 - c->plane[FILTER][k];
+            c->plane[F_RE][k] -= damp * ore[k];
+            c->plane[F_IM][k] -= damp * oim[k];
+        }
+}
+
+/* The spectrum of a grid field into (re, im). */
+static void spectrum_of(struct residual_channel *c, const double *field, double *re, double *im)
+{
+    size_t nn = (size_t)c->n * c->n;
+    memcpy(re, field, nn * sizeof *re);
+    memset(im, 0, nn * sizeof *im);
+    transform(c, re, im, -1);
+}
+
+void residual_channel_absorb(struct residual_channel *c, const double *delta)
+{
+    double *zr = c->plane[Z_RE], *zi = c->plane[Z_IM];
+    spectrum_of(c, delta, zr, zi);
+    for (size_t k = 0; k < (size_t)c->n * c->n; k++)
+        if (c->in_disc[k]) {
+            c->plane[F_RE][k] += zr[k];
+            c->plane[F_IM][k] += zi[k];
+        }
+}
+
+int residual_channel_advect(struct residual_channel *c, const double *atoms_before, const double *atoms_after,
+                            double dt, uint32_t substeps, struct dashi_error *err)
+{
+    if (c->modes == 0 || !(dt != 0))
+        return 0; /* nothing carried */
+    spectrum_of(c, atoms_before, c->plane[A0_RE], c->plane[A0_IM]);
+    spectrum_of(c, atoms_after, c->plane[A1_RE], c->plane[A1_IM]);
+    double kgrid = 2 * M_PI / c->box * (double)(c->n / 2) * M_SQRT2; /* the whole field's largest |k| */
+    double need = ceil(fabs(dt) * max_speed(c) * kgrid / RK4_STABLE_Z);
     if (!(need <= RESIDUAL_MAX_SUBSTEPS))
         return dashi_fail(err, DASHI_E_DIVERGED, "", "the residual channel needs %g substeps for one step", need);
     uint32_t sub = need > substeps ? (uint32_t)need : substeps;
-    for (uint32_t s = 0; s < sub; s++)
-        rk4_substep(c, dt / sub, (double)s / sub, 1.0 / sub);
+    for (uint32_t s = 0; s < sub; s++) {
+        rk4_substep(c, dt / sub, dt, (double)s / sub, 1.0 / sub);
+        filter_whole_field(c, (double)(s + 1) / sub);
+    }
     for (size_t k = 0; k < (size_t)c->n * c->n; k++)
         if (!isfinite(c->plane[F_RE][k]) || !isfinite(c->plane[F_IM][k]))
             return dashi_fail(err, DASHI_E_DIVERGED, "", "the residual channel is no longer finite");

@@ -8,17 +8,17 @@
  * exactly (to rounding); by Parseval the start's error is the energy of the modes outside
  * the disc, which can only fall as the disc grows: the slider is monotone by construction.
  *
- * Time: ∂r/∂t = −u·∇r, pseudo-spectral on the N×N grid (gradients from the spectrum, the
- * product on the grid, the tendency projected back onto the disc), classic RK4 substeps.
- * u is the atoms' velocity sampled at the grid points, interpolated linearly in time
- * between the atoms before and after their transport over the step. */
+ * Time: the atoms move by their own velocity (atom_velocity.h); the channel takes the disc's
+ * part of what the whole field's vorticity equation asks beyond that motion,
+ * ∂r/∂t = P_D[−u·∇(A + r) − ∂A/∂t], pseudo-spectral on the N×N grid (A the rendered atoms,
+ * u the velocity of A + r), classic RK4 substeps. At fidelity 1 (P_D the identity) A + r is
+ * then the pseudo-spectral Euler solution on the grid, whatever the atoms do. */
 #ifndef DASHI_RESIDUAL_CHANNEL_H
 #define DASHI_RESIDUAL_CHANNEL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "atom_velocity.h"
 #include "errors.h"
 
 struct residual_channel;
@@ -33,12 +33,15 @@ void residual_channel_destroy(struct residual_channel *c); /* NULL is fine */
 size_t residual_channel_modes(const struct residual_channel *c);
 /* field += the channel's field on the grid. */
 void residual_channel_add(struct residual_channel *c, double *field); /* uses c's scratch */
-/* Advects the channel over dt by the velocity of `before` (count atoms at the step's
- * start) then `after` (the same atoms transported), modes |mx|, |my| ≤ kmax: at least
- * `substeps` RK4 substeps, more when needed for |u|·kdisc·h ≤ 2 (RK4's stable range on
- * the imaginary axis is 2.83). E_DIVERGED when the field stops being finite. */
-int residual_channel_advect(struct residual_channel *c, const struct atom_point *before,
-                            const struct atom_point *after, size_t count, uint32_t kmax, double dt,
-                            uint32_t substeps, struct dashi_error *err);
+/* field += delta's part on the disc (what Π removed from the atoms after a transport). */
+void residual_channel_absorb(struct residual_channel *c, const double *delta);
+/* Evolves the channel over dt so that atoms + channel follows ∂ω/∂t = −u·∇ω on the disc
+ * (u the whole field's velocity): the channel takes the disc's part of −u·∇ω − ∂A/∂t, with
+ * A the rendered atoms, linear in time from atoms_before (the step's start) to atoms_after
+ * (after transport), both n×n. At least `substeps` RK4 substeps, more when needed for
+ * |u|·|k|max·h ≤ 2 (RK4's stable range on the imaginary axis is 2.83). E_DIVERGED when the
+ * field stops being finite or needs over 1e5 substeps. */
+int residual_channel_advect(struct residual_channel *c, const double *atoms_before, const double *atoms_after,
+                            double dt, uint32_t substeps, struct dashi_error *err);
 
 #endif
