@@ -139,7 +139,7 @@ int residual_channel_create(const double *missed, uint32_t n, double box, double
     for (uint32_t i = 0; i < n; i++)
         for (uint32_t j = 0; j < n; j++) {
             long my = mode_of(i, n), mx = mode_of(j, n);
-            bool in = (double)(mx * mx + my * my) <= c->k2max;
+            bool in = fidelity > 0 && (double)(mx * mx + my * my) <= c->k2max; /* f = 0: empty */
             c->in_disc[(size_t)i * n + j] = in;
             c->modes += in;
             c->plane[FILTER][(size_t)i * n + j] = hou_li(mx, n) * hou_li(my, n);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The residual channel of evolve mode's fidelity slider (docs/numerics.md "Fidelity
  * slider"): the part of the start frame that the atoms miss, kept as the Fourier modes of
- * a disc |m| ≤ K = fidelity·N/√2 (integer mode units, m in numpy's fftfreq order), and
- * advected by the atoms' own velocity field (atom_velocity.h) between steps.
+ * a disc |m| ≤ K = fidelity·N/√2 (integer mode units, m in numpy's fftfreq order; none at
+ * fidelity 0), evolved between steps as below.
  *
  * At fidelity 1 the disc holds every mode of the grid, so the start frame is represented
  * exactly (to rounding); by Parseval the start's error is the energy of the modes outside
@@ -12,7 +12,8 @@
  * part of what the whole field's vorticity equation asks beyond that motion,
  * ∂r/∂t = P_D[−u·∇(A + r) − ∂A/∂t], pseudo-spectral on the N×N grid (A the rendered atoms,
  * u the velocity of A + r), classic RK4 substeps. At fidelity 1 (P_D the identity) A + r is
- * then the pseudo-spectral Euler solution on the grid, whatever the atoms do. */
+ * then the pseudo-spectral Euler solution on the grid, whatever the atoms do; a Hou–Li
+ * filter after each substep keeps the grid scale from piling up. */
 #ifndef DASHI_RESIDUAL_CHANNEL_H
 #define DASHI_RESIDUAL_CHANNEL_H
 
