@@ -95,8 +95,8 @@ static void transform(struct residual_channel *c, double *re, double *im, int si
     }
 }
 
-/* Hou and Li's exponential filter exp(−36 (|m|/(n/2))^36) along one axis: 1 to 1e-7 up to
- * 2/3 of the Nyquist mode, exp(−36) at it. It removes the pile-up at the grid scale that
+/* Hou and Li's exponential filter exp(−36 (|m|/(n/2))^36) along one axis: 1 − σ < 2e-5 up
+ * to 2/3 of the Nyquist mode, σ = exp(−36) at it. It removes the pile-up at the grid scale that
  * an undissipated pseudo-spectral step grows, and leaves the resolved scales alone. */
 static double hou_li(long m, uint32_t n)
 {
@@ -318,7 +318,7 @@ void residual_channel_absorb(struct residual_channel *c, const double *delta)
 int residual_channel_advect(struct residual_channel *c, const double *atoms_before, const double *atoms_after,
                             double dt, uint32_t substeps, struct dashi_error *err)
 {
-    if (c->modes == 0 || !(dt != 0))
+    if (c->modes == 0 || dt == 0)
         return 0; /* nothing carried */
     spectrum_of(c, atoms_before, c->plane[A0_RE], c->plane[A0_IM]);
     spectrum_of(c, atoms_after, c->plane[A1_RE], c->plane[A1_IM]);
