@@ -89,9 +89,6 @@ int sweep_call(struct dashi_client *c, const struct cli_opts *o, msgpack_unpacke
                struct dashi_error *err);
 int cmd_table(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 
-/* cmd_study.c: the studies as one command each (docs/numerics.md "Generalization study") */
-int cmd_study(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
-
 /* cmd_describe.c: the job kinds' parameters */
 int cmd_describe(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 /* The describe answer's tables as text, a line per parameter. */

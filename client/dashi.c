@@ -11,6 +11,7 @@
 #include "cmd_bundle.h"
 #include "cmd_fsck.h"
 #include "cmd_store.h"
+#include "cmd_study.h"
 #include "help.h"
 #include "output.h"
 #include "suggest.h"
@@ -101,9 +102,6 @@ static const struct command commands[] = {
      "submit the product of the values as one group", cmd_sweep, 0},
     {"table", "GROUP|ID... [--col KEY[.T|.0|.min|.max|@STEP]]... [--csv]",
      "one row per run: varied parameters and metrics", cmd_table, 0},
-    {"study", "generalization [--seeds S] [--operators C1,C2...] [--N N] [--steps K] [--topk K] [--frames A:B] "
-     "[--ridge R] [--stabilize] [--nu0-eval V] [--cs-eval V] [--dt-eval V] [--name NAME] [--csv]",
-     "train on S seeds, score on a held-out seed and perturbed nu0/cs/dt: one table", cmd_study, 0},
     {"export", "ID -o DIR | --bundle DIR ID", "record.json, metrics.csv and outputs as .npy; or a result bundle",
      cmd_export_job, 0},
     {"import", "DIR", "a result bundle as a job of yours; prints its id", cmd_import, 0},
@@ -120,6 +118,12 @@ static const struct command commands[] = {
      "truth | decoded | error on one scale, and the metrics against time", cmd_figure, 0},
     {"report", "ID [ID...] | --group G -o DIR", "an HTML page of the runs: figures, parameters, summary",
      cmd_report, 0},
+    {"study", "generalization [--seeds S] [--operators C1,C2...] [--N N] [--steps K] [--topk K] [--frames A:B] "
+     "[--ridge R] [--stabilize] [--nu0-eval V] [--cs-eval V] [--dt-eval V] [--name NAME] [--csv] | "
+     "slider [--N 64] [--steps 300] [--save-every 10] [--dt 0.01] [--seed 0] [--horizon 30] "
+     "[--fidelity 0,0.25,0.5,0.75,1] [--les-n N/2,N/4] [--name NAME]",
+     "a study from one command: generalization of operator classes to held-out runs; "
+     "slider sweeps v5's fidelity against LES at coarser N", cmd_study, 0},
     {"describe", "[KIND]", "the job kinds' parameters: type, default, range, meaning", cmd_describe, 0},
     {"fsck", "", "check every blob and the database (its user or root)", cmd_fsck_store, 0},
     {"rm", "ID [ID...]", "remove finished jobs and their records (owner or root)", cmd_rm, 0},

@@ -13,9 +13,12 @@
  * `step` in rows and metrics is the input frame the atoms stand for, start + k·every, so
  * a track and an evolve of the same LES share their step axis. Where that frame exists
  * the rendered atoms (plus the optional low-k background, fixed at step 0) are scored
- * against it (eval.rel_l2, eval.corr). Outputs: the atoms/lineage/atom_audit tables of
- * store_atoms.h and field_final (the last rendered field, N×N f8). No checkpoints: a
- * cancelled or interrupted evolve starts again from step 0. */
+ * against it (eval.rel_l2, eval.corr). With `fidelity` > 0 a residual channel
+ * (residual_channel.h) carries what the atoms miss at step 0 on a disc of modes and is
+ * rendered with them; the atoms' own steps are unchanged.
+ * Outputs: the atoms/lineage/atom_audit tables of store_atoms.h and field_final (the last
+ * rendered field, N×N f8). No checkpoints: a cancelled or interrupted evolve starts again
+ * from step 0. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,7 @@
 #include "job_atoms.h"
 #include "lowpass.h"
 #include "monotonic.h"
+#include "residual_channel.h"
 #include "store_atoms.h"
 
 #define EVOLVE_MAX_STEPS 100000u
@@ -32,6 +36,7 @@
 #define EVOLVE_DEFAULT_KMAX 32u
 #define EVOLVE_BACKGROUND_K 8 /* |k| ≤ 8: the LES's forcing/large-scale band */
 #define EVOLVE_MIN_CAPACITY 64u
+#define EVOLVE_RESIDUAL_MAX_N 1024u /* residual_channel.h: 14 host planes of N² doubles */
 
 enum evolve_background { BACKGROUND_NONE, BACKGROUND_LOWK };
 static const char *const backgrounds[] = {"none", "lowk", NULL};
@@ -44,6 +49,7 @@ struct atoms_evolve_params {
     double dt_frame, tau, merge_dist, merge_angle, split_elong;
     struct atoms_knobs knobs;
     enum evolve_background background;
+    double fidelity; /* the slider: 0 the atoms alone, 1 the exact start frame */
     uint64_t n, frames; /* 0 while unknown */
     struct job_common_params common; /* keep */
 };
@@ -66,6 +72,10 @@ const struct param_spec atoms_evolve_params[] = {
     PARAM_F64("split_elong", P, split_elong, 0, 0, 1e6, "split atoms more elongated than this (0: off, else > 1)"),
     PARAM_ENUM("background", P, background, BACKGROUND_NONE, backgrounds,
                "`lowk`: add the input's |k| <= 8 band, fixed at step 0, to the rendered field"),
+    PARAM_F64("fidelity", P, fidelity, 0, 0, 1,
+              "the slider: a residual channel of what the atoms miss at step 0, the modes |m| <= fidelity*N/sqrt(2), "
+              "evolved on that disc by the whole field's vorticity equation (0: the atoms alone; 1: every mode, "
+              "the exact start frame; N <= 1024; not with background lowk)"),
     PARAM_END,
 };
 #undef P
@@ -128,6 +138,16 @@ int atoms_evolve_validate(const struct job_submit_ctx *ctx, const msgpack_object
         goto fail;
     if (p->split_elong != 0 && p->split_elong <= 1) {
         dashi_fail(err, DASHI_E_BAD_VALUE, "split_elong", "split_elong must be 0 (no splitting) or above 1");
+        goto fail;
+    }
+    if (p->fidelity > 0 && p->background != BACKGROUND_NONE) {
+        dashi_fail(err, DASHI_E_BAD_VALUE, "fidelity",
+                   "fidelity > 0 carries the residual itself: it does not combine with background lowk");
+        goto fail;
+    }
+    if (p->fidelity > 0 && p->n > EVOLVE_RESIDUAL_MAX_N) {
+        dashi_fail(err, DASHI_E_TOO_LARGE, "fidelity", "the residual channel runs on the host up to N %u (N %llu)",
+                   EVOLVE_RESIDUAL_MAX_N, (unsigned long long)p->n);
         goto fail;
     }
     if (!isfinite(p->every * p->dt_frame * (double)EVOLVE_MAX_STEPS)) {
@@ -199,6 +219,9 @@ struct atoms_evolve_state {
     size_t ncur;
     struct atom_point *pts;
     size_t pts_cap;
+    struct residual_channel *residual; /* NULL with fidelity 0 */
+    double *atoms_before, *atoms_after; /* n×n renders around a transport, with the channel */
+    double residual_ms;
     struct atom_velocity_gpu *gpu;
     size_t gpu_cap;
     double *omega, *field, *background; /* n×n each; background NULL with background none */
@@ -217,6 +240,9 @@ static void evolve_destroy(void *state)
     if (!s)
         return;
     atom_velocity_gpu_destroy(s->gpu);
+    residual_channel_destroy(s->residual);
+    free(s->atoms_before);
+    free(s->atoms_after);
     atoms_input_close(&s->input);
     free(s->cur);
     free(s->pts);
@@ -293,6 +319,8 @@ static int render(struct atoms_evolve_state *s, struct dashi_error *err)
         for (size_t c = 0; c < nn; c++)
             s->field[c] += s->background[c];
     }
+    if (s->residual)
+        residual_channel_add(s->residual, s->field);
     return 0;
 }
 
@@ -395,6 +423,19 @@ static int step_zero(struct job_exec *ex, struct atoms_evolve_state *s, struct d
         if (render(s, err) != 0)
             return -1;
     }
+    if (p->fidelity > 0) {
+        /* the channel = the disc's part of everything the atoms miss at the start */
+        size_t nn = (size_t)p->n * p->n;
+        for (size_t c = 0; c < nn; c++)
+            s->field[c] = s->omega[c] - s->field[c];
+        s->atoms_before = malloc(nn * sizeof *s->atoms_before);
+        s->atoms_after = malloc(nn * sizeof *s->atoms_after);
+        if (!s->atoms_before || !s->atoms_after)
+            return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory for the residual channel");
+        if (residual_channel_create(s->field, (uint32_t)p->n, 2 * M_PI, p->fidelity, &s->residual, err) != 0 ||
+            render(s, err) != 0)
+            return -1;
+    }
     emit_atoms(ex, s, step, NULL, 0);
     job_emit_metric(ex, "atoms.closure_depth", step, depth);
     emit_eval(ex, s, step);
@@ -404,6 +445,13 @@ static int step_zero(struct job_exec *ex, struct atoms_evolve_state *s, struct d
 /* Moves s->cur by dt_step on the GPU (growing its buffers when the count outgrew them). */
 static int transport(struct job_exec *ex, struct atoms_evolve_state *s, struct dashi_error *err)
 {
+    if (s->ncur == 0 && s->residual) { /* no atoms left: the channel carries the whole field */
+        size_t nn = (size_t)s->p->n * s->p->n;
+        memset(s->atoms_before, 0, nn * sizeof *s->atoms_before);
+        memset(s->atoms_after, 0, nn * sizeof *s->atoms_after);
+        return residual_channel_advect(s->residual, s->atoms_before, s->atoms_after, s->dt_step,
+                                       (uint32_t)s->p->substeps, err);
+    }
     if (s->ncur == 0)
         return 0;
     if (s->ncur > s->gpu_cap) {
@@ -420,10 +468,21 @@ static int transport(struct job_exec *ex, struct atoms_evolve_state *s, struct d
     }
     if (to_points(s, s->cur, s->ncur, err) != 0)
         return -1;
+    if (s->residual && atoms_render_host(s->pts, s->ncur, (uint32_t)s->p->n, 2 * M_PI, s->atoms_before, err) != 0)
+        return -1;
     double t0 = monotonic_ms();
     if (atom_advect_gpu(s->gpu, s->pts, s->ncur, 2 * M_PI, s->dt_step, (uint32_t)s->p->substeps, err) != 0)
         return -1;
     s->transport_ms += monotonic_ms() - t0;
+    if (s->residual) {
+        /* the channel takes what the vorticity equation asks beyond the atoms' motion */
+        t0 = monotonic_ms();
+        if (atoms_render_host(s->pts, s->ncur, (uint32_t)s->p->n, 2 * M_PI, s->atoms_after, err) != 0 ||
+            residual_channel_advect(s->residual, s->atoms_before, s->atoms_after, s->dt_step,
+                                    (uint32_t)s->p->substeps, err) != 0)
+            return -1;
+        s->residual_ms += monotonic_ms() - t0;
+    }
     s->atom_steps += s->ncur;
     for (size_t k = 0; k < s->ncur; k++) {
         if (!isfinite(s->pts[k].x) || !isfinite(s->pts[k].y))
@@ -431,6 +490,22 @@ static int transport(struct job_exec *ex, struct atoms_evolve_state *s, struct d
         s->cur[k].cx = s->pts[k].x;
         s->cur[k].cy = s->pts[k].y;
     }
+    return 0;
+}
+
+/* Π after a transport may merge or drop atoms: the channel takes the change of the rendered
+ * atoms (atoms_after, before Π, minus s->cur's), so what Π removes stays carried on the disc. */
+static int absorb_normal_form(struct atoms_evolve_state *s, struct dashi_error *err)
+{
+    size_t nn = (size_t)s->p->n * s->p->n;
+    if (s->ncur && (to_points(s, s->cur, s->ncur, err) != 0 ||
+                    atoms_render_host(s->pts, s->ncur, (uint32_t)s->p->n, 2 * M_PI, s->atoms_before, err) != 0))
+        return -1;
+    if (!s->ncur)
+        memset(s->atoms_before, 0, nn * sizeof *s->atoms_before);
+    for (size_t c = 0; c < nn; c++)
+        s->atoms_after[c] -= s->atoms_before[c];
+    residual_channel_absorb(s->residual, s->atoms_after);
     return 0;
 }
 
@@ -451,6 +526,10 @@ static int step_next(struct job_exec *ex, struct atoms_evolve_state *s, struct d
     }
     atom_events_step(ex, &s->events, step, r.events, r.abs_residual, r.signed_residual);
     adopt(s, &r);
+    if (s->residual && absorb_normal_form(s, err) != 0) {
+        nf_result_free(&r);
+        return -1;
+    }
     emit_atoms(ex, s, step, r.edges, r.nedges);
     nf_result_free(&r);
     if (render(s, err) != 0)
@@ -508,6 +587,8 @@ static int evolve_finish(struct job_exec *ex, void *state, struct dashi_error *e
     job_emit_summary(ex, "eval_steps", (double)s->evals);
     job_emit_summary(ex, "ms_per_step", s->host_ms / (double)(p->steps + 1));
     job_emit_summary(ex, "transport_ms_total", s->transport_ms);
+    job_emit_summary(ex, "residual_modes", s->residual ? (double)residual_channel_modes(s->residual) : 0);
+    job_emit_summary(ex, "residual_ms_total", s->residual_ms);
     job_emit_summary(ex, "atom_steps_per_s",
                      s->transport_ms > 0 ? (double)s->atom_steps / (s->transport_ms * 1e-3) : 0);
     return 0;
