@@ -4,8 +4,8 @@
 
 #include <stdio.h>
 
-#include "daemon.h"
 #include "fft_vkfft.h"
+#include "wire.h" /* DASHI_RELEASE */
 
 int gpu_device_open(struct gpu_device *g, struct daemon *d, int index, uint32_t phys, bool faulty,
                     const struct daemon_config *cfg, struct dashi_error *err)
@@ -32,7 +32,7 @@ int gpu_device_open(struct gpu_device *g, struct daemon *d, int index, uint32_t 
                       cfg->resident_bytes_set ? cfg->resident_bytes : resident_default_budget(g->vk.memory_budget)))
         return dashi_fail(err, DASHI_E_INTERNAL, "", "cannot initialise the resident cache");
     g->opened.resident = true;
-    fprintf(stderr, "dashid %s: device %d: %s (%s %s)%s\n", DASHID_VERSION, index, g->vk.device_name,
+    fprintf(stderr, "dashid %s: device %d: %s (%s %s)%s\n", DASHI_RELEASE, index, g->vk.device_name,
             g->vk.driver_name, g->vk.driver_info,
             g->vk.is_cpu ? " - a CPU implementation of Vulkan: no GPU in use" : "");
     return 0;
