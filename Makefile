@@ -21,12 +21,12 @@ CC     ?= cc
 
 # Debian 12 packages the build and the tests need (docs/build.md: targets, variables, tests).
 APT_PACKAGES := pkg-config libvulkan-dev mesa-vulkan-drivers libvkfft-dev glslang-dev glslc \
-  spirv-tools libuv1-dev libmsgpack-dev libsqlite3-dev libcmocka-dev libsodium-dev \
+  spirv-tools libuv1-dev libmsgpack-dev libsqlite3-dev libcmocka-dev libsodium-dev libfftw3-dev \
   libcairo2-dev fonts-dejavu-core \
   liblapack-dev libblas-dev valgrind clang libclang-rt-14-dev python3-msgpack python3-numpy chromium \
   debhelper systemd groff-base \
   slurmctld slurmd slurm-client munge
-PKGS := vulkan libuv msgpack sqlite3 libsodium cairo fontconfig cmocka
+PKGS := vulkan libuv msgpack sqlite3 libsodium fftw3 cairo fontconfig cmocka
 
 .PHONY: all deps ensure-deps test check demo bench clean fuzz install
 all: $(BUILD)/dashid $(BUILD)/dashi unit-tests benches
@@ -82,14 +82,15 @@ CFLAGS := $(CFLAGS_COMMON) $(OPT) $(EXTRA_CFLAGS)
 ifeq ($(STATIC),1)
   # Device builds: the lent GPU machine lacks these libraries, so link their archives.
   # (Debian names the static libuv libuv_a.a; cmocka has no archive, so no tests in such builds.)
-  DEP_LIBS := -Wl,-Bstatic -luv_a -lmsgpackc -lsqlite3 -lsodium -Wl,-Bdynamic \
+  DEP_LIBS := -Wl,-Bstatic -luv_a -lmsgpackc -lsqlite3 -lsodium -lfftw3_threads -lfftw3 -Wl,-Bdynamic \
               -lvulkan -llapack -lblas -ldl -lpthread
   CLIENT_DEP_LIBS := -lcairo -lfontconfig
-  NUM_DEP_LIBS := -Wl,-Bstatic -lsodium -Wl,-Bdynamic -lvulkan -llapack -lblas -ldl -lpthread
+  NUM_DEP_LIBS := -Wl,-Bstatic -lsodium -lfftw3_threads -lfftw3 -Wl,-Bdynamic -lvulkan -llapack -lblas -ldl -lpthread
 else
-  DEP_LIBS := $(shell pkg-config --libs vulkan libuv msgpack sqlite3 libsodium 2>/dev/null) -llapack -lblas
+  DEP_LIBS := $(shell pkg-config --libs vulkan libuv msgpack sqlite3 libsodium 2>/dev/null) -lfftw3_threads -lfftw3 \
+              -llapack -lblas
   CLIENT_DEP_LIBS := $(shell pkg-config --libs cairo fontconfig 2>/dev/null)
-  NUM_DEP_LIBS := $(shell pkg-config --libs vulkan libsodium 2>/dev/null) -llapack -lblas
+  NUM_DEP_LIBS := $(shell pkg-config --libs vulkan libsodium 2>/dev/null) -lfftw3_threads -lfftw3 -llapack -lblas
 endif
 GLSLANG_LIBS := $(shell pkg-config --libs spirv glslang SPIRV-Tools 2>/dev/null)
 LDLIBS := $(DEP_LIBS) $(GLSLANG_LIBS) -lstdc++ -lm -lpthread

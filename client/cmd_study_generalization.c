@@ -18,6 +18,7 @@
 
 #define STUDY_MAX_SEEDS 4 /* training trajectories of one train job */
 #define STUDY_HELD_OUT 4  /* the held-out seed and its three perturbations: eval.traj1..4 */
+#define STUDY_TAG "study-generalization" /* on every job of the study */
 
 /* A sweep's command line, built in place (what sweep_call reads). */
 struct study_line {
@@ -114,6 +115,7 @@ static int submit_les(struct dashi_client *c, const struct cli_opts *o, int S, c
     line_add(&r, "vary", seeds);
     snprintf(text, sizeof text, "%s-les", name);
     line_add(&r, "name", text);
+    line_add(&r, "tag", STUDY_TAG);
     if (submit(c, &r, ids, S + 1, &group, err) != 0)
         return -1;
     memcpy(train, ids, (size_t)S * sizeof *train);
@@ -128,6 +130,7 @@ static int submit_les(struct dashi_client *c, const struct cli_opts *o, int S, c
         line_add(&r, "vary", text);
         snprintf(text, sizeof text, "%s-les-%s", name, perturbed[k][0]);
         line_add(&r, "name", text);
+        line_add(&r, "tag", STUDY_TAG);
         if (submit(c, &r, &held[1 + k], 1, &group, err) != 0)
             return -1;
     }
@@ -166,6 +169,7 @@ static int generalization(struct dashi_client *c, struct cli_opts *o, struct das
         line_add(&r, "vary", text);
         snprintf(text, sizeof text, "%s-train%d", name, s);
         line_add(&r, "name", text);
+        line_add(&r, "tag", STUDY_TAG);
         memset(jobs[s - 1], 0, sizeof jobs[s - 1]);
         if (submit(c, &r, jobs[s - 1], n_ops, &groups[s - 1], err) != 0)
             return -1;

@@ -20,6 +20,7 @@
 #include "gpu_worker.h"
 #include "jobs.h"
 #include "num/blob_tree.h"
+#include "num/residual_channel.h"
 #include "results.h"
 #include "server.h"
 #include "store_readdress.h"
@@ -252,6 +253,7 @@ int daemon_start(struct daemon *d, const struct conn_handlers *handlers, struct 
     d->started_at = now_seconds();
     rollout_tuning_from_env(&d->rollout_tuning); /* after main's redirect: its warnings are logged */
     conn_budget_raise_nofile(&d->conn_budget, d->cfg.conn.fd_reserve);
+    residual_channel_process_init(); /* before the GPU threads: each may create one */
     if (open_storage(d, err) != 0 || device_pool_open(d, err) != 0 || open_scheduler(d, err) != 0 ||
         open_loop(d, err) != 0 || start_serving(d, handlers, err) != 0)
         return -1;
@@ -272,6 +274,7 @@ void daemon_close(struct daemon *d)
     if (d->opened.sched)
         scheduler_destroy(&d->sched);
     device_pool_close(d);
+    residual_channel_process_done(); /* the GPU threads have ended */
     if (d->opened.blobs)
         blobstore_close(&d->blobs);
     if (d->opened.store)

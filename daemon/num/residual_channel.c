@@ -2,10 +2,11 @@
 /* The residual channel (residual_channel.h). Spectra are stored n×n in FFT order
  * (index (iy, jx), m = index or index − n above n/2), normalised so that the field is
  * Σ_m R_m e^{+i 2π (mx·j + my·i)/n}: a forward transform is divided by n². Transforms are
- * separable: radix-2 for a power-of-two n, a direct DFT otherwise, phases from exact
- * integers (m·j mod n) into one cos/sin table. */
+ * FFTW's (any n), one split-format plan per channel made with FFTW_ESTIMATE, so the
+ * same n always gives the same plan and the same bits. */
 #include "residual_channel.h"
 
+#include <fftw3.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -24,76 +25,30 @@ struct residual_channel {
     size_t modes;
     uint8_t *in_disc;  /* n×n */
     double *plane[PLANES];
-    double *cos_t, *sin_t, *line_re, *line_im;
+    fftw_plan plan; /* n×n split complex, in place on any two planes (FFTW_UNALIGNED) */
 };
 
 static long mode_of(uint32_t index, uint32_t n) { return index < (n + 1) / 2 ? (long)index : (long)index - (long)n; }
 
-/* One line in place: x_k ← Σ_j x_j e^{sign·i 2π jk/n}. */
-static void transform_line(struct residual_channel *c, double *re, double *im, size_t stride, int sign)
-{
-    uint32_t n = c->n;
-    double *lr = c->line_re, *li = c->line_im;
-    for (uint32_t j = 0; j < n; j++) {
-        lr[j] = re[j * stride];
-        li[j] = im[j * stride];
-    }
-    if (n & (n - 1)) { /* direct DFT */
-        for (uint32_t k = 0; k < n; k++) {
-            double sr = 0, si = 0;
-            for (uint32_t j = 0; j < n; j++) {
-                size_t ph = (size_t)j * k % n;
-                double cs = c->cos_t[ph], sn = sign * c->sin_t[ph];
-                sr += lr[j] * cs - li[j] * sn;
-                si += lr[j] * sn + li[j] * cs;
-            }
-            re[k * stride] = sr;
-            im[k * stride] = si;
-        }
-        return;
-    }
-    for (uint32_t i = 1, j = 0; i < n; i++) { /* bit reversal */
-        uint32_t bit = n >> 1;
-        for (; j & bit; bit >>= 1)
-            j ^= bit;
-        j ^= bit;
-        if (i < j) {
-            double t = lr[i];
-            lr[i] = lr[j], lr[j] = t;
-            t = li[i];
-            li[i] = li[j], li[j] = t;
-        }
-    }
-    for (uint32_t len = 2; len <= n; len <<= 1)
-        for (uint32_t b = 0; b < n; b += len)
-            for (uint32_t q = 0; q < len / 2; q++) {
-                size_t ph = (size_t)q * (n / len);
-                double wr = c->cos_t[ph], wi = sign * c->sin_t[ph];
-                double *ar = lr + b + q, *ai = li + b + q, *br = ar + len / 2, *bi = ai + len / 2;
-                double tr = *br * wr - *bi * wi, ti = *br * wi + *bi * wr;
-                *br = *ar - tr, *bi = *ai - ti;
-                *ar += tr, *ai += ti;
-            }
-    for (uint32_t j = 0; j < n; j++) {
-        re[j * stride] = lr[j];
-        im[j * stride] = li[j];
-    }
-}
-
-/* The 2-D transform of (re, im) in place; forward (sign −1) divides by n². */
+/* The 2-D transform of (re, im) in place; forward (sign −1) divides by n². FFTW's split
+ * format transforms with e^{−i…}; the inverse is the same plan with re and im exchanged
+ * (FFTW manual, "Guru Complex DFTs"). */
 static void transform(struct residual_channel *c, double *re, double *im, int sign)
 {
-    uint32_t n = c->n;
-    for (uint32_t i = 0; i < n; i++)
-        transform_line(c, re + (size_t)i * n, im + (size_t)i * n, 1, sign);
-    for (uint32_t j = 0; j < n; j++)
-        transform_line(c, re + j, im + j, n, sign);
+    if (sign < 0)
+        fftw_execute_split_dft(c->plan, re, im, re, im);
+    else
+        fftw_execute_split_dft(c->plan, im, re, im, re);
     if (sign < 0) {
-        double norm = 1.0 / ((double)n * n);
-        for (size_t k = 0; k < (size_t)n * n; k++)
+        double norm = 1.0 / ((double)c->n * c->n);
+        for (size_t k = 0; k < (size_t)c->n * c->n; k++)
             re[k] *= norm, im[k] *= norm;
     }
 }
+
+void residual_channel_process_init(void) { fftw_make_planner_thread_safe(); }
+
+void residual_channel_process_done(void) { fftw_cleanup(); }
 
 /* Hou and Li's exponential filter exp(−36 (|m|/(n/2))^36) along one axis: 1 − σ < 2e-5 up
  * to 2/3 of the Nyquist mode, σ = exp(−36) at it. It removes the pile-up at the grid scale that
@@ -120,21 +75,20 @@ int residual_channel_create(const double *missed, uint32_t n, double box, double
         c->box = box;
         c->k2max = fidelity * fidelity * (double)n * n / 2;
         c->in_disc = malloc(nn);
-        c->cos_t = malloc(n * sizeof(double));
-        c->sin_t = malloc(n * sizeof(double));
-        c->line_re = malloc(n * sizeof(double));
-        c->line_im = malloc(n * sizeof(double));
-        ok = c->in_disc && c->cos_t && c->sin_t && c->line_re && c->line_im;
+        ok = c->in_disc != NULL;
         for (int p = 0; p < PLANES && ok; p++)
             ok = (c->plane[p] = calloc(nn, sizeof(double))) != NULL;
+    }
+    if (ok) {
+        /* Serialised by FFTW itself after residual_channel_process_init (the header). */
+        fftw_iodim dims[2] = {{(int)n, (int)n, (int)n}, {(int)n, 1, 1}};
+        c->plan = fftw_plan_guru_split_dft(2, dims, 0, NULL, c->plane[F_RE], c->plane[F_IM], c->plane[F_RE],
+                                           c->plane[F_IM], FFTW_ESTIMATE | FFTW_UNALIGNED);
+        ok = c->plan != NULL;
     }
     if (!ok) {
         residual_channel_destroy(c);
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory for the residual channel (N %u)", n);
-    }
-    for (uint32_t k = 0; k < n; k++) {
-        c->cos_t[k] = cos(2 * M_PI * (double)k / n);
-        c->sin_t[k] = sin(2 * M_PI * (double)k / n);
     }
     for (uint32_t i = 0; i < n; i++)
         for (uint32_t j = 0; j < n; j++) {
@@ -161,10 +115,8 @@ void residual_channel_destroy(struct residual_channel *c)
     for (int p = 0; p < PLANES; p++)
         free(c->plane[p]);
     free(c->in_disc);
-    free(c->cos_t);
-    free(c->sin_t);
-    free(c->line_re);
-    free(c->line_im);
+    if (c->plan)
+        fftw_destroy_plan(c->plan);
     free(c);
 }
 

@@ -24,6 +24,13 @@
 
 struct residual_channel;
 
+/* The transforms are FFTW's, whose planner is shared by the process: a process whose
+ * threads create channels concurrently calls residual_channel_process_init once before
+ * they start (it makes FFTW's planner serialise itself), and residual_channel_process_done
+ * once they have all ended (FFTW's cached plans freed: a clean shutdown under valgrind). */
+void residual_channel_process_init(void);
+void residual_channel_process_done(void);
+
 /* The channel of `fidelity` ∈ [0, 1] holding the disc's modes of `missed` (n×n row-major,
  * axis 0 = y, box side `box`). E_BAD_VALUE for n outside [2, 4096] or a fidelity outside
  * [0, 1]; E_INTERNAL when out of host memory. */

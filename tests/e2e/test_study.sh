@@ -29,6 +29,11 @@ for r in rows:
 print("study table:", [(r["operator"], round(r["eval.traj1.corr_mean"], 4)) for r in rows])
 PY
 ok "study generalization: a table of its stored, grouped runs"
+# Every job of the study carries its tag: 2 LES + 3 perturbed LES + 2 trains.
+"$DASHI" --json list --tag study-generalization > "$WORK/tagged.json" || fail "list --tag"
+n=$(json "$WORK/tagged.json" "len(d['jobs'])")
+[ "$n" = 7 ] || fail "list --tag study-generalization: $n jobs, expected 7"
+ok "study generalization tags its 7 jobs study-generalization"
 "$DASHI" study generalization --seeds 9 > "$WORK/bad.txt" 2>&1 && fail "--seeds 9 accepted"
 grep -q seeds "$WORK/bad.txt" || fail "--seeds 9: $(cat "$WORK/bad.txt")"
 ok "study generalization --seeds out of range refused naming seeds"

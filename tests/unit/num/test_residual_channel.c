@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The residual channel of the fidelity slider (daemon/num/residual_channel.h): the start
- * field's error is non-increasing in the fidelity and vanishes at 1 (radix-2 and direct-DFT
+ * field's error is non-increasing in the fidelity and vanishes at 1 (power-of-two and other
  * sizes); a same-|k| field (a steady Euler solution) stays put; and at fidelity 1 the whole
  * field (atoms + channel) evolves the same whatever the atoms do, since the channel takes
  * what the vorticity equation asks beyond their motion. */
@@ -69,7 +69,7 @@ static void channel_field(struct residual_channel *c, uint32_t n, double *out)
 static void monotone_and_exact_at_one(void **state)
 {
     (void)state;
-    static const uint32_t sizes[] = {16, 12}; /* radix 2, direct DFT */
+    static const uint32_t sizes[] = {16, 12}; /* a power of two and not: FFTW plans both */
     uint64_t rng = 7;
     for (size_t si = 0; si < 2; si++) {
         uint32_t n = sizes[si];
