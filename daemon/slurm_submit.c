@@ -20,16 +20,20 @@
 
 /* ---- the request's fields ---- */
 
-/* Words sbatch takes from dashid, never from the user. */
+/* Options sbatch takes from dashid, never from the user: --array, --wrap, --parsable, an
+ * abbreviation of one (getopt_long takes those) and -a. dashid's own options also come
+ * after the user's, so a later one wins whatever the spelling. */
 static bool reserved_word(const char *w)
 {
-    static const char *const reserved[] = {"--array", "-a", "--wrap", "--parsable", NULL};
-    for (const char *const *r = reserved; *r; r++) {
-        size_t n = strlen(*r);
-        if (strncmp(w, *r, n) == 0 && (w[n] == 0 || w[n] == '=' || (n == 2 && w[n])))
-            return true;
+    static const char *const reserved[] = {"array", "wrap", "parsable", NULL};
+    if (strncmp(w, "--", 2) == 0) {
+        size_t n = strcspn(w + 2, "=");
+        for (const char *const *r = reserved; *r; r++)
+            if (n > 0 && strncmp(*r, w + 2, n) == 0)
+                return true;
+        return false;
     }
-    return false;
+    return w[0] == '-' && w[1] == 'a';
 }
 
 int slurm_request_parse(const msgpack_object *args, struct slurm_request *out, struct dashi_error *err)
@@ -253,6 +257,8 @@ static int sbatch_argv(const struct slurm_batch *b, const struct slurm_request *
     for (size_t i = 0; i < sr->nargs; i++)
         gres_given = gres_given || strncmp(sr->args[i], "--gres", 6) == 0;
     argv[n++] = cfg->sbatch;
+    for (size_t i = 0; i < sr->nargs; i++)
+        argv[n++] = sr->args[i];
     argv[n++] = "--parsable";
     snprintf(words[w], sizeof words[w], "--job-name=dashi-%lld", (long long)b->ids[0]);
     argv[n++] = words[w++];
@@ -266,8 +272,6 @@ static int sbatch_argv(const struct slurm_batch *b, const struct slurm_request *
         snprintf(words[w], sizeof words[w], "--array=0-%zu", b->n - 1);
         argv[n++] = words[w++];
     }
-    for (size_t i = 0; i < sr->nargs; i++)
-        argv[n++] = sr->args[i];
     snprintf(words[w], sizeof words[w], "%s/dashi-run.sh", cfg->workdir);
     argv[n++] = words[w++];
     argv[n++] = b->jobdir;

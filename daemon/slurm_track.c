@@ -14,7 +14,7 @@
 #include "wire.h"
 
 #define SQUEUE_OUT_MAX (1u << 20) /* one line a job: far more than a user's jobs */
-#define UNLISTED_ENOUGH 3         /* polls not listing a job before Slurm is taken to have forgotten it */
+#define UNLISTED_ENOUGH 3         /* polls not listing a job before sacct is asked about it */
 
 /* ---- Slurm's states ---- */
 
@@ -181,25 +181,98 @@ static void apply_line(struct slurm_state *s, const struct squeue_line *l, bool 
     }
 }
 
-/* Jobs ended or forgotten: handled after the whole answer is read (each end may remove a
- * tracked job). */
-static void settle_ends(struct slurm_state *s, const char *out, bool *listed, bool complete)
+/* The final state squeue gives job t in out ("" when it lists it as not ended, or not). */
+static void ended_state(const char *out, const struct slurm_tracked *t, char *state, size_t cap)
+{
+    state[0] = 0;
+    for (const char *line = out; *line;) {
+        size_t len = strcspn(line, "\n");
+        struct squeue_line l;
+        if (parse_line(line, len, &l) && strcmp(l.id, t->slurm_id) == 0 && phase_of(l.state) == PHASE_ENDED)
+            snprintf(state, cap, "%s", l.state);
+        line += len + (line[len] == '\n');
+    }
+}
+
+/* Jobs ended: handled after the whole answer is read (each end removes a tracked job).
+ * One squeue stopped listing (past MinJobAge) is counted, for sacct to tell. */
+static void settle_ends(struct slurm_state *s, const char *out, const bool *listed, bool complete)
 {
     for (size_t i = s->n; i-- > 0;) {
         struct slurm_tracked *t = &s->jobs[i];
-        char ended[32] = "";
-        for (const char *line = out; *line;) {
-            size_t len = strcspn(line, "\n");
-            struct squeue_line l;
-            if (parse_line(line, len, &l) && strcmp(l.id, t->slurm_id) == 0 && phase_of(l.state) == PHASE_ENDED)
-                snprintf(ended, sizeof ended, "%s", l.state);
-            line += len + (line[len] == '\n');
-        }
+        char ended[32];
+        ended_state(out, t, ended, sizeof ended);
         t->unlisted = listed[i] ? 0 : t->unlisted + (complete ? 1 : 0);
-        if (!ended[0] && t->unlisted >= UNLISTED_ENOUGH) /* past Slurm's MinJobAge: the bundle tells */
-            snprintf(ended, sizeof ended, "UNKNOWN");
         if (ended[0])
             job_ended_in_slurm(s, t, ended);
+    }
+}
+
+/* ---- jobs squeue forgot: sacct ---- */
+
+/* sacct -P: "JOBID|STATE|NODES"; STATE may read "CANCELLED by 1000": its first word. */
+static void sacct_state(const char *out, const struct slurm_tracked *t, char *state, size_t cap)
+{
+    state[0] = 0;
+    size_t idlen = strlen(t->slurm_id);
+    for (const char *line = out; *line;) {
+        size_t len = strcspn(line, "\n");
+        if (len > idlen && strncmp(line, t->slurm_id, idlen) == 0 && line[idlen] == '|') {
+            const char *st = line + idlen + 1;
+            size_t n = strcspn(st, "| \n");
+            snprintf(state, cap, "%.*s", (int)(n < cap ? n : cap - 1), st);
+        }
+        line += len + (line[len] == '\n');
+    }
+}
+
+static void on_sacct(void *ctx, const struct slurm_cmd_result *r)
+{
+    struct slurm_state *s = ctx;
+    s->sacct = NULL;
+    if (r->exit_status != 0) /* no accounting: the bundle alone tells */
+        fprintf(stderr, "dashid: sacct failed (exit %lld): %.300s\n", (long long)r->exit_status, r->errtext);
+    for (size_t i = s->n; i-- > 0;) {
+        struct slurm_tracked *t = &s->jobs[i];
+        char state[32] = "";
+        if (t->unlisted < UNLISTED_ENOUGH)
+            continue;
+        if (r->exit_status == 0)
+            sacct_state(r->out, t, state, sizeof state);
+        if (!state[0])
+            snprintf(state, sizeof state, "UNKNOWN");
+        if (phase_of(state) == PHASE_ENDED)
+            job_ended_in_slurm(s, t, state);
+        else
+            t->unlisted = 0; /* sacct says it goes on: squeue tells again */
+    }
+}
+
+/* Asks sacct about the jobs squeue stopped listing (at most what one -j list holds). */
+static void ask_sacct(struct slurm_state *s)
+{
+    char ids[4096];
+    size_t used = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct slurm_tracked *t = &s->jobs[i];
+        size_t n = strlen(t->slurm_id);
+        if (t->unlisted < UNLISTED_ENOUGH || used + n + 2 > sizeof ids)
+            continue;
+        if (used)
+            ids[used++] = ',';
+        memcpy(ids + used, t->slurm_id, n);
+        used += n;
+    }
+    ids[used] = 0;
+    if (!used || s->sacct)
+        return;
+    const char *argv[] = {s->d->cfg.slurm.sacct, "--noheader", "--parsable2", "--allocations",
+                          "--format=JobID,State,NodeList", "--jobs", ids, NULL};
+    struct dashi_error err;
+    if (slurm_cmd_start(&s->d->loop, argv, SQUEUE_OUT_MAX, on_sacct, s, 0, "sacct", &s->sacct, &err) != 0) {
+        fprintf(stderr, "dashid: %s\n", err.message);
+        struct slurm_cmd_result none = {.exit_status = -1, .out = "", .errtext = err.message};
+        on_sacct(s, &none);
     }
 }
 
@@ -223,6 +296,7 @@ static void on_squeue(void *ctx, const struct slurm_cmd_result *r)
     }
     settle_ends(s, r->out, listed, !r->out_truncated);
     free(listed);
+    ask_sacct(s);
 }
 
 static void on_poll_timer(uv_timer_t *h)
@@ -342,7 +416,9 @@ void slurm_track_stop(struct daemon *d)
     s->stopping = true;
     if (s->poll)
         slurm_cmd_abandon(s->poll);
-    s->poll = NULL;
+    if (s->sacct)
+        slurm_cmd_abandon(s->sacct);
+    s->poll = s->sacct = NULL;
     for (size_t i = 0; i < s->n; i++)
         if (s->jobs[i].scancel)
             slurm_cmd_abandon(s->jobs[i].scancel);

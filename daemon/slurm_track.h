@@ -2,7 +2,8 @@
 /* The catalogue's Slurm jobs after sbatch accepted them (docs/cluster.md): squeue polled
  * on a timer (config slurm_poll_s, uv_spawn, its output read into a bounded buffer), each
  * job's state mapped from Slurm's (pending: queued; running or completing: running, with
- * its node), and when Slurm says a job ended, the bundle it wrote imported into the same
+ * its node; a job squeue no longer lists, past MinJobAge, is looked up with sacct), and
+ * when Slurm says a job ended, the bundle it wrote imported into the same
  * job id (slurm_bundle.c), or, without a bundle, the job failed (cancelled) with Slurm's
  * reason. A restarted daemon tracks again the Slurm jobs its store holds as queued or
  * running. Loop thread only. */
@@ -41,6 +42,7 @@ struct slurm_state {
     size_t n, cap;
     uv_timer_t timer;
     struct slurm_cmd *poll;            /* the squeue in flight, NULL when none */
+    struct slurm_cmd *sacct;           /* the sacct in flight (jobs squeue forgot), NULL when none */
     struct slurm_batch *batches;       /* sbatch runs in flight (slurm_submit.c) */
     bool stopping;
 };

@@ -111,6 +111,7 @@ for op in ("submit", "sweep"):
             ("a NUL byte in a slurm_arg", {"executor": "slurm", "slurm_args": ["--time=5\x00; rm -rf /"]}, "E_BAD_VALUE"),
             ("an empty slurm_arg", {"executor": "slurm", "slurm_args": [""]}, "E_BAD_VALUE"),
             ("slurm_args taking --wrap", {"executor": "slurm", "slurm_args": ["--wrap=sh -c id"]}, "E_BAD_VALUE"),
+            ("slurm_args abbreviating --array", {"executor": "slurm", "slurm_args": ["--arr=0-99999"]}, "E_BAD_VALUE"),
             ("slurm_args without executor slurm", {"slurm_args": ["--time=5"]}, "E_BAD_VALUE"),
             ("executor slurm without slurm_workdir", {"executor": "slurm"}, "E_SLURM")]:
         expect_error(f"{op}: {name}", frame(request(op, {**base, **extra})), code, False)
