@@ -532,6 +532,12 @@ int jobs_resume(struct daemon *d, uid_t caller, int64_t id, struct dashi_error *
     struct job_row row;
     if (job_get_visible(&d->store, id, caller, &row, err) != 0)
         return -1;
+    int elsewhere = store_job_runs_elsewhere(&d->store, id, err);
+    if (elsewhere != 0) { /* never continued on this daemon's devices */
+        job_row_free(&row);
+        return elsewhere < 0 ? -1 : dashi_fail(err, DASHI_E_STATE, "id", "job %lld ran under Slurm: resuming it "
+                                               "through Slurm is not supported yet (submit it again)", (long long)id);
+    }
     const struct job_kind *kind = job_kind_find(row.kind);
     if (kind && kind->stages) {
         int rc = resume_stages(d, caller, &row, err);

@@ -187,7 +187,7 @@ static int track_all(struct slurm_batch *b, const char *slurm_id, struct dashi_e
         else
             snprintf(o.slurm_job_id, sizeof o.slurm_job_id, "%s", slurm_id);
         if (store_job_origin_set(&b->d->store, b->ids[k], &o, err) != 0 ||
-            slurm_track_add(b->d, b->ids[k], o.slurm_job_id, o.imported_from, err) != 0)
+            slurm_track_add(b->d, b->ids[k], b->uid, o.slurm_job_id, o.imported_from, err) != 0)
             return -1;
     }
     return 0;
@@ -341,6 +341,14 @@ int slurm_submit(struct conn *c, const struct request *req, const struct slurm_r
     b->next = d->slurm->batches;
     d->slurm->batches = b;
     return OP_DEFERRED;
+}
+
+uint64_t slurm_submit_pending(const struct daemon *d, uid_t uid)
+{
+    uint64_t n = 0;
+    for (const struct slurm_batch *b = d->slurm ? d->slurm->batches : NULL; b; b = b->next)
+        n += b->uid == uid ? b->n : 0;
+    return n;
 }
 
 void slurm_conn_released(struct conn *c)

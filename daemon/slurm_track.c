@@ -52,7 +52,8 @@ static void tracked_remove(struct slurm_state *s, struct slurm_tracked *t)
     *t = s->jobs[--s->n];
 }
 
-int slurm_track_add(struct daemon *d, int64_t job, const char *slurm_id, const char *bundle, struct dashi_error *err)
+int slurm_track_add(struct daemon *d, int64_t job, uid_t uid, const char *slurm_id, const char *bundle,
+                    struct dashi_error *err)
 {
     struct slurm_state *s = d->slurm;
     if (s->n == s->cap) {
@@ -66,6 +67,7 @@ int slurm_track_add(struct daemon *d, int64_t job, const char *slurm_id, const c
     struct slurm_tracked *t = &s->jobs[s->n++];
     memset(t, 0, sizeof *t);
     t->job = job;
+    t->uid = uid;
     snprintf(t->slurm_id, sizeof t->slurm_id, "%s", slurm_id);
     snprintf(t->bundle, sizeof t->bundle, "%s", bundle);
     return 0;
@@ -340,6 +342,14 @@ int slurm_track_cancel(struct daemon *d, int64_t job, const char *caller_name, s
     return 0;
 }
 
+uint64_t slurm_track_active(const struct daemon *d, uid_t uid)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; d->slurm && i < d->slurm->n; i++)
+        n += d->slurm->jobs[i].uid == uid;
+    return n + slurm_submit_pending(d, uid);
+}
+
 bool slurm_track_reason(const struct daemon *d, int64_t job, char *out, size_t cap)
 {
     const struct slurm_tracked *t = d->slurm ? tracked_find(d->slurm, job) : NULL;
@@ -366,6 +376,7 @@ static int resume_one(void *ctx, int64_t id, const struct job_origin *o)
         return 0;
     }
     bool running = row.state == JOB_RUNNING;
+    uid_t uid = row.uid;
     job_row_free(&row);
     if (!o->slurm_job_id[0]) {
         dashi_fail(&why, DASHI_E_SLURM, "", "the daemon stopped before sbatch answered: whether Slurm runs it is "
@@ -374,7 +385,7 @@ static int resume_one(void *ctx, int64_t id, const struct job_origin *o)
             fprintf(stderr, "dashid: job %lld: %s\n", (long long)id, err.message);
         return 0;
     }
-    if (slurm_track_add(d, id, o->slurm_job_id, o->imported_from, &err) != 0)
+    if (slurm_track_add(d, id, uid, o->slurm_job_id, o->imported_from, &err) != 0)
         return 1;
     struct slurm_tracked *t = &d->slurm->jobs[d->slurm->n - 1];
     snprintf(t->node, sizeof t->node, "%s", o->node);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "errors.h"
@@ -24,6 +25,7 @@ struct slurm_batch;
 
 struct slurm_tracked {
     int64_t job;
+    uid_t uid;                         /* its owner: counted in max_queued_jobs */
     char slurm_id[32];                 /* "1234" or "1234_5" (an array task) */
     char bundle[ORIGIN_PATH_MAX];      /* where its Slurm job writes its bundle */
     char node[64];                     /* "" until Slurm names it */
@@ -52,8 +54,12 @@ int slurm_track_start(struct daemon *d, struct dashi_error *err);
 /* The daemon stops: commands in flight are abandoned (the Slurm jobs go on and are
  * tracked again at the next start), the timer closed, the state freed once it is. */
 void slurm_track_stop(struct daemon *d);
-/* Follows job (recorded queued, its origin stored) as Slurm job slurm_id. */
-int slurm_track_add(struct daemon *d, int64_t job, const char *slurm_id, const char *bundle, struct dashi_error *err);
+/* Follows job of uid (recorded queued, its origin stored) as Slurm job slurm_id. */
+int slurm_track_add(struct daemon *d, int64_t job, uid_t uid, const char *slurm_id, const char *bundle,
+                    struct dashi_error *err);
+/* uid's jobs Slurm runs for this daemon, and those sbatch is taking: its active jobs too
+ * (max_queued_jobs). */
+uint64_t slurm_track_active(const struct daemon *d, uid_t uid);
 /* `cancel` of a tracked job: scancel, the job ends cancelled once Slurm says so. */
 int slurm_track_cancel(struct daemon *d, int64_t job, const char *caller_name, struct dashi_error *err);
 /* Why a tracked job is where it is ("slurm 1234_5 on n2", "slurm 1234: Resources"); false
