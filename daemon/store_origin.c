@@ -36,17 +36,14 @@ static int set_final(struct store *st, int64_t id, enum job_state state, double 
     return step_once(st, s, "an imported job's state", err);
 }
 
-/* The bundle's events replace the one the insert wrote: the job's history is where it ran. */
-static int add_events(struct store *st, int64_t id, const struct job_import *imp, struct dashi_error *err)
+/* The bundle's events (all, or all but its queued ones) after those the job has. */
+static int insert_events(struct store *st, int64_t id, const struct job_import *imp, bool skip_queued,
+                         struct dashi_error *err)
 {
-    sqlite3_stmt *del;
-    if (store_prepare(st, "DELETE FROM job_events WHERE job = ?1", &del, err) < 0)
-        return -1;
-    sqlite3_bind_int64(del, 1, id);
-    if (step_once(st, del, "an imported job's events", err) < 0)
-        return -1;
     for (size_t i = 0; i < imp->nevents; i++) {
         sqlite3_stmt *s;
+        if (skip_queued && imp->events[i].state == JOB_QUEUED)
+            continue;
         if (store_prepare(st, "INSERT INTO job_events (job, at, state, detail) VALUES (?1, ?2, ?3, ?4)", &s, err) < 0)
             return -1;
         sqlite3_bind_int64(s, 1, id);
@@ -57,6 +54,18 @@ static int add_events(struct store *st, int64_t id, const struct job_import *imp
             return -1;
     }
     return 0;
+}
+
+/* The bundle's events replace the one the insert wrote: the job's history is where it ran. */
+static int add_events(struct store *st, int64_t id, const struct job_import *imp, struct dashi_error *err)
+{
+    sqlite3_stmt *del;
+    if (store_prepare(st, "DELETE FROM job_events WHERE job = ?1", &del, err) < 0)
+        return -1;
+    sqlite3_bind_int64(del, 1, id);
+    if (step_once(st, del, "an imported job's events", err) < 0)
+        return -1;
+    return insert_events(st, id, imp, false, err);
 }
 
 static int set_origin(struct store *st, int64_t id, const struct job_origin *o, struct dashi_error *err)
@@ -153,30 +162,11 @@ static int set_outcome(struct store *st, int64_t id, const struct job_row *r, st
     return step_once(st, s, "a Slurm job's outcome", err);
 }
 
-/* The node's events after the catalogue's own (its queued event stays the first). */
-static int append_events(struct store *st, int64_t id, const struct job_import *imp, struct dashi_error *err)
-{
-    for (size_t i = 0; i < imp->nevents; i++) {
-        sqlite3_stmt *s;
-        if (imp->events[i].state == JOB_QUEUED)
-            continue;
-        if (store_prepare(st, "INSERT INTO job_events (job, at, state, detail) VALUES (?1, ?2, ?3, ?4)", &s, err) < 0)
-            return -1;
-        sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_double(s, 2, imp->events[i].at);
-        sqlite3_bind_text(s, 3, job_state_name(imp->events[i].state), -1, SQLITE_STATIC);
-        bind_text_opt(s, 4, imp->events[i].detail);
-        if (step_once(st, s, "a Slurm job's event", err) < 0)
-            return -1;
-    }
-    return 0;
-}
-
 static int import_into_txn(void *ctx, struct dashi_error *err)
 {
     struct import_txn *t = ctx;
-    /* its inputs were recorded at submission; the rest is what the node made */
-    return set_outcome(t->st, t->id, &t->imp->row, err) || append_events(t->st, t->id, t->imp, err) ||
+    /* its inputs and queued event were recorded at submission; the rest is what the node made */
+    return set_outcome(t->st, t->id, &t->imp->row, err) || insert_events(t->st, t->id, t->imp, true, err) ||
                    add_parts(t->st, t->id, t->imp, "output", err) ||
                    store_job_origin_set(t->st, t->id, &t->imp->origin, err)
                ? -1
