@@ -21,7 +21,10 @@ static int add_option(struct cli_opts *o, int argc, char **argv, int *i)
     if (n == CLI_MAX_OPTS)
         return -1;
     o->names[n] = a[1] == '-' ? a + 2 : "o";
-    if (*i + 1 < argc && strncmp(argv[*i + 1], "--", 2) != 0)
+    if (strncmp(a, "--slurm-arg=", 12) == 0) { /* sbatch's words start with --: --slurm-arg=--time=10 */
+        o->names[n] = "slurm-arg";
+        o->values[n] = a + 12;
+    } else if (*i + 1 < argc && strncmp(argv[*i + 1], "--", 2) != 0)
         o->values[n] = argv[++*i];
     o->args.nopts++;
     return 0;

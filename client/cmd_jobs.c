@@ -141,7 +141,7 @@ static int upload_file_args(struct dashi_client *c, struct cli_opts *o, char (*h
 
 /* The options of submit that are part of the request's envelope, not the job's args. */
 static const char *const submit_envelope[] = {"wait", "priority", "private", "time-limit", "no-reuse", "name", "tag",
-                                              "device", NULL};
+                                              "device", "executor", "slurm-arg", NULL};
 
 /* Packs every --name (skipped by the envelope: the job's args never hold them) as an
  * array of strings, typed as text whatever they look like. */
@@ -164,12 +164,15 @@ void cli_pack_submission(msgpack_packer *pk, const struct cli_opts *o, const cha
     bool no_reuse = cli_opt(o, "no-reuse") != NULL;
     const char *name = cli_opt(o, "name");
     bool tags = cli_opt(o, "tag") != NULL;
+    const char *executor = cli_opt(o, "executor");
+    bool slurm_args = cli_opt(o, "slurm-arg") != NULL;
     bool pinnable = false; /* only where the envelope takes --device (submit): else it is a job arg */
     for (const char *const *e = envelope; *e && !pinnable; e++)
         pinnable = strcmp(*e, "device") == 0;
     const char *device = pinnable ? cli_opt(o, "device") : NULL;
     msgpack_pack_map(pk, 2 + nextra + (prio ? 1 : 0) + (priv ? 1 : 0) + (limit ? 1 : 0) + (no_reuse ? 1 : 0) +
-                             (name ? 1 : 0) + (tags ? 1 : 0) + (device ? 1 : 0));
+                             (name ? 1 : 0) + (tags ? 1 : 0) + (device ? 1 : 0) + (executor ? 1 : 0) +
+                             (slurm_args ? 1 : 0));
     pk_kv_str(pk, "kind", o->pos[0]);
     pk_key(pk, "args");
     struct cli_optmap m = {o, envelope, NULL};
@@ -194,6 +197,12 @@ void cli_pack_submission(msgpack_packer *pk, const struct cli_opts *o, const cha
     }
     if (device)
         pk_kv_str(pk, "device", device); /* a name or an index, as text: the daemon resolves it */
+    if (executor)
+        pk_kv_str(pk, "executor", executor);
+    if (slurm_args) { /* each word to sbatch as it is (docs/cluster.md) */
+        pk_key(pk, "slurm_args");
+        pack_repeated(pk, o, "slurm-arg");
+    }
 }
 
 static void pack_submit(msgpack_packer *pk, void *ctx)
@@ -287,8 +296,19 @@ static void col_elapsed(const msgpack_object *j, char *out, size_t cap)
         snprintf(out, cap, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
 }
 
-/* Why a queued job does not run yet (the scheduler's reason), "-" when none. */
-static void col_reason(const msgpack_object *j, char *out, size_t cap) { cell_str(out, cap, map_get(j, "reason")); }
+/* Why a queued job does not run yet (the scheduler's reason; for a Slurm job its Slurm
+ * job id and node while it is there), "-" when none; an ended Slurm job: where it ran. */
+static void col_reason(const msgpack_object *j, char *out, size_t cap)
+{
+    const msgpack_object *reason = map_get(j, "reason"), *id = map_get(j, "slurm_job_id"), *node = map_get(j, "node");
+    if ((!reason || reason->type != MSGPACK_OBJECT_STR) && id && id->type == MSGPACK_OBJECT_STR) {
+        char where[64];
+        cell_str(where, sizeof where, node);
+        snprintf(out, cap, "slurm %.*s on %s", (int)id->via.str.size, id->via.str.ptr, where);
+        return;
+    }
+    cell_str(out, cap, reason);
+}
 
 struct list_column {
     const char *title;

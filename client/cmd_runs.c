@@ -76,7 +76,7 @@ int cmd_note(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err
 /* ---- sweep ---- */
 
 static const char *const sweep_envelope[] = {"priority", "private", "time-limit", "no-reuse", "name", "tag", "vary",
-                                             NULL};
+                                             "executor", "slurm-arg", NULL};
 
 /* Each --vary KEY=V1,V2,...: present, a key and at least one value each. */
 static int check_vary(const struct cli_opts *o, int *n, struct dashi_error *err)

@@ -37,6 +37,7 @@ void config_defaults(struct daemon_config *cfg)
         .fd_reserve = 64,
     };
     cfg->limits.share = 1.0;
+    slurm_config_defaults(&cfg->slurm);
 }
 
 static char *trim(char *s)
@@ -320,6 +321,9 @@ static int config_set(struct daemon_config *cfg, const char *key, const char *va
         return parse_positive_double(val, &cfg->checkpoint_every_s);
     }
     int rc = conn_limit_set(&cfg->conn, key, val, expect);
+    if (rc != 1)
+        return rc;
+    rc = slurm_config_set(&cfg->slurm, key, val, expect);
     if (rc != 1)
         return rc;
     rc = limit_set(&cfg->limits, key, val, expect);

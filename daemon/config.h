@@ -9,6 +9,7 @@
 
 #include "errors.h"
 #include "paths.h"
+#include "slurm_config.h"
 
 /* Per-user limits and fair-share weight. A limit of 0 means "no limit" in the defaults
  * and "as the defaults" in a user's entry; a share of 0 likewise means "as the default". */
@@ -57,6 +58,7 @@ struct daemon_config {
     bool resident_bytes_set;       /* false: resident_default_budget of the device budget */
     uint64_t disk_reserve_bytes;   /* free bytes on the state file system that no blob may take */
     struct conn_limits conn;       /* per-connection and per-uid limits of the socket server */
+    struct slurm_config slurm;     /* the Slurm executor (slurm_config.h) */
     struct user_limits limits;     /* defaults for every user (uid unused) */
     struct user_limits users[CONFIG_MAX_USERS]; /* `limit.USER.KEY` / `share.USER` entries */
     int nusers;

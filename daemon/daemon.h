@@ -35,6 +35,7 @@ struct conn_handlers;
 struct upload_slot;
 struct fsck_run;
 struct gc_run;
+struct slurm_state;
 
 /* What daemon_close must close (lifecycle.c). */
 struct daemon_opened {
@@ -70,6 +71,7 @@ struct daemon {
     uint64_t last_upload_id; /* upload ids, unique for the daemon's life */
     struct fsck_run *fsck;   /* the fsck in progress (ops_fsck.c), NULL when none */
     struct gc_run *gc;       /* the gc in progress (ops_gc.c), NULL when none */
+    struct slurm_state *slurm; /* the Slurm executor's jobs and commands (slurm_track.h) */
     bool reserve_released;   /* disk.c: the reserve file was deleted to record a job's state */
     /* Ends of jobs that could not be recorded (disk full, database error): retried by
      * record_retry until they are; their waiters were told (results.c). */

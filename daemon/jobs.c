@@ -13,6 +13,8 @@
 #include "keep.h"
 #include "quota.h"
 #include "reuse.h"
+#include "slurm_track.h"
+#include "store_origin.h"
 #include "store_reuse.h"
 #include "store_tags.h"
 #include "waiters.h"
@@ -35,7 +37,8 @@ static void pipeline_follow(struct daemon *d, int64_t id)
     const struct job_kind *kind = job_kind_find(row.kind);
     job_row_free(&row);
     bool ended = false;
-    if (!kind || !kind->stages)
+    /* a pipeline run by Slurm is one job there: it has no stages here to follow */
+    if (!kind || !kind->stages || store_job_runs_elsewhere(&d->store, id, &err) != 0)
         return;
     if (kind->stages->settle(&d->store, id, now_seconds(), &ended, &err) != 0)
         fprintf(stderr, "dashid: recording the state of job %lld from its stages: %s\n", (long long)id, err.message);
@@ -365,6 +368,28 @@ int jobs_check(struct daemon *d, const struct job_submission *s, struct dashi_er
     return rc;
 }
 
+int jobs_record_elsewhere(struct daemon *d, const struct job_submission *s, int64_t *id, struct job_plan *plan,
+                          struct dashi_error *err)
+{
+    struct sched_job *j = NULL;
+    int rc = validate_job(d, s->kind, s->args, s->uid, 0, &j, err);
+    if (rc == 0 && j->plan.ndeps > 0)
+        rc = dashi_fail(err, DASHI_E_STATE, "args",
+                        "job %lld, whose output this job takes, has not succeeded yet: a job run by Slurm starts "
+                        "from stored inputs only (submit it once that job has succeeded)",
+                        (long long)j->plan.deps[0]);
+    if (rc == 0)
+        rc = quota_check_submit(d, s->uid, &j->plan, err);
+    if (rc == 0)
+        rc = record_submission(d, s, j, err);
+    if (rc == 0) {
+        *id = j->id;
+        *plan = j->plan;
+    }
+    sched_job_discard(j);
+    return rc;
+}
+
 int jobs_submit(struct daemon *d, const struct job_submission *s, int64_t *id, struct dashi_error *err)
 {
     struct sched_job *j = NULL;
@@ -410,6 +435,9 @@ int jobs_submit(struct daemon *d, const struct job_submission *s, int64_t *id, s
 static int requeue_one(struct daemon *d, int64_t id, struct dashi_error *err)
 {
     struct job_row row;
+    int elsewhere = store_job_runs_elsewhere(&d->store, id, err);
+    if (elsewhere != 0) /* Slurm runs it: slurm_track follows it again */
+        return elsewhere < 0 ? -1 : 0;
     if (store_job_get(&d->store, id, &row, err) != 0)
         return -1;
     struct dashi_error why;
@@ -504,6 +532,12 @@ int jobs_resume(struct daemon *d, uid_t caller, int64_t id, struct dashi_error *
     struct job_row row;
     if (job_get_visible(&d->store, id, caller, &row, err) != 0)
         return -1;
+    int elsewhere = store_job_runs_elsewhere(&d->store, id, err);
+    if (elsewhere != 0) { /* never continued on this daemon's devices */
+        job_row_free(&row);
+        return elsewhere < 0 ? -1 : dashi_fail(err, DASHI_E_STATE, "id", "job %lld ran under Slurm: resuming it "
+                                               "through Slurm is not supported yet (submit it again)", (long long)id);
+    }
     const struct job_kind *kind = job_kind_find(row.kind);
     if (kind && kind->stages) {
         int rc = resume_stages(d, caller, &row, err);
@@ -598,6 +632,9 @@ int jobs_cancel(struct daemon *d, uid_t caller, const char *caller_name, int64_t
     if (state != JOB_QUEUED && state != JOB_RUNNING)
         return dashi_fail(err, DASHI_E_STATE, "id", "job %lld is %s and cannot be cancelled", (long long)id,
                           job_state_name(state));
+    int elsewhere = store_job_runs_elsewhere(&d->store, id, err);
+    if (elsewhere != 0) /* scancel; the record ends cancelled once Slurm says so */
+        return elsewhere < 0 ? -1 : slurm_track_cancel(d, id, caller_name, err);
     if (kind && kind->stages)
         return cancel_stages(d, caller, caller_name, id, ended, err);
     int rc = scheduler_cancel(&d->sched, id);

@@ -46,6 +46,12 @@ int jobs_submit(struct daemon *d, const struct job_submission *s, int64_t *id, s
 /* What jobs_submit checks before it records anything (the device, the parameters, the
  * user's limits), without recording: a sweep checks every run before it queues one. */
 int jobs_check(struct daemon *d, const struct job_submission *s, struct dashi_error *err);
+/* A job Slurm runs (slurm_submit.c): validated and checked against the user's limits like
+ * a submission, recorded queued with its inputs (*id), never scheduled here; *plan is
+ * what validation learned (its inputs, to write out for the node). Its inputs must be
+ * stored now: one that takes the output of a job not yet succeeded is refused (E_STATE). */
+int jobs_record_elsewhere(struct daemon *d, const struct job_submission *s, int64_t *id, struct job_plan *plan,
+                          struct dashi_error *err);
 /* Daemon start: schedules again the jobs the database holds as queued; one whose stored
  * parameters no longer validate (a blob removed, another device) is failed with the reason. */
 int jobs_requeue(struct daemon *d, struct dashi_error *err);
@@ -55,7 +61,8 @@ int jobs_requeue(struct daemon *d, struct dashi_error *err);
 int jobs_resume(struct daemon *d, uid_t caller, int64_t id, struct dashi_error *err);
 /* `cancel` by caller (named by caller_name in the job's error): a queued job ends at once
  * (*ended true), a running one is flagged and the GPU thread ends it after its slice. A
- * pipeline's active stages are cancelled, the last first. */
+ * pipeline's active stages are cancelled, the last first. A job Slurm runs is cancelled
+ * there (scancel) and ends cancelled once Slurm says so. */
 int jobs_cancel(struct daemon *d, uid_t caller, const char *caller_name, int64_t id, bool *ended,
                 struct dashi_error *err);
 /* A job reached a final state and it is recorded: its waiters get its record, and its

@@ -23,6 +23,8 @@
 #include "num/residual_channel.h"
 #include "results.h"
 #include "server.h"
+#include "slurm_track.h"
+#include "store_origin.h"
 #include "store_readdress.h"
 #include "waiters.h"
 
@@ -61,6 +63,7 @@ static void on_fault_signal(uv_signal_t *h, int signum)
  * after a failed start it may be another daemon's). */
 static void close_handles(struct daemon *d)
 {
+    slurm_track_stop(d);
     uv_close((uv_handle_t *)&d->wake, NULL);
     uv_close((uv_handle_t *)&d->record_retry, NULL);
     uv_close((uv_handle_t *)&d->sig_term, NULL);
@@ -126,10 +129,16 @@ static int mark_interrupted(struct store *st, struct dashi_error *err)
     struct dashi_error why;
     dashi_fail(&why, DASHI_E_INTERRUPTED, "", "the daemon stopped while the job ran");
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = store_job_set_state(st, ids[i], JOB_INTERRUPTED, now_seconds(), &why, err);
-    if (n)
-        fprintf(stderr, "dashid: %zu job(s) left running by a previous daemon marked interrupted\n", n);
+    size_t marked = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        int elsewhere = store_job_runs_elsewhere(st, ids[i], err); /* Slurm's go on: slurm_track follows them */
+        if (elsewhere < 0)
+            rc = -1;
+        else if (elsewhere == 0 && (rc = store_job_set_state(st, ids[i], JOB_INTERRUPTED, now_seconds(), &why, err)) == 0)
+            marked++;
+    }
+    if (marked)
+        fprintf(stderr, "dashid: %zu job(s) left running by a previous daemon marked interrupted\n", marked);
     free(ids);
     return rc;
 }
@@ -215,7 +224,7 @@ static int open_loop(struct daemon *d, struct dashi_error *err)
         d->sig_fault_open = true;
     }
     signal(SIGPIPE, SIG_IGN);
-    return 0;
+    return slurm_track_start(d, err);
 }
 
 static int start_serving(struct daemon *d, const struct conn_handlers *handlers, struct dashi_error *err)

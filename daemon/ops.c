@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "slurm_submit.h"
 #include "vk.h"
 #include "waiters.h"
 
@@ -174,6 +175,7 @@ static void ops_conn_released(struct conn *c)
     waiters_release(c);
     fsck_conn_released(c);
     gc_conn_released(c);
+    slurm_conn_released(c);
 }
 
 const struct conn_handlers ops_conn_handlers = {

@@ -13,6 +13,7 @@
 #include "ops_page.h"
 #include "queue_reason.h"
 #include "results.h"
+#include "slurm_submit.h"
 #include "store_tags.h"
 #include "suggest.h"
 #include "waiters.h"
@@ -82,11 +83,18 @@ int submission_from_args(struct conn *c, const msgpack_object *args, struct subm
 int op_submit(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
     static const char *const allowed[] = {"kind", "args", "priority", "private", "time_limit", "reuse", "name", "tags",
-                                          "device", NULL};
+                                          "device", "executor", "slurm_args", NULL};
     struct submission_args sub;
+    struct slurm_request slurm;
     int64_t id;
     if (args_only(req->args, allowed, err) || submission_from_args(c, req->args, &sub, err) != 0 ||
-        jobs_submit(c->d, &sub.s, &id, err) != 0)
+        slurm_request_parse(req->args, &slurm, err) != 0)
+        return -1;
+    if (slurm.on) { /* answered once sbatch has */
+        struct slurm_runs one = {.base = &sub.s, .n = 1};
+        return slurm_submit(c, req, &slurm, &one, err);
+    }
+    if (jobs_submit(c->d, &sub.s, &id, err) != 0)
         return -1;
     pack_ok_begin(pk, req->id);
     return pack_record_now(c, pk, id, false, err);

@@ -9,6 +9,7 @@
 #include "json.h"
 #include "ops.h"
 #include "quota.h"
+#include "slurm_submit.h"
 #include "store_tags.h"
 
 #define SWEEP_RUNS_MAX 1000 /* runs in one sweep */
@@ -128,8 +129,8 @@ static int check_runs(struct conn *c, struct sweep *sw, const struct job_submiss
     return 0;
 }
 
-static int queue_runs(struct conn *c, struct sweep *sw, struct submission_args *sub, int64_t *ids,
-                      struct dashi_error *err)
+/* The sweep's group, named by its varied parameters. */
+static int create_group(struct conn *c, const struct sweep *sw, struct submission_args *sub, struct dashi_error *err)
 {
     char *vary_json = json_string(&(msgpack_object){.type = MSGPACK_OBJECT_MAP,
                                                     .via.map = {.size = sw->nvary, .ptr = (msgpack_object_kv *)sw->vary}},
@@ -138,6 +139,13 @@ static int queue_runs(struct conn *c, struct sweep *sw, struct submission_args *
                                             now_seconds(), &sub->labels.group, err)
                        : dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     free(vary_json);
+    return rc;
+}
+
+static int queue_runs(struct conn *c, struct sweep *sw, struct submission_args *sub, int64_t *ids,
+                      struct dashi_error *err)
+{
+    int rc = 0;
     for (size_t k = 0; k < sw->runs && rc == 0; k++) {
         run_args(sw, k);
         struct job_submission s = sub->s;
@@ -150,19 +158,37 @@ static int queue_runs(struct conn *c, struct sweep *sw, struct submission_args *
     return rc;
 }
 
+/* slurm_submit's view of run k. */
+static void slurm_run_args(void *ctx, size_t k, struct job_submission *s)
+{
+    struct sweep *sw = ctx;
+    run_args(sw, k);
+    s->args = &sw->args;
+}
+
+static int submit_to_slurm(struct conn *c, const struct request *req, struct sweep *sw, struct submission_args *sub,
+                           const struct slurm_request *slurm, struct dashi_error *err)
+{
+    struct slurm_runs runs = {.base = &sub->s, .n = sw->runs, .args_of = slurm_run_args, .ctx = sw, .sweep = true,
+                              .group = sub->labels.group, .name = sub->labels.name[0] ? sub->labels.name : NULL};
+    return slurm_submit(c, req, slurm, &runs, err);
+}
+
 int op_sweep(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
     static const char *const allowed[] = {"kind", "args", "vary", "priority", "private", "time_limit", "reuse",
-                                          "name", "tags", NULL};
+                                          "name", "tags", "executor", "slurm_args", NULL};
     struct submission_args *sub = calloc(1, sizeof *sub);
+    struct slurm_request *slurm = calloc(1, sizeof *slurm);
     struct sweep sw = {0};
     int64_t *ids = NULL;
     int rc = -1;
-    if (!sub) {
+    if (!sub || !slurm) {
         dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
         goto done;
     }
-    if (args_only(req->args, allowed, err) || submission_from_args(c, req->args, sub, err) != 0)
+    if (args_only(req->args, allowed, err) || submission_from_args(c, req->args, sub, err) != 0 ||
+        slurm_request_parse(req->args, slurm, err) != 0 || (slurm->on && slurm_submit_ready(c->d, &sub->s, err) != 0))
         goto done;
     sw.base = sub->s.args;
     if (parse_vary(req->args, &sw, err) != 0)
@@ -173,7 +199,13 @@ int op_sweep(struct conn *c, const struct request *req, msgpack_packer *pk, stru
         dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
         goto done;
     }
-    if (check_runs(c, &sw, &sub->s, err) != 0 || queue_runs(c, &sw, sub, ids, err) != 0)
+    if (check_runs(c, &sw, &sub->s, err) != 0 || create_group(c, &sw, sub, err) != 0)
+        goto done;
+    if (slurm->on) { /* one array; answered once sbatch has */
+        rc = submit_to_slurm(c, req, &sw, sub, slurm, err);
+        goto done;
+    }
+    if (queue_runs(c, &sw, sub, ids, err) != 0)
         goto done;
     pack_ok_begin(pk, req->id);
     msgpack_pack_map(pk, 3);
@@ -188,5 +220,6 @@ done:
     free(sw.kv);
     free(ids);
     free(sub);
+    free(slurm);
     return rc;
 }

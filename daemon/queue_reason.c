@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "queue_reason.h"
+#include "slurm_track.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,6 +10,8 @@ void queue_reason(struct daemon *d, int64_t id, char *out, size_t size)
     char sched[SCHED_REASON_MAX];
     bool started = false;
     out[0] = '\0';
+    if (slurm_track_reason(d, id, out, size)) /* Slurm runs it: where it is there */
+        return;
     if (!scheduler_reason(&d->sched, id, sched, sizeof sched, &started))
         return;
     if (started) { /* running: only a pass-over of a started job (I/O) is recorded */

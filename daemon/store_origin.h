@@ -51,6 +51,20 @@ struct job_import {
 /* Records imp as a new job (*id) in one transaction: its row, events, blobs, metrics,
  * hashes and origin; nothing is recorded on failure. */
 int store_job_import(struct store *st, struct job_import *imp, int64_t *id, struct dashi_error *err);
+/* A Slurm job of this catalogue (recorded at submission, origin executor slurm) takes the
+ * outcome of the bundle its Slurm job wrote: imp->row's state, times, device, progress,
+ * error and checkpoint replace the row's, the node's events follow the catalogue's, its
+ * outputs, metrics and hashes are added and imp->origin replaces the origin. One
+ * transaction. The stored parameters and inputs stay those of the submission. */
+int store_job_import_into(struct store *st, int64_t id, struct job_import *imp, struct dashi_error *err);
+/* Stores (or replaces) the origin of job id. */
+int store_job_origin_set(struct store *st, int64_t id, const struct job_origin *o, struct dashi_error *err);
+/* Each job of executor slurm still queued or running, oldest first (cb returns non-zero
+ * to stop): what a restarted daemon tracks again. */
+int store_slurm_active(struct store *st, int (*cb)(void *ctx, int64_t id, const struct job_origin *o), void *ctx,
+                       struct dashi_error *err);
+/* 1 when job id runs under Slurm (never on this daemon's devices), 0 when not, -1 error. */
+int store_job_runs_elsewhere(struct store *st, int64_t id, struct dashi_error *err);
 /* The origin of job id: executor "local" and the rest empty when it has none stored. */
 int store_job_origin_get(struct store *st, int64_t id, struct job_origin *o, struct dashi_error *err);
 

@@ -30,6 +30,7 @@ static const char *const code_names[DASHI_CODE_COUNT] = {
     [DASHI_E_SHUTTING_DOWN] = "E_SHUTTING_DOWN",
     [DASHI_E_CONNECT] = "E_CONNECT",
     [DASHI_E_CORRUPT] = "E_CORRUPT",
+    [DASHI_E_SLURM] = "E_SLURM",
     [DASHI_E_INTERNAL] = "E_INTERNAL",
 };
 
@@ -68,7 +69,7 @@ int dashi_code_exit_status(dashi_code code)
     case DASHI_E_CONNECT:
         return 5;
     case DASHI_E_NO_GPU: case DASHI_E_DEVICE_MEMORY: case DASHI_E_QUOTA: case DASHI_E_IO: case DASHI_E_DB: case DASHI_E_VULKAN:
-    case DASHI_E_CORRUPT:
+    case DASHI_E_CORRUPT: case DASHI_E_SLURM:
         return 6;
     default:
         return 7;

@@ -34,6 +34,7 @@ typedef enum dashi_code {
     DASHI_E_CONNECT,       /* client side: no daemon could be reached */
     DASHI_E_CORRUPT,       /* stored data does not match its hash or recorded size */
     DASHI_E_INTERNAL,      /* a bug: please report */
+    DASHI_E_SLURM,         /* Slurm refused or lost a job of executor slurm (sbatch, the node) */
     DASHI_CODE_COUNT
 } dashi_code;
 

@@ -96,6 +96,30 @@ expect_error("Inf parameter", frame(request("submit", {"kind": "les", "args": {"
 expect_error("absurd size", frame(request("put_begin", {"size": 2**62})), "E_TOO_LARGE", False)
 expect_error("unknown job kind", frame(request("submit", {"kind": "bitcoin", "args": {}})), "E_BAD_VALUE", False)
 
+# executor and slurm_args (docs/protocol.md "submit"): checked before anything is recorded.
+for op in ("submit", "sweep"):
+    base = {"kind": "les", "args": {}}
+    if op == "sweep":
+        base["vary"] = {"seed": [0, 1]}
+    for name, extra, code in [
+            ("executor not a string", {"executor": 5}, "E_BAD_TYPE"),
+            ("unknown executor", {"executor": "cloud"}, "E_BAD_VALUE"),
+            ("slurm_args not an array", {"executor": "slurm", "slurm_args": "--time=5"}, "E_BAD_TYPE"),
+            ("a slurm_arg not a string", {"executor": "slurm", "slurm_args": [5]}, "E_BAD_TYPE"),
+            ("65 slurm_args", {"executor": "slurm", "slurm_args": ["-v"] * 65}, "E_TOO_LARGE"),
+            ("a 4000-byte slurm_arg", {"executor": "slurm", "slurm_args": ["x" * 4000]}, "E_TOO_LARGE"),
+            ("a NUL byte in a slurm_arg", {"executor": "slurm", "slurm_args": ["--time=5\x00; rm -rf /"]}, "E_BAD_VALUE"),
+            ("an empty slurm_arg", {"executor": "slurm", "slurm_args": [""]}, "E_BAD_VALUE"),
+            ("slurm_args taking --wrap", {"executor": "slurm", "slurm_args": ["--wrap=sh -c id"]}, "E_BAD_VALUE"),
+            ("slurm_args abbreviating --array", {"executor": "slurm", "slurm_args": ["--arr=0-99999"]}, "E_BAD_VALUE"),
+            ("slurm_args without executor slurm", {"slurm_args": ["--time=5"]}, "E_BAD_VALUE"),
+            ("executor slurm without slurm_workdir", {"executor": "slurm"}, "E_SLURM")]:
+        expect_error(f"{op}: {name}", frame(request(op, {**base, **extra})), code, False)
+    # the frame's own limits (4096 entries an array, 4096 bytes a string) refuse these first, and close
+    for name, words in [("10^6 slurm_args", ["-v"] * 10**6), ("a 1 MiB slurm_arg", ["x" * (1 << 20)])]:
+        expect_error(f"{op}: {name}", frame(request(op, {**base, "executor": "slurm", "slurm_args": words})),
+                     "E_BAD_FRAME", True)
+
 # Slow loris: a frame dribbled one byte at a time is still answered; others are served meanwhile.
 s = connect()
 data = frame(request("ping", rid=42))

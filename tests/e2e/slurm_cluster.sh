@@ -1,5 +1,5 @@
 # A real 3-node Slurm 22.05 on this machine for the e2e tests (docs/cluster.md, TOOLCHAIN):
-# munged (started only if none answers), one slurmctld and slurmd n1..n3 on free ports, all
+# a munged of its own (its own socket), one slurmctld and slurmd n1..n3 on free ports, all
 # state under $SLURM_DIR. Sourced after lib.sh; slurm_stop stops what slurm_start started,
 # by the PIDs in their pid files.
 SLURM_DIR="$WORK/slurm"
@@ -17,13 +17,14 @@ print(' '.join(str(s.getsockname()[1]) for s in ss))"
 
 slurm_start() {
   mkdir -p "$SLURM_DIR/state" "$SLURM_DIR/log" "$SLURM_DIR/spool"
-  if ! munge -n 2>/dev/null | unmunge > /dev/null 2>&1; then
-    mkdir -p /run/munge && chown munge /run/munge
-    [ -f /etc/munge/munge.key ] || { mungekey --create 2>/dev/null || create-munge-key; chown munge /etc/munge/munge.key; }
-    mkdir -p "$SLURM_DIR/munge" && chown munge "$SLURM_DIR/munge" # munged writes its pid file as munge
-    runuser -u munge -- /usr/sbin/munged --force --pid-file="$SLURM_DIR/munge/munged.pid" || fail "munged did not start"
-    MUNGED_STARTED=1
-  fi
+  # A munged of our own on its own socket (AuthInfo below): tests running side by side
+  # never share one, so stopping ours cannot break another's cluster.
+  [ -f /etc/munge/munge.key ] || { mungekey --create 2>/dev/null || create-munge-key; chown munge /etc/munge/munge.key; }
+  mkdir -p "$SLURM_DIR/munge" && chown munge "$SLURM_DIR/munge" # munged writes its files as munge
+  runuser -u munge -- /usr/sbin/munged --force --socket="$SLURM_DIR/munge/munge.sock" \
+    --pid-file="$SLURM_DIR/munge/munged.pid" --log-file="$SLURM_DIR/munge/munged.log" \
+    --seed-file="$SLURM_DIR/munge/munged.seed" || fail "munged did not start"
+  MUNGED_STARTED=1
   set -- $(free_ports 4)
   {
     echo "ClusterName=dashitest"
@@ -32,6 +33,7 @@ slurm_start() {
     echo "SlurmUser=root"
     echo "SlurmdUser=root"
     echo "AuthType=auth/munge"
+    echo "AuthInfo=socket=$SLURM_DIR/munge/munge.sock"
     echo "StateSaveLocation=$SLURM_DIR/state"
     echo "SlurmdSpoolDir=$SLURM_DIR/spool/%n"
     echo "SlurmctldPidFile=$SLURM_DIR/slurmctld.pid"
