@@ -13,7 +13,7 @@
 #include "keep.h"
 #include "quota.h"
 #include "reuse.h"
-#include "slurm_track.h"
+#include "slurm_state.h"
 #include "store_origin.h"
 #include "store_reuse.h"
 #include "store_tags.h"
@@ -634,7 +634,7 @@ int jobs_cancel(struct daemon *d, uid_t caller, const char *caller_name, int64_t
                           job_state_name(state));
     int elsewhere = store_job_runs_elsewhere(&d->store, id, err);
     if (elsewhere != 0) /* scancel; the record ends cancelled once Slurm says so */
-        return elsewhere < 0 ? -1 : slurm_track_cancel(d, id, caller_name, err);
+        return elsewhere < 0 ? -1 : slurm_state_cancel(d, id, caller_name, err);
     if (kind && kind->stages)
         return cancel_stages(d, caller, caller_name, id, ended, err);
     int rc = scheduler_cancel(&d->sched, id);

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "slurm_submit.h"
+#include "slurm_state.h"
 #include "vk.h"
 #include "waiters.h"
 
@@ -175,7 +175,7 @@ static void ops_conn_released(struct conn *c)
     waiters_release(c);
     fsck_conn_released(c);
     gc_conn_released(c);
-    slurm_conn_released(c);
+    slurm_state_conn_released(c);
 }
 
 const struct conn_handlers ops_conn_handlers = {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "queue_reason.h"
-#include "slurm_track.h"
+#include "slurm_state.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@ void queue_reason(struct daemon *d, int64_t id, char *out, size_t size)
     char sched[SCHED_REASON_MAX];
     bool started = false;
     out[0] = '\0';
-    if (slurm_track_reason(d, id, out, size)) /* Slurm runs it: where it is there */
+    if (slurm_state_reason(d, id, out, size)) /* Slurm runs it: where it is there */
         return;
     if (!scheduler_reason(&d->sched, id, sched, sizeof sched, &started))
         return;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "quota.h"
-#include "slurm_track.h"
+#include "slurm_state.h"
 
 #include <stdio.h>
 
@@ -24,7 +24,7 @@ int quota_check_submit(struct daemon *d, uid_t uid, const struct job_plan *plan,
     struct user_limits l = config_user_limits(&d->cfg, uid);
     uint64_t count, mem;
     user_active(&d->sched, uid, &count, &mem);
-    count += slurm_track_active(d, uid); /* Slurm runs them, this daemon follows them */
+    count += slurm_state_active(d, uid); /* Slurm runs them, this daemon follows them */
     if (count >= l.max_queued_jobs)
         return dashi_fail(err, DASHI_E_QUOTA, "max_queued_jobs",
                           "you have %llu active jobs; the limit (max_queued_jobs) is %llu per user",
@@ -45,7 +45,7 @@ int quota_check_jobs(struct daemon *d, uid_t uid, uint64_t more, struct dashi_er
     struct user_limits l = config_user_limits(&d->cfg, uid);
     uint64_t count, mem;
     user_active(&d->sched, uid, &count, &mem);
-    count += slurm_track_active(d, uid); /* Slurm runs them, this daemon follows them */
+    count += slurm_state_active(d, uid); /* Slurm runs them, this daemon follows them */
     if (count + more > l.max_queued_jobs)
         return dashi_fail(err, DASHI_E_QUOTA, "max_queued_jobs",
                           "you have %llu active jobs and this one adds %llu; the limit (max_queued_jobs) is %llu "

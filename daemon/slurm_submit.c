@@ -12,6 +12,7 @@
 #include "ops.h"
 #include "queue_reason.h"
 #include "slurm_cmd.h"
+#include "slurm_state.h"
 #include "slurm_track.h"
 #include "slurm_workdir.h"
 #include "store_origin.h"
@@ -77,27 +78,6 @@ int slurm_request_parse(const msgpack_object *args, struct slurm_request *out, s
 }
 
 /* ---- one sbatch call ---- */
-
-struct slurm_batch {
-    struct daemon *d;
-    struct conn *conn; /* NULL once it closed */
-    uint64_t req_id;
-    uid_t uid;
-    bool sweep;
-    int64_t group;
-    char name[64];
-    size_t n;
-    int64_t *ids;
-    char jobdir[ORIGIN_PATH_MAX - 32]; /* room for /bundle-K in the origin */
-    struct slurm_cmd *cmd;
-    struct slurm_batch *next;
-};
-
-static void batch_free(struct slurm_batch *b)
-{
-    free(b->ids);
-    free(b);
-}
 
 static void batch_unlink(struct slurm_batch *b)
 {
@@ -214,7 +194,7 @@ static void on_sbatch(void *ctx, const struct slurm_cmd_result *r)
     } else {
         answer(b, NULL);
     }
-    batch_free(b);
+    slurm_batch_free(b);
 }
 
 /* ---- recording and writing out ---- */
@@ -335,35 +315,10 @@ int slurm_submit(struct conn *c, const struct request *req, const struct slurm_r
         rc = start_sbatch(b, sr, err);
     if (rc != 0) { /* what was recorded fails with the reason the request gets */
         fail_jobs(b, b->n, err);
-        batch_free(b);
+        slurm_batch_free(b);
         return -1;
     }
     b->next = d->slurm->batches;
     d->slurm->batches = b;
     return OP_DEFERRED;
-}
-
-uint64_t slurm_submit_pending(const struct daemon *d, uid_t uid)
-{
-    uint64_t n = 0;
-    for (const struct slurm_batch *b = d->slurm ? d->slurm->batches : NULL; b; b = b->next)
-        n += b->uid == uid ? b->n : 0;
-    return n;
-}
-
-void slurm_conn_released(struct conn *c)
-{
-    for (struct slurm_batch *b = c->d->slurm ? c->d->slurm->batches : NULL; b; b = b->next)
-        if (b->conn == c)
-            b->conn = NULL;
-}
-
-void slurm_submit_abandon(struct daemon *d)
-{
-    while (d->slurm->batches) {
-        struct slurm_batch *b = d->slurm->batches;
-        d->slurm->batches = b->next;
-        slurm_cmd_abandon(b->cmd);
-        batch_free(b);
-    }
 }

@@ -56,12 +56,5 @@ int slurm_submit_ready(const struct daemon *d, const struct job_submission *base
  * (nothing recorded, or what was recorded failed with the same reason). */
 int slurm_submit(struct conn *c, const struct request *req, const struct slurm_request *sr,
                  const struct slurm_runs *runs, struct dashi_error *err);
-/* uid's jobs whose sbatch has not answered yet. */
-uint64_t slurm_submit_pending(const struct daemon *d, uid_t uid);
-/* A closing connection: its sbatch runs go on, unanswered. */
-void slurm_conn_released(struct conn *c);
-/* The daemon stops: sbatch runs in flight are abandoned (their jobs fail at the next
- * start: whether Slurm took them is unknown). */
-void slurm_submit_abandon(struct daemon *d);
 
 #endif

@@ -10,7 +10,6 @@
 #include "jobs.h"
 #include "slurm_bundle.h"
 #include "slurm_cmd.h"
-#include "slurm_submit.h"
 #include "wire.h"
 
 #define SQUEUE_OUT_MAX (1u << 20) /* one line a job: far more than a user's jobs */
@@ -36,14 +35,6 @@ static enum slurm_phase phase_of(const char *state)
 }
 
 /* ---- the tracked jobs ---- */
-
-static struct slurm_tracked *tracked_find(const struct slurm_state *s, int64_t job)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (s->jobs[i].job == job)
-            return &s->jobs[i];
-    return NULL;
-}
 
 static void tracked_remove(struct slurm_state *s, struct slurm_tracked *t)
 {
@@ -317,7 +308,7 @@ static void on_poll_timer(uv_timer_t *h)
 
 static void on_scancel(void *ctx, const struct slurm_cmd_result *r)
 {
-    struct slurm_tracked *t = tracked_find(ctx, (int64_t)r->tag);
+    struct slurm_tracked *t = slurm_state_find(ctx, (int64_t)r->tag);
     if (!t)
         return;
     t->scancel = NULL;
@@ -326,9 +317,9 @@ static void on_scancel(void *ctx, const struct slurm_cmd_result *r)
                 (long long)r->exit_status, r->errtext);
 }
 
-int slurm_track_cancel(struct daemon *d, int64_t job, const char *caller_name, struct dashi_error *err)
+static int cancel_tracked(struct daemon *d, int64_t job, const char *caller_name, struct dashi_error *err)
 {
-    struct slurm_tracked *t = tracked_find(d->slurm, job);
+    struct slurm_tracked *t = slurm_state_find(d->slurm, job);
     if (!t)
         return dashi_fail(err, DASHI_E_STATE, "id", "job %lld is being submitted to Slurm: cancel it once sbatch "
                           "has answered", (long long)job);
@@ -340,26 +331,6 @@ int slurm_track_cancel(struct daemon *d, int64_t job, const char *caller_name, s
     t->cancelled_by_owner = true;
     snprintf(t->cancelled_by, sizeof t->cancelled_by, "%s", caller_name);
     return 0;
-}
-
-uint64_t slurm_track_active(const struct daemon *d, uid_t uid)
-{
-    uint64_t n = 0;
-    for (size_t i = 0; d->slurm && i < d->slurm->n; i++)
-        n += d->slurm->jobs[i].uid == uid;
-    return n + slurm_submit_pending(d, uid);
-}
-
-bool slurm_track_reason(const struct daemon *d, int64_t job, char *out, size_t cap)
-{
-    const struct slurm_tracked *t = d->slurm ? tracked_find(d->slurm, job) : NULL;
-    if (!t)
-        return false;
-    if (t->running)
-        snprintf(out, cap, "slurm %s on %s", t->slurm_id, t->node[0] ? t->node : "?");
-    else
-        snprintf(out, cap, "slurm %s%s%s", t->slurm_id, t->reason[0] ? ": " : "", t->reason);
-    return true;
 }
 
 /* ---- start and stop ---- */
@@ -399,6 +370,7 @@ int slurm_track_start(struct daemon *d, struct dashi_error *err)
     if (!s)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
     s->d = d;
+    s->cancel = cancel_tracked;
     d->slurm = s;
     uv_timer_init(&d->loop, &s->timer);
     s->timer.data = s;
@@ -434,6 +406,6 @@ void slurm_track_stop(struct daemon *d)
         if (s->jobs[i].scancel)
             slurm_cmd_abandon(s->jobs[i].scancel);
     s->n = 0;
-    slurm_submit_abandon(d);
+    slurm_state_abandon_batches(s);
     uv_close((uv_handle_t *)&s->timer, state_closed);
 }
