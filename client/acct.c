@@ -68,6 +68,34 @@ static uint64_t u64_of(const msgpack_object *o)
     return o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? o->via.u64 : 0;
 }
 
+static double f64_of(const msgpack_object *o)
+{
+    return o && o->type == MSGPACK_OBJECT_FLOAT64 ? o->via.f64 : (double)u64_of(o);
+}
+
+static int str_len(const msgpack_object *o) { return o && o->type == MSGPACK_OBJECT_STR ? (int)o->via.str.size : 0; }
+static const char *str_ptr(const msgpack_object *o) { return o && o->type == MSGPACK_OBJECT_STR ? o->via.str.ptr : ""; }
+
+/* Each user's GPU seconds per device of the pool, one line each (none: no table). */
+static void print_devices(const msgpack_object *users)
+{
+    bool header = false;
+    for (uint32_t i = 0; users && users->type == MSGPACK_OBJECT_ARRAY && i < users->via.array.size; i++) {
+        const msgpack_object *u = &users->via.array.ptr[i], *name = map_get(u, "user");
+        const msgpack_object *devs = map_get(u, "devices");
+        for (uint32_t k = 0; devs && devs->type == MSGPACK_OBJECT_ARRAY && k < devs->via.array.size; k++) {
+            const msgpack_object *dv = &devs->via.array.ptr[k];
+            if (!header)
+                printf("\n%-12s %6s %12s  %s\n", "USER", "DEVICE", "GPU_SECONDS", "NAME");
+            header = true;
+            const msgpack_object *dn = map_get(dv, "name");
+            printf("%-12.*s %6llu %12.3f  %.*s\n", str_len(name), str_ptr(name),
+                   (unsigned long long)u64_of(map_get(dv, "index")), f64_of(map_get(dv, "gpu_seconds")), str_len(dn),
+                   str_ptr(dn));
+        }
+    }
+}
+
 static void print_table(const msgpack_object *result)
 {
     static const char *const states[] = {"queued", "running", "succeeded", "failed", "cancelled", "interrupted"};
@@ -80,16 +108,16 @@ static void print_table(const msgpack_object *result)
         uint64_t n[6];
         for (int s = 0; s < 6; s++)
             n[s] = u64_of(map_get(st, states[s]));
-        double secs = gs && gs->type == MSGPACK_OBJECT_FLOAT64 ? gs->via.f64 : (double)u64_of(gs);
+        double secs = f64_of(gs);
         printf("%-12.*s %7llu %6llu %7llu %8llu %10llu %7llu %10llu %12llu %12.3f %14llu %14llu\n",
-               name && name->type == MSGPACK_OBJECT_STR ? (int)name->via.str.size : 0,
-               name && name->type == MSGPACK_OBJECT_STR ? name->via.str.ptr : "",
+               str_len(name), str_ptr(name),
                (unsigned long long)u64_of(map_get(u, "uid")), (unsigned long long)u64_of(map_get(u, "jobs")),
                (unsigned long long)n[0], (unsigned long long)n[1], (unsigned long long)n[2],
                (unsigned long long)n[3], (unsigned long long)n[4], (unsigned long long)n[5], secs,
                (unsigned long long)u64_of(map_get(u, "output_bytes")),
                (unsigned long long)u64_of(map_get(u, "upload_bytes")));
     }
+    print_devices(users);
 }
 
 int acct_run(struct dashi_client *c, bool json, const char *user, const char *since, struct dashi_error *err)

@@ -102,7 +102,33 @@ void job_emit_checkpoint(struct job_exec *ex, const char *hash, uint64_t step)
 
 bool job_should_stop(const struct job_exec *ex)
 {
-    return atomic_load(&ex->job->cancel) || scheduler_stopping(&ex->d->sched);
+    const struct sched_job *j = ex->job;
+    return atomic_load(&j->cancel) || (j->split && atomic_load(&j->split->abort)) ||
+           scheduler_stopping(&ex->d->sched);
+}
+
+int job_part(const struct job_exec *ex, uint32_t units, int *part, uint32_t *first, uint32_t *count)
+{
+    const struct sched_split *sp = ex->job->split;
+    *part = ex->job->part;
+    if (!sp) {
+        *first = 0;
+        *count = units;
+        return 1;
+    }
+    sched_split_range(sp->units, sp->nparts, ex->job->part, first, count);
+    return sp->nparts;
+}
+
+void *job_split_shared(struct job_exec *ex, size_t bytes)
+{
+    return scheduler_split_shared(&ex->d->sched, ex->job, bytes);
+}
+
+bool job_split_last(struct job_exec *ex)
+{
+    return scheduler_part_ended(&ex->d->sched, ex->job, JOB_SUCCEEDED, NULL) &&
+           ex->job->split->state == JOB_SUCCEEDED;
 }
 
 struct vk_runtime *job_vk(struct job_exec *ex) { return &ex->dev->vk; }
@@ -149,23 +175,59 @@ static void post(struct daemon *d, struct job_msg *m)
     uv_async_send(&d->wake);
 }
 
-/* A job's end. When the job wrote through the I/O thread, its last batch and its end go
- * there too, behind its writes: the end is recorded once the outputs are durable (a
- * success becomes a failure if they could not be written), and the GPU thread goes on. */
-static void end_job(struct job_exec *ex, enum job_state state, const struct dashi_error *error)
+/* What a message says of the job's GPU time: the job's (all its parts') and this
+ * execution's on its device. */
+static void note_seconds(struct job_exec *ex, struct job_msg *m)
+{
+    m->gpu_seconds = scheduler_job_seconds(&ex->d->sched, ex->job);
+    m->device = ex->dev->index;
+    m->has_device_seconds = true;
+    m->device_seconds = ex->job->run_seconds;
+}
+
+/* The end of a part of a split job that is not the last to end: what it reported goes
+ * to the loop thread; the job's end is the last part's (a part writes no outputs, the
+ * last writes them all). */
+static void end_part(struct job_exec *ex)
 {
     struct sched_job *j = ex->job;
     if (ex->batch)
-        ex->batch->gpu_seconds = j->gpu_seconds;
-    struct job_msg *m = msg_new(MSG_ENDED, j->id);
-    m->state = state;
-    m->gpu_seconds = j->gpu_seconds;
-    if (error)
-        m->error = *error;
+        post(ex->d, ex->batch);
+    ex->batch = NULL;
+    io_stream_free(j->io);
+    j->io = NULL;
+    scheduler_remove(&ex->d->sched, j);
+}
+
+/* A job's end. When the job wrote through the I/O thread, its last batch and its end go
+ * there too, behind its writes: the end is recorded once the outputs are durable (a
+ * success becomes a failure if they could not be written), and the GPU thread goes on.
+ * A part of a split job ends as a part, but the last, which ends the job as its parts
+ * made it (sched_split.h). */
+static void end_job(struct job_exec *ex, enum job_state state, const struct dashi_error *error)
+{
+    struct sched_job *j = ex->job;
     if (j->state)
         j->kind->destroy(j->state); /* queues the close of its writers */
     j->state = NULL;
     release_resident_pins(ex); /* after destroy: its engines no longer read them */
+    if (ex->batch)
+        note_seconds(ex, ex->batch);
+    if (j->split) {
+        if (!scheduler_part_ended(&ex->d->sched, j, state, error)) {
+            end_part(ex);
+            return;
+        }
+        if (j->split->state != JOB_SUCCEEDED) {
+            state = j->split->state; /* every part has ended: nothing writes it now */
+            error = &j->split->error;
+        }
+    }
+    struct job_msg *m = msg_new(MSG_ENDED, j->id);
+    m->state = state;
+    note_seconds(ex, m);
+    if (error)
+        m->error = *error;
     char prefix[48];
     job_partials_prefix(j->id, prefix, sizeof prefix);
     if (j->io && io_stream_used(j->io)) {
@@ -301,6 +363,7 @@ static void run_slice(struct gpu_device *g, struct sched_job *j)
     int rc = j->kind->slice(&ex, j->state, &done, &err);
     double secs = (double)(uv_hrtime() - t0) * 1e-9;
     j->gpu_seconds += secs;
+    j->run_seconds += secs;
     scheduler_charge(&d->sched, j, secs, now_seconds());
     if (rc != 0) {
         end_failed(&ex, &err);
@@ -326,14 +389,15 @@ static void run_slice(struct gpu_device *g, struct sched_job *j)
     }
     /* A job over its own limit is stopped here, between slices: the slice's results are
      * kept, the daemon and the other jobs are not affected. */
-    if (j->time_limit > 0 && j->gpu_seconds > j->time_limit) {
+    double job_seconds = scheduler_job_seconds(&d->sched, j);
+    if (j->time_limit > 0 && job_seconds > j->time_limit) {
         dashi_fail(&err, DASHI_E_QUOTA, j->time_limit_key,
-                   "stopped after %.2f s of GPU time: the limit (%s) is %g s", j->gpu_seconds, j->time_limit_key,
+                   "stopped after %.2f s of GPU time: the limit (%s) is %g s", job_seconds, j->time_limit_key,
                    j->time_limit);
         end_job(&ex, JOB_FAILED, &err);
         return;
     }
-    ex.batch->gpu_seconds = j->gpu_seconds;
+    note_seconds(&ex, ex.batch);
     post(d, ex.batch);
 }
 

@@ -90,6 +90,13 @@ struct job_kind {
      * A failure fails the job with that error instead. */
     int (*on_succeeded)(struct store *st, const struct blobstore *bs, int64_t job, struct dashi_error *err);
 
+    /* Optional (NULL: never split). The units (a batched rollout's trajectories) a job with
+     * these params may run in parts over several idle devices (sched_split.h), each part
+     * a contiguous range of them (job_part); below 2: it runs whole. A kind that splits
+     * must give the same results either way, and its parts must write nothing through
+     * the I/O thread but the last part's outputs (job_split_last). */
+    uint32_t (*split_units)(const void *params);
+
     /* Not NULL for a kind made of stages (pipeline): it never reaches the scheduler or the
      * GPU (start..destroy are NULL); jobs.c submits its stages as its children and its
      * state follows theirs (settle). */
@@ -173,6 +180,18 @@ void job_emit_checkpoint(struct job_exec *ex, const char *hash, uint64_t step);
 /* True once the owner cancelled the job or the daemon is stopping: slice should return
  * promptly (the worker turns it into the right state). */
 bool job_should_stop(const struct job_exec *ex);
+
+/* ---- split jobs (sched_split.h) ---- */
+/* The parts the job runs in (1: whole) and which this execution is (*part, from 0), with
+ * *first and *count the units of the `units` of the job it runs (0 and units when whole). */
+int job_part(const struct job_exec *ex, uint32_t units, int *part, uint32_t *first, uint32_t *count);
+/* The buffer of `bytes` (zeroed; the same for every part) where the parts assemble the
+ * job's outputs, each writing only its own share. NULL when out of memory. */
+void *job_split_shared(struct job_exec *ex, size_t bytes);
+/* In finish, once this part has written its share: counts it as ended and says whether it
+ * is the last and every other part succeeded; then it writes the job's outputs from the
+ * shared buffer, else its finish is done (the job's end is another part's, or a failure). */
+bool job_split_last(struct job_exec *ex);
 
 /* Accessors a kind needs during execution. */
 struct vk_runtime *job_vk(struct job_exec *ex);

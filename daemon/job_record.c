@@ -6,6 +6,7 @@
 
 #include "job_record.h"
 #include "store_keep.h"
+#include "store_devices.h"
 #include "store_origin.h"
 #include "store_tags.h"
 #include "wire.h"
@@ -154,6 +155,26 @@ struct note_packer {
 
 #define ORIGIN_FIELDS 4 /* executor, imported_from, slurm_job_id, node */
 
+#define RECORD_MAX_DEVICES 16 /* the pool's bound (SCHED_MAX_DEVICES) */
+
+/* The devices of the pool it ran on (a split job: several), with its GPU seconds on each,
+ * and the device it is pinned to (nil: none). */
+static void pack_devices(msgpack_packer *pk, const struct job_device *devices, size_t n, int pin)
+{
+    pk_key(pk, "devices");
+    msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_map(pk, 3);
+        pk_kv_i64(pk, "index", devices[i].device);
+        pk_kv_str(pk, "name", devices[i].name);
+        pk_kv_f64(pk, "gpu_seconds", devices[i].gpu_seconds);
+    }
+    if (pin >= 0)
+        pk_kv_i64(pk, "pin", pin);
+    else
+        pk_kv_nil(pk, "pin");
+}
+
 /* Where it ran: nil fields for a local job's origin it does not have. */
 static void pack_origin(msgpack_packer *pk, const struct job_origin *o)
 {
@@ -261,9 +282,14 @@ int pack_job_record_reason(msgpack_packer *pk, struct store *st, int64_t id, uid
     if (store_job_children(st, id, stage_ids, RECORD_MAX_STAGES, &nstages, err) != 0)
         goto done;
     struct job_origin origin;
-    if (store_job_origin_get(st, id, &origin, err) != 0)
+    struct job_device devices[RECORD_MAX_DEVICES];
+    size_t ndevices = 0;
+    int pin;
+    if (store_job_origin_get(st, id, &origin, err) != 0 ||
+        store_job_devices(st, id, devices, RECORD_MAX_DEVICES, &ndevices, err) != 0 ||
+        store_job_pin_get(st, id, &pin, err) != 0)
         goto done;
-    msgpack_pack_map(pk, 30 + LABEL_FIELDS + ORIGIN_FIELDS + (with_events ? 2 : 0));
+    msgpack_pack_map(pk, 32 + LABEL_FIELDS + ORIGIN_FIELDS + (with_events ? 2 : 0));
     pk_kv_i64(pk, "id", row.id);
     pk_kv_str(pk, "kind", row.kind);
     pk_kv_str(pk, "state", job_state_name(row.state));
@@ -328,6 +354,7 @@ int pack_job_record_reason(msgpack_packer *pk, struct store *st, int64_t id, uid
         goto done;
     pack_labels(pk, &labels, group_name);
     pack_origin(pk, &origin);
+    pack_devices(pk, devices, ndevices, pin);
     pk_kv_str(pk, "backend", row.device[0] ? (strstr(row.device, "llvmpipe") ? "vulkan-cpu (lavapipe)" : "vulkan-gpu")
                                            : NULL);
     if (with_events) {

@@ -30,10 +30,13 @@ struct rollout_params {
     bool require_gpu;
     uint32_t D, B;
     bool batched; /* z0 was B×D rather than D */
+    int split;    /* SPLIT_AUTO: its trajectories may run in parts on idle devices (sched_split.h) */
     struct job_common_params common; /* keep */
 };
 
 static const char *const modes[] = {"exact", "fast", NULL}; /* enum rollout_mode */
+enum { SPLIT_AUTO, SPLIT_OFF };
+static const char *const split_names[] = {"auto", "off", NULL};
 
 #define P struct rollout_params
 static const struct param_spec rollout_params[] = {
@@ -47,6 +50,9 @@ static const struct param_spec rollout_params[] = {
     PARAM_ENUM("precision", P, precision, JOB_F64, job_precision_names, "arithmetic of the products"),
     PARAM_ENUM("mode", P, mode, ROLLOUT_EXACT, modes, "`exact`: step by step; `fast`: batched where it pays"),
     PARAM_BOOL("require_gpu", P, require_gpu, false, "refuse to run on a CPU implementation of Vulkan"),
+    PARAM_ENUM("split", P, split, SPLIT_AUTO, split_names,
+               "`auto`: a batch (B >= 2, save_every 0) may run its trajectories in parts on idle devices; `off`: "
+               "on one device"),
     PARAM_GROUP(P, common, job_common_param_group),
     PARAM_END,
 };
@@ -75,18 +81,18 @@ static uint64_t record_every_of(const struct rollout_params *p)
  * keeps one run's recorded states within RECORD_BYTES on the host. The buffers for a run
  * (host records, readback, the persistent kernel's ring) are sized by that longest run,
  * so a short job does not reserve room for 16,384 steps. */
-static struct rollout_config config_of(const struct rollout_params *p)
+static struct rollout_config config_of(const struct rollout_params *p, uint32_t B)
 {
     uint64_t most = ROLLOUT_MAX_RUN, every = record_every_of(p);
     if (p->steps < most)
         most = p->steps;
     if (every) {
-        uint64_t states = RECORD_BYTES / ((uint64_t)p->B * p->D * sizeof(double)); /* per run, at most */
+        uint64_t states = RECORD_BYTES / ((uint64_t)B * p->D * sizeof(double)); /* per run, at most */
         uint64_t fit = states > 1 ? (states - 1) * every : every;
         if (fit < most)
             most = fit;
     }
-    return (struct rollout_config){.D = p->D, .B = p->B,
+    return (struct rollout_config){.D = p->D, .B = B,
                                    .precision = p->precision == JOB_F32 ? ROLLOUT_F32 : ROLLOUT_F64,
                                    .mode = p->mode,
                                    .max_steps_per_run = (uint32_t)most,
@@ -161,7 +167,7 @@ static int rollout_validate(const struct job_submit_ctx *ctx, const msgpack_obje
                    ROLLOUT_MAX_SAVED_BYTES >> 30);
         goto fail;
     }
-    struct rollout_config cfg = config_of(p);
+    struct rollout_config cfg = config_of(p, p->B);
     cfg.tuning = ctx->rollout_tuning;
     plan->mem_estimate = rollout_gpu_memory_estimate(&cfg);
     /* Outputs and one checkpoint: the saved states, z_final (headers aside). */
@@ -187,6 +193,15 @@ static void rollout_free_params(void *params)
     free(params);
 }
 
+/* Each trajectory of a batch is stepped on its own (its products never mix with another
+ * trajectory's), so the batch can be cut into parts. Saved states interleave all the
+ * trajectories of a step in one stream: a rollout that saves them runs whole. */
+static uint32_t rollout_split_units(const void *params)
+{
+    const struct rollout_params *p = params;
+    return p->split == SPLIT_AUTO && p->batched && !p->save_every ? p->B : 0;
+}
+
 /* ---- execution (GPU thread) ---- */
 
 struct rollout_state {
@@ -202,6 +217,8 @@ struct rollout_state {
     bool gpu_timing;           /* all runs had timestamps */
     uint64_t hashes;
     uint64_t step0;            /* the checkpoint's step when resumed, else 0 */
+    uint32_t first, count;     /* the trajectories it runs (job_part: all but in a split job) */
+    int part, nparts;
     double last_checkpoint_ms;
 };
 
@@ -230,7 +247,8 @@ static int rollout_start(struct job_exec *ex, const void *params, void **out, st
     s->gpu_timing = true;
     struct npy_info ai, zi;
     double *A = NULL, *z0 = NULL;
-    struct rollout_config cfg = config_of(p);
+    s->nparts = job_part(ex, p->B, &s->part, &s->first, &s->count);
+    struct rollout_config cfg = config_of(p, s->count);
     cfg.tuning = job_rollout_tuning(ex);
     /* A resumed job starts from its checkpoint (the B×D state after step0 steps). */
     const char *ck = job_resume_checkpoint(ex, &s->step0);
@@ -255,11 +273,11 @@ static int rollout_start(struct job_exec *ex, const void *params, void **out, st
                    p->B, p->D);
         goto fail;
     }
-    if (rollout_gpu_create_at(job_vk(ex), &cfg, A, z0, s->step0, &s->engine, err))
+    if (rollout_gpu_create_at(job_vk(ex), &cfg, A, z0 + (size_t)s->first * p->D, s->step0, &s->engine, err))
         goto fail;
     s->last_checkpoint_ms = monotonic_ms();
     if (p->hash_every) /* the hashes before the checkpoint were reported by the first run */
-        s->hashes = s->step0 / p->hash_every * p->B;
+        s->hashes = s->step0 / p->hash_every * s->count;
     free(A);
     free(z0);
     A = z0 = NULL;
@@ -267,7 +285,7 @@ static int rollout_start(struct job_exec *ex, const void *params, void **out, st
     s->steps_per_run = s->max_run < 16 ? s->max_run : 16; /* first slice measures the step time */
     s->record_every = record_every_of(p);
     if (s->record_every) {
-        size_t room = (size_t)(s->max_run / s->record_every + 1) * p->B * p->D;
+        size_t room = (size_t)(s->max_run / s->record_every + 1) * s->count * p->D;
         s->records = malloc(room * sizeof(double));
         if (!s->records) {
             dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory for recorded states");
@@ -321,7 +339,7 @@ static int rollout_slice(struct job_exec *ex, void *state, bool *done, struct da
         uint64_t bad = 0;
         double gms = -1;
         /* Room for the states this run saves, handed to the I/O thread after it. */
-        size_t state_bytes = (size_t)p->B * p->D * sizeof(double);
+        size_t state_bytes = (size_t)s->count * p->D * sizeof(double);
         struct io_buf *buf = p->save_every ? io_staging_get(s->io, (n / p->save_every + 1) * state_bytes) : NULL;
         if (p->save_every && !buf)
             break; /* waiting on I/O: the scheduler runs others until staging is freed */
@@ -347,12 +365,12 @@ static int rollout_slice(struct job_exec *ex, void *state, bool *done, struct da
         }
         uint64_t t = (doneSteps / (s->record_every ? s->record_every : 1) + 1) * s->record_every;
         for (uint32_t k = 0; k < nrec; k++, t += s->record_every) {
-            const double *rec = s->records + (size_t)k * p->B * p->D;
+            const double *rec = s->records + (size_t)k * s->count * p->D;
             if (p->hash_every && t % p->hash_every == 0)
-                for (uint32_t b = 0; b < p->B; b++) {
+                for (uint32_t b = 0; b < s->count; b++) {
                     char hex[33];
                     zhash_hex(rec + (size_t)b * p->D, p->D, hex);
-                    job_emit_hash(ex, b, t, hex);
+                    job_emit_hash(ex, s->first + b, t, hex);
                     s->hashes++;
                 }
             if (p->save_every && t % p->save_every == 0)
@@ -372,12 +390,61 @@ static int rollout_slice(struct job_exec *ex, void *state, bool *done, struct da
     job_emit_progress(ex, rollout_gpu_steps(s->engine), p->steps);
     *done = rollout_gpu_steps(s->engine) >= p->steps;
     /* Checkpoint at most every checkpoint_every_s, and when the job is told to stop (the
-     * daemon stopping or a cancel), so `dashi resume` loses little. */
-    if (!*done &&
+     * daemon stopping or a cancel), so `dashi resume` loses little. The parts of a split
+     * job are at different steps: it takes none (docs/architecture.md "Split batches"). */
+    if (!*done && s->nparts == 1 &&
         (job_should_stop(ex) || monotonic_ms() - s->last_checkpoint_ms >= job_checkpoint_interval_ms(ex))) {
         if (rollout_checkpoint(s, err) != 0)
             return -1;
         s->last_checkpoint_ms = monotonic_ms();
+    }
+    return 0;
+}
+
+/* What each part of a split job tells the part that writes the job's outputs. */
+struct part_timing {
+    double gpu_ms, host_ms;
+    bool gpu_timing;
+    uint64_t hashes;
+};
+
+/* The job's final state (B×D, or D) into *z (malloc'd), with the timings of its hot loop
+ * and its hash count: the engine's; for a split job, the parts' assembled, the slowest
+ * part's timings (they ran side by side) and all their hashes. *last false: this part of
+ * a split job has given its share, and the job's outputs are another part's to write
+ * (or, after a failure, no part's). */
+static int final_state(struct job_exec *ex, struct rollout_state *s, double **z, struct part_timing *t,
+                       bool *last, struct dashi_error *err)
+{
+    const struct rollout_params *p = s->p;
+    size_t mine = (size_t)s->count * p->D * sizeof(double);
+    *z = malloc(mine);
+    *t = (struct part_timing){s->gpu_ms, s->host_ms, s->gpu_timing, s->hashes};
+    *last = true;
+    if (!*z)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    if (rollout_gpu_read_state(s->engine, *z, err) != 0 || s->nparts == 1)
+        return 0 - (err->code != DASHI_OK);
+    size_t all = (size_t)p->B * p->D * sizeof(double);
+    struct part_timing *times = job_split_shared(ex, s->nparts * sizeof *times + all);
+    if (!times)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory for the split job's outputs");
+    double *assembled = (double *)(times + s->nparts);
+    memcpy(assembled + (size_t)s->first * p->D, *z, mine);
+    times[s->part] = *t;
+    free(*z);
+    *z = NULL;
+    if (!(*last = job_split_last(ex)))
+        return 0;
+    if (!(*z = malloc(all)))
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    memcpy(*z, assembled, all);
+    *t = (struct part_timing){0, 0, true, 0};
+    for (int k = 0; k < s->nparts; k++) {
+        t->gpu_ms = fmax(t->gpu_ms, times[k].gpu_ms);
+        t->host_ms = fmax(t->host_ms, times[k].host_ms);
+        t->gpu_timing = t->gpu_timing && times[k].gpu_timing;
+        t->hashes += times[k].hashes;
     }
     return 0;
 }
@@ -387,16 +454,18 @@ static int rollout_finish(struct job_exec *ex, void *state, struct dashi_error *
     struct rollout_state *s = state;
     const struct rollout_params *p = s->p;
     size_t count = (size_t)p->B * p->D;
-    double *z = malloc(count * sizeof *z);
-    if (!z)
-        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
-    uint64_t shape[2] = {p->B, p->D};
-    if (!p->batched)
-        shape[0] = p->D;
-    if (rollout_gpu_read_state(s->engine, z, err)) {
+    double *z;
+    struct part_timing timing;
+    bool last;
+    if (final_state(ex, s, &z, &timing, &last, err) != 0) {
         free(z);
         return -1;
     }
+    if (!last)
+        return 0;
+    uint64_t shape[2] = {p->B, p->D};
+    if (!p->batched)
+        shape[0] = p->D;
     if (p->truth[0]) {
         struct npy_info ti;
         double *truth;
@@ -419,17 +488,19 @@ static int rollout_finish(struct job_exec *ex, void *state, struct dashi_error *
     s->saved = NULL;
     /* Timing of the hot loop only (no hashing, no saving): GPU timestamps when every run
      * had them, else the host's view of the runs. */
-    double loop_ms = s->gpu_timing ? s->gpu_ms : s->host_ms;
+    double loop_ms = timing.gpu_timing ? timing.gpu_ms : timing.host_ms;
     double steps = (double)(p->steps - s->step0); /* the steps this run made (all unless resumed) */
     job_emit_summary(ex, "steps", (double)p->steps);
     job_emit_summary(ex, "ns_per_step", loop_ms * 1e6 / steps);
     job_emit_summary(ex, "steps_per_s", steps / (loop_ms * 1e-3));
     job_emit_summary(ex, "trajectory_steps_per_s", steps * p->B / (loop_ms * 1e-3));
-    job_emit_summary(ex, "gpu_timestamps", s->gpu_timing ? 1 : 0);
-    if (s->gpu_timing)
-        job_emit_summary(ex, "gpu_ms", s->gpu_ms);
-    job_emit_summary(ex, "host_ms", s->host_ms);
-    job_emit_summary(ex, "hashes", (double)s->hashes);
+    job_emit_summary(ex, "gpu_timestamps", timing.gpu_timing ? 1 : 0);
+    if (timing.gpu_timing)
+        job_emit_summary(ex, "gpu_ms", timing.gpu_ms);
+    job_emit_summary(ex, "host_ms", timing.host_ms);
+    job_emit_summary(ex, "hashes", (double)timing.hashes);
+    /* Devices the trajectories ran on (split batches, docs/architecture.md). */
+    job_emit_summary(ex, "parts", s->nparts);
     /* How the products were computed (the daemon's DASHI_ROLLOUT_SPLIT, docs/numerics.md):
      * 0 for IEEE arithmetic in the job's precision, else the split product's digits. */
     job_emit_summary(ex, "split_digits", rollout_gpu_split_digits(s->engine));
@@ -460,4 +531,5 @@ const struct job_kind job_kind_rollout = {
     .slice = rollout_slice,
     .finish = rollout_finish,
     .destroy = rollout_destroy,
+    .split_units = rollout_split_units,
 };

@@ -14,6 +14,7 @@
 #include "quota.h"
 #include "reuse.h"
 #include "slurm_state.h"
+#include "store_devices.h"
 #include "store_origin.h"
 #include "store_reuse.h"
 #include "store_tags.h"
@@ -114,12 +115,18 @@ static void sched_job_discard(struct sched_job *j)
 static int job_from_row(struct daemon *d, const struct job_row *row, struct sched_job **out, struct dashi_error *err)
 {
     *out = NULL;
+    int pinned; /* kept across restarts and resumes: a pin is never dropped */
+    if (store_job_pin_get(&d->store, row->id, &pinned, err) != 0)
+        return -1;
+    if (pinned >= d->ndev)
+        return dashi_fail(err, DASHI_E_BAD_VALUE, "device", "the job is pinned to device %d, but this daemon has "
+                          "%d device%s (`dashi devices`)", pinned, d->ndev, d->ndev == 1 ? "" : "s");
     const struct job_kind *kind = job_kind_find(row->kind);
     msgpack_unpacked pu;
     msgpack_unpacked_init(&pu);
     int rc = kind && row->params_mp &&
                      msgpack_unpack_next(&pu, row->params_mp, row->params_mp_len, NULL) == MSGPACK_UNPACK_SUCCESS
-                 ? validate_job(d, kind, &pu.data, row->uid, 0, out, err)
+                 ? validate_job(d, kind, &pu.data, row->uid, pinned + 1, out, err)
                  : dashi_fail(err, DASHI_E_INTERNAL, "", "stored parameters of job %lld cannot be read",
                               (long long)row->id);
     msgpack_unpacked_destroy(&pu);
@@ -161,6 +168,7 @@ struct submit_tx {
     struct store *st;
     struct job_row *row;
     const struct job_plan *plan;
+    int pin;    /* 1 + the device it is pinned to, 0: none */
     bool reuse; /* false: run even when an identical job succeeded */
     const struct job_labels *labels;
 };
@@ -169,7 +177,8 @@ static int submit_tx_fn(void *ctx, struct dashi_error *err)
 {
     struct submit_tx *t = ctx;
     if (store_job_insert(t->st, t->row, err) != 0 || (!t->reuse && store_job_forbid_reuse(t->st, t->row->id, err) != 0) ||
-        (t->labels && store_job_labels_set(t->st, t->row->id, t->labels, err) != 0))
+        (t->labels && store_job_labels_set(t->st, t->row->id, t->labels, err) != 0) ||
+        (t->pin && store_job_pin_set(t->st, t->row->id, t->pin - 1, err) != 0))
         return -1;
     for (int i = 0; i < t->plan->ninputs; i++)
         if (store_job_blob_add(t->st, t->row->id, "input", t->plan->inputs[i].name, t->plan->inputs[i].hash, err) != 0)
@@ -207,7 +216,7 @@ static int record_submission(struct daemon *d, const struct job_submission *s, s
     row.params_json = pjson;
     row.params_mp = psb.data;
     row.params_mp_len = psb.size;
-    struct submit_tx tx = {.st = &d->store, .row = &row, .plan = &j->plan, .reuse = s->reuse,
+    struct submit_tx tx = {.st = &d->store, .row = &row, .plan = &j->plan, .pin = s->pin, .reuse = s->reuse,
                           .labels = s->labels};
     int rc = pjson ? store_transaction(&d->store, submit_tx_fn, &tx, err)
                    : dashi_fail(err, DASHI_E_INTERNAL, "", "cannot encode the job's parameters");

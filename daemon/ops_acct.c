@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* acct: per-user accounting over the jobs table, like sacct: jobs by state and GPU
- * seconds, for jobs submitted since a time, and the bytes each user's jobs and uploads
- * hold in the store now (store_user_bytes). Private jobs of other users count only for
+ * seconds, for jobs submitted since a time, and of those seconds the share of each device
+ * of the pool (job_devices), and the bytes each user's jobs and uploads hold in the store
+ * now (store_user_bytes). Private jobs of other users count only for
  * root's view, as they are listed only to their owner and root. */
 #include <pwd.h>
 #include <sqlite3.h>
@@ -18,6 +19,14 @@ struct acct_user {
     uint64_t jobs;
     double gpu_seconds;
     uint64_t output_bytes, upload_bytes; /* store_user_bytes */
+};
+
+/* A user's GPU seconds on one device of the pool. */
+struct acct_device {
+    int64_t uid;
+    int index;
+    char name[128];
+    double gpu_seconds;
 };
 
 #define ACCT_MAX_USERS 4096 /* also the largest array one frame may carry */
@@ -80,6 +89,56 @@ static int acct_query(sqlite3 *db, int64_t uid, double since, uid_t viewer, stru
     return 0;
 }
 
+/* The users' GPU seconds per device, over the same jobs as acct_query (jobs that ran
+ * before the pool was recorded, or elsewhere, have no devices: their seconds count only
+ * in the users' totals). */
+static int acct_devices(sqlite3 *db, int64_t uid, double since, uid_t viewer, struct acct_device *devs, size_t *n,
+                        struct dashi_error *err)
+{
+    static const char sql[] =
+        "SELECT j.uid, d.device, MAX(d.name), TOTAL(d.gpu_seconds) FROM job_devices d JOIN jobs j ON j.id = d.job "
+        "WHERE j.submitted_at >= ?1 AND (?2 < 0 OR j.uid = ?2) AND (j.private = 0 OR j.uid = ?3 OR ?3 = 0) "
+        "GROUP BY j.uid, d.device ORDER BY j.uid, d.device";
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dashi_fail(err, DASHI_E_DB, "", "acct: %s", sqlite3_errmsg(db));
+    sqlite3_bind_double(st, 1, since);
+    sqlite3_bind_int64(st, 2, uid);
+    sqlite3_bind_int64(st, 3, viewer);
+    int rc;
+    *n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < ACCT_MAX_USERS) {
+        struct acct_device *a = &devs[(*n)++];
+        a->uid = sqlite3_column_int64(st, 0);
+        a->index = sqlite3_column_int(st, 1);
+        const unsigned char *name = sqlite3_column_text(st, 2);
+        snprintf(a->name, sizeof a->name, "%s", name ? (const char *)name : "");
+        a->gpu_seconds = sqlite3_column_double(st, 3);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return dashi_fail(err, DASHI_E_DB, "", "acct: %s", sqlite3_errmsg(db));
+    return 0;
+}
+
+/* The devices of user uid (devs is sorted by user). */
+static void pack_user_devices(msgpack_packer *pk, const struct acct_device *devs, size_t n, int64_t uid)
+{
+    size_t first = 0, count = 0;
+    while (first < n && devs[first].uid != uid)
+        first++;
+    while (first + count < n && devs[first + count].uid == uid)
+        count++;
+    pk_key(pk, "devices");
+    msgpack_pack_array(pk, count);
+    for (size_t k = first; k < first + count; k++) {
+        msgpack_pack_map(pk, 3);
+        pk_kv_i64(pk, "index", devs[k].index);
+        pk_kv_str(pk, "name", devs[k].name);
+        pk_kv_f64(pk, "gpu_seconds", devs[k].gpu_seconds);
+    }
+}
+
 int op_acct(struct conn *c, const struct request *req, msgpack_packer *pk, struct dashi_error *err)
 {
     static const char *const allowed[] = {"user", "since", NULL};
@@ -92,18 +151,19 @@ int op_acct(struct conn *c, const struct request *req, msgpack_packer *pk, struc
     if (user[0] && resolve_user(user, &uid, err) != 0)
         return -1;
     struct acct_user *users = malloc(ACCT_MAX_USERS * sizeof *users);
-    if (!users)
-        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
-    size_t n = 0;
-    if (acct_query(c->d->store.db, uid, since, c->uid, users, &n, err) != 0) {
+    struct acct_device *devs = malloc(ACCT_MAX_USERS * sizeof *devs);
+    size_t n = 0, ndevs = 0;
+    int rc = users && devs ? 0 : dashi_fail(err, DASHI_E_INTERNAL, "", "out of memory");
+    if (rc == 0)
+        rc = acct_query(c->d->store.db, uid, since, c->uid, users, &n, err) ||
+             acct_devices(c->d->store.db, uid, since, c->uid, devs, &ndevs, err);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = store_user_bytes(&c->d->store, users[i].uid, &users[i].output_bytes, &users[i].upload_bytes, err);
+    if (rc != 0) {
         free(users);
+        free(devs);
         return -1;
     }
-    for (size_t i = 0; i < n; i++)
-        if (store_user_bytes(&c->d->store, users[i].uid, &users[i].output_bytes, &users[i].upload_bytes, err) != 0) {
-            free(users);
-            return -1;
-        }
     pack_ok_begin(pk, req->id);
     msgpack_pack_map(pk, 2);
     pk_kv_f64(pk, "since", since);
@@ -111,18 +171,20 @@ int op_acct(struct conn *c, const struct request *req, msgpack_packer *pk, struc
     msgpack_pack_array(pk, n);
     for (size_t i = 0; i < n; i++) {
         const struct acct_user *a = &users[i];
-        msgpack_pack_map(pk, 7);
+        msgpack_pack_map(pk, 8);
         pk_kv_i64(pk, "uid", a->uid);
         pk_kv_u64(pk, "output_bytes", a->output_bytes);
         pk_kv_u64(pk, "upload_bytes", a->upload_bytes);
         pk_kv_str(pk, "user", a->user);
         pk_kv_u64(pk, "jobs", a->jobs);
         pk_kv_f64(pk, "gpu_seconds", a->gpu_seconds);
+        pack_user_devices(pk, devs, ndevs, a->uid);
         pk_key(pk, "states");
         msgpack_pack_map(pk, JOB_STATE_COUNT);
         for (int s = 0; s < JOB_STATE_COUNT; s++)
             pk_kv_u64(pk, job_state_name((enum job_state)s), a->by_state[s]);
     }
     free(users);
+    free(devs);
     return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "disk.h"
 #include "jobs.h"
+#include "store_devices.h"
 #include "waiters.h"
 
 struct apply_ctx {
@@ -49,7 +50,12 @@ static int apply_fn(void *ctx, struct dashi_error *err)
             return -1;
         char precision[8];
         snprintf(precision, sizeof precision, "%s", row.precision);
+        bool running = row.state == JOB_RUNNING; /* another part of a split job started it */
         job_row_free(&row);
+        if (store_job_device_started(st, m->job, m->device, vk->device_name, err) != 0)
+            return -1;
+        if (running)
+            return 0;
         char on[300];
         snprintf(on, sizeof on, "on device %d (%s)", m->device, vk->device_name);
         return store_job_set_state_note(st, m->job, JOB_RUNNING, now_seconds(), NULL, on, err) ||
@@ -92,6 +98,8 @@ static int apply_fn(void *ctx, struct dashi_error *err)
         if (store_job_set_checkpoint(st, m->job, m->checkpoint, m->checkpoint_step, err) != 0)
             return -1;
     }
+    if (m->has_device_seconds && store_job_device_seconds(st, m->job, m->device, m->device_seconds, err) != 0)
+        return -1;
     if (m->type == MSG_SLICE && m->has_progress &&
         store_job_set_progress(st, m->job, m->step, m->total, m->gpu_seconds, err) != 0)
         return -1;

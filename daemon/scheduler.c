@@ -53,9 +53,12 @@ void scheduler_device_view(struct scheduler *s, int dev, struct sched_device_vie
     uv_mutex_unlock(&s->mu);
 }
 
+/* Under mu, or where no other thread runs (a split's count of parts is under mu). */
 static void sched_job_free(struct sched_job *j)
 {
-    if (j->params && j->kind->free_params)
+    if (j->split)
+        sched_split_unref(j->split); /* the params are the split's */
+    else if (j->params && j->kind->free_params)
         j->kind->free_params(j->params);
     free(j);
 }
@@ -131,6 +134,8 @@ int scheduler_cancel(struct scheduler *s, int64_t id)
         if (j->started) {
             atomic_store(&j->cancel, true);
             rc = 0;
+            if (j->split)
+                continue; /* every part of a split job is flagged */
         } else {
             *p = j->next;
             sched_job_free(j);
@@ -264,7 +269,7 @@ size_t scheduler_count_user(struct scheduler *s, uid_t uid)
     size_t n = 0;
     uv_mutex_lock(&s->mu);
     for (struct sched_job *j = s->jobs; j; j = j->next)
-        n += j->uid == uid;
+        n += j->uid == uid && j->part == 0; /* a split job counts once */
     uv_mutex_unlock(&s->mu);
     return n;
 }
@@ -449,6 +454,65 @@ static struct sched_job *pick(struct scheduler *s, int dev, uint64_t held, doubl
     return best;
 }
 
+/* Part `part` of the split sp of best, started on device dev (a copy of best, but the
+ * GPU-thread state), behind `after` in the list. Under mu. NULL when out of memory. */
+static struct sched_job *add_part(struct scheduler *s, const struct sched_job *best, struct sched_job *after,
+                                  int part, int dev)
+{
+    struct sched_job *p = malloc(sizeof *p);
+    if (!p)
+        return NULL;
+    memcpy(p, best, sizeof *p);
+    atomic_init(&p->cancel, atomic_load(&best->cancel));
+    p->part = part;
+    p->state = NULL;
+    p->io = NULL;
+    p->io_wait = false;
+    p->nresident_pins = 0;
+    p->run_seconds = 0;
+    p->started = true;
+    p->device = dev;
+    s->dev[dev].mem_started += p->plan.mem_estimate; /* a part is counted as the whole: an upper bound */
+    s->dev[dev].jobs_started++;
+    s->dev[dev].nstarted++;
+    p->next = after->next;
+    after->next = p;
+    return p;
+}
+
+/* Device dev is starting best, a job not pinned: when its kind can split it and other
+ * devices are idle with room for it, it runs as parts, one on each (sched_split.h); best
+ * becomes part 0, on dev. Under mu. Out of memory, it runs whole. */
+static void maybe_split(struct scheduler *s, int dev, struct sched_job *best)
+{
+    uint32_t units = best->kind->split_units ? best->kind->split_units(best->params) : 0;
+    if (best->pin || units < 2)
+        return;
+    int idle[SCHED_MAX_DEVICES], nidle = 0;
+    for (int k = 0; k < s->ndev && (uint32_t)nidle + 1 < units; k++)
+        if (k != dev && s->dev[k].nstarted == 0 && device_ok(s, k) &&
+            s->dev[k].mem_started + best->plan.mem_estimate <= s->dev[k].mem_budget)
+            idle[nidle++] = k;
+    if (nidle == 0)
+        return;
+    struct sched_split *sp = sched_split_new(best->kind, best->params, units, nidle + 1, best->gpu_seconds);
+    if (!sp)
+        return;
+    best->split = sp;
+    best->part = 0;
+    int placed = 1;
+    for (struct sched_job *last = best; placed <= nidle; placed++)
+        if (!(last = add_part(s, best, last, placed, idle[placed - 1])))
+            break;
+    sp->nparts = sp->refs = placed; /* out of memory part way: fewer parts, over all the units */
+    if (placed == 1) {
+        best->split = NULL;
+        sp->params = NULL;
+        sched_split_unref(sp);
+    }
+    uv_cond_broadcast(&s->cv); /* the idle devices' threads: their parts are there */
+}
+
 struct sched_job *scheduler_next(struct scheduler *s, int dev)
 {
     struct sched_device *sd = &s->dev[dev];
@@ -473,6 +537,7 @@ struct sched_job *scheduler_next(struct scheduler *s, int dev)
                 sd->mem_started += best->plan.mem_estimate;
                 sd->jobs_started++;
                 sd->nstarted++;
+                maybe_split(s, dev, best);
             }
             sd->running = best->id;
             uint64_t room = sd->mem_budget > sd->mem_started ? sd->mem_budget - sd->mem_started : 0;
@@ -490,12 +555,45 @@ void scheduler_charge(struct scheduler *s, struct sched_job *job, double seconds
     thread_owner_check(&s->dev[job->device].gpu, "scheduler_charge");
     uv_mutex_lock(&s->mu);
     s->dev[job->device].gpu_seconds += seconds;
+    if (job->split)
+        job->split->gpu_seconds += seconds;
     struct user_usage *u = user_find(s, job->uid, true);
     if (u) {
         u->usage = decayed_usage(s, u, now) + seconds;
         u->updated_at = now;
     }
     uv_mutex_unlock(&s->mu);
+}
+
+double scheduler_job_seconds(struct scheduler *s, const struct sched_job *job)
+{
+    uv_mutex_lock(&s->mu);
+    double seconds = job->split ? job->split->gpu_seconds : job->gpu_seconds;
+    uv_mutex_unlock(&s->mu);
+    return seconds;
+}
+
+bool scheduler_part_ended(struct scheduler *s, struct sched_job *job, enum job_state state,
+                          const struct dashi_error *why)
+{
+    uv_mutex_lock(&s->mu);
+    if (!job->part_ended) {
+        job->part_ended = true;
+        job->part_last = sched_split_part_ended(job->split, state, why);
+    }
+    uv_mutex_unlock(&s->mu);
+    return job->part_last;
+}
+
+void *scheduler_split_shared(struct scheduler *s, struct sched_job *job, size_t bytes)
+{
+    struct sched_split *sp = job->split;
+    uv_mutex_lock(&s->mu);
+    if (!sp->shared && (sp->shared = calloc(1, bytes)))
+        sp->shared_bytes = bytes;
+    void *shared = sp->shared_bytes == bytes ? sp->shared : NULL;
+    uv_mutex_unlock(&s->mu);
+    return shared;
 }
 
 void scheduler_remove(struct scheduler *s, struct sched_job *job)
@@ -512,13 +610,14 @@ void scheduler_remove(struct scheduler *s, struct sched_job *job)
     if (job->started) {
         s->dev[job->device].mem_started -= job->plan.mem_estimate;
         s->dev[job->device].nstarted--;
-        for (struct sched_job *j = s->jobs; j; j = j->next)
+        bool wrote_outputs = !job->split || job->part_last; /* a split job's: its last part */
+        for (struct sched_job *j = s->jobs; j && wrote_outputs; j = j->next)
             if (j->waiting && !j->affinity && depends_on(j, job->id))
                 j->affinity = job->device + 1; /* its inputs are resident there */
     }
     uv_cond_broadcast(&s->cv); /* memory freed: a waiting job may fit now */
-    uv_mutex_unlock(&s->mu);
     sched_job_free(job);
+    uv_mutex_unlock(&s->mu);
 }
 
 void scheduler_post(struct scheduler *s, struct job_msg *m)

@@ -8,7 +8,9 @@
  * GPU thread asks for its next slice (scheduler_next with its index). A job is placed on
  * the first device whose pass takes it and stays there until it ends; a pin (sched_job.pin)
  * keeps it to one device, an affinity (the device its producer ran on, where the
- * producer's resident outputs are) keeps it there while that device is ok.
+ * producer's resident outputs are) keeps it there while that device is ok. A job whose
+ * kind splits (job_kind.split_units), started while other devices are idle, runs as parts
+ * placed on them at once (sched_split.h, maybe_split).
  *
  * Fair share: the next slice goes to the user with the lowest decayed GPU usage
  * (seconds, halved every usage_half_life_s), then the job with the highest priority,
@@ -34,6 +36,7 @@
 #include "device_health.h"
 #include "job.h"
 #include "resident.h"
+#include "sched_split.h"
 #include "store.h"
 #include "thread_owner.h"
 
@@ -43,7 +46,7 @@
 struct sched_job {
     int64_t id;
     const struct job_kind *kind;
-    void *params;           /* kind-owned */
+    void *params;           /* kind-owned (a split job's: its split's) */
     struct job_plan plan;
     uid_t uid;
     int priority;
@@ -56,6 +59,12 @@ struct sched_job {
     /* Waiting for this identical job (reuse.c), its only dep, rather than for an input: it
      * takes that job's results once it succeeded and runs itself otherwise. 0: none. */
     int64_t identical_to;
+    /* A part of a split job (sched_split.h, placed at its start: always started), part
+     * `part` of split->nparts; NULL when the job runs whole. */
+    struct sched_split *split;
+    int part;
+    bool part_ended, part_last; /* GPU-thread only: its end was counted; it was the last to end */
+    double run_seconds;     /* GPU-thread only: the slices it ran since it started (this run, its device) */
     void *state;            /* GPU-thread only */
     double gpu_seconds;     /* GPU-thread only (also read by scheduler_next, on that thread) */
     double time_limit;      /* GPU seconds after which the job is stopped (0: none), quota_time_limit */
@@ -100,6 +109,10 @@ struct job_msg {
     enum job_msg_type type;
     int64_t job;
     int device;                /* the pool index of the device that ran it */
+    /* MSG_SLICE and MSG_ENDED from the GPU thread: the seconds the job (a split job: this
+     * part) ran on `device` since it started (sched_job.run_seconds). */
+    bool has_device_seconds;
+    double device_seconds;
     enum job_state state;      /* MSG_ENDED */
     struct dashi_error error;  /* MSG_ENDED with a failure */
     struct metric_rec *metrics;
@@ -206,10 +219,20 @@ void scheduler_request_stop(struct scheduler *s);
 /* GPU thread of device dev: blocks until a job can get a slice there (returns it, started
  * and placed marked) or stop is requested (returns NULL). */
 struct sched_job *scheduler_next(struct scheduler *s, int dev);
-/* GPU thread: charges a slice's GPU seconds to the job's user. */
+/* GPU thread: charges a slice's GPU seconds to the job's user (and to its split). */
 void scheduler_charge(struct scheduler *s, struct sched_job *job, double seconds, double now);
+/* GPU thread: the job's GPU seconds (a split job's: of all its parts). */
+double scheduler_job_seconds(struct scheduler *s, const struct sched_job *job);
+/* GPU thread, a part of a split job ended in `state` (counted once, whatever is asked
+ * again): true when it is the last part to end (sched_split_part_ended). */
+bool scheduler_part_ended(struct scheduler *s, struct sched_job *job, enum job_state state,
+                          const struct dashi_error *why);
+/* GPU thread: a split job's assembly buffer (sched_split.shared), allocated zeroed by the
+ * first part to ask; NULL when out of memory or asked for another size. */
+void *scheduler_split_shared(struct scheduler *s, struct sched_job *job, size_t bytes);
 /* GPU thread: removes an ended job and frees it (params via its kind); the waiting jobs
- * that consume its outputs get its device as their affinity. */
+ * that consume its outputs get its device as their affinity (a split job's: the device
+ * of its last part to end, which wrote them). */
 void scheduler_remove(struct scheduler *s, struct sched_job *job);
 bool scheduler_stopping(struct scheduler *s);
 /* Any thread: something a waiting job may need changed (the I/O thread freed staging). */

@@ -18,6 +18,20 @@
 
 static const struct job_kind test_kind = {.name = "test"};
 
+static uint32_t split_units_of(const void *params)
+{
+    return *(const uint32_t *)params;
+}
+
+static void free_units(void *params)
+{
+    free(params);
+}
+
+/* A kind whose jobs split into the units their params hold (a uint32_t, malloc'd). */
+static const struct job_kind split_kind = {.name = "split", .split_units = split_units_of,
+                                           .free_params = free_units};
+
 static struct sched_job *new_job(int64_t id, uid_t uid, int priority)
 {
     struct sched_job *j = calloc(1, sizeof *j);
@@ -239,6 +253,110 @@ static void test_pool_placement(void **state)
     scheduler_destroy(&s);
 }
 
+/* Part ranges: contiguous, in order, covering every unit once, sizes within one. */
+static void test_split_ranges(void **state)
+{
+    (void)state;
+    static const uint32_t units[] = {2, 3, 7, 512, 513, 65536};
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++)
+        for (int n = 1; n <= 16 && (uint32_t)n <= units[u]; n++) {
+            uint32_t next = 0, least = UINT32_MAX, most = 0;
+            for (int k = 0; k < n; k++) {
+                uint32_t first, count;
+                sched_split_range(units[u], n, k, &first, &count);
+                assert_int_equal(first, next);
+                next = first + count;
+                least = count < least ? count : least;
+                most = count > most ? count : most;
+            }
+            assert_int_equal(next, units[u]);
+            assert_true(least >= 1 && most - least <= 1);
+        }
+    uint32_t first, count;
+    sched_split_range(7, 3, 2, &first, &count); /* 3 + 2 + 2 */
+    assert_int_equal(first, 5);
+    assert_int_equal(count, 2);
+}
+
+static struct sched_job *new_split_job(int64_t id, uint32_t units)
+{
+    struct sched_job *j = new_job(id, 1000, 0);
+    j->kind = &split_kind;
+    uint32_t *p = malloc(sizeof *p);
+    assert_non_null(p);
+    *p = units;
+    j->params = p;
+    return j;
+}
+
+/* A job that splits, started while the other devices are idle, runs as one part per
+ * device (the others' parts started there), counted once against its user's queue; a
+ * busy device, a pin, one unit or no room leave it whole. The job's outcome is its first
+ * part's that did not succeed, told to the last part to end; every part stops then. */
+static void test_split_parts(void **state)
+{
+    (void)state;
+    struct scheduler s;
+    assert_int_equal(scheduler_init(&s, 4, 1e9), 0);
+    for (int k = 1; k < 3; k++)
+        assert_int_equal(scheduler_add_device(&s, 4, NULL, NULL), k);
+    struct sched_job *j = new_split_job(1, 10);
+    scheduler_add(&s, j);
+    assert_ptr_equal(scheduler_next(&s, 1), j);
+    assert_non_null(j->split);
+    assert_int_equal(j->split->nparts, 3);
+    assert_int_equal(j->part, 0);
+    assert_int_equal(j->device, 1);
+    struct sched_job *p1 = scheduler_next(&s, 0), *p2 = scheduler_next(&s, 2);
+    assert_true(p1->split == j->split && p1->part == 1 && p1->started && p1->id == 1);
+    assert_true(p2->split == j->split && p2->part == 2 && p2->device == 2);
+    assert_int_equal(scheduler_count_user(&s, 1000), 1);
+    struct sched_device_view v;
+    scheduler_device_view(&s, 2, &v);
+    assert_int_equal(v.started, 1);
+    assert_int_equal(scheduler_cancel(&s, 1), 0); /* every part is flagged */
+    assert_true(atomic_load(&p1->cancel) && atomic_load(&p2->cancel));
+    struct dashi_error why;
+    dashi_fail(&why, DASHI_E_CANCELLED, "", "cancelled");
+    scheduler_charge(&s, p2, 2.0, now_seconds());
+    scheduler_charge(&s, j, 1.0, now_seconds());
+    assert_true(scheduler_job_seconds(&s, p1) == 3.0);
+    assert_false(scheduler_part_ended(&s, p2, JOB_CANCELLED, &why));
+    assert_true(atomic_load(&j->split->abort));
+    assert_false(scheduler_part_ended(&s, j, JOB_SUCCEEDED, NULL));
+    assert_false(scheduler_part_ended(&s, j, JOB_SUCCEEDED, NULL)); /* counted once */
+    assert_true(scheduler_part_ended(&s, p1, JOB_INTERRUPTED, NULL));
+    assert_int_equal(p1->split->state, JOB_CANCELLED);
+    scheduler_remove(&s, p2);
+    scheduler_remove(&s, j);
+    scheduler_remove(&s, p1); /* the last frees the params */
+    scheduler_device_view(&s, 0, &v);
+    assert_int_equal(v.mem_started, 0);
+    scheduler_destroy(&s);
+
+    assert_int_equal(scheduler_init(&s, 4, 1e9), 0);
+    assert_int_equal(scheduler_add_device(&s, 2, NULL, NULL), 1); /* room for 2 */
+    struct sched_job *pinned = new_split_job(1, 10), *one = new_split_job(2, 1);
+    pinned->pin = 1; /* device 0 */
+    scheduler_add(&s, pinned);
+    assert_ptr_equal(scheduler_next(&s, 0), pinned);
+    assert_null(pinned->split);
+    scheduler_remove(&s, pinned);
+    scheduler_add(&s, one);
+    assert_ptr_equal(scheduler_next(&s, 0), one);
+    assert_null(one->split);
+    scheduler_remove(&s, one);
+    struct sched_job *big = new_split_job(3, 10), *small = new_split_job(4, 10);
+    big->plan.mem_estimate = 3; /* more than device 1 has */
+    scheduler_add(&s, big);
+    assert_ptr_equal(scheduler_next(&s, 0), big);
+    assert_null(big->split);
+    scheduler_add(&s, small);
+    assert_ptr_equal(scheduler_next(&s, 1), small);
+    assert_null(small->split); /* device 0 runs `big` */
+    scheduler_destroy(&s);
+}
+
 /* The GPU-thread calls abort when another thread makes them once the GPU thread claimed
  * the scheduler (scheduler_next returns at once here: stop was requested). */
 static void test_gpu_thread_calls_checked(void **state)
@@ -263,6 +381,8 @@ int main(void)
         cmocka_unit_test(test_config_rejects_bad_limits),
         cmocka_unit_test(test_gpu_thread_calls_checked),
         cmocka_unit_test(test_pool_placement),
+        cmocka_unit_test(test_split_ranges),
+        cmocka_unit_test(test_split_parts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
