@@ -36,8 +36,8 @@
 /* Frames per group: as many as max_batch allows within this much scratch (field
  * planes, carrier planes, both FFT plans' spectra). */
 #define GROUP_SCRATCH_BYTES (256ull << 20)
+#define PLANE_RLP 2u /* field plane of R = ω_lp − smooth(ω_lp), the detail the threshold reads */
 /* Result slots per frame (shaders/decode.comp). */
-#define PLANE_RLP 2u /* R = ω_lp − smooth(ω_lp), the detail the threshold reads */
 #define R_MAX 0u
 #define R_MSQ 1u
 #define R_SUMS 3u   /* Σh Σw Σh² Σw² Σhw Σ(w−h)² E_h E_w */
