@@ -11,6 +11,7 @@ struct study {
 };
 
 static const struct study studies[] = {
+    {"closure", cmd_study_closure},
     {"generalization", cmd_study_generalization},
     {"slider", cmd_study_slider},
     {NULL, NULL},
@@ -23,6 +24,6 @@ int cmd_study(struct dashi_client *c, struct cli_opts *o, struct dashi_error *er
         if (strcmp(sub, s->name) == 0)
             return s->run(c, o, err);
     return dashi_fail(err, sub ? DASHI_E_BAD_VALUE : DASHI_E_MISSING_FIELD, "study",
-                      "%s%s%s: the studies are: generalization, slider", sub ? "no study named '" : "study needs a study name",
+                      "%s%s%s: the studies are: closure, generalization, slider", sub ? "no study named '" : "study needs a study name",
                       sub ? sub : "", sub ? "'" : "");
 }

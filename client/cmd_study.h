@@ -14,6 +14,10 @@ int cmd_study(struct dashi_client *c, struct cli_opts *o, struct dashi_error *er
  * seeds, scored on a held-out seed and on perturbed nu0, cs and dt (docs/numerics.md). */
 int cmd_study_generalization(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 
+/* study closure (cmd_study_closure.c): the closure depth K of LES and decoded fields and the
+ * filament survival curve over seeds × N (docs/numerics.md "Closure depth across runs"). */
+int cmd_study_closure(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
+
 /* study slider (cmd_study_slider.c): the v5 fidelity slider against LES at coarser N. */
 int cmd_study_slider(struct dashi_client *c, struct cli_opts *o, struct dashi_error *err);
 

@@ -15,79 +15,11 @@
 
 #include "cmd_study.h"
 #include "json.h"
+#include "study_common.h"
 
 #define STUDY_MAX_SEEDS 4 /* training trajectories of one train job */
 #define STUDY_HELD_OUT 4  /* the held-out seed and its three perturbations: eval.traj1..4 */
 #define STUDY_TAG "study-generalization" /* on every job of the study */
-
-/* A sweep's command line, built in place (what sweep_call reads). */
-struct study_line {
-    struct cli_opts o;
-    char text[CLI_MAX_OPTS][128];
-};
-
-static void line_init(struct study_line *r, const char *kind)
-{
-    memset(r, 0, sizeof *r);
-    r->o.cmd = "sweep";
-    r->o.pos[0] = kind;
-    r->o.args.npos = 1;
-    r->o.args.pos = r->o.pos;
-    r->o.args.names = r->o.names;
-    r->o.args.values = r->o.values;
-}
-
-/* --name VALUE, or the bare flag --name when value is NULL. */
-static void line_add(struct study_line *r, const char *name, const char *value)
-{
-    int i = r->o.args.nopts++;
-    snprintf(r->text[i], sizeof r->text[i], "%s", value ? value : "");
-    r->o.names[i] = name;
-    r->o.values[i] = value ? r->text[i] : NULL;
-}
-
-/* The options of the study that pass to every job of a kind, when given. */
-static void line_pass(struct study_line *r, const struct cli_opts *o, const char *const *names)
-{
-    for (; *names; names++) {
-        const char *v = cli_opt(o, *names);
-        if (v)
-            line_add(r, *names, *v ? v : NULL); /* "": a bare flag (stabilize) */
-    }
-}
-
-/* Submits the sweep; its job ids (at most cap, in the order of the values) and group. */
-static int submit(struct dashi_client *c, const struct study_line *r, int64_t *ids, int cap, int64_t *group,
-                  struct dashi_error *err)
-{
-    msgpack_unpacked resp;
-    msgpack_unpacked_init(&resp);
-    const msgpack_object *result;
-    int rc = sweep_call(c, &r->o, &resp, &result, err);
-    if (rc == 0) {
-        const msgpack_object *jobs = map_get(result, "jobs");
-        *group = obj_i64(map_get(result, "group"));
-        for (uint32_t i = 0; jobs && i < jobs->via.array.size && (int)i < cap; i++)
-            ids[i] = obj_i64(&jobs->via.array.ptr[i]);
-    }
-    msgpack_unpacked_destroy(&resp);
-    return rc;
-}
-
-/* Waits for job id; -1 naming it unless it succeeded. */
-static int wait_succeeded(struct dashi_client *c, int64_t id, struct dashi_error *err)
-{
-    msgpack_unpacked resp;
-    msgpack_unpacked_init(&resp);
-    const msgpack_object *result;
-    struct cmd_id_key a = {id, NULL};
-    int rc = client_call(c, "wait", cmd_pack_id_key, &a, NULL, NULL, &resp, &result, err);
-    if (rc == 0 && job_exit_status(result) != 0)
-        rc = dashi_fail(err, DASHI_E_STATE, "id", "study: job %lld did not succeed (dashi show %lld)", (long long)id,
-                        (long long)id);
-    msgpack_unpacked_destroy(&resp);
-    return rc;
-}
 
 static void id_list(const int64_t *ids, int n, char *buf, size_t cap)
 {
@@ -110,28 +42,28 @@ static int submit_les(struct dashi_client *c, const struct cli_opts *o, int S, c
     int64_t group, ids[STUDY_MAX_SEEDS + 1];
     for (int s = 0; s <= S; s++)
         snprintf(seeds + strlen(seeds), sizeof seeds - strlen(seeds), "%s%d", s ? "," : "", s);
-    line_init(&r, "les");
-    line_pass(&r, o, les_args);
-    line_add(&r, "vary", seeds);
+    study_line_init(&r, "les");
+    study_line_pass(&r, o, les_args);
+    study_line_add(&r, "vary", seeds);
     snprintf(text, sizeof text, "%s-les", name);
-    line_add(&r, "name", text);
-    line_add(&r, "tag", STUDY_TAG);
-    if (submit(c, &r, ids, S + 1, &group, err) != 0)
+    study_line_add(&r, "name", text);
+    study_line_add(&r, "tag", STUDY_TAG);
+    if (study_sweep(c, &r, ids, S + 1, &group, err) != 0)
         return -1;
     memcpy(train, ids, (size_t)S * sizeof *train);
     held[0] = ids[S];
     for (int k = 0; k < 3; k++) {
         const char *v = cli_opt(o, perturbed[k][1]);
-        line_init(&r, "les");
-        line_pass(&r, o, les_args);
+        study_line_init(&r, "les");
+        study_line_pass(&r, o, les_args);
         snprintf(text, sizeof text, "%d", S);
-        line_add(&r, "seed", text);
+        study_line_add(&r, "seed", text);
         snprintf(text, sizeof text, "%s=%s", perturbed[k][0], v && *v ? v : defaults[k]);
-        line_add(&r, "vary", text);
+        study_line_add(&r, "vary", text);
         snprintf(text, sizeof text, "%s-les-%s", name, perturbed[k][0]);
-        line_add(&r, "name", text);
-        line_add(&r, "tag", STUDY_TAG);
-        if (submit(c, &r, &held[1 + k], 1, &group, err) != 0)
+        study_line_add(&r, "name", text);
+        study_line_add(&r, "tag", STUDY_TAG);
+        if (study_sweep(c, &r, &held[1 + k], 1, &group, err) != 0)
             return -1;
     }
     return 0;
@@ -159,30 +91,30 @@ static int generalization(struct dashi_client *c, struct cli_opts *o, struct das
     for (int s = 1; s <= S; s++) {
         struct study_line r;
         char text[128];
-        line_init(&r, "train");
-        line_pass(&r, o, train_args);
+        study_line_init(&r, "train");
+        study_line_pass(&r, o, train_args);
         id_list(train, s, text, sizeof text);
-        line_add(&r, "traj", text);
+        study_line_add(&r, "traj", text);
         id_list(held, STUDY_HELD_OUT, text, sizeof text);
-        line_add(&r, "eval-traj", text);
+        study_line_add(&r, "eval-traj", text);
         snprintf(text, sizeof text, "operator=%s", ops);
-        line_add(&r, "vary", text);
+        study_line_add(&r, "vary", text);
         snprintf(text, sizeof text, "%s-train%d", name, s);
-        line_add(&r, "name", text);
-        line_add(&r, "tag", STUDY_TAG);
+        study_line_add(&r, "name", text);
+        study_line_add(&r, "tag", STUDY_TAG);
         memset(jobs[s - 1], 0, sizeof jobs[s - 1]);
-        if (submit(c, &r, jobs[s - 1], n_ops, &groups[s - 1], err) != 0)
+        if (study_sweep(c, &r, jobs[s - 1], n_ops, &groups[s - 1], err) != 0)
             return -1;
     }
     for (int s = 0; s < S; s++)
         for (int i = 0; i < n_ops; i++)
-            if (wait_succeeded(c, jobs[s][i], err) != 0)
+            if (study_wait(c, jobs[s][i], NULL, err) != 0)
                 return -1;
     if (!o->args.json)
         printf("held-out: seed %d (eval.traj1, job %lld); seed %d with nu0 (eval.traj2), cs (eval.traj3), "
                "dt (eval.traj4) perturbed\n", S, (long long)held[0], S);
     struct study_line t;
-    line_init(&t, "table");
+    study_line_init(&t, "table");
     t.o.cmd = "table";
     t.o.args.json = o->args.json;
     t.o.args.npos = 0;
@@ -195,9 +127,9 @@ static int generalization(struct dashi_client *c, struct cli_opts *o, struct das
                                        "eval.traj1.time_to_corr_below_0.95", "eval.traj2.corr_mean",
                                        "eval.traj3.corr_mean", "eval.traj4.corr_mean", "train.spectral_radius", NULL};
     for (const char *const *col = cols; *col; col++)
-        line_add(&t, "col", *col);
+        study_line_add(&t, "col", *col);
     if (cli_opt(o, "csv"))
-        line_add(&t, "csv", NULL);
+        study_line_add(&t, "csv", NULL);
     return cmd_table(c, &t.o, err);
 }
 

@@ -19,6 +19,7 @@
 #include "cmd_study.h"
 #include "npy.h"
 #include "render.h"
+#include "study_common.h"
 
 #define SLIDER_TAG "study-slider"
 #define SLIDER_MAX_ROWS 16
@@ -43,46 +44,13 @@ struct slider_row {
 
 /* ---- options ---- */
 
-static int opt_u64(const struct cli_opts *o, const char *name, uint64_t lo, uint64_t hi, uint64_t *v,
-                   struct dashi_error *err)
-{
-    const char *s = cli_opt(o, name);
-    if (!s)
-        return 0;
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno || end == s || *end || x < lo || x > hi || *s == '-')
-        return dashi_fail(err, DASHI_E_BAD_VALUE, name, "--%s must be an integer in [%llu, %llu] (got '%s')", name,
-                          (unsigned long long)lo, (unsigned long long)hi, s);
-    *v = x;
-    return 0;
-}
-
-/* A comma-separated list of numbers in [lo, hi] into out (at most SLIDER_MAX_ROWS). */
-static int opt_list(const char *name, const char *s, double lo, double hi, double *out, size_t *count,
-                    struct dashi_error *err)
-{
-    *count = 0;
-    while (*s) {
-        char *end;
-        errno = 0;
-        double x = strtod(s, &end);
-        if (errno || end == s || (*end && *end != ',') || !(x >= lo && x <= hi) || *count == SLIDER_MAX_ROWS)
-            return dashi_fail(err, DASHI_E_BAD_VALUE, name,
-                              "--%s takes 1 to %d comma-separated values in [%g, %g]", name, SLIDER_MAX_ROWS, lo, hi);
-        out[(*count)++] = x;
-        s = *end ? end + 1 : end;
-    }
-    return *count ? 0 : dashi_fail(err, DASHI_E_BAD_VALUE, name, "--%s needs at least one value", name);
-}
-
 static int parse_opts(const struct cli_opts *o, struct slider_opts *so, struct dashi_error *err)
 {
     *so = (struct slider_opts){.n = 64, .steps = 300, .save_every = 10, .seed = 0, .horizon = 30, .dt = 0.01};
-    if (opt_u64(o, "N", 8, 1024, &so->n, err) || opt_u64(o, "steps", 1, 1000000, &so->steps, err) ||
-        opt_u64(o, "save-every", 1, 1000000, &so->save_every, err) ||
-        opt_u64(o, "seed", 0, UINT32_MAX, &so->seed, err) || opt_u64(o, "horizon", 1, 100000, &so->horizon, err))
+    if (study_opt_u64(o, "N", 8, 1024, &so->n, err) || study_opt_u64(o, "steps", 1, 1000000, &so->steps, err) ||
+        study_opt_u64(o, "save-every", 1, 1000000, &so->save_every, err) ||
+        study_opt_u64(o, "seed", 0, UINT32_MAX, &so->seed, err) ||
+        study_opt_u64(o, "horizon", 1, 100000, &so->horizon, err))
         return -1;
     const char *dt = cli_opt(o, "dt");
     if (dt && (sscanf(dt, "%lf", &so->dt) != 1 || !(so->dt > 0) || !isfinite(so->dt)))
@@ -91,13 +59,14 @@ static int parse_opts(const struct cli_opts *o, struct slider_opts *so, struct d
         return dashi_fail(err, DASHI_E_BAD_VALUE, "horizon", "--horizon (%llu frames) is past the truth's %llu frames",
                           (unsigned long long)so->horizon, (unsigned long long)(so->steps / so->save_every));
     const char *fid = cli_opt(o, "fidelity");
-    if (opt_list("fidelity", fid ? fid : "0,0.25,0.5,0.75,1", 0, 1, so->fidelity, &so->nfid, err))
+    if (study_opt_list("fidelity", fid ? fid : "0,0.25,0.5,0.75,1", 0, 1, so->fidelity, SLIDER_MAX_ROWS, &so->nfid,
+                       err))
         return -1;
     double cn[SLIDER_MAX_ROWS];
     const char *les_n = cli_opt(o, "les-n");
     char def[64];
     snprintf(def, sizeof def, "%llu,%llu", (unsigned long long)so->n / 2, (unsigned long long)so->n / 4);
-    if (opt_list("les-n", les_n ? les_n : def, 4, (double)so->n - 1, cn, &so->ncoarse, err))
+    if (study_opt_list("les-n", les_n ? les_n : def, 4, (double)so->n - 1, cn, SLIDER_MAX_ROWS, &so->ncoarse, err))
         return -1;
     for (size_t k = 0; k < so->ncoarse; k++) {
         so->coarse[k] = (uint64_t)cn[k];
@@ -198,23 +167,6 @@ static int submit_sweep(struct dashi_client *c, struct sweep_job *j, int64_t *id
     }
     msgpack_unpacked_destroy(&resp);
     return rc;
-}
-
-/* Waits for job id into r; E_BAD_VALUE naming the job unless it succeeded. */
-static int wait_succeeded(struct dashi_client *c, int64_t id, struct cmd_result *r, struct dashi_error *err)
-{
-    if (cmd_call_id(c, "wait", id, NULL, r, err) != 0)
-        return -1;
-    const msgpack_object *st = map_get(r->obj, "state");
-    if (!st || st->type != MSGPACK_OBJECT_STR || st->via.str.size != 9 || memcmp(st->via.str.ptr, "succeeded", 9))
-        return dashi_fail(err, DASHI_E_BAD_VALUE, "id", "job %lld of the study did not succeed (dashi show %lld)",
-                          (long long)id, (long long)id);
-    return 0;
-}
-
-static double summary(const msgpack_object *rec, const char *key)
-{
-    return obj_number(map_get(map_get(rec, "metrics"), key), NAN);
 }
 
 static int fetch_output(struct dashi_client *c, const msgpack_object *rec, const char *out, struct render_field *f,
@@ -340,7 +292,7 @@ static int les_row(struct dashi_client *c, const struct slider_opts *so, const m
             score(up, truth->data + fr * nn, nn, pass ? &row->relT : &row->rel0, pass ? &row->corrT : &row->corr0);
     }
     double frames = (double)so->steps / (double)so->save_every;
-    row->ms_per_frame = summary(rec, "gpu_thread_ms") / frames;
+    row->ms_per_frame = study_summary(rec, "gpu_thread_ms") / frames;
     row->modes = (double)(f.nx * f.nx);
     row->atoms = 0;
     render_field_free(&f);
@@ -350,10 +302,10 @@ static int les_row(struct dashi_client *c, const struct slider_opts *so, const m
 
 static void v5_row(const msgpack_object *rec, struct slider_row *row)
 {
-    row->rel0 = summary(rec, "relL2_0"), row->corr0 = summary(rec, "corr_0");
-    row->relT = summary(rec, "relL2_T"), row->corrT = summary(rec, "corr_T");
-    row->atoms = summary(rec, "atoms_final"), row->modes = summary(rec, "residual_modes");
-    row->ms_per_frame = summary(rec, "ms_per_step");
+    row->rel0 = study_summary(rec, "relL2_0"), row->corr0 = study_summary(rec, "corr_0");
+    row->relT = study_summary(rec, "relL2_T"), row->corrT = study_summary(rec, "corr_T");
+    row->atoms = study_summary(rec, "atoms_final"), row->modes = study_summary(rec, "residual_modes");
+    row->ms_per_frame = study_summary(rec, "ms_per_step");
 }
 
 /* ---- output ---- */
@@ -424,7 +376,7 @@ int cmd_study_slider(struct dashi_client *c, struct cli_opts *o, struct dashi_er
     if (rc == 0)
         rc = submit_sweep(c, &sweep, ids, &group, err);
     if (rc == 0)
-        rc = wait_succeeded(c, truth_id, &r, err);
+        rc = study_wait(c, truth_id, &r, err);
     if (rc == 0)
         rc = fetch_output(c, r.obj, "trajectory", &truth, err);
     for (size_t k = 0; rc == 0 && k < so.ncoarse; k++) {
@@ -438,7 +390,7 @@ int cmd_study_slider(struct dashi_client *c, struct cli_opts *o, struct dashi_er
         cmd_result_free(&r);
         cmd_result_init(&r);
         rows[k].id = ids[k];
-        rc = wait_succeeded(c, ids[k], &r, err);
+        rc = study_wait(c, ids[k], &r, err);
         if (rc != 0)
             break;
         if (k < so.nfid) {

@@ -118,11 +118,13 @@ static const struct command commands[] = {
      "truth | decoded | error on one scale, and the metrics against time", cmd_figure, 0},
     {"report", "ID [ID...] | --group G -o DIR", "an HTML page of the runs: figures, parameters, summary",
      cmd_report, 0},
-    {"study", "generalization [--seeds S] [--operators C1,C2...] [--N N] [--steps K] [--topk K] [--frames A:B] "
+    {"study", "closure [--seeds S] [--N 64,128] [--steps K] [--every E] [--name NAME] [--csv] | "
+     "generalization [--seeds S] [--operators C1,C2...] [--N N] [--steps K] [--topk K] [--frames A:B] "
      "[--ridge R] [--stabilize] [--nu0-eval V] [--cs-eval V] [--dt-eval V] [--name NAME] [--csv] | "
      "slider [--N 64] [--steps 300] [--save-every 10] [--dt 0.01] [--seed 0] [--horizon 30] "
      "[--fidelity 0,0.25,0.5,0.75,1] [--les-n N/2,N/4] [--name NAME]",
-     "a study from one command: generalization of operator classes to held-out runs; "
+     "a study from one command: closure depth and filament survival over seeds x N; "
+     "generalization of operator classes to held-out runs; "
      "slider sweeps v5's fidelity against LES at coarser N", cmd_study, 0},
     {"describe", "[KIND]", "the job kinds' parameters: type, default, range, meaning", cmd_describe, 0},
     {"fsck", "", "check every blob and the database (its user or root)", cmd_fsck_store, 0},

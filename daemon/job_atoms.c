@@ -13,8 +13,14 @@
  * `step` in every row and metric is the frame index in the input.
  *
  * Per-step metrics: atoms.count, atoms.gamma_total, atoms.closure_depth,
- * atoms.description_length, and from the second frame on events.continuation/split/
- * merge/birth/death, audit.abs_residual, audit.signed_residual.
+ * atoms.filaments_born, atoms.filaments_survived, atoms.annihilation_level_mean (the
+ * frame's annihilation trace, closure_trace.h), atoms.description_length, and from the second frame on events.continuation/split/
+ * merge/birth/death, audit.abs_residual, audit.signed_residual. Summaries add
+ * closure_depth_mean/max over the frames and the traces of all frames pooled
+ * (job_closure_trace.h: filaments_born, filaments_survived, annihilation_level_mean,
+ * closure.alive_fraction.L1..L8, closure.alive per level). The GPU path traces each frame on
+ * the host from the same ω (the trace needs the labels of s_0) and checks its depth is the
+ * GPU's.
  *
  * `carrier` says where the closed carrier, the labelling and the per-atom reductions run:
  * `gpu` (atoms_gpu.h, a batch of frames per submission, the same frames as the host
@@ -32,6 +38,7 @@
 #include "atoms_gpu.h"
 #include "job.h"
 #include "job_atoms.h"
+#include "job_closure_trace.h"
 #include "lineage_thread.h"
 #include "monotonic.h"
 #include "store_atoms.h"
@@ -163,6 +170,8 @@ struct track_state {
     struct atom_outputs out;
     double host_ms;
     struct atom_events events;
+    struct closure_trace pooled; /* the annihilation traces of every frame, added */
+    double depth_sum;
 };
 
 static void track_destroy(void *state)
@@ -230,16 +239,29 @@ static int track_start(struct job_exec *ex, const void *params, void **out, stru
     return 0;
 }
 
-/* The atoms of frame s->next_frame, pruned: from the GPU's batch (the next batch of
- * frames is read and run when it is used up), or on the host. */
+/* The annihilation trace of a frame the GPU closed, on the host from the same ω (the host
+ * closure is the reference: its depth must be the GPU's). */
+static int gpu_frame_trace(struct track_state *s, const double *omega, int gpu_depth, struct closure_trace *trace,
+                           struct dashi_error *err)
+{
+    if (atoms_traced_carrier(omega, (uint32_t)s->p->n, s->p->tau, s->carrier, trace, err) != 0)
+        return -1;
+    if (trace->depth != gpu_depth)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "frame %llu: the GPU closure depth %d is not the host's %d",
+                          (unsigned long long)s->next_frame, gpu_depth, trace->depth);
+    return 0;
+}
+
+/* The atoms of frame s->next_frame, pruned, and its annihilation trace: from the GPU's batch
+ * (the next batch of frames is read and run when it is used up), or on the host. */
 static int frame_atoms(struct job_exec *ex, struct track_state *s, struct atom_frame *cur, int *depth,
-                       struct dashi_error *err)
+                       struct closure_trace *trace, struct dashi_error *err)
 {
     const struct atoms_params *p = s->p;
     if (!s->gpu) {
         if (atoms_input_read(ex, &s->input, s->next_frame, s->omega, err) != 0)
             return -1;
-        return atoms_frame_of(s->omega, (uint32_t)p->n, p->tau, &s->nf, s->carrier, cur, depth, err);
+        return atoms_frame_of(s->omega, (uint32_t)p->n, p->tau, &s->nf, s->carrier, cur, depth, trace, err);
     }
     if (s->gpu_next == s->gpu_count) {
         uint32_t count = 0;
@@ -253,7 +275,11 @@ static int frame_atoms(struct job_exec *ex, struct track_state *s, struct atom_f
     }
     *cur = s->gpu_frames[s->gpu_next];
     *depth = s->gpu_depths[s->gpu_next];
-    memset(&s->gpu_frames[s->gpu_next++], 0, sizeof *cur);
+    memset(&s->gpu_frames[s->gpu_next], 0, sizeof *cur);
+    if (gpu_frame_trace(s, atoms_gpu_frame(s->gpu, s->gpu_next++), *depth, trace, err) != 0) {
+        atom_frame_free(cur);
+        return -1;
+    }
     return atoms_frame_prune(cur, (uint32_t)p->n, &s->nf, err);
 }
 
@@ -262,8 +288,11 @@ static int process_frame(struct job_exec *ex, struct track_state *s, struct dash
     int64_t step = (int64_t)s->next_frame;
     int depth = 0;
     struct atom_frame cur;
-    if (frame_atoms(ex, s, &cur, &depth, err) != 0)
+    struct closure_trace trace;
+    if (frame_atoms(ex, s, &cur, &depth, &trace, err) != 0)
         return -1;
+    closure_trace_add(&s->pooled, &trace);
+    s->depth_sum += depth;
     double gamma_total = 0;
     for (size_t k = 0; k < cur.count; k++)
         gamma_total += cur.atoms[k].gamma;
@@ -283,6 +312,9 @@ static int process_frame(struct job_exec *ex, struct track_state *s, struct dash
     job_emit_metric(ex, "atoms.count", step, (double)cur.count);
     job_emit_metric(ex, "atoms.gamma_total", step, gamma_total);
     job_emit_metric(ex, "atoms.closure_depth", step, depth);
+    job_emit_metric(ex, "atoms.filaments_born", step, (double)trace.born);
+    job_emit_metric(ex, "atoms.filaments_survived", step, (double)trace.survived);
+    job_emit_metric(ex, "atoms.annihilation_level_mean", step, closure_trace_mean_level(&trace));
     job_emit_metric(ex, "atoms.description_length", step,
                     atoms_description_length(cur.atoms, cur.count, cur.n, r.edges, r.nedges));
     thread_result_free(&r);
@@ -330,6 +362,9 @@ static int track_finish(struct job_exec *ex, void *state, struct dashi_error *er
     job_emit_summary(ex, "host_ms_per_frame", s->processed ? s->host_ms / (double)s->processed : 0);
     job_emit_summary(ex, "frames_per_s", s->host_ms > 0 ? (double)s->processed / (s->host_ms * 1e-3) : 0);
     job_emit_summary(ex, "carrier_on_gpu", s->gpu ? 1 : 0);
+    job_emit_summary(ex, "closure_depth_mean", s->processed ? s->depth_sum / (double)s->processed : 0);
+    job_emit_summary(ex, "closure_depth_max", s->pooled.depth);
+    job_emit_closure_trace(ex, &s->pooled);
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "atoms.h"
+#include "closure_trace.h"
 #include "job.h"
 #include "job_params.h"
 #include "normal_form.h"
@@ -54,7 +55,7 @@ int atoms_input_shape(const struct job_submit_ctx *ctx, const char *hash, uint64
 
 /* Closed carrier and atoms of one frame of omega (n×n), Γ-descending, with Π steps 1-3
  * applied when p prunes anything (pruned atoms' labels become -1, the kept ones keep
- * their order). *depth receives the closure depth. */
+ * their order). *depth receives the closure depth; trace (may be NULL) the annihilation trace. */
 /* The frames of an atoms job's input blob, read one at a time (GPU thread). */
 struct atoms_input {
     struct blob_reader blob; /* verified against its name when opened */
@@ -71,7 +72,11 @@ int atoms_input_read(struct job_exec *ex, const struct atoms_input *in, uint64_t
 void atoms_input_close(struct atoms_input *in);
 
 int atoms_frame_of(const double *omega, uint32_t n, double tau, const struct nf_params *p, int8_t *carrier,
-                   struct atom_frame *frame, int *depth, struct dashi_error *err);
+                   struct atom_frame *frame, int *depth, struct closure_trace *trace, struct dashi_error *err);
+/* The closed carrier of omega as atoms_closed_carrier gives it, with the annihilation trace of
+ * its closure (closure_trace.h) in *trace (the depth in trace->depth). */
+int atoms_traced_carrier(const double *omega, uint32_t n, double tau, int8_t *carrier, struct closure_trace *trace,
+                         struct dashi_error *err);
 /* Π steps 1-3 of p on a frame as atoms_extract (or atoms_gpu) gives it, as above; the
  * frame is freed on failure. */
 int atoms_frame_prune(struct atom_frame *frame, uint32_t n, const struct nf_params *p, struct dashi_error *err);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "closure.h"
 #include "job_atoms.h"
 #include "store_atoms.h"
 
@@ -56,12 +57,23 @@ static bool prunes(const struct nf_params *p)
     return p->gamma_min > 0 || p->min_cells > 0 || p->lambda > 0 || p->budget > 0;
 }
 
+int atoms_traced_carrier(const double *omega, uint32_t n, double tau, int8_t *carrier, struct closure_trace *trace,
+                         struct dashi_error *err)
+{
+    if (atoms_initial_carrier(omega, n, tau, carrier, err) != 0)
+        return -1;
+    return closure_trace_run(carrier, n, CLOSURE_ETA, CARRIER_MAX_LEVELS, trace, err);
+}
+
 int atoms_frame_of(const double *omega, uint32_t n, double tau, const struct nf_params *p, int8_t *carrier,
-                   struct atom_frame *frame, int *depth, struct dashi_error *err)
+                   struct atom_frame *frame, int *depth, struct closure_trace *trace, struct dashi_error *err)
 {
     memset(frame, 0, sizeof *frame);
-    if (atoms_closed_carrier(omega, n, tau, carrier, depth, err) != 0 ||
-        atoms_extract(carrier, omega, n, 2 * M_PI, frame, err) != 0)
+    int rc = trace ? atoms_traced_carrier(omega, n, tau, carrier, trace, err)
+                   : atoms_closed_carrier(omega, n, tau, carrier, depth, err);
+    if (rc == 0 && trace)
+        *depth = trace->depth;
+    if (rc != 0 || atoms_extract(carrier, omega, n, 2 * M_PI, frame, err) != 0)
         return -1;
     return atoms_frame_prune(frame, n, p, err);
 }

@@ -401,7 +401,7 @@ static int step_zero(struct job_exec *ex, struct atoms_evolve_state *s, struct d
     int depth = 0;
     struct nf_result r;
     if (atoms_input_read(ex, &s->input, p->start, s->omega, err) != 0 ||
-        atoms_frame_of(s->omega, (uint32_t)p->n, p->tau, &none, s->carrier, &frame, &depth, err) != 0)
+        atoms_frame_of(s->omega, (uint32_t)p->n, p->tau, &none, s->carrier, &frame, &depth, NULL, err) != 0)
         return -1;
     int rc = normal_form_apply(frame.atoms, frame.count, &s->nf, &r, err);
     atom_frame_free(&frame);

@@ -12,7 +12,10 @@
  * one always); observer none|metrics|snapshots; residual_seed; mode; max_levels.
  * Outputs: steps (the decoded t, i8), omega_hat (snapshots: frames×N×N). Metrics per
  * decoded step: rel_l2 corr dE dZ (with truth), energy enstrophy closure_depth;
- * closure.{active,killed,balance,mean_abs,coherence} per level of the last frame. */
+ * closure.{active,killed,balance,mean_abs,coherence} per level of the last frame, and (mode
+ * dashi) that frame's annihilation trace (job_closure_trace.h: closure.alive per level,
+ * filaments_born, filaments_survived, annihilation_level_mean, closure.alive_fraction.L1..L8),
+ * traced on the host from the carrier the GPU thresholded; its depth must be the GPU's. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +25,14 @@
 #include "decode.h"
 #include "io_worker.h"
 #include "job.h"
+#include "job_closure_trace.h"
 #include "job_params.h"
 #include "monotonic.h"
 
 #define DECODE_MAX_FRAMES 10000000ull
 #define DECODE_MAX_SNAPSHOT_BYTES (64ull << 30)
 #define BATCH_BYTES (64ull << 20)
+#define CARRIER_TRACE_MAX_LEVELS 4096 /* host passes of the trace at most (each removes support) */
 
 struct decode_params {
     char op_anchors[DASHI_HASH_HEX + 1], op_mask[DASHI_HASH_HEX + 1];
@@ -311,6 +316,8 @@ struct decode_state {
     bool corr_fell;          /* corr < 0.95 seen; corr_fell_step is the first such t */
     uint64_t corr_fell_step;
     struct decode_result last;
+    struct closure_trace trace; /* of the last frame (mode dashi, with metrics) */
+    bool have_trace;
 };
 
 static void state_free(struct decode_state *s)
@@ -432,6 +439,25 @@ static void report_frame(struct job_exec *ex, struct decode_state *s, uint64_t f
     s->rel_sum += r->rel_l2, s->corr_sum += r->corr, s->dE_sum += dE, s->dZ_sum += dZ;
 }
 
+/* The annihilation trace of the last frame decoded: its s_0 from the GPU, closed on the host. */
+static int trace_last_frame(struct decode_state *s, struct dashi_error *err)
+{
+    uint32_t n = (uint32_t)s->p->n;
+    int8_t *s0 = malloc((size_t)n * n);
+    if (!s0)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
+    int rc = decode_gpu_read_initial_carrier(s->engine, s0, err);
+    /* Past max_levels the GPU stopped counting; the host goes on to the fixed point. */
+    if (rc == 0)
+        rc = closure_trace_run(s0, n, CLOSURE_ETA, CARRIER_TRACE_MAX_LEVELS, &s->trace, err);
+    free(s0);
+    if (rc == 0 && s->depth_last <= (int)s->p->max_levels && s->trace.depth != s->depth_last)
+        rc = dashi_fail(err, DASHI_E_INTERNAL, "", "the last frame's closure depth is %d on the GPU, %d on the host",
+                        s->depth_last, s->trace.depth);
+    s->have_trace = rc == 0;
+    return rc;
+}
+
 static int decode_slice(struct job_exec *ex, void *state, bool *done, struct dashi_error *err)
 {
     struct decode_state *s = state;
@@ -479,6 +505,9 @@ static int decode_slice(struct job_exec *ex, void *state, bool *done, struct das
                 report_frame(ex, s, s->next + f, s->tsteps[f], &s->res[f]);
             }
         s->next += nb;
+        if (s->next >= s->nframes && obs != DECODE_OBSERVE_NONE && p->mode == JOB_MODE_DASHI &&
+            trace_last_frame(s, err) != 0)
+            return -1;
         if (job_should_stop(ex))
             break;
     }
@@ -519,6 +548,8 @@ static int decode_finish(struct job_exec *ex, void *state, struct dashi_error *e
         job_emit_metric(ex, "closure.mean_abs", k, closure_level_mean_abs(l));
         job_emit_metric(ex, "closure.coherence", k, closure_level_coherence(l));
     }
+    if (s->have_trace)
+        job_emit_closure_trace(ex, &s->trace);
     if (!p->truth[0])
         return 0;
     job_emit_summary(ex, "relL2_0", s->rel_first);

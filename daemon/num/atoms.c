@@ -74,7 +74,7 @@ static void measure(const uint32_t *queue, size_t begin, size_t end, const int32
                     const double *omega, double dx, double box, struct atom *a)
 {
     double sum_w = 0, sum_om = 0;
-    for (size_t k = begin; k < end; k++) {
+    for (size_t k = begin; omega && k < end; k++) {
         sum_w += fabs(omega[queue[k]]);
         sum_om += omega[queue[k]];
     }
@@ -203,25 +203,17 @@ oom:
 
 /* The carrier comes from closure.c (one definition of the closure in the tree): the
  * normalised detail (x = clip(R / (max|R| + 1e-12)), R = ω − smooth2d(ω, 11)), thresholded at
- * τ, then closed to its fixed point. Every pass removes support, so the level cap is
- * never reached in practice (K ≈ 6 on LES fields); reaching it is reported. */
+ * τ (atoms_initial_carrier), then closed to its fixed point (atoms_closed_carrier). */
 #define CARRIER_SMOOTH 11
-#define CARRIER_MAX_LEVELS 4096
 
-int atoms_closed_carrier(const double *omega, uint32_t n, double tau, int8_t *s, int *depth,
-                         struct dashi_error *err)
+int atoms_initial_carrier(const double *omega, uint32_t n, double tau, int8_t *s, struct dashi_error *err)
 {
     size_t nn = (size_t)n * n;
     double *x = malloc(nn * sizeof *x);
-    int8_t *tmp = malloc(2 * nn);
-    if (!x || !tmp) {
-        free(x);
-        free(tmp);
+    if (!x)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory for the carrier");
-    }
     if (smooth2d(omega, x, n, CARRIER_SMOOTH, err) != 0) {
         free(x);
-        free(tmp);
         return -1;
     }
     double maxabs = 0;
@@ -235,8 +227,21 @@ int atoms_closed_carrier(const double *omega, uint32_t n, double tau, int8_t *s,
         x[c] = v < -1 ? -1 : v > 1 ? 1 : v;
     }
     carrier_ternary(x, nn, tau, s);
-    int k = closure_run(s, n, CLOSURE_ETA, NULL, CARRIER_MAX_LEVELS, NULL, tmp);
     free(x);
+    return 0;
+}
+
+int atoms_closed_carrier(const double *omega, uint32_t n, double tau, int8_t *s, int *depth,
+                         struct dashi_error *err)
+{
+    int8_t *tmp = malloc(2 * (size_t)n * n);
+    if (!tmp)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory for the carrier");
+    if (atoms_initial_carrier(omega, n, tau, s, err) != 0) {
+        free(tmp);
+        return -1;
+    }
+    int k = closure_run(s, n, CLOSURE_ETA, NULL, CARRIER_MAX_LEVELS, NULL, tmp);
     free(tmp);
     if (k > CARRIER_MAX_LEVELS)
         return dashi_fail(err, DASHI_E_INTERNAL, "", "the closure reached no fixed point in %d passes",

@@ -48,7 +48,8 @@ struct atom_frame {
 };
 
 /* Extracts the atoms of carrier s (values -1, 0, +1; anything else is E_BAD_VALUE) with
- * vorticity omega, both n×n. box is the side L (2π for dashid's fields). Fills frame
+ * vorticity omega, both n×n (omega NULL: the labelling alone matters, Γ is 0 and the
+ * weights uniform). box is the side L (2π for dashid's fields). Fills frame
  * (free it with atom_frame_free). */
 int atoms_extract(const int8_t *s, const double *omega, uint32_t n, double box, struct atom_frame *frame,
                   struct dashi_error *err);
@@ -64,10 +65,16 @@ int atom_order(const void *a, const void *b);
 void atom_from_sums(struct atom *a, double sum_om, double total, double mu, double mv, double sxx, double syy,
                     double sxy, double dx, double box);
 
-/* The closed carrier of field omega (docs/numerics.md "Closure": detail, PDA threshold τ,
+/* The closure's passes at most (atoms_closed_carrier): every pass removes support, so the cap
+ * is never reached in practice (K ≈ 6 on LES fields); reaching it is reported. */
+#define CARRIER_MAX_LEVELS 4096
+
+/* atoms_initial_carrier: the level-0 carrier s_0 of field omega (the detail thresholded at τ,
+ * before any closure pass). The closed carrier of field omega (docs/numerics.md "Closure": detail, PDA threshold τ,
  * annihilation and persistence to a fixed point) written into s (n×n). A thin wrapper over the
  * closure kernel (closure.h) so atoms have one definition of the carrier; *depth receives the
  * closure depth K when depth is not NULL. */
+int atoms_initial_carrier(const double *omega, uint32_t n, double tau, int8_t *s, struct dashi_error *err);
 int atoms_closed_carrier(const double *omega, uint32_t n, double tau, int8_t *s, int *depth,
                          struct dashi_error *err);
 

@@ -86,6 +86,9 @@ int decode_gpu_run_bound(struct decode_gpu *d, uint32_t nframes, const uint64_t 
 /* The intermediates of the last frame decoded: ω_lp (n*n) and the final carrier (n*n). */
 int decode_gpu_read_lowpass(struct decode_gpu *d, double *omega_lp, struct dashi_error *err);
 int decode_gpu_read_carrier(struct decode_gpu *d, int8_t *carrier, struct dashi_error *err);
+/* The level-0 carrier s_0 of the last frame decoded with metrics (before any closure pass), as
+ * the GPU thresholded it: for the annihilation trace (closure_trace.h). */
+int decode_gpu_read_initial_carrier(struct decode_gpu *d, int8_t *carrier, struct dashi_error *err);
 
 /* numpy's fftfreq(n, 2π/n)·2π, k[0..n) (docs/numerics.md "LES"). */
 void decode_wavenumbers(uint32_t n, double *k);

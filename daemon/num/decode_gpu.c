@@ -36,6 +36,7 @@
 /* Frames per group: as many as max_batch allows within this much scratch (field
  * planes, carrier planes, both FFT plans' spectra). */
 #define GROUP_SCRATCH_BYTES (256ull << 20)
+#define PLANE_RLP 2u /* field plane of R = ω_lp − smooth(ω_lp), the detail the threshold reads */
 /* Result slots per frame (shaders/decode.comp). */
 #define R_MAX 0u
 #define R_MSQ 1u
@@ -70,6 +71,7 @@ struct decode_gpu {
     uint32_t group;    /* frames per group (dispatch) */
     uint32_t part_frame; /* partials per frame: NQUANT*groups, then the closure's */
     uint32_t last_fz;  /* group position of the last frame decoded */
+    uint32_t last_slot; /* its result slot in the run */
     struct fft_plan *plan1, *plan2;
     struct vk_buffer fields, truth, snap, z, meta, kv, phasor, carrier, part, res, counters, steps;
     /* The truth's frames on the device (decode_gpu_bind_truth; not owned), or NULL. */
@@ -530,6 +532,7 @@ static int run(struct decode_gpu *d, uint32_t nframes, const uint64_t *steps, co
     if (vk_download(d->vk, &d->res, 0, d->res_host, (size_t)nframes * d->res_stride * sizeof(double), err) != 0 ||
         vk_download(d->vk, &d->counters, 0, d->cnt_host, (size_t)nframes * (d->levels + 1) * 16, err) != 0)
         return -1;
+    d->last_slot = nframes - 1;
     for (uint32_t f = 0; f < nframes; f++)
         fill_result(d, f, &res[f]);
     if (obs == DECODE_OBSERVE_SNAPSHOTS &&
@@ -557,6 +560,26 @@ int decode_gpu_read_lowpass(struct decode_gpu *d, double *omega_lp, struct dashi
     size_t nn = (size_t)d->cfg.n * d->cfg.n;
     return vk_download(d->vk, &d->fields, (VkDeviceSize)d->last_fz * NPLANES * nn * sizeof(double), omega_lp,
                        nn * sizeof(double), err);
+}
+
+/* The threshold of OP_THRESH (shaders/decode.comp) on the host: the same double operations on
+ * the same R and max |R|, so the same carrier. */
+int decode_gpu_read_initial_carrier(struct decode_gpu *d, int8_t *carrier, struct dashi_error *err)
+{
+    size_t nn = (size_t)d->cfg.n * d->cfg.n;
+    double *r = malloc(nn * sizeof *r);
+    if (!r)
+        return dashi_fail(err, DASHI_E_INTERNAL, "", "out of host memory");
+    int rc = vk_download(d->vk, &d->fields, ((VkDeviceSize)d->last_fz * NPLANES + PLANE_RLP) * nn * sizeof(double), r,
+                         nn * sizeof(double), err);
+    double den = d->res_host[(size_t)d->last_slot * d->res_stride + R_MAX] + 1e-12;
+    for (size_t i = 0; rc == 0 && i < nn; i++) {
+        double x = r[i] / den;
+        x = x < -1.0 ? -1.0 : x > 1.0 ? 1.0 : x;
+        carrier[i] = (int8_t)(x >= d->cfg.tau ? 1 : x <= -d->cfg.tau ? -1 : 0);
+    }
+    free(r);
+    return rc;
 }
 
 int decode_gpu_read_carrier(struct decode_gpu *d, int8_t *carrier, struct dashi_error *err)

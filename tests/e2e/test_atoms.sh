@@ -113,6 +113,20 @@ for o, exact in [("atoms", [0, 1, 2, 9]), ("lineage", [0, 1, 2, 3, 4]), ("atom_a
 PY
 ok "threading deterministic (identical outputs on a rerun; the host path gives the same atoms and DAG)"
 
+# The annihilation trace (docs/numerics.md "Filament survival"): the GPU path traces on the
+# host from the same frames, so both paths give the same counts, and they are counts.
+"$PY" - "$WORK/atoms2.json" "$WORK/atoms3.json" <<'PY' || fail "the trace differs between the GPU and the host path"
+import json, sys
+g, h = (json.load(open(f))['metrics'] for f in sys.argv[1:])
+keys = ['filaments_born', 'filaments_survived', 'annihilation_level_mean', 'closure_depth_mean', 'closure_depth_max']
+keys += [f'closure.alive_fraction.L{k}' for k in range(1, 9)]
+assert all(g[k] == h[k] for k in keys), [(k, g.get(k), h.get(k)) for k in keys]
+assert 0 < g['filaments_survived'] <= g['filaments_born'], g
+fr = [g[f'closure.alive_fraction.L{k}'] for k in range(1, 9)]
+assert all(0 <= b <= a <= 1 for a, b in zip(fr, fr[1:])), fr
+PY
+ok "the annihilation trace is the same on both paths"
+
 rc=0; "$DASHI" --json atoms "$LES" > "$WORK/bad.json" 2>/dev/null || rc=$?
 [ "$(json "$WORK/bad.json" "d['error']['field']")" = id ] || fail "atoms on a non-atoms job accepted"
 rc=0; "$DASHI" --json submit atoms --from "$LES" --mode sideways > "$WORK/bad2.json" 2>/dev/null || rc=$?

@@ -59,6 +59,19 @@ assert m['closure_depth'] >= 1 and m['closure_converged'] == 1, m
 PY
 "$DASHI" --json metrics "$(json "$WORK/dashi.json" "d['id']")" --key closure.active > "$WORK/cl.json"
 json "$WORK/cl.json" "d" | grep -q "closure.active" || fail "closure.active per level missing"
+"$DASHI" --json metrics "$(json "$WORK/dashi.json" "d['id']")" --key closure.alive > "$WORK/alive.json"
+"$PY" - "$WORK/dashi.json" "$WORK/alive.json" <<'PY' || fail "the last frame's annihilation trace is missing or inconsistent"
+import sys, json
+m = json.load(open(sys.argv[1]))['metrics']
+series = json.load(open(sys.argv[2]))['metrics']['closure.alive']
+alive = [v for _, v in sorted(zip(series['steps'], series['values']))]
+assert len(alive) == min(m['closure_depth'], 16) + 1, (alive, m['closure_depth'])
+assert alive[0] == m['filaments_born'] > 0 and alive[-1] == m['filaments_survived'], (alive, m)
+assert all(b <= a for a, b in zip(alive, alive[1:])), alive
+fr = [m[f'closure.alive_fraction.L{k}'] for k in range(1, 9)]
+assert all(0 <= b <= a <= 1 for a, b in zip(fr, fr[1:])), fr
+assert abs(fr[0] - alive[min(1, len(alive) - 1)] / alive[0]) < 1e-12, (fr, alive)
+PY
 ok "dashi decode beats the reference; closure statistics stored"
 
 # States from a rollout job that has not finished: the decode waits for it.
