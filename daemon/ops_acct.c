@@ -48,6 +48,19 @@ static int resolve_user(const char *user, int64_t *uid, struct dashi_error *err)
     return 0;
 }
 
+/* A query over the jobs acct counts: ?1 since, ?2 the user (-1: all), ?3 the viewer (whose
+ * private jobs count; 0: root sees all). */
+static int acct_prepare(sqlite3 *db, const char *sql, int64_t uid, double since, uid_t viewer, sqlite3_stmt **st,
+                        struct dashi_error *err)
+{
+    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+        return dashi_fail(err, DASHI_E_DB, "", "acct: %s", sqlite3_errmsg(db));
+    sqlite3_bind_double(*st, 1, since);
+    sqlite3_bind_int64(*st, 2, uid);
+    sqlite3_bind_int64(*st, 3, viewer);
+    return 0;
+}
+
 static int acct_query(sqlite3 *db, int64_t uid, double since, uid_t viewer, struct acct_user *users, size_t *n,
                       struct dashi_error *err)
 {
@@ -56,11 +69,8 @@ static int acct_query(sqlite3 *db, int64_t uid, double since, uid_t viewer, stru
         "WHERE submitted_at >= ?1 AND (?2 < 0 OR uid = ?2) AND (private = 0 OR uid = ?3 OR ?3 = 0) "
         "GROUP BY uid, state ORDER BY uid";
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return dashi_fail(err, DASHI_E_DB, "", "acct: %s", sqlite3_errmsg(db));
-    sqlite3_bind_double(st, 1, since);
-    sqlite3_bind_int64(st, 2, uid);
-    sqlite3_bind_int64(st, 3, viewer);
+    if (acct_prepare(db, sql, uid, since, viewer, &st, err) != 0)
+        return -1;
     int rc;
     *n = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -100,11 +110,8 @@ static int acct_devices(sqlite3 *db, int64_t uid, double since, uid_t viewer, st
         "WHERE j.submitted_at >= ?1 AND (?2 < 0 OR j.uid = ?2) AND (j.private = 0 OR j.uid = ?3 OR ?3 = 0) "
         "GROUP BY j.uid, d.device ORDER BY j.uid, d.device";
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return dashi_fail(err, DASHI_E_DB, "", "acct: %s", sqlite3_errmsg(db));
-    sqlite3_bind_double(st, 1, since);
-    sqlite3_bind_int64(st, 2, uid);
-    sqlite3_bind_int64(st, 3, viewer);
+    if (acct_prepare(db, sql, uid, since, viewer, &st, err) != 0)
+        return -1;
     int rc;
     *n = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < ACCT_MAX_USERS) {
