@@ -33,9 +33,11 @@ check "$WORK/b.json" "d['metrics']['host_copies_per_frame'] == 1" "f32 frames no
 ok "f32 frames: one host copy each (widened to f64)"
 stop_daemon
 
-# A 64 KiB pool (4 frames) and 5 ms before each write: the writer waits on I/O.
+# A 64 KiB pool (4 frames) and 40 ms before each write: the writer waits on I/O. The delay
+# must exceed a step's time by far, or the pool never fills: 5 ms was less than a loaded
+# CI machine's 17 ms per N=32 step on lavapipe, and the test failed there.
 printf 'io_staging_bytes = 64K\n' > "$WORK/slow.conf"
-export DASHI_IO_FAULT=delay_ms:5
+export DASHI_IO_FAULT=delay_ms:40
 start_daemon --config "$WORK/slow.conf"
 unset DASHI_IO_FAULT
 les --steps 100 --save-every 1 --wait > "$WORK/c.json" || fail "the held-back LES failed: $(cat "$WORK/c.json")"
