@@ -281,6 +281,13 @@ static int start_sbatch(struct slurm_batch *b, const struct slurm_request *sr, s
 
 int slurm_submit_ready(const struct daemon *d, const struct job_submission *base, struct dashi_error *err)
 {
+    /* sbatch runs as this daemon's user, with the caller's options (--output, --export,
+     * --chdir...): from anyone else that would be running as the daemon's user. */
+    if (base->uid != geteuid())
+        return dashi_fail(err, DASHI_E_PERMISSION, "executor",
+                          "executor slurm is for this daemon's own user (uid %u): Slurm would run the job as it, "
+                          "with your sbatch options; run your own dashid as your catalogue (docs/cluster.md)",
+                          (unsigned)geteuid());
     if (!d->cfg.slurm.workdir[0])
         return dashi_fail(err, DASHI_E_SLURM, "executor",
                           "executor slurm needs this daemon's slurm_workdir: a directory the compute nodes share "

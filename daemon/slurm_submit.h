@@ -49,7 +49,8 @@ struct slurm_runs {
     const char *name;  /* its name, NULL when none */
 };
 
-/* Whether this daemon can take the submission for Slurm at all: E_SLURM without
+/* Whether this daemon can take the submission for Slurm at all: E_PERMISSION from a user
+ * other than the daemon's own (sbatch would run as the daemon's user), E_SLURM without
  * slurm_workdir, E_BAD_VALUE naming device for a pin (Slurm picks the GPU). */
 int slurm_submit_ready(const struct daemon *d, const struct job_submission *base, struct dashi_error *err);
 /* Records, writes out and runs sbatch; OP_DEFERRED (the answer follows) or -1 with err

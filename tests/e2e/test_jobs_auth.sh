@@ -2,7 +2,10 @@
 # second user is uid 65534 (setpriv drops to it), as SO_PEERCRED sees it.
 . tests/e2e/lib.sh
 need_second_user
-start_shared_daemon
+# A Slurm workdir, so that only the caller's identity stops --executor slurm below (sbatch is
+# never reached: a missing one would record a failed job).
+mkdir "$WORK/slurmwork"
+start_shared_daemon "slurm_workdir = $WORK/slurmwork" "sbatch = $WORK/no/sbatch"
 
 put_reference_rollout
 # Long enough never to finish on its own: it ends only by being cancelled.
@@ -10,6 +13,15 @@ submit_endless_rollout "$WORK/long.json"
 LONG=$(json "$WORK/long.json" "d['id']")
 wait_state "$LONG" running
 ok "long job running"
+
+# Slurm would run another user's job as the daemon's user: refused before anything is recorded.
+rc=0; as_nobody "$DASHI" --json --no-autostart submit les --N 16 --steps 2 --executor slurm > "$WORK/sl.json" \
+  2>/dev/null || rc=$?
+[ "$(json "$WORK/sl.json" "d['error']['code'], d['error']['field']")" = "E_PERMISSION executor" ] && [ $rc -ne 0 ] \
+  || fail "--executor slurm from another user: exit $rc, $(cat "$WORK/sl.json")"
+as_nobody "$DASHI" --json --no-autostart list --user nobody > "$WORK/sl.json"
+[ "$(json "$WORK/sl.json" "len(d['jobs'])")" = 0 ] || fail "the refused Slurm job was recorded: $(cat "$WORK/sl.json")"
+ok "--executor slurm from another user than the daemon's: E_PERMISSION naming executor, nothing recorded"
 
 rc=0; as_nobody "$DASHI" --json --no-autostart cancel "$LONG" > "$WORK/c.json" 2>/dev/null || rc=$?
 [ $rc -eq 2 ] || fail "another user's cancel should exit 2, got $rc"
