@@ -238,6 +238,11 @@ int encoder_create(struct vk_runtime *vk, struct fft_cache *fft, const struct en
     uint32_t n = cfg->n;
     uint64_t nn = (uint64_t)n * n, fb = frame_bytes(n);
     e->chunk = chunk_of(n);
+    /* The plan's 2B planes are one buffer, which must fit the device's storage-buffer range
+     * (128 MiB on lavapipe, Vulkan's minimum): 64 frames at N = 256 would need 135 MB. Each
+     * frame's transform is its own, so a smaller chunk gives the same proxies. */
+    while (e->chunk > 1 && fft_plan_bytes(n, 2 * e->chunk, FFT_F64, FFT_R2C) > vk->max_storage_range)
+        e->chunk--;
     e->cap_frames = cap_of(n);
     uint32_t per = e->bands.m + cfg->topk;
     e->band_host = malloc(nn * sizeof(uint32_t));
