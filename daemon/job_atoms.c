@@ -20,7 +20,8 @@
  * (job_closure_trace.h: filaments_born, filaments_survived, annihilation_level_mean,
  * closure.alive_fraction.L1..L8, closure.alive per level). The GPU path traces each frame on
  * the host from the same ω (the trace needs the labels of s_0) and checks its depth is the
- * GPU's.
+ * GPU's; that host closure costs as much as the host path, so `trace off` leaves out the
+ * trace and its metrics (the depth metrics stay).
  *
  * `carrier` says where the closed carrier, the labelling and the per-atom reductions run:
  * `gpu` (atoms_gpu.h, a batch of frames per submission, the same frames as the host
@@ -45,6 +46,8 @@
 
 enum atoms_carrier { CARRIER_AUTO, CARRIER_GPU, CARRIER_HOST };
 static const char *const carriers[] = {"auto", "gpu", "host", NULL};
+enum atoms_trace { TRACE_ON, TRACE_OFF };
+static const char *const traces[] = {"on", "off", NULL};
 
 struct atoms_params {
     char from[DASHI_HASH_HEX + 1];
@@ -54,6 +57,7 @@ struct atoms_params {
     double tau, gate, min_overlap;
     struct atoms_knobs knobs;
     enum atoms_carrier carrier;
+    enum atoms_trace trace;
     uint64_t n, frames; /* from the input's shape (0 while it is still being produced) */
     struct atoms_evolve_params *evolve; /* mode evolve: everything is in there */
     struct job_common_params common; /* keep */
@@ -67,6 +71,9 @@ static const struct param_spec track_params[] = {
     PARAM_F64("min_overlap", P, min_overlap, 0.1, 0, 1, "shared cells (of the smaller atom) of a shared link"),
     PARAM_ENUM("carrier", P, carrier, CARRIER_AUTO, carriers,
                "where carrier, labels and measures run: `auto` the GPU path on a GPU, else the host"),
+    PARAM_ENUM("trace", P, trace, TRACE_ON, traces,
+               "each frame's annihilation trace (filament metrics); on the GPU path it recloses ω on the host: "
+               "`off` for speed"),
     PARAM_END,
 };
 #undef P
@@ -172,6 +179,7 @@ struct track_state {
     struct atom_events events;
     struct closure_trace pooled; /* the annihilation traces of every frame, added */
     double depth_sum;
+    int depth_max;
 };
 
 static void track_destroy(void *state)
@@ -276,7 +284,8 @@ static int frame_atoms(struct job_exec *ex, struct track_state *s, struct atom_f
     *cur = s->gpu_frames[s->gpu_next];
     *depth = s->gpu_depths[s->gpu_next];
     memset(&s->gpu_frames[s->gpu_next], 0, sizeof *cur);
-    if (gpu_frame_trace(s, atoms_gpu_frame(s->gpu, s->gpu_next++), *depth, trace, err) != 0) {
+    const double *omega = atoms_gpu_frame(s->gpu, s->gpu_next++);
+    if (p->trace == TRACE_ON && gpu_frame_trace(s, omega, *depth, trace, err) != 0) {
         atom_frame_free(cur);
         return -1;
     }
@@ -288,11 +297,14 @@ static int process_frame(struct job_exec *ex, struct track_state *s, struct dash
     int64_t step = (int64_t)s->next_frame;
     int depth = 0;
     struct atom_frame cur;
-    struct closure_trace trace;
+    struct closure_trace trace = {0};
     if (frame_atoms(ex, s, &cur, &depth, &trace, err) != 0)
         return -1;
-    closure_trace_add(&s->pooled, &trace);
+    bool traced = s->p->trace == TRACE_ON;
+    if (traced)
+        closure_trace_add(&s->pooled, &trace);
     s->depth_sum += depth;
+    s->depth_max = depth > s->depth_max ? depth : s->depth_max;
     double gamma_total = 0;
     for (size_t k = 0; k < cur.count; k++)
         gamma_total += cur.atoms[k].gamma;
@@ -312,9 +324,11 @@ static int process_frame(struct job_exec *ex, struct track_state *s, struct dash
     job_emit_metric(ex, "atoms.count", step, (double)cur.count);
     job_emit_metric(ex, "atoms.gamma_total", step, gamma_total);
     job_emit_metric(ex, "atoms.closure_depth", step, depth);
-    job_emit_metric(ex, "atoms.filaments_born", step, (double)trace.born);
-    job_emit_metric(ex, "atoms.filaments_survived", step, (double)trace.survived);
-    job_emit_metric(ex, "atoms.annihilation_level_mean", step, closure_trace_mean_level(&trace));
+    if (traced) {
+        job_emit_metric(ex, "atoms.filaments_born", step, (double)trace.born);
+        job_emit_metric(ex, "atoms.filaments_survived", step, (double)trace.survived);
+        job_emit_metric(ex, "atoms.annihilation_level_mean", step, closure_trace_mean_level(&trace));
+    }
     job_emit_metric(ex, "atoms.description_length", step,
                     atoms_description_length(cur.atoms, cur.count, cur.n, r.edges, r.nedges));
     thread_result_free(&r);
@@ -363,8 +377,9 @@ static int track_finish(struct job_exec *ex, void *state, struct dashi_error *er
     job_emit_summary(ex, "frames_per_s", s->host_ms > 0 ? (double)s->processed / (s->host_ms * 1e-3) : 0);
     job_emit_summary(ex, "carrier_on_gpu", s->gpu ? 1 : 0);
     job_emit_summary(ex, "closure_depth_mean", s->processed ? s->depth_sum / (double)s->processed : 0);
-    job_emit_summary(ex, "closure_depth_max", s->pooled.depth);
-    job_emit_closure_trace(ex, &s->pooled);
+    job_emit_summary(ex, "closure_depth_max", s->depth_max);
+    if (s->p->trace == TRACE_ON)
+        job_emit_closure_trace(ex, &s->pooled);
     return 0;
 }
 

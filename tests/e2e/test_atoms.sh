@@ -127,6 +127,28 @@ assert all(0 <= b <= a <= 1 for a, b in zip(fr, fr[1:])), fr
 PY
 ok "the annihilation trace is the same on both paths"
 
+# `trace off`: the GPU path runs no closure on the host. The same atoms, DAG and depths; no
+# trace metrics; less host time per frame than the traced GPU run (the trace reclosed ω).
+"$DASHI" --json submit atoms --from "$LES" --carrier gpu --trace off --wait > "$WORK/atoms4.json" \
+  || fail "atoms job, trace off: $(cat "$WORK/atoms4.json")"
+for o in atoms lineage atom_audit; do
+  [ "$(json "$WORK/atoms.json" "d['outputs']['$o']")" = "$(json "$WORK/atoms4.json" "d['outputs']['$o']")" ] \
+    || fail "output $o differs with trace off"
+done
+"$DASHI" --json metrics "$(json "$WORK/atoms4.json" "d['id']")" > "$WORK/m4.json" || fail "metrics, trace off"
+"$PY" - "$WORK/atoms2.json" "$WORK/atoms4.json" "$WORK/m4.json" <<'PY' || fail "trace off"
+import json, sys
+g, o = (json.load(open(f))['metrics'] for f in sys.argv[1:3])
+for k in ['closure_depth_mean', 'closure_depth_max', 'frames', 'atoms_total']:
+    assert g[k] == o[k], (k, g[k], o[k])
+for k in ['filaments_born', 'filaments_survived', 'annihilation_level_mean', 'closure.alive_fraction.L1']:
+    assert k not in o, (k, o[k])
+text = open(sys.argv[3]).read()
+assert 'atoms.closure_depth' in text and 'atoms.filaments_born' not in text, text[:300]
+assert o['host_ms_per_frame'] < g['host_ms_per_frame'], (o['host_ms_per_frame'], g['host_ms_per_frame'])
+PY
+ok "trace off: same atoms and depths, no trace metrics, less host time per frame"
+
 rc=0; "$DASHI" --json atoms "$LES" > "$WORK/bad.json" 2>/dev/null || rc=$?
 [ "$(json "$WORK/bad.json" "d['error']['field']")" = id ] || fail "atoms on a non-atoms job accepted"
 rc=0; "$DASHI" --json submit atoms --from "$LES" --mode sideways > "$WORK/bad2.json" 2>/dev/null || rc=$?
