@@ -10,6 +10,7 @@
 #include "jobs.h"
 #include "slurm_bundle.h"
 #include "slurm_cmd.h"
+#include "slurm_workdir.h"
 #include "wire.h"
 
 #define SQUEUE_OUT_MAX (1u << 20) /* one line a job: far more than a user's jobs */
@@ -93,6 +94,8 @@ static void job_ended_in_slurm(struct slurm_state *s, struct slurm_tracked *t, c
     struct slurm_outcome o = {.slurm_state = slurm_state, .slurm_id = t->slurm_id, .node = t->node,
                               .cancelled_by = t->cancelled_by_owner ? t->cancelled_by : NULL};
     int rc = slurm_bundle_import(d, t->job, t->bundle, &o, &err);
+    if (rc == 0) /* its blobs are in the store: the copy on the shared filesystem goes */
+        slurm_workdir_remove_bundle(t->bundle);
     if (rc > 0) {
         rc = record_lost(d, t, slurm_state, &err);
     } else if (rc < 0) { /* a bundle that cannot be imported is the job's failure, said why */

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,4 +147,18 @@ int slurm_workdir_spec(const char *jobdir, size_t k, const struct job_row *row, 
     int rc = write_file(path, sb.data, sb.size, 0600, err);
     msgpack_sbuffer_destroy(&sb);
     return rc;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+void slurm_workdir_remove_bundle(const char *bundle)
+{
+    if (nftw(bundle, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+        fprintf(stderr, "dashid: removing the imported bundle %s: %s\n", bundle, strerror(errno));
 }

@@ -69,6 +69,14 @@ for n in $NODES; do case $n in n[1-3]) ;; *) fail "a node that is not n1..n3: $n
 "$DASHI" list > "$WORK/list.txt"
 grep -q "slurm ${ARRAY}_0 on n" "$WORK/list.txt" || { cat "$WORK/list.txt"; fail "list does not say where run 0 ran"; }
 ok "a sweep of 6 pipelines ran as Slurm array $ARRAY on$NODES, each imported into its own job, table and list read them"
+# Once imported, a bundle's copy on the shared filesystem is removed (its blobs are in the
+# store); the spec and the Slurm output stay.
+for k in 0 1 2 3 4 5; do
+  ls -d "$WD"/jobs/*/bundle-$k.out "$WD"/jobs/*/spec-$k.msgpack > /dev/null || fail "run $k: spec or output removed"
+  set -- "$WD"/jobs/*/bundle-$k
+  [ ! -e "$1" ] || fail "run $k: the imported bundle $1 is still in the work directory"
+done
+ok "imported bundles removed from the work directory; spec and Slurm output kept"
 
 # ---- dashi cancel runs scancel ----
 "$DASHI" put tests/data/A.npy > /dev/null; "$DASHI" put tests/data/z_t0000.npy > /dev/null
@@ -83,7 +91,10 @@ until_state "$C" cancelled failed interrupted succeeded
 scontrol show job "$CS" | grep -q "JobState=CANCELLED" || { scontrol show job "$CS"; fail "Slurm does not show job $CS cancelled"; }
 "$DASHI" --json show "$C" > "$WORK/c.json"
 [ "$(json "$WORK/c.json" "d['state'], d['error']['code']")" = "cancelled E_CANCELLED" ] || fail "the cancelled job: $(cat "$WORK/c.json")"
-ok "dashi cancel: scancel'd (Slurm shows CANCELLED), the record ends cancelled"
+[ ! -e "$WD/jobs/$C/bundle-0" ] || fail "the cancelled job's imported bundle is still in the work directory"
+CK=$(json "$WORK/c.json" "(d['checkpoint'] or {}).get('hash', '') if isinstance(d['checkpoint'], dict) else (d['checkpoint'] or '')")
+[ -z "$CK" ] || "$DASHI" get "$CK" -o "$WORK/ck.npy" > /dev/null || fail "the imported checkpoint $CK does not download"
+ok "dashi cancel: scancel'd (Slurm shows CANCELLED), the record ends cancelled${CK:+ with its checkpoint}"
 
 # ---- a node lost mid-job, the catalogue restarted meanwhile ----
 long --slurm-arg=--no-requeue > "$WORK/f.json" || { cat "$WORK/f.json"; fail "the second rollout was refused"; }
