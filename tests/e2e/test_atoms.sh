@@ -128,7 +128,7 @@ PY
 ok "the annihilation trace is the same on both paths"
 
 # `trace off`: the GPU path runs no closure on the host. The same atoms, DAG and depths; no
-# trace metrics; less host time per frame than the traced GPU run (the trace reclosed ω).
+# trace metrics (its speed is a benchmark's matter, not a test's).
 "$DASHI" --json submit atoms --from "$LES" --carrier gpu --trace off --wait > "$WORK/atoms4.json" \
   || fail "atoms job, trace off: $(cat "$WORK/atoms4.json")"
 for o in atoms lineage atom_audit; do
@@ -145,9 +145,8 @@ for k in ['filaments_born', 'filaments_survived', 'annihilation_level_mean', 'cl
     assert k not in o, (k, o[k])
 text = open(sys.argv[3]).read()
 assert 'atoms.closure_depth' in text and 'atoms.filaments_born' not in text, text[:300]
-assert o['host_ms_per_frame'] < g['host_ms_per_frame'], (o['host_ms_per_frame'], g['host_ms_per_frame'])
 PY
-ok "trace off: same atoms and depths, no trace metrics, less host time per frame"
+ok "trace off: same atoms, DAG and depths, no trace metrics"
 
 rc=0; "$DASHI" --json atoms "$LES" > "$WORK/bad.json" 2>/dev/null || rc=$?
 [ "$(json "$WORK/bad.json" "d['error']['field']")" = id ] || fail "atoms on a non-atoms job accepted"
