@@ -20,7 +20,7 @@
  * (job_closure_trace.h: filaments_born, filaments_survived, annihilation_level_mean,
  * closure.alive_fraction.L1..L8, closure.alive per level). The GPU path traces each frame on
  * the host from the same ω (the trace needs the labels of s_0) and checks its depth is the
- * GPU's; that host closure costs as much as the host path, so `trace off` leaves out the
+ * GPU's; that host closure is host work per frame beside the GPU, so `trace off` leaves out the
  * trace and its metrics (the depth metrics stay).
  *
  * `carrier` says where the closed carrier, the labelling and the per-atom reductions run:
