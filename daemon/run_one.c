@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fs_tree.h"
 #include "run_one.h"
 #include "wire.h"
 
@@ -405,13 +405,6 @@ static int upload_inputs(const struct run *r)
     return rc;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
-}
 
 /* ---- the run ---- */
 
@@ -497,7 +490,7 @@ int run_one_main(int argc, char **argv)
     if (r.sigfd >= 0)
         close(r.sigfd);
     if (r.work[0] && rc != RUN_EXIT_USAGE)
-        nftw(r.work, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        fs_remove_tree(r.work);
     frame_reader_free(&r.fr);
     msgpack_unpacked_destroy(&r.spec);
     msgpack_sbuffer_destroy(&r.spec_bytes);

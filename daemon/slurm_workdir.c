@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "fs_tree.h"
 #include "wire.h"
 
 /* Fixed: the job's directory, then dashid and its arguments, come as $1 and the rest;
@@ -149,16 +149,8 @@ int slurm_workdir_spec(const char *jobdir, size_t k, const struct job_row *row, 
     return rc;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
-}
-
 void slurm_workdir_remove_bundle(const char *bundle)
 {
-    if (nftw(bundle, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+    if (fs_remove_tree(bundle) != 0)
         fprintf(stderr, "dashid: removing the imported bundle %s: %s\n", bundle, strerror(errno));
 }
